@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""CDK entry point: `npx cdk synth|deploy -c model=KEY [-c endpoint=NAME] [-c region=REGION]`.
+
+Bad input prints one message naming the file, field and fix, and exits 2: no traceback, no template.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Node 20 is what fresh machines have; jsii would print a full-screen end-of-life banner on every synth.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+
+from aws_cdk import App
+
+from llm_config import ConfigError
+from stacks.app_factory import add_deployment
+
+
+def main() -> int:
+    app = App()
+    try:
+        add_deployment(app, os.environ)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Loads every file in model_configs/ once, validates it, and resolves `-c model=` names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from llm_config.catalogue import (
+    ContainerCatalogue,
+    ContainerImage,
+    InstanceCatalogue,
+    InstanceType,
+    load_container_catalogue,
+    load_instance_catalogue,
+)
+from llm_config.errors import ConfigError
+from llm_config.sagemaker_model import SageMakerModelConfig
+from llm_config.sizing import check_fits
+from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
+
+DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "model_configs"
+CATALOGUE_FILES = frozenset({"instances.yaml", "containers.yaml"})
+
+# The Bedrock hosting type joins this union (ModelConfig = SageMakerModelConfig | BedrockModelConfig).
+ModelConfig = SageMakerModelConfig
+HOSTING_SCHEMAS: dict[str, type[ModelConfig]] = {"sagemaker": SageMakerModelConfig}
+
+
+@dataclass(frozen=True)
+class ModelRegistry:
+    """Every model config, keyed by its key, plus the catalogues they refer to."""
+
+    models: dict[str, ModelConfig]
+    aliases: dict[str, str]
+    instances: InstanceCatalogue
+    containers: ContainerCatalogue
+    sources: dict[str, str]
+
+    def resolve(self, name: str, source: str = "-c model") -> ModelConfig:
+        key = self.aliases.get(name, name)
+        if key not in self.models:
+            raise ConfigError(source, None, f"unknown model {name!r}", f"use one of {', '.join(self.known_names())}")
+        return self.models[key]
+
+    def known_names(self) -> list[str]:
+        return sorted([*self.models, *self.aliases])
+
+    def instance_for(self, model: SageMakerModelConfig) -> InstanceType:
+        return self.instances.get(model.instance.type, self.sources[model.key], "instance.type")
+
+    def image_for(self, model: SageMakerModelConfig) -> ContainerImage:
+        return self.containers.get(model.container.image, self.sources[model.key], "container.image")
+
+
+def load_registry(config_dir: Path = DEFAULT_CONFIG_DIR) -> ModelRegistry:
+    instances = load_instance_catalogue(config_dir)
+    containers = load_container_catalogue(config_dir)
+    models: dict[str, ModelConfig] = {}
+    aliases: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for path in sorted(config_dir.glob("*.yaml")):
+        if path.name in CATALOGUE_FILES:
+            continue
+        source = display_path(path)
+        model = _load_model_file(path, source, instances, containers)
+        for name in model.names:
+            if name in models or name in aliases:
+                raise ConfigError(source, "aliases", f"{name!r} is already a model key or alias", "pick a unique name")
+        models[model.key] = model
+        aliases.update({alias: model.key for alias in model.aliases})
+        sources[model.key] = source
+    if not models:
+        raise ConfigError(display_path(config_dir), None, "no model config files found", "add a <key>.yaml model config")
+    return ModelRegistry(models=models, aliases=aliases, instances=instances, containers=containers, sources=sources)
+
+
+def _load_model_file(path: Path, source: str, instances: InstanceCatalogue, containers: ContainerCatalogue) -> ModelConfig:
+    data = read_yaml_mapping(path, source)
+    hosting = data.get("hosting")
+    schema = HOSTING_SCHEMAS.get(hosting) if isinstance(hosting, str) else None
+    if schema is None:
+        raise ConfigError(source, "hosting", f"got {hosting!r}", f"use one of {', '.join(sorted(HOSTING_SCHEMAS))}")
+    model = parse_as(schema, data, source)
+    if model.key != path.stem:
+        raise ConfigError(
+            source,
+            "key",
+            f"key {model.key!r} differs from the file name",
+            f"rename the file to {model.key}.yaml or set key: {path.stem}",
+        )
+    if isinstance(model, SageMakerModelConfig):
+        containers.get(model.container.image, source, "container.image")
+        check_fits(model, instances, source)
+    return model

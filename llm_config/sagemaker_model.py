@@ -1,0 +1,159 @@
+"""A self-hosted model's config file (`hosting: sagemaker`), as a typed, validated object.
+
+Every field is documented in model_configs/README.md; this module enforces it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from llm_config._strict import StrictModel
+from llm_config.catalogue import PositiveFloat, PositiveInt
+
+KEY_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+Quantization = Literal["none", "gptq", "awq", "eetq", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4", "fp8"]
+
+# Environment variables the project derives from typed fields. Setting them by hand in
+# `container.environment` would let the two disagree, so the loader refuses it.
+MANAGED_ENVIRONMENT = frozenset(
+    {
+        "HF_MODEL_ID",
+        "HF_MODEL_REVISION",
+        "HF_MODEL_QUANTIZE",
+        "SM_NUM_GPUS",
+        "MAX_INPUT_TOKENS",
+        "MAX_TOTAL_TOKENS",
+        "MAX_BATCH_TOTAL_TOKENS",
+        "HUGGING_FACE_HUB_TOKEN",
+        "HF_TOKEN",
+    }
+)
+# TGI refuses to start when both the old and the new name are set.
+DEPRECATED_ENVIRONMENT = {"MAX_INPUT_LENGTH": "max_input_tokens"}
+
+TimeoutSeconds = Annotated[int, Field(ge=60, le=3600)]
+
+
+class Architecture(StrictModel):
+    """The transformer shape the KV-cache estimate needs (from the model's config.json)."""
+
+    layers: PositiveInt
+    kv_heads: PositiveInt
+    head_dim: PositiveInt
+
+
+class HuggingFaceSource(StrictModel):
+    """Where the container gets the weights."""
+
+    model_id: str
+    revision: str
+    gated: bool
+    licence: str
+    token_secret_name: str | None = None
+    weights_s3_uri: Annotated[str, Field(pattern=r"^s3://[a-z0-9.\-]{3,63}/.+/$")] | None = None
+
+    @model_validator(mode="after")
+    def _gated_models_need_access(self) -> HuggingFaceSource:
+        if self.gated and not (self.token_secret_name or self.weights_s3_uri):
+            raise ValueError(
+                f"{self.model_id} is gated on Hugging Face, so the container needs a token or staged weights"
+                "|set hugging_face.token_secret_name to a Secrets Manager secret holding your HF token, "
+                "or hugging_face.weights_s3_uri to an S3 prefix holding the weights (README: gated models)"
+            )
+        return self
+
+
+class Container(StrictModel):
+    """The serving container and the limits it enforces."""
+
+    image: str
+    quantization: Quantization
+    max_input_tokens: PositiveInt
+    max_total_tokens: PositiveInt
+    max_batch_total_tokens: PositiveInt
+    environment: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("environment")
+    @classmethod
+    def _no_managed_keys(cls, environment: dict[str, str]) -> dict[str, str]:
+        for name in environment:
+            if name in MANAGED_ENVIRONMENT:
+                raise ValueError(f"{name} is set by the project from typed fields|remove it from container.environment")
+            if name in DEPRECATED_ENVIRONMENT:
+                raise ValueError(
+                    f"{name} is the deprecated name of MAX_INPUT_TOKENS and TGI refuses both together"
+                    f"|remove it and set container.{DEPRECATED_ENVIRONMENT[name]}"
+                )
+        return environment
+
+    @model_validator(mode="after")
+    def _token_limits_ordered(self) -> Container:
+        if self.max_input_tokens >= self.max_total_tokens:
+            raise ValueError(
+                f"max_input_tokens ({self.max_input_tokens}) must be below max_total_tokens ({self.max_total_tokens})"
+                "|lower max_input_tokens or raise max_total_tokens: the difference is the room left to generate"
+            )
+        if self.max_total_tokens > self.max_batch_total_tokens:
+            raise ValueError(
+                f"max_total_tokens ({self.max_total_tokens}) exceeds max_batch_total_tokens ({self.max_batch_total_tokens})"
+                "|raise max_batch_total_tokens to at least max_total_tokens"
+            )
+        return self
+
+
+class Instance(StrictModel):
+    """What the endpoint runs on."""
+
+    type: str
+    initial_count: PositiveInt
+    container_startup_health_check_timeout_seconds: TimeoutSeconds
+    model_data_download_timeout_seconds: TimeoutSeconds
+
+
+class SageMakerModelConfig(StrictModel):
+    """One self-hosted model: `model_configs/<key>.yaml` with `hosting: sagemaker`."""
+
+    key: Annotated[str, Field(pattern=KEY_PATTERN, max_length=40)]
+    aliases: list[Annotated[str, Field(pattern=KEY_PATTERN)]] = Field(default_factory=list)
+    display_name: str
+    best_for: str
+    hosting: Literal["sagemaker"]
+    parameters_billion: PositiveFloat
+    context_length: PositiveInt
+    architecture: Architecture
+    hugging_face: HuggingFaceSource
+    container: Container
+    instance: Instance
+    latency_budget_seconds: PositiveFloat
+    prompt_format: str
+
+    @field_validator("prompt_format")
+    @classmethod
+    def _prompt_has_slot(cls, prompt_format: str) -> str:
+        if "{prompt}" not in prompt_format:
+            raise ValueError("prompt_format has no {prompt} placeholder|put {prompt} where the user's text goes")
+        return prompt_format
+
+    @model_validator(mode="after")
+    def _limits_within_context(self) -> SageMakerModelConfig:
+        if self.container.max_total_tokens > self.context_length:
+            raise ValueError(
+                f"container.max_total_tokens ({self.container.max_total_tokens}) exceeds the model's "
+                f"context_length ({self.context_length})|lower container.max_total_tokens"
+            )
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        return [self.key, *self.aliases]
+
+    def format_prompt(self, prompt: str) -> str:
+        return self.prompt_format.replace("{prompt}", prompt)
+
+
+def is_commit_sha(revision: str) -> bool:
+    return re.fullmatch(r"[0-9a-f]{40}", revision) is not None

@@ -1,0 +1,230 @@
+"""A SageMaker real-time endpoint serving LLMs from the Hugging Face TGI container."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import SecretValue, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk.region_info import RegionInfo
+from constructs import Construct
+
+from llm_config import ContainerImage, InstanceType, SageMakerModelConfig
+from llm_constructs.nag import acknowledge
+
+# Where SageMaker writes the container's logs and the endpoint's instance metrics.
+ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints"
+ENDPOINT_METRIC_NAMESPACES = ["/aws/sagemaker/Endpoints", "AWS/SageMaker"]
+# Where the container expects weights staged from S3 (ModelDataSource).
+STAGED_WEIGHTS_PATH = "/opt/ml/model"
+
+
+@dataclass(frozen=True)
+class EndpointVariant:
+    """One production variant: a model on its instances, with a relative share of traffic.
+
+    ``name`` is the SageMaker variant name; by default the stack uses the model key, so the
+    variant says which model serves it. ``initial_weight`` is relative to the other variants'.
+    """
+
+    name: str
+    model: SageMakerModelConfig
+    instance: InstanceType
+    image: ContainerImage
+    initial_weight: float = 1.0
+
+
+def tgi_environment(model: SageMakerModelConfig, instance: InstanceType) -> dict[str, str]:
+    """The TGI container's environment, derived from the typed config (never hand-set)."""
+    source = model.hugging_face
+    environment = {
+        "HF_MODEL_ID": STAGED_WEIGHTS_PATH if source.weights_s3_uri else source.model_id,
+        "SM_NUM_GPUS": str(instance.gpus),
+        "MAX_INPUT_TOKENS": str(model.container.max_input_tokens),
+        "MAX_TOTAL_TOKENS": str(model.container.max_total_tokens),
+        "MAX_BATCH_TOTAL_TOKENS": str(model.container.max_batch_total_tokens),
+    }
+    if not source.weights_s3_uri:
+        environment["HF_MODEL_REVISION"] = source.revision
+    if model.container.quantization != "none":
+        environment["HF_MODEL_QUANTIZE"] = model.container.quantization
+    environment.update(model.container.environment)
+    return dict(sorted(environment.items()))
+
+
+class SageMakerLlmEndpoint(Construct):
+    """A named real-time endpoint with one or more weighted variants and a least-privilege role.
+
+    Children (their IDs are part of the stack's contract: renaming one replaces the resource):
+    ``ExecutionRole``, ``Model<variant>`` per variant, ``EndpointConfig``, ``Endpoint``.
+
+    The EndpointConfig never gets a fixed name: CloudFormation replaces it on every change and a
+    fixed name would collide. It sets neither VolumeSizeInGB nor KmsKeyId, which SageMaker rejects
+    on instances with local NVMe storage (all catalogued GPU instances; that storage is encrypted
+    by the instance hardware).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        variants: Sequence[EndpointVariant],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not variants:
+            raise ValueError("SageMakerLlmEndpoint needs at least one variant")
+        self.endpoint_name = endpoint_name
+        self.variants = tuple(variants)
+        self.execution_role = self._execution_role()
+        self.models = {variant.name: self._model(variant) for variant in self.variants}
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "EndpointConfig",
+            production_variants=[self._production_variant(variant) for variant in self.variants],
+        )
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+        )
+
+    @property
+    def endpoint_arn(self) -> str:
+        return Stack.of(self).format_arn(service="sagemaker", resource="endpoint", resource_name=self.endpoint_name.lower())
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` call InvokeEndpoint and InvokeEndpointWithResponseStream on this endpoint only."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
+            resource_arns=[self.endpoint_arn],
+        )
+
+    def _production_variant(self, variant: EndpointVariant) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+        instance_settings = variant.model.instance
+        return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+            variant_name=variant.name,
+            model_name=self.models[variant.name].attr_model_name,
+            instance_type=instance_settings.type,
+            initial_instance_count=instance_settings.initial_count,
+            initial_variant_weight=variant.initial_weight,
+            container_startup_health_check_timeout_in_seconds=instance_settings.container_startup_health_check_timeout_seconds,
+            model_data_download_timeout_in_seconds=instance_settings.model_data_download_timeout_seconds,
+        )
+
+    def _model(self, variant: EndpointVariant) -> sagemaker.CfnModel:
+        stack = Stack.of(self)
+        source = variant.model.hugging_face
+        environment: dict[str, Any] = tgi_environment(variant.model, variant.instance)
+        if source.token_secret_name and not source.weights_s3_uri:
+            # A CloudFormation dynamic reference: the template holds the secret's name, never the token.
+            environment["HUGGING_FACE_HUB_TOKEN"] = SecretValue.secrets_manager(source.token_secret_name).unsafe_unwrap()
+        model_data_source = None
+        if source.weights_s3_uri:
+            model_data_source = sagemaker.CfnModel.ModelDataSourceProperty(
+                s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+                    s3_uri=source.weights_s3_uri, s3_data_type="S3Prefix", compression_type="None"
+                )
+            )
+        return sagemaker.CfnModel(
+            self,
+            f"Model{variant.name}",
+            execution_role_arn=self.execution_role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=variant.image.uri(stack.region),
+                mode="SingleModel",
+                environment=environment,
+                model_data_source=model_data_source,
+            ),
+            # With the weights in S3 the container needs no internet at all.
+            enable_network_isolation=bool(source.weights_s3_uri),
+        )
+
+    def _execution_role(self) -> iam.Role:
+        stack = Stack.of(self)
+        image_repositories = sorted(
+            {
+                (variant.image.account_for(stack.region, "model_configs/containers.yaml"), variant.image.repository)
+                for variant in self.variants
+            }
+        )
+        partition = self._partition
+        log_group_name = f"{ENDPOINT_LOG_GROUP_PREFIX}/{self.endpoint_name}"
+        log_group = f"arn:{partition}:logs:{stack.region}:{stack.account}:log-group:{log_group_name}"
+        statements = [
+            iam.PolicyStatement(
+                sid="PullServingImage",
+                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                resources=[
+                    f"arn:{partition}:ecr:{stack.region}:{account}:repository/{repository}"
+                    for account, repository in image_repositories
+                ],
+            ),
+            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+            iam.PolicyStatement(
+                sid="WriteEndpointLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                resources=[log_group, f"{log_group}:log-stream:*"],
+            ),
+            iam.PolicyStatement(
+                sid="PublishEndpointMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": ENDPOINT_METRIC_NAMESPACES}},
+            ),
+        ]
+        statements += self._staged_weights_statements()
+        role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Runs the model containers of SageMaker endpoint {self.endpoint_name}",
+            inline_policies={"ServeModel": iam.PolicyDocument(statements=statements)},
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData support no resource-level permissions; "
+            "PutMetricData is limited to the SageMaker endpoint namespaces by a condition.",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:logs:{stack.region}:<AWS::AccountId>:log-group:{log_group_name}:log-stream:*]",
+            "SageMaker names the log streams after instance ids it chooses at run time; the role is limited "
+            "to this endpoint's own log group.",
+        )
+        return role
+
+    @property
+    def _partition(self) -> str:
+        """The region's partition as a literal, so policy ARNs and cdk-nag finding IDs read plainly."""
+        return RegionInfo.get(Stack.of(self).region).partition or "aws"
+
+    def _staged_weights_statements(self) -> list[iam.PolicyStatement]:
+        partition = self._partition
+        statements = []
+        for variant in self.variants:
+            uri = variant.model.hugging_face.weights_s3_uri
+            if not uri:
+                continue
+            bucket, prefix = uri.removeprefix("s3://").split("/", 1)
+            statements += [
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"arn:{partition}:s3:::{bucket}/{prefix}*"]),
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[f"arn:{partition}:s3:::{bucket}"],
+                    conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                ),
+            ]
+            acknowledge(
+                self,
+                f"AwsSolutions-IAM5[Resource::arn:{partition}:s3:::{bucket}/{prefix}*]",
+                "The container reads every object under the staged-weights prefix named in the model config.",
+            )
+        return statements

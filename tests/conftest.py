@@ -1,0 +1,51 @@
+"""Shared fixtures: the model registry and synthesized templates, each built once per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from llm_config import ModelRegistry, load_registry
+from stacks.app_factory import add_deployment
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAGEMAKER_MODELS = ["mistral-7b", "mixtral-8x7b", "llama2-7b", "llama2-13b", "llama2-70b"]
+
+# Synth never depends on who runs it: no account, a fixed region unless a test sets one.
+NEUTRAL_ENVIRON: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def registry() -> ModelRegistry:
+    return load_registry()
+
+
+def synth_template(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
+    """Synthesize the app exactly as `cdk synth -c ...` would (cdk-nag included) and return the template."""
+    app = App(context=context, outdir=str(outdir))
+    stack = add_deployment(app, NEUTRAL_ENVIRON)
+    return dict(Template.from_stack(stack).to_json())
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Template]]:
+    """``synth(model="mixtral", ...)`` returns the assertions Template; each context synthesizes once."""
+    cache: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+
+    def _synth(**context: Any) -> Template:
+        key = tuple(sorted(context.items()))
+        if key not in cache:
+            cache[key] = synth_template(context, tmp_path_factory.mktemp("cdk.out"))
+        return Template.from_json(cache[key])
+
+    yield _synth

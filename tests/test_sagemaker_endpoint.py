@@ -1,0 +1,154 @@
+"""What every shipped SageMaker model config deploys, asserted on the synthesized template."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from llm_config import ModelRegistry, SageMakerModelConfig
+from tests.conftest import SAGEMAKER_MODELS
+
+
+def sagemaker_model(registry: ModelRegistry, key: str) -> SageMakerModelConfig:
+    model = registry.resolve(key)
+    assert isinstance(model, SageMakerModelConfig)
+    return model
+
+
+def only(template: Template, resource_type: str) -> dict[str, Any]:
+    resources = template.find_resources(resource_type)
+    assert len(resources) == 1, f"expected one {resource_type}, found {len(resources)}"
+    properties: dict[str, Any] = next(iter(resources.values()))["Properties"]
+    return properties
+
+
+@pytest.mark.parametrize("key", SAGEMAKER_MODELS)
+def test_endpoint_serves_the_configured_model_on_its_instance(synth, registry, key):
+    model = sagemaker_model(registry, key)
+    instance = registry.instance_for(model)
+    template = synth(model=key)
+
+    endpoint = only(template, "AWS::SageMaker::Endpoint")
+    assert endpoint["EndpointName"] == key
+
+    config = only(template, "AWS::SageMaker::EndpointConfig")
+    assert "EndpointConfigName" not in config, "a fixed name would collide when CloudFormation replaces the config"
+    assert "KmsKeyId" not in config
+    [variant] = config["ProductionVariants"]
+    assert variant["InstanceType"] == model.instance.type
+    assert variant["InitialInstanceCount"] == model.instance.initial_count
+    assert variant["VariantName"] == key
+    assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] == model.instance.container_startup_health_check_timeout_seconds
+    assert variant["ModelDataDownloadTimeoutInSeconds"] == model.instance.model_data_download_timeout_seconds
+    assert "VolumeSizeInGB" not in variant, "SageMaker rejects VolumeSizeInGB on NVMe instances"
+
+    container = only(template, "AWS::SageMaker::Model")["PrimaryContainer"]
+    environment = container["Environment"]
+    assert environment["SM_NUM_GPUS"] == str(instance.gpus)
+    assert environment["HF_MODEL_ID"] == model.hugging_face.model_id
+    assert environment["HF_MODEL_REVISION"] == model.hugging_face.revision
+    assert environment["MAX_INPUT_TOKENS"] == str(model.container.max_input_tokens)
+    assert environment["MAX_TOTAL_TOKENS"] == str(model.container.max_total_tokens)
+    assert "MAX_INPUT_LENGTH" not in environment
+    assert environment.get("HF_MODEL_QUANTIZE", "none") == model.container.quantization
+    assert container["Image"] == registry.image_for(model).uri("us-east-1")
+
+
+def test_mixtral_is_quantized_and_sharded_over_four_gpus(synth):
+    environment = only(synth(model="mixtral"), "AWS::SageMaker::Model")["PrimaryContainer"]["Environment"]
+    assert environment["HF_MODEL_QUANTIZE"] == "gptq"
+    assert environment["SM_NUM_GPUS"] == "4"
+
+
+@pytest.mark.parametrize("key", ["mistral-7b", "llama2-7b", "llama2-13b"])
+def test_gated_models_read_the_token_from_secrets_manager_never_plain_text(synth, key):
+    environment = only(synth(model=key), "AWS::SageMaker::Model")["PrimaryContainer"]["Environment"]
+    token = environment["HUGGING_FACE_HUB_TOKEN"]
+    assert token == "{{resolve:secretsmanager:llm-endpoints/hugging-face-token:SecretString:::}}"
+
+
+def test_ungated_models_get_no_token(synth):
+    environment = only(synth(model="mixtral"), "AWS::SageMaker::Model")["PrimaryContainer"]["Environment"]
+    assert "HUGGING_FACE_HUB_TOKEN" not in environment
+
+
+@pytest.mark.parametrize("key", SAGEMAKER_MODELS)
+def test_execution_role_is_least_privilege(synth, key):
+    template = synth(model=key)
+    role = only(template, "AWS::IAM::Role")
+    assert "ManagedPolicyArns" not in role, "no AWS-managed policies such as AmazonSageMakerFullAccess"
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
+    ]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all("*" not in action for action in actions), statement
+        if statement["Resource"] == "*":
+            assert actions in (["ecr:GetAuthorizationToken"], ["cloudwatch:PutMetricData"]), statement
+    pull = next(s for s in statements if s.get("Sid") == "PullServingImage")
+    assert pull["Resource"] == "arn:aws:ecr:us-east-1:763104351884:repository/huggingface-pytorch-tgi-inference"
+
+
+def test_image_comes_from_the_regions_own_registry_account(synth, registry):
+    template = synth(model="mistral", region="ap-east-1")
+    image = only(template, "AWS::SageMaker::Model")["PrimaryContainer"]["Image"]
+    assert image.startswith("871362719292.dkr.ecr.ap-east-1.amazonaws.com/huggingface-pytorch-tgi-inference:")
+
+
+def test_endpoint_context_names_endpoint_stack_and_parameter(synth):
+    template = synth(model="mixtral", endpoint="chat")
+    assert only(template, "AWS::SageMaker::Endpoint")["EndpointName"] == "chat"
+    parameter = only(template, "AWS::SSM::Parameter")
+    assert parameter["Name"] == "/llm-endpoints/chat"
+    metadata = json.loads(parameter["Value"])
+    assert metadata["endpoint_name"] == "chat"
+    assert metadata["variants"][0]["model_key"] == "mixtral-8x7b"
+    assert metadata["variants"][0]["prompt_format"] == "<s>[INST] {prompt} [/INST]"
+    assert metadata["variants"][0]["latency_budget_seconds"] == 10
+
+
+def test_default_model_is_mistral_7b(synth):
+    assert only(synth(), "AWS::SageMaker::Endpoint")["EndpointName"] == "mistral-7b"
+
+
+def test_outputs_tell_clients_where_to_look(synth):
+    template = synth(model="mixtral")
+    template.has_output("EndpointName", {"Value": "mixtral-8x7b"})
+    template.has_output("ClientParameterName", Match.any_value())
+    # 1 x ml.g5.12xlarge at $7.09/h x 730 h
+    template.has_output("EstimatedMonthlyHostingUsd", {"Value": "5176"})
+
+
+def test_staged_weights_skip_the_hub_and_isolate_the_network(registry):
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template
+
+    from llm_constructs import EndpointVariant, SageMakerLlmEndpoint
+
+    base = sagemaker_model(registry, "llama2-13b")
+    staged = base.model_copy(
+        update={"hugging_face": base.hugging_face.model_copy(update={"weights_s3_uri": "s3://my-weights/llama2-13b/"})}
+    )
+    stack = Stack(App(), "Staged", env={"region": "us-east-1"})
+    SageMakerLlmEndpoint(
+        stack,
+        "LlmEndpoint",
+        endpoint_name="staged",
+        variants=[EndpointVariant(name="v", model=staged, instance=registry.instance_for(base), image=registry.image_for(base))],
+    )
+    template = Template.from_stack(stack)
+    model = only(template, "AWS::SageMaker::Model")
+    assert model["EnableNetworkIsolation"] is True
+    assert model["PrimaryContainer"]["Environment"]["HF_MODEL_ID"] == "/opt/ml/model"
+    assert "HUGGING_FACE_HUB_TOKEN" not in model["PrimaryContainer"]["Environment"]
+    assert model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"] == {
+        "S3Uri": "s3://my-weights/llama2-13b/",
+        "S3DataType": "S3Prefix",
+        "CompressionType": "None",
+    }
+    statements = only(template, "AWS::IAM::Role")["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {"Action": "s3:GetObject", "Effect": "Allow", "Resource": "arn:aws:s3:::my-weights/llama2-13b/*"} in statements
