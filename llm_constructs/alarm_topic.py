@@ -1,0 +1,60 @@
+"""The SNS topic every alarm and budget of a stack notifies: encrypted, TLS-only, optional e-mails."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+# Services that publish to the topic. They must also be able to use its KMS key: the AWS-managed
+# alias/aws/sns key does not allow CloudWatch alarms to publish, so the topic gets its own key.
+PUBLISHING_SERVICES = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
+
+
+class AlarmTopic(Construct):
+    """An SNS topic encrypted with its own rotating KMS key, refusing non-TLS publishers.
+
+    Children: ``Key`` (KMS), ``Topic`` (SNS). ``emails`` (default: none) become e-mail subscriptions;
+    each address must confirm the subscription AWS mails to it.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, display_name: str, emails: Sequence[str] = ()) -> None:
+        super().__init__(scope, construct_id)
+        account = Stack.of(self).account
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"Encrypts the alarm topic: {display_name}",
+            enable_key_rotation=True,
+        )
+        for service in PUBLISHING_SERVICES:
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Allow{service.split('.')[0].capitalize()}ToPublish",
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],  # in a key policy, "*" means this key
+                    conditions={"StringEquals": {"aws:SourceAccount": account}},
+                )
+            )
+        self.topic = sns.Topic(self, "Topic", display_name=display_name, master_key=self.key, enforce_ssl=True)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBudgetsToPublish",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
+        for email in emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    @property
+    def topic_arn(self) -> str:
+        return self.topic.topic_arn

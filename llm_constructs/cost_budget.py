@@ -1,0 +1,66 @@
+"""An AWS Budgets cost budget whose alerts go to the stack's alarm topic and e-mails."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from aws_cdk import aws_budgets as budgets
+from constructs import Construct
+
+from llm_constructs.alarm_topic import AlarmTopic
+
+MAX_EMAIL_SUBSCRIBERS = 10  # AWS Budgets allows 10 e-mail subscribers (plus one SNS topic) per notification
+
+
+class CostBudget(Construct):
+    """A cost budget with one ACTUAL-spend alert per threshold (percent of the amount).
+
+    ``cost_filters`` (default: none, i.e. the whole account) narrows what counts, e.g.
+    ``{"Service": ["Amazon SageMaker"]}`` or a cost allocation tag ``{"TagKeyValue": ["user:llm-endpoint$chat"]}``.
+    Child: ``Budget``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        amount_usd: float,
+        time_unit: Literal["DAILY", "MONTHLY"],
+        alert_thresholds_percent: Sequence[float],
+        topic: AlarmTopic,
+        emails: Sequence[str] = (),
+        cost_filters: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if amount_usd <= 0:
+            raise ValueError(f"budget amount must be positive, got {amount_usd}")
+        if not alert_thresholds_percent or any(t <= 0 for t in alert_thresholds_percent):
+            raise ValueError(f"alert thresholds must be positive percentages, got {list(alert_thresholds_percent)}")
+        if len(emails) > MAX_EMAIL_SUBSCRIBERS:
+            raise ValueError(f"AWS Budgets notifies at most {MAX_EMAIL_SUBSCRIBERS} e-mail addresses, got {len(emails)}")
+        subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=topic.topic_arn)]
+        subscribers += [budgets.CfnBudget.SubscriberProperty(subscription_type="EMAIL", address=e) for e in emails]
+        self.budget = budgets.CfnBudget(
+            self,
+            "Budget",
+            budget=budgets.CfnBudget.BudgetDataProperty(
+                budget_type="COST",
+                time_unit=time_unit,
+                budget_limit=budgets.CfnBudget.SpendProperty(amount=amount_usd, unit="USD"),
+                cost_filters={k: list(v) for k, v in cost_filters.items()} if cost_filters else None,
+            ),
+            notifications_with_subscribers=[
+                budgets.CfnBudget.NotificationWithSubscribersProperty(
+                    notification=budgets.CfnBudget.NotificationProperty(
+                        notification_type="ACTUAL",
+                        comparison_operator="GREATER_THAN",
+                        threshold=threshold,
+                        threshold_type="PERCENTAGE",
+                    ),
+                    subscribers=subscribers,
+                )
+                for threshold in sorted(alert_thresholds_percent)
+            ],
+        )
