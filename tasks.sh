@@ -3,6 +3,11 @@
 # (Python packages into .venv from the pinned requirements, the pinned CDK CLI into node_modules),
 # so it works on a fresh machine with only Python 3.11+, Node 20+ and npm.
 #
+#   ./tasks.sh deploy-local [MODEL] [-c KEY=VALUE ...]
+#                                install, start a local AWS emulator (moto) on 127.0.0.1, deploy MODEL's stack
+#                                into it with the real CDK CLI (default mixtral), verify every resource with boto3;
+#                                the emulator keeps running (docs/local-deploy.md)
+#   ./tasks.sh destroy-local     destroy that stack, check nothing is left, stop the emulator
 #   ./tasks.sh synth [MODEL]     install, then synthesize MODEL's stack (default mixtral) and summarise it
 #   ./tasks.sh test              install, then lint (ruff, mypy) and run the test suite
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
@@ -23,7 +28,7 @@ setup() {
   wanted=$(cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -d' ' -f1)
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$wanted" ]; then
     echo "==> installing Python packages into .venv (first run: about a minute)"
-    "$python" -m venv .venv
+    [ -x .venv/bin/python ] || "$python" -m venv .venv
     .venv/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt
     echo "$wanted" > .venv/.installed
   fi
@@ -47,6 +52,14 @@ case "$task" in
     cdk synth --quiet -c model="$model" "${@:2}"
     .venv/bin/python scripts/summarize_synth.py cdk.out
     ;;
+  deploy-local)
+    setup
+    .venv/bin/python -m local_aws.rehearsal deploy "$@"
+    ;;
+  destroy-local)
+    setup
+    .venv/bin/python -m local_aws.rehearsal destroy "$@"
+    ;;
   test)
     setup
     .venv/bin/ruff check .
@@ -58,6 +71,6 @@ case "$task" in
     setup
     .venv/bin/python scripts/bench_synth.py "$@"
     ;;
-  help|-h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
+  help|-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;
 esac

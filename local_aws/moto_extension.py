@@ -1,0 +1,649 @@
+"""Closes the gaps of stock moto that would make a local CDK deploy lie (DESIGN.md section 5).
+
+Call ``apply()`` once, before moto handles any request (``local_aws.server`` does). Every patch is
+written against moto ``MOTO_VERSION`` and ``apply()`` refuses any other version: moto's internals
+change between releases and a silently half-applied patch would bring the lies back.
+
+What it changes, and why:
+
+- SageMaker accepts the GPU instance types we deploy (g5, g6, g6e, p4d, p4de, p5); stock moto
+  rejects them with a ValidationError.
+- SageMaker resources created by CloudFormation keep the names the template gives them
+  (``EndpointName``, ``ModelName``, ``EndpointConfigName``), and ``EnableNetworkIsolation`` is stored.
+- An endpoint variant with weight 0 (a drained variant) reports weight 0 instead of no weight.
+- A stack update re-applies every resource whose resolved properties changed, in dependency order,
+  as CloudFormation does: stock moto only looks at the raw template text, so an endpoint whose
+  EndpointConfig was replaced kept pointing at the deleted config.
+- Resource types stock moto silently skips while reporting CREATE_COMPLETE are really created in
+  moto's backends: Application Auto Scaling scalable targets and scaling policies, CloudWatch
+  alarms, AWS Budgets, S3 bucket policies, SNS topic policies and subscriptions.
+- Any other resource type moto cannot create fails the deploy loudly instead of being skipped.
+- S3 bucket policy statements with conditions (which moto cannot evaluate) are not enforced:
+  stock moto enforced them unconditionally, so the bootstrap bucket's TLS-only policy denied everything.
+- Inline IAM policies from templates are stored as JSON (stock moto stored Python repr text).
+- IAM managed policies are deleted (and detached) when their stack is, instead of outliving it.
+- CloudFormation dynamic references to Secrets Manager and SSM are resolved (stock moto passes the
+  ``{{resolve:...}}`` text through) and a missing secret fails the deploy, as in AWS.
+- A template URL on 127.0.0.1 (what the CDK CLI sends when ``AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION``
+  points at the local server) is read path-style; stock moto only knows ``localhost``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from importlib.metadata import version
+from typing import Any, ClassVar
+
+from moto.core.common_models import CloudFormationModel
+
+MOTO_VERSION = "5.2.5"
+
+# Real-time hosting GPU instance types missing from moto's hard-coded list.
+GPU_INSTANCE_TYPES = frozenset(
+    [f"ml.g5.{size}" for size in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")]
+    + [f"ml.g6.{size}" for size in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")]
+    + [f"ml.g6e.{size}" for size in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")]
+    + ["ml.p4d.24xlarge", "ml.p4de.24xlarge", "ml.p5.48xlarge"]
+)
+
+_applied = False
+
+
+class UnsupportedMotoVersion(RuntimeError):
+    pass
+
+
+def check_moto_version(installed: str | None = None) -> None:
+    """Raise UnsupportedMotoVersion unless the installed moto is the one this extension was written for."""
+    installed = installed or version("moto")
+    if installed != MOTO_VERSION:
+        raise UnsupportedMotoVersion(
+            f"local_aws.moto_extension was written for moto {MOTO_VERSION}, but moto {installed} is installed. "
+            f"Install the pinned version (./tasks.sh setup), or re-check every patch in {__name__} against "
+            f"moto {installed} and update MOTO_VERSION."
+        )
+
+
+def apply() -> None:
+    """Patch moto in this process. Idempotent."""
+    global _applied
+    if _applied:
+        return
+    check_moto_version()
+    _patch_sagemaker()
+    _patch_stack_updates()
+    _patch_unsupported_types_fail()
+    _patch_template_url()
+    _patch_dynamic_references()
+    _patch_iam_managed_policy_delete()
+    _patch_iam_inline_policy_documents()
+    _patch_bucket_policy_conditions()
+    from moto.cloudformation import parsing
+
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+    missing = {cls.cfn_type for cls in EXTENSION_RESOURCES} - set(parsing.get_model_map())
+    assert not missing, f"extension resource types not registered with moto: {missing}"
+    _applied = True
+
+
+# --- SageMaker ---------------------------------------------------------------------------------------
+
+
+def _patch_sagemaker() -> None:
+    from moto.sagemaker import models
+
+    stock_validate = models.FakeEndpointConfig.validate_instance_type
+
+    def validate_instance_type(self: Any, instance_type: str) -> None:
+        if instance_type not in GPU_INSTANCE_TYPES:
+            stock_validate(self, instance_type)
+
+    models.FakeEndpointConfig.validate_instance_type = validate_instance_type  # type: ignore[method-assign]
+
+    for cls, name_property in (
+        (models.FakeEndpoint, "EndpointName"),
+        (models.FakeEndpointConfig, "EndpointConfigName"),
+        (models.Model, "ModelName"),
+    ):
+        cls.cloudformation_name_type = staticmethod(lambda name=name_property: name)  # type: ignore[method-assign]
+
+    stock_create_model = models.Model.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_model(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kw: Any) -> Any:
+        model = stock_create_model(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
+        model.enable_network_isolation = bool(cloudformation_json["Properties"].get("EnableNetworkIsolation", False))
+        return model
+
+    models.Model.create_from_cloudformation_json = classmethod(create_model)  # type: ignore[method-assign,assignment]
+
+    def process_production_variants(self: Any, production_variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        result = []
+        for variant in production_variants:
+            item: dict[str, Any] = {"VariantName": variant["VariantName"]}
+            if variant.get("InitialInstanceCount") is not None:
+                item["CurrentInstanceCount"] = item["DesiredInstanceCount"] = variant["InitialInstanceCount"]
+            if variant.get("InitialVariantWeight") is not None:  # stock moto drops a weight of 0
+                item["CurrentWeight"] = item["DesiredWeight"] = variant["InitialVariantWeight"]
+            if variant.get("ServerlessConfig"):
+                item["CurrentServerlessConfig"] = item["DesiredServerlessConfig"] = variant["ServerlessConfig"]
+            result.append(item)
+        return result
+
+    models.FakeEndpoint._process_production_variants = process_production_variants  # type: ignore[method-assign]
+
+
+# --- CloudFormation engine ---------------------------------------------------------------------------
+
+
+def _patch_stack_updates() -> None:
+    """After moto's own update, re-apply every resource whose *resolved* properties changed.
+
+    CloudFormation compares resolved values: when a replaced EndpointConfig gets a new name, the
+    Endpoint referencing it by GetAtt is updated too. Moto compares raw template JSON only.
+    """
+    from moto.cloudformation import parsing
+
+    stock_update = parsing.ResourceMap.update
+
+    def update(self: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
+        old_json = self._resource_json_map
+        before = {
+            logical_id: _resolved_properties(self, old_json[logical_id])
+            for logical_id in old_json
+            if logical_id in self._parsed_resources and logical_id in template["Resources"]
+        }
+        diff = self.build_resource_diff(template, parameters)
+        stock_update(self, template, parameters)
+        applied = {logical_id: _resolved_properties(self, template["Resources"][logical_id]) for logical_id in diff["Modify"]}
+        for logical_id in self._ResourceMap__get_resources_in_dependency_order():
+            if logical_id not in before or logical_id in diff["Add"]:
+                continue
+            resource_json = self._resource_json_map[logical_id]
+            now = _resolved_properties(self, resource_json)
+            if now == applied.get(logical_id, before[logical_id]):
+                continue
+            self._parsed_resources[logical_id] = parsing.parse_and_update_resource(
+                logical_id, copy.deepcopy(resource_json), self, account_id=self._account_id, region_name=self._region_name
+            )
+
+    parsing.ResourceMap.update = update  # type: ignore[method-assign]
+
+
+def _resolved_properties(resources_map: Any, resource_json: dict[str, Any]) -> Any:
+    from moto.cloudformation.parsing import clean_json
+
+    return clean_json(copy.deepcopy(resource_json.get("Properties", {})), resources_map)
+
+
+def _patch_unsupported_types_fail() -> None:
+    """Stock moto warns and skips a type it cannot create, then reports CREATE_COMPLETE. Fail instead."""
+    from moto.cloudformation import parsing
+    from moto.cloudformation.exceptions import ValidationError
+
+    stock_parse = parsing.parse_resource
+
+    def parse_resource(resource_json: dict[str, Any], resources_map: Any) -> Any:
+        resource_type = resource_json["Type"]
+        if resource_type not in parsing.NULL_MODELS and not parsing.resource_class_from_type(resource_type):
+            raise ValidationError(
+                message=f"local_aws: moto cannot create {resource_type}; add it to local_aws/moto_extension.py "
+                "rather than let the local deploy skip it"
+            )
+        return stock_parse(resource_json, resources_map)
+
+    parsing.parse_resource = parse_resource
+
+
+DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(ssm|ssm-secure|secretsmanager):([^}]+)\}\}")
+
+
+def _patch_dynamic_references() -> None:
+    """Resolve ``{{resolve:secretsmanager:...}}`` and ``{{resolve:ssm:...}}`` from moto's backends.
+
+    Stock moto passes the reference text through, so a deploy that needs a missing secret succeeds
+    locally and fails in AWS. Like CloudFormation, a missing secret or parameter now fails the deploy.
+    """
+    from moto.cloudformation import parsing
+
+    stock_clean_json = parsing.clean_json
+
+    def clean_json(resource_json: Any, resources_map: Any) -> Any:
+        result = stock_clean_json(resource_json, resources_map)
+        if isinstance(result, str) and "{{resolve:" in result:
+            account_id, region_name = resources_map._account_id, resources_map._region_name
+            result = DYNAMIC_REFERENCE.sub(lambda m: resolve_dynamic_reference(m, account_id, region_name), result)
+        return result
+
+    parsing.clean_json = clean_json
+
+
+def resolve_dynamic_reference(match: re.Match[str], account_id: str, region_name: str) -> str:
+    service, reference = match.groups()
+    if service == "secretsmanager":
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        secret_id, _, rest = reference.partition(":SecretString")
+        json_key, version_stage, version_id = ([*rest.lstrip(":").split(":"), "", "", ""])[:3]
+        secret = secretsmanager_backends[account_id][region_name].get_secret_value(
+            secret_id=secret_id, version_id=version_id or None, version_stage=version_stage or None
+        )
+        value = str(secret["SecretString"])
+        return str(json.loads(value)[json_key]) if json_key else value
+    from moto.ssm.models import ssm_backends
+
+    name, _, parameter_version = reference.partition(":")
+    parameter = ssm_backends[account_id][region_name].get_parameter(f"{name}:{parameter_version}" if parameter_version else name)
+    if parameter is None:
+        from moto.cloudformation.exceptions import ValidationError
+
+        raise ValidationError(message=f"SSM parameter {name} referenced by {match.group(0)} does not exist")
+    return str(parameter.value)
+
+
+def _patch_template_url() -> None:
+    from moto.cloudformation import responses
+
+    stock_get = responses.get_stack_from_s3_url
+
+    def get_stack_from_s3_url(template_url: str, account_id: str, partition: str) -> str:
+        for host in ("://127.0.0.1:", "://127.0.0.1/"):
+            template_url = template_url.replace(host, host.replace("127.0.0.1", "localhost"))
+        return stock_get(template_url, account_id, partition)
+
+    responses.get_stack_from_s3_url = get_stack_from_s3_url
+
+
+def _patch_iam_managed_policy_delete() -> None:
+    from moto.iam import models
+
+    def delete(self: Any, account_id: str, region_name: str) -> None:
+        from moto.utilities.utils import get_partition
+
+        backend = models.iam_backends[account_id][get_partition(region_name)]
+        for role in list(backend.roles.values()):
+            if self.arn in role.managed_policies:
+                backend.detach_role_policy(self.arn, role.name)
+        for user in list(backend.users.values()):
+            if self.arn in user.managed_policies:
+                backend.detach_user_policy(self.arn, user.name)
+        for group in list(backend.groups.values()):
+            if self.arn in group.managed_policies:
+                backend.detach_group_policy(self.arn, group.name)
+        backend.delete_policy(self.arn)
+
+    models.ManagedPolicy.delete = delete  # type: ignore[attr-defined]
+
+
+def _patch_iam_inline_policy_documents() -> None:
+    """CloudFormation hands moto inline policy documents as dicts, which it stores as Python repr text
+    (single quotes), so GetRolePolicy returns something no client can parse. Store JSON, like IAM."""
+    from moto.iam import models
+
+    for cls in (models.Role, models.User, models.Group):
+        stock_put = cls.put_policy
+
+        def put_policy(self: Any, policy_name: str, policy_json: Any, _stock: Any = stock_put) -> None:
+            _stock(self, policy_name, policy_json if isinstance(policy_json, str) else json.dumps(policy_json))
+
+        cls.put_policy = put_policy  # type: ignore[method-assign]
+
+
+def _patch_bucket_policy_conditions() -> None:
+    """Stock moto enforces bucket policy statements but ignores their conditions, so the CDK bootstrap
+    bucket's "Deny unless aws:SecureTransport" denies every request. Enforce only unconditional statements;
+    the policy itself is stored unchanged (and checked by local_aws.verify)."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy)
+        statements = document.get("Statement", [])
+        statements = [statements] if isinstance(statements, dict) else statements
+        document["Statement"] = [statement for statement in statements if "Condition" not in statement]
+        return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
+# --- Resource types stock moto skips -----------------------------------------------------------------
+
+
+class _ExtensionResource:
+    """Shared CloudFormation plumbing: each subclass also lists CloudFormationModel as a direct base,
+    because moto finds resource types through ``CloudFormationModel.__subclasses__()``."""
+
+    cfn_type: ClassVar[str]
+    name_property: ClassVar[str] = ""  # the property that names the resource, if the type has one
+    unsupported_properties: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, account_id: str, region_name: str, name: str, properties: dict[str, Any]) -> None:
+        for prop in self.unsupported_properties:
+            if prop in properties:
+                raise NotImplementedError(f"local_aws: {self.cfn_type} property {prop} is not emulated")
+        self.account_id = account_id
+        self.region_name = region_name
+        self.name = name
+        self.properties = properties
+        self.create()
+
+    def create(self) -> None:
+        raise NotImplementedError
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        raise NotImplementedError
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.cfn_type
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.name_property
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> Any:
+        return cls(account_id, region_name, resource_name, cloudformation_json.get("Properties", {}))
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        # An update without a name property keeps the generated name, as CloudFormation does.
+        name = properties.get(cls.name_property) if cls.name_property else None
+        original_resource.delete(account_id, region_name)
+        return cls(account_id, region_name, name or original_resource.name, properties)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        raise NotImplementedError("local_aws resources are deleted through their delete() method")
+
+
+def _autoscaling_backend(account_id: str, region_name: str) -> Any:
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    return applicationautoscaling_backends[account_id][region_name]
+
+
+class ScalableTarget(_ExtensionResource, CloudFormationModel):
+    """AWS::ApplicationAutoScaling::ScalableTarget. Ref/Id: ``resourceId|dimension|namespace``."""
+
+    cfn_type = "AWS::ApplicationAutoScaling::ScalableTarget"
+    unsupported_properties = ("ScheduledActions",)
+
+    def create(self) -> None:
+        p = self.properties
+        self.target_key = (p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"])
+        _autoscaling_backend(self.account_id, self.region_name).register_scalable_target(
+            namespace=p["ServiceNamespace"],
+            r_id=p["ResourceId"],
+            dimension=p["ScalableDimension"],
+            min_capacity=int(p["MinCapacity"]),
+            max_capacity=int(p["MaxCapacity"]),
+            role_arn=p.get("RoleARN", ""),
+            suspended_state=p.get("SuspendedState"),
+        )
+        self.name = f"{p['ResourceId']}|{p['ScalableDimension']}|{p['ServiceNamespace']}"
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        namespace, resource_id, dimension = self.target_key
+        _autoscaling_backend(account_id, region_name).deregister_scalable_target(namespace, resource_id, dimension)
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.name
+
+
+class ScalingPolicy(_ExtensionResource, CloudFormationModel):
+    """AWS::ApplicationAutoScaling::ScalingPolicy. Ref/Arn: the policy ARN."""
+
+    cfn_type = "AWS::ApplicationAutoScaling::ScalingPolicy"
+
+    def create(self) -> None:
+        p = self.properties
+        if "ScalingTargetId" in p:
+            resource_id, dimension, namespace = p["ScalingTargetId"].split("|")
+        else:
+            resource_id, dimension, namespace = p["ResourceId"], p["ScalableDimension"], p["ServiceNamespace"]
+        self.policy_key = (p["PolicyName"], namespace, resource_id, dimension)
+        policy_type = p["PolicyType"]
+        body_property = {
+            "TargetTrackingScaling": "TargetTrackingScalingPolicyConfiguration",
+            "StepScaling": "StepScalingPolicyConfiguration",
+        }[policy_type]
+        policy = _autoscaling_backend(self.account_id, self.region_name).put_scaling_policy(
+            policy_name=p["PolicyName"],
+            service_namespace=namespace,
+            resource_id=resource_id,
+            scalable_dimension=dimension,
+            policy_body=p[body_property],
+            policy_type=policy_type,
+        )
+        self.name = policy.policy_arn
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        policy_name, namespace, resource_id, dimension = self.policy_key
+        _autoscaling_backend(account_id, region_name).delete_scaling_policy(policy_name, namespace, resource_id, dimension)
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.name
+
+
+class Alarm(_ExtensionResource, CloudFormationModel):
+    """AWS::CloudWatch::Alarm. Ref: the alarm name."""
+
+    cfn_type = "AWS::CloudWatch::Alarm"
+    name_property = "AlarmName"
+
+    def create(self) -> None:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        p = self.properties
+        self.alarm = cloudwatch_backends[self.account_id][self.region_name].put_metric_alarm(
+            name=self.name,
+            namespace=p.get("Namespace"),
+            metric_name=p.get("MetricName"),
+            comparison_operator=p["ComparisonOperator"],
+            evaluation_periods=int(p["EvaluationPeriods"]),
+            period=p.get("Period"),
+            threshold=p.get("Threshold"),
+            statistic=p.get("Statistic"),
+            description=p.get("AlarmDescription"),
+            dimensions=[{"name": d["Name"], "value": d["Value"]} for d in p.get("Dimensions", [])],
+            alarm_actions=p.get("AlarmActions", []),
+            metric_data_queries=_metric_data_queries(p.get("Metrics")),
+            datapoints_to_alarm=p.get("DatapointsToAlarm"),
+            extended_statistic=p.get("ExtendedStatistic"),
+            ok_actions=p.get("OKActions", []),
+            insufficient_data_actions=p.get("InsufficientDataActions", []),
+            unit=p.get("Unit"),
+            actions_enabled=p.get("ActionsEnabled", True),
+            treat_missing_data=p.get("TreatMissingData"),
+            evaluate_low_sample_count_percentile=p.get("EvaluateLowSampleCountPercentile"),
+            threshold_metric_id=p.get("ThresholdMetricId"),
+        )
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return str(self.alarm.alarm_arn)
+
+
+def _metric_data_queries(metrics: list[dict[str, Any]] | None) -> list[Any] | None:
+    """CloudFormation's ``Metrics`` (metric math) as moto's query objects, like moto's PutMetricAlarm handler."""
+    if not metrics:
+        return None
+    from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat
+
+    queries = []
+    for query in metrics:
+        stat = query.get("MetricStat")
+        metric_stat = None
+        if stat:
+            metric = stat["Metric"]
+            metric_stat = MetricStat(
+                metric=Metric(
+                    metric_name=metric["MetricName"],
+                    namespace=metric.get("Namespace"),
+                    dimensions=[Dimension(name=d["Name"], value=d["Value"]) for d in metric.get("Dimensions", [])],
+                ),
+                period=stat.get("Period"),
+                stat=stat.get("Stat"),
+                unit=stat.get("Unit"),
+            )
+        queries.append(
+            MetricDataQuery(
+                query_id=query["Id"],
+                label=query.get("Label"),
+                period=query.get("Period"),
+                return_data=query.get("ReturnData"),
+                expression=query.get("Expression"),
+                metric_stat=metric_stat,
+            )
+        )
+    return queries
+
+
+class Budget(_ExtensionResource, CloudFormationModel):
+    """AWS::Budgets::Budget. Ref: the budget name (``Budget.BudgetName``, else generated)."""
+
+    cfn_type = "AWS::Budgets::Budget"
+
+    def create(self) -> None:
+        budget = copy.deepcopy(self.properties["Budget"])
+        self.name = budget.setdefault("BudgetName", self.name)
+        for limit in [budget.get("BudgetLimit")] + list(budget.get("PlannedBudgetLimits", {}).values()):
+            if limit:  # the API takes amounts as strings, CloudFormation as numbers
+                limit["Amount"] = str(limit["Amount"])
+        notifications = [
+            {"Notification": n["Notification"], "Subscribers": n.get("Subscribers", [])}
+            for n in self.properties.get("NotificationsWithSubscribers", [])
+        ]
+        self._backend().create_budget(account_id=self.account_id, budget=budget, notifications=notifications)
+
+    def _backend(self) -> Any:
+        from moto.budgets.models import budgets_backends
+        from moto.utilities.utils import get_partition
+
+        return budgets_backends[self.account_id][get_partition(self.region_name)]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._backend().delete_budget(account_id=account_id, budget_name=self.name)
+
+
+class BucketPolicy(_ExtensionResource, CloudFormationModel):
+    """AWS::S3::BucketPolicy."""
+
+    cfn_type = "AWS::S3::BucketPolicy"
+
+    def create(self) -> None:
+        self.bucket = self.properties["Bucket"]
+        self._backend().put_bucket_policy(self.bucket, json.dumps(self.properties["PolicyDocument"]).encode())
+        self.name = f"{self.bucket}-policy"
+
+    def _backend(self) -> Any:
+        from moto.s3.models import s3_backends
+        from moto.utilities.utils import get_partition
+
+        return s3_backends[self.account_id][get_partition(self.region_name)]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.s3.exceptions import MissingBucket
+
+        try:
+            self._backend().delete_bucket_policy(self.bucket)
+        except MissingBucket:
+            pass  # the bucket went first: its policy went with it
+
+
+class TopicPolicy(_ExtensionResource, CloudFormationModel):
+    """AWS::SNS::TopicPolicy: sets the ``Policy`` attribute of each topic; deleting restores the default."""
+
+    cfn_type = "AWS::SNS::TopicPolicy"
+
+    def create(self) -> None:
+        self.topics = list(self.properties["Topics"])
+        document = json.dumps(self.properties["PolicyDocument"])
+        for topic_arn in self.topics:
+            self._backend().set_topic_attribute(topic_arn, "Policy", document)
+        self.name = ",".join(self.topics)
+
+    def _backend(self) -> Any:
+        from moto.sns.models import sns_backends
+
+        return sns_backends[self.account_id][self.region_name]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.sns.exceptions import TopicNotFound
+
+        for topic_arn in self.topics:
+            try:
+                topic = self._backend().get_topic(topic_arn)
+            except TopicNotFound:
+                continue
+            topic._policy_json = topic._create_default_topic_policy(region_name, account_id, topic.name)
+
+
+class Subscription(_ExtensionResource, CloudFormationModel):
+    """AWS::SNS::Subscription. Ref: the subscription ARN."""
+
+    cfn_type = "AWS::SNS::Subscription"
+
+    def create(self) -> None:
+        from moto.sns.models import sns_backends
+
+        p = self.properties
+        subscription = sns_backends[self.account_id][self.region_name].subscribe(p["TopicArn"], p["Endpoint"], p["Protocol"])
+        self.name = subscription.arn
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.sns.models import sns_backends
+
+        sns_backends[account_id][region_name].unsubscribe(self.name)
+
+
+EXTENSION_RESOURCES: tuple[type[_ExtensionResource], ...] = (
+    ScalableTarget,
+    ScalingPolicy,
+    Alarm,
+    Budget,
+    BucketPolicy,
+    TopicPolicy,
+    Subscription,
+)
+
+__all__ = ["EXTENSION_RESOURCES", "GPU_INSTANCE_TYPES", "MOTO_VERSION", "UnsupportedMotoVersion", "apply", "check_moto_version"]

@@ -1,0 +1,317 @@
+"""``./tasks.sh deploy-local MODEL [-c key=value ...]`` and ``./tasks.sh destroy-local``.
+
+deploy-local starts moto (with ``local_aws.moto_extension``) on a free 127.0.0.1 port, or reuses the
+one it started before, then runs the pinned CDK CLI for real against it: ``cdk bootstrap`` once,
+then ``cdk deploy -c model=MODEL``. It verifies every resource of the synthesized template with
+boto3 (``local_aws.verify``), prints a summary and leaves the emulator running for you to explore.
+destroy-local runs ``cdk destroy``, checks that nothing of the stack is left and stops the emulator.
+
+Nothing reaches AWS: every AWS_* variable of your environment is dropped (profiles, credentials,
+endpoints), the CLI and boto3 get dummy credentials and every endpoint is http://127.0.0.1:PORT.
+The only local-only CLI options are ``--method=direct`` (moto's change-set updates are unreliable)
+and the output folder; the templates are the ones ``cdk deploy`` sends to a real account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local_aws.verify import ClientFactory, Deployed, VerificationError, leftovers, verify_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = ROOT / ".local"
+STATE_FILE = STATE_DIR / "moto.json"
+ACCOUNT = "123456789012"  # moto's default account
+DUMMY_SECRET_VALUE = "hf_local-rehearsal-dummy-token"  # noqa: S105 - not a credential, by design
+HF_TOKEN_SECRET_MARKER = "{{resolve:secretsmanager:"
+CLI_QUIET = {
+    "CDK_DISABLE_CLI_TELEMETRY": "1",
+    "CDK_DISABLE_VERSION_CHECK": "1",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+    "AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING": "1",
+    "NODE_NO_WARNINGS": "1",
+    "npm_config_update_notifier": "false",
+}
+
+
+@dataclass(frozen=True)
+class Emulator:
+    """A running moto server this module started."""
+
+    pid: int
+    port: int
+    region: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def local_environment(emulator: Emulator, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: os.environ) without any AWS_* or CDK account variable, pointed at the emulator."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith(("AWS_", "CDK_DEFAULT_"))}
+    env.update(CLI_QUIET)
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": emulator.region,
+            "AWS_DEFAULT_REGION": emulator.region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ENDPOINT_URL": emulator.url,
+            # The CLI hands CloudFormation a template URL built from this endpoint (DESIGN.md section 5).
+            "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION": emulator.url,
+        }
+    )
+    return env
+
+
+def client_factory(emulator: Emulator) -> ClientFactory:
+    """boto3 clients for the emulator: explicit endpoint, dummy credentials, whatever the environment says."""
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=emulator.region)
+
+    def make_client(service: str) -> Any:
+        return session.client(service, endpoint_url=emulator.url)  # type: ignore[call-overload]
+
+    return make_client
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_emulator(region: str, log_path: Path, port: int | None = None, timeout: float = 30.0) -> Emulator:
+    """Start ``python -m local_aws.server`` in its own session (so Ctrl-C on a deploy leaves it running)."""
+    port = port or free_port()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local_aws.server", "--port", str(port)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    emulator = Emulator(pid=process.pid, port=port, region=region)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local AWS emulator exited with status {process.returncode}; see {log_path}")
+        if is_up(emulator):
+            return emulator
+        time.sleep(0.2)
+    stop_emulator(emulator)
+    raise RuntimeError(f"the local AWS emulator did not answer on {emulator.url} within {timeout:.0f}s; see {log_path}")
+
+
+def is_up(emulator: Emulator) -> bool:
+    try:
+        with urllib.request.urlopen(f"{emulator.url}/moto-api/data.json", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def stop_emulator(emulator: Emulator) -> None:
+    try:
+        os.kill(emulator.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(50):
+        try:
+            os.kill(emulator.pid, 0)
+            os.waitpid(emulator.pid, os.WNOHANG)
+        except (ProcessLookupError, ChildProcessError):
+            return
+        time.sleep(0.1)
+    os.kill(emulator.pid, signal.SIGKILL)
+
+
+def cdk(args: Sequence[str], emulator: Emulator, output_dir: Path) -> None:
+    command = [str(ROOT / "node_modules/.bin/cdk"), *args, "--output", str(output_dir), "--no-notices"]
+    print(f"==> cdk {' '.join(args)}", flush=True)
+    subprocess.run(command, cwd=ROOT, env=local_environment(emulator), check=True)
+
+
+def bootstrap(emulator: Emulator, output_dir: Path) -> None:
+    """Run the real ``cdk bootstrap`` unless this emulator already has the bootstrap stack."""
+    stacks = client_factory(emulator)("cloudformation").list_stacks()["StackSummaries"]
+    if any(s["StackName"] == "CDKToolkit" and s["StackStatus"].endswith("_COMPLETE") and s["StackStatus"] != "DELETE_COMPLETE" for s in stacks):
+        return
+    cdk(["bootstrap", f"aws://{ACCOUNT}/{emulator.region}"], emulator, output_dir)
+
+
+def create_dummy_secrets(emulator: Emulator, template: Mapping[str, object]) -> list[str]:
+    """Create every Secrets Manager secret the template resolves (gated models' Hugging Face token) with a dummy value."""
+    names = sorted(set(_secret_names(json.dumps(template))))
+    client = client_factory(emulator)("secretsmanager")
+    existing = {s["Name"] for s in client.list_secrets()["SecretList"]}
+    for name in names:
+        if name not in existing:
+            client.create_secret(Name=name, SecretString=DUMMY_SECRET_VALUE, Description="local rehearsal dummy")
+    return names
+
+
+def _secret_names(text: str) -> list[str]:
+    names = []
+    for chunk in text.split(HF_TOKEN_SECRET_MARKER)[1:]:
+        names.append(chunk.split(":SecretString", 1)[0].split("}}", 1)[0])
+    return names
+
+
+def synth(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tuple[str, dict[str, object]]:
+    cdk(["synth", "--quiet", *context], emulator, output_dir)
+    manifest = json.loads((output_dir / "manifest.json").read_text())
+    stacks = [a for a in manifest["artifacts"].values() if a.get("type") == "aws:cloudformation:stack"]
+    (stack,) = stacks
+    template = json.loads((output_dir / stack["properties"]["templateFile"]).read_text())
+    return str(stack.get("displayName") or stack["properties"].get("stackName")), template
+
+
+def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> str:
+    """Bootstrap if needed, deploy the one stack ``context`` describes, verify it and print a summary."""
+    started = time.monotonic()
+    bootstrap(emulator, output_dir)
+    stack_name, template = synth(context, emulator, output_dir)
+    secrets = create_dummy_secrets(emulator, template)
+    for name in secrets:
+        print(f"==> created Secrets Manager secret {name} in the emulator with a DUMMY value (gated model token)")
+    cdk(
+        ["deploy", *context, "--app", str(output_dir), "--method=direct", "--require-approval", "never", "--progress", "events"],
+        emulator,
+        output_dir,
+    )
+    make_client = client_factory(emulator)
+    results = verify_stack(Deployed.load(make_client, stack_name, template))
+    outputs = make_client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
+    print(f"\nDeployed {stack_name} into the local AWS emulator at {emulator.url} in {time.monotonic() - started:.0f}s.")
+    print(f"Verified with boto3, resource by resource ({len(results)} of {len(template['Resources'])}):")  # type: ignore[arg-type]
+    for result in results:
+        print(f"  ok {result.resource_type:<46} {result.detail}")
+    for output in outputs:
+        print(f"  output {output['OutputKey']} = {output['OutputValue']}")
+    return stack_name
+
+
+def destroy(stack_name: str, emulator: Emulator, output_dir: Path) -> list[str]:
+    """``cdk destroy`` the stack, delete the dummy secrets and return what is left (should be nothing)."""
+    cdk(["destroy", "--app", str(output_dir), "--force", stack_name], emulator, output_dir)
+    make_client = client_factory(emulator)
+    secrets = make_client("secretsmanager")
+    for secret in secrets.list_secrets()["SecretList"]:
+        if secret.get("Description") == "local rehearsal dummy":
+            secrets.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
+    return leftovers(make_client)
+
+
+# --- state file and commands -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class State:
+    pid: int
+    port: int
+    region: str
+    stack_name: str | None = None
+
+    @property
+    def emulator(self) -> Emulator:
+        return Emulator(pid=self.pid, port=self.port, region=self.region)
+
+
+def read_state() -> State | None:
+    if not STATE_FILE.exists():
+        return None
+    return State(**json.loads(STATE_FILE.read_text()))
+
+
+def write_state(state: State) -> None:
+    STATE_DIR.mkdir(exist_ok=True)
+    STATE_FILE.write_text(json.dumps(asdict(state), indent=2) + "\n")
+
+
+def context_flags(model: str, extra: Sequence[str]) -> list[str]:
+    flags = ["-c", f"model={model}"]
+    for item in extra:
+        flags += ["-c", item]
+    return flags
+
+
+def region_of(extra: Sequence[str]) -> str:
+    for item in extra:
+        if item.startswith("region="):
+            return item.split("=", 1)[1]
+    return "us-east-1"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./tasks.sh deploy-local|destroy-local", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    deploy_parser = commands.add_parser("deploy", help="deploy MODEL into the local emulator (default mixtral)")
+    deploy_parser.add_argument("model", nargs="?", default="mixtral")
+    deploy_parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
+                               help="more cdk context, e.g. -c endpoint=chat")  # fmt: skip
+    commands.add_parser("destroy", help="destroy the deployed stack, check nothing is left, stop the emulator")
+    args = parser.parse_args(argv)
+    output_dir = STATE_DIR / "cdk.out"
+    state = read_state()
+    if state and not is_up(state.emulator):
+        state = None
+    try:
+        if args.command == "deploy":
+            region = region_of(args.context)
+            if state and state.region != region:
+                print(f"error: the running emulator is for {state.region}; run ./tasks.sh destroy-local first", file=sys.stderr)
+                return 2
+            if state is None:
+                emulator = start_emulator(region, STATE_DIR / "moto.log")
+                state = State(pid=emulator.pid, port=emulator.port, region=region)
+                write_state(state)
+                print(f"==> started the local AWS emulator (moto) at {emulator.url}, pid {emulator.pid}")
+            stack_name = deploy(context_flags(args.model, args.context), state.emulator, output_dir)
+            write_state(State(pid=state.pid, port=state.port, region=state.region, stack_name=stack_name))
+            print(f"\nThe emulator keeps running: AWS_ENDPOINT_URL={state.emulator.url} with dummy credentials.")
+            print("Explore with boto3 or the AWS CLI, then tear down with: ./tasks.sh destroy-local")
+            return 0
+        if state is None:
+            print("Nothing to destroy: no local emulator is running.")
+            STATE_FILE.unlink(missing_ok=True)
+            return 0
+        left = destroy(state.stack_name, state.emulator, output_dir) if state.stack_name else []
+        stop_emulator(state.emulator)
+        STATE_FILE.unlink(missing_ok=True)
+        if left:
+            print("error: resources left after destroy:\n  " + "\n  ".join(left), file=sys.stderr)
+            return 1
+        print(f"Destroyed {state.stack_name}; nothing left behind. Stopped the local AWS emulator.")
+        return 0
+    except VerificationError as error:
+        print(f"error: the local deploy does not match its template: {error}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as error:
+        print(f"error: {' '.join(error.cmd[:2])} failed with status {error.returncode}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
