@@ -20,7 +20,9 @@ What it changes, and why:
 - Any other resource type moto cannot create fails the deploy loudly instead of being skipped.
 - S3 bucket policy statements with conditions (which moto cannot evaluate) are not enforced:
   stock moto enforced them unconditionally, so the bootstrap bucket's TLS-only policy denied everything.
-- Inline IAM policies from templates are stored as JSON (stock moto stored Python repr text).
+- Inline IAM policies and KMS key policies from templates are stored as JSON (stock moto stored
+  Python objects, which GetRolePolicy returned as repr text and GetKeyPolicy failed on).
+- Budgets answers DescribeSubscribersForNotification (stock moto stores subscribers but cannot show them).
 - IAM managed policies are deleted (and detached) when their stack is, instead of outliving it.
 - CloudFormation dynamic references to Secrets Manager and SSM are resolved (stock moto passes the
   ``{{resolve:...}}`` text through) and a missing secret fails the deploy, as in AWS.
@@ -79,6 +81,8 @@ def apply() -> None:
     _patch_dynamic_references()
     _patch_iam_managed_policy_delete()
     _patch_iam_inline_policy_documents()
+    _patch_kms_key_policy()
+    _add_budgets_describe_subscribers()
     _patch_bucket_policy_conditions()
     from moto.cloudformation import parsing
 
@@ -223,13 +227,18 @@ def _patch_dynamic_references() -> None:
 def resolve_dynamic_reference(match: re.Match[str], account_id: str, region_name: str) -> str:
     service, reference = match.groups()
     if service == "secretsmanager":
+        from moto.cloudformation.exceptions import ValidationError
+        from moto.secretsmanager.exceptions import SecretNotFoundException
         from moto.secretsmanager.models import secretsmanager_backends
 
         secret_id, _, rest = reference.partition(":SecretString")
         json_key, version_stage, version_id = ([*rest.lstrip(":").split(":"), "", "", ""])[:3]
-        secret = secretsmanager_backends[account_id][region_name].get_secret_value(
-            secret_id=secret_id, version_id=version_id or None, version_stage=version_stage or None
-        )
+        try:
+            secret = secretsmanager_backends[account_id][region_name].get_secret_value(
+                secret_id=secret_id, version_id=version_id or None, version_stage=version_stage or None
+            )
+        except SecretNotFoundException:
+            raise ValidationError(message=f"Secrets Manager can't find the secret {secret_id} referenced by {match.group(0)}") from None
         value = str(secret["SecretString"])
         return str(json.loads(value)[json_key]) if json_key else value
     from moto.ssm.models import ssm_backends
@@ -289,6 +298,45 @@ def _patch_iam_inline_policy_documents() -> None:
             _stock(self, policy_name, policy_json if isinstance(policy_json, str) else json.dumps(policy_json))
 
         cls.put_policy = put_policy  # type: ignore[method-assign]
+
+
+def _patch_kms_key_policy() -> None:
+    """CloudFormation gives KeyPolicy as an object; stock moto stores it as such and GetKeyPolicy then fails."""
+    from moto.kms import models
+
+    stock_create = models.Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_key(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kw: Any) -> Any:
+        properties = cloudformation_json["Properties"]
+        if not isinstance(properties.get("KeyPolicy"), str):
+            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+        return stock_create(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
+
+    models.Key.create_from_cloudformation_json = classmethod(create_key)  # type: ignore[method-assign,assignment]
+
+
+def _add_budgets_describe_subscribers() -> None:
+    """Stock moto stores budget notification subscribers but has no DescribeSubscribersForNotification."""
+    from moto.budgets.exceptions import NotFoundException
+    from moto.budgets.responses import BudgetsResponse
+
+    def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        keys = ("NotificationType", "ComparisonOperator")
+        return all(a.get(k) == b.get(k) for k in keys) and float(a["Threshold"]) == float(b["Threshold"]) and (
+            a.get("ThresholdType", "PERCENTAGE") == b.get("ThresholdType", "PERCENTAGE")
+        )
+
+    def describe_subscribers_for_notification(self: Any) -> str:
+        budgets = self.backend.budgets[self._get_param("AccountId")]
+        budget_name, wanted = self._get_param("BudgetName"), self._get_param("Notification")
+        if budget_name not in budgets:
+            raise NotFoundException(f"Unable to get budget: {budget_name} - the budget doesn't exist.")
+        for notification in budgets[budget_name].notifications:
+            if same(notification.details, wanted):
+                return json.dumps({"Subscribers": notification.subscribers})
+        raise NotFoundException(f"Unable to get notification for budget: {budget_name}")
+
+    BudgetsResponse.describe_subscribers_for_notification = describe_subscribers_for_notification  # type: ignore[attr-defined]
 
 
 def _patch_bucket_policy_conditions() -> None:
@@ -476,7 +524,7 @@ class Alarm(_ExtensionResource, CloudFormationModel):
             threshold=p.get("Threshold"),
             statistic=p.get("Statistic"),
             description=p.get("AlarmDescription"),
-            dimensions=[{"name": d["Name"], "value": d["Value"]} for d in p.get("Dimensions", [])],
+            dimensions=p.get("Dimensions", []),
             alarm_actions=p.get("AlarmActions", []),
             metric_data_queries=_metric_data_queries(p.get("Metrics")),
             datapoints_to_alarm=p.get("DatapointsToAlarm"),
@@ -599,7 +647,7 @@ class TopicPolicy(_ExtensionResource, CloudFormationModel):
         self.topics = list(self.properties["Topics"])
         document = json.dumps(self.properties["PolicyDocument"])
         for topic_arn in self.topics:
-            self._backend().set_topic_attribute(topic_arn, "Policy", document)
+            self._backend().set_topic_attribute(topic_arn, "policy", document)
         self.name = ",".join(self.topics)
 
     def _backend(self) -> Any:

@@ -196,7 +196,9 @@ def check_iam_role(d: Deployed, physical_id: str, p: dict[str, Any]) -> str:
         document = iam.get_role_policy(RoleName=physical_id, PolicyName=policy["PolicyName"])["PolicyDocument"]
         expect(f"inline policy {policy['PolicyName']}", _policy(document), policy["PolicyDocument"])
     attached = iam.list_attached_role_policies(RoleName=physical_id)["AttachedPolicies"]
-    expect("ManagedPolicyArns", sorted(a["PolicyArn"] for a in attached), sorted(p.get("ManagedPolicyArns", [])))
+    # Attached: the template's ManagedPolicyArns, plus any AWS::IAM::ManagedPolicy that lists this role.
+    missing = sorted(set(p.get("ManagedPolicyArns", [])) - {a["PolicyArn"] for a in attached})
+    expect("ManagedPolicyArns not attached", missing, [])
     return f"{physical_id}: {len(p.get('Policies', []))} inline, {len(attached)} managed policies"
 
 
@@ -394,6 +396,15 @@ def verify_stack(deployed: Deployed) -> list[Verified]:
             raise VerificationError(f"{logical_id} ({resource_type}) {physical_id}: {error}") from error
         results.append(Verified(logical_id, resource_type, detail))
     return results
+
+
+def retained_physical_ids(deployed: Deployed) -> list[str]:
+    """Resources CloudFormation keeps when the stack is deleted (``DeletionPolicy: Retain``), as in AWS."""
+    return [
+        deployed.physical_ids[logical_id]
+        for logical_id, resource in deployed.template["Resources"].items()
+        if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate") and logical_id in deployed.physical_ids
+    ]
 
 
 def leftovers(make_client: ClientFactory) -> list[str]:
