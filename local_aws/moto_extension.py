@@ -14,6 +14,8 @@ What it changes, and why:
 - A stack update re-applies every resource whose resolved properties changed, in dependency order,
   as CloudFormation does: stock moto only looks at the raw template text, so an endpoint whose
   EndpointConfig was replaced kept pointing at the deleted config.
+- A stack update with ``UsePreviousValue`` for a parameter that took its default (the CLI does this
+  for ``BootstrapVersion``) no longer fails with an HTTP 500.
 - Resource types stock moto silently skips while reporting CREATE_COMPLETE are really created in
   moto's backends: Application Auto Scaling scalable targets and scaling policies, CloudWatch
   alarms, AWS Budgets, S3 bucket policies, SNS topic policies and subscriptions.
@@ -32,9 +34,11 @@ What it changes, and why:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
+from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any, ClassVar
 
@@ -76,6 +80,7 @@ def apply() -> None:
     check_moto_version()
     _patch_sagemaker()
     _patch_stack_updates()
+    _patch_use_previous_parameter_value()
     _patch_unsupported_types_fail()
     _patch_template_url()
     _patch_dynamic_references()
@@ -114,14 +119,10 @@ def _patch_sagemaker() -> None:
     ):
         cls.cloudformation_name_type = staticmethod(lambda name=name_property: name)  # type: ignore[method-assign]
 
-    stock_create_model = models.Model.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    def store_network_isolation(model: Any, properties: dict[str, Any]) -> None:
+        model.enable_network_isolation = bool(properties.get("EnableNetworkIsolation", False))
 
-    def create_model(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kw: Any) -> Any:
-        model = stock_create_model(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
-        model.enable_network_isolation = bool(cloudformation_json["Properties"].get("EnableNetworkIsolation", False))
-        return model
-
-    models.Model.create_from_cloudformation_json = classmethod(create_model)  # type: ignore[method-assign,assignment]
+    _wrap_cfn_create(models.Model, after=store_network_isolation)
 
     def process_production_variants(self: Any, production_variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
         result = []
@@ -174,6 +175,22 @@ def _patch_stack_updates() -> None:
             )
 
     parsing.ResourceMap.update = update  # type: ignore[method-assign]
+
+
+def _patch_use_previous_parameter_value() -> None:
+    """On update the CDK CLI passes ``BootstrapVersion`` with UsePreviousValue. Stock moto only remembers
+    parameters given explicitly, so a parameter that took its default failed with a KeyError (HTTP 500).
+    CloudFormation reuses the value the stack resolved; here that is the template default again."""
+    from moto.cloudformation.models import CloudFormationBackend
+
+    def resolve_update_parameters(self: Any, instance: Any, incoming_params: list[dict[str, Any]]) -> dict[str, str]:
+        parameters = {p["ParameterKey"]: p["ParameterValue"] for p in incoming_params if "ParameterValue" in p}
+        for p in incoming_params:
+            if p.get("UsePreviousValue", False) and p["ParameterKey"] in instance.parameters:
+                parameters[p["ParameterKey"]] = instance.parameters[p["ParameterKey"]]
+        return parameters
+
+    CloudFormationBackend._resolve_update_parameters = resolve_update_parameters  # type: ignore[method-assign]
 
 
 def _resolved_properties(resources_map: Any, resource_json: dict[str, Any]) -> Any:
@@ -235,10 +252,12 @@ def resolve_dynamic_reference(match: re.Match[str], account_id: str, region_name
         json_key, version_stage, version_id = ([*rest.lstrip(":").split(":"), "", "", ""])[:3]
         try:
             secret = secretsmanager_backends[account_id][region_name].get_secret_value(
-                secret_id=secret_id, version_id=version_id or None, version_stage=version_stage or None
+                secret_id=secret_id, version_id=version_id, version_stage=version_stage
             )
         except SecretNotFoundException:
-            raise ValidationError(message=f"Secrets Manager can't find the secret {secret_id} referenced by {match.group(0)}") from None
+            raise ValidationError(
+                message=f"Secrets Manager can't find the secret {secret_id} referenced by {match.group(0)}"
+            ) from None
         value = str(secret["SecretString"])
         return str(json.loads(value)[json_key]) if json_key else value
     from moto.ssm.models import ssm_backends
@@ -255,14 +274,14 @@ def resolve_dynamic_reference(match: re.Match[str], account_id: str, region_name
 def _patch_template_url() -> None:
     from moto.cloudformation import responses
 
-    stock_get = responses.get_stack_from_s3_url
+    stock_get = vars(responses)["get_stack_from_s3_url"]
 
     def get_stack_from_s3_url(template_url: str, account_id: str, partition: str) -> str:
         for host in ("://127.0.0.1:", "://127.0.0.1/"):
             template_url = template_url.replace(host, host.replace("127.0.0.1", "localhost"))
-        return stock_get(template_url, account_id, partition)
+        return str(stock_get(template_url, account_id, partition))
 
-    responses.get_stack_from_s3_url = get_stack_from_s3_url
+    responses.get_stack_from_s3_url = get_stack_from_s3_url  # type: ignore[attr-defined]
 
 
 def _patch_iam_managed_policy_delete() -> None:
@@ -304,15 +323,31 @@ def _patch_kms_key_policy() -> None:
     """CloudFormation gives KeyPolicy as an object; stock moto stores it as such and GetKeyPolicy then fails."""
     from moto.kms import models
 
-    stock_create = models.Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
-    def create_key(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kw: Any) -> Any:
-        properties = cloudformation_json["Properties"]
+    def policy_as_json(properties: dict[str, Any]) -> None:
         if not isinstance(properties.get("KeyPolicy"), str):
             properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
-        return stock_create(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
 
-    models.Key.create_from_cloudformation_json = classmethod(create_key)  # type: ignore[method-assign,assignment]
+    _wrap_cfn_create(models.Key, before=policy_as_json)
+
+
+def _wrap_cfn_create(
+    model_class: Any,
+    before: Callable[[dict[str, Any]], None] | None = None,
+    after: Callable[[Any, dict[str, Any]], None] | None = None,
+) -> None:
+    """Run ``before(properties)`` and ``after(resource, properties)`` around a model's CloudFormation create."""
+    stock_create = model_class.create_from_cloudformation_json.__func__
+
+    def create(cls: Any, /, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any) -> Any:
+        properties = cloudformation_json["Properties"]
+        if before:
+            before(properties)
+        resource = stock_create(cls, resource_name, cloudformation_json, *args, **kwargs)
+        if after:
+            after(resource, properties)
+        return resource
+
+    model_class.create_from_cloudformation_json = classmethod(create)
 
 
 def _add_budgets_describe_subscribers() -> None:
@@ -322,8 +357,10 @@ def _add_budgets_describe_subscribers() -> None:
 
     def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
         keys = ("NotificationType", "ComparisonOperator")
-        return all(a.get(k) == b.get(k) for k in keys) and float(a["Threshold"]) == float(b["Threshold"]) and (
-            a.get("ThresholdType", "PERCENTAGE") == b.get("ThresholdType", "PERCENTAGE")
+        return (
+            all(a.get(k) == b.get(k) for k in keys)
+            and float(a["Threshold"]) == float(b["Threshold"])
+            and (a.get("ThresholdType", "PERCENTAGE") == b.get("ThresholdType", "PERCENTAGE"))
         )
 
     def describe_subscribers_for_notification(self: Any) -> str:
@@ -513,7 +550,7 @@ class Alarm(_ExtensionResource, CloudFormationModel):
     def create(self) -> None:
         from moto.cloudwatch.models import cloudwatch_backends
 
-        p = self.properties
+        p: Any = self.properties
         self.alarm = cloudwatch_backends[self.account_id][self.region_name].put_metric_alarm(
             name=self.name,
             namespace=p.get("Namespace"),
@@ -558,6 +595,7 @@ def _metric_data_queries(metrics: list[dict[str, Any]] | None) -> list[Any] | No
     from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat
 
     queries = []
+    query: Any
     for query in metrics:
         stat = query.get("MetricStat")
         metric_stat = None
@@ -594,7 +632,7 @@ class Budget(_ExtensionResource, CloudFormationModel):
     def create(self) -> None:
         budget = copy.deepcopy(self.properties["Budget"])
         self.name = budget.setdefault("BudgetName", self.name)
-        for limit in [budget.get("BudgetLimit")] + list(budget.get("PlannedBudgetLimits", {}).values()):
+        for limit in [budget.get("BudgetLimit"), *budget.get("PlannedBudgetLimits", {}).values()]:
             if limit:  # the API takes amounts as strings, CloudFormation as numbers
                 limit["Amount"] = str(limit["Amount"])
         notifications = [
@@ -632,10 +670,8 @@ class BucketPolicy(_ExtensionResource, CloudFormationModel):
     def delete(self, account_id: str, region_name: str) -> None:
         from moto.s3.exceptions import MissingBucket
 
-        try:
+        with contextlib.suppress(MissingBucket):  # the bucket went first: its policy went with it
             self._backend().delete_bucket_policy(self.bucket)
-        except MissingBucket:
-            pass  # the bucket went first: its policy went with it
 
 
 class TopicPolicy(_ExtensionResource, CloudFormationModel):

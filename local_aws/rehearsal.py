@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".local"
 STATE_FILE = STATE_DIR / "moto.json"
 ACCOUNT = "123456789012"  # moto's default account
-DUMMY_SECRET_VALUE = "hf_local-rehearsal-dummy-token"  # noqa: S105 - not a credential, by design
+DUMMY_SECRET_VALUE = "hf_local-rehearsal-dummy-token"  # not a credential: a placeholder, by design
 HF_TOKEN_SECRET_MARKER = "{{resolve:secretsmanager:"
 CLI_QUIET = {
     "CDK_DISABLE_CLI_TELEMETRY": "1",
@@ -88,7 +88,7 @@ def client_factory(emulator: Emulator) -> ClientFactory:
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=emulator.region)
 
     def make_client(service: str) -> Any:
-        return session.client(service, endpoint_url=emulator.url)  # type: ignore[call-overload]
+        return session.client(service, endpoint_url=emulator.url)
 
     return make_client
 
@@ -156,12 +156,15 @@ def cdk(args: Sequence[str], emulator: Emulator, output_dir: Path) -> None:
 def bootstrap(emulator: Emulator, output_dir: Path) -> None:
     """Run the real ``cdk bootstrap`` unless this emulator already has the bootstrap stack."""
     stacks = client_factory(emulator)("cloudformation").list_stacks()["StackSummaries"]
-    if any(s["StackName"] == "CDKToolkit" and s["StackStatus"].endswith("_COMPLETE") and s["StackStatus"] != "DELETE_COMPLETE" for s in stacks):
+    if any(
+        s["StackName"] == "CDKToolkit" and s["StackStatus"].endswith("_COMPLETE") and s["StackStatus"] != "DELETE_COMPLETE"
+        for s in stacks
+    ):
         return
     cdk(["bootstrap", f"aws://{ACCOUNT}/{emulator.region}"], emulator, output_dir)
 
 
-def create_dummy_secrets(emulator: Emulator, template: Mapping[str, object]) -> list[str]:
+def create_dummy_secrets(emulator: Emulator, template: Mapping[str, Any]) -> list[str]:
     """Create every Secrets Manager secret the template resolves (gated models' Hugging Face token) with a dummy value."""
     names = sorted(set(_secret_names(json.dumps(template))))
     client = client_factory(emulator)("secretsmanager")
@@ -179,7 +182,7 @@ def _secret_names(text: str) -> list[str]:
     return names
 
 
-def synth(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tuple[str, dict[str, object]]:
+def synth(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tuple[str, dict[str, Any]]:
     cdk(["synth", "--quiet", *context], emulator, output_dir)
     manifest = json.loads((output_dir / "manifest.json").read_text())
     stacks = [a for a in manifest["artifacts"].values() if a.get("type") == "aws:cloudformation:stack"]
@@ -188,8 +191,10 @@ def synth(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tuple
     return str(stack.get("displayName") or stack["properties"].get("stackName")), template
 
 
-def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> str:
-    """Bootstrap if needed, deploy the one stack ``context`` describes, verify it and print a summary."""
+def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tuple[str, dict[str, Any]]:
+    """Bootstrap if needed, deploy the one stack ``context`` describes, verify it and print a summary.
+
+    Returns the stack name and the template that was deployed."""
     started = time.monotonic()
     bootstrap(emulator, output_dir)
     stack_name, template = synth(context, emulator, output_dir)
@@ -205,12 +210,12 @@ def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> str:
     results = verify_stack(Deployed.load(make_client, stack_name, template))
     outputs = make_client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
     print(f"\nDeployed {stack_name} into the local AWS emulator at {emulator.url} in {time.monotonic() - started:.0f}s.")
-    print(f"Verified with boto3, resource by resource ({len(results)} of {len(template['Resources'])}):")  # type: ignore[arg-type]
+    print(f"Verified with boto3, resource by resource ({len(results)} of {len(template['Resources'])}):")
     for result in results:
         print(f"  ok {result.resource_type:<46} {result.detail}")
     for output in outputs:
         print(f"  output {output['OutputKey']} = {output['OutputValue']}")
-    return stack_name
+    return stack_name, template
 
 
 def destroy(stack_name: str, emulator: Emulator, output_dir: Path) -> list[str]:
@@ -269,8 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     deploy_parser = commands.add_parser("deploy", help="deploy MODEL into the local emulator (default mixtral)")
     deploy_parser.add_argument("model", nargs="?", default="mixtral")
-    deploy_parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
-                               help="more cdk context, e.g. -c endpoint=chat")  # fmt: skip
+    deploy_parser.add_argument(
+        "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="more cdk context, e.g. -c endpoint=chat"
+    )
     commands.add_parser("destroy", help="destroy the deployed stack, check nothing is left, stop the emulator")
     args = parser.parse_args(argv)
     output_dir = STATE_DIR / "cdk.out"
@@ -288,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 state = State(pid=emulator.pid, port=emulator.port, region=region)
                 write_state(state)
                 print(f"==> started the local AWS emulator (moto) at {emulator.url}, pid {emulator.pid}")
-            stack_name = deploy(context_flags(args.model, args.context), state.emulator, output_dir)
+            stack_name, _ = deploy(context_flags(args.model, args.context), state.emulator, output_dir)
             write_state(State(pid=state.pid, port=state.port, region=state.region, stack_name=stack_name))
             print(f"\nThe emulator keeps running: AWS_ENDPOINT_URL={state.emulator.url} with dummy credentials.")
             print("Explore with boto3 or the AWS CLI, then tear down with: ./tasks.sh destroy-local")

@@ -70,7 +70,7 @@ class Deployed:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self._ref(argument)
             if key == "Fn::GetAtt":
@@ -116,7 +116,9 @@ class Deployed:
             return physical_id.rsplit("/", 1)[-1]
         if attribute == "Arn" and physical_id.startswith("arn:"):
             return physical_id
-        raise VerificationError(f"{logical_id}: cannot resolve Fn::GetAtt {attribute} of {resource_type}; teach Deployed._get_att")
+        raise VerificationError(
+            f"{logical_id}: cannot resolve Fn::GetAtt {attribute} of {resource_type}; teach Deployed._get_att"
+        )
 
     def _dynamic_reference(self, service: str, reference: str) -> str:
         if service != "secretsmanager":
@@ -163,8 +165,15 @@ def check_sagemaker_model(d: Deployed, physical_id: str, p: dict[str, Any]) -> s
 def check_sagemaker_endpoint_config(d: Deployed, physical_id: str, p: dict[str, Any]) -> str:
     name = physical_id.rsplit("/", 1)[-1]
     config = d.client("sagemaker").describe_endpoint_config(EndpointConfigName=name)
-    keys = ("VariantName", "ModelName", "InstanceType", "InitialInstanceCount", "InitialVariantWeight",
-            "ContainerStartupHealthCheckTimeoutInSeconds", "ModelDataDownloadTimeoutInSeconds")  # fmt: skip
+    keys = (
+        "VariantName",
+        "ModelName",
+        "InstanceType",
+        "InitialInstanceCount",
+        "InitialVariantWeight",
+        "ContainerStartupHealthCheckTimeoutInSeconds",
+        "ModelDataDownloadTimeoutInSeconds",
+    )
     deployed = [{k: v.get(k) for k in keys} for v in config["ProductionVariants"]]
     expect("ProductionVariants", deployed, [{k: v.get(k) for k in keys} for v in p["ProductionVariants"]])
     variants = ", ".join(
@@ -256,7 +265,11 @@ def check_kms_key(d: Deployed, physical_id: str, p: dict[str, Any]) -> str:
     kms = d.client("kms")
     metadata = kms.describe_key(KeyId=physical_id)["KeyMetadata"]
     expect("KeyState", metadata["KeyState"], "Enabled")
-    expect("KeyRotationEnabled", kms.get_key_rotation_status(KeyId=physical_id)["KeyRotationEnabled"], p.get("EnableKeyRotation", False))
+    expect(
+        "KeyRotationEnabled",
+        kms.get_key_rotation_status(KeyId=physical_id)["KeyRotationEnabled"],
+        p.get("EnableKeyRotation", False),
+    )
     expect("KeyPolicy", _policy(kms.get_key_policy(KeyId=physical_id, PolicyName="default")["Policy"]), p["KeyPolicy"])
     return f"{physical_id}: enabled, rotation {'on' if p.get('EnableKeyRotation') else 'off'}"
 
@@ -266,14 +279,27 @@ def check_cloudwatch_alarm(d: Deployed, physical_id: str, p: dict[str, Any]) -> 
     if not alarms:
         raise VerificationError(f"alarm {physical_id} does not exist")
     alarm = alarms[0]
-    for prop in ("MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Period", "EvaluationPeriods",
-                 "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData"):  # fmt: skip
+    for prop in (
+        "MetricName",
+        "Namespace",
+        "Statistic",
+        "ExtendedStatistic",
+        "Period",
+        "EvaluationPeriods",
+        "DatapointsToAlarm",
+        "Threshold",
+        "ComparisonOperator",
+        "TreatMissingData",
+    ):
         if prop in p:
             expect(prop, alarm.get(prop), p[prop])
     for prop in ("AlarmActions", "OKActions", "InsufficientDataActions"):
         expect(prop, alarm.get(prop, []), p.get(prop, []))
-    expect("Dimensions", sorted((x["Name"], x["Value"]) for x in alarm.get("Dimensions", [])),
-           sorted((x["Name"], x["Value"]) for x in p.get("Dimensions", [])))  # fmt: skip
+    expect(
+        "Dimensions",
+        sorted((x["Name"], x["Value"]) for x in alarm.get("Dimensions", [])),
+        sorted((x["Name"], x["Value"]) for x in p.get("Dimensions", [])),
+    )
     expect("Metrics (ids)", [m["Id"] for m in alarm.get("Metrics", [])], [m["Id"] for m in p.get("Metrics", [])])
     metric = p.get("MetricName") or "metric math"
     return f"{physical_id}: {metric} {p['ComparisonOperator']} {p.get('Threshold')} -> {len(p.get('AlarmActions', []))} action(s)"
@@ -292,7 +318,11 @@ def check_budget(d: Deployed, physical_id: str, p: dict[str, Any]) -> str:
     expect("BudgetType", budget["BudgetType"], expected["BudgetType"])
     expect("TimeUnit", budget["TimeUnit"], expected["TimeUnit"])
     limit = expected["BudgetLimit"]
-    expect("BudgetLimit", (float(budget["BudgetLimit"]["Amount"]), budget["BudgetLimit"]["Unit"]), (float(limit["Amount"]), limit["Unit"]))
+    expect(
+        "BudgetLimit",
+        (float(budget["BudgetLimit"]["Amount"]), budget["BudgetLimit"]["Unit"]),
+        (float(limit["Amount"]), limit["Unit"]),
+    )
     notifications = budgets.describe_notifications_for_budget(AccountId=d.account, BudgetName=physical_id)["Notifications"]
     key = ("NotificationType", "ComparisonOperator", "Threshold", "ThresholdType")
     expect(
@@ -304,9 +334,13 @@ def check_budget(d: Deployed, physical_id: str, p: dict[str, Any]) -> str:
         subscribers = budgets.describe_subscribers_for_notification(
             AccountId=d.account, BudgetName=physical_id, Notification=n["Notification"]
         )["Subscribers"]
-        expect("Subscribers", sorted((s["SubscriptionType"], s["Address"]) for s in subscribers),
-               sorted((s["SubscriptionType"], s["Address"]) for s in n["Subscribers"]))  # fmt: skip
-    return f"{physical_id}: {limit['Amount']} {limit['Unit']} per {expected['TimeUnit'].lower()}, {len(notifications)} notification(s)"
+        expect(
+            "Subscribers",
+            sorted((s["SubscriptionType"], s["Address"]) for s in subscribers),
+            sorted((s["SubscriptionType"], s["Address"]) for s in n["Subscribers"]),
+        )
+    period = expected["TimeUnit"].lower()
+    return f"{physical_id}: {limit['Amount']} {limit['Unit']} {period}, {len(notifications)} notification(s)"
 
 
 def check_scalable_target(d: Deployed, physical_id: str, p: dict[str, Any]) -> str:
@@ -336,7 +370,11 @@ def check_scaling_policy(d: Deployed, physical_id: str, p: dict[str, Any]) -> st
     if len(policies) != 1:
         raise VerificationError(f"scaling policy {p['PolicyName']} on {resource_id} does not exist")
     expect("PolicyType", policies[0]["PolicyType"], p["PolicyType"])
-    body = "TargetTrackingScalingPolicyConfiguration" if p["PolicyType"] == "TargetTrackingScaling" else "StepScalingPolicyConfiguration"
+    body = (
+        "TargetTrackingScalingPolicyConfiguration"
+        if p["PolicyType"] == "TargetTrackingScaling"
+        else "StepScalingPolicyConfiguration"
+    )
     expect(body, policies[0][body], p[body])
     return f"{p['PolicyName']} on {resource_id}: {p['PolicyType']}"
 
@@ -435,7 +473,9 @@ def _remaining(make_client: ClientFactory) -> Iterator[str]:
     yield from (f"alarm {a['AlarmName']}" for a in cloudwatch.describe_alarms()["MetricAlarms"])
     yield from (f"dashboard {x['DashboardName']}" for x in cloudwatch.list_dashboards()["DashboardEntries"])
     account = make_client("sts").get_caller_identity()["Account"]
-    yield from (f"budget {b['BudgetName']}" for b in make_client("budgets").describe_budgets(AccountId=account).get("Budgets", []))
+    yield from (
+        f"budget {b['BudgetName']}" for b in make_client("budgets").describe_budgets(AccountId=account).get("Budgets", [])
+    )
     yield from (f"topic {t['TopicArn']}" for t in make_client("sns").list_topics()["Topics"])
     kms = make_client("kms")
     for key in kms.list_keys()["Keys"]:

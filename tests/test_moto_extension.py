@@ -30,6 +30,7 @@ from llm_constructs.cost_budget import CostBudget
 from local_aws import moto_extension
 from local_aws.verify import CHECKS, Deployed, VerificationError, leftovers, retained_physical_ids, verify_stack
 from stacks.app_factory import build_stack
+from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack
 
 REGION = "us-east-1"
 STACK = "llm-chat"
@@ -40,6 +41,7 @@ def full_template(registry: ModelRegistry, model: str) -> dict[str, Any]:
     """The endpoint stack for ``model`` on endpoint ``chat``, plus the operations resources of issues 3 and 4."""
     app = App(analytics_reporting=False)
     stack = build_stack(app, DeploymentSpec(endpoint_name="chat", region=REGION, model=registry.resolve(model)), registry)
+    assert isinstance(stack, SageMakerEndpointStack)
     variant = stack.llm_endpoint.variants[0].name
     topic = AlarmTopic(stack, "AlarmTopic", display_name="chat alarms", emails=["ops@example.com"])
     CostBudget(stack, "Budget", amount_usd=1500, time_unit="MONTHLY", alert_thresholds_percent=[80, 100], topic=topic)
@@ -75,7 +77,7 @@ def full_template(registry: ModelRegistry, model: str) -> dict[str, Any]:
         roles=[client_role],
         statements=[iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[stack.llm_endpoint.endpoint_arn])],
     )
-    return Template.from_stack(stack).to_json()  # type: ignore[no-any-return]
+    return dict(Template.from_stack(stack).to_json())
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +100,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def create(make_client: Any, template: dict[str, Any]) -> Deployed:
-    make_client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
+    make_client("cloudformation").create_stack(
+        StackName=STACK, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"]
+    )
     return Deployed.load(make_client, STACK, template)
 
 
@@ -144,9 +148,15 @@ def test_verifier_catches_a_resource_that_drifted(aws: Any, templates: dict[str,
     template = templates["mixtral"]
     deployed = create(aws, template)
     aws("cloudwatch").put_metric_alarm(
-        AlarmName="chat-latency", MetricName="ModelLatency", Namespace="AWS/SageMaker", ExtendedStatistic="p90",
-        Period=60, EvaluationPeriods=3, Threshold=99.0, ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )  # fmt: skip
+        AlarmName="chat-latency",
+        MetricName="ModelLatency",
+        Namespace="AWS/SageMaker",
+        ExtendedStatistic="p90",
+        Period=60,
+        EvaluationPeriods=3,
+        Threshold=99.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
     with pytest.raises(VerificationError, match=r"LatencyAlarm.*Threshold: deployed 99\.0, template says 10000000"):
         verify_stack(deployed)
 
@@ -162,7 +172,9 @@ def test_update_that_replaces_model_and_endpoint_config_repoints_the_endpoint(aw
     first = create(aws, templates["mistral"])
     old_config = aws("sagemaker").describe_endpoint(EndpointName="chat")["EndpointConfigName"]
 
-    aws("cloudformation").update_stack(StackName=STACK, TemplateBody=json.dumps(templates["mixtral"]), Capabilities=["CAPABILITY_IAM"])
+    aws("cloudformation").update_stack(
+        StackName=STACK, TemplateBody=json.dumps(templates["mixtral"]), Capabilities=["CAPABILITY_IAM"]
+    )
     results = verify_stack(Deployed.load(aws, STACK, templates["mixtral"]))
 
     endpoint = aws("sagemaker").describe_endpoint(EndpointName="chat")
@@ -189,7 +201,9 @@ def test_unsupported_resource_type_fails_the_deploy(aws: Any) -> None:
 
 
 def test_missing_secret_fails_the_deploy(aws: Any, templates: dict[str, Any]) -> None:
-    with pytest.raises(ClientError, match=r"Secrets Manager can't find the secret llm-endpoints/hugging-face-token referenced by"):
+    with pytest.raises(
+        ClientError, match=r"Secrets Manager can't find the secret llm-endpoints/hugging-face-token referenced by"
+    ):
         create(aws, templates["mistral"])
 
 
@@ -198,7 +212,13 @@ def test_drained_variant_reports_weight_zero(aws: Any) -> None:
     sagemaker = aws("sagemaker")
     sagemaker.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"})
     variants = [
-        {"VariantName": name, "ModelName": "m", "InstanceType": "ml.g5.12xlarge", "InitialInstanceCount": 1, "InitialVariantWeight": w}
+        {
+            "VariantName": name,
+            "ModelName": "m",
+            "InstanceType": "ml.g5.12xlarge",
+            "InitialInstanceCount": 1,
+            "InitialVariantWeight": w,
+        }
         for name, w in (("old", 0.0), ("new", 1.0))
     ]
     sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=variants)
@@ -209,7 +229,17 @@ def test_drained_variant_reports_weight_zero(aws: Any) -> None:
 
 def test_checks_cover_the_types_the_product_is_adding() -> None:
     assert {
-        "AWS::SNS::Topic", "AWS::KMS::Key", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::Budgets::Budget",
-        "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::ApplicationAutoScaling::ScalingPolicy", "AWS::IAM::ManagedPolicy",
-        "AWS::IAM::Role", "AWS::SSM::Parameter", "AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint",
-    } <= set(CHECKS)  # fmt: skip
+        "AWS::SNS::Topic",
+        "AWS::KMS::Key",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
+        "AWS::Budgets::Budget",
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::IAM::Role",
+        "AWS::SSM::Parameter",
+        "AWS::SageMaker::Model",
+        "AWS::SageMaker::EndpointConfig",
+        "AWS::SageMaker::Endpoint",
+    } <= set(CHECKS)
