@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,19 +25,20 @@ import sys
 import time
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from local_aws.verify import ClientFactory, Deployed, VerificationError, leftovers, verify_stack
+from local_aws.verify import ClientFactory, Deployed, VerificationError, leftovers, retained_physical_ids, verify_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".local"
 STATE_FILE = STATE_DIR / "moto.json"
 ACCOUNT = "123456789012"  # moto's default account
 DUMMY_SECRET_VALUE = "hf_local-rehearsal-dummy-token"  # not a credential: a placeholder, by design
+DUMMY_SECRET_DESCRIPTION = "local rehearsal dummy"
 HF_TOKEN_SECRET_MARKER = "{{resolve:secretsmanager:"
 CLI_QUIET = {
     "CDK_DISABLE_CLI_TELEMETRY": "1",
@@ -165,14 +167,14 @@ def bootstrap(emulator: Emulator, output_dir: Path) -> None:
 
 
 def create_dummy_secrets(emulator: Emulator, template: Mapping[str, Any]) -> list[str]:
-    """Create every Secrets Manager secret the template resolves (gated models' Hugging Face token) with a dummy value."""
-    names = sorted(set(_secret_names(json.dumps(template))))
+    """Create each Secrets Manager secret the template resolves (a gated model's Hugging Face token) that
+    the emulator lacks, with a dummy value; return the names created."""
     client = client_factory(emulator)("secretsmanager")
     existing = {s["Name"] for s in client.list_secrets()["SecretList"]}
-    for name in names:
-        if name not in existing:
-            client.create_secret(Name=name, SecretString=DUMMY_SECRET_VALUE, Description="local rehearsal dummy")
-    return names
+    created = sorted(set(_secret_names(json.dumps(template))) - existing)
+    for name in created:
+        client.create_secret(Name=name, SecretString=DUMMY_SECRET_VALUE, Description=DUMMY_SECRET_DESCRIPTION)
+    return created
 
 
 def _secret_names(text: str) -> list[str]:
@@ -191,10 +193,8 @@ def synth(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tuple
     return str(stack.get("displayName") or stack["properties"].get("stackName")), template
 
 
-def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tuple[str, dict[str, Any]]:
-    """Bootstrap if needed, deploy the one stack ``context`` describes, verify it and print a summary.
-
-    Returns the stack name and the template that was deployed."""
+def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> Deployed:
+    """Bootstrap if needed, deploy the one stack ``context`` describes, verify it and print a summary."""
     started = time.monotonic()
     bootstrap(emulator, output_dir)
     stack_name, template = synth(context, emulator, output_dir)
@@ -207,7 +207,8 @@ def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tupl
         output_dir,
     )
     make_client = client_factory(emulator)
-    results = verify_stack(Deployed.load(make_client, stack_name, template))
+    deployed = Deployed.load(make_client, stack_name, template)
+    results = verify_stack(deployed)
     outputs = make_client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
     print(f"\nDeployed {stack_name} into the local AWS emulator at {emulator.url} in {time.monotonic() - started:.0f}s.")
     print(f"Verified with boto3, resource by resource ({len(results)} of {len(template['Resources'])}):")
@@ -215,18 +216,21 @@ def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tupl
         print(f"  ok {result.resource_type:<46} {result.detail}")
     for output in outputs:
         print(f"  output {output['OutputKey']} = {output['OutputValue']}")
-    return stack_name, template
+    for physical_id in retained_physical_ids(deployed):
+        print(f"  note: {physical_id} has DeletionPolicy Retain: destroy keeps it, here and in AWS")
+    return deployed
 
 
-def destroy(stack_name: str, emulator: Emulator, output_dir: Path) -> list[str]:
-    """``cdk destroy`` the stack, delete the dummy secrets and return what is left (should be nothing)."""
-    cdk(["destroy", "--app", str(output_dir), "--force", stack_name], emulator, output_dir)
-    make_client = client_factory(emulator)
-    secrets = make_client("secretsmanager")
+def destroy(stack_name: str, emulator: Emulator, assembly_dir: Path) -> None:
+    """The real ``cdk destroy`` of one stack, from the cloud assembly it was deployed from."""
+    cdk(["destroy", "--app", str(assembly_dir), "--force", stack_name], emulator, assembly_dir)
+
+
+def delete_dummy_secrets(emulator: Emulator) -> None:
+    secrets = client_factory(emulator)("secretsmanager")
     for secret in secrets.list_secrets()["SecretList"]:
-        if secret.get("Description") == "local rehearsal dummy":
+        if secret.get("Description") == DUMMY_SECRET_DESCRIPTION:
             secrets.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
-    return leftovers(make_client)
 
 
 # --- state file and commands -------------------------------------------------------------------------
@@ -237,7 +241,8 @@ class State:
     pid: int
     port: int
     region: str
-    stack_name: str | None = None
+    stacks: dict[str, str] = field(default_factory=dict)  # stack name -> cloud assembly it was deployed from
+    retained: tuple[str, ...] = ()  # physical ids with DeletionPolicy Retain
 
     @property
     def emulator(self) -> Emulator:
@@ -247,12 +252,18 @@ class State:
 def read_state() -> State | None:
     if not STATE_FILE.exists():
         return None
-    return State(**json.loads(STATE_FILE.read_text()))
+    data = json.loads(STATE_FILE.read_text())
+    return State(data["pid"], data["port"], data["region"], dict(data.get("stacks", {})), tuple(data.get("retained", ())))
 
 
 def write_state(state: State) -> None:
     STATE_DIR.mkdir(exist_ok=True)
     STATE_FILE.write_text(json.dumps(asdict(state), indent=2) + "\n")
+
+
+def assembly_dir(context: Sequence[str]) -> Path:
+    """One cloud assembly per context, so destroy-local can destroy every stack deployed from it."""
+    return STATE_DIR / "assemblies" / re.sub(r"[^A-Za-z0-9.=-]+", "_", "_".join(context[1::2]))
 
 
 def context_flags(model: str, extra: Sequence[str]) -> list[str]:
@@ -269,6 +280,47 @@ def region_of(extra: Sequence[str]) -> str:
     return "us-east-1"
 
 
+def deploy_command(state: State | None, context: list[str], region: str) -> int:
+    if state and state.region != region:
+        print(f"error: the running emulator is for {state.region}; run ./tasks.sh destroy-local first", file=sys.stderr)
+        return 2
+    if state is None:
+        emulator = start_emulator(region, STATE_DIR / "moto.log")
+        state = State(pid=emulator.pid, port=emulator.port, region=region)
+        write_state(state)
+        print(f"==> started the local AWS emulator (moto) at {emulator.url}, pid {emulator.pid}")
+    output_dir = assembly_dir(context)
+    deployed = deploy(context, state.emulator, output_dir)
+    retained = tuple(dict.fromkeys((*state.retained, *retained_physical_ids(deployed))))
+    write_state(replace(state, stacks={**state.stacks, deployed.stack_name: str(output_dir)}, retained=retained))
+    print(f"\nThe emulator keeps running: AWS_ENDPOINT_URL={state.emulator.url} with dummy credentials.")
+    print("Explore with boto3 or the AWS CLI, then tear down with: ./tasks.sh destroy-local")
+    return 0
+
+
+def destroy_command(state: State | None) -> int:
+    if state is None:
+        print("Nothing to destroy: no local emulator is running.")
+        STATE_FILE.unlink(missing_ok=True)
+        return 0
+    for stack_name, assembly in reversed(state.stacks.items()):
+        destroy(stack_name, state.emulator, Path(assembly))
+    delete_dummy_secrets(state.emulator)
+    left = leftovers(client_factory(state.emulator))
+    stop_emulator(state.emulator)
+    STATE_FILE.unlink(missing_ok=True)
+    print("Stopped the local AWS emulator.")
+    kept = [item for item in left if item.split(" ", 1)[1] in state.retained]
+    for item in kept:
+        print(f"  kept by DeletionPolicy Retain (AWS would keep it too): {item}")
+    unexpected = [item for item in left if item not in kept]
+    if unexpected:
+        print("error: resources left after destroy:\n  " + "\n  ".join(unexpected), file=sys.stderr)
+        return 1
+    print(f"Destroyed {', '.join(state.stacks) or 'nothing'}; nothing else was left behind.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="./tasks.sh deploy-local|destroy-local", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -279,38 +331,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands.add_parser("destroy", help="destroy the deployed stack, check nothing is left, stop the emulator")
     args = parser.parse_args(argv)
-    output_dir = STATE_DIR / "cdk.out"
     state = read_state()
     if state and not is_up(state.emulator):
         state = None
     try:
         if args.command == "deploy":
-            region = region_of(args.context)
-            if state and state.region != region:
-                print(f"error: the running emulator is for {state.region}; run ./tasks.sh destroy-local first", file=sys.stderr)
-                return 2
-            if state is None:
-                emulator = start_emulator(region, STATE_DIR / "moto.log")
-                state = State(pid=emulator.pid, port=emulator.port, region=region)
-                write_state(state)
-                print(f"==> started the local AWS emulator (moto) at {emulator.url}, pid {emulator.pid}")
-            stack_name, _ = deploy(context_flags(args.model, args.context), state.emulator, output_dir)
-            write_state(State(pid=state.pid, port=state.port, region=state.region, stack_name=stack_name))
-            print(f"\nThe emulator keeps running: AWS_ENDPOINT_URL={state.emulator.url} with dummy credentials.")
-            print("Explore with boto3 or the AWS CLI, then tear down with: ./tasks.sh destroy-local")
-            return 0
-        if state is None:
-            print("Nothing to destroy: no local emulator is running.")
-            STATE_FILE.unlink(missing_ok=True)
-            return 0
-        left = destroy(state.stack_name, state.emulator, output_dir) if state.stack_name else []
-        stop_emulator(state.emulator)
-        STATE_FILE.unlink(missing_ok=True)
-        if left:
-            print("error: resources left after destroy:\n  " + "\n  ".join(left), file=sys.stderr)
-            return 1
-        print(f"Destroyed {state.stack_name}; nothing left behind. Stopped the local AWS emulator.")
-        return 0
+            return deploy_command(state, context_flags(args.model, args.context), region_of(args.context))
+        return destroy_command(state)
     except VerificationError as error:
         print(f"error: the local deploy does not match its template: {error}", file=sys.stderr)
         return 1

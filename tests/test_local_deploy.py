@@ -49,7 +49,7 @@ def test_deploy_update_destroy_round_trip(
     sagemaker = make_client("sagemaker")
 
     # 1. A gated model: the rehearsal creates the Hugging Face token secret with a dummy value first.
-    stack, _ = rehearsal.deploy(["-c", "model=mistral", "-c", "endpoint=chat"], emulator, tmp_path / "first")
+    stack = rehearsal.deploy(["-c", "model=mistral", "-c", "endpoint=chat"], emulator, tmp_path / "first").stack_name
     printed = capsys.readouterr().out
     assert "created Secrets Manager secret llm-endpoints/hugging-face-token in the emulator with a DUMMY value" in printed
     assert "ok AWS::SageMaker::Endpoint" in printed and "chat: InService" in printed
@@ -57,7 +57,7 @@ def test_deploy_update_destroy_round_trip(
     first_config = sagemaker.describe_endpoint(EndpointName="chat")["EndpointConfigName"]
 
     # 2. Another model behind the same endpoint: new Model and EndpointConfig, the endpoint follows.
-    _, template = rehearsal.deploy(["-c", "model=mixtral", "-c", "endpoint=chat"], emulator, tmp_path / "second")
+    template = rehearsal.deploy(["-c", "model=mixtral", "-c", "endpoint=chat"], emulator, tmp_path / "second").template
     endpoint = sagemaker.describe_endpoint(EndpointName="chat")
     assert endpoint["EndpointConfigName"] != first_config
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
@@ -66,7 +66,8 @@ def test_deploy_update_destroy_round_trip(
     assert [m["ModelName"] for m in sagemaker.list_models()["Models"]] == [config["ProductionVariants"][0]["ModelName"]]
 
     # 3. Destroy: nothing of the stack is left (the bootstrap stack stays, as in a real account).
-    assert rehearsal.destroy(stack, emulator, tmp_path / "second") == []
+    rehearsal.destroy(stack, emulator, tmp_path / "second")
+    rehearsal.delete_dummy_secrets(emulator)
     assert make_client("secretsmanager").list_secrets()["SecretList"] == []
     assert any(s["StackName"] == "CDKToolkit" for s in make_client("cloudformation").list_stacks()["StackSummaries"])
     assert leftovers(make_client) == []
