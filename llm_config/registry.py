@@ -64,8 +64,11 @@ def load_registry(config_dir: Path = DEFAULT_CONFIG_DIR) -> ModelRegistry:
         source = display_path(path)
         model = _load_model_file(path, source, instances, containers)
         for name in model.names:
-            if name in models or name in aliases:
-                raise ConfigError(source, "aliases", f"{name!r} is already a model key or alias", "pick a unique name")
+            owner = aliases.get(name, name if name in models else None)
+            if owner is not None:
+                raise ConfigError(
+                    source, "aliases", f"{name!r} is already a model key or alias in {sources[owner]}", "pick a unique name"
+                )
         models[model.key] = model
         aliases.update({alias: model.key for alias in model.aliases})
         sources[model.key] = source
