@@ -24,7 +24,8 @@ setup() {
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$wanted" ]; then
     echo "==> installing Python packages into .venv (first run: about a minute)"
     "$python" -m venv .venv
-    .venv/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt
+    # Some machines' pip config names find-links folders that do not exist; that warning is noise here.
+    .venv/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt 2> >(grep -v "^WARNING: Location" >&2)
     echo "$wanted" > .venv/.installed
   fi
   wanted=$(sha256sum package-lock.json | cut -d' ' -f1)
