@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,9 +31,14 @@ def registry() -> ModelRegistry:
     return load_registry()
 
 
+# The feature flags and settings the CLI passes from cdk.json: without them the tests would
+# synthesize templates that differ from what `cdk synth` produces.
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+
+
 def synth_template(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
     """Synthesize the app exactly as `cdk synth -c ...` would (cdk-nag included) and return the template."""
-    app = App(context=context, outdir=str(outdir))
+    app = App(context={**CDK_JSON_CONTEXT, **context}, outdir=str(outdir))
     stack = add_deployment(app, NEUTRAL_ENVIRON)
     return dict(Template.from_stack(stack).to_json())
 
