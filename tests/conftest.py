@@ -20,6 +20,7 @@ from stacks.app_factory import add_deployment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAGEMAKER_MODELS = ["mistral-7b", "mixtral-8x7b", "llama2-7b", "llama2-13b", "llama2-70b"]
+BEDROCK_MODELS = ["claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"]
 
 # Synth never depends on who runs it: no account, a fixed region unless a test sets one.
 NEUTRAL_ENVIRON: dict[str, str] = {}
