@@ -12,7 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from llm_config._strict import StrictModel
 from llm_config.catalogue import PositiveFloat, PositiveInt
 from llm_config.errors import ConfigError
-from llm_config.sagemaker_model import KEY_PATTERN
+from llm_config.model_identity import ModelIdentity
 
 # provider.model-name[:version], e.g. anthropic.claude-3-haiku-20240307-v1:0
 BEDROCK_MODEL_ID_PATTERN = r"^[a-z0-9-]+\.[a-z0-9][a-z0-9.\-]*(:\d+)?$"
@@ -74,13 +74,9 @@ class BedrockBudget(StrictModel):
     cost_filter_services: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["Amazon Bedrock"])
 
 
-class BedrockModelConfig(StrictModel):
+class BedrockModelConfig(ModelIdentity):
     """One Bedrock model: `model_configs/<key>.yaml` with `hosting: bedrock`."""
 
-    key: Annotated[str, Field(pattern=KEY_PATTERN, max_length=40)]
-    aliases: list[Annotated[str, Field(pattern=KEY_PATTERN)]] = Field(default_factory=list)
-    display_name: str
-    best_for: str
     hosting: Literal["bedrock"]
     model_id: Annotated[str, Field(pattern=BEDROCK_MODEL_ID_PATTERN)]
     context_length: PositiveInt
@@ -102,10 +98,6 @@ class BedrockModelConfig(StrictModel):
                 f"|use the profile named after the model, e.g. us.{model_id}"
             )
         return profile
-
-    @property
-    def names(self) -> list[str]:
-        return [self.key, *self.aliases]
 
     @property
     def invoke_id(self) -> str:

@@ -26,6 +26,14 @@ BEDROCK_MODELS = ["claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-
 NEUTRAL_ENVIRON: dict[str, str] = {}
 
 
+def only(template: Template, resource_type: str) -> dict[str, Any]:
+    """The properties of the template's one resource of ``resource_type`` (fails unless exactly one)."""
+    resources = template.find_resources(resource_type)
+    assert len(resources) == 1, f"expected one {resource_type}, found {len(resources)}"
+    properties: dict[str, Any] = next(iter(resources.values()))["Properties"]
+    return properties
+
+
 @pytest.fixture(scope="session")
 def registry() -> ModelRegistry:
     return load_registry()

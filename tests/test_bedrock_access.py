@@ -12,7 +12,7 @@ from cfnlint.api import ManualArgs, lint
 
 from llm_config import BedrockModelConfig, ModelRegistry
 from stacks.app_factory import add_deployment
-from tests.conftest import BEDROCK_MODELS
+from tests.conftest import BEDROCK_MODELS, only
 
 INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 
@@ -21,13 +21,6 @@ def bedrock_model(registry: ModelRegistry, key: str) -> BedrockModelConfig:
     model = registry.resolve(key)
     assert isinstance(model, BedrockModelConfig)
     return model
-
-
-def only(template: Template, resource_type: str) -> dict[str, Any]:
-    resources = template.find_resources(resource_type)
-    assert len(resources) == 1, f"expected one {resource_type}, found {len(resources)}"
-    properties: dict[str, Any] = next(iter(resources.values()))["Properties"]
-    return properties
 
 
 PSEUDO_PARAMETERS = {"AWS::AccountId": "ACCOUNT", "AWS::Partition": "aws"}
