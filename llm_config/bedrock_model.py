@@ -70,7 +70,10 @@ class BedrockBudget(StrictModel):
 
     amount_usd: PositiveFloat = 100.0
     time_unit: Literal["DAILY", "MONTHLY"] = "MONTHLY"
-    alert_thresholds_percent: Annotated[list[PositiveFloat], Field(min_length=1)] = Field(default_factory=lambda: [80.0, 100.0])
+    # AWS Budgets allows five notifications per budget.
+    alert_thresholds_percent: Annotated[list[PositiveFloat], Field(min_length=1, max_length=5)] = Field(
+        default_factory=lambda: [80.0, 100.0]
+    )
     cost_filter_services: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["Amazon Bedrock"])
 
 

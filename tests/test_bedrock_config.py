@@ -90,6 +90,7 @@ def test_defaults_apply_when_alarms_and_budget_are_left_out(tmp_path):
         ("claude-3-haiku", {"budget.amount_usd": 0}, "budget.amount_usd", "greater than 0"),
         ("claude-3-haiku", {"budget.time_unit": "WEEKLY"}, "budget.time_unit", "got 'WEEKLY'"),
         ("claude-3-haiku", {"budget.cost_filter_services": []}, "budget.cost_filter_services", "at least 1 item"),
+        ("claude-3-haiku", {"budget.alert_thresholds_percent": list(range(10, 70, 10))}, "alert_thresholds_percent", "at most 5"),
         (
             "claude-3-5-sonnet",
             {"cross_region_inference.profile_id": "eu.anthropic.claude-3-haiku-20240307-v1:0"},
