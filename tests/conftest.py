@@ -21,9 +21,18 @@ from stacks.app_factory import add_deployment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAGEMAKER_MODELS = ["mistral-7b", "mixtral-8x7b", "llama2-7b", "llama2-13b", "llama2-70b"]
+BEDROCK_MODELS = ["claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"]
 
 # Synth never depends on who runs it: no account, a fixed region unless a test sets one.
 NEUTRAL_ENVIRON: dict[str, str] = {}
+
+
+def only(template: Template, resource_type: str) -> dict[str, Any]:
+    """The properties of the template's one resource of ``resource_type`` (fails unless exactly one)."""
+    resources = template.find_resources(resource_type)
+    assert len(resources) == 1, f"expected one {resource_type}, found {len(resources)}"
+    properties: dict[str, Any] = next(iter(resources.values()))["Properties"]
+    return properties
 
 
 @pytest.fixture(scope="session")
