@@ -1,6 +1,6 @@
 """A Bedrock-hosted model's config file (`hosting: bedrock`), as a typed, validated object.
 
-Every field is documented in docs/bedrock-config-schema.md; this module enforces it.
+Every field is documented in model_configs/README.md; this module enforces it.
 """
 
 from __future__ import annotations
