@@ -88,7 +88,10 @@ def render_svg(options: list[Option], break_evens: list[BreakEven], traffic: Tra
         parts.append(_text(LEFT + 4, y - 4, f"budget ${budget_usd:,.0f}", fill="#666"))
     x = axes.x(traffic.requests_per_hour)
     parts.append(_dashed(x, TOP, x, HEIGHT - BOTTOM, "#666"))
-    parts.append(_text(x + 4, TOP + 12, f"your traffic {traffic.requests_per_hour:,.4g} req/h", fill="#666"))
+    rate = traffic.requests_per_hour
+    label = f"your traffic {rate:,.0f} req/h" if rate >= 1 else f"your traffic {rate:.3g} req/h"
+    right_half = x > (LEFT + WIDTH - RIGHT) / 2
+    parts.append(_text(x - 4 if right_half else x + 4, TOP + 12, label, fill="#666", anchor="end" if right_half else "start"))
     for index, (option, curve) in enumerate(zip(options, curves, strict=True)):
         colour = COLOURS[index % len(COLOURS)]
         points = " ".join(f"{axes.x(rate):.1f},{axes.y(usd):.1f}" for rate, usd in curve)
@@ -142,7 +145,7 @@ def _grid(axes: Axes) -> list[str]:
 
 
 def _short(value: float) -> str:
-    for size, suffix in ((1e6, "M"), (1e3, "k")):
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if value >= size:
             return f"{value / size:g}{suffix}"
     return f"{value:g}"
