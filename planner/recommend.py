@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from planner.assumptions import QUALITY_TIERS, Quality
@@ -122,6 +123,6 @@ def _latency_hint(assessment: Assessment, asks: Asks) -> str:
         return ""
     if option.first_token_seconds <= asks.latency_seconds:
         speed = asks.traffic.output_tokens / (option.response_seconds - option.first_token_seconds)
-        room = int((asks.latency_seconds - option.first_token_seconds) * speed)
+        room = math.floor(round((asks.latency_seconds - option.first_token_seconds) * speed, 6))
         return f" (it streams its first token in {option.first_token_seconds:g} s: try --streaming, or --output-tokens {room})"
     return ""

@@ -47,7 +47,7 @@ def test_the_issue_question_full_answers(data):
     assert recommendation.choice.option.key == "gpt-3.5-turbo"  # misses only latency (0.4 + 300/80 = 4.15 s), $51.10
     assert recommendation.choice.monthly_usd == pytest.approx(51.10)  # 73,000 x $0.0007
     assert "Mistral 7B Instruct v0.2 misses latency 8.9 s > 2 s, $1,028/month > $500 budget" in recommendation.reason
-    assert "try --streaming, or --output-tokens 127" in recommendation.reason  # (2 - 0.4) s x 80 tokens/s = 128 tokens
+    assert "try --streaming, or --output-tokens 128" in recommendation.reason  # (2 - 0.4) s x 80 tokens/s
 
 
 def test_the_issue_question_streaming(data):
