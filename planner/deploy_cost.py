@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from llm_config import SageMakerModelConfig, load_registry
-from llm_config.deployment import deployment_from_context
+from llm_config import ModelRegistry, SageMakerModelConfig, load_registry
+from llm_config.deployment import DeploymentSpec, deployment_from_context
 from planner.assumptions import pay_per_token_prices
 from planner.costs import Traffic, monthly_instance_usd, request_usd
 
@@ -16,7 +16,10 @@ EXAMPLE_TRAFFIC = Traffic(requests_per_hour=1000 / 730, input_tokens=500, output
 def deployment_cost_line(get_context: Callable[[str], Any], environ: Mapping[str, str]) -> str:
     """What the stack a `cdk synth|deploy -c ...` builds costs per month, from the planner's data."""
     registry = load_registry()
-    spec = deployment_from_context(get_context, environ, registry)
+    return cost_line(deployment_from_context(get_context, environ, registry), registry)
+
+
+def cost_line(spec: DeploymentSpec, registry: ModelRegistry) -> str:
     model = spec.model
     prices_region = registry.instances.prices.region
     caveat = "" if spec.region == prices_region else f"; {spec.region} prices differ: see python -m planner --overrides"
