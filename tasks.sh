@@ -5,6 +5,7 @@
 #
 #   ./tasks.sh synth [MODEL]     install, then synthesize MODEL's stack (default mixtral) and summarise it
 #   ./tasks.sh test              install, then lint (ruff, mypy) and run the test suite
+#   ./tasks.sh plan ARGS         install, then run the cost planner (python -m planner ARGS; --help lists ARGS)
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
 #   ./tasks.sh setup             install only
 set -euo pipefail
@@ -55,10 +56,14 @@ case "$task" in
     .venv/bin/mypy
     .venv/bin/pytest "$@"
     ;;
+  plan)
+    setup
+    .venv/bin/python -m planner "$@"
+    ;;
   bench)
     setup
     .venv/bin/python scripts/bench_synth.py "$@"
     ;;
-  help|-h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
+  help|-h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;
 esac
