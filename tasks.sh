@@ -10,6 +10,7 @@
 #   ./tasks.sh destroy-local     destroy that stack, check nothing is left, stop the emulator
 #   ./tasks.sh synth [MODEL]     install, then synthesize MODEL's stack (default mixtral) and summarise it
 #   ./tasks.sh test              install, then lint (ruff, mypy) and run the test suite
+#   ./tasks.sh plan ARGS         install, then run the cost planner (python -m planner ARGS; --help lists ARGS)
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
 #   ./tasks.sh setup             install only
 set -euo pipefail
@@ -29,7 +30,8 @@ setup() {
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$wanted" ]; then
     echo "==> installing Python packages into .venv (first run: about a minute)"
     [ -x .venv/bin/python ] || "$python" -m venv .venv
-    .venv/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt
+    # Some machines' pip config names find-links folders that do not exist; that warning is noise here.
+    .venv/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt 2> >(grep -v "^WARNING: Location" >&2)
     echo "$wanted" > .venv/.installed
   fi
   wanted=$(sha256sum package-lock.json | cut -d' ' -f1)
@@ -67,10 +69,14 @@ case "$task" in
     .venv/bin/mypy
     .venv/bin/pytest "$@"
     ;;
+  plan)
+    setup
+    .venv/bin/python -m planner "$@"
+    ;;
   bench)
     setup
     .venv/bin/python scripts/bench_synth.py "$@"
     ;;
-  help|-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' ;;
+  help|-h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;
 esac

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from llm_config.bedrock_model import BedrockModelConfig
 from llm_config.catalogue import (
     ContainerCatalogue,
     ContainerImage,
@@ -21,9 +22,11 @@ from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "model_configs"
 CATALOGUE_FILES = frozenset({"instances.yaml", "containers.yaml"})
 
-# The Bedrock hosting type joins this union (ModelConfig = SageMakerModelConfig | BedrockModelConfig).
-ModelConfig = SageMakerModelConfig
-HOSTING_SCHEMAS: dict[str, type[ModelConfig]] = {"sagemaker": SageMakerModelConfig}
+ModelConfig = SageMakerModelConfig | BedrockModelConfig
+HOSTING_SCHEMAS: dict[str, type[SageMakerModelConfig] | type[BedrockModelConfig]] = {
+    "sagemaker": SageMakerModelConfig,
+    "bedrock": BedrockModelConfig,
+}
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,11 @@ def load_registry(config_dir: Path = DEFAULT_CONFIG_DIR) -> ModelRegistry:
         source = display_path(path)
         model = _load_model_file(path, source, instances, containers)
         for name in model.names:
-            if name in models or name in aliases:
-                raise ConfigError(source, "aliases", f"{name!r} is already a model key or alias", "pick a unique name")
+            owner = aliases.get(name, name if name in models else None)
+            if owner is not None:
+                raise ConfigError(
+                    source, "aliases", f"{name!r} is already a model key or alias in {sources[owner]}", "pick a unique name"
+                )
         models[model.key] = model
         aliases.update({alias: model.key for alias in model.aliases})
         sources[model.key] = source

@@ -12,8 +12,8 @@ from pydantic import Field, field_validator, model_validator
 
 from llm_config._strict import StrictModel
 from llm_config.catalogue import PositiveFloat, PositiveInt
-
-KEY_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+from llm_config.model_identity import KEY_PATTERN as KEY_PATTERN  # re-exported: its old home
+from llm_config.model_identity import ModelIdentity
 
 Quantization = Literal["none", "gptq", "awq", "eetq", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4", "fp8"]
 
@@ -114,13 +114,9 @@ class Instance(StrictModel):
     model_data_download_timeout_seconds: TimeoutSeconds
 
 
-class SageMakerModelConfig(StrictModel):
+class SageMakerModelConfig(ModelIdentity):
     """One self-hosted model: `model_configs/<key>.yaml` with `hosting: sagemaker`."""
 
-    key: Annotated[str, Field(pattern=KEY_PATTERN, max_length=40)]
-    aliases: list[Annotated[str, Field(pattern=KEY_PATTERN)]] = Field(default_factory=list)
-    display_name: str
-    best_for: str
     hosting: Literal["sagemaker"]
     parameters_billion: PositiveFloat
     context_length: PositiveInt
@@ -146,10 +142,6 @@ class SageMakerModelConfig(StrictModel):
                 f"context_length ({self.context_length})|lower container.max_total_tokens"
             )
         return self
-
-    @property
-    def names(self) -> list[str]:
-        return [self.key, *self.aliases]
 
     def format_prompt(self, prompt: str) -> str:
         return self.prompt_format.replace("{prompt}", prompt)

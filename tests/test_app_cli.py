@@ -1,0 +1,116 @@
+"""The app as the CDK CLI runs it: exit status, messages, one stack, byte-identical templates."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT, synth_template
+
+PROJECT_PARTS = ["app.py", "cdk.json", "llm_config", "llm_constructs", "planner", "stacks", "model_configs"]
+OFFLINE_ENV = {
+    "CDK_DISABLE_CLI_TELEMETRY": "1",
+    "CDK_DISABLE_VERSION_CHECK": "1",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+}
+
+
+def run_app(project: Path, outdir: Path, **context: str) -> subprocess.CompletedProcess[str]:
+    """Run app.py the way the CLI does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))},
+        **OFFLINE_ENV,
+        "CDK_CONTEXT_JSON": json.dumps({**CDK_JSON_CONTEXT, **context}),
+        "CDK_OUTDIR": str(outdir),
+    }
+    return subprocess.run(
+        [sys.executable, "app.py"], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    for part in PROJECT_PARTS:
+        source = REPO_ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, project / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, project / part)
+    return project
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], outdir: Path, expected: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ")
+    assert not list(outdir.glob("*.template.json")), "no template may be written on bad input"
+
+
+def test_unknown_model_exits_2_with_one_message(tmp_path):
+    outdir = tmp_path / "out"
+    result = run_app(REPO_ROOT, outdir, model="gpt-5")
+    assert_clean_failure(result, outdir, "-c model: unknown model 'gpt-5'")
+
+
+def test_bad_config_file_exits_2_naming_file_and_field(project_copy, tmp_path):
+    config = project_copy / "model_configs" / "mixtral-8x7b.yaml"
+    config.write_text(config.read_text().replace("max_total_tokens: 32768", "max_total_tokens: lots"))
+    outdir = tmp_path / "out"
+    result = run_app(project_copy, outdir, model="mixtral")
+    assert_clean_failure(
+        result, outdir, "model_configs/mixtral-8x7b.yaml: container.max_total_tokens: Input should be a valid integer"
+    )
+
+
+def test_model_that_does_not_fit_exits_2(project_copy, tmp_path):
+    config = project_copy / "model_configs" / "mixtral-8x7b.yaml"
+    config.write_text(config.read_text().replace("type: ml.g5.12xlarge", "type: ml.g5.2xlarge"))
+    outdir = tmp_path / "out"
+    result = run_app(project_copy, outdir, model="mistral")
+    assert_clean_failure(result, outdir, "does not fit ml.g5.2xlarge")
+
+
+def test_synth_writes_exactly_one_stack_and_is_deterministic(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    for outdir in (first, second):
+        result = run_app(REPO_ROOT, outdir, model="mixtral", endpoint="chat")
+        assert result.returncode == 0, result.stderr
+    templates = sorted(p.name for p in first.glob("*.template.json"))
+    assert templates == ["llm-chat.template.json"]
+    assert (first / templates[0]).read_bytes() == (second / templates[0]).read_bytes()
+
+
+def test_tests_see_the_same_template_the_cli_synthesizes(tmp_path):
+    """The snapshots and assertions are only worth something if they test what `cdk synth` deploys."""
+    result = run_app(REPO_ROOT, tmp_path / "cli", model="mixtral")
+    assert result.returncode == 0, result.stderr
+    from_cli = json.loads((tmp_path / "cli" / "llm-mixtral-8x7b.template.json").read_text())
+    assert synth_template({"model": "mixtral"}, tmp_path / "in-process") == from_cli
+
+
+def test_the_real_cdk_cli_reports_bad_input(tmp_path):
+    cli = REPO_ROOT / "node_modules" / ".bin" / "cdk"
+    assert cli.exists(), "run ./tasks.sh setup: the pinned CDK CLI is part of the test toolchain"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **OFFLINE_ENV}
+    result = subprocess.run(
+        [str(cli), "synth", "-c", "model=nope", "--output", str(tmp_path / "out")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "error: -c model: unknown model 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr
