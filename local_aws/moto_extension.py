@@ -25,6 +25,10 @@ What it changes, and why:
 - Inline IAM policies and KMS key policies from templates are stored as JSON (stock moto stored
   Python objects, which GetRolePolicy returned as repr text and GetKeyPolicy failed on).
 - Budgets answers DescribeSubscribersForNotification (stock moto stores subscribers but cannot show them).
+- IAM roles get their ManagedPolicyArns, and an update applies trust policy, inline and managed
+  policies (stock moto ignored all of them on update).
+- AWS managed policies (e.g. ReadOnlyAccess, which the bootstrap stack attaches) can be attached:
+  stock moto knows none of them unless it loads all (slow).
 - IAM managed policies are deleted (and detached) when their stack is, instead of outliving it.
 - CloudFormation dynamic references to Secrets Manager and SSM are resolved (stock moto passes the
   ``{{resolve:...}}`` text through) and a missing secret fails the deploy, as in AWS.
@@ -86,6 +90,8 @@ def apply() -> None:
     _patch_dynamic_references()
     _patch_iam_managed_policy_delete()
     _patch_iam_inline_policy_documents()
+    _patch_iam_role_properties()
+    _patch_iam_aws_managed_policies()
     _patch_kms_key_policy()
     _add_budgets_describe_subscribers()
     _patch_bucket_policy_conditions()
@@ -119,7 +125,7 @@ def _patch_sagemaker() -> None:
     ):
         cls.cloudformation_name_type = staticmethod(lambda name=name_property: name)  # type: ignore[method-assign]
 
-    def store_network_isolation(model: Any, properties: dict[str, Any]) -> None:
+    def store_network_isolation(model: Any, properties: dict[str, Any], *_: str) -> None:
         model.enable_network_isolation = bool(properties.get("EnableNetworkIsolation", False))
 
     _wrap_cfn_create(models.Model, after=store_network_isolation)
@@ -333,18 +339,19 @@ def _patch_kms_key_policy() -> None:
 def _wrap_cfn_create(
     model_class: Any,
     before: Callable[[dict[str, Any]], None] | None = None,
-    after: Callable[[Any, dict[str, Any]], None] | None = None,
+    after: Callable[[Any, dict[str, Any], str, str], None] | None = None,
 ) -> None:
-    """Run ``before(properties)`` and ``after(resource, properties)`` around a model's CloudFormation create."""
+    """Run ``before(properties)`` and ``after(resource, properties, account_id, region_name)`` around a
+    model's CloudFormation create."""
     stock_create = model_class.create_from_cloudformation_json.__func__
 
-    def create(cls: Any, /, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any) -> Any:
+    def create(cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kw: Any) -> Any:
         properties = cloudformation_json["Properties"]
         if before:
             before(properties)
-        resource = stock_create(cls, resource_name, cloudformation_json, *args, **kwargs)
+        resource = stock_create(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
         if after:
-            after(resource, properties)
+            after(resource, properties, account_id, region_name)
         return resource
 
     model_class.create_from_cloudformation_json = classmethod(create)
@@ -374,6 +381,66 @@ def _add_budgets_describe_subscribers() -> None:
         raise NotFoundException(f"Unable to get notification for budget: {budget_name}")
 
     BudgetsResponse.describe_subscribers_for_notification = describe_subscribers_for_notification  # type: ignore[attr-defined]
+
+
+def _patch_iam_role_properties() -> None:
+    """Stock moto ignores a role's ManagedPolicyArns on create, and on update everything but its
+    description. Apply the trust policy, inline policies and managed policy ARNs as IAM would."""
+    from moto.iam import models
+    from moto.utilities.utils import get_partition
+
+    def sync(role: Any, properties: dict[str, Any], account_id: str, region_name: str) -> None:
+        backend = models.iam_backends[account_id][get_partition(region_name)]
+        trust = properties["AssumeRolePolicyDocument"]  # JSON text, as IAM returns it (moto kept some as repr)
+        role.assume_role_policy_document = trust if isinstance(trust, str) else json.dumps(trust)
+        inline = {p["PolicyName"]: p["PolicyDocument"] for p in properties.get("Policies", [])}
+        for name in set(role.policies) - set(inline):
+            role.delete_policy(name)
+        for name, document in inline.items():
+            role.put_policy(name, document)
+        wanted = set(properties.get("ManagedPolicyArns", []))
+        for arn in set(role.managed_policies) - wanted:
+            backend.detach_role_policy(arn, role.name)
+        for arn in wanted - set(role.managed_policies):
+            backend.attach_role_policy(arn, role.name)
+
+    stock_update = models.Role.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def update(cls: Any, /, original_resource: Any, new_resource_name: str, cloudformation_json: Any, *args: Any) -> Any:
+        role = stock_update(cls, original_resource, new_resource_name, cloudformation_json, *args)
+        sync(role, cloudformation_json["Properties"], *args)
+        return role
+
+    models.Role.update_from_cloudformation_json = classmethod(update)  # type: ignore[method-assign,assignment]
+    _wrap_cfn_create(models.Role, after=sync)
+
+
+def _patch_iam_aws_managed_policies() -> None:
+    """AWS managed policies (``arn:aws:iam::aws:policy/...``) exist in every account. Stock moto loads
+    none unless told to load all of them (slow); load each from moto's own data when first attached."""
+    from functools import cache
+
+    from moto.iam import models
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    @cache
+    def documented() -> dict[str, Any]:
+        return dict(json.loads(aws_managed_policies_data))
+
+    for action in ("attach_role_policy", "attach_user_policy", "attach_group_policy"):
+        stock_attach = getattr(models.IAMBackend, action)
+
+        def attach(self: Any, policy_arn: str, name: str, _stock: Any = stock_attach) -> None:
+            policy_name = policy_arn.partition(":iam::aws:policy/")[2].rsplit("/", 1)[-1]
+            if policy_name in documented() and policy_arn not in self.managed_policies:
+                policy = models.AWSManagedPolicy.from_data(
+                    policy_name, self.account_id, self.region_name, documented()[policy_name]
+                )
+                if policy.arn == policy_arn:  # same path and partition
+                    self.managed_policies[policy.arn] = policy
+            _stock(self, policy_arn, name)
+
+        setattr(models.IAMBackend, action, attach)
 
 
 def _patch_bucket_policy_conditions() -> None:

@@ -184,13 +184,25 @@ def _secret_names(text: str) -> list[str]:
     return names
 
 
+def _deployed_stack(emulator: Emulator, output_dir: Path) -> list[str]:
+    """The stack of the assembly in ``output_dir``, if it exists in the emulator."""
+    if not (output_dir / "manifest.json").exists():
+        return []
+    name = _stack_artifact(output_dir)[0]
+    live = client_factory(emulator)("cloudformation").list_stacks()["StackSummaries"]
+    return [name] if any(s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE" for s in live) else []
+
+
+def _stack_artifact(output_dir: Path) -> tuple[str, Path]:
+    manifest = json.loads((output_dir / "manifest.json").read_text())
+    (stack,) = [a for a in manifest["artifacts"].values() if a.get("type") == "aws:cloudformation:stack"]
+    return str(stack.get("displayName") or stack["properties"].get("stackName")), output_dir / stack["properties"]["templateFile"]
+
+
 def synth(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tuple[str, dict[str, Any]]:
     cdk(["synth", "--quiet", *context], emulator, output_dir)
-    manifest = json.loads((output_dir / "manifest.json").read_text())
-    stacks = [a for a in manifest["artifacts"].values() if a.get("type") == "aws:cloudformation:stack"]
-    (stack,) = stacks
-    template = json.loads((output_dir / stack["properties"]["templateFile"]).read_text())
-    return str(stack.get("displayName") or stack["properties"].get("stackName")), template
+    stack_name, template_file = _stack_artifact(output_dir)
+    return stack_name, json.loads(template_file.read_text())
 
 
 def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> Deployed:
@@ -290,9 +302,13 @@ def deploy_command(state: State | None, context: list[str], region: str) -> int:
         write_state(state)
         print(f"==> started the local AWS emulator (moto) at {emulator.url}, pid {emulator.pid}")
     output_dir = assembly_dir(context)
-    deployed = deploy(context, state.emulator, output_dir)
+    try:
+        deployed = deploy(context, state.emulator, output_dir)
+    finally:  # a stack that failed verification is still deployed: destroy-local must know it
+        stacks = {**state.stacks, **{name: str(output_dir) for name in _deployed_stack(state.emulator, output_dir)}}
+        write_state(replace(state, stacks=stacks))
     retained = tuple(dict.fromkeys((*state.retained, *retained_physical_ids(deployed))))
-    write_state(replace(state, stacks={**state.stacks, deployed.stack_name: str(output_dir)}, retained=retained))
+    write_state(replace(state, stacks=stacks, retained=retained))
     print(f"\nThe emulator keeps running: AWS_ENDPOINT_URL={state.emulator.url} with dummy credentials.")
     print("Explore with boto3 or the AWS CLI, then tear down with: ./tasks.sh destroy-local")
     return 0
@@ -303,13 +319,15 @@ def destroy_command(state: State | None) -> int:
         print("Nothing to destroy: no local emulator is running.")
         STATE_FILE.unlink(missing_ok=True)
         return 0
-    for stack_name, assembly in reversed(state.stacks.items()):
-        destroy(stack_name, state.emulator, Path(assembly))
-    delete_dummy_secrets(state.emulator)
-    left = leftovers(client_factory(state.emulator))
-    stop_emulator(state.emulator)
-    STATE_FILE.unlink(missing_ok=True)
-    print("Stopped the local AWS emulator.")
+    try:
+        for stack_name, assembly in reversed(state.stacks.items()):
+            destroy(stack_name, state.emulator, Path(assembly))
+        delete_dummy_secrets(state.emulator)
+        left = leftovers(client_factory(state.emulator))
+    finally:
+        stop_emulator(state.emulator)
+        STATE_FILE.unlink(missing_ok=True)
+        print("Stopped the local AWS emulator.", flush=True)
     kept = [item for item in left if item.split(" ", 1)[1] in state.retained]
     for item in kept:
         print(f"  kept by DeletionPolicy Retain (AWS would keep it too): {item}")

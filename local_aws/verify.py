@@ -112,6 +112,8 @@ class Deployed:
             return self.client("kms").describe_key(KeyId=physical_id)["KeyMetadata"]["Arn"]
         if resource_type == "AWS::SNS::Topic" and attribute == "TopicArn":
             return physical_id
+        if resource_type == "AWS::CloudWatch::Alarm" and attribute == "Arn":
+            return self.client("cloudwatch").describe_alarms(AlarmNames=[physical_id])["MetricAlarms"][0]["AlarmArn"]
         if resource_type.startswith("AWS::SageMaker::") and attribute.endswith("Name"):
             return physical_id.rsplit("/", 1)[-1]
         if attribute == "Arn" and physical_id.startswith("arn:"):
@@ -226,8 +228,9 @@ def check_iam_managed_policy(d: Deployed, physical_id: str, p: dict[str, Any]) -
         expect("ManagedPolicyName", policy["PolicyName"], p["ManagedPolicyName"])
     version = iam.get_policy_version(PolicyArn=physical_id, VersionId=policy["DefaultVersionId"])["PolicyVersion"]
     expect("PolicyDocument", _policy(version["Document"]), p["PolicyDocument"])
+    # Attached to the template's Roles, plus any AWS::IAM::Role listing it in ManagedPolicyArns.
     roles = iam.list_entities_for_policy(PolicyArn=physical_id)["PolicyRoles"]
-    expect("Roles", sorted(r["RoleName"] for r in roles), sorted(p.get("Roles", [])))
+    expect("Roles not attached", sorted(set(p.get("Roles", [])) - {r["RoleName"] for r in roles}), [])
     return f"{policy['PolicyName']}: attached to {len(roles)} role(s)"
 
 
