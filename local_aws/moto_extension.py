@@ -25,8 +25,8 @@ What it changes, and why:
 - Inline IAM policies and KMS key policies from templates are stored as JSON (stock moto stored
   Python objects, which GetRolePolicy returned as repr text and GetKeyPolicy failed on).
 - Budgets answers DescribeSubscribersForNotification (stock moto stores subscribers but cannot show them).
-- IAM roles get their ManagedPolicyArns, and an update applies trust policy, inline and managed
-  policies (stock moto ignored all of them on update).
+- IAM roles get their ManagedPolicyArns, an update applies trust policy, inline and managed
+  policies (stock moto ignored all of them on update), and deleting a role detaches its managed policies.
 - AWS managed policies (e.g. ReadOnlyAccess, which the bootstrap stack attaches) can be attached:
   stock moto knows none of them unless it loads all (slow).
 - IAM managed policies are deleted (and detached) when their stack is, instead of outliving it.
@@ -411,7 +411,18 @@ def _patch_iam_role_properties() -> None:
         sync(role, cloudformation_json["Properties"], *args)
         return role
 
+    stock_delete = models.Role.delete_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def delete(cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> None:
+        # CloudFormation detaches the role's ManagedPolicyArns before deleting it.
+        backend = models.iam_backends[account_id][get_partition(region_name)]
+        role = backend.roles.get(next((k for k, r in backend.roles.items() if r.name == resource_name), ""))
+        for arn in list(role.managed_policies) if role else []:
+            backend.detach_role_policy(arn, resource_name)
+        stock_delete(cls, resource_name, cloudformation_json, account_id, region_name)
+
     models.Role.update_from_cloudformation_json = classmethod(update)  # type: ignore[method-assign,assignment]
+    models.Role.delete_from_cloudformation_json = classmethod(delete)  # type: ignore[method-assign,assignment]
     _wrap_cfn_create(models.Role, after=sync)
 
 
@@ -430,7 +441,7 @@ def _patch_iam_aws_managed_policies() -> None:
     for action in ("attach_role_policy", "attach_user_policy", "attach_group_policy"):
         stock_attach = getattr(models.IAMBackend, action)
 
-        def attach(self: Any, policy_arn: str, name: str, _stock: Any = stock_attach) -> None:
+        def attach(self: Any, policy_arn: str, *args: Any, _stock: Any = stock_attach, **kwargs: Any) -> None:
             policy_name = policy_arn.partition(":iam::aws:policy/")[2].rsplit("/", 1)[-1]
             if policy_name in documented() and policy_arn not in self.managed_policies:
                 policy = models.AWSManagedPolicy.from_data(
@@ -438,7 +449,7 @@ def _patch_iam_aws_managed_policies() -> None:
                 )
                 if policy.arn == policy_arn:  # same path and partition
                     self.managed_policies[policy.arn] = policy
-            _stock(self, policy_arn, name)
+            _stock(self, policy_arn, *args, **kwargs)
 
         setattr(models.IAMBackend, action, attach)
 

@@ -70,12 +70,19 @@ def full_template(registry: ModelRegistry, model: str) -> dict[str, Any]:
         predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
     )
     cloudwatch.Dashboard(stack, "Dashboard", dashboard_name="chat", widgets=[[cloudwatch.GraphWidget(left=[latency])]])
+    # A managed policy attached both ways (its Roles, a role's ManagedPolicyArns), and an AWS managed policy.
     client_role = iam.Role(stack, "ClientRole", assumed_by=iam.AccountRootPrincipal())
-    iam.ManagedPolicy(
+    invoke = iam.ManagedPolicy(
         stack,
         "InvokePolicy",
         roles=[client_role],
         statements=[iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[stack.llm_endpoint.endpoint_arn])],
+    )
+    iam.Role(
+        stack,
+        "ReaderRole",
+        assumed_by=iam.AccountRootPrincipal(),
+        managed_policies=[invoke, iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSageMakerReadOnly")],
     )
     return dict(Template.from_stack(stack).to_json())
 
@@ -139,6 +146,10 @@ def test_every_resource_of_the_full_stack_exists_with_its_properties(aws: Any, t
     assert config["ProductionVariants"][0]["InstanceType"].startswith("ml.g5.")
     model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     assert model["PrimaryContainer"]["Environment"]["HUGGING_FACE_HUB_TOKEN"] == "hf_dummy"
+    reader = next(r["RoleName"] for r in aws("iam").list_roles()["Roles"] if "ReaderRole" in r["RoleName"])
+    attached = aws("iam").list_attached_role_policies(RoleName=reader)["AttachedPolicies"]
+    assert sorted(a["PolicyName"] for a in attached)[0] == "AmazonSageMakerReadOnly"
+    assert len(attached) == 2
     alarm = aws("cloudwatch").describe_alarms(AlarmNames=["chat-latency"])["MetricAlarms"][0]
     assert alarm["ExtendedStatistic"] == "p90"
     assert alarm["AlarmActions"] == [aws("sns").list_topics()["Topics"][0]["TopicArn"]]
