@@ -483,6 +483,7 @@ class _ExtensionResource:
     cfn_type: ClassVar[str]
     name_property: ClassVar[str] = ""  # the property that names the resource, if the type has one
     unsupported_properties: ClassVar[tuple[str, ...]] = ()
+    cfn_attributes: ClassVar[tuple[str, ...]] = ()  # Fn::GetAtt names
 
     def __init__(self, account_id: str, region_name: str, name: str, properties: dict[str, Any]) -> None:
         for prop in self.unsupported_properties:
@@ -517,7 +518,10 @@ class _ExtensionResource:
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+        return attr in cls.cfn_attributes
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.name  # the physical id, unless a subclass says otherwise
 
     @classmethod
     def create_from_cloudformation_json(
@@ -552,6 +556,7 @@ class ScalableTarget(_ExtensionResource, CloudFormationModel):
     """AWS::ApplicationAutoScaling::ScalableTarget. Ref/Id: ``resourceId|dimension|namespace``."""
 
     cfn_type = "AWS::ApplicationAutoScaling::ScalableTarget"
+    cfn_attributes = ("Id",)
     unsupported_properties = ("ScheduledActions",)
 
     def create(self) -> None:
@@ -572,18 +577,12 @@ class ScalableTarget(_ExtensionResource, CloudFormationModel):
         namespace, resource_id, dimension = self.target_key
         _autoscaling_backend(account_id, region_name).deregister_scalable_target(namespace, resource_id, dimension)
 
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.name
-
 
 class ScalingPolicy(_ExtensionResource, CloudFormationModel):
     """AWS::ApplicationAutoScaling::ScalingPolicy. Ref/Arn: the policy ARN."""
 
     cfn_type = "AWS::ApplicationAutoScaling::ScalingPolicy"
+    cfn_attributes = ("Arn",)
 
     def create(self) -> None:
         p = self.properties
@@ -611,19 +610,13 @@ class ScalingPolicy(_ExtensionResource, CloudFormationModel):
         policy_name, namespace, resource_id, dimension = self.policy_key
         _autoscaling_backend(account_id, region_name).delete_scaling_policy(policy_name, namespace, resource_id, dimension)
 
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.name
-
 
 class Alarm(_ExtensionResource, CloudFormationModel):
     """AWS::CloudWatch::Alarm. Ref: the alarm name."""
 
     cfn_type = "AWS::CloudWatch::Alarm"
     name_property = "AlarmName"
+    cfn_attributes = ("Arn",)
 
     def create(self) -> None:
         from moto.cloudwatch.models import cloudwatch_backends
@@ -657,10 +650,6 @@ class Alarm(_ExtensionResource, CloudFormationModel):
         from moto.cloudwatch.models import cloudwatch_backends
 
         cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         return str(self.alarm.alarm_arn)
