@@ -23,7 +23,7 @@ setup() {
   wanted=$(cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -d' ' -f1)
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$wanted" ]; then
     echo "==> installing Python packages into .venv (first run: about a minute)"
-    "$python" -m venv .venv
+    [ -x .venv/bin/python ] || "$python" -m venv .venv
     # Some machines' pip config names find-links folders that do not exist; that warning is noise here.
     .venv/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt 2> >(grep -v "^WARNING: Location" >&2)
     echo "$wanted" > .venv/.installed

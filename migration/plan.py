@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from llm_config import ConfigError, ModelRegistry, load_registry
+from llm_config import ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
 from llm_config.catalogue import HOURS_PER_MONTH
 from llm_config.deployment import DeploymentSpec, deployment_from_context
 from migration.live import LiveEndpoint, read_live_endpoint
@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients = boto3_clients,
         registry = load_registry()
         context = _context(args)
         spec = deployment_from_context(context.get, os.environ, registry)
+        if not isinstance(spec.model, SageMakerModelConfig):
+            raise ConfigError("-c model", None, f"{spec.model.key} is a Bedrock model", "plans are for SageMaker endpoints")
         before, source, status = _before(args, spec, registry, clients)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
