@@ -282,3 +282,24 @@ def test_the_module_runs_as_a_command():
     assert result.returncode == 0, result.stderr
     assert "phase split" in result.stdout
     assert "before: unknown (pass --live or --previous FILE to check the step)" in result.stdout
+
+
+def deploy_commands(text: str) -> list[dict[str, str]]:
+    """The -c flags of every `npx cdk deploy` line in a document."""
+    lines = [line.split("#")[0] for line in text.splitlines() if line.strip().startswith("npx cdk deploy")]
+    return [dict(flag.split("=", 1) for flag in re.findall(r"-c (\S+=\S+)", line)) for line in lines]
+
+
+def test_the_runbooks_commands_are_valid_specs_and_cover_every_next_step(registry):
+    from migration.plan import next_steps
+
+    documented = deploy_commands((REPO_ROOT / "README.md").read_text()) + deploy_commands(
+        (REPO_ROOT / "docs" / "migrations.md").read_text()
+    )
+    readme_migration = deploy_commands((REPO_ROOT / "README.md").read_text().split("## Migrating an endpoint")[1])
+    assert readme_migration[:5] == [PHASES[p] for p in ("start", "ab", "shift", "finish", "rollback")]
+    resolved = {repr(deployment_from_context(flags.get, {}, registry)) for flags in documented}  # each one is valid
+    for phase in ("ab", "shift", "rollback"):
+        for _, command in next_steps(specs(registry)[phase]):
+            flags = deploy_commands(command)[0]
+            assert repr(deployment_from_context(flags.get, {}, registry)) in resolved, command
