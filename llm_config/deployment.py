@@ -161,6 +161,8 @@ def resolve_deployment(
                     f"{model.key} is a Bedrock model: variants, and so migrations between them, are SageMaker endpoints'",
                     f"drop {name} (docs/bedrock.md covers moving between Bedrock models)",
                 )
+        if guardrails != Guardrails():
+            raise ConfigError(*where("guardrails"), f"{model.key} is a Bedrock model: there is no endpoint to update", "drop it")
         candidate, weight, retire, models = None, 0, None, []
     else:
         candidate, weight = _candidate(values, where, model, registry)

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,7 +24,8 @@ from migration.live import LiveEndpoint, read_live_endpoint
 from migration.sequence import EndpointState, Finding, check_transition, hourly_usd, state_after, state_from_spec
 
 Clients = Callable[[str], tuple[Any, Any]]  # region -> (sagemaker client, application-autoscaling client)
-CDK = "node_modules/.bin/cdk"
+CDK = str(Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "cdk")
+CDK_OFFLINE = {"CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
 
 
 def boto3_clients(region: str) -> tuple[Any, Any]:
@@ -59,7 +61,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients = boto3_clients,
             return 2
         command = [CDK, "deploy", *(arg for key, value in context.items() for arg in ("-c", f"{key}={value}"))]
         print("running: " + " ".join(command), flush=True)
-        return int(run(command, check=False).returncode)
+        return int(run(command, check=False, env={**os.environ, **CDK_OFFLINE}).returncode)
     return 0
 
 

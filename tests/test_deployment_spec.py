@@ -224,3 +224,12 @@ def test_the_app_refuses_a_bad_spec_with_exit_2(tmp_path):
 def test_migrations_are_between_sagemaker_models(registry, values, expected):
     with pytest.raises(ConfigError, match=expected):
         spec(registry, **values)
+
+
+def test_a_bedrock_deployment_file_has_no_guardrails(registry, tmp_path):
+    path = write(tmp_path, "endpoint: assistant\nmodel: claude-3-haiku\nguardrails: {wait_interval_seconds: 60}\n")
+    with pytest.raises(ConfigError, match=r"chat.yaml: guardrails: claude-3-haiku is a Bedrock model"):
+        spec(registry, deployment=path)
+    assert (
+        spec(registry, deployment=write(tmp_path, "endpoint: assistant\nmodel: claude-3-haiku\n")).model.key == "claude-3-haiku"
+    )

@@ -263,7 +263,8 @@ def test_live_errors_are_one_clean_message(capsys):
 def test_deploy_runs_cdk_only_after_a_clean_live_check(capsys):
     calls: list[list[str]] = []
 
-    def run(command: list[str], check: bool) -> subprocess.CompletedProcess[str]:
+    def run(command: list[str], check: bool, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        assert env["CDK_DISABLE_CLI_TELEMETRY"] == env["CDK_DISABLE_VERSION_CHECK"] == "1"
         calls.append(command)
         return subprocess.CompletedProcess(command, 0)
 
@@ -271,7 +272,7 @@ def test_deploy_runs_cdk_only_after_a_clean_live_check(capsys):
     live.endpoint([("mistral-7b", "ml.g5.xlarge", 0.0, 1), ("mixtral-8x7b", "ml.g5.12xlarge", 1.0, 1)], scaled=["mixtral-8x7b"])
     code, _, _ = run_plan(capsys, "--deployment", "deployments/chat.yaml", "--live", "--deploy", clients=live.clients, run=run)
     assert code == 0
-    assert calls == [["node_modules/.bin/cdk", "deploy", "-c", "deployment=deployments/chat.yaml"]]
+    assert calls == [[str(REPO_ROOT / "node_modules" / ".bin" / "cdk"), "deploy", "-c", "deployment=deployments/chat.yaml"]]
 
     unsafe = LiveStub()
     unsafe.endpoint(AB_LIVE, scaled=["mistral-7b", "mixtral-8x7b"])
