@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -11,10 +12,10 @@ from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from llm_config import ModelRegistry, SageMakerModelConfig
-from llm_config.operations import BudgetSettings
+from llm_config.operations import AlarmSettings, BudgetSettings, ScalingSettings
 from llm_constructs import EndpointVariant
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack
-from tests.conftest import SAGEMAKER_MODELS
+from tests.conftest import REPO_ROOT, SAGEMAKER_MODELS
 
 ALARM_SUFFIXES = {"latency-p90", "5xx-errors", "4xx-rate", "gpu-memory", "disk", "idle"}
 SLR = "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
@@ -306,7 +307,7 @@ def test_endpoint_scope_filters_the_budget_by_the_cost_allocation_tag(registry):
 
 
 def test_scheduled_actions_and_invocations_metric(registry):
-    from llm_config.operations import ScalingSettings, ScheduledScaling
+    from llm_config.operations import ScheduledScaling
 
     scaling = ScalingSettings(
         min_instances=1,
@@ -358,3 +359,24 @@ def test_grant_invoke_is_limited_to_the_endpoint(registry):
     [statement] = policy["PolicyDocument"]["Statement"]
     assert statement["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
     assert "endpoint/chat" in json.dumps(statement["Resource"])
+
+
+def github_anchor(heading: str) -> str:
+    return re.sub(r"[^a-z0-9 -]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_alarm_links_to_a_section_of_the_operations_guide(synth):
+    guide = (REPO_ROOT / "docs" / "operations.md").read_text()
+    anchors = {github_anchor(line.lstrip("#")) for line in guide.splitlines() if line.startswith("#")}
+    for alarm in resources(synth(model="mixtral"), "AWS::CloudWatch::Alarm").values():
+        anchor = alarm["Properties"]["AlarmDescription"].rpartition("docs/operations.md#")[2]
+        assert anchor in anchors, f"{alarm['Properties']['AlarmName']} links to a missing section #{anchor}"
+
+
+@pytest.mark.parametrize(
+    ("section", "settings"), [("scaling", ScalingSettings), ("alarms", AlarmSettings), ("budget", BudgetSettings)]
+)
+def test_every_operations_field_is_documented_in_the_schema_doc(section, settings):
+    schema_doc = (REPO_ROOT / "model_configs" / "README.md").read_text()
+    for field in settings.model_fields:
+        assert f"`{section}.{field}`" in schema_doc
