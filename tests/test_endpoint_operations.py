@@ -10,9 +10,10 @@ import pytest
 from aws_cdk import App, Environment, Validations
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
+from cfnlint.api import ManualArgs, lint
 
 from llm_config import ModelRegistry, SageMakerModelConfig
-from llm_config.operations import AlarmSettings, BudgetSettings, ScalingSettings
+from llm_config.operations import AlarmSettings, BudgetSettings, ScalingSettings, ScheduledScaling
 from llm_constructs import EndpointVariant
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack
 from tests.conftest import REPO_ROOT, SAGEMAKER_MODELS
@@ -307,8 +308,6 @@ def test_endpoint_scope_filters_the_budget_by_the_cost_allocation_tag(registry):
 
 
 def test_scheduled_actions_and_invocations_metric(registry):
-    from llm_config.operations import ScheduledScaling
-
     scaling = ScalingSettings(
         min_instances=1,
         max_instances=3,
@@ -341,6 +340,15 @@ def test_scheduled_actions_and_invocations_metric(registry):
     tracking = policy["TargetTrackingScalingPolicyConfiguration"]
     assert tracking["PredefinedMetricSpecification"] == {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}
     assert tracking["TargetValue"] == 60
+
+
+def test_two_variant_and_scheduled_templates_lint_clean(registry):
+    scheduled = sagemaker_model(registry, "mistral-7b").scaling.model_copy(
+        update={"scheduled": [ScheduledScaling(name="night", cron="0 20 ? * MON-FRI *", min_instances=1, max_instances=1)]}
+    )
+    for stack in (two_variant_stack(registry), two_variant_stack(registry, scaling=scheduled)):
+        template = json.dumps(Template.from_stack(stack).to_json())
+        assert [str(m) for m in lint(template, config=ManualArgs(regions=["eu-west-1"]))] == []
 
 
 def test_metrics_of_an_unknown_variant_fail_early(registry):
