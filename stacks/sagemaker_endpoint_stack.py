@@ -90,7 +90,7 @@ class SageMakerEndpointStack(Stack):
             "Budget",
             budget_name=account_wide_name,
             amount_usd=budget.amount_usd,
-            time_unit=budget.period,
+            time_unit=budget.time_unit,
             alert_thresholds_percent=budget.alert_thresholds_percent,
             topic=self.alarm_topic,
             cost_filters={

@@ -12,31 +12,19 @@ from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint
 
-from llm_config import ModelRegistry, SageMakerModelConfig
+from llm_config import ModelRegistry
 from llm_config.operations import AlarmSettings, BudgetSettings, ScalingSettings, ScheduledScaling
 from llm_constructs import EndpointVariant
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack
-from tests.conftest import REPO_ROOT, SAGEMAKER_MODELS
+from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT, SAGEMAKER_MODELS, only
+from tests.test_sagemaker_endpoint import sagemaker_model
 
 ALARM_SUFFIXES = {"latency-p90", "5xx-errors", "4xx-rate", "gpu-memory", "disk", "idle"}
 SLR = "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 
 
-def sagemaker_model(registry: ModelRegistry, key: str) -> SageMakerModelConfig:
-    model = registry.resolve(key)
-    assert isinstance(model, SageMakerModelConfig)
-    return model
-
-
 def resources(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
     return {logical_id: dict(resource) for logical_id, resource in template.find_resources(resource_type).items()}
-
-
-def only(template: Template, resource_type: str) -> dict[str, Any]:
-    found = resources(template, resource_type)
-    assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
-    properties: dict[str, Any] = next(iter(found.values()))["Properties"]
-    return properties
 
 
 def alarms_by_suffix(template: Template, endpoint: str, variant: str) -> dict[str, dict[str, Any]]:
@@ -267,7 +255,7 @@ def two_variant_stack(registry: ModelRegistry, **model_updates: Any) -> SageMake
                 initial_weight=weight,
             )
         )
-    app = App()
+    app = App(context=CDK_JSON_CONTEXT)  # cdk.json's feature flags, as the CLI passes them
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))  # as in the real app: findings fail synth
     return SageMakerEndpointStack(
         app,
