@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+import cfnlint
 import pytest
 from aws_cdk import App, Environment, Validations
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint
 
 from llm_config import ModelRegistry
+from llm_config.deployment import REGION_PATTERN
 from llm_config.operations import AlarmSettings, BudgetSettings, ScalingSettings, ScheduledScaling
 from llm_constructs import EndpointVariant
+from llm_constructs.cost_budget import REGIONS_WITHOUT_CLOUDFORMATION_BUDGETS
+from stacks.app_factory import add_deployment
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack
-from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT, SAGEMAKER_MODELS, only
+from tests.conftest import CDK_JSON_CONTEXT, NEUTRAL_ENVIRON, REPO_ROOT, SAGEMAKER_MODELS, only
 from tests.test_sagemaker_endpoint import sagemaker_model
 
 ALARM_SUFFIXES = {"latency-p90", "5xx-errors", "4xx-rate", "gpu-memory", "disk", "idle"}
@@ -376,3 +381,21 @@ def test_every_operations_field_is_documented_in_the_schema_doc(section, setting
     schema_doc = (REPO_ROOT / "model_configs" / "README.md").read_text()
     for field in settings.model_fields:
         assert f"`{section}.{field}`" in schema_doc
+
+
+def test_regions_without_cloudformation_budgets_match_cfn_lint():
+    providers = Path(cfnlint.__file__).parent / "data" / "schemas" / "providers"
+    without = {
+        path.stem
+        for path in providers.glob("*.json")
+        if REGION_PATTERN.match(path.stem) and "AWS::Budgets::Budget" not in json.loads(path.read_text())
+    }
+    assert without == REGIONS_WITHOUT_CLOUDFORMATION_BUDGETS
+
+
+def test_a_region_without_cloudformation_budgets_gets_a_warning_instead_of_a_failed_synth():
+    stack = add_deployment(App(context={**CDK_JSON_CONTEXT, "model": "mistral", "region": "eu-north-1"}), NEUTRAL_ENVIRON)
+    template = Template.from_stack(stack)
+    assert resources(template, "AWS::Budgets::Budget") == {}
+    assert len(resources(template, "AWS::CloudWatch::Alarm")) == 6
+    Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("No cost budget: CloudFormation in eu-north-1"))
