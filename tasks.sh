@@ -5,6 +5,7 @@
 #
 #   ./tasks.sh synth [MODEL]     install, then synthesize MODEL's stack (default mixtral) and summarise it
 #   ./tasks.sh test              install, then lint (ruff, mypy) and run the test suite
+#   ./tasks.sh plan ARGS         install, then run the cost planner (python -m planner ARGS; --help lists ARGS)
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
 #   ./tasks.sh plan-migration .. install, then `python -m migration plan ..` (docs/migrations.md)
 #   ./tasks.sh setup             install only
@@ -55,6 +56,10 @@ case "$task" in
     .venv/bin/ruff format --check .
     .venv/bin/mypy
     .venv/bin/pytest "$@"
+    ;;
+  plan)
+    setup
+    .venv/bin/python -m planner "$@"
     ;;
   bench)
     setup

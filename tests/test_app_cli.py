@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT, synth_template
 
-PROJECT_PARTS = ["app.py", "cdk.json", "llm_config", "llm_constructs", "stacks", "model_configs"]
+PROJECT_PARTS = ["app.py", "cdk.json", "llm_config", "llm_constructs", "planner", "stacks", "model_configs"]
 OFFLINE_ENV = {
     "CDK_DISABLE_CLI_TELEMETRY": "1",
     "CDK_DISABLE_VERSION_CHECK": "1",
