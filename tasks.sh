@@ -12,6 +12,7 @@
 #   ./tasks.sh test              install, then lint (ruff, mypy) and run the test suite
 #   ./tasks.sh plan ARGS         install, then run the cost planner (python -m planner ARGS; --help lists ARGS)
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
+#   ./tasks.sh plan-migration .. install, then `python -m migration plan ..` (docs/migrations.md)
 #   ./tasks.sh setup             install only
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -77,6 +78,10 @@ case "$task" in
     setup
     .venv/bin/python scripts/bench_synth.py "$@"
     ;;
-  help|-h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+  plan-migration)
+    setup
+    .venv/bin/python -m migration plan "$@"
+    ;;
+  help|-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;
 esac

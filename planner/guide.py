@@ -42,7 +42,9 @@ def guide_findings(data: PlannerData, input_tokens: int, output_tokens: int) -> 
     gpt4 = token_option(data, "gpt-4", traffic)
     xlarge = data.sagemaker_hourly_usd["ml.g5.xlarge"]
     increase = mixtral.always_on_usd - mistral.always_on_usd
-    weights_gb = data.registry.models["mistral-7b"].parameters_billion * 2
+    mistral_config = data.registry.models["mistral-7b"]
+    assert isinstance(mistral_config, SageMakerModelConfig)
+    weights_gb = mistral_config.parameters_billion * 2
     return [
         Finding(
             "Mistral 7B hosting on ml.g5.xlarge",

@@ -28,7 +28,8 @@ class BedrockAccessStack(Stack):
     """Least-privilege access to one Bedrock model, with its alarms, dashboard, budget and client parameter.
 
     ``destination_regions``: see ``BedrockModelAccess``. ``trusted_principals``: account ids or IAM ARNs
-    that may assume the client role (default: the deploying account).
+    that may assume the client role (default: the deploying account). ``alarm_emails`` (default none) subscribe
+    to the alarm topic; ``budget_usd`` (default: the config's ``budget.amount_usd``) sets the budget amount.
     """
 
     def __init__(
@@ -40,6 +41,8 @@ class BedrockAccessStack(Stack):
         model: BedrockModelConfig,
         destination_regions: Sequence[str],
         trusted_principals: Sequence[str] = (),
+        alarm_emails: Sequence[str] = (),
+        budget_usd: float | None = None,
         **stack_props: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_props)
@@ -50,7 +53,9 @@ class BedrockAccessStack(Stack):
             destination_regions=destination_regions,
             trusted_principals=[principal(p) for p in trusted_principals],
         )
-        self.alarm_topic = AlarmTopic(self, "AlarmTopic", display_name=f"LLM endpoint {endpoint_name} (Bedrock) alarms")
+        self.alarm_topic = AlarmTopic(
+            self, "AlarmTopic", display_name=f"LLM endpoint {endpoint_name} (Bedrock) alarms", emails=alarm_emails
+        )
         self.monitoring = BedrockModelMonitoring(
             self,
             "Monitoring",
@@ -64,7 +69,7 @@ class BedrockAccessStack(Stack):
         CostBudget(
             self,
             "CostBudget",
-            amount_usd=model.budget.amount_usd,
+            amount_usd=budget_usd or model.budget.amount_usd,
             time_unit=model.budget.time_unit,
             alert_thresholds_percent=model.budget.alert_thresholds_percent,
             topic=self.alarm_topic,
@@ -120,6 +125,8 @@ def build_bedrock_stack(
         model=model,
         destination_regions=destination_regions,
         trusted_principals=trusted_principals,
+        alarm_emails=spec.alarm_emails,
+        budget_usd=spec.budget_usd,
         env=Environment(region=spec.region),
         description=(
             f"LLM endpoint {spec.endpoint_name}: {model.display_name} on Amazon Bedrock ({model.invoke_id}), "
