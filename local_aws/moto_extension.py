@@ -13,7 +13,8 @@ What it changes, and why:
 - An endpoint variant with weight 0 (a drained variant) reports weight 0 instead of no weight.
 - A stack update re-applies every resource whose resolved properties changed, in dependency order,
   as CloudFormation does: stock moto only looks at the raw template text, so an endpoint whose
-  EndpointConfig was replaced kept pointing at the deleted config.
+  EndpointConfig was replaced kept pointing at the deleted config. A resource removed by one update
+  and added back by a later one is really created again (stock moto kept the deleted one cached).
 - A stack update with ``UsePreviousValue`` for a parameter that took its default (the CLI does this
   for ``BootstrapVersion``) no longer fails with an HTTP 500.
 - Resource types stock moto silently skips while reporting CREATE_COMPLETE are really created in
@@ -167,7 +168,11 @@ def _patch_stack_updates() -> None:
             if logical_id in self._parsed_resources and logical_id in template["Resources"]
         }
         diff = self.build_resource_diff(template, parameters)
-        stock_update(self, template, parameters)
+        self.local_aws_updating = True
+        try:
+            stock_update(self, template, parameters)
+        finally:
+            self.local_aws_updating = False
         applied = {logical_id: _resolved_properties(self, template["Resources"][logical_id]) for logical_id in diff["Modify"]}
         for logical_id in self._ResourceMap__get_resources_in_dependency_order():
             if logical_id not in before or logical_id in diff["Add"]:
@@ -180,7 +185,17 @@ def _patch_stack_updates() -> None:
                 logical_id, copy.deepcopy(resource_json), self, account_id=self._account_id, region_name=self._region_name
             )
 
+    stock_delete_resource = parsing.ResourceMap._delete_resource
+
+    def delete_resource(self: Any, parsed_resource: Any, resource_json: dict[str, Any]) -> None:
+        stock_delete_resource(self, parsed_resource, resource_json)
+        if getattr(self, "local_aws_updating", False):
+            # Stock moto kept the deleted resource cached, so a later update that adds the same logical ID
+            # again (a migration phase re-adding a policy) silently "created" nothing.
+            self._parsed_resources.pop(parsed_resource.logical_resource_id, None)
+
     parsing.ResourceMap.update = update  # type: ignore[method-assign]
+    parsing.ResourceMap._delete_resource = delete_resource  # type: ignore[method-assign]
 
 
 def _patch_use_previous_parameter_value() -> None:
@@ -394,7 +409,9 @@ def _patch_iam_role_properties() -> None:
         trust = properties["AssumeRolePolicyDocument"]  # JSON text, as IAM returns it (moto kept some as repr)
         role.assume_role_policy_document = trust if isinstance(trust, str) else json.dumps(trust)
         inline = {p["PolicyName"]: p["PolicyDocument"] for p in properties.get("Policies", [])}
-        for name in set(role.policies) - set(inline):
+        # Inline policies the role's own Policies property no longer lists go; those an AWS::IAM::Policy put stay.
+        from_policy_resources = {p.policy_name for p in backend.inline_policies.values() if role.name in (p.role_names or [])}
+        for name in set(role.policies) - set(inline) - from_policy_resources:
             role.delete_policy(name)
         for name, document in inline.items():
             role.put_policy(name, document)
