@@ -1,7 +1,8 @@
-"""The local rehearsal end to end: the real CDK CLI deploys, updates and destroys a real stack in moto.
+"""The local rehearsal end to end: the real CDK CLI deploys a stack into moto, walks it through the
+migration phases (serve, A/B split, shift, retire), verifies each with boto3 and destroys it.
 
 Starts its own emulator on a free 127.0.0.1 port and stops it. Dummy credentials only; every AWS
-endpoint is the emulator. About 40 s on 2 cores.
+endpoint is the emulator.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from local_aws import rehearsal
-from local_aws.verify import Deployed, leftovers, verify_stack
+from local_aws.verify import Deployed, leftovers, retained_physical_ids, verify_stack
 
 
 @pytest.fixture(scope="module")
@@ -42,35 +43,66 @@ def test_environment_for_the_cli_has_no_real_aws_settings(emulator: rehearsal.Em
     assert env["CDK_DISABLE_CLI_TELEMETRY"] == env["CDK_DISABLE_VERSION_CHECK"] == "1"
 
 
-def test_deploy_update_destroy_round_trip(
-    emulator: rehearsal.Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+CHAT = ["-c", "endpoint=chat", "-c", "model=mistral"]
+PHASES = {  # DESIGN.md section 1 / docs/migrations.md: Mistral 7B -> Mixtral 8x7B behind one endpoint
+    "serve": CHAT,
+    "split": [*CHAT, "-c", "candidate=mixtral", "-c", "candidate_weight=10"],
+    "shift": [*CHAT, "-c", "candidate=mixtral", "-c", "candidate_weight=100"],
+    "retire": ["-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral"],
+}
+
+
+def test_migration_round_trip(emulator: rehearsal.Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_client = rehearsal.client_factory(emulator)
     sagemaker = make_client("sagemaker")
 
-    # 1. A gated model: the rehearsal creates the Hugging Face token secret with a dummy value first.
-    stack = rehearsal.deploy(["-c", "model=mistral", "-c", "endpoint=chat"], emulator, tmp_path / "first").stack_name
+    def served() -> tuple[str, dict[str, float]]:
+        endpoint = sagemaker.describe_endpoint(EndpointName="chat")
+        return endpoint["EndpointConfigName"], {v["VariantName"]: v["CurrentWeight"] for v in endpoint["ProductionVariants"]}
+
+    def scaled() -> list[str]:
+        targets = make_client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")
+        return sorted(t["ResourceId"] for t in targets["ScalableTargets"])
+
+    # serve: a gated model, so the rehearsal first creates the Hugging Face token secret with a dummy value.
+    serve = rehearsal.deploy(PHASES["serve"], emulator, tmp_path / "serve")
     printed = capsys.readouterr().out
     assert "created Secrets Manager secret llm-endpoints/hugging-face-token in the emulator with a DUMMY value" in printed
     assert "ok AWS::SageMaker::Endpoint" in printed and "chat: InService" in printed
-    assert stack == "llm-chat"
-    first_config = sagemaker.describe_endpoint(EndpointName="chat")["EndpointConfigName"]
+    assert serve.stack_name == "llm-chat"
+    serve_config, weights = served()
+    assert weights == {"mistral-7b": 100.0}
+    assert scaled() == ["endpoint/chat/variant/mistral-7b"]
 
-    # 2. Another model behind the same endpoint: new Model and EndpointConfig, the endpoint follows.
-    template = rehearsal.deploy(["-c", "model=mixtral", "-c", "endpoint=chat"], emulator, tmp_path / "second").template
-    endpoint = sagemaker.describe_endpoint(EndpointName="chat")
-    assert endpoint["EndpointConfigName"] != first_config
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-    assert [(v["VariantName"], v["InstanceType"]) for v in config["ProductionVariants"]] == [("mixtral-8x7b", "ml.g5.12xlarge")]
-    assert len(verify_stack(Deployed.load(make_client, stack, template))) == len(template["Resources"])
-    assert [m["ModelName"] for m in sagemaker.list_models()["Models"]] == [config["ProductionVariants"][0]["ModelName"]]
+    # split (A/B): a new EndpointConfig with both variants; the endpoint follows it; both autoscale.
+    rehearsal.deploy(PHASES["split"], emulator, tmp_path / "split")
+    split_config, weights = served()
+    assert split_config != serve_config
+    assert weights == {"mistral-7b": 90.0, "mixtral-8x7b": 10.0}
+    assert scaled() == ["endpoint/chat/variant/mistral-7b", "endpoint/chat/variant/mixtral-8x7b"]
 
-    # 3. Destroy: nothing of the stack is left (the bootstrap stack stays, as in a real account).
-    rehearsal.destroy(stack, emulator, tmp_path / "second")
+    # shift: Mistral drained (weight 0, no scaling target), Mixtral takes everything.
+    shift = rehearsal.deploy(PHASES["shift"], emulator, tmp_path / "shift")
+    shift_config, weights = served()
+    assert shift_config != split_config
+    assert weights == {"mistral-7b": 0.0, "mixtral-8x7b": 100.0}
+    assert scaled() == ["endpoint/chat/variant/mixtral-8x7b"]
+    models = {m["ModelName"] for m in sagemaker.list_models()["Models"]}
+    configs = [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]]
+    assert len(models) == 2 and configs == [shift_config]  # replaced configs are gone, as CloudFormation does
+    assert len(verify_stack(Deployed.load(make_client, shift.stack_name, shift.template))) == len(shift.template["Resources"])
+
+    # retire: the drained variant and its model are removed.
+    retire = rehearsal.deploy(PHASES["retire"], emulator, tmp_path / "retire")
+    assert served()[1] == {"mixtral-8x7b": 100.0}
+    assert len(sagemaker.list_models()["Models"]) == 1
+
+    # destroy: nothing of the stack is left but what its template retains (the bootstrap stack stays).
+    rehearsal.destroy(retire.stack_name, emulator, tmp_path / "retire")
     rehearsal.delete_dummy_secrets(emulator)
-    assert make_client("secretsmanager").list_secrets()["SecretList"] == []
+    retained = {f"kms-key {key}" for key in retained_physical_ids(retire)}
+    assert set(leftovers(make_client)) == retained
     assert any(s["StackName"] == "CDKToolkit" for s in make_client("cloudformation").list_stacks()["StackSummaries"])
-    assert leftovers(make_client) == []
 
 
 def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulator, tmp_path: Path) -> None:

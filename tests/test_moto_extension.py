@@ -1,82 +1,46 @@
 """Unit tests of local_aws.moto_extension and local_aws.verify, with moto in-process (no server, no CLI).
 
-The stack under test is the real SageMaker endpoint stack plus the resource types other branches are
-adding (alarm topic with its KMS key, budget, alarm, scalable target and policy, dashboard, managed
-policy): each must really exist in moto after CREATE_COMPLETE, be updated when what it references is
-replaced, and be gone after the stack is deleted.
+The templates are the product's own (endpoint stack in its migration phases, Bedrock stack) plus a small
+stack of types the product may add: every resource must really exist in moto after CREATE_COMPLETE, be
+updated when what it references is replaced, and be gone after the stack is deleted.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
-from aws_cdk import App, Duration
-from aws_cdk import aws_applicationautoscaling as appscaling
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import App, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk.assertions import Template
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from llm_config import ModelRegistry
-from llm_config.deployment import DeploymentSpec
-from llm_constructs.alarm_topic import AlarmTopic
-from llm_constructs.cost_budget import CostBudget
 from local_aws import moto_extension
 from local_aws.verify import CHECKS, Deployed, VerificationError, leftovers, retained_physical_ids, verify_stack
-from stacks.app_factory import build_stack
-from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack
 
 REGION = "us-east-1"
 STACK = "llm-chat"
 HF_TOKEN_SECRET = "llm-endpoints/hugging-face-token"
+SERVE = {"endpoint": "chat", "model": "mistral"}  # gated: resolves the Hugging Face token secret
 
 
-def full_template(registry: ModelRegistry, model: str) -> dict[str, Any]:
-    """The endpoint stack for ``model`` on endpoint ``chat``, plus the operations resources of issues 3 and 4."""
-    app = App(analytics_reporting=False)
-    stack = build_stack(app, DeploymentSpec(endpoint_name="chat", region=REGION, model=registry.resolve(model)), registry)
-    assert isinstance(stack, SageMakerEndpointStack)
-    variant = stack.llm_endpoint.variants[0].name
-    topic = AlarmTopic(stack, "AlarmTopic", display_name="chat alarms", emails=["ops@example.com"])
-    CostBudget(stack, "Budget", amount_usd=1500, time_unit="MONTHLY", alert_thresholds_percent=[80, 100], topic=topic)
-    latency = cloudwatch.Metric(
-        namespace="AWS/SageMaker",
-        metric_name="ModelLatency",
-        dimensions_map={"EndpointName": "chat", "VariantName": variant},
-        statistic="p90",
-        period=Duration.minutes(1),
-    )
-    alarm = latency.create_alarm(stack, "LatencyAlarm", threshold=10_000_000, evaluation_periods=3, alarm_name="chat-latency")
-    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic.topic))
-    target = appscaling.ScalableTarget(
-        stack,
-        "ScalableTarget",
-        service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-        resource_id=f"endpoint/chat/variant/{variant}",
-        scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-        min_capacity=1,
-        max_capacity=3,
-    )
-    target.node.add_dependency(stack.llm_endpoint.endpoint)
-    target.scale_to_track_metric(
-        "ConcurrencyTracking",
-        target_value=4,
-        predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
-    )
-    cloudwatch.Dashboard(stack, "Dashboard", dashboard_name="chat", widgets=[[cloudwatch.GraphWidget(left=[latency])]])
-    # A managed policy attached both ways (its Roles, a role's ManagedPolicyArns), and an AWS managed policy.
+def extras_template() -> dict[str, Any]:
+    """What the product stacks do not emit (yet) but the extension supports: a managed policy attached both
+    ways (its Roles, a role's ManagedPolicyArns), an AWS managed policy, an e-mail subscription."""
+    stack = Stack(App(analytics_reporting=False), "extras")
     client_role = iam.Role(stack, "ClientRole", assumed_by=iam.AccountRootPrincipal())
     invoke = iam.ManagedPolicy(
         stack,
         "InvokePolicy",
         roles=[client_role],
-        statements=[iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[stack.llm_endpoint.endpoint_arn])],
+        statements=[iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=["arn:aws:sagemaker:*:*:endpoint/chat"])],
     )
     iam.Role(
         stack,
@@ -84,18 +48,26 @@ def full_template(registry: ModelRegistry, model: str) -> dict[str, Any]:
         assumed_by=iam.AccountRootPrincipal(),
         managed_policies=[invoke, iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSageMakerReadOnly")],
     )
+    topic = sns.Topic(stack, "Topic")
+    topic.add_subscription(subscriptions.EmailSubscription("ops@example.com"))
     return dict(Template.from_stack(stack).to_json())
 
 
 @pytest.fixture(scope="module")
-def templates(registry: ModelRegistry) -> dict[str, dict[str, Any]]:
-    return {model: full_template(registry, model) for model in ("mistral", "mixtral")}
+def templates(synth: Callable[..., Template]) -> dict[str, dict[str, Any]]:
+    return {
+        "serve": dict(synth(**SERVE).to_json()),
+        "split": dict(synth(**SERVE, candidate="mixtral", candidate_weight="10").to_json()),
+        "mixtral": dict(synth(endpoint="chat", model="mixtral").to_json()),
+        "bedrock": dict(synth(model="claude-3-haiku").to_json()),
+        "extras": extras_template(),
+    }
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """moto in-process with the extension, dummy credentials, the bootstrap version parameter and the HF token secret."""
-    for name in [n for n in __import__("os").environ if n.startswith("AWS_")]:
+    """moto in-process with the extension, dummy credentials and the bootstrap version parameter."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -106,8 +78,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield boto3.client
 
 
-def create(make_client: Any, template: dict[str, Any]) -> Deployed:
+def create(make_client: Any, template: dict[str, Any], stack: str = STACK) -> Deployed:
     make_client("cloudformation").create_stack(
+        StackName=stack, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"]
+    )
+    return Deployed.load(make_client, stack, template)
+
+
+def update(make_client: Any, template: dict[str, Any]) -> Deployed:
+    make_client("cloudformation").update_stack(
         StackName=STACK, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"]
     )
     return Deployed.load(make_client, STACK, template)
@@ -118,57 +97,59 @@ def test_refuses_another_moto_version() -> None:
         moto_extension.check_moto_version("5.3.0")
 
 
-def test_every_resource_of_the_full_stack_exists_with_its_properties(aws: Any, templates: dict[str, Any]) -> None:
+def test_every_resource_of_the_endpoint_stack_exists_with_its_properties(aws: Any, templates: dict[str, Any]) -> None:
     aws("secretsmanager").create_secret(Name=HF_TOKEN_SECRET, SecretString="hf_dummy")
-    template = templates["mistral"]
+    template = templates["serve"]
     results = verify_stack(create(aws, template))
 
-    checked = {r.resource_type for r in results}
+    assert len(results) == len(template["Resources"])
     assert {
         "AWS::ApplicationAutoScaling::ScalableTarget",
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         "AWS::Budgets::Budget",
         "AWS::CloudWatch::Alarm",
         "AWS::CloudWatch::Dashboard",
-        "AWS::IAM::ManagedPolicy",
+        "AWS::IAM::Policy",
         "AWS::KMS::Key",
         "AWS::SNS::Topic",
         "AWS::SNS::TopicPolicy",
-        "AWS::SNS::Subscription",
         "AWS::SageMaker::Endpoint",
         "AWS::SSM::Parameter",
-    } <= checked
-    assert len(results) == len(template["Resources"])
+    } <= {r.resource_type for r in results}
     # Names from the template are honoured, the secret is resolved and the g5 instance accepted.
     sagemaker = aws("sagemaker")
     endpoint = sagemaker.describe_endpoint(EndpointName="chat")
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-    assert config["ProductionVariants"][0]["InstanceType"].startswith("ml.g5.")
+    assert config["ProductionVariants"][0]["InstanceType"] == "ml.g5.xlarge"
     model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     assert model["PrimaryContainer"]["Environment"]["HUGGING_FACE_HUB_TOKEN"] == "hf_dummy"
-    reader = next(r["RoleName"] for r in aws("iam").list_roles()["Roles"] if "ReaderRole" in r["RoleName"])
-    attached = aws("iam").list_attached_role_policies(RoleName=reader)["AttachedPolicies"]
-    assert sorted(a["PolicyName"] for a in attached)[0] == "AmazonSageMakerReadOnly"
-    assert len(attached) == 2
-    alarm = aws("cloudwatch").describe_alarms(AlarmNames=["chat-latency"])["MetricAlarms"][0]
-    assert alarm["ExtendedStatistic"] == "p90"
-    assert alarm["AlarmActions"] == [aws("sns").list_topics()["Topics"][0]["TopicArn"]]
+    alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
+    topic_arn = aws("sns").list_topics()["Topics"][0]["TopicArn"]
+    assert alarms and all(alarm["AlarmActions"] == [topic_arn] for alarm in alarms)
+    targets = aws("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [t["ResourceId"] for t in targets] == ["endpoint/chat/variant/mistral-7b"]
+
+
+def test_bedrock_stack_and_managed_policies_exist(aws: Any, templates: dict[str, Any]) -> None:
+    for name in ("bedrock", "extras"):
+        deployed = create(aws, templates[name], stack=name)
+        assert len(verify_stack(deployed)) == len(templates[name]["Resources"])
+    iam_client = aws("iam")
+    reader = next(r["RoleName"] for r in iam_client.list_roles()["Roles"] if "ReaderRole" in r["RoleName"])
+    attached = sorted(a["PolicyName"] for a in iam_client.list_attached_role_policies(RoleName=reader)["AttachedPolicies"])
+    assert attached[0] == "AmazonSageMakerReadOnly" and len(attached) == 2
 
 
 def test_verifier_catches_a_resource_that_drifted(aws: Any, templates: dict[str, Any]) -> None:
-    template = templates["mixtral"]
-    deployed = create(aws, template)
-    aws("cloudwatch").put_metric_alarm(
-        AlarmName="chat-latency",
-        MetricName="ModelLatency",
-        Namespace="AWS/SageMaker",
-        ExtendedStatistic="p90",
-        Period=60,
-        EvaluationPeriods=3,
-        Threshold=99.0,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    deployed = create(aws, templates["mixtral"])
+    aws("application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/chat/variant/mixtral-8x7b",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=9,
     )
-    with pytest.raises(VerificationError, match=r"LatencyAlarm.*Threshold: deployed 99\.0, template says 10000000"):
+    with pytest.raises(VerificationError, match=r"ScalableTarget\): MaxCapacity: deployed 9, template says 2"):
         verify_stack(deployed)
 
 
@@ -178,31 +159,45 @@ def test_verifier_refuses_a_type_it_cannot_check(aws: Any) -> None:
         verify_stack(create(aws, template))
 
 
-def test_update_that_replaces_model_and_endpoint_config_repoints_the_endpoint(aws: Any, templates: dict[str, Any]) -> None:
+def test_update_to_an_ab_split_repoints_the_endpoint_to_the_new_config(aws: Any, templates: dict[str, Any]) -> None:
     aws("secretsmanager").create_secret(Name=HF_TOKEN_SECRET, SecretString="hf_dummy")
-    first = create(aws, templates["mistral"])
+    create(aws, templates["serve"])
     old_config = aws("sagemaker").describe_endpoint(EndpointName="chat")["EndpointConfigName"]
 
-    aws("cloudformation").update_stack(
-        StackName=STACK, TemplateBody=json.dumps(templates["mixtral"]), Capabilities=["CAPABILITY_IAM"]
-    )
-    results = verify_stack(Deployed.load(aws, STACK, templates["mixtral"]))
+    results = verify_stack(update(aws, templates["split"]))
 
     endpoint = aws("sagemaker").describe_endpoint(EndpointName="chat")
     assert endpoint["EndpointConfigName"] != old_config
-    assert [v["VariantName"] for v in endpoint["ProductionVariants"]] == ["mixtral-8x7b"]
-    assert len(results) == len(templates["mixtral"]["Resources"])
-    assert first.physical_ids != Deployed.load(aws, STACK, templates["mixtral"]).physical_ids
+    assert {v["VariantName"]: v["CurrentWeight"] for v in endpoint["ProductionVariants"]} == {
+        "mistral-7b": 90,
+        "mixtral-8x7b": 10,
+    }
+    assert len(results) == len(templates["split"]["Resources"])
 
 
-def test_delete_leaves_nothing_behind_but_what_the_template_retains(aws: Any, templates: dict[str, Any]) -> None:
-    deployed = create(aws, templates["mixtral"])
-    assert len(leftovers(aws)) > 10
-    (retained,) = retained_physical_ids(deployed)  # the alarm topic's KMS key: CDK's default RemovalPolicy.RETAIN
+def test_a_resource_removed_then_added_back_is_created_again(aws: Any, templates: dict[str, Any]) -> None:
+    aws("secretsmanager").create_secret(Name=HF_TOKEN_SECRET, SecretString="hf_dummy")
+    create(aws, templates["serve"])
+    update(aws, templates["split"])  # drops the rollback-alarms policy (no guardrails while a variant is added)
 
-    aws("cloudformation").delete_stack(StackName=STACK)
+    results = verify_stack(update(aws, templates["serve"]))
 
-    assert sorted(leftovers(aws)) == [f"kms-key {retained}", "parameter /cdk-bootstrap/hnb659fds/version"]
+    assert "AWS::IAM::Policy" in {r.resource_type for r in results}
+
+
+def test_delete_leaves_nothing_behind_but_what_the_templates_retain(aws: Any, templates: dict[str, Any]) -> None:
+    retained = []
+    for name in ("mixtral", "bedrock", "extras"):  # roles with managed policies, both ways, are detached first
+        retained += retained_physical_ids(create(aws, templates[name], stack=name))
+    assert len(leftovers(aws)) > 20
+    assert len(retained) == 2  # the alarm topics' KMS keys: CDK's default RemovalPolicy.RETAIN
+
+    for name in ("mixtral", "bedrock", "extras"):
+        aws("cloudformation").delete_stack(StackName=name)
+
+    assert sorted(leftovers(aws)) == sorted(
+        [*(f"kms-key {key}" for key in retained), "parameter /cdk-bootstrap/hnb659fds/version"]
+    )
 
 
 def test_unsupported_resource_type_fails_the_deploy(aws: Any) -> None:
@@ -215,7 +210,7 @@ def test_missing_secret_fails_the_deploy(aws: Any, templates: dict[str, Any]) ->
     with pytest.raises(
         ClientError, match=r"Secrets Manager can't find the secret llm-endpoints/hugging-face-token referenced by"
     ):
-        create(aws, templates["mistral"])
+        create(aws, templates["serve"])
 
 
 def test_drained_variant_reports_weight_zero(aws: Any) -> None:
