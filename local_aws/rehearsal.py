@@ -15,6 +15,7 @@ and the output folder; the templates are the ones ``cdk deploy`` sends to a real
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -45,7 +46,6 @@ CLI_QUIET = {
     "CDK_DISABLE_VERSION_CHECK": "1",
     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
-    "AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING": "1",
     "NODE_NO_WARNINGS": "1",
     "npm_config_update_notifier": "false",
 }
@@ -135,15 +135,18 @@ def is_up(emulator: Emulator) -> bool:
 
 
 def stop_emulator(emulator: Emulator) -> None:
+    """SIGTERM the emulator (started by this process or an earlier one), SIGKILL it after 5 s."""
     try:
         os.kill(emulator.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
     for _ in range(50):
+        with contextlib.suppress(ChildProcessError):  # not our child: another command started it
+            if os.waitpid(emulator.pid, os.WNOHANG)[0] == emulator.pid:
+                return
         try:
             os.kill(emulator.pid, 0)
-            os.waitpid(emulator.pid, os.WNOHANG)
-        except (ProcessLookupError, ChildProcessError):
+        except ProcessLookupError:
             return
         time.sleep(0.1)
     os.kill(emulator.pid, signal.SIGKILL)
