@@ -49,13 +49,14 @@ from typing import Any, ClassVar
 
 from moto.core.common_models import CloudFormationModel
 
+from local_aws.verify import DYNAMIC_REFERENCE
+
 MOTO_VERSION = "5.2.5"
 
 # Real-time hosting GPU instance types missing from moto's hard-coded list.
+_GPU_SIZES = ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")
 GPU_INSTANCE_TYPES = frozenset(
-    [f"ml.g5.{size}" for size in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")]
-    + [f"ml.g6.{size}" for size in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")]
-    + [f"ml.g6e.{size}" for size in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")]
+    [f"ml.{family}.{size}" for family in ("g5", "g6", "g6e") for size in _GPU_SIZES]
     + ["ml.p4d.24xlarge", "ml.p4de.24xlarge", "ml.p5.48xlarge"]
 )
 
@@ -237,9 +238,6 @@ def _patch_unsupported_types_fail() -> None:
         return stock_parse(resource_json, resources_map)
 
     parsing.parse_resource = parse_resource
-
-
-DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(ssm|ssm-secure|secretsmanager):([^}]+)\}\}")
 
 
 def _patch_dynamic_references() -> None:

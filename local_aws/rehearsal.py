@@ -32,7 +32,15 @@ from typing import Any
 
 import boto3
 
-from local_aws.verify import ClientFactory, Deployed, VerificationError, leftovers, retained_physical_ids, verify_stack
+from local_aws.verify import (
+    DYNAMIC_REFERENCE,
+    ClientFactory,
+    Deployed,
+    VerificationError,
+    leftovers,
+    retained_physical_ids,
+    verify_stack,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".local"
@@ -40,7 +48,6 @@ STATE_FILE = STATE_DIR / "moto.json"
 ACCOUNT = "123456789012"  # moto's default account
 DUMMY_SECRET_VALUE = "hf_local-rehearsal-dummy-token"  # not a credential: a placeholder, by design
 DUMMY_SECRET_DESCRIPTION = "local rehearsal dummy"
-HF_TOKEN_SECRET_MARKER = "{{resolve:secretsmanager:"
 CLI_QUIET = {
     "CDK_DISABLE_CLI_TELEMETRY": "1",
     "CDK_DISABLE_VERSION_CHECK": "1",
@@ -181,10 +188,7 @@ def create_dummy_secrets(emulator: Emulator, template: Mapping[str, Any]) -> lis
 
 
 def _secret_names(text: str) -> list[str]:
-    names = []
-    for chunk in text.split(HF_TOKEN_SECRET_MARKER)[1:]:
-        names.append(chunk.split(":SecretString", 1)[0].split("}}", 1)[0])
-    return names
+    return [ref.split(":SecretString", 1)[0] for service, ref in DYNAMIC_REFERENCE.findall(text) if service == "secretsmanager"]
 
 
 def _deployed_stack(emulator: Emulator, output_dir: Path) -> list[str]:

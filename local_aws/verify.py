@@ -132,6 +132,7 @@ class Deployed:
         return str(json.loads(value)[json_key]) if json_key else value
 
 
+# A CloudFormation dynamic reference: (service, reference), e.g. ("secretsmanager", "NAME:SecretString:::").
 DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(ssm|ssm-secure|secretsmanager):([^}]+)\}\}")
 
 # A check gets the deployed stack, the resource's physical id and its resolved template properties,
