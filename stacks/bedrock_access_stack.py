@@ -15,7 +15,7 @@ from llm_config.deployment import DeploymentSpec
 from llm_constructs.alarm_topic import AlarmTopic
 from llm_constructs.bedrock_model_access import BedrockModelAccess
 from llm_constructs.bedrock_model_monitoring import BedrockModelMonitoring
-from llm_constructs.cost_budget import CostBudget
+from llm_constructs.cost_budget import cost_budget_where_supported
 from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
 
 
@@ -66,7 +66,7 @@ class BedrockAccessStack(Stack):
             topic=self.alarm_topic,
             dashboard_name=f"llm-{endpoint_name}-{self.region}",
         )
-        CostBudget(
+        self.budget = cost_budget_where_supported(
             self,
             "CostBudget",
             amount_usd=budget_usd or model.budget.amount_usd,
