@@ -268,12 +268,31 @@ def run_target(
     return Result(target=target, latency_seconds=latency, output_tokens=tokens, attempts=used, text=text)
 
 
+def assume_role(session: Any, role_arn: str) -> Any:
+    """A session with ``role_arn``'s temporary credentials, in the same region."""
+    try:
+        credentials = session.client("sts", config=BOTO_CONFIG).assume_role(
+            RoleArn=role_arn, RoleSessionName="llm-smoke-test", DurationSeconds=900
+        )["Credentials"]
+    except ClientError as error:
+        raise SmokeTestError(f"cannot assume {role_arn}: {describe(error)}") from None
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=session.region_name,
+    )
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Exit status: 0 pass, 1 fail, 2 bad usage.")
     parser.add_argument("--endpoint", help="endpoint name: reads /llm-endpoints/NAME from SSM unless --model is given")
     parser.add_argument("--model", help="model key or alias from model_configs/ (prompt format and budget from the config)")
     parser.add_argument("--prompt", default=DEFAULT_PROMPT, help=f"user text (default: {DEFAULT_PROMPT!r})")
-    parser.add_argument("--region", help="AWS region (default: the SSM parameter's, else your AWS config's)")
+    parser.add_argument("--region", help="AWS region of the endpoint (default: your AWS config's)")
+    parser.add_argument(
+        "--role-arn", help="assume this role first (CI: a smoke-test role in the stage's account); default: your credentials"
+    )
     parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS, help=f"default {DEFAULT_MAX_NEW_TOKENS}")
     parser.add_argument(
         "--budget-seconds", type=float, help="latency budget per call (default: the model's latency_budget_seconds)"
@@ -297,6 +316,8 @@ def main(argv: Sequence[str] | None = None, session: Any = None, sleep: Callable
         return session.client(service, config=BOTO_CONFIG)
 
     try:
+        if args.role_arn:
+            session = assume_role(session, args.role_arn)
         if args.model:
             targets = targets_from_model(args.model, args.endpoint, args.budget_seconds)
         else:

@@ -50,7 +50,8 @@ class FakeSession:
     def __init__(self) -> None:
         self.clients: dict[str, Any] = {}
         self.stubbers: dict[str, Stubber] = {}
-        for service in ("ssm", "sagemaker-runtime", "bedrock-runtime"):
+        self.region_name = REGION
+        for service in ("sts", "ssm", "sagemaker-runtime", "bedrock-runtime"):
             client = boto3.client(service, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
             self.clients[service] = client
             self.stubbers[service] = Stubber(client)
@@ -268,6 +269,49 @@ def test_a_missing_parameter_says_what_to_check(session, capsys):
     assert capsys.readouterr().err == (
         "error: cannot read SSM parameter /llm-endpoints/nope: ParameterNotFound (is the endpoint stack deployed here?)\n"
     )
+
+
+ROLE_ARN = "arn:aws:iam::222222222222:role/llm-smoke-test-staging"
+
+
+def test_role_arn_is_assumed_and_its_credentials_make_the_calls(session, capsys, monkeypatch):
+    session.stubbers["sts"].add_response(
+        "assume_role",
+        {
+            "Credentials": {
+                "AccessKeyId": "ASIAEXAMPLEEXAMPLE12",
+                "SecretAccessKey": "secret",
+                "SessionToken": "token",
+                "Expiration": "2026-01-01T00:00:00Z",
+            }
+        },
+        {"RoleArn": ROLE_ARN, "RoleSessionName": "llm-smoke-test", "DurationSeconds": 900},
+    )
+    assumed = FakeSession()
+    add_parameter(assumed, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5)))
+    add_invoke(assumed, "<s>[INST] Hi [/INST]", "mistral-7b")
+    made: list[dict[str, Any]] = []
+    monkeypatch.setattr(smoke_test.boto3.session, "Session", lambda **kwargs: made.append(kwargs) or assumed)
+
+    status = smoke_test.main(["--endpoint", "chat", "--prompt", "Hi", "--role-arn", ROLE_ARN], session=session)
+
+    assert status == 0, capsys.readouterr().err
+    assert made == [
+        {
+            "aws_access_key_id": "ASIAEXAMPLEEXAMPLE12",
+            "aws_secret_access_key": "secret",
+            "aws_session_token": "token",
+            "region_name": REGION,
+        }
+    ]
+    assumed.verify()
+
+
+def test_a_role_that_cannot_be_assumed_fails_clearly(session, capsys):
+    session.stubbers["sts"].add_client_error("assume_role", service_error_code="AccessDenied", service_message="not allowed")
+
+    assert smoke_test.main(["--endpoint", "chat", "--role-arn", ROLE_ARN], session=session) == 1
+    assert capsys.readouterr().err == f"error: cannot assume {ROLE_ARN}: AccessDenied: not allowed\n"
 
 
 def test_unknown_model_is_a_usage_error(session, capsys):
