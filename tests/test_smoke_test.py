@@ -291,7 +291,12 @@ def test_role_arn_is_assumed_and_its_credentials_make_the_calls(session, capsys,
     add_parameter(assumed, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5)))
     add_invoke(assumed, "<s>[INST] Hi [/INST]", "mistral-7b")
     made: list[dict[str, Any]] = []
-    monkeypatch.setattr(smoke_test.boto3.session, "Session", lambda **kwargs: made.append(kwargs) or assumed)
+
+    def new_session(**kwargs: Any) -> FakeSession:
+        made.append(kwargs)
+        return assumed
+
+    monkeypatch.setattr(boto3.session, "Session", new_session)
 
     status = smoke_test.main(["--endpoint", "chat", "--prompt", "Hi", "--role-arn", ROLE_ARN], session=session)
 
