@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import SecretValue, Stack
+from aws_cdk import SecretValue, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk.region_info import RegionInfo
@@ -195,7 +195,9 @@ class SageMakerLlmEndpoint(Construct):
         )
         acknowledge(
             role,
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:logs:{stack.region}:<AWS::AccountId>:log-group:{log_group_name}:log-stream:*]",
+            # cdk-nag names the account as written: a token in account-agnostic stacks, digits in pipeline stages.
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:logs:{stack.region}:{nag_account(stack)}:log-group:"
+            f"{log_group_name}:log-stream:*]",
             "SageMaker names the log streams after instance ids it chooses at run time; the role is limited "
             "to this endpoint's own log group.",
         )
@@ -228,3 +230,8 @@ class SageMakerLlmEndpoint(Construct):
                 "The container reads every object under the staged-weights prefix named in the model config.",
             )
         return statements
+
+
+def nag_account(stack: Stack) -> str:
+    """The account as cdk-nag writes it in finding IDs."""
+    return "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
