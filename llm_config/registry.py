@@ -14,6 +14,7 @@ from llm_config.catalogue import (
     load_instance_catalogue,
 )
 from llm_config.errors import ConfigError
+from llm_config.operations import check_budget_covers_floor
 from llm_config.sagemaker_model import SageMakerModelConfig
 from llm_config.sizing import check_fits
 from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
@@ -94,4 +95,8 @@ def _load_model_file(path: Path, source: str, instances: InstanceCatalogue, cont
     if isinstance(model, SageMakerModelConfig):
         containers.get(model.container.image, source, "container.image")
         check_fits(model, instances, source)
+        floor_hourly_usd = (
+            model.scaling.min_instances * instances.get(model.instance.type, source, "instance.type").sagemaker_hourly_usd
+        )
+        check_budget_covers_floor(model.budget, floor_hourly_usd, source, "budget.amount_usd")
     return model

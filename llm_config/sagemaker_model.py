@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from llm_config._strict import StrictModel
 from llm_config.catalogue import PositiveFloat, PositiveInt
+from llm_config.operations import AlarmSettings, BudgetSettings, ScalingSettings
 
 KEY_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
@@ -130,6 +131,9 @@ class SageMakerModelConfig(StrictModel):
     instance: Instance
     latency_budget_seconds: PositiveFloat
     prompt_format: str
+    scaling: ScalingSettings
+    alarms: AlarmSettings = AlarmSettings()
+    budget: BudgetSettings = BudgetSettings()
 
     @field_validator("prompt_format")
     @classmethod
@@ -146,6 +150,22 @@ class SageMakerModelConfig(StrictModel):
                 f"context_length ({self.context_length})|lower container.max_total_tokens"
             )
         return self
+
+    @model_validator(mode="after")
+    def _initial_count_within_scaling(self) -> SageMakerModelConfig:
+        scaling = self.scaling
+        if not scaling.min_instances <= self.instance.initial_count <= scaling.max_instances:
+            raise ValueError(
+                f"instance.initial_count ({self.instance.initial_count}) is outside scaling.min_instances.."
+                f"scaling.max_instances ({scaling.min_instances}..{scaling.max_instances})"
+                "|Application Auto Scaling would move it at once: make them agree"
+            )
+        return self
+
+    @property
+    def latency_alarm_seconds(self) -> float:
+        """The p90 ModelLatency threshold: `alarms.latency_p90_seconds`, else the latency budget."""
+        return self.alarms.latency_p90_seconds or self.latency_budget_seconds
 
     @property
     def names(self) -> list[str]:

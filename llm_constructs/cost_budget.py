@@ -18,7 +18,7 @@ class CostBudget(Construct):
 
     ``cost_filters`` (default: none, i.e. the whole account) narrows what counts, e.g.
     ``{"Service": ["Amazon SageMaker"]}`` or a cost allocation tag ``{"TagKeyValue": ["user:llm-endpoint$chat"]}``.
-    Child: ``Budget``.
+    ``budget_name`` (default: one CloudFormation generates) must be unique in the account. Child: ``Budget``.
     """
 
     def __init__(
@@ -32,6 +32,7 @@ class CostBudget(Construct):
         topic: AlarmTopic,
         emails: Sequence[str] = (),
         cost_filters: Mapping[str, Sequence[str]] | None = None,
+        budget_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if amount_usd <= 0:
@@ -46,6 +47,7 @@ class CostBudget(Construct):
             self,
             "Budget",
             budget=budgets.CfnBudget.BudgetDataProperty(
+                budget_name=budget_name,
                 budget_type="COST",
                 time_unit=time_unit,
                 budget_limit=budgets.CfnBudget.SpendProperty(amount=amount_usd, unit="USD"),

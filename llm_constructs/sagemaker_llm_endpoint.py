@@ -13,6 +13,7 @@ from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from llm_config import ContainerImage, InstanceType, SageMakerModelConfig
+from llm_constructs.endpoint_metrics import VariantMetrics
 from llm_constructs.nag import acknowledge
 
 # Where SageMaker writes the container's logs and the endpoint's instance metrics.
@@ -97,6 +98,18 @@ class SageMakerLlmEndpoint(Construct):
     @property
     def endpoint_arn(self) -> str:
         return Stack.of(self).format_arn(service="sagemaker", resource="endpoint", resource_name=self.endpoint_name.lower())
+
+    def metrics(self, variant_name: str) -> VariantMetrics:
+        """The ``metric_*`` helpers of one variant (its instance type sets GPU count and price)."""
+        for variant in self.variants:
+            if variant.name == variant_name:
+                return VariantMetrics(
+                    endpoint_name=self.endpoint_name,
+                    variant_name=variant.name,
+                    gpus=variant.instance.gpus,
+                    hourly_usd=variant.instance.sagemaker_hourly_usd,
+                )
+        raise ValueError(f"endpoint {self.endpoint_name} has no variant {variant_name!r}")
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` call InvokeEndpoint and InvokeEndpointWithResponseStream on this endpoint only."""

@@ -35,6 +35,8 @@ def build_stack(app: App, spec: DeploymentSpec, registry: ModelRegistry) -> Stac
         spec.stack_name,
         endpoint_name=spec.endpoint_name,
         variants=variants,
+        budget=spec.budget,
+        alarm_emails=spec.alarm_emails,
         env=Environment(region=spec.region),
         description=(
             f"LLM endpoint {spec.endpoint_name}: {model.display_name} on {model.instance.initial_count} x "

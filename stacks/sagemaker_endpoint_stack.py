@@ -1,4 +1,4 @@
-"""One stack per endpoint: the endpoint construct plus what client apps use to find it."""
+"""One stack per endpoint: the endpoint, its scaling, alarms, dashboard and budget, and what client apps use to find it."""
 
 from __future__ import annotations
 
@@ -6,14 +6,23 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_config.catalogue import HOURS_PER_MONTH
+from llm_config.operations import BudgetSettings
 from llm_constructs import EndpointVariant, SageMakerLlmEndpoint
+from llm_constructs.alarm_topic import AlarmTopic
+from llm_constructs.cost_budget import CostBudget
+from llm_constructs.endpoint_alarms import VariantAlarms
+from llm_constructs.endpoint_dashboard import EndpointDashboard
+from llm_constructs.endpoint_scaling import VariantScaling
 
 CLIENT_PARAMETER_PREFIX = "/llm-endpoints"
+# Tag on the endpoint's resources; activate it as a cost allocation tag for `budget.scope: endpoint`.
+COST_TAG = "llm-endpoint"
+BUDGET_SERVICE_NAME = "Amazon SageMaker"  # AWS Budgets' name for the service
 
 
 def monthly_hosting_usd(variants: Sequence[EndpointVariant]) -> float:
@@ -22,7 +31,12 @@ def monthly_hosting_usd(variants: Sequence[EndpointVariant]) -> float:
 
 
 class SageMakerEndpointStack(Stack):
-    """A SageMaker LLM endpoint, its client-discovery SSM parameter and outputs."""
+    """A SageMaker LLM endpoint with per-variant scaling and alarms, a dashboard, a budget and client discovery.
+
+    Scaling and alarm settings come from each variant's model config; construct IDs derive from the variant
+    name (``Scaling<variant>``, ``Alarms<variant>``), so adding a variant never replaces another's resources.
+    ``alarm_emails`` subscribe to the one alarm topic, which the budget also notifies.
+    """
 
     def __init__(
         self,
@@ -31,11 +45,60 @@ class SageMakerEndpointStack(Stack):
         *,
         endpoint_name: str,
         variants: Sequence[EndpointVariant],
+        budget: BudgetSettings,
+        alarm_emails: Sequence[str] = (),
         **stack_props: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_props)
         self.llm_endpoint = SageMakerLlmEndpoint(self, "LlmEndpoint", endpoint_name=endpoint_name, variants=variants)
+        Tags.of(self.llm_endpoint).add(COST_TAG, endpoint_name)
         monthly_usd = monthly_hosting_usd(variants)
+
+        self.alarm_topic = AlarmTopic(
+            self, "AlarmTopic", display_name=f"LLM endpoint {endpoint_name} alarms", emails=alarm_emails
+        )
+        self.scaling: dict[str, VariantScaling] = {}
+        self.alarms: dict[str, VariantAlarms] = {}
+        for variant in variants:
+            self.scaling[variant.name] = VariantScaling(
+                self,
+                f"Scaling{variant.name}",
+                endpoint=self.llm_endpoint,
+                variant_name=variant.name,
+                settings=variant.model.scaling,
+            )
+            self.alarms[variant.name] = VariantAlarms(
+                self,
+                f"Alarms{variant.name}",
+                metrics=self.llm_endpoint.metrics(variant.name),
+                settings=variant.model.alarms,
+                latency_threshold_seconds=variant.model.latency_alarm_seconds,
+                topic=self.alarm_topic,
+            )
+        # Dashboards and budgets are named account-wide, across regions.
+        account_wide_name = f"llm-{endpoint_name}-{self.region}"
+        self.dashboard = EndpointDashboard(
+            self,
+            "Dashboard",
+            dashboard_name=account_wide_name,
+            variants=[self.llm_endpoint.metrics(v.name) for v in variants],
+            latency_threshold_seconds={v.name: v.model.latency_alarm_seconds for v in variants},
+            alarms=[alarm for variant_alarms in self.alarms.values() for alarm in variant_alarms.alarms],
+        )
+        self.budget = CostBudget(
+            self,
+            "Budget",
+            budget_name=account_wide_name,
+            amount_usd=budget.amount_usd,
+            time_unit=budget.period,
+            alert_thresholds_percent=budget.alert_thresholds_percent,
+            topic=self.alarm_topic,
+            cost_filters={
+                "sagemaker": {"Service": [BUDGET_SERVICE_NAME]},
+                "endpoint": {"TagKeyValue": [f"user:{COST_TAG}${endpoint_name}"]},
+                "account": None,
+            }[budget.scope],
+        )
 
         self.client_parameter = ssm.StringParameter(
             self,
@@ -60,6 +123,10 @@ class SageMakerEndpointStack(Stack):
             value=f"{monthly_usd:.0f}",
             description="Always-on cost of the initial instances at us-east-1 SageMaker on-demand prices",
         )
+        CfnOutput(
+            self, "AlarmTopicArn", value=self.alarm_topic.topic_arn, description="SNS topic of every alarm and budget alert"
+        )
+        CfnOutput(self, "DashboardName", value=account_wide_name, description="CloudWatch dashboard of the endpoint")
 
     def _client_metadata(self, endpoint_name: str, variants: Sequence[EndpointVariant]) -> dict[str, Any]:
         return {

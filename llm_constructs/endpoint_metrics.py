@@ -1,0 +1,154 @@
+"""CloudWatch metrics of one endpoint variant, in the units SageMaker publishes them (DESIGN.md section 4).
+
+- ``AWS/SageMaker``: Invocations, Invocation4XXErrors, Invocation5XXErrors (counts) and ModelLatency
+  (MICROSECONDS: a 5 s budget is 5,000,000).
+- ``/aws/sagemaker/Endpoints``: CPU/GPU/GPU memory/disk utilization in percent, one data point per instance
+  per minute. GPU figures are summed over the instance's GPUs (0-400% on 4 GPUs); the ``*_percent`` helpers
+  divide by the GPU count so that 100 means every GPU is full.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+
+INVOCATION_NAMESPACE = "AWS/SageMaker"
+INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
+ONE_MINUTE = Duration.minutes(1)
+FIVE_MINUTES = Duration.minutes(5)
+MICROSECONDS_PER_SECOND = 1_000_000
+
+
+@dataclass(frozen=True)
+class VariantMetrics:
+    """Metric factories for variant ``variant_name`` of endpoint ``endpoint_name``.
+
+    ``gpus`` and ``hourly_usd`` describe the variant's instance type; they turn summed GPU percentages into
+    percent-of-all-GPUs and the instance count into an estimated cost.
+    """
+
+    endpoint_name: str
+    variant_name: str
+    gpus: int
+    hourly_usd: float
+
+    def metric(
+        self, metric_name: str, *, namespace: str, statistic: str, period: Duration, label: str | None = None
+    ) -> cloudwatch.Metric:
+        """Any metric of this variant, by name (dimensions EndpointName and VariantName)."""
+        return cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=metric_name,
+            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": self.variant_name},
+            statistic=statistic,
+            period=period,
+            label=label or f"{self.variant_name} {metric_name}",
+        )
+
+    def metric_invocations(self, *, period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
+        """Requests sent to the variant (Sum). SageMaker publishes no data point in a period without requests."""
+        return self.metric("Invocations", namespace=INVOCATION_NAMESPACE, statistic="Sum", period=period)
+
+    def metric_model_latency(self, *, statistic: str = "p90", period: Duration = ONE_MINUTE) -> cloudwatch.Metric:
+        """Time the model container took to answer, in MICROSECONDS."""
+        return self.metric(
+            "ModelLatency",
+            namespace=INVOCATION_NAMESPACE,
+            statistic=statistic,
+            period=period,
+            label=f"{self.variant_name} ModelLatency {statistic} (µs)",
+        )
+
+    def metric_model_latency_ms(self, *, statistic: str = "p90", period: Duration = ONE_MINUTE) -> cloudwatch.MathExpression:
+        """ModelLatency converted to milliseconds, for graphs people read."""
+        return cloudwatch.MathExpression(
+            expression=f"{self._id('latency_' + statistic)} / 1000",
+            using_metrics={self._id("latency_" + statistic): self.metric_model_latency(statistic=statistic, period=period)},
+            label=f"{self.variant_name} {statistic} (ms)",
+            period=period,
+        )
+
+    def metric_server_errors(self, *, period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
+        """Invocation5XXErrors (Sum): the container or SageMaker failed the request."""
+        return self.metric("Invocation5XXErrors", namespace=INVOCATION_NAMESPACE, statistic="Sum", period=period)
+
+    def metric_client_errors(self, *, period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
+        """Invocation4XXErrors (Sum): SageMaker refused the request as malformed, unauthorized or throttled."""
+        return self.metric("Invocation4XXErrors", namespace=INVOCATION_NAMESPACE, statistic="Sum", period=period)
+
+    def metric_client_error_rate_percent(self, *, period: Duration = FIVE_MINUTES) -> cloudwatch.MathExpression:
+        """4XX errors as a percentage of invocations; no data point when there were no invocations."""
+        return cloudwatch.MathExpression(
+            expression=f"100 * FILL({self._id('errors')}, 0) / {self._id('invocations')}",
+            using_metrics={
+                self._id("errors"): self.metric_client_errors(period=period),
+                self._id("invocations"): self.metric_invocations(period=period),
+            },
+            label=f"{self.variant_name} 4XX error rate (%)",
+            period=period,
+        )
+
+    def metric_gpu_utilization_percent(
+        self, *, statistic: str = "Average", period: Duration = ONE_MINUTE
+    ) -> cloudwatch.MathExpression:
+        """GPUUtilization divided by the GPU count: 0-100 whatever the instance."""
+        return self._per_gpu("GPUUtilization", "GPU utilization", statistic, period)
+
+    def metric_gpu_memory_utilization_percent(
+        self, *, statistic: str = "Maximum", period: Duration = ONE_MINUTE
+    ) -> cloudwatch.MathExpression:
+        """GPUMemoryUtilization divided by the GPU count: 0-100 whatever the instance. Maximum: the fullest instance."""
+        return self._per_gpu("GPUMemoryUtilization", "GPU memory", statistic, period)
+
+    def metric_disk_utilization_percent(
+        self, *, statistic: str = "Maximum", period: Duration = FIVE_MINUTES
+    ) -> cloudwatch.Metric:
+        """DiskUtilization, already 0-100 per instance. Maximum: the fullest instance."""
+        return self.metric(
+            "DiskUtilization",
+            namespace=INSTANCE_NAMESPACE,
+            statistic=statistic,
+            period=period,
+            label=f"{self.variant_name} disk (%)",
+        )
+
+    def metric_instance_samples(self, *, period: Duration = ONE_MINUTE) -> cloudwatch.Metric:
+        """SampleCount of CPUUtilization: every in-service instance publishes one data point a minute."""
+        return self.metric("CPUUtilization", namespace=INSTANCE_NAMESPACE, statistic="SampleCount", period=period)
+
+    def metric_instance_count(self, *, period: Duration = ONE_MINUTE) -> cloudwatch.MathExpression:
+        """In-service instances: data points per minute of an instance metric, whatever period the graph uses."""
+        return cloudwatch.MathExpression(
+            expression=f"{self._id('samples')} / (PERIOD({self._id('samples')}) / 60)",
+            using_metrics={self._id("samples"): self.metric_instance_samples(period=period)},
+            label=f"{self.variant_name} instances",
+            period=period,
+        )
+
+    def metric_hourly_cost_usd(self, *, period: Duration = ONE_MINUTE) -> cloudwatch.MathExpression:
+        """Estimated on-demand cost per hour: instances x the catalogue's SageMaker hourly price."""
+        return cloudwatch.MathExpression(
+            expression=f"{self._id('instances')} * {self.hourly_usd}",
+            using_metrics={self._id("instances"): self.metric_instance_count(period=period)},
+            label=f"{self.variant_name} USD/hour",
+            period=period,
+        )
+
+    def _id(self, word: str) -> str:
+        """A metric-math id unique to this variant: graphs and alarms may combine several variants."""
+        return f"{word}_{re.sub('[^a-z0-9]', '_', self.variant_name.lower())}"
+
+    def _per_gpu(self, metric_name: str, what: str, statistic: str, period: Duration) -> cloudwatch.MathExpression:
+        return cloudwatch.MathExpression(
+            expression=f"{self._id(metric_name.lower())} / {self.gpus}",
+            using_metrics={
+                self._id(metric_name.lower()): self.metric(
+                    metric_name, namespace=INSTANCE_NAMESPACE, statistic=statistic, period=period
+                )
+            },
+            label=f"{self.variant_name} {what} (% of {self.gpus} GPU{'s' if self.gpus > 1 else ''})",
+            period=period,
+        )
