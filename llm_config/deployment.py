@@ -1,4 +1,9 @@
-"""What one `cdk synth|deploy` deploys, read from the `-c` context flags (DESIGN.md section 2)."""
+"""What one `cdk synth|deploy` deploys, read from the `-c` context flags or a deployment file (DESIGN.md section 2).
+
+A deployment is one named endpoint serving one model, or two during a migration: `model` (the one serving now)
+and `candidate` (the one replacing it) with `candidate_weight` percent of the traffic. docs/deployments.md
+documents the fields, docs/migrations.md the phases.
+"""
 
 from __future__ import annotations
 
@@ -6,50 +11,145 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
+from llm_config.deployment_file import load_deployment_file
 from llm_config.errors import ConfigError
-from llm_config.operations import BudgetSettings, check_budget_covers_floor, parse_emails
+from llm_config.guardrails import Guardrails, check_guardrails_fit
+from llm_config.operations import HOURS_PER_PERIOD, BudgetSettings, check_budget_covers_floor, parse_emails
 from llm_config.registry import ModelConfig, ModelRegistry
 
 DEFAULT_MODEL = "mistral-7b"
 DEFAULT_REGION = "us-east-1"
 ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's own rule
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# The flags a deployment file replaces: passing one with -c deployment is an error, so CI deploys what the file says.
+SPEC_FLAGS = ("endpoint", "region", "model", "candidate", "candidate_weight", "retire")
+FLAGS_SOURCE = "-c flags"
+
+Phase = Literal["serve", "split", "shift", "revert", "retire"]
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    """One production variant of a deployment: its model, its share of traffic, whether it autoscales.
+
+    A variant at weight 0 is drained: no traffic and no Application Auto Scaling target, so that a later deploy
+    may remove it (SageMaker refuses to remove a variant that is still a scalable target).
+    """
+
+    model: ModelConfig
+    weight: int  # percent of the endpoint's traffic
+
+    @property
+    def name(self) -> str:
+        return self.model.key
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.weight > 0
 
 
 @dataclass(frozen=True)
 class DeploymentSpec:
-    """One stack: a named endpoint (or Bedrock access) for one model, in one region."""
+    """One stack: a named endpoint for one model, or for a model and its candidate, in one region."""
 
     endpoint_name: str
     region: str
     model: ModelConfig
-    alarm_emails: tuple[str, ...] = ()  # the model's alarms.emails plus -c alarm_email
-    budget: BudgetSettings = field(default_factory=BudgetSettings)  # the model's budget, amount replaced by -c budget_usd
+    alarm_emails: tuple[str, ...] = ()  # the models' alarms.emails plus -c alarm_email
+    budget: BudgetSettings = field(default_factory=BudgetSettings)  # see _budget
+    candidate: ModelConfig | None = None
+    candidate_weight: int = 0  # percent of traffic the candidate gets, 0-100
+    retire: str | None = None  # key of the model whose variant this deploy removes
+    guardrails: Guardrails = field(default_factory=Guardrails)
+    source: str = "-c flags"  # where the spec came from: FLAGS_SOURCE or the deployment file
 
     @property
     def stack_name(self) -> str:
         return f"llm-{self.endpoint_name}"
 
+    @property
+    def phase(self) -> Phase:
+        """serve (one model), split (both serve), shift (all on the candidate), revert (all on the model), retire."""
+        if self.candidate is None:
+            return "retire" if self.retire else "serve"
+        ends: dict[int, Phase] = {0: "revert", 100: "shift"}
+        return ends.get(self.candidate_weight, "split")
+
+    @property
+    def variants(self) -> tuple[VariantPlan, ...]:
+        if self.candidate is None:
+            return (VariantPlan(self.model, 100),)
+        return (VariantPlan(self.model, 100 - self.candidate_weight), VariantPlan(self.candidate, self.candidate_weight))
+
+    @property
+    def uses_guardrails(self) -> bool:
+        """Whether this deploy carries the blue/green DeploymentConfig.
+
+        SageMaker's guardrails need the new endpoint config to keep the old variant names. A split's first deploy
+        adds the candidate and a retire removes a variant, so neither carries it; serve, shift and revert keep
+        the variant set of the phase before them (docs/migrations.md).
+        """
+        return self.phase in ("serve", "shift", "revert")
+
 
 def deployment_from_context(
     get_context: Callable[[str], Any], environ: Mapping[str, str], registry: ModelRegistry
 ) -> DeploymentSpec:
-    """Read `-c model`, `-c endpoint`, `-c region`, `-c alarm_email` and `-c budget_usd`, applying the documented defaults."""
-    model = registry.resolve(_text(get_context, "model") or DEFAULT_MODEL)
-    endpoint_name = _text(get_context, "endpoint") or model.key
+    """Read `-c deployment=FILE`, or the flags `-c model/endpoint/region/candidate/candidate_weight/retire`,
+    plus `-c alarm_email` and `-c budget_usd`, applying the documented defaults."""
+    path = _text(get_context, "deployment")
+    if path:
+        given = [name for name in SPEC_FLAGS if get_context(name) is not None]
+        if given:
+            raise ConfigError(
+                f"-c {given[0]}",
+                None,
+                "cannot be combined with -c deployment: the deployment file is the whole spec",
+                f"set {given[0]} in {path}, or drop -c deployment",
+            )
+        source, from_file = load_deployment_file(Path(path))
+        return resolve_deployment(from_file, source, get_context, environ, registry)
+    values: dict[str, Any] = {name: _text(get_context, name) for name in SPEC_FLAGS if name != "candidate_weight"}
+    values["candidate_weight"] = get_context("candidate_weight")  # text from the CLI, a number from cdk.json
+    return resolve_deployment(values, FLAGS_SOURCE, get_context, environ, registry)
+
+
+def resolve_deployment(
+    values: Mapping[str, Any],
+    source: str,
+    get_context: Callable[[str], Any],
+    environ: Mapping[str, str],
+    registry: ModelRegistry,
+) -> DeploymentSpec:
+    """Check one spec from ``source`` (FLAGS_SOURCE or a deployment file's path) with the same rules either way."""
+
+    def where(name: str) -> tuple[str, str | None]:
+        return (f"-c {name}", None) if source == FLAGS_SOURCE else (source, name)
+
+    model = _model(registry, values.get("model") or DEFAULT_MODEL, where("model"))
+    endpoint_name = values.get("endpoint") or model.key
     if not ENDPOINT_NAME_PATTERN.match(endpoint_name):
         raise ConfigError(
-            "-c endpoint",
-            None,
+            *where("endpoint"),
             f"{endpoint_name!r} is not a valid SageMaker endpoint name",
             "use 1-63 letters, digits and hyphens, starting and ending with a letter or digit",
         )
-    region = _text(get_context, "region") or environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
+    region = values.get("region") or environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
     if not REGION_PATTERN.match(region):
-        raise ConfigError("-c region", None, f"{region!r} is not an AWS region name", "use a name like us-east-1")
-    emails = list(model.alarms.emails)
+        raise ConfigError(*where("region"), f"{region!r} is not an AWS region name", "use a name like us-east-1")
+    candidate, weight = _candidate(values, where, model, registry)
+    retire = _retire(values, where, model, candidate, registry)
+    guardrails: Guardrails = values.get("guardrails") or Guardrails()
+    models = [model] if candidate is None else [model, candidate]
+    check_guardrails_fit(
+        guardrails,
+        [(m.key, m.scaling.min_instances, m.scaling.max_instances) for m in models],
+        *where("guardrails"),
+    )
+    emails = list(dict.fromkeys(email for m in models for email in m.alarms.emails))
     extra_emails = _text(get_context, "alarm_email")
     if extra_emails:
         emails += [email for email in parse_emails(extra_emails, "-c alarm_email") if email not in emails]
@@ -58,26 +158,109 @@ def deployment_from_context(
         region=region,
         model=model,
         alarm_emails=tuple(emails),
-        budget=_budget(get_context, model, registry),
+        budget=_budget(get_context, models, registry, where("candidate")),
+        candidate=candidate,
+        candidate_weight=weight,
+        retire=retire,
+        guardrails=guardrails,
+        source=source,
     )
 
 
-def _budget(get_context: Callable[[str], Any], model: ModelConfig, registry: ModelRegistry) -> BudgetSettings:
-    value = get_context("budget_usd")
-    if value is None:
-        return model.budget
-    try:
-        amount = float(value)
-    except (TypeError, ValueError):
-        amount = 0.0
-    if isinstance(value, bool) or not 0 < amount < math.inf:
+def _candidate(
+    values: Mapping[str, Any], where: Callable[[str], tuple[str, str | None]], model: ModelConfig, registry: ModelRegistry
+) -> tuple[ModelConfig | None, int]:
+    name, weight = values.get("candidate"), values.get("candidate_weight")
+    if name is None:
+        if weight is not None:
+            raise ConfigError(*where("candidate_weight"), "is set without a candidate", "name the candidate model, or drop it")
+        return None, 0
+    candidate = _model(registry, name, where("candidate"))
+    if candidate.key == model.key:
         raise ConfigError(
-            "-c budget_usd", None, f"expected a positive number of US dollars, got {value!r}", "pass e.g. -c budget_usd=250"
+            *where("candidate"),
+            f"{name!r} is the model the endpoint serves ({model.key}); a variant cannot replace itself",
+            "to change the model's config, edit its file and deploy without a candidate",
         )
-    budget = model.budget.model_copy(update={"amount_usd": amount})
-    floor_hourly_usd = model.scaling.min_instances * registry.instance_for(model).sagemaker_hourly_usd
-    check_budget_covers_floor(budget, floor_hourly_usd, "-c budget_usd", None)
+    if weight is None:
+        raise ConfigError(
+            *where("candidate_weight"),
+            "is required with a candidate",
+            "give the candidate's share of traffic in percent, e.g. candidate_weight=10",
+        )
+    return candidate, _percent(weight, where("candidate_weight"))
+
+
+def _percent(value: Any, location: tuple[str, str | None]) -> int:
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise ConfigError(
+            *location,
+            f"expected a whole percentage from 0 to 100, got {value!r}",
+            "10 sends the candidate 10% of requests; 100 moves everything to it; 0 moves everything back",
+        )
+    return value
+
+
+def _retire(
+    values: Mapping[str, Any],
+    where: Callable[[str], tuple[str, str | None]],
+    model: ModelConfig,
+    candidate: ModelConfig | None,
+    registry: ModelRegistry,
+) -> str | None:
+    name = values.get("retire")
+    if name is None:
+        return None
+    retired = _model(registry, name, where("retire"))
+    if candidate is not None:
+        raise ConfigError(
+            *where("retire"),
+            "cannot be combined with a candidate: retire removes the drained variant, leaving one model",
+            "deploy retire with only the model that stays (docs/migrations.md: finish)",
+        )
+    if retired.key == model.key:
+        raise ConfigError(
+            *where("retire"),
+            f"{name!r} is the model that stays; retire names the drained variant this deploy removes",
+            "name the other model, or drop retire",
+        )
+    return retired.key
+
+
+def _budget(
+    get_context: Callable[[str], Any],
+    models: list[ModelConfig],
+    registry: ModelRegistry,
+    location: tuple[str, str | None],
+) -> BudgetSettings:
+    """The budget of the model that allows the most per hour (so a migration's overlap does not alert every day),
+    with its amount replaced by -c budget_usd; refused if the variants' minimum capacity alone exceeds it."""
+    budget = max((m.budget for m in models), key=lambda b: b.amount_usd / HOURS_PER_PERIOD[b.period])
+    value = get_context("budget_usd")
+    if value is not None:
+        try:
+            amount = float(value)
+        except (TypeError, ValueError):
+            amount = 0.0
+        if isinstance(value, bool) or not 0 < amount < math.inf:
+            raise ConfigError(
+                "-c budget_usd", None, f"expected a positive number of US dollars, got {value!r}", "pass e.g. -c budget_usd=250"
+            )
+        budget = budget.model_copy(update={"amount_usd": amount})
+        location = ("-c budget_usd", None)
+    if value is not None or len(models) > 1:
+        floor_hourly_usd = sum(m.scaling.min_instances * registry.instance_for(m).sagemaker_hourly_usd for m in models)
+        check_budget_covers_floor(budget, floor_hourly_usd, *location)
     return budget
+
+
+def _model(registry: ModelRegistry, name: str, location: tuple[str, str | None]) -> ModelConfig:
+    try:
+        return registry.resolve(name)
+    except ConfigError as error:
+        raise ConfigError(*location, error.problem, error.fix) from None
 
 
 def _text(get_context: Callable[[str], Any], name: str) -> str | None:

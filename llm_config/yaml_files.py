@@ -43,24 +43,24 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def parse_as(model: type[Model], data: Any, source: str, prefix: str = "") -> Model:
-    """Validate ``data`` into ``model``; the first problem becomes a ConfigError."""
+def parse_as(model: type[Model], data: Any, source: str, prefix: str = "", schema_doc: str = SCHEMA_DOC) -> Model:
+    """Validate ``data`` into ``model``; the first problem becomes a ConfigError pointing at ``schema_doc``."""
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise _to_config_error(error, source, prefix) from None
+        raise _to_config_error(error, source, prefix, schema_doc) from None
 
 
-def _to_config_error(error: ValidationError, source: str, prefix: str) -> ConfigError:
+def _to_config_error(error: ValidationError, source: str, prefix: str, schema_doc: str) -> ConfigError:
     first = error.errors(include_url=False)[0]
     location = ".".join(str(part) for part in first["loc"])
     field = ".".join(part for part in (prefix, location) if part) or None
     kind = first["type"]
     message = first["msg"]
     if kind == "extra_forbidden":
-        return ConfigError(source, field, "unknown key", f"remove it or correct its spelling ({SCHEMA_DOC} lists every key)")
+        return ConfigError(source, field, "unknown key", f"remove it or correct its spelling ({schema_doc} lists every key)")
     if kind == "missing":
-        return ConfigError(source, field, "required key is missing", f"add it ({SCHEMA_DOC} documents it)")
+        return ConfigError(source, field, "required key is missing", f"add it ({schema_doc} documents it)")
     if kind == "value_error":
         # Our own validators raise ValueError("problem|fix").
         problem, _, fix = message.removeprefix("Value error, ").partition("|")
@@ -68,4 +68,4 @@ def _to_config_error(error: ValidationError, source: str, prefix: str) -> Config
     if kind == "literal_error":
         return ConfigError(source, field, f"got {first.get('input')!r}", message.replace("Input should be", "use"))
     got = first.get("input")
-    return ConfigError(source, field, f"{message} (got {got!r})", f"give a value of the right type ({SCHEMA_DOC})")
+    return ConfigError(source, field, f"{message} (got {got!r})", f"give a value of the right type ({schema_doc})")

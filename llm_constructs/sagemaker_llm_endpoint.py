@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import SecretValue, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from llm_config import ContainerImage, InstanceType, SageMakerModelConfig
+from llm_config.guardrails import CapacitySize, Guardrails
 from llm_constructs.endpoint_metrics import VariantMetrics
 from llm_constructs.nag import acknowledge
 
@@ -29,6 +31,8 @@ class EndpointVariant:
 
     ``name`` is the SageMaker variant name; by default the stack uses the model key, so the
     variant says which model serves it. ``initial_weight`` is relative to the other variants'.
+    ``autoscaled`` says whether the stack registers it with Application Auto Scaling; a drained variant
+    (weight 0, about to be removed) is not, because SageMaker refuses to remove a scalable target.
     """
 
     name: str
@@ -36,6 +40,7 @@ class EndpointVariant:
     instance: InstanceType
     image: ContainerImage
     initial_weight: float = 1.0
+    autoscaled: bool = True
 
 
 def tgi_environment(model: SageMakerModelConfig, instance: InstanceType) -> dict[str, str]:
@@ -66,6 +71,11 @@ class SageMakerLlmEndpoint(Construct):
     fixed name would collide. It sets neither VolumeSizeInGB nor KmsKeyId, which SageMaker rejects
     on instances with local NVMe storage (all catalogued GPU instances; that storage is encrypted
     by the instance hardware).
+
+    Every update keeps each existing variant's current instance count (RetainAllVariantProperties, so a
+    deploy never undoes autoscaling) but takes the weights from the new config (DesiredWeight is excluded
+    from retention), so a weight change in a deploy takes effect. New variants start at their initial count.
+    ``add_deployment_guardrails`` adds a blue/green DeploymentConfig with automatic rollback.
     """
 
     def __init__(
@@ -93,6 +103,10 @@ class SageMakerLlmEndpoint(Construct):
             "Endpoint",
             endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            retain_all_variant_properties=True,
+            exclude_retained_variant_properties=[
+                sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DesiredWeight")
+            ],
         )
 
     @property
@@ -110,6 +124,42 @@ class SageMakerLlmEndpoint(Construct):
                     hourly_usd=variant.instance.sagemaker_hourly_usd,
                 )
         raise ValueError(f"endpoint {self.endpoint_name} has no variant {variant_name!r}")
+
+    def add_deployment_guardrails(self, guardrails: Guardrails, rollback_alarms: Sequence[cloudwatch.IAlarm]) -> None:
+        """Make the next endpoint update a blue/green deployment that rolls back when any of ``rollback_alarms`` fires.
+
+        Only valid when the update keeps the endpoint's variant names (SageMaker's guardrails exclusions); the
+        caller decides. The execution role may describe the alarms, as SageMaker's guardrails guide asks.
+        """
+        if not rollback_alarms:
+            raise ValueError("deployment guardrails need at least one rollback alarm")
+        routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+            type=guardrails.traffic_routing,
+            wait_interval_in_seconds=guardrails.wait_interval_seconds,
+            canary_size=_capacity(guardrails.canary_size),
+            linear_step_size=_capacity(guardrails.linear_step_size),
+        )
+        self.endpoint.deployment_config = sagemaker.CfnEndpoint.DeploymentConfigProperty(
+            blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                traffic_routing_configuration=routing,
+                maximum_execution_timeout_in_seconds=guardrails.maximum_execution_timeout_seconds,
+                termination_wait_in_seconds=guardrails.termination_wait_seconds,
+            ),
+            auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+                alarms=[sagemaker.CfnEndpoint.AlarmProperty(alarm_name=alarm.alarm_name) for alarm in rollback_alarms]
+            ),
+        )
+        policy = iam.Policy(
+            self,
+            "DescribeRollbackAlarms",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["cloudwatch:DescribeAlarms"], resources=[alarm.alarm_arn for alarm in rollback_alarms]
+                )
+            ],
+        )
+        policy.attach_to_role(self.execution_role)
+        self.endpoint.node.add_dependency(policy)
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` call InvokeEndpoint and InvokeEndpointWithResponseStream on this endpoint only."""
@@ -243,6 +293,10 @@ class SageMakerLlmEndpoint(Construct):
                 "The container reads every object under the staged-weights prefix named in the model config.",
             )
         return statements
+
+
+def _capacity(size: CapacitySize | None) -> sagemaker.CfnEndpoint.CapacitySizeProperty | None:
+    return None if size is None else sagemaker.CfnEndpoint.CapacitySizeProperty(type=size.type, value=size.value)
 
 
 def nag_account(stack: Stack) -> str:

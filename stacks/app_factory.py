@@ -28,7 +28,15 @@ def build_stack(app: App, spec: DeploymentSpec, registry: ModelRegistry) -> Stac
     model = spec.model
     assert isinstance(model, SageMakerModelConfig)
     variants = [
-        EndpointVariant(name=model.key, model=model, instance=registry.instance_for(model), image=registry.image_for(model))
+        EndpointVariant(
+            name=plan.name,
+            model=plan.model,
+            instance=registry.instance_for(plan.model),
+            image=registry.image_for(plan.model),
+            initial_weight=plan.weight,
+            autoscaled=plan.autoscaled,
+        )
+        for plan in spec.variants
     ]
     return SageMakerEndpointStack(
         app,
@@ -37,10 +45,18 @@ def build_stack(app: App, spec: DeploymentSpec, registry: ModelRegistry) -> Stac
         variants=variants,
         budget=spec.budget,
         alarm_emails=spec.alarm_emails,
+        guardrails=spec.guardrails if spec.uses_guardrails else None,
         env=Environment(region=spec.region),
-        description=(
-            f"LLM endpoint {spec.endpoint_name}: {model.display_name} on {model.instance.initial_count} x "
-            f"{model.instance.type} (~${monthly_hosting_usd(variants):,.0f}/month always-on)"
-        ),
+        description=_description(spec, variants),
         analytics_reporting=False,
     )
+
+
+def _description(spec: DeploymentSpec, variants: list[EndpointVariant]) -> str:
+    cost = f"~${monthly_hosting_usd(variants):,.0f}/month always-on"
+    if len(variants) == 1:
+        model = spec.model
+        instances = f"{model.instance.initial_count} x {model.instance.type}"
+        return f"LLM endpoint {spec.endpoint_name}: {model.display_name} on {instances} ({cost})"
+    split = ", ".join(f"{v.name} {v.initial_weight:g}%" for v in variants)
+    return f"LLM endpoint {spec.endpoint_name}, migration phase {spec.phase}: {split} ({cost})"

@@ -11,6 +11,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_config.catalogue import HOURS_PER_MONTH
+from llm_config.guardrails import Guardrails, RollbackAlarm
 from llm_config.operations import BudgetSettings
 from llm_constructs import EndpointVariant, SageMakerLlmEndpoint
 from llm_constructs.alarm_topic import AlarmTopic
@@ -23,6 +24,12 @@ CLIENT_PARAMETER_PREFIX = "/llm-endpoints"
 # Tag on the endpoint's resources; activate it as a cost allocation tag for `budget.scope: endpoint`.
 COST_TAG = "llm-endpoint"
 BUDGET_SERVICE_NAME = "Amazon SageMaker"  # AWS Budgets' name for the service
+# Which VariantAlarms attribute each rollback alarm of a deployment file's `guardrails.rollback_alarms` is.
+ROLLBACK_ALARM_ATTRIBUTES: dict[RollbackAlarm, str] = {
+    "latency-p90": "latency",
+    "5xx-errors": "server_errors",
+    "4xx-rate": "client_error_rate",
+}
 
 
 def monthly_hosting_usd(variants: Sequence[EndpointVariant]) -> float:
@@ -35,7 +42,9 @@ class SageMakerEndpointStack(Stack):
 
     Scaling and alarm settings come from each variant's model config; construct IDs derive from the variant
     name (``Scaling<variant>``, ``Alarms<variant>``), so adding a variant never replaces another's resources.
-    ``alarm_emails`` subscribe to the one alarm topic, which the budget also notifies.
+    ``alarm_emails`` subscribe to the one alarm topic, which the budget also notifies. Variants with
+    ``autoscaled=False`` (drained) get alarms but no scaling. ``guardrails`` (default none) makes this deploy's
+    endpoint update a blue/green deployment rolled back by the chosen alarms of every variant.
     """
 
     def __init__(
@@ -47,6 +56,7 @@ class SageMakerEndpointStack(Stack):
         variants: Sequence[EndpointVariant],
         budget: BudgetSettings,
         alarm_emails: Sequence[str] = (),
+        guardrails: Guardrails | None = None,
         **stack_props: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_props)
@@ -60,13 +70,14 @@ class SageMakerEndpointStack(Stack):
         self.scaling: dict[str, VariantScaling] = {}
         self.alarms: dict[str, VariantAlarms] = {}
         for variant in variants:
-            self.scaling[variant.name] = VariantScaling(
-                self,
-                f"Scaling{variant.name}",
-                endpoint=self.llm_endpoint,
-                variant_name=variant.name,
-                settings=variant.model.scaling,
-            )
+            if variant.autoscaled:
+                self.scaling[variant.name] = VariantScaling(
+                    self,
+                    f"Scaling{variant.name}",
+                    endpoint=self.llm_endpoint,
+                    variant_name=variant.name,
+                    settings=variant.model.scaling,
+                )
             self.alarms[variant.name] = VariantAlarms(
                 self,
                 f"Alarms{variant.name}",
@@ -74,6 +85,15 @@ class SageMakerEndpointStack(Stack):
                 settings=variant.model.alarms,
                 latency_threshold_seconds=variant.model.latency_alarm_seconds,
                 topic=self.alarm_topic,
+            )
+        if guardrails is not None:
+            self.llm_endpoint.add_deployment_guardrails(
+                guardrails,
+                [
+                    getattr(self.alarms[variant.name], ROLLBACK_ALARM_ATTRIBUTES[name])
+                    for variant in variants
+                    for name in guardrails.rollback_alarms
+                ],
             )
         # Dashboards and budgets are named account-wide, across regions.
         account_wide_name = f"llm-{endpoint_name}-{self.region}"

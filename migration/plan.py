@@ -1,0 +1,218 @@
+"""`python -m migration plan`: show a deployment spec's phase, what its deploy changes, the cost before and after,
+and whether the step is safe (migration.sequence); optionally run that one deploy.
+
+The state before the deploy comes from the live endpoint (`--live`, boto3, read-only) or from the previous spec
+(`--previous FILE`, offline, e.g. the deployment file as it was in the last commit). docs/migrations.md is the runbook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from llm_config import ConfigError, ModelRegistry, load_registry
+from llm_config.catalogue import HOURS_PER_MONTH
+from llm_config.deployment import DeploymentSpec, deployment_from_context
+from migration.live import LiveEndpoint, read_live_endpoint
+from migration.sequence import EndpointState, Finding, check_transition, hourly_usd, state_after, state_from_spec
+
+Clients = Callable[[str], tuple[Any, Any]]  # region -> (sagemaker client, application-autoscaling client)
+CDK = "node_modules/.bin/cdk"
+
+
+def boto3_clients(region: str) -> tuple[Any, Any]:
+    import boto3
+
+    return boto3.client("sagemaker", region_name=region), boto3.client("application-autoscaling", region_name=region)
+
+
+def main(argv: Sequence[str] | None = None, *, clients: Clients = boto3_clients, run: Callable[..., Any] = subprocess.run) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        registry = load_registry()
+        context = _context(args)
+        spec = deployment_from_context(context.get, os.environ, registry)
+        before, source, status = _before(args, spec, registry, clients)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: cannot read endpoint {context.get('endpoint') or '(from the spec)'} live: {error}", file=sys.stderr)
+        return 2
+    findings = check_transition(before, spec) if source else []
+    if status and status != "InService":
+        findings.append(Finding("error", f"the endpoint is {status}: wait until it is InService before the next deploy"))
+    print(render(spec, registry, before, source, findings))
+    if any(f.severity == "error" for f in findings):
+        return 1
+    if args.deploy:
+        if not args.live:
+            print("error: --deploy needs --live: the step is checked against the endpoint as it is", file=sys.stderr)
+            return 2
+        command = [CDK, "deploy", *(arg for key, value in context.items() for arg in ("-c", f"{key}={value}"))]
+        print("running: " + " ".join(command), flush=True)
+        return int(run(command, check=False).returncode)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m migration", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    plan = commands.add_parser(
+        "plan",
+        help="show the phase, the changes, the cost and the safety of the deploy of one spec",
+        description="Give the spec as a deployment file (--deployment) or as the same -c flags `cdk deploy` takes.",
+    )
+    plan.add_argument("--deployment", metavar="FILE", help="a deployment file, as for cdk deploy -c deployment=FILE")
+    plan.add_argument(
+        "-c", dest="context", action="append", default=[], metavar="KEY=VALUE", help="a spec flag, e.g. -c candidate_weight=10"
+    )
+    plan.add_argument(
+        "--previous", metavar="FILE", help="the deployment file before this change: check the step offline against it"
+    )
+    plan.add_argument(
+        "--live",
+        action="store_true",
+        help="read the endpoint and its scalable targets with boto3 (AWS credentials; read-only) and check against them",
+    )
+    plan.add_argument("--deploy", action="store_true", help="with --live: if the check passes, run `cdk deploy` for this spec")
+    return parser
+
+
+def _context(args: argparse.Namespace) -> dict[str, str]:
+    context: dict[str, str] = {}
+    for item in args.context:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"-c {item}", None, "expected KEY=VALUE", "e.g. -c candidate_weight=10")
+        context[key] = value
+    if args.deployment:
+        context["deployment"] = args.deployment
+    return context
+
+
+def _before(
+    args: argparse.Namespace, spec: DeploymentSpec, registry: ModelRegistry, clients: Clients
+) -> tuple[EndpointState | None, str | None, str | None]:
+    """The state before the deploy, a label saying where it came from (None: unknown), and the live status."""
+    if args.live:
+        sagemaker, autoscaling = clients(spec.region)
+        live: LiveEndpoint = read_live_endpoint(spec.endpoint_name, sagemaker, autoscaling)
+        return live.state, "live endpoint" if live.state is not None else "live: no such endpoint", live.status
+    if args.previous:
+        previous = deployment_from_context({"deployment": args.previous}.get, os.environ, registry)
+        if previous.endpoint_name != spec.endpoint_name:
+            raise ConfigError(
+                args.previous,
+                "endpoint",
+                f"is {previous.endpoint_name}, not {spec.endpoint_name}",
+                "compare specs of one endpoint",
+            )
+        return state_from_spec(previous), f"previous spec {args.previous} (initial instance counts)", None
+    return None, None, None
+
+
+def render(
+    spec: DeploymentSpec, registry: ModelRegistry, before: EndpointState | None, source: str | None, findings: list[Finding]
+) -> str:
+    lines = [f"endpoint {spec.endpoint_name} ({spec.region}, stack {spec.stack_name}) from {spec.source}: phase {spec.phase}"]
+    lines.append(f"  {'variant':<16}{'instance':<20}{'weight':>7}  autoscaling")
+    for plan in spec.variants:
+        scaling = (
+            f"{plan.model.scaling.min_instances}-{plan.model.scaling.max_instances} instances"
+            if plan.autoscaled
+            else "none (drained)"
+        )
+        instances = f"{plan.model.instance.initial_count} x {plan.model.instance.type}"
+        lines.append(f"  {plan.name:<16}{instances:<20}{plan.weight:>6}%  {scaling}")
+    if spec.uses_guardrails:
+        g = spec.guardrails
+        lines.append(
+            f"guardrails: blue/green {g.traffic_routing}, {g.wait_interval_seconds} s baking, old fleet kept "
+            f"{g.termination_wait_seconds} s, timeout {g.maximum_execution_timeout_seconds} s, "
+            f"rollback on {', '.join(g.rollback_alarms)} of every variant"
+        )
+    else:
+        lines.append(
+            f"guardrails: none in a {spec.phase} deploy (a split's first deploy adds the candidate, a retire removes a "
+            "variant): SageMaker's default all-at-once blue/green update"
+        )
+    after = state_after(before, spec)
+    if source is None:
+        lines.append("before: unknown (pass --live or --previous FILE to check the step); cost at initial instance counts:")
+        lines.append(f"  {_cost(hourly_usd(after, registry))}")
+    else:
+        lines.append(f"before ({source}):")
+        lines += [f"  {_describe(v)}" for v in (before or {}).values()] or ["  no endpoint"]
+        lines.append("this deploy:")
+        lines += [f"  {change}" for change in _changes(before or {}, after)] or ["  no variant changes (config only)"]
+        lines.append(f"cost: {_cost(hourly_usd(before or {}, registry))} -> {_cost(hourly_usd(after, registry))}")
+    lines += [f"{f.severity.upper()}: {f.message}" for f in findings] or (["check: safe"] if source else [])
+    lines.append("next:")
+    lines += [f"  {label}: {command}" for label, command in next_steps(spec)]
+    return "\n".join(lines)
+
+
+def _describe(v: Any) -> str:
+    scaling = "autoscaled" if v.autoscaled else "not autoscaled"
+    return f"{v.name}: {v.instance_count} x {v.instance_type}, {v.weight_percent:g}% of traffic, {scaling}"
+
+
+def _changes(before: EndpointState, after: EndpointState) -> list[str]:
+    changes = []
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old is None and new is not None:
+            changes.append(f"adds {_describe(new)}")
+        elif new is None:
+            changes.append(f"removes {name}")
+        elif old is not None:
+            if old.weight_percent != new.weight_percent:
+                changes.append(f"{name}: weight {old.weight_percent:g}% -> {new.weight_percent:g}%")
+            if old.instance_type != new.instance_type:
+                changes.append(f"{name}: instance type {old.instance_type} -> {new.instance_type}")
+            if old.autoscaled != new.autoscaled:
+                changes.append(f"{name}: " + ("autoscaling attached" if new.autoscaled else "autoscaling removed (drained)"))
+    return changes
+
+
+def _cost(hourly: float | None) -> str:
+    return (
+        "unknown (instance type not in the catalogue)"
+        if hourly is None
+        else f"${hourly:,.2f}/h (${hourly * HOURS_PER_MONTH:,.0f}/month)"
+    )
+
+
+def next_steps(spec: DeploymentSpec) -> list[tuple[str, str]]:
+    """The commands of the phases that may follow this one (docs/migrations.md)."""
+
+    def deploy(**flags: Any) -> str:
+        flags = {"endpoint": spec.endpoint_name, **flags}
+        return "npx cdk deploy " + " ".join(f"-c {key}={value}" for key, value in flags.items())
+
+    model, candidate = spec.model.key, spec.candidate.key if spec.candidate else None
+    if spec.phase == "serve":
+        return [("start a migration (split)", deploy(model=model, candidate="NEW_MODEL", candidate_weight=10))]
+    if spec.phase == "retire":
+        return [("next change (guardrails return)", deploy(model=model))]
+    if spec.phase == "split":
+        return [
+            ("shift all traffic", deploy(model=model, candidate=candidate, candidate_weight=100)),
+            ("roll back", deploy(model=model, candidate=candidate, candidate_weight=0)),
+        ]
+    if spec.phase == "shift":
+        return [
+            ("finish", deploy(model=candidate, retire=model)),
+            ("roll back", deploy(model=model, candidate=candidate, candidate_weight=0)),
+        ]
+    return [
+        ("finish the rollback", deploy(model=model, retire=candidate)),
+        ("try again", deploy(model=model, candidate=candidate, candidate_weight=10)),
+    ]

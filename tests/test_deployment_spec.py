@@ -1,0 +1,207 @@
+"""Deployment specs from -c flags and from deployment files: the same rules, errors that name source, field and fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llm_config import ConfigError
+from llm_config.deployment import deployment_from_context
+from llm_config.guardrails import CapacitySize, Guardrails, check_guardrails_fit
+from tests.conftest import REPO_ROOT
+from tests.test_app_cli import assert_clean_failure, run_app
+
+
+def context(**values: Any) -> Callable[[str], Any]:
+    return values.get
+
+
+def spec(registry, **values: Any):
+    return deployment_from_context(context(**values), {}, registry)
+
+
+AB = {"endpoint": "chat", "model": "mistral", "candidate": "mixtral"}
+MISTRAL = "endpoint: chat\nmodel: mistral\n"
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({**AB, "candidate_weight": "150"}, r"-c candidate_weight: expected a whole percentage from 0 to 100, got 150"),
+        ({**AB, "candidate_weight": "-5"}, r"-c candidate_weight: expected a whole percentage from 0 to 100, got -5"),
+        ({**AB, "candidate_weight": "ten"}, r"-c candidate_weight: .* got 'ten'"),
+        ({**AB, "candidate_weight": "12.5"}, r"-c candidate_weight: .* got '12.5'"),
+        ({**AB, "candidate_weight": True}, r"-c candidate_weight: .* got True"),
+        (AB, r"-c candidate_weight: is required with a candidate\n  fix: give the candidate's share"),
+        ({"model": "mistral", "candidate_weight": "10"}, r"-c candidate_weight: is set without a candidate"),
+        (
+            {**AB, "candidate": "mistral-7b", "candidate_weight": "10"},
+            r"-c candidate: 'mistral-7b' is the model the endpoint serves",
+        ),
+        ({**AB, "candidate": "gpt-5", "candidate_weight": "10"}, r"-c candidate: unknown model 'gpt-5'\n  fix: use one of"),
+        ({**AB, "candidate_weight": "10", "retire": "llama2-7b"}, r"-c retire: cannot be combined with a candidate"),
+        ({"model": "mixtral", "retire": "mixtral-8x7b"}, r"-c retire: 'mixtral-8x7b' is the model that stays"),
+        ({"model": "mixtral", "retire": "gpt-5"}, r"-c retire: unknown model 'gpt-5'"),
+        (
+            {**AB, "candidate_weight": "10", "budget_usd": "150"},
+            r"-c budget_usd: the minimum capacity alone costs \$203\.95 per day",
+        ),
+    ],
+)
+def test_invalid_flag_specs_are_refused(registry, values, expected):
+    with pytest.raises(ConfigError, match=expected):
+        spec(registry, **values)
+
+
+def test_weights_split_the_traffic_and_drain_at_zero(registry):
+    phases = {w: spec(registry, **AB, candidate_weight=w) for w in ("0", "10", "100")}
+    assert [(p.phase, [(v.name, v.weight, v.autoscaled) for v in p.variants]) for p in phases.values()] == [
+        ("revert", [("mistral-7b", 100, True), ("mixtral-8x7b", 0, False)]),
+        ("split", [("mistral-7b", 90, True), ("mixtral-8x7b", 10, True)]),
+        ("shift", [("mistral-7b", 0, False), ("mixtral-8x7b", 100, True)]),
+    ]
+    assert spec(registry, **AB, candidate_weight=10).candidate_weight == 10  # cdk.json context may hold numbers
+
+
+def test_a_migration_uses_the_larger_budget_and_both_models_emails(registry):
+    ab = spec(registry, **AB, candidate_weight="10", alarm_email="ops@example.com")
+    assert ab.budget.amount_usd == 250  # mixtral's: mistral's $100/day is below the $204/day the two cost together
+    assert ab.alarm_emails == ("ops@example.com",)
+    assert spec(registry, model="mistral").budget.amount_usd == 100
+
+
+def test_retire_names_the_removed_model_by_key(registry):
+    finish = spec(registry, endpoint="chat", model="mixtral", retire="mistral")
+    assert (finish.phase, finish.retire, [v.name for v in finish.variants], finish.uses_guardrails) == (
+        "retire",
+        "mistral-7b",
+        ["mixtral-8x7b"],
+        False,
+    )
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "chat.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_the_file_and_the_flags_give_the_same_spec(registry):
+    from_file = spec(registry, deployment=str(REPO_ROOT / "deployments" / "chat.yaml"))
+    from_flags = spec(registry, **AB, candidate_weight="10", region="us-east-1")
+    assert from_file.source.endswith("deployments/chat.yaml")
+    assert {**vars(from_file), "source": None} == {**vars(from_flags), "source": None}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("endpoint: chat\nmodel: mistral\nweight: 10\n", r"chat.yaml: weight: unknown key\n  fix: .*docs/deployments.md"),
+        ("model: mistral\n", r"chat.yaml: endpoint: required key is missing"),
+        (
+            "endpoint: chat\nmodel: mistral\ncandidate: mixtral\ncandidate_weight: 101\n",
+            r"chat.yaml: candidate_weight: expected a whole",
+        ),
+        (
+            "endpoint: chat\nmodel: mistral\ncandidate: mixtral\ncandidate_weight: '10'\n",
+            r"chat.yaml: candidate_weight: Input should be a valid integer",
+        ),
+        (
+            "endpoint: chat\nmodel: mistral\ncandidate: mistral\ncandidate_weight: 10\n",
+            r"chat.yaml: candidate: 'mistral' is the model",
+        ),
+        ("endpoint: chat\nmodel: gpt-5\n", r"chat.yaml: model: unknown model 'gpt-5'"),
+        ("endpoint: chat_1\nmodel: mistral\n", r"chat.yaml: endpoint: 'chat_1' is not a valid SageMaker endpoint name"),
+        (
+            MISTRAL + "guardrails: {traffic_routing: CANARY, canary_size: {type: INSTANCE_COUNT, value: 1}}\n",
+            r"chat.yaml: guardrails: CANARY traffic routing needs at least 2 instances in every variant, but mistral-7b may",
+        ),
+        (
+            MISTRAL + "guardrails: {traffic_routing: CANARY}\n",
+            r"chat.yaml: guardrails: traffic_routing CANARY needs guardrails.canary_size",
+        ),
+        (
+            MISTRAL + "guardrails: {canary_size: {type: INSTANCE_COUNT, value: 1}}\n",
+            r"guardrails: canary_size applies only to CANARY routing",
+        ),
+        (
+            MISTRAL + "guardrails: {traffic_routing: CANARY, canary_size: {type: CAPACITY_PERCENT, value: 60}}\n",
+            r"guardrails: a CANARY step of 60% is refused by SageMaker\n  fix: use 1-50%",
+        ),
+        (
+            MISTRAL + "guardrails: {traffic_routing: LINEAR, linear_step_size: {type: CAPACITY_PERCENT, value: 5}}\n",
+            r"a LINEAR step of 5% is refused by SageMaker\n  fix: use 10-50%",
+        ),
+        (
+            MISTRAL + "guardrails: {maximum_execution_timeout_seconds: 300}\n",
+            r"guardrails.maximum_execution_timeout_seconds: Input should be greater than or equal to 600",
+        ),
+        (
+            MISTRAL + "guardrails: {maximum_execution_timeout_seconds: 1200}\n",
+            r"guardrails: maximum_execution_timeout_seconds \(1200\) must exceed the waits of a deployment of mistral-7b",
+        ),
+        (
+            MISTRAL + "guardrails: {rollback_alarms: [idle]}\n",
+            r"guardrails.rollback_alarms.0: got 'idle'",
+        ),
+        (MISTRAL + "guardrails: {rollback_alarms: []}\n", r"rollback_alarms must name at least one alarm"),
+    ],
+)
+def test_invalid_files_name_file_field_and_fix(registry, tmp_path, text, expected):
+    with pytest.raises(ConfigError, match=expected):
+        spec(registry, deployment=write(tmp_path, text))
+
+
+def test_flags_cannot_override_a_deployment_file(registry):
+    with pytest.raises(
+        ConfigError, match=r"-c candidate_weight: cannot be combined with -c deployment.*\n  fix: set candidate_weight in"
+    ):
+        spec(registry, deployment="deployments/chat.yaml", candidate_weight="100")
+
+
+def test_a_missing_deployment_file_is_named(registry, tmp_path):
+    with pytest.raises(ConfigError, match=r"nowhere.yaml: cannot read the file"):
+        spec(registry, deployment=str(tmp_path / "nowhere.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("routing", "size", "variants", "expected"),
+    [
+        ("CANARY", CapacitySize(type="INSTANCE_COUNT", value=1), [("a", 2, 4)], None),
+        ("CANARY", CapacitySize(type="INSTANCE_COUNT", value=2), [("a", 2, 4)], r"step of 2 instance\(s\) .* \(1-1 instance"),
+        ("CANARY", CapacitySize(type="CAPACITY_PERCENT", value=50), [("a", 2, 2), ("b", 3, 6)], None),
+        ("LINEAR", CapacitySize(type="INSTANCE_COUNT", value=1), [("a", 2, 20)], r"a LINEAR step of 1 instance\(s\)"),
+        ("LINEAR", CapacitySize(type="INSTANCE_COUNT", value=2), [("a", 4, 20)], None),
+        ("LINEAR", CapacitySize(type="CAPACITY_PERCENT", value=25), [("a", 1, 4)], r"needs at least 2 instances .* a may run 1"),
+    ],
+)
+def test_canary_and_linear_steps_must_fit_every_instance_count(routing, size, variants, expected):
+    key = "canary_size" if routing == "CANARY" else "linear_step_size"
+    guardrails = Guardrails(
+        traffic_routing=routing, wait_interval_seconds=60, maximum_execution_timeout_seconds=3600, **{key: size}
+    )
+    if expected is None:
+        check_guardrails_fit(guardrails, variants, "spec", "guardrails")
+    else:
+        with pytest.raises(ConfigError, match=expected):
+            check_guardrails_fit(guardrails, variants, "spec", "guardrails")
+
+
+def test_linear_waits_count_every_step():
+    step = CapacitySize(type="CAPACITY_PERCENT", value=10)
+    guardrails = Guardrails(
+        traffic_routing="LINEAR", linear_step_size=step, wait_interval_seconds=600, maximum_execution_timeout_seconds=6600
+    )
+    assert guardrails.baking_periods(20) == 10
+    check_guardrails_fit(guardrails, [("a", 2, 9)], "spec", "guardrails")  # 10% of 9 is one instance: 9 steps, 6000 s
+    with pytest.raises(ConfigError, match=r"must exceed the waits of a deployment of a \(6600 s"):
+        check_guardrails_fit(guardrails, [("a", 2, 20)], "spec", "guardrails")
+
+
+def test_the_app_refuses_a_bad_spec_with_exit_2(tmp_path):
+    outdir = tmp_path / "out"
+    result = run_app(REPO_ROOT, outdir, endpoint="chat", model="mistral", candidate="mixtral", candidate_weight="110")
+    assert_clean_failure(result, outdir, "-c candidate_weight: expected a whole percentage from 0 to 100, got 110")

@@ -1,0 +1,284 @@
+"""The sequence checker and `python -m migration plan`, offline and against a stubbed live endpoint (never real AWS)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from llm_config.deployment import deployment_from_context
+from migration.plan import main
+from migration.sequence import VariantState, check_transition, state_from_spec
+from tests.conftest import REPO_ROOT
+from tests.test_migration_phases import PHASES
+
+SAFE_SEQUENCES = [
+    ["start", "ab", "shift", "finish"],  # the guide's migration
+    ["start", "ab", "rollback", "rollback-finish"],  # rolled back during the A/B test
+    ["start", "ab", "shift", "ab", "rollback", "rollback-finish"],  # rolled back after the shift
+    ["shift", "rollback", "shift"],
+]
+
+
+def specs(registry) -> dict[str, Any]:
+    return {phase: deployment_from_context(context.get, {}, registry) for phase, context in PHASES.items()}
+
+
+@pytest.mark.parametrize("sequence", SAFE_SEQUENCES, ids="->".join)
+def test_the_documented_sequences_are_safe(registry, sequence):
+    phases = specs(registry)
+    before = None
+    for phase in sequence:
+        assert check_transition(before, phases[phase]) == [], f"step to {phase}"
+        before = state_from_spec(phases[phase])
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        ("ab", "finish", "removes variant mistral-7b while it is an Application Auto Scaling target"),
+        ("ab", "rollback-finish", "removes variant mixtral-8x7b while it is an Application Auto Scaling target"),
+        ("start", "shift", "this shift deploy adds mixtral-8x7b but carries the blue/green DeploymentConfig"),
+        ("start", "rollback", "let the candidate enter with a split"),
+        ("shift", "start", "this serve deploy removes mixtral-8x7b .* deploy with retire: mixtral-8x7b to remove it"),
+        ("shift", "rollback-finish", "removes variant mixtral-8x7b while it is an Application Auto Scaling target"),
+    ],
+)
+def test_unsafe_steps_are_refused(registry, before, after, expected):
+    phases = specs(registry)
+    findings = check_transition(state_from_spec(phases[before]), phases[after])
+    assert any(f.severity == "error" and re.search(expected, f.message) for f in findings), findings
+
+
+def test_changing_the_instance_type_of_a_scaled_variant_is_refused(registry):
+    start = specs(registry)["start"]
+    scaled = VariantState("mistral-7b", "ml.g5.2xlarge", 100.0, 2, autoscaled=True)
+    [finding] = check_transition({"mistral-7b": scaled}, start)
+    assert "changes the instance type of mistral-7b (ml.g5.2xlarge -> ml.g5.xlarge)" in finding.message
+    drained = VariantState("mistral-7b", "ml.g5.2xlarge", 100.0, 2, autoscaled=False)
+    assert check_transition({"mistral-7b": drained}, start) == []
+
+
+def test_retire_of_a_variant_the_endpoint_lacks_is_a_warning(registry):
+    [finding] = check_transition(state_from_spec(specs(registry)["finish"]), specs(registry)["finish"])
+    assert (finding.severity, finding.message) == ("warning", "retire: mistral-7b names no variant of the endpoint: drop retire")
+
+
+def run_plan(capsys, *argv: str, **kwargs: Any) -> tuple[int, str, str]:
+    code = main(["plan", *argv], **kwargs)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_offline_plan_of_the_shipped_file(capsys, tmp_path):
+    previous = tmp_path / "previous.yaml"
+    previous.write_text("endpoint: chat\nmodel: mistral\n")
+    code, out, _ = run_plan(capsys, "--deployment", "deployments/chat.yaml", "--previous", str(previous))
+    assert code == 0
+    assert "endpoint chat (us-east-1, stack llm-chat) from deployments/chat.yaml: phase split" in out
+    assert "adds mixtral-8x7b: 1 x ml.g5.12xlarge, 10% of traffic, autoscaled" in out
+    assert "mistral-7b: weight 100% -> 90%" in out
+    assert "cost: $1.41/h ($1,028/month) -> $8.50/h ($6,204/month)" in out
+    assert "check: safe" in out
+    assert (
+        "shift all traffic: npx cdk deploy -c endpoint=chat -c model=mistral-7b -c candidate=mixtral-8x7b -c candidate_weight=100"
+        in out
+    )
+
+
+def test_offline_plan_refuses_an_unsafe_step(capsys):
+    code, out, _ = run_plan(
+        capsys, "-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral", "--previous", "deployments/chat.yaml"
+    )
+    assert code == 1
+    assert "ERROR: removes variant mistral-7b while it is an Application Auto Scaling target" in out
+
+
+def test_plan_reports_bad_specs_with_exit_2(capsys):
+    code, out, err = run_plan(
+        capsys, "-c", "endpoint=chat", "-c", "model=mistral", "-c", "candidate=mixtral", "-c", "candidate_weight=101"
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith("error: -c candidate_weight: expected a whole percentage from 0 to 100, got 101")
+
+
+class LiveStub:
+    """boto3 clients whose answers are stubbed; fails the test if a call was expected but not made."""
+
+    def __init__(self) -> None:
+        credentials = {"region_name": "us-east-1", "aws_access_key_id": "test", "aws_secret_access_key": "test"}
+        self.sagemaker = boto3.client("sagemaker", **credentials)
+        self.autoscaling = boto3.client("application-autoscaling", **credentials)
+        self.sagemaker_stub = Stubber(self.sagemaker)
+        self.autoscaling_stub = Stubber(self.autoscaling)
+
+    def endpoint(self, variants: list[tuple[str, str, float, int]], scaled: list[str], status: str = "InService") -> None:
+        self.sagemaker_stub.add_response(
+            "describe_endpoint",
+            {
+                "EndpointName": "chat",
+                "EndpointArn": "arn:aws:sagemaker:us-east-1:111122223333:endpoint/chat",
+                "EndpointConfigName": "EndpointConfig-abc",
+                "EndpointStatus": status,
+                "CreationTime": "2026-11-01T00:00:00Z",
+                "LastModifiedTime": "2026-11-01T00:00:00Z",
+                "ProductionVariants": [
+                    {"VariantName": name, "CurrentWeight": weight, "CurrentInstanceCount": count}
+                    for name, _, weight, count in variants
+                ],
+            },
+            {"EndpointName": "chat"},
+        )
+        self.sagemaker_stub.add_response(
+            "describe_endpoint_config",
+            {
+                "EndpointConfigName": "EndpointConfig-abc",
+                "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:111122223333:endpoint-config/endpointconfig-abc",
+                "CreationTime": "2026-11-01T00:00:00Z",
+                "ProductionVariants": [
+                    {"VariantName": name, "InstanceType": itype, "ModelName": name} for name, itype, _, _ in variants
+                ],
+            },
+            {"EndpointConfigName": "EndpointConfig-abc"},
+        )
+        self.autoscaling_stub.add_response(
+            "describe_scalable_targets",
+            {
+                "ScalableTargets": [
+                    {
+                        "ServiceNamespace": "sagemaker",
+                        "ResourceId": f"endpoint/chat/variant/{name}",
+                        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+                        "MinCapacity": 1,
+                        "MaxCapacity": 4,
+                        "RoleARN": "arn:aws:iam::111122223333:role/slr",
+                        "CreationTime": "2026-11-01T00:00:00Z",
+                    }
+                    for name in scaled
+                ]
+            },
+            {
+                "ServiceNamespace": "sagemaker",
+                "ResourceIds": [f"endpoint/chat/variant/{name}" for name, *_ in variants],
+                "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+            },
+        )
+
+    def clients(self, region: str) -> tuple[Any, Any]:
+        assert region == "us-east-1"
+        self.sagemaker_stub.activate()
+        self.autoscaling_stub.activate()
+        return self.sagemaker, self.autoscaling
+
+    def assert_all_called(self) -> None:
+        self.sagemaker_stub.assert_no_pending_responses()
+        self.autoscaling_stub.assert_no_pending_responses()
+
+
+AB_LIVE = [("mistral-7b", "ml.g5.xlarge", 9.0, 3), ("mixtral-8x7b", "ml.g5.12xlarge", 1.0, 1)]
+
+
+def test_live_plan_reads_weights_counts_and_scaling(capsys):
+    live = LiveStub()
+    live.endpoint(AB_LIVE, scaled=["mistral-7b", "mixtral-8x7b"])
+    code, out, _ = run_plan(
+        capsys,
+        "-c",
+        "endpoint=chat",
+        "-c",
+        "model=mistral",
+        "-c",
+        "candidate=mixtral",
+        "-c",
+        "candidate_weight=100",
+        "--live",
+        clients=live.clients,
+    )
+    live.assert_all_called()
+    assert code == 0
+    assert "mistral-7b: 3 x ml.g5.xlarge, 90% of traffic, autoscaled" in out
+    assert "mistral-7b: weight 90% -> 0%" in out
+    assert "mistral-7b: autoscaling removed (drained)" in out
+    # The drained variant keeps its 3 instances (RetainAllVariantProperties) until finish removes it.
+    assert "cost: $11.31/h ($8,259/month) -> $11.31/h ($8,259/month)" in out
+    assert "check: safe" in out
+
+
+def test_live_plan_refuses_to_remove_a_variant_still_scaled(capsys):
+    live = LiveStub()
+    live.endpoint(AB_LIVE, scaled=["mistral-7b", "mixtral-8x7b"])
+    code, out, _ = run_plan(
+        capsys, "-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral", "--live", clients=live.clients
+    )
+    assert code == 1
+    assert "ERROR: removes variant mistral-7b while it is an Application Auto Scaling target" in out
+
+
+def test_live_plan_waits_for_an_updating_endpoint(capsys):
+    live = LiveStub()
+    live.endpoint(AB_LIVE, scaled=["mixtral-8x7b"], status="Updating")
+    code, out, _ = run_plan(
+        capsys, "-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral", "--live", clients=live.clients
+    )
+    assert code == 1
+    assert "ERROR: the endpoint is Updating: wait until it is InService" in out
+
+
+def test_live_plan_of_a_new_endpoint(capsys):
+    live = LiveStub()
+    live.sagemaker_stub.add_client_error(
+        "describe_endpoint", service_error_code="ValidationException", service_message='Could not find endpoint "chat".'
+    )
+    code, out, _ = run_plan(capsys, "-c", "endpoint=chat", "-c", "model=mistral", "--live", clients=live.clients)
+    assert code == 0
+    assert "before (live: no such endpoint):\n  no endpoint" in out
+
+
+def test_live_errors_are_one_clean_message(capsys):
+    live = LiveStub()
+    live.sagemaker_stub.add_client_error("describe_endpoint", service_error_code="AccessDeniedException", service_message="no")
+    code, _, err = run_plan(capsys, "-c", "endpoint=chat", "-c", "model=mistral", "--live", clients=live.clients)
+    assert code == 2
+    assert err.startswith("error: cannot read endpoint chat live: An error occurred (AccessDeniedException)")
+
+
+def test_deploy_runs_cdk_only_after_a_clean_live_check(capsys):
+    calls: list[list[str]] = []
+
+    def run(command: list[str], check: bool) -> subprocess.CompletedProcess[str]:
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0)
+
+    live = LiveStub()
+    live.endpoint([("mistral-7b", "ml.g5.xlarge", 0.0, 1), ("mixtral-8x7b", "ml.g5.12xlarge", 1.0, 1)], scaled=["mixtral-8x7b"])
+    code, _, _ = run_plan(capsys, "--deployment", "deployments/chat.yaml", "--live", "--deploy", clients=live.clients, run=run)
+    assert code == 0
+    assert calls == [["node_modules/.bin/cdk", "deploy", "-c", "deployment=deployments/chat.yaml"]]
+
+    unsafe = LiveStub()
+    unsafe.endpoint(AB_LIVE, scaled=["mistral-7b", "mixtral-8x7b"])
+    argv = ["-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral", "--live", "--deploy"]
+    assert run_plan(capsys, *argv, clients=unsafe.clients, run=run)[0] == 1
+    assert len(calls) == 1, "an unsafe step never reaches cdk deploy"
+    code, _, err = run_plan(capsys, "--deployment", "deployments/chat.yaml", "--deploy", run=run)
+    assert code == 2
+    assert "--deploy needs --live" in err
+
+
+def test_the_module_runs_as_a_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "migration", "plan", "--deployment", "deployments/chat.yaml"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "phase split" in result.stdout
+    assert "before: unknown (pass --live or --previous FILE to check the step)" in result.stdout
