@@ -12,9 +12,11 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from llm_config._strict import StrictModel
-from llm_config.deployment import REGION_PATTERN
+from llm_config.deployment import REGION_PATTERN, DeploymentSpec, resolve_deployment
+from llm_config.deployment_file import load_deployment_file
 from llm_config.errors import ConfigError
-from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
+from llm_config.registry import ModelRegistry
+from llm_config.yaml_files import parse_as, read_yaml_mapping
 
 DEFAULT_STAGES_FILE = "cicd/stages.yaml"
 DEFAULT_DEPLOYMENTS = ("deployments/*.yaml",)
@@ -37,7 +39,7 @@ class StageConfig(StrictModel):
 
     name: StageName
     account: AccountId
-    region: Region  # every endpoint of the stage lives here, whatever its deployment file's `region` says
+    region: Region  # every endpoint of the stage lives here; a deployment file may omit `region` or must agree
     approval: bool = False  # a person approves (pipeline) or reviews (GitHub environment) before this stage deploys
     deployments: list[str] = Field(default_factory=lambda: list(DEFAULT_DEPLOYMENTS), min_length=1)
 
@@ -69,9 +71,9 @@ class StagesFile(StrictModel):
         return stages
 
 
-def load_stages(path: Path) -> StagesFile:
-    source = display_path(path)
-    return parse_as(StagesFile, read_yaml_mapping(path, source), source)
+def load_stages(path: Path, source: str) -> StagesFile:
+    """Parse the stages file at ``path``; errors name it as ``source`` (the path the user gave)."""
+    return parse_as(StagesFile, read_yaml_mapping(path, source), source, schema_doc="docs/ci-cd.md")
 
 
 def stage_deployment_files(stage: StageConfig, repo_root: Path, source: str) -> list[Path]:
@@ -87,6 +89,35 @@ def stage_deployment_files(stage: StageConfig, repo_root: Path, source: str) -> 
     return files
 
 
+def stage_specs(stage: StageConfig, repo_root: Path, registry: ModelRegistry, source: str) -> list[DeploymentSpec]:
+    """The validated spec of every deployment file the stage deploys, in the stage's region.
+
+    The files alone decide what deploys: `-c alarm_email` / `-c budget_usd` do not apply here.
+    """
+    specs: list[DeploymentSpec] = []
+    for path in stage_deployment_files(stage, repo_root, source):
+        file_source, values = load_deployment_file(path)
+        region = values.get("region")
+        if region is not None and region != stage.region:
+            raise ConfigError(
+                file_source,
+                "region",
+                f"{region!r} differs from the region of stage {stage.name} ({stage.region}, {source})",
+                "remove `region` from the file (each stage then deploys it in its own region) or make them agree",
+            )
+        spec = resolve_deployment({**values, "region": stage.region}, file_source, lambda _: None, {}, registry)
+        for other in specs:
+            if other.endpoint_name == spec.endpoint_name:
+                raise ConfigError(
+                    file_source,
+                    "endpoint",
+                    f"endpoint {spec.endpoint_name!r} is also deployed by {other.source} in stage {stage.name}",
+                    "give each deployment file its own endpoint name",
+                )
+        specs.append(spec)
+    return specs
+
+
 def find_stage(stages: StagesFile, name: str, source: str) -> StageConfig:
     for stage in stages.stages:
         if stage.name == name:
@@ -98,3 +129,8 @@ def find_stage(stages: StagesFile, name: str, source: str) -> StageConfig:
 def smoke_test_role_name(stage: StageConfig) -> str:
     """The role CI assumes in the stage's account to smoke test its endpoints (fixed, so both sides can name it)."""
     return f"llm-smoke-test-{stage.name}"
+
+
+def smoke_test_caller_role_name(stage: StageConfig) -> str:
+    """The CDK pipeline's CodeBuild role for that smoke test, in the pipeline account (the only one trusted)."""
+    return f"llm-pipeline-smoke-test-{stage.name}"

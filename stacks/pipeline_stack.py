@@ -10,16 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, Environment, Stack, Stage
+from aws_cdk import Duration, Environment, Stack, Stage, pipelines
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
-from aws_cdk import pipelines
 from constructs import Construct
 
 from llm_config import ModelRegistry, SageMakerModelConfig
 from llm_config.deployment import DeploymentSpec
 from llm_config.errors import ConfigError
-from llm_config.stages import StageConfig, smoke_test_role_name
+from llm_config.stages import StageConfig, smoke_test_caller_role_name, smoke_test_role_name
 from llm_constructs.nag import acknowledge
 from stacks.app_factory import build_stack
 from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
@@ -34,6 +34,8 @@ OFFLINE_ENV = {
     "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
 }
+# Self-mutation and asset publishing install the CDK CLI: the same version as package.json (not "aws-cdk@2").
+CDK_CLI_VERSION = "2.1148.1"
 # The smoke test only needs boto3: pin it to the project's own versions (requirements.txt, constraints.txt).
 SMOKE_TEST_DEPENDENCIES = "boto3==1.44.8 botocore==1.44.8"
 # What CDK's grantReadWrite gives a role on a KMS-encrypted bucket (cdk-nag flags each action group).
@@ -110,9 +112,7 @@ class SmokeTestAccessStack(Stack):
             "SmokeTestRole",
             role_name=smoke_test_role_name(stage),
             description=f"Assumed by the LLM endpoints pipeline to smoke test stage {stage.name}",
-            assumed_by=iam.AccountPrincipal(caller_account).with_conditions(
-                {"ArnEquals": {"aws:PrincipalArn": caller_role_arn}}
-            ),
+            assumed_by=iam.AccountPrincipal(caller_account).with_conditions({"ArnEquals": {"aws:PrincipalArn": caller_role_arn}}),
             max_session_duration=Duration.hours(1),
         )
         for statement in smoke_test_statements(stage, specs):
@@ -137,6 +137,7 @@ class LlmEndpointsStage(Stage):
         self.smoke_test_access = SmokeTestAccessStack(
             self,
             "llm-smoke-test",
+            stack_name="llm-smoke-test",
             stage=stage,
             specs=deployments.specs,
             caller_role_arn=smoke_test_caller_arn,
@@ -184,6 +185,7 @@ class LlmPipelineStack(Stack):
             cross_account_keys=True,  # stages live in other accounts
             enable_key_rotation=True,
             publish_assets_in_parallel=False,
+            cli_version=CDK_CLI_VERSION,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
                 timeout=Duration.minutes(60),
@@ -207,7 +209,7 @@ class LlmPipelineStack(Stack):
         caller = iam.Role(
             self,
             f"SmokeTest{title}Role",
-            role_name=f"llm-pipeline-smoke-test-{stage.name}",
+            role_name=smoke_test_caller_role_name(stage),
             assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
             description=f"CodeBuild role of the {stage.name} smoke test",
         )
@@ -218,7 +220,7 @@ class LlmPipelineStack(Stack):
             title,
             deployments=deployments,
             registry=registry,
-            smoke_test_caller_arn=f"arn:aws:iam::{self.account}:role/llm-pipeline-smoke-test-{stage.name}",
+            smoke_test_caller_arn=f"arn:aws:iam::{self.account}:role/{smoke_test_caller_role_name(stage)}",
         )
         self.stages[stage.name] = app_stage
         smoke = pipelines.CodeBuildStep(
@@ -250,7 +252,8 @@ class LlmPipelineStack(Stack):
             pre.append(
                 pipelines.ManualApprovalStep(
                     "Approve",
-                    comment=f"Deploy to {stage.name} ({stage.account}, {stage.region})? The stages before it passed their smoke tests.",
+                    comment=f"Deploy to {stage.name} ({stage.account}, {stage.region})? "
+                    "The stages before it deployed and passed their smoke tests.",
                 )
             )
         self._smoke_steps.append(smoke)
@@ -295,6 +298,8 @@ class LlmPipelineStack(Stack):
                     "CodeBuild names log streams and report groups at run time; the grant is limited to this "
                     "project's own log group and report groups.",
                 )
+        for region, support in sorted(pipeline.pipeline.cross_region_support.items()):
+            self._acknowledge_cross_region_support(region, support)
         mutation = pipeline.self_mutation_project.role or pipeline.self_mutation_project
         acknowledge(
             mutation,
@@ -307,4 +312,28 @@ class LlmPipelineStack(Stack):
             f"AwsSolutions-IAM5[Resource::arn:*:iam::{self.account}:role/*]",
             "Self-mutation may assume only the CDK bootstrap roles: the statement's condition requires the "
             "iam:ResourceTag/aws-cdk:bootstrap-role tag (deploy, file-publishing, image-publishing, lookup).",
+        )
+
+    def _acknowledge_cross_region_support(self, region: str, support: codepipeline.CrossRegionSupport) -> None:
+        """A stage outside the pipeline's region gets CodePipeline's replication bucket and key in that region."""
+        bucket = support.replication_bucket
+        bucket_name = self.resolve(bucket.bucket_name)  # the name CDK generates for the cross-region reference
+        acknowledge(
+            bucket,
+            "AwsSolutions-S1",
+            f"CodePipeline's artifact replica bucket for {region}: build artifacts only, KMS-encrypted, TLS-only; "
+            "the same reasoning as the main artifact bucket.",
+        )
+        role = self.pipeline.pipeline.role
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{bucket_name}/*]",
+            f"The pipeline reads and writes the artifacts in its own replica bucket for {region}.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            f"CodePipeline names the {region} replica bucket's KMS key by alias from another stack, so CDK cannot "
+            "write its ARN here and grants kms:Encrypt/Decrypt/GenerateDataKey* on '*'. Keep stages in the "
+            "pipeline's region to avoid it (docs/ci-cd.md).",
         )

@@ -1,0 +1,80 @@
+"""Builds the CDK pipeline stack from `-c github_*` context and cicd/stages.yaml. Used by pipeline_app.py and the tests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Environment, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from llm_config import ModelRegistry, load_registry
+from llm_config.errors import ConfigError
+from llm_config.stages import DEFAULT_STAGES_FILE, load_stages, stage_specs
+from stacks.pipeline_stack import GitHubSource, LlmPipelineStack, StageDeployments
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PIPELINE_STACK_NAME = "llm-endpoints-pipeline"
+DEFAULT_BRANCH = "main"
+CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$")
+REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+BRANCH = re.compile(r"^[A-Za-z0-9._/-]+$")
+SETUP_DOC = "docs/ci-cd.md"
+
+
+def add_pipeline(app: App, registry: ModelRegistry | None = None, repo_root: Path = REPO_ROOT) -> LlmPipelineStack:
+    """Read the context and the stages file, validate them, and add the pipeline stack (plus cdk-nag) to ``app``.
+
+    Raises ConfigError on bad or missing input, before any construct exists.
+    """
+    get = app.node.try_get_context
+    source = GitHubSource(
+        connection_arn=_required(get, "github_connection_arn", CONNECTION_ARN, "the ARN of a CodeStar connection to GitHub"),
+        repository=_required(get, "github_repository", REPOSITORY, "the GitHub repository as owner/name"),
+        branch=_optional(get, "github_branch", BRANCH, DEFAULT_BRANCH),
+    )
+    stages_file = _optional(get, "stages_file", re.compile(r"^[^\s'\"]+$"), DEFAULT_STAGES_FILE)
+    stages = load_stages(repo_root / stages_file, stages_file)
+    registry = registry or load_registry()
+    deployments = [
+        StageDeployments(stage=stage, specs=stage_specs(stage, repo_root, registry, stages_file)) for stage in stages.stages
+    ]
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return LlmPipelineStack(
+        app,
+        PIPELINE_STACK_NAME,
+        source=source,
+        stages=deployments,
+        registry=registry,
+        # The synth step re-synthesizes this app with the same context (it must not depend on cdk.context.json).
+        synth_context={
+            "github_connection_arn": source.connection_arn,
+            "github_repository": source.repository,
+            "github_branch": source.branch,
+            "stages_file": stages_file,
+        },
+        env=Environment(account=stages.pipeline.account, region=stages.pipeline.region),
+        description=f"CI/CD for LLM endpoints: {source.repository}@{source.branch} -> "
+        + " -> ".join(stage.name for stage in stages.stages),
+        analytics_reporting=False,
+    )
+
+
+def _required(get: Callable[[str], Any], name: str, pattern: re.Pattern[str], what: str) -> str:
+    value = get(name)
+    if value is None:
+        raise ConfigError(f"-c {name}", None, f"missing: the pipeline needs {what}", f"pass -c {name}=... ({SETUP_DOC})")
+    return _checked(name, value, pattern, what)
+
+
+def _optional(get: Callable[[str], Any], name: str, pattern: re.Pattern[str], default: str) -> str:
+    value = get(name)
+    return default if value is None else _checked(name, value, pattern, f"a value like {default}")
+
+
+def _checked(name: str, value: Any, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ConfigError(f"-c {name}", None, f"{value!r} is not {what}", f"see {SETUP_DOC}")
+    return value
