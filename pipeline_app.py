@@ -21,7 +21,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 from aws_cdk import App
 
 from llm_config import ConfigError
-from stacks.pipeline_factory import add_pipeline
+from stacks.ci_factory import add_pipeline
 
 
 def main() -> int:

@@ -131,6 +131,16 @@ def smoke_test_role_name(stage: StageConfig) -> str:
     return f"llm-smoke-test-{stage.name}"
 
 
+def github_deploy_role_name(stage: StageConfig) -> str:
+    """The role the GitHub deploy job assumes through OIDC (stacks/github_oidc_stack.py creates it)."""
+    return f"llm-github-deploy-{stage.name}"
+
+
+def github_diff_role_name(stage: StageConfig) -> str:
+    """The read-only role pull-request checks assume to run `cdk diff`."""
+    return f"llm-github-diff-{stage.name}"
+
+
 def smoke_test_caller_role_name(stage: StageConfig) -> str:
     """The CDK pipeline's CodeBuild role for that smoke test, in the pipeline account (the only one trusted)."""
     return f"llm-pipeline-smoke-test-{stage.name}"

@@ -27,29 +27,27 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from llm_config import ConfigError, load_registry  # noqa: E402
 from llm_config.deployment import DeploymentSpec  # noqa: E402
-from llm_config.stages import DEFAULT_STAGES_FILE, StageConfig, find_stage, load_stages, stage_specs  # noqa: E402
+from llm_config.stages import (  # noqa: E402
+    DEFAULT_STAGES_FILE,
+    StageConfig,
+    find_stage,
+    github_deploy_role_name,
+    github_diff_role_name,
+    load_stages,
+    stage_specs,
+)
 
 CDK = ["node_modules/.bin/cdk", "--app", ".venv/bin/python app.py"]
 PYTHON = ".venv/bin/python"
 OFFLINE_ENV = {"CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
 
 
-def deploy_role_name(stage: StageConfig) -> str:
-    """The role the deploy job assumes through GitHub OIDC (stacks/github_oidc_stack.py creates it)."""
-    return f"llm-github-deploy-{stage.name}"
-
-
-def diff_role_name(stage: StageConfig) -> str:
-    """The read-only role pull-request checks assume to run `cdk diff`."""
-    return f"llm-github-diff-{stage.name}"
-
-
 def outputs(stage: StageConfig) -> list[str]:
     return [
         f"account={stage.account}",
         f"region={stage.region}",
-        f"deploy_role_arn=arn:aws:iam::{stage.account}:role/{deploy_role_name(stage)}",
-        f"diff_role_arn=arn:aws:iam::{stage.account}:role/{diff_role_name(stage)}",
+        f"deploy_role_arn=arn:aws:iam::{stage.account}:role/{github_deploy_role_name(stage)}",
+        f"diff_role_arn=arn:aws:iam::{stage.account}:role/{github_diff_role_name(stage)}",
     ]
 
 
@@ -68,7 +66,8 @@ def deploy_commands(stage: StageConfig, specs: Sequence[DeploymentSpec]) -> list
 
 
 def diff_commands(specs: Sequence[DeploymentSpec]) -> list[list[str]]:
-    return [[*CDK, "diff", "-c", f"deployment={deployment_path(spec)}"] for spec in specs]
+    # --method template: compare with the deployed template through the read-only lookup role, no change set.
+    return [[*CDK, "diff", "--method", "template", "-c", f"deployment={deployment_path(spec)}"] for spec in specs]
 
 
 def caller_account() -> str:

@@ -17,7 +17,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from llm_config import ConfigError
-from stacks.pipeline_factory import add_pipeline
+from stacks.ci_factory import add_pipeline
 from stacks.pipeline_stack import SMOKE_TEST_DEPENDENCIES, LlmPipelineStack
 from tests.conftest import REPO_ROOT
 from tests.test_app_cli import OFFLINE_ENV
@@ -343,9 +343,9 @@ def config_error(root: Path, registry: Any, tmp_path: Path, **context: Any) -> s
     [
         (
             {"github_connection_arn": None},
-            "-c github_connection_arn: missing: the pipeline needs the ARN of a CodeStar connection",
+            "-c github_connection_arn: missing: the ARN of a CodeStar connection to GitHub is required",
         ),
-        ({"github_repository": None}, "-c github_repository: missing: the pipeline needs the GitHub repository as owner/name"),
+        ({"github_repository": None}, "-c github_repository: missing: the GitHub repository as owner/name is required"),
         ({"github_connection_arn": "arn:aws:iam::111111111111:role/x"}, "is not the ARN of a CodeStar connection"),
         ({"github_repository": "just-a-name"}, "-c github_repository: 'just-a-name' is not the GitHub repository as owner/name"),
         ({"github_branch": "main; rm -rf /"}, "-c github_branch: 'main; rm -rf /' is not a value like main"),

@@ -191,7 +191,7 @@ def test_a_deploy_that_fails_stops_the_stage(monkeypatch, capsys):
 
 def test_diff_writes_one_marked_markdown_section_per_file(monkeypatch, capsys):
     def fake_run(command, stage, capture=False):
-        assert capture and command[3] == "diff"
+        assert capture and command[3:6] == ["diff", "--method", "template"]
         return subprocess.CompletedProcess(command, 0, stdout="", stderr="Stack llm-chat\nThere were no differences\n")
 
     monkeypatch.setattr(ci_stage, "run", fake_run)

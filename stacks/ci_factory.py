@@ -1,4 +1,5 @@
-"""Builds the CDK pipeline stack from `-c github_*` context and cicd/stages.yaml. Used by pipeline_app.py and the tests."""
+"""Builds the CI stacks from `-c` context and cicd/stages.yaml: the CDK pipeline (pipeline_app.py) and the GitHub
+OIDC roles of one stage (github_oidc_app.py). Shared by those entry points and the tests."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from cdk_nag import AwsSolutionsChecks
 
 from llm_config import ModelRegistry, load_registry
 from llm_config.errors import ConfigError
-from llm_config.stages import DEFAULT_STAGES_FILE, load_stages, stage_specs
+from llm_config.stages import DEFAULT_STAGES_FILE, find_stage, load_stages, stage_specs
+from stacks.github_oidc_stack import GitHubOidcStack
 from stacks.pipeline_stack import GitHubSource, LlmPipelineStack, StageDeployments
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_STACK_NAME = "llm-endpoints-pipeline"
 DEFAULT_BRANCH = "main"
 CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$")
+OIDC_PROVIDER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$")
+STAGE = re.compile(r"^[a-z][a-z0-9-]*$")
 REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 BRANCH = re.compile(r"^[A-Za-z0-9._/-]+$")
 SETUP_DOC = "docs/ci-cd.md"
@@ -35,7 +39,7 @@ def add_pipeline(app: App, registry: ModelRegistry | None = None, repo_root: Pat
         repository=_required(get, "github_repository", REPOSITORY, "the GitHub repository as owner/name"),
         branch=_optional(get, "github_branch", BRANCH, DEFAULT_BRANCH),
     )
-    stages_file = _optional(get, "stages_file", re.compile(r"^[^\s'\"]+$"), DEFAULT_STAGES_FILE)
+    stages_file = _stages_file(get)
     stages = load_stages(repo_root / stages_file, stages_file)
     registry = registry or load_registry()
     deployments = [
@@ -62,10 +66,39 @@ def add_pipeline(app: App, registry: ModelRegistry | None = None, repo_root: Pat
     )
 
 
+def add_github_oidc(app: App, registry: ModelRegistry | None = None, repo_root: Path = REPO_ROOT) -> GitHubOidcStack:
+    """The stack of GitHub OIDC roles for `-c stage=NAME`, in that stage's account and region (plus cdk-nag)."""
+    get = app.node.try_get_context
+    repository = _required(get, "github_repository", REPOSITORY, "the GitHub repository as owner/name")
+    stage_name = _required(get, "stage", STAGE, "the name of a stage in the stages file")
+    provider_arn = get("oidc_provider_arn")
+    if provider_arn is not None:
+        provider_arn = _checked("oidc_provider_arn", provider_arn, OIDC_PROVIDER_ARN, "the ARN of GitHub's OIDC provider")
+    stages_file = _stages_file(get)
+    stage = find_stage(load_stages(repo_root / stages_file, stages_file), stage_name, stages_file)
+    specs = stage_specs(stage, repo_root, registry or load_registry(), stages_file)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return GitHubOidcStack(
+        app,
+        f"llm-github-oidc-{stage.name}",
+        repository=repository,
+        stage=stage,
+        specs=specs,
+        provider_arn=provider_arn,
+        env=Environment(account=stage.account, region=stage.region),
+        description=f"GitHub Actions OIDC roles for {repository}, stage {stage.name}",
+        analytics_reporting=False,
+    )
+
+
+def _stages_file(get: Callable[[str], Any]) -> str:
+    return _optional(get, "stages_file", re.compile(r"^[^\s'\"]+$"), DEFAULT_STAGES_FILE)
+
+
 def _required(get: Callable[[str], Any], name: str, pattern: re.Pattern[str], what: str) -> str:
     value = get(name)
     if value is None:
-        raise ConfigError(f"-c {name}", None, f"missing: the pipeline needs {what}", f"pass -c {name}=... ({SETUP_DOC})")
+        raise ConfigError(f"-c {name}", None, f"missing: {what} is required", f"pass -c {name}=... ({SETUP_DOC})")
     return _checked(name, value, pattern, what)
 
 
