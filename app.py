@@ -16,6 +16,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 from aws_cdk import App
 
 from llm_config import ConfigError
+from planner.deploy_cost import deployment_cost_line
 from stacks.app_factory import add_deployment
 
 
@@ -27,6 +28,7 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     app.synth()
+    print(deployment_cost_line(app.node.try_get_context, os.environ), file=sys.stderr)  # stdout carries the template
     return 0
 
 

@@ -5,7 +5,9 @@
 #
 #   ./tasks.sh synth [MODEL]     install, then synthesize MODEL's stack (default mixtral) and summarise it
 #   ./tasks.sh test              install, then lint (ruff, mypy) and run the test suite
+#   ./tasks.sh plan ARGS         install, then run the cost planner (python -m planner ARGS; --help lists ARGS)
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
+#   ./tasks.sh plan-migration .. install, then `python -m migration plan ..` (docs/migrations.md)
 #   ./tasks.sh setup             install only
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,7 +25,7 @@ setup() {
   wanted=$(cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -d' ' -f1)
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$wanted" ]; then
     echo "==> installing Python packages into .venv (first run: about a minute)"
-    "$python" -m venv .venv
+    [ -x .venv/bin/python ] || "$python" -m venv .venv
     # Some machines' pip config names find-links folders that do not exist; that warning is noise here.
     .venv/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt 2> >(grep -v "^WARNING: Location" >&2)
     echo "$wanted" > .venv/.installed
@@ -55,10 +57,18 @@ case "$task" in
     .venv/bin/mypy
     .venv/bin/pytest "$@"
     ;;
+  plan)
+    setup
+    .venv/bin/python -m planner "$@"
+    ;;
   bench)
     setup
     .venv/bin/python scripts/bench_synth.py "$@"
     ;;
-  help|-h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
+  plan-migration)
+    setup
+    .venv/bin/python -m migration plan "$@"
+    ;;
+  help|-h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;
 esac

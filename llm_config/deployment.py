@@ -1,8 +1,8 @@
 """What one `cdk synth|deploy` deploys, read from the `-c` context flags or a deployment file (DESIGN.md section 2).
 
-A deployment is one named endpoint serving one model, or two during a migration: `model` (the one serving now)
-and `candidate` (the one replacing it) with `candidate_weight` percent of the traffic. docs/deployments.md
-documents the fields, docs/migrations.md the phases.
+A SageMaker deployment is one named endpoint serving one model, or two during a migration: `model` (the one
+serving now) and `candidate` (the one replacing it) with `candidate_weight` percent of the traffic.
+docs/deployments.md documents the fields, docs/migrations.md the phases.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from llm_config.errors import ConfigError
 from llm_config.guardrails import Guardrails, check_guardrails_fit
 from llm_config.operations import HOURS_PER_PERIOD, BudgetSettings, check_budget_covers_floor, parse_emails
 from llm_config.registry import ModelConfig, ModelRegistry
+from llm_config.sagemaker_model import SageMakerModelConfig
 
 DEFAULT_MODEL = "mistral-7b"
 DEFAULT_REGION = "us-east-1"
@@ -26,9 +27,11 @@ ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # Sag
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 # The flags a deployment file replaces: passing one with -c deployment is an error, so CI deploys what the file says.
 SPEC_FLAGS = ("endpoint", "region", "model", "candidate", "candidate_weight", "retire")
+MIGRATION_FIELDS = ("candidate", "candidate_weight", "retire")
 FLAGS_SOURCE = "-c flags"
 
 Phase = Literal["serve", "split", "shift", "revert", "retire"]
+Where = Callable[[str], tuple[str, str | None]]  # a field's name -> (source, field) for error messages
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class VariantPlan:
     may remove it (SageMaker refuses to remove a variant that is still a scalable target).
     """
 
-    model: ModelConfig
+    model: SageMakerModelConfig
     weight: int  # percent of the endpoint's traffic
 
     @property
@@ -53,18 +56,18 @@ class VariantPlan:
 
 @dataclass(frozen=True)
 class DeploymentSpec:
-    """One stack: a named endpoint for one model, or for a model and its candidate, in one region."""
+    """One stack: a named endpoint (or Bedrock access) for one model, or a SageMaker model and its candidate."""
 
     endpoint_name: str
     region: str
     model: ModelConfig
-    alarm_emails: tuple[str, ...] = ()  # the models' alarms.emails plus -c alarm_email
-    budget: BudgetSettings = field(default_factory=BudgetSettings)  # see _budget
-    candidate: ModelConfig | None = None
+    alarm_emails: tuple[str, ...] = ()  # the SageMaker models' alarms.emails plus -c alarm_email
+    budget_usd: float | None = None  # -c budget_usd: replaces the budget's amount_usd
+    candidate: SageMakerModelConfig | None = None
     candidate_weight: int = 0  # percent of traffic the candidate gets, 0-100
     retire: str | None = None  # key of the model whose variant this deploy removes
     guardrails: Guardrails = field(default_factory=Guardrails)
-    source: str = "-c flags"  # where the spec came from: FLAGS_SOURCE or the deployment file
+    source: str = FLAGS_SOURCE  # where the spec came from: FLAGS_SOURCE or the deployment file
 
     @property
     def stack_name(self) -> str:
@@ -80,6 +83,8 @@ class DeploymentSpec:
 
     @property
     def variants(self) -> tuple[VariantPlan, ...]:
+        """The endpoint's production variants (SageMaker models only)."""
+        assert isinstance(self.model, SageMakerModelConfig)
         if self.candidate is None:
             return (VariantPlan(self.model, 100),)
         return (VariantPlan(self.model, 100 - self.candidate_weight), VariantPlan(self.candidate, self.candidate_weight))
@@ -93,6 +98,13 @@ class DeploymentSpec:
         the variant set of the phase before them (docs/migrations.md).
         """
         return self.phase in ("serve", "shift", "revert")
+
+    @property
+    def budget(self) -> BudgetSettings:
+        """The SageMaker budget: the variants' most generous per hour (a migration's overlap must not alert every
+        period), with -c budget_usd as its amount when given."""
+        budgets = [plan.model.budget for plan in self.variants]
+        return max(budgets, key=lambda b: b.amount_usd / HOURS_PER_PERIOD[b.time_unit]).with_amount(self.budget_usd)
 
 
 def deployment_from_context(
@@ -140,42 +152,63 @@ def resolve_deployment(
     region = values.get("region") or environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
     if not REGION_PATTERN.match(region):
         raise ConfigError(*where("region"), f"{region!r} is not an AWS region name", "use a name like us-east-1")
-    candidate, weight = _candidate(values, where, model, registry)
-    retire = _retire(values, where, model, candidate, registry)
     guardrails: Guardrails = values.get("guardrails") or Guardrails()
-    models = [model] if candidate is None else [model, candidate]
-    check_guardrails_fit(
-        guardrails,
-        [(m.key, m.scaling.min_instances, m.scaling.max_instances) for m in models],
-        *where("guardrails"),
-    )
+    if not isinstance(model, SageMakerModelConfig):
+        for name in MIGRATION_FIELDS:
+            if values.get(name) is not None:
+                raise ConfigError(
+                    *where(name),
+                    f"{model.key} is a Bedrock model: variants, and so migrations between them, are SageMaker endpoints'",
+                    f"drop {name} (docs/bedrock.md covers moving between Bedrock models)",
+                )
+        if guardrails != Guardrails():
+            raise ConfigError(*where("guardrails"), f"{model.key} is a Bedrock model: there is no endpoint to update", "drop it")
+        candidate, weight, retire, models = None, 0, None, []
+    else:
+        candidate, weight = _candidate(values, where, model, registry)
+        retire = _retire(values, where, model, candidate, registry)
+        models = [model] if candidate is None else [model, candidate]
+        check_guardrails_fit(
+            guardrails, [(m.key, m.scaling.min_instances, m.scaling.max_instances) for m in models], *where("guardrails")
+        )
     emails = list(dict.fromkeys(email for m in models for email in m.alarms.emails))
     extra_emails = _text(get_context, "alarm_email")
     if extra_emails:
         emails += [email for email in parse_emails(extra_emails, "-c alarm_email") if email not in emails]
-    return DeploymentSpec(
+    spec = DeploymentSpec(
         endpoint_name=endpoint_name,
         region=region,
         model=model,
         alarm_emails=tuple(emails),
-        budget=_budget(get_context, models, registry, where("candidate")),
+        budget_usd=_budget_usd(get_context),
         candidate=candidate,
         candidate_weight=weight,
         retire=retire,
         guardrails=guardrails,
         source=source,
     )
+    if models and (spec.budget_usd is not None or candidate is not None):
+        floor_hourly_usd = sum(m.scaling.min_instances * registry.instance_for(m).sagemaker_hourly_usd for m in models)
+        location = ("-c budget_usd", None) if spec.budget_usd is not None else where("candidate")
+        check_budget_covers_floor(spec.budget, floor_hourly_usd, *location)
+    return spec
 
 
 def _candidate(
-    values: Mapping[str, Any], where: Callable[[str], tuple[str, str | None]], model: ModelConfig, registry: ModelRegistry
-) -> tuple[ModelConfig | None, int]:
+    values: Mapping[str, Any], where: Where, model: SageMakerModelConfig, registry: ModelRegistry
+) -> tuple[SageMakerModelConfig | None, int]:
     name, weight = values.get("candidate"), values.get("candidate_weight")
     if name is None:
         if weight is not None:
             raise ConfigError(*where("candidate_weight"), "is set without a candidate", "name the candidate model, or drop it")
         return None, 0
     candidate = _model(registry, name, where("candidate"))
+    if not isinstance(candidate, SageMakerModelConfig):
+        raise ConfigError(
+            *where("candidate"),
+            f"{candidate.key} is a Bedrock model, not a variant a SageMaker endpoint can serve",
+            "migrate to Bedrock by switching clients (docs/bedrock.md), or name a SageMaker model",
+        )
     if candidate.key == model.key:
         raise ConfigError(
             *where("candidate"),
@@ -205,9 +238,9 @@ def _percent(value: Any, location: tuple[str, str | None]) -> int:
 
 def _retire(
     values: Mapping[str, Any],
-    where: Callable[[str], tuple[str, str | None]],
-    model: ModelConfig,
-    candidate: ModelConfig | None,
+    where: Where,
+    model: SageMakerModelConfig,
+    candidate: SageMakerModelConfig | None,
     registry: ModelRegistry,
 ) -> str | None:
     name = values.get("retire")
@@ -229,38 +262,26 @@ def _retire(
     return retired.key
 
 
-def _budget(
-    get_context: Callable[[str], Any],
-    models: list[ModelConfig],
-    registry: ModelRegistry,
-    location: tuple[str, str | None],
-) -> BudgetSettings:
-    """The budget of the model that allows the most per hour (so a migration's overlap does not alert every day),
-    with its amount replaced by -c budget_usd; refused if the variants' minimum capacity alone exceeds it."""
-    budget = max((m.budget for m in models), key=lambda b: b.amount_usd / HOURS_PER_PERIOD[b.period])
-    value = get_context("budget_usd")
-    if value is not None:
-        try:
-            amount = float(value)
-        except (TypeError, ValueError):
-            amount = 0.0
-        if isinstance(value, bool) or not 0 < amount < math.inf:
-            raise ConfigError(
-                "-c budget_usd", None, f"expected a positive number of US dollars, got {value!r}", "pass e.g. -c budget_usd=250"
-            )
-        budget = budget.model_copy(update={"amount_usd": amount})
-        location = ("-c budget_usd", None)
-    if value is not None or len(models) > 1:
-        floor_hourly_usd = sum(m.scaling.min_instances * registry.instance_for(m).sagemaker_hourly_usd for m in models)
-        check_budget_covers_floor(budget, floor_hourly_usd, *location)
-    return budget
-
-
 def _model(registry: ModelRegistry, name: str, location: tuple[str, str | None]) -> ModelConfig:
     try:
         return registry.resolve(name)
     except ConfigError as error:
         raise ConfigError(*location, error.problem, error.fix) from None
+
+
+def _budget_usd(get_context: Callable[[str], Any]) -> float | None:
+    value = get_context("budget_usd")
+    if value is None:
+        return None
+    try:
+        amount = float(value)
+    except (TypeError, ValueError):
+        amount = 0.0
+    if isinstance(value, bool) or not 0 < amount < math.inf:
+        raise ConfigError(
+            "-c budget_usd", None, f"expected a positive number of US dollars, got {value!r}", "pass e.g. -c budget_usd=250"
+        )
+    return amount
 
 
 def _text(get_context: Callable[[str], Any], name: str) -> str | None:

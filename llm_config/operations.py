@@ -99,8 +99,11 @@ class BudgetSettings(StrictModel):
     """The stack's AWS Budgets cost budget; alerts go to the alarm topic (and so to its e-mails)."""
 
     amount_usd: PositiveFloat = 100.0  # the guide: "alert if daily cost > $100"
-    period: Literal["DAILY", "MONTHLY"] = "DAILY"
-    alert_thresholds_percent: list[Annotated[float, Field(gt=0, le=1000)]] = Field(default_factory=lambda: [80.0, 100.0])
+    time_unit: Literal["DAILY", "MONTHLY"] = "DAILY"
+    # AWS Budgets allows five notifications per budget.
+    alert_thresholds_percent: Annotated[list[Annotated[float, Field(gt=0, le=1000)]], Field(max_length=5)] = Field(
+        default_factory=lambda: [80.0, 100.0]
+    )
     scope: Literal["sagemaker", "endpoint", "account"] = "sagemaker"
 
     @field_validator("alert_thresholds_percent")
@@ -109,6 +112,10 @@ class BudgetSettings(StrictModel):
         if not thresholds or len(set(thresholds)) != len(thresholds):
             raise ValueError("alert thresholds must be a non-empty list of distinct percentages|e.g. [80, 100]")
         return thresholds
+
+    def with_amount(self, amount_usd: float | None) -> BudgetSettings:
+        """This budget with ``amount_usd`` (e.g. from `-c budget_usd`) instead of its own, when given."""
+        return self.model_copy(update={"amount_usd": amount_usd}) if amount_usd else self
 
 
 def _check_range(min_instances: int, max_instances: int) -> None:
@@ -131,12 +138,12 @@ def parse_emails(text: str, source: str) -> list[str]:
 
 def check_budget_covers_floor(budget: BudgetSettings, floor_hourly_usd: float, source: str, field: str | None) -> None:
     """Refuse a budget that the always-on minimum capacity alone exceeds: it would alert every period."""
-    floor_usd = floor_hourly_usd * HOURS_PER_PERIOD[budget.period]
+    floor_usd = floor_hourly_usd * HOURS_PER_PERIOD[budget.time_unit]
     if floor_usd >= budget.amount_usd:
         raise ConfigError(
             source,
             field,
-            f"the minimum capacity alone costs ${floor_usd:,.2f} per {PERIOD_NOUN[budget.period]}"
-            f" (${floor_hourly_usd:g}/h), so a ${budget.amount_usd:,.2f} {budget.period} budget would alert every period",
+            f"the minimum capacity alone costs ${floor_usd:,.2f} per {PERIOD_NOUN[budget.time_unit]}"
+            f" (${floor_hourly_usd:g}/h), so a ${budget.amount_usd:,.2f} {budget.time_unit} budget would alert every period",
             f"raise the budget above ${floor_usd:,.0f} or lower scaling.min_instances",
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from llm_config.bedrock_model import BedrockModelConfig
 from llm_config.catalogue import (
     ContainerCatalogue,
     ContainerImage,
@@ -22,9 +23,11 @@ from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "model_configs"
 CATALOGUE_FILES = frozenset({"instances.yaml", "containers.yaml"})
 
-# The Bedrock hosting type joins this union (ModelConfig = SageMakerModelConfig | BedrockModelConfig).
-ModelConfig = SageMakerModelConfig
-HOSTING_SCHEMAS: dict[str, type[ModelConfig]] = {"sagemaker": SageMakerModelConfig}
+ModelConfig = SageMakerModelConfig | BedrockModelConfig
+HOSTING_SCHEMAS: dict[str, type[SageMakerModelConfig] | type[BedrockModelConfig]] = {
+    "sagemaker": SageMakerModelConfig,
+    "bedrock": BedrockModelConfig,
+}
 
 
 @dataclass(frozen=True)

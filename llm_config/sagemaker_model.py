@@ -12,9 +12,9 @@ from pydantic import Field, field_validator, model_validator
 
 from llm_config._strict import StrictModel
 from llm_config.catalogue import PositiveFloat, PositiveInt
+from llm_config.model_identity import KEY_PATTERN as KEY_PATTERN  # re-exported: its old home
+from llm_config.model_identity import ModelIdentity
 from llm_config.operations import AlarmSettings, BudgetSettings, ScalingSettings
-
-KEY_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 Quantization = Literal["none", "gptq", "awq", "eetq", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4", "fp8"]
 
@@ -115,13 +115,9 @@ class Instance(StrictModel):
     model_data_download_timeout_seconds: TimeoutSeconds
 
 
-class SageMakerModelConfig(StrictModel):
+class SageMakerModelConfig(ModelIdentity):
     """One self-hosted model: `model_configs/<key>.yaml` with `hosting: sagemaker`."""
 
-    key: Annotated[str, Field(pattern=KEY_PATTERN, max_length=40)]
-    aliases: list[Annotated[str, Field(pattern=KEY_PATTERN)]] = Field(default_factory=list)
-    display_name: str
-    best_for: str
     hosting: Literal["sagemaker"]
     parameters_billion: PositiveFloat
     context_length: PositiveInt
@@ -166,10 +162,6 @@ class SageMakerModelConfig(StrictModel):
     def latency_alarm_seconds(self) -> float:
         """The p90 ModelLatency threshold: `alarms.latency_p90_seconds`, else the latency budget."""
         return self.alarms.latency_p90_seconds or self.latency_budget_seconds
-
-    @property
-    def names(self) -> list[str]:
-        return [self.key, *self.aliases]
 
     def format_prompt(self, prompt: str) -> str:
         return self.prompt_format.replace("{prompt}", prompt)

@@ -10,7 +10,39 @@ from constructs import Construct
 
 from llm_constructs.alarm_topic import AlarmTopic
 
+# Regions whose CloudFormation has no AWS::Budgets::Budget: a stack there cannot hold a budget (synth's
+# template validation and cfn-lint both refuse it). From cfn-lint 1.58.0's provider schemas, which
+# tests/test_endpoint_operations.py compares this list with.
+REGIONS_WITHOUT_CLOUDFORMATION_BUDGETS = frozenset(
+    {
+        "af-south-1",
+        "ap-east-1",
+        "ap-east-2",
+        "ap-northeast-3",
+        "ap-south-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ca-west-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "il-central-1",
+        "me-central-1",
+        "mx-central-1",
+        "us-gov-east-1",
+        "us-gov-west-1",
+    }
+)
 MAX_EMAIL_SUBSCRIBERS = 10  # AWS Budgets allows 10 e-mail subscribers (plus one SNS topic) per notification
+
+
+def budgets_in_cloudformation(region: str) -> bool:
+    """Can a CloudFormation stack in ``region`` create an AWS::Budgets::Budget?"""
+    return region not in REGIONS_WITHOUT_CLOUDFORMATION_BUDGETS
 
 
 class CostBudget(Construct):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -30,7 +30,7 @@ class EndpointDashboard(Construct):
         *,
         dashboard_name: str,
         variants: Sequence[VariantMetrics],
-        latency_threshold_seconds: dict[str, float],
+        latency_threshold_seconds: Mapping[str, float],
         alarms: Sequence[cloudwatch.IAlarm],
     ) -> None:
         super().__init__(scope, construct_id)

@@ -17,8 +17,8 @@ PREDEFINED_METRICS = {
     ),
     "SageMakerVariantInvocationsPerInstance": appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
 }
-# Application Auto Scaling creates this service-linked role on first use and ignores any other role for
-# SageMaker; naming it keeps CDK from creating an empty role of its own.
+# The ScalableTarget docs recommend naming the service's service-linked role: Application Auto Scaling then
+# creates it if the account has none yet. Naming it also keeps CDK from creating a (useless, empty) role.
 SERVICE_LINKED_ROLE = (
     "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 )

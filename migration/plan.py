@@ -12,18 +12,20 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from llm_config import ConfigError, ModelRegistry, load_registry
+from llm_config import ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
 from llm_config.catalogue import HOURS_PER_MONTH
 from llm_config.deployment import DeploymentSpec, deployment_from_context
 from migration.live import LiveEndpoint, read_live_endpoint
 from migration.sequence import EndpointState, Finding, check_transition, hourly_usd, state_after, state_from_spec
 
 Clients = Callable[[str], tuple[Any, Any]]  # region -> (sagemaker client, application-autoscaling client)
-CDK = "node_modules/.bin/cdk"
+CDK = str(Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "cdk")
+CDK_OFFLINE = {"CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
 
 
 def boto3_clients(region: str) -> tuple[Any, Any]:
@@ -38,6 +40,8 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients = boto3_clients,
         registry = load_registry()
         context = _context(args)
         spec = deployment_from_context(context.get, os.environ, registry)
+        if not isinstance(spec.model, SageMakerModelConfig):
+            raise ConfigError("-c model", None, f"{spec.model.key} is a Bedrock model", "plans are for SageMaker endpoints")
         before, source, status = _before(args, spec, registry, clients)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -57,7 +61,7 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients = boto3_clients,
             return 2
         command = [CDK, "deploy", *(arg for key, value in context.items() for arg in ("-c", f"{key}={value}"))]
         print("running: " + " ".join(command), flush=True)
-        return int(run(command, check=False).returncode)
+        return int(run(command, check=False, env={**os.environ, **CDK_OFFLINE}).returncode)
     return 0
 
 

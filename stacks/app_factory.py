@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from aws_cdk import App, Environment, Stack, Stage, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from llm_config import ModelRegistry, SageMakerModelConfig, load_registry
+from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
 from llm_config.deployment import DeploymentSpec, deployment_from_context
+from llm_config.principals import CONTEXT_KEY, trusted_principals_from_context
 from llm_constructs import EndpointVariant
+from stacks.bedrock_access_stack import build_bedrock_stack
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack, monthly_hosting_usd
 
 
@@ -27,6 +29,11 @@ def add_deployment(app: App, environ: Mapping[str, str], registry: ModelRegistry
 def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry) -> Stack:
     """The endpoint stack for ``spec`` in ``app`` (the App, or a pipeline Stage)."""
     model = spec.model
+    trusted_principals = trusted_principals_from_context(app.node.try_get_context)
+    if isinstance(model, BedrockModelConfig):
+        return build_bedrock_stack(app, spec, model, trusted_principals, registry.sources[model.key])
+    if trusted_principals:
+        raise ConfigError(f"-c {CONTEXT_KEY}", None, f"{model.key} is not a Bedrock model", "leave -c trusted_principals out")
     assert isinstance(model, SageMakerModelConfig)
     variants = [
         EndpointVariant(
@@ -57,7 +64,7 @@ def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry) -> St
 def _description(spec: DeploymentSpec, variants: list[EndpointVariant]) -> str:
     cost = f"~${monthly_hosting_usd(variants):,.0f}/month always-on"
     if len(variants) == 1:
-        model = spec.model
+        model = variants[0].model
         instances = f"{model.instance.initial_count} x {model.instance.type}"
         return f"LLM endpoint {spec.endpoint_name}: {model.display_name} on {instances} ({cost})"
     split = ", ".join(f"{v.name} {v.initial_weight:g}%" for v in variants)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,9 +21,18 @@ from stacks.app_factory import add_deployment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAGEMAKER_MODELS = ["mistral-7b", "mixtral-8x7b", "llama2-7b", "llama2-13b", "llama2-70b"]
+BEDROCK_MODELS = ["claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"]
 
 # Synth never depends on who runs it: no account, a fixed region unless a test sets one.
 NEUTRAL_ENVIRON: dict[str, str] = {}
+
+
+def only(template: Template, resource_type: str) -> dict[str, Any]:
+    """The properties of the template's one resource of ``resource_type`` (fails unless exactly one)."""
+    resources = template.find_resources(resource_type)
+    assert len(resources) == 1, f"expected one {resource_type}, found {len(resources)}"
+    properties: dict[str, Any] = next(iter(resources.values()))["Properties"]
+    return properties
 
 
 @pytest.fixture(scope="session")
@@ -30,9 +40,14 @@ def registry() -> ModelRegistry:
     return load_registry()
 
 
+# The feature flags and settings the CLI passes from cdk.json: without them the tests would
+# synthesize templates that differ from what `cdk synth` produces.
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+
+
 def synth_template(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
     """Synthesize the app exactly as `cdk synth -c ...` would (cdk-nag included) and return the template."""
-    app = App(context=context, outdir=str(outdir))
+    app = App(context={**CDK_JSON_CONTEXT, **context}, outdir=str(outdir))
     stack = add_deployment(app, NEUTRAL_ENVIRON)
     return dict(Template.from_stack(stack).to_json())
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT, synth_template
 
-PROJECT_PARTS = ["app.py", "cdk.json", "llm_config", "llm_constructs", "stacks", "model_configs"]
+PROJECT_PARTS = ["app.py", "cdk.json", "llm_config", "llm_constructs", "planner", "stacks", "model_configs"]
 OFFLINE_ENV = {
     "CDK_DISABLE_CLI_TELEMETRY": "1",
     "CDK_DISABLE_VERSION_CHECK": "1",
@@ -27,7 +27,7 @@ def run_app(project: Path, outdir: Path, **context: str) -> subprocess.Completed
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))},
         **OFFLINE_ENV,
-        "CDK_CONTEXT_JSON": json.dumps(context),
+        "CDK_CONTEXT_JSON": json.dumps({**CDK_JSON_CONTEXT, **context}),
         "CDK_OUTDIR": str(outdir),
     }
     return subprocess.run(
@@ -88,6 +88,14 @@ def test_synth_writes_exactly_one_stack_and_is_deterministic(tmp_path):
     templates = sorted(p.name for p in first.glob("*.template.json"))
     assert templates == ["llm-chat.template.json"]
     assert (first / templates[0]).read_bytes() == (second / templates[0]).read_bytes()
+
+
+def test_tests_see_the_same_template_the_cli_synthesizes(tmp_path):
+    """The snapshots and assertions are only worth something if they test what `cdk synth` deploys."""
+    result = run_app(REPO_ROOT, tmp_path / "cli", model="mixtral")
+    assert result.returncode == 0, result.stderr
+    from_cli = json.loads((tmp_path / "cli" / "llm-mixtral-8x7b.template.json").read_text())
+    assert synth_template({"model": "mixtral"}, tmp_path / "in-process") == from_cli
 
 
 def test_the_real_cdk_cli_reports_bad_input(tmp_path):

@@ -7,10 +7,10 @@ import json
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from tests.conftest import SAGEMAKER_MODELS
+from tests.conftest import BEDROCK_MODELS, SAGEMAKER_MODELS
 
 
-@pytest.mark.parametrize("key", SAGEMAKER_MODELS)
+@pytest.mark.parametrize("key", SAGEMAKER_MODELS + BEDROCK_MODELS)
 def test_template_lints_clean(synth, key):
     template = json.dumps(synth(model=key).to_json())
     matches = lint(template, config=ManualArgs(regions=["us-east-1"]))

@@ -179,3 +179,17 @@ def test_context_defaults(registry):
 def test_region_without_a_registry_account_is_refused(synth):
     with pytest.raises(ConfigError, match=r"has no registry account listed for us-gov-west-1"):
         synth(model="mistral", region="us-gov-west-1")
+
+
+def test_a_budget_below_the_always_on_floor_is_refused(config_dir):
+    edit(config_dir, "mixtral-8x7b", lambda d: d["budget"].update(amount_usd=100))
+    message = load_error(config_dir)
+    assert re.search(
+        r"mixtral-8x7b.yaml: budget.amount_usd: the minimum capacity alone costs \$170\.16 per day \(\$7\.09/h\)", message
+    )
+    assert "alert every period\n  fix: raise the budget above $170 or lower scaling.min_instances" in message
+
+
+def test_a_monthly_budget_is_compared_with_730_hours(config_dir):
+    edit(config_dir, "mistral-7b", lambda d: d["budget"].update(time_unit="MONTHLY"))
+    assert "costs $1,027.84 per month" in load_error(config_dir)  # 1.408 x 730

@@ -205,3 +205,31 @@ def test_the_app_refuses_a_bad_spec_with_exit_2(tmp_path):
     outdir = tmp_path / "out"
     result = run_app(REPO_ROOT, outdir, endpoint="chat", model="mistral", candidate="mixtral", candidate_weight="110")
     assert_clean_failure(result, outdir, "-c candidate_weight: expected a whole percentage from 0 to 100, got 110")
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (
+            {"model": "claude-3-haiku", "candidate": "mixtral", "candidate_weight": "10"},
+            r"-c candidate: claude-3-haiku is a Bedrock",
+        ),
+        ({"model": "claude-3-haiku", "retire": "mistral"}, r"-c retire: claude-3-haiku is a Bedrock model"),
+        (
+            {"model": "mistral", "candidate": "claude-3-haiku", "candidate_weight": "10"},
+            r"-c candidate: claude-3-haiku is a Bedrock model, not a variant",
+        ),
+    ],
+)
+def test_migrations_are_between_sagemaker_models(registry, values, expected):
+    with pytest.raises(ConfigError, match=expected):
+        spec(registry, **values)
+
+
+def test_a_bedrock_deployment_file_has_no_guardrails(registry, tmp_path):
+    path = write(tmp_path, "endpoint: assistant\nmodel: claude-3-haiku\nguardrails: {wait_interval_seconds: 60}\n")
+    with pytest.raises(ConfigError, match=r"chat.yaml: guardrails: claude-3-haiku is a Bedrock model"):
+        spec(registry, deployment=path)
+    assert (
+        spec(registry, deployment=write(tmp_path, "endpoint: assistant\nmodel: claude-3-haiku\n")).model.key == "claude-3-haiku"
+    )

@@ -3,38 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
+import cfnlint
 import pytest
 from aws_cdk import App, Environment, Validations
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
+from cfnlint.api import ManualArgs, lint
 
-from llm_config import ModelRegistry, SageMakerModelConfig
-from llm_config.operations import BudgetSettings
+from llm_config import ModelRegistry
+from llm_config.deployment import REGION_PATTERN
+from llm_config.operations import AlarmSettings, BudgetSettings, ScalingSettings, ScheduledScaling
 from llm_constructs import EndpointVariant
+from llm_constructs.cost_budget import REGIONS_WITHOUT_CLOUDFORMATION_BUDGETS
+from stacks.app_factory import add_deployment
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack
-from tests.conftest import SAGEMAKER_MODELS
+from tests.conftest import CDK_JSON_CONTEXT, NEUTRAL_ENVIRON, REPO_ROOT, SAGEMAKER_MODELS, only
+from tests.test_sagemaker_endpoint import sagemaker_model
 
 ALARM_SUFFIXES = {"latency-p90", "5xx-errors", "4xx-rate", "gpu-memory", "disk", "idle"}
 SLR = "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 
 
-def sagemaker_model(registry: ModelRegistry, key: str) -> SageMakerModelConfig:
-    model = registry.resolve(key)
-    assert isinstance(model, SageMakerModelConfig)
-    return model
-
-
 def resources(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
     return {logical_id: dict(resource) for logical_id, resource in template.find_resources(resource_type).items()}
-
-
-def only(template: Template, resource_type: str) -> dict[str, Any]:
-    found = resources(template, resource_type)
-    assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
-    properties: dict[str, Any] = next(iter(found.values()))["Properties"]
-    return properties
 
 
 def alarms_by_suffix(template: Template, endpoint: str, variant: str) -> dict[str, dict[str, Any]]:
@@ -265,7 +260,7 @@ def two_variant_stack(registry: ModelRegistry, **model_updates: Any) -> SageMake
                 initial_weight=weight,
             )
         )
-    app = App()
+    app = App(context=CDK_JSON_CONTEXT)  # cdk.json's feature flags, as the CLI passes them
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))  # as in the real app: findings fail synth
     return SageMakerEndpointStack(
         app,
@@ -306,8 +301,6 @@ def test_endpoint_scope_filters_the_budget_by_the_cost_allocation_tag(registry):
 
 
 def test_scheduled_actions_and_invocations_metric(registry):
-    from llm_config.operations import ScalingSettings, ScheduledScaling
-
     scaling = ScalingSettings(
         min_instances=1,
         max_instances=3,
@@ -342,6 +335,15 @@ def test_scheduled_actions_and_invocations_metric(registry):
     assert tracking["TargetValue"] == 60
 
 
+def test_two_variant_and_scheduled_templates_lint_clean(registry):
+    scheduled = sagemaker_model(registry, "mistral-7b").scaling.model_copy(
+        update={"scheduled": [ScheduledScaling(name="night", cron="0 20 ? * MON-FRI *", min_instances=1, max_instances=1)]}
+    )
+    for stack in (two_variant_stack(registry), two_variant_stack(registry, scaling=scheduled)):
+        template = json.dumps(Template.from_stack(stack).to_json())
+        assert [str(m) for m in lint(template, config=ManualArgs(regions=["eu-west-1"]))] == []
+
+
 def test_metrics_of_an_unknown_variant_fail_early(registry):
     stack = two_variant_stack(registry)
     with pytest.raises(ValueError, match="endpoint chat has no variant 'blue'"):
@@ -358,3 +360,42 @@ def test_grant_invoke_is_limited_to_the_endpoint(registry):
     [statement] = policy["PolicyDocument"]["Statement"]
     assert statement["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"]
     assert "endpoint/chat" in json.dumps(statement["Resource"])
+
+
+def github_anchor(heading: str) -> str:
+    return re.sub(r"[^a-z0-9 -]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_alarm_links_to_a_section_of_the_operations_guide(synth):
+    guide = (REPO_ROOT / "docs" / "operations.md").read_text()
+    anchors = {github_anchor(line.lstrip("#")) for line in guide.splitlines() if line.startswith("#")}
+    for alarm in resources(synth(model="mixtral"), "AWS::CloudWatch::Alarm").values():
+        anchor = alarm["Properties"]["AlarmDescription"].rpartition("docs/operations.md#")[2]
+        assert anchor in anchors, f"{alarm['Properties']['AlarmName']} links to a missing section #{anchor}"
+
+
+@pytest.mark.parametrize(
+    ("section", "settings"), [("scaling", ScalingSettings), ("alarms", AlarmSettings), ("budget", BudgetSettings)]
+)
+def test_every_operations_field_is_documented_in_the_schema_doc(section, settings):
+    schema_doc = (REPO_ROOT / "model_configs" / "README.md").read_text()
+    for field in settings.model_fields:
+        assert f"`{section}.{field}`" in schema_doc
+
+
+def test_regions_without_cloudformation_budgets_match_cfn_lint():
+    providers = Path(cfnlint.__file__).parent / "data" / "schemas" / "providers"
+    without = {
+        path.stem
+        for path in providers.glob("*.json")
+        if REGION_PATTERN.match(path.stem) and "AWS::Budgets::Budget" not in json.loads(path.read_text())
+    }
+    assert without == REGIONS_WITHOUT_CLOUDFORMATION_BUDGETS
+
+
+def test_a_region_without_cloudformation_budgets_gets_a_warning_instead_of_a_failed_synth():
+    stack = add_deployment(App(context={**CDK_JSON_CONTEXT, "model": "mistral", "region": "eu-north-1"}), NEUTRAL_ENVIRON)
+    template = Template.from_stack(stack)
+    assert resources(template, "AWS::Budgets::Budget") == {}
+    assert len(resources(template, "AWS::CloudWatch::Alarm")) == 6
+    Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("No cost budget: CloudFormation in eu-north-1"))

@@ -66,7 +66,7 @@ def test_every_phase_keeps_the_endpoint_identity(phases, phase):
     assert parameter["Properties"]["Name"] == "/llm-endpoints/chat"
 
 
-def test_every_phase_synthesizes_one_stack_named_after_the_endpoint(synth):
+def test_every_phase_synthesizes_one_stack_named_after_the_endpoint():
     from aws_cdk import App
 
     from stacks.app_factory import add_deployment

@@ -75,16 +75,24 @@ def run_plan(capsys, *argv: str, **kwargs: Any) -> tuple[int, str, str]:
     return code, out, err
 
 
+def assert_lines(out: str, *lines: str) -> None:
+    missing = [line for line in lines if line not in out.splitlines()]
+    assert missing == [], out
+
+
 def test_offline_plan_of_the_shipped_file(capsys, tmp_path):
     previous = tmp_path / "previous.yaml"
     previous.write_text("endpoint: chat\nmodel: mistral\n")
     code, out, _ = run_plan(capsys, "--deployment", "deployments/chat.yaml", "--previous", str(previous))
     assert code == 0
-    assert "endpoint chat (us-east-1, stack llm-chat) from deployments/chat.yaml: phase split" in out
-    assert "adds mixtral-8x7b: 1 x ml.g5.12xlarge, 10% of traffic, autoscaled" in out
-    assert "mistral-7b: weight 100% -> 90%" in out
-    assert "cost: $1.41/h ($1,028/month) -> $8.50/h ($6,204/month)" in out
-    assert "check: safe" in out
+    assert_lines(
+        out,
+        "endpoint chat (us-east-1, stack llm-chat) from deployments/chat.yaml: phase split",
+        "  adds mixtral-8x7b: 1 x ml.g5.12xlarge, 10% of traffic, autoscaled",
+        "  mistral-7b: weight 100% -> 90%",
+        "cost: $1.41/h ($1,028/month) -> $8.50/h ($6,204/month)",
+        "check: safe",
+    )
     assert (
         "shift all traffic: npx cdk deploy -c endpoint=chat -c model=mistral-7b -c candidate=mixtral-8x7b -c candidate_weight=100"
         in out
@@ -201,32 +209,37 @@ def test_live_plan_reads_weights_counts_and_scaling(capsys):
     )
     live.assert_all_called()
     assert code == 0
-    assert "mistral-7b: 3 x ml.g5.xlarge, 90% of traffic, autoscaled" in out
-    assert "mistral-7b: weight 90% -> 0%" in out
-    assert "mistral-7b: autoscaling removed (drained)" in out
-    # The drained variant keeps its 3 instances (RetainAllVariantProperties) until finish removes it.
-    assert "cost: $11.31/h ($8,259/month) -> $11.31/h ($8,259/month)" in out
-    assert "check: safe" in out
-
-
-def test_live_plan_refuses_to_remove_a_variant_still_scaled(capsys):
-    live = LiveStub()
-    live.endpoint(AB_LIVE, scaled=["mistral-7b", "mixtral-8x7b"])
-    code, out, _ = run_plan(
-        capsys, "-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral", "--live", clients=live.clients
+    assert_lines(
+        out,
+        "  mistral-7b: 3 x ml.g5.xlarge, 90% of traffic, autoscaled",
+        "  mistral-7b: weight 90% -> 0%",
+        "  mistral-7b: autoscaling removed (drained)",
+        # The drained variant keeps its 3 instances (RetainAllVariantProperties) until finish removes it.
+        "cost: $11.31/h ($8,259/month) -> $11.31/h ($8,259/month)",
+        "check: safe",
     )
-    assert code == 1
-    assert "ERROR: removes variant mistral-7b while it is an Application Auto Scaling target" in out
 
 
-def test_live_plan_waits_for_an_updating_endpoint(capsys):
+FINISH = ["-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral"]
+
+
+@pytest.mark.parametrize(
+    ("scaled", "status", "expected"),
+    [
+        (
+            ["mistral-7b", "mixtral-8x7b"],
+            "InService",
+            "ERROR: removes variant mistral-7b while it is an Application Auto Scaling",
+        ),
+        (["mixtral-8x7b"], "Updating", "ERROR: the endpoint is Updating: wait until it is InService"),
+    ],
+)
+def test_live_plan_refuses_unsafe_steps(capsys, scaled, status, expected):
     live = LiveStub()
-    live.endpoint(AB_LIVE, scaled=["mixtral-8x7b"], status="Updating")
-    code, out, _ = run_plan(
-        capsys, "-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral", "--live", clients=live.clients
-    )
+    live.endpoint(AB_LIVE, scaled=scaled, status=status)
+    code, out, _ = run_plan(capsys, *FINISH, "--live", clients=live.clients)
     assert code == 1
-    assert "ERROR: the endpoint is Updating: wait until it is InService" in out
+    assert expected in out
 
 
 def test_live_plan_of_a_new_endpoint(capsys):
@@ -250,7 +263,8 @@ def test_live_errors_are_one_clean_message(capsys):
 def test_deploy_runs_cdk_only_after_a_clean_live_check(capsys):
     calls: list[list[str]] = []
 
-    def run(command: list[str], check: bool) -> subprocess.CompletedProcess[str]:
+    def run(command: list[str], check: bool, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        assert env["CDK_DISABLE_CLI_TELEMETRY"] == env["CDK_DISABLE_VERSION_CHECK"] == "1"
         calls.append(command)
         return subprocess.CompletedProcess(command, 0)
 
@@ -258,12 +272,11 @@ def test_deploy_runs_cdk_only_after_a_clean_live_check(capsys):
     live.endpoint([("mistral-7b", "ml.g5.xlarge", 0.0, 1), ("mixtral-8x7b", "ml.g5.12xlarge", 1.0, 1)], scaled=["mixtral-8x7b"])
     code, _, _ = run_plan(capsys, "--deployment", "deployments/chat.yaml", "--live", "--deploy", clients=live.clients, run=run)
     assert code == 0
-    assert calls == [["node_modules/.bin/cdk", "deploy", "-c", "deployment=deployments/chat.yaml"]]
+    assert calls == [[str(REPO_ROOT / "node_modules" / ".bin" / "cdk"), "deploy", "-c", "deployment=deployments/chat.yaml"]]
 
     unsafe = LiveStub()
     unsafe.endpoint(AB_LIVE, scaled=["mistral-7b", "mixtral-8x7b"])
-    argv = ["-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral", "--live", "--deploy"]
-    assert run_plan(capsys, *argv, clients=unsafe.clients, run=run)[0] == 1
+    assert run_plan(capsys, *FINISH, "--live", "--deploy", clients=unsafe.clients, run=run)[0] == 1
     assert len(calls) == 1, "an unsafe step never reaches cdk deploy"
     code, _, err = run_plan(capsys, "--deployment", "deployments/chat.yaml", "--deploy", run=run)
     assert code == 2
@@ -282,3 +295,24 @@ def test_the_module_runs_as_a_command():
     assert result.returncode == 0, result.stderr
     assert "phase split" in result.stdout
     assert "before: unknown (pass --live or --previous FILE to check the step)" in result.stdout
+
+
+def deploy_commands(text: str) -> list[dict[str, str]]:
+    """The -c flags of every `npx cdk deploy` line in a document."""
+    lines = [line.split("#")[0] for line in text.splitlines() if line.strip().startswith("npx cdk deploy")]
+    return [dict(flag.split("=", 1) for flag in re.findall(r"-c (\S+=\S+)", line)) for line in lines]
+
+
+def test_the_runbooks_commands_are_valid_specs_and_cover_every_next_step(registry):
+    from migration.plan import next_steps
+
+    documented = deploy_commands((REPO_ROOT / "README.md").read_text()) + deploy_commands(
+        (REPO_ROOT / "docs" / "migrations.md").read_text()
+    )
+    readme_migration = deploy_commands((REPO_ROOT / "README.md").read_text().split("## Migrating an endpoint")[1])
+    assert readme_migration[:5] == [PHASES[p] for p in ("start", "ab", "shift", "finish", "rollback")]
+    resolved = {repr(deployment_from_context(flags.get, {}, registry)) for flags in documented}  # each one is valid
+    for phase in ("ab", "shift", "rollback"):
+        for _, command in next_steps(specs(registry)[phase]):
+            flags = deploy_commands(command)[0]
+            assert repr(deployment_from_context(flags.get, {}, registry)) in resolved, command

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from llm_config import ModelRegistry, SageMakerModelConfig
-from tests.conftest import SAGEMAKER_MODELS
+from tests.conftest import SAGEMAKER_MODELS, only
 
 
 def sagemaker_model(registry: ModelRegistry, key: str) -> SageMakerModelConfig:
     model = registry.resolve(key)
     assert isinstance(model, SageMakerModelConfig)
     return model
-
-
-def only(template: Template, resource_type: str) -> dict[str, Any]:
-    resources = template.find_resources(resource_type)
-    assert len(resources) == 1, f"expected one {resource_type}, found {len(resources)}"
-    properties: dict[str, Any] = next(iter(resources.values()))["Properties"]
-    return properties
 
 
 @pytest.mark.parametrize("key", SAGEMAKER_MODELS)
@@ -125,7 +117,6 @@ def test_outputs_tell_clients_where_to_look(synth):
 
 def test_staged_weights_skip_the_hub_and_isolate_the_network(registry):
     from aws_cdk import App, Stack
-    from aws_cdk.assertions import Template
 
     from llm_constructs import EndpointVariant, SageMakerLlmEndpoint
 

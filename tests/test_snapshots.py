@@ -12,7 +12,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.conftest import SAGEMAKER_MODELS
+from tests.conftest import BEDROCK_MODELS, SAGEMAKER_MODELS
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
@@ -37,6 +37,6 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-@pytest.mark.parametrize("key", SAGEMAKER_MODELS)
+@pytest.mark.parametrize("key", SAGEMAKER_MODELS + BEDROCK_MODELS)
 def test_template_snapshot(synth, snapshot_json, key):
     assert masked(synth(model=key).to_json()) == snapshot_json

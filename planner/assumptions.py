@@ -1,0 +1,214 @@
+"""The numbers the planner works from, each traceable to a file.
+
+- SageMaker models, their instance type and count, and instance prices: `model_configs/` (the same
+  registry `cdk synth` uses).
+- Pay-per-token prices, throughput assumptions and quality tiers: `planner/data/*.yaml`.
+- A user's overrides (region multiplier, negotiated discount, replacement prices or throughput):
+  one YAML file given with `--overrides`, applied on top of both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import Field
+
+from llm_config import ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
+from llm_config._strict import StrictModel
+from llm_config.catalogue import PositiveFloat, PositiveInt
+from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+PRICE_FILES = "model_configs/instances.yaml, planner/data/token_prices.yaml"
+
+Quality = Literal["good", "high", "critical"]
+QUALITY_TIERS: tuple[Quality, ...] = ("good", "high", "critical")
+Provider = Literal["bedrock", "openai"]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+Schema = TypeVar("Schema", bound=StrictModel)
+
+
+class TokenPrice(StrictModel):
+    """On-demand pay-per-token price of one hosted model."""
+
+    display_name: str
+    provider: Provider
+    input_per_1k_usd: PositiveFloat
+    output_per_1k_usd: PositiveFloat
+    source: str
+    retrieved: str
+
+
+class TokenPriceFile(StrictModel):
+    prices: dict[str, TokenPrice]
+
+
+class Throughput(StrictModel):
+    """How fast a model answers; max_concurrent_requests only for self-hosted models."""
+
+    stream_tokens_per_second: PositiveFloat
+    first_token_seconds: PositiveFloat
+    max_concurrent_requests: PositiveInt | None = None
+    source: str
+
+
+class ThroughputFile(StrictModel):
+    target_utilization: Fraction
+    target_utilization_source: str
+    models: dict[str, Throughput]
+
+
+class QualityFile(StrictModel):
+    source: str
+    retrieved: str
+    tiers: dict[str, Quality]
+
+
+class TokenPriceOverride(StrictModel):
+    input_per_1k_usd: PositiveFloat
+    output_per_1k_usd: PositiveFloat
+
+
+class ThroughputOverride(StrictModel):
+    stream_tokens_per_second: PositiveFloat | None = None
+    first_token_seconds: PositiveFloat | None = None
+    max_concurrent_requests: PositiveInt | None = None
+
+
+class Overrides(StrictModel):
+    """A user's `--overrides` file. Replacement prices set the base; multipliers then scale every price."""
+
+    label: str = "overrides"
+    sagemaker_price_multiplier: PositiveFloat = 1.0
+    token_price_multiplier: PositiveFloat = 1.0
+    sagemaker_hourly_usd: dict[str, PositiveFloat] = Field(default_factory=dict)
+    token_prices: dict[str, TokenPriceOverride] = Field(default_factory=dict)
+    throughput: dict[str, ThroughputOverride] = Field(default_factory=dict)
+    target_utilization: Fraction | None = None
+
+
+@dataclass(frozen=True)
+class PlannerData:
+    """Everything the cost arithmetic needs, with overrides applied."""
+
+    registry: ModelRegistry
+    sagemaker_hourly_usd: dict[str, float]
+    token_prices: dict[str, TokenPrice]
+    throughput: dict[str, Throughput]
+    quality: dict[str, Quality]
+    target_utilization: float
+    price_basis: str
+
+    def sagemaker_models(self) -> list[SageMakerModelConfig]:
+        return [m for m in self.registry.models.values() if isinstance(m, SageMakerModelConfig)]
+
+    def known_models(self) -> list[str]:
+        return sorted({*self.registry.known_names(), *self.token_prices})
+
+
+def pay_per_token_prices(registry: ModelRegistry, data_dir: Path = DATA_DIR) -> dict[str, TokenPrice]:
+    """The pay-per-token prices, keyed by model key.
+
+    Today they all come from planner/data/token_prices.yaml. When the model configs hold Bedrock
+    models with their own per-1K prices, take those entries from ``registry`` here (and drop them
+    from the data file): this is the one place that changes.
+    """
+    del registry  # not yet a source of prices: see the docstring
+    path = data_dir / "token_prices.yaml"
+    source = display_path(path)
+    return parse_as(TokenPriceFile, read_yaml_mapping(path, source), source).prices
+
+
+def load_planner_data(
+    registry: ModelRegistry | None = None, overrides_path: Path | None = None, data_dir: Path = DATA_DIR
+) -> PlannerData:
+    """Read the model configs and the planner's data files, check they cover each other, apply overrides."""
+    registry = registry or load_registry()
+    token_prices = pay_per_token_prices(registry, data_dir)
+    throughput_file = _read(ThroughputFile, data_dir / "throughput.yaml")
+    quality_file = _read(QualityFile, data_dir / "quality.yaml")
+    model_keys = sorted({*(m.key for m in registry.models.values()), *token_prices})
+    for path, covered in (
+        (data_dir / "throughput.yaml", throughput_file.models),
+        (data_dir / "quality.yaml", quality_file.tiers),
+    ):
+        missing = [key for key in model_keys if key not in covered]
+        if missing:
+            raise ConfigError(
+                display_path(path), None, f"no entry for {', '.join(missing)}", "add one per model (see the file's header)"
+            )
+    for key, throughput in throughput_file.models.items():
+        if _is_sagemaker(registry, key) != (throughput.max_concurrent_requests is not None):
+            raise ConfigError(
+                display_path(data_dir / "throughput.yaml"),
+                f"models.{key}.max_concurrent_requests",
+                "must be set for SageMaker models and only for them",
+                "set it for models in model_configs/, remove it for pay-per-token models",
+            )
+    data = PlannerData(
+        registry=registry,
+        sagemaker_hourly_usd={name: i.sagemaker_hourly_usd for name, i in registry.instances.instances.items()},
+        token_prices=token_prices,
+        throughput=throughput_file.models,
+        quality=quality_file.tiers,
+        target_utilization=throughput_file.target_utilization,
+        price_basis=f"{registry.instances.prices.region} on-demand ({PRICE_FILES})",
+    )
+    if overrides_path is None:
+        return data
+    return apply_overrides(data, _read(Overrides, overrides_path), display_path(overrides_path))
+
+
+def apply_overrides(data: PlannerData, overrides: Overrides, source: str) -> PlannerData:
+    _check_known(source, "sagemaker_hourly_usd", overrides.sagemaker_hourly_usd, data.sagemaker_hourly_usd, "instance type")
+    _check_known(source, "token_prices", overrides.token_prices, data.token_prices, "pay-per-token model")
+    _check_known(source, "throughput", overrides.throughput, data.throughput, "model")
+    hourly = {
+        name: overrides.sagemaker_hourly_usd.get(name, price) * overrides.sagemaker_price_multiplier
+        for name, price in data.sagemaker_hourly_usd.items()
+    }
+    token_prices = {}
+    for key, price in data.token_prices.items():
+        replaced = overrides.token_prices.get(key)
+        base = replaced or price
+        token_prices[key] = price.model_copy(
+            update={
+                "input_per_1k_usd": base.input_per_1k_usd * overrides.token_price_multiplier,
+                "output_per_1k_usd": base.output_per_1k_usd * overrides.token_price_multiplier,
+                "source": f"replaced by {source}" if replaced else price.source,
+            }
+        )
+    throughput = {
+        key: tp.model_copy(update=overrides.throughput[key].model_dump(exclude_none=True)) if key in overrides.throughput else tp
+        for key, tp in data.throughput.items()
+    }
+    for key, tp in throughput.items():
+        if tp.max_concurrent_requests is not None and not _is_sagemaker(data.registry, key):
+            raise ConfigError(source, f"throughput.{key}.max_concurrent_requests", "only SageMaker models have it", "remove it")
+    return PlannerData(
+        registry=data.registry,
+        sagemaker_hourly_usd=hourly,
+        token_prices=token_prices,
+        throughput=throughput,
+        quality=data.quality,
+        target_utilization=overrides.target_utilization or data.target_utilization,
+        price_basis=f"{data.price_basis} with {overrides.label} ({source})",
+    )
+
+
+def _is_sagemaker(registry: ModelRegistry, key: str) -> bool:
+    return isinstance(registry.models.get(key), SageMakerModelConfig)
+
+
+def _check_known(source: str, field: str, given: Mapping[str, object], known: Mapping[str, object], what: str) -> None:
+    for name in given:
+        if name not in known:
+            raise ConfigError(source, f"{field}.{name}", f"unknown {what}", f"use one of {', '.join(sorted(known))}")
+
+
+def _read(schema: type[Schema], path: Path) -> Schema:
+    source = display_path(path)
+    return parse_as(schema, read_yaml_mapping(path, source), source)

@@ -1,0 +1,172 @@
+"""Cost and latency arithmetic: every option's monthly cost at a given traffic, and break-even points.
+
+A month is 730 hours (AWS pricing's convention, 24 x 365 / 12). SageMaker bills each instance per
+hour whether or not it serves requests; pay-per-token APIs bill input and output tokens per request.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from llm_config import SageMakerModelConfig
+from llm_config.catalogue import HOURS_PER_MONTH
+from planner.assumptions import PlannerData, Provider, Quality
+
+PROVIDER_LABELS: dict[Provider, str] = {"bedrock": "Bedrock", "openai": "OpenAI API (not AWS)"}
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Average load, assumed steady over the month."""
+
+    requests_per_hour: float
+    input_tokens: int
+    output_tokens: int
+
+    @property
+    def requests_per_month(self) -> float:
+        return self.requests_per_hour * HOURS_PER_MONTH
+
+    @property
+    def tokens_per_request(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+def monthly_instance_usd(hourly_usd: float, instances: int) -> float:
+    """What ``instances`` SageMaker instances cost when they run all month."""
+    return hourly_usd * instances * HOURS_PER_MONTH
+
+
+def request_usd(input_per_1k_usd: float, output_per_1k_usd: float, traffic: Traffic) -> float:
+    """Pay-per-token price of one request."""
+    return traffic.input_tokens / 1000 * input_per_1k_usd + traffic.output_tokens / 1000 * output_per_1k_usd
+
+
+@dataclass(frozen=True)
+class Option(ABC):
+    """One model on one kind of hosting, with the figures that do not depend on the request rate."""
+
+    key: str
+    display_name: str
+    quality: Quality
+    first_token_seconds: float
+    response_seconds: float
+
+    @property
+    @abstractmethod
+    def hosting(self) -> str: ...
+
+    @abstractmethod
+    def monthly_usd_at(self, requests_per_hour: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class SageMakerOption(Option):
+    """A self-hosted model on its configured instance type; autoscaling adds instances, never fewer than one."""
+
+    instance_type: str
+    hourly_usd: float
+    initial_count: int
+    concurrent_requests: int  # 0 when one request is longer than the container accepts
+    target_utilization: float
+
+    @property
+    def hosting(self) -> str:
+        return f"SageMaker {self.instance_type}"
+
+    @property
+    def serves_request(self) -> bool:
+        return self.concurrent_requests > 0
+
+    @property
+    def capacity_per_instance(self) -> float:
+        """Requests per hour one instance serves at the autoscaling target utilization."""
+        return self.concurrent_requests * 3600 / self.response_seconds * self.target_utilization
+
+    @property
+    def always_on_usd(self) -> float:
+        """The configured instance count running all month: what `cdk deploy` starts."""
+        return monthly_instance_usd(self.hourly_usd, self.initial_count)
+
+    def instances_at(self, requests_per_hour: float) -> int:
+        if not self.serves_request:
+            return self.initial_count
+        return max(1, math.ceil(requests_per_hour / self.capacity_per_instance))
+
+    def monthly_usd_at(self, requests_per_hour: float) -> float:
+        return monthly_instance_usd(self.hourly_usd, self.instances_at(requests_per_hour))
+
+
+@dataclass(frozen=True)
+class TokenOption(Option):
+    """A hosted API billed per token: no idle cost, no instances."""
+
+    provider: Provider
+    request_usd: float
+
+    @property
+    def hosting(self) -> str:
+        return PROVIDER_LABELS[self.provider]
+
+    def monthly_usd_at(self, requests_per_hour: float) -> float:
+        return requests_per_hour * HOURS_PER_MONTH * self.request_usd
+
+
+def sagemaker_option(data: PlannerData, model: SageMakerModelConfig, traffic: Traffic) -> SageMakerOption:
+    throughput = data.throughput[model.key]
+    assert throughput.max_concurrent_requests is not None  # load_planner_data checks it
+    container = model.container
+    fits = traffic.input_tokens <= container.max_input_tokens and traffic.tokens_per_request <= container.max_total_tokens
+    return SageMakerOption(
+        key=model.key,
+        display_name=model.display_name,
+        quality=data.quality[model.key],
+        first_token_seconds=throughput.first_token_seconds,
+        response_seconds=throughput.first_token_seconds + traffic.output_tokens / throughput.stream_tokens_per_second,
+        instance_type=model.instance.type,
+        hourly_usd=data.sagemaker_hourly_usd[model.instance.type],
+        initial_count=model.instance.initial_count,
+        concurrent_requests=min(
+            throughput.max_concurrent_requests, container.max_batch_total_tokens // traffic.tokens_per_request
+        )
+        if fits
+        else 0,
+        target_utilization=data.target_utilization,
+    )
+
+
+def token_option(data: PlannerData, key: str, traffic: Traffic) -> TokenOption:
+    price = data.token_prices[key]
+    throughput = data.throughput[key]
+    return TokenOption(
+        key=key,
+        display_name=price.display_name,
+        quality=data.quality[key],
+        first_token_seconds=throughput.first_token_seconds,
+        response_seconds=throughput.first_token_seconds + traffic.output_tokens / throughput.stream_tokens_per_second,
+        provider=price.provider,
+        request_usd=request_usd(price.input_per_1k_usd, price.output_per_1k_usd, traffic),
+    )
+
+
+def build_options(data: PlannerData, traffic: Traffic) -> list[Option]:
+    """Every model the planner knows: each SageMaker config on its instance, each pay-per-token model."""
+    options: list[Option] = [sagemaker_option(data, model, traffic) for model in data.sagemaker_models()]
+    options += [token_option(data, key, traffic) for key in data.token_prices]
+    return options
+
+
+def break_even_requests_per_hour(hosted: SageMakerOption, api: TokenOption) -> float | None:
+    """The lowest request rate at which SageMaker hosting costs no more than the pay-per-token API.
+
+    With one instance the SageMaker bill is flat, so the two meet at hourly price / price per request,
+    provided one instance can still carry that traffic. If it cannot, a fully used instance costs
+    more than the tokens it serves and the API stays cheaper at any traffic: None. Above the
+    break-even the API can come back cheaper for a while each time autoscaling adds an instance.
+    """
+    if not hosted.serves_request:
+        return None
+    rate = hosted.hourly_usd / api.request_usd
+    return rate if rate <= hosted.capacity_per_instance else None

@@ -1,0 +1,177 @@
+"""The planner's arithmetic, pinned against figures computed by hand from the data files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llm_config import ConfigError, SageMakerModelConfig
+from planner.assumptions import DATA_DIR, PlannerData, load_planner_data
+from planner.costs import SageMakerOption, Traffic, break_even_requests_per_hour, sagemaker_option, token_option
+from planner.guide import guide_findings
+
+TRAFFIC = Traffic(requests_per_hour=100, input_tokens=500, output_tokens=300)
+
+
+@pytest.fixture(scope="module")
+def data(registry) -> PlannerData:
+    return load_planner_data(registry)
+
+
+def hosted(data: PlannerData, key: str, traffic: Traffic = TRAFFIC) -> SageMakerOption:
+    model = data.registry.models[key]
+    assert isinstance(model, SageMakerModelConfig)
+    return sagemaker_option(data, model, traffic)
+
+
+def test_mistral_on_sagemaker(data):
+    option = hosted(data, "mistral-7b")
+    assert option.instance_type == "ml.g5.xlarge"
+    assert option.always_on_usd == pytest.approx(1027.84)  # 1.408 $/h x 730 h
+    assert option.response_seconds == pytest.approx(8.8714, abs=1e-4)  # 0.3 s + 300 tokens / 35 tokens/s
+    assert option.concurrent_requests == 16  # min(16 assumed, 32768 batch tokens // 800 tokens = 40)
+    assert option.capacity_per_instance == pytest.approx(4544.93, abs=0.01)  # 16 x 3600 / 8.8714 s x 0.7
+    assert option.instances_at(4544) == 1
+    assert option.instances_at(4546) == 2
+    assert option.monthly_usd_at(4546) == pytest.approx(2055.68)  # 2 x 1027.84
+    assert option.monthly_usd_at(0.01) == pytest.approx(1027.84)  # autoscaling never goes below one instance
+
+
+def test_kv_cache_limits_concurrency(data):
+    option = hosted(data, "llama2-7b")
+    assert option.concurrent_requests == 10  # 8192 batch tokens // 800 tokens, below the 16 assumed
+    assert option.capacity_per_instance == pytest.approx(2840.58, abs=0.01)  # 10 x 3600 / 8.8714 s x 0.7
+
+
+def test_a_request_longer_than_the_container_accepts_cannot_be_served(data):
+    option = hosted(data, "mistral-7b", Traffic(requests_per_hour=100, input_tokens=7000, output_tokens=300))
+    assert not option.serves_request  # max_input_tokens is 6144
+    assert option.instances_at(100) == 1
+    assert break_even_requests_per_hour(option, token_option(data, "claude-3-sonnet", TRAFFIC)) is None
+
+
+def test_pay_per_token(data):
+    sonnet = token_option(data, "claude-3-sonnet", TRAFFIC)
+    assert sonnet.request_usd == pytest.approx(0.006)  # 0.5 x 0.003 + 0.3 x 0.015
+    assert sonnet.monthly_usd_at(100) == pytest.approx(438.0)  # 100 x 730 x 0.006
+    assert sonnet.response_seconds == pytest.approx(5.9)  # 0.9 s + 300 / 60
+    haiku = token_option(data, "claude-3-haiku", TRAFFIC)
+    assert haiku.request_usd == pytest.approx(0.0005)  # 0.5 x 0.00025 + 0.3 x 0.00125
+    gpt4 = token_option(data, "gpt-4", TRAFFIC)
+    assert gpt4.request_usd == pytest.approx(0.033)  # 0.5 x 0.03 + 0.3 x 0.06
+
+
+def test_break_even(data):
+    mistral = hosted(data, "mistral-7b")
+    sonnet = token_option(data, "claude-3-sonnet", TRAFFIC)
+    rate = break_even_requests_per_hour(mistral, sonnet)
+    assert rate is not None
+    assert rate == pytest.approx(234.667, abs=0.001)  # 1.408 $/h / 0.006 $/request
+    assert mistral.monthly_usd_at(rate) == pytest.approx(sonnet.monthly_usd_at(rate))
+    assert sonnet.monthly_usd_at(rate * 0.99) < mistral.monthly_usd_at(rate * 0.99)
+
+
+def test_no_break_even_when_a_busy_instance_costs_more_per_request(data):
+    mixtral = hosted(data, "mixtral-8x7b")
+    haiku = token_option(data, "claude-3-haiku", TRAFFIC)
+    # 7.09 $/h / 0.0005 $/request = 14,180 req/h, beyond one instance's 16 x 3600 / 12.6 s x 0.7 = 3,200 req/h.
+    assert mixtral.capacity_per_instance == pytest.approx(3200)
+    assert break_even_requests_per_hour(mixtral, haiku) is None
+
+
+def finding(data: PlannerData, topic_start: str) -> str:
+    [match] = [f.planner for f in guide_findings(data, 500, 300) if f.topic.startswith(topic_start)]
+    return match
+
+
+def test_guide_hosting_figures_are_corrected(data):
+    assert "SageMaker charges $1.408/h = $1,027.84/month" in finding(data, "Mistral 7B hosting")
+    assert finding(data, "Mixtral 8x7B on ml.g5.2xlarge").startswith("cannot run: fp16 needs ~104.0 GB")
+    assert "ml.g5.12xlarge with 4-bit GPTQ: $5,175.70/month" in finding(data, "Mixtral 8x7B on ml.g5.2xlarge")
+    assert finding(data, "Scenario 1") == "$1,027.84 -> $5,175.70/month: +$4,147.86 (+404%)"
+    assert "26.0 GB weights" in finding(data, "Llama 2 13B")
+    assert "ml.g5.48xlarge, $14,862.80/month" in finding(data, "Llama 2 70B")  # 20.36 x 730
+
+
+def test_guide_scenario_2(data):
+    # 100/day = 3,041.67 requests/month x $0.006 = $18.25; 10,000/day = $1,825.00. One instance carries both.
+    assert finding(data, "Scenario 2 at 100 requests/day").startswith("$1,027.84 (1 x ml.g5.xlarge) vs $18.25/month")
+    assert finding(data, "Scenario 2 at 100 requests/day").endswith("98% savings")
+    assert finding(data, "Scenario 2 at 10,000 requests/day").startswith("$1,027.84 (1 x ml.g5.xlarge) vs $1,825.00/month")
+    assert finding(data, "Scenario 2 at 10,000 requests/day").endswith("+78% on Bedrock")  # 1825 / 1027.84 - 1
+    assert "break even at 235 req/hour (5,632/day)" in finding(data, "Where hosted APIs")
+
+
+def test_guide_scenario_3(data):
+    # GPT-3.5: 0.5 x 0.0005 + 0.3 x 0.0015 = $0.0007; GPT-4: $0.033. 800 x 0.0007 + 200 x 0.033 = 0.56 + 6.60.
+    assert finding(data, "Scenario 3").startswith(
+        "at 500 in + 300 out tokens: $0.56 + $6.60 = $7.16 vs $33.00 all GPT-4: 78% savings"
+    )
+
+
+def write_yaml(path: Path, content: object) -> Path:
+    path.write_text(yaml.safe_dump(content), encoding="utf-8")
+    return path
+
+
+def test_overrides_replace_then_scale_prices(registry, tmp_path):
+    overrides = write_yaml(
+        tmp_path / "eu.yaml",
+        {
+            "label": "eu-west-1 with 10% off",
+            "sagemaker_price_multiplier": 0.9,
+            "token_price_multiplier": 0.5,
+            "sagemaker_hourly_usd": {"ml.g5.xlarge": 1.6},
+            "token_prices": {"claude-3-haiku": {"input_per_1k_usd": 0.001, "output_per_1k_usd": 0.002}},
+            "throughput": {"mistral-7b": {"stream_tokens_per_second": 50}},
+            "target_utilization": 0.5,
+        },
+    )
+    data = load_planner_data(registry, overrides)
+    assert data.sagemaker_hourly_usd["ml.g5.xlarge"] == pytest.approx(1.44)  # replaced 1.6 x 0.9
+    assert data.sagemaker_hourly_usd["ml.g5.12xlarge"] == pytest.approx(6.381)  # 7.09 x 0.9
+    haiku = token_option(data, "claude-3-haiku", TRAFFIC)
+    assert haiku.request_usd == pytest.approx(0.00055)  # (0.5 x 0.001 + 0.3 x 0.002) x 0.5: replaced, then scaled
+    sonnet = token_option(data, "claude-3-sonnet", TRAFFIC)
+    assert sonnet.request_usd == pytest.approx(0.003)  # 0.006 x 0.5
+    mistral = hosted(data, "mistral-7b")
+    assert mistral.response_seconds == pytest.approx(6.3)  # 0.3 + 300 / 50
+    assert mistral.capacity_per_instance == pytest.approx(4571.43, abs=0.01)  # 16 x 3600 / 6.3 x 0.5
+    assert "eu-west-1 with 10% off" in data.price_basis
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"sagemaker_hourly_usd": {"ml.g7.xlarge": 1.0}}, r"sagemaker_hourly_usd\.ml\.g7\.xlarge: unknown instance type"),
+        ({"token_prices": {"gpt-5": {"input_per_1k_usd": 1, "output_per_1k_usd": 1}}}, r"token_prices\.gpt-5: unknown"),
+        ({"throughput": {"claude-3-haiku": {"max_concurrent_requests": 4}}}, r"only SageMaker models have it"),
+        ({"sagemaker_price_multiplier": -1}, r"sagemaker_price_multiplier"),
+        ({"discount": 10}, r"discount: unknown key"),
+        ({"target_utilization": 1.5}, r"target_utilization"),
+    ],
+)
+def test_bad_overrides_name_the_file_and_field(registry, tmp_path, content, message):
+    path = write_yaml(tmp_path / "overrides.yaml", content)
+    with pytest.raises(ConfigError, match=message) as error:
+        load_planner_data(registry, path)
+    assert "overrides.yaml" in str(error.value)
+
+
+def test_every_model_needs_throughput_and_quality(registry, tmp_path):
+    shutil.copytree(DATA_DIR, tmp_path, dirs_exist_ok=True)
+    throughput = yaml.safe_load((tmp_path / "throughput.yaml").read_text())
+    del throughput["models"]["mixtral-8x7b"]
+    write_yaml(tmp_path / "throughput.yaml", throughput)
+    with pytest.raises(ConfigError, match=r"throughput.yaml: no entry for mixtral-8x7b"):
+        load_planner_data(registry, data_dir=tmp_path)
+
+
+def test_data_files_cite_a_source_and_date(data):
+    for key, price in data.token_prices.items():
+        assert price.source and price.retrieved, key
+    for key, throughput in data.throughput.items():
+        assert throughput.source, key

@@ -1,0 +1,52 @@
+"""`cdk synth|deploy` print the estimated monthly cost on stderr and keep stdout for the template."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+from typing import Any, cast
+
+from llm_config.deployment import DeploymentSpec
+from planner.deploy_cost import cost_line, deployment_cost_line
+from tests.conftest import REPO_ROOT
+
+
+def test_cost_line_for_a_sagemaker_model():
+    line = deployment_cost_line({"model": "mixtral"}.get, {})
+    assert line.startswith(
+        "Estimated cost of llm-mixtral-8x7b: $5,176/month always-on (1 x ml.g5.12xlarge at $7.09/h,"
+        " SageMaker us-east-1 on-demand, 730 h)."
+    )
+
+
+def test_cost_line_warns_when_the_region_is_not_the_price_region():
+    line = deployment_cost_line({"model": "mistral", "region": "eu-west-1"}.get, {})
+    assert "$1,028/month" in line
+    assert "eu-west-1 prices differ: see python -m planner --overrides" in line
+
+
+def test_cost_line_for_a_pay_per_token_model(registry):
+    # Bedrock model configs arrive on another branch; any config whose key has a token price gets this line.
+    bedrock_model = cast(Any, SimpleNamespace(key="claude-3-haiku"))
+    line = cost_line(DeploymentSpec(endpoint_name="haiku", region="us-east-1", model=bedrock_model), registry)
+    assert line.startswith(
+        "Estimated cost of llm-haiku: no fixed cost; Bedrock bills $0.00025 per 1K input and $0.00125 per 1K output tokens,"
+        " $0.50 per 1,000 requests of 500 + 300 tokens (us-east-1 on-demand)."  # 1000 x (0.5 x 0.00025 + 0.3 x 0.00125)
+    )
+
+
+def test_app_prints_the_estimate_on_stderr_only(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "CDK_OUTDIR": str(tmp_path), "CDK_CONTEXT_JSON": json.dumps({"model": "llama2-7b"})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout == ""
+    assert "Estimated cost of llm-llama2-7b: $1,028/month always-on (1 x ml.g5.xlarge" in result.stderr
+    assert (tmp_path / "llm-llama2-7b.template.json").exists()

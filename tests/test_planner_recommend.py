@@ -1,0 +1,79 @@
+"""Ranking against the asks, and the recommendation that follows the guide's decision tree."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.assumptions import Quality, load_planner_data
+from planner.costs import Traffic, build_options
+from planner.recommend import Asks, guide_tree, rank, recommend
+
+
+@pytest.fixture(scope="module")
+def data(registry):
+    return load_planner_data(registry)
+
+
+def asks(
+    rate: float = 100, quality: Quality = "high", latency: float | None = 2, budget: float | None = 500, streaming: bool = False
+) -> Asks:
+    traffic = Traffic(requests_per_hour=rate, input_tokens=500, output_tokens=300)
+    return Asks(traffic=traffic, quality=quality, latency_seconds=latency, budget_usd=budget, streaming=streaming)
+
+
+def plan(data, the_asks: Asks):
+    ranked = rank(build_options(data, the_asks.traffic), the_asks)
+    return ranked, recommend(ranked, the_asks)
+
+
+@pytest.mark.parametrize(
+    ("the_asks", "candidates"),
+    [
+        (asks(rate=99), ("claude-3-sonnet", "gpt-3.5-turbo")),
+        (asks(quality="critical"), ("gpt-4", "claude-3-opus")),
+        (asks(latency=2), ("mistral-7b",)),
+        (asks(quality="good", latency=5), ("llama2-7b", "claude-3-haiku")),
+        (asks(latency=5), ("mistral-7b",)),
+    ],
+)
+def test_guide_tree(the_asks, candidates):
+    assert guide_tree(the_asks).candidates == candidates
+
+
+def test_the_issue_question_full_answers(data):
+    # 100 req/hour, answers under 2 s, high quality, $500/month: with 300 output tokens nothing answers in 2 s.
+    ranked, recommendation = plan(data, asks())
+    assert not any(a.meets_all for a in ranked)
+    assert recommendation.choice.option.key == "gpt-3.5-turbo"  # misses only latency (0.4 + 300/80 = 4.15 s), $51.10
+    assert recommendation.choice.monthly_usd == pytest.approx(51.10)  # 73,000 x $0.0007
+    assert "Mistral 7B Instruct v0.2 misses latency 8.9 s > 2 s, $1,028/month > $500 budget" in recommendation.reason
+    assert "try --streaming, or --output-tokens 128" in recommendation.reason  # (2 - 0.4) s x 80 tokens/s
+
+
+def test_the_issue_question_streaming(data):
+    ranked, recommendation = plan(data, asks(streaming=True))
+    assert ranked[0].meets_all
+    assert recommendation.choice.option.key == "gpt-3.5-turbo"
+    assert recommendation.reason.startswith("the guide's tree says fast responses (<2 s): Mistral 7B on SageMaker ml.g5.xlarge")
+    assert "The cheapest option that meets every ask is GPT-3.5 Turbo" in recommendation.reason
+
+
+def test_the_tree_pick_wins_when_it_meets_every_ask(data):
+    _, recommendation = plan(data, asks(rate=1000, latency=10, budget=2000))
+    assert recommendation.choice.option.key == "mistral-7b"  # 1 x ml.g5.xlarge carries 1,000 req/hour: $1,027.84
+    assert recommendation.reason.startswith("the guide's tree: no special needs: Mistral 7B (best balance)")
+    assert recommendation.reason.endswith("(cheapest that does: GPT-3.5 Turbo on OpenAI API (not AWS) at $511/month)")
+
+
+def test_the_tree_pick_names_a_cheaper_option(data):
+    _, recommendation = plan(data, asks(rate=1000, quality="critical", latency=None, budget=None))
+    assert recommendation.choice.option.key == "claude-3-opus"  # cheaper than GPT-4 at 500/300 tokens: $0.03 vs $0.033
+    assert "(cheapest that does: Claude 3.5 Sonnet on Bedrock at $4,380/month)" in recommendation.reason  # 730,000 x $0.006
+
+
+def test_ranking_puts_options_that_meet_every_ask_first_then_cheapest(data):
+    ranked, _ = plan(data, asks(rate=1000, quality="good", latency=None, budget=None))
+    costs = [a.monthly_usd for a in ranked]
+    assert costs == sorted(costs)
+    assert ranked[0].option.key == "claude-3-haiku"  # 730,000 x $0.0005 = $365
+    assert ranked[0].monthly_usd == pytest.approx(365)
