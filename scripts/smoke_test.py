@@ -147,8 +147,7 @@ def targets_from_model(model_key: str, endpoint: str | None, budget_override: fl
                 latency_budget_seconds=budget,
             )
         ]
-    # Bedrock configs name the id to invoke (a cross-Region inference profile when configured).
-    model_id = getattr(model, "invoke_id", None) or model.model_id
+    model_id = model.invoke_id  # the cross-Region inference profile when the config names one
     return [Target(label=f"{model.key} ({model_id})", hosting="bedrock", model_id=model_id, latency_budget_seconds=budget)]
 
 

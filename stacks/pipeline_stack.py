@@ -14,12 +14,13 @@ from aws_cdk import Duration, Environment, Stack, Stage, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
+from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
-from llm_config import ModelRegistry, SageMakerModelConfig
+from llm_config import BedrockModelConfig, ModelRegistry, SageMakerModelConfig
 from llm_config.deployment import DeploymentSpec
-from llm_config.errors import ConfigError
 from llm_config.stages import StageConfig, smoke_test_caller_role_name, smoke_test_role_name
+from llm_constructs.bedrock_model_access import invoke_arns
 from llm_constructs.nag import acknowledge
 from stacks.app_factory import build_stack
 from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
@@ -68,25 +69,29 @@ class StageDeployments:
 
 
 def smoke_test_statements(stage: StageConfig, specs: Sequence[DeploymentSpec]) -> list[iam.PolicyStatement]:
-    """Exactly what the smoke test calls in a stage: read each endpoint's SSM parameter and invoke it."""
-    parameters = [
-        f"arn:aws:ssm:{stage.region}:{stage.account}:parameter{CLIENT_PARAMETER_PREFIX}/{spec.endpoint_name}" for spec in specs
+    """Exactly what the smoke test calls in a stage: read each endpoint's SSM parameter, then invoke the SageMaker
+    endpoint (InvokeEndpoint) or the Bedrock model (Converse, authorized by bedrock:InvokeModel)."""
+    partition = RegionInfo.get(stage.region).partition or "aws"
+    prefix = f"arn:{partition}:ssm:{stage.region}:{stage.account}:parameter{CLIENT_PARAMETER_PREFIX}"
+    statements = [iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[f"{prefix}/{s.endpoint_name}" for s in specs])]
+    # SageMaker lowercases endpoint names in ARNs.
+    endpoints = [
+        f"arn:{partition}:sagemaker:{stage.region}:{stage.account}:endpoint/{spec.endpoint_name.lower()}"
+        for spec in specs
+        if isinstance(spec.model, SageMakerModelConfig)
     ]
-    endpoints = []
+    if endpoints:
+        statements.append(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=endpoints))
+    models = []
     for spec in specs:
-        if not isinstance(spec.model, SageMakerModelConfig):
-            raise ConfigError(
-                f"stage {stage.name}",
-                spec.endpoint_name,
-                "the pipeline's smoke test supports SageMaker endpoints only so far",
-                "deploy Bedrock access with `cdk deploy -c model=...` until the pipeline supports it",
+        if isinstance(spec.model, BedrockModelConfig):
+            regions = spec.model.foundation_model_regions(stage.region, spec.source)
+            models += invoke_arns(
+                spec.model, partition=partition, region=stage.region, account=stage.account, destination_regions=regions
             )
-        # SageMaker lowercases endpoint names in ARNs.
-        endpoints.append(f"arn:aws:sagemaker:{stage.region}:{stage.account}:endpoint/{spec.endpoint_name.lower()}")
-    return [
-        iam.PolicyStatement(actions=["ssm:GetParameter"], resources=parameters),
-        iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=endpoints),
-    ]
+    if models:
+        statements.append(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=sorted(set(models))))
+    return statements
 
 
 class SmokeTestAccessStack(Stack):

@@ -421,3 +421,32 @@ def test_pipeline_app_without_a_connection_exits_2_with_one_message(tmp_path):
     assert result.stderr.startswith("error: -c github_connection_arn: missing")
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.glob("*.template.json"))
+
+
+def test_a_bedrock_deployment_is_deployed_and_smoke_tested_with_invoke_model_on_exactly_its_model(tmp_path, registry):
+    stages = {**STAGES, "stages": [{"name": "staging", "account": "222222222222", "region": "us-east-1"}]}
+    root = make_repo(tmp_path / "repo", stages=stages, assistant={"endpoint": "assistant", "model": "claude-3-5-sonnet"})
+    app, stack = build(root, registry, tmp_path / "out")
+    app.synth()  # cdk-nag clean
+    (endpoint_stack,) = stack.stages["staging"].endpoint_stacks
+    assert endpoint_stack.stack_name == "llm-assistant"
+    Template.from_stack(endpoint_stack).resource_count_is("AWS::SageMaker::Endpoint", 0)
+    access = Template.from_stack(stack.stages["staging"].smoke_test_access)
+    (policy,) = access.find_resources("AWS::IAM::Policy").values()
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "ssm:GetParameter",
+            "Effect": "Allow",
+            "Resource": "arn:aws:ssm:us-east-1:222222222222:parameter/llm-endpoints/assistant",
+        },
+        {
+            "Action": "bedrock:InvokeModel",
+            "Effect": "Allow",
+            # The profile, called in the stage's region, and the model in the profile's destination regions.
+            "Resource": [
+                "arn:aws:bedrock:us-east-1:222222222222:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+                "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0",
+                "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0",
+            ],
+        },
+    ]

@@ -157,6 +157,27 @@ def test_model_flag_reads_the_config_and_defaults_the_endpoint_to_the_model_key(
     assert f"(budget {mistral.latency_budget_seconds:g} s)" in capsys.readouterr().out
 
 
+def test_model_flag_for_bedrock_calls_converse_with_the_configured_id(session, capsys, registry):
+    haiku = registry.resolve("claude-3-haiku")
+    session.stubbers["bedrock-runtime"].add_response(
+        "converse",
+        {
+            "output": {"message": {"role": "assistant", "content": [{"text": "Hello."}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 3, "outputTokens": 2, "totalTokens": 5},
+            "metrics": {"latencyMs": 300},
+        },
+        {
+            "modelId": haiku.invoke_id,
+            "messages": [{"role": "user", "content": [{"text": "Hi"}]}],
+            "inferenceConfig": {"maxTokens": 64},
+        },
+    )
+
+    assert smoke_test.main(["--model", "claude-3-haiku", "--prompt", "Hi"], session=session) == 0
+    assert capsys.readouterr().out.startswith(f"ok   claude-3-haiku ({haiku.invoke_id}): ")
+
+
 def test_throttling_is_retried_with_exponential_backoff(session, capsys):
     add_parameter(session, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5)))
     for code in ("ThrottlingException", "ThrottlingException", "ServiceUnavailable"):
