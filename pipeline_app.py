@@ -18,22 +18,7 @@ import sys
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
-from aws_cdk import App
-
-from llm_config import ConfigError
-from stacks.ci_factory import add_pipeline
-
-
-def main() -> int:
-    app = App()
-    try:
-        add_pipeline(app)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    app.synth()
-    return 0
-
+from stacks.ci_factory import add_pipeline, run_app
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_app(add_pipeline))

@@ -4,6 +4,7 @@ OIDC roles of one stage (github_oidc_app.py). Shared by those entry points and t
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,18 @@ def add_github_oidc(app: App, registry: ModelRegistry | None = None, repo_root: 
         description=f"GitHub Actions OIDC roles for {repository}, stage {stage.name}",
         analytics_reporting=False,
     )
+
+
+def run_app(add: Callable[[App], object]) -> int:
+    """An entry point's main(): ``add`` the stack to a new App and synthesize it; bad input exits 2 with one message."""
+    app = App()
+    try:
+        add(app)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    app.synth()
+    return 0
 
 
 def _stages_file(get: Callable[[str], Any]) -> str:

@@ -55,32 +55,46 @@ class GitHubOidcStack(Stack):
                 self, "GitHubProvider", url=GITHUB_OIDC_URL, client_ids=[AUDIENCE], removal_policy=RemovalPolicy.RETAIN
             )
         )
-        self.deploy_role = iam.Role(
-            self,
+        self.deploy_role = self._github_role(
             "DeployRole",
-            role_name=github_deploy_role_name(stage),
+            name=github_deploy_role_name(stage),
             description=f"GitHub Actions deploys stage {stage.name} of {repository}",
-            assumed_by=self._github(provider, f"repo:{repository}:environment:{stage.name}"),
-            max_session_duration=MAX_SESSION,
+            principal=self._github(provider, f"repo:{repository}:environment:{stage.name}"),
+            max_session=MAX_SESSION,
+            statements=[
+                iam.PolicyStatement(
+                    actions=["sts:AssumeRole"], resources=[bootstrap_role_arn(stage, k) for k in BOOTSTRAP_ROLES]
+                ),
+                *smoke_test_statements(stage, specs),
+            ],
         )
-        self.deploy_role.add_to_policy(
-            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[bootstrap_role_arn(stage, k) for k in BOOTSTRAP_ROLES])
-        )
-        for statement in smoke_test_statements(stage, specs):
-            self.deploy_role.add_to_policy(statement)
-        self.diff_role = iam.Role(
-            self,
+        self.diff_role = self._github_role(
             "DiffRole",
-            role_name=github_diff_role_name(stage),
+            name=github_diff_role_name(stage),
             description=f"GitHub Actions pull requests of {repository} diff stage {stage.name} (read-only)",
-            assumed_by=self._github(provider, f"repo:{repository}:pull_request"),
-            max_session_duration=Duration.hours(1),
-        )
-        self.diff_role.add_to_policy(
-            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[bootstrap_role_arn(stage, "lookup")])
+            principal=self._github(provider, f"repo:{repository}:pull_request"),
+            max_session=Duration.hours(1),
+            statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[bootstrap_role_arn(stage, "lookup")])],
         )
         CfnOutput(self, "DeployRoleArn", value=self.deploy_role.role_arn, description="deploy-stage.yml assumes it")
         CfnOutput(self, "DiffRoleArn", value=self.diff_role.role_arn, description="checks.yml (cdk diff) assumes it")
+
+    def _github_role(
+        self,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        principal: iam.IPrincipal,
+        max_session: Duration,
+        statements: Sequence[iam.PolicyStatement],
+    ) -> iam.Role:
+        role = iam.Role(
+            self, construct_id, role_name=name, description=description, assumed_by=principal, max_session_duration=max_session
+        )
+        for statement in statements:
+            role.add_to_policy(statement)
+        return role
 
     @staticmethod
     def _github(provider: iam.IOidcProvider, subject: str) -> iam.IPrincipal:

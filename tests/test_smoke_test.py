@@ -86,6 +86,15 @@ def tgi_body(text: str, tokens: int) -> StreamingBody:
     return StreamingBody(io.BytesIO(data), len(data))
 
 
+def converse_response(text: str, output_tokens: int) -> dict[str, Any]:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 10, "outputTokens": output_tokens, "totalTokens": 10 + output_tokens},
+        "metrics": {"latencyMs": 300},
+    }
+
+
 def expected_invoke(prompt_text: str, variant: str | None, max_new_tokens: int = 64) -> dict[str, Any]:
     body = {"inputs": prompt_text, "parameters": {"max_new_tokens": max_new_tokens, "return_full_text": False, "details": True}}
     params = {"EndpointName": "chat", "ContentType": "application/json", "Accept": "application/json", "Body": json.dumps(body)}
@@ -122,12 +131,7 @@ def test_bedrock_parameter_uses_converse_with_the_published_model_id(session, ca
     add_parameter(session, "assistant", BEDROCK_PARAMETER)
     session.stubbers["bedrock-runtime"].add_response(
         "converse",
-        {
-            "output": {"message": {"role": "assistant", "content": [{"text": "SageMaker hosts models."}]}},
-            "stopReason": "end_turn",
-            "usage": {"inputTokens": 14, "outputTokens": 5, "totalTokens": 19},
-            "metrics": {"latencyMs": 420},
-        },
+        converse_response("SageMaker hosts models.", 5),
         {
             "modelId": "anthropic.claude-3-sonnet-20240229-v1:0",
             "messages": [{"role": "user", "content": [{"text": "Hi"}]}],
@@ -161,12 +165,7 @@ def test_model_flag_for_bedrock_calls_converse_with_the_configured_id(session, c
     haiku = registry.resolve("claude-3-haiku")
     session.stubbers["bedrock-runtime"].add_response(
         "converse",
-        {
-            "output": {"message": {"role": "assistant", "content": [{"text": "Hello."}]}},
-            "stopReason": "end_turn",
-            "usage": {"inputTokens": 3, "outputTokens": 2, "totalTokens": 5},
-            "metrics": {"latencyMs": 300},
-        },
+        converse_response("Hello.", 2),
         {
             "modelId": haiku.invoke_id,
             "messages": [{"role": "user", "content": [{"text": "Hi"}]}],
