@@ -1,12 +1,11 @@
 #!/usr/bin/env python3
 """What the GitHub Actions workflows run for one stage of cicd/stages.yaml (docs/ci-cd.md).
 
-    python scripts/ci_stage.py stages                      # stages=["staging","prod"] (for a job matrix)
     python scripts/ci_stage.py outputs STAGE               # account=, region=, deploy_role_arn=, diff_role_arn=
     python scripts/ci_stage.py deploy STAGE [--dry-run]    # cdk deploy each deployment file, then smoke test it
     python scripts/ci_stage.py diff STAGE [--dry-run]      # cdk diff each deployment file, as Markdown
 
-`stages` and `outputs` print `name=value` lines for $GITHUB_OUTPUT. `deploy` and `diff` first check that the
+`outputs` prints `name=value` lines for $GITHUB_OUTPUT. `deploy` and `diff` first check that the
 credentials belong to the stage's account, so a misconfigured role can never deploy staging's files to prod.
 Exit status: 0 success, 1 a deploy/diff/smoke test failed or the account is wrong, 2 bad config.
 """
@@ -14,7 +13,6 @@ Exit status: 0 success, 1 a deploy/diff/smoke test failed or the account is wron
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import subprocess
@@ -83,19 +81,14 @@ def run(command: Sequence[str], stage: StageConfig, capture: bool = False) -> su
 
 def main(argv: Sequence[str] | None = None, account: Callable[[], str] = caller_account) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["stages", "outputs", "deploy", "diff"])
-    parser.add_argument("stage", nargs="?", help="stage name from the stages file (all commands but `stages`)")
+    parser.add_argument("command", choices=["outputs", "deploy", "diff"])
+    parser.add_argument("stage", help="stage name from the stages file")
     parser.add_argument("--stages-file", default=DEFAULT_STAGES_FILE, help=f"default {DEFAULT_STAGES_FILE}")
     parser.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
     args = parser.parse_args(argv)
     os.chdir(REPO_ROOT)  # file names in messages and commands are relative to the repository
     try:
         stages = load_stages(REPO_ROOT / args.stages_file, args.stages_file)
-        if args.command == "stages":
-            print(f"stages={json.dumps([stage.name for stage in stages.stages])}")
-            return 0
-        if not args.stage:
-            parser.error(f"{args.command} needs a STAGE")
         stage = find_stage(stages, args.stage, args.stages_file)
         if args.command == "outputs":
             print("\n".join(outputs(stage)))
