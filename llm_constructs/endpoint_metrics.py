@@ -64,11 +64,12 @@ class VariantMetrics:
 
     def metric_model_latency_ms(self, *, statistic: str = "p90", period: Duration = ONE_MINUTE) -> cloudwatch.MathExpression:
         """ModelLatency converted to milliseconds, for graphs people read."""
-        return cloudwatch.MathExpression(
-            expression=f"{self._id('latency_' + statistic)} / 1000",
-            using_metrics={self._id("latency_" + statistic): self.metric_model_latency(statistic=statistic, period=period)},
-            label=f"{self.variant_name} {statistic} (ms)",
-            period=period,
+        name = f"latency_{statistic}"
+        return self._math(
+            f"{{{name}}} / 1000",
+            f"{statistic} (ms)",
+            period,
+            **{name: self.metric_model_latency(statistic=statistic, period=period)},
         )
 
     def metric_server_errors(self, *, period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
@@ -81,14 +82,12 @@ class VariantMetrics:
 
     def metric_client_error_rate_percent(self, *, period: Duration = FIVE_MINUTES) -> cloudwatch.MathExpression:
         """4XX errors as a percentage of invocations; no data point when there were no invocations."""
-        return cloudwatch.MathExpression(
-            expression=f"100 * FILL({self._id('errors')}, 0) / {self._id('invocations')}",
-            using_metrics={
-                self._id("errors"): self.metric_client_errors(period=period),
-                self._id("invocations"): self.metric_invocations(period=period),
-            },
-            label=f"{self.variant_name} 4XX error rate (%)",
-            period=period,
+        return self._math(
+            "100 * FILL({errors}, 0) / {invocations}",
+            "4XX error rate (%)",
+            period,
+            errors=self.metric_client_errors(period=period),
+            invocations=self.metric_invocations(period=period),
         )
 
     def metric_gpu_utilization_percent(
@@ -121,34 +120,32 @@ class VariantMetrics:
 
     def metric_instance_count(self, *, period: Duration = ONE_MINUTE) -> cloudwatch.MathExpression:
         """In-service instances: data points per minute of an instance metric, whatever period the graph uses."""
-        return cloudwatch.MathExpression(
-            expression=f"{self._id('samples')} / (PERIOD({self._id('samples')}) / 60)",
-            using_metrics={self._id("samples"): self.metric_instance_samples(period=period)},
-            label=f"{self.variant_name} instances",
-            period=period,
+        return self._math(
+            "{samples} / (PERIOD({samples}) / 60)", "instances", period, samples=self.metric_instance_samples(period=period)
         )
 
     def metric_hourly_cost_usd(self, *, period: Duration = ONE_MINUTE) -> cloudwatch.MathExpression:
         """Estimated on-demand cost per hour: instances x the catalogue's SageMaker hourly price."""
-        return cloudwatch.MathExpression(
-            expression=f"{self._id('instances')} * {self.hourly_usd}",
-            using_metrics={self._id("instances"): self.metric_instance_count(period=period)},
-            label=f"{self.variant_name} USD/hour",
-            period=period,
+        return self._math(
+            f"{{instances}} * {self.hourly_usd}", "USD/hour", period, instances=self.metric_instance_count(period=period)
         )
 
     def _id(self, word: str) -> str:
         """A metric-math id unique to this variant: graphs and alarms may combine several variants."""
         return f"{word}_{re.sub('[^a-z0-9]', '_', self.variant_name.lower())}"
 
-    def _per_gpu(self, metric_name: str, what: str, statistic: str, period: Duration) -> cloudwatch.MathExpression:
+    def _math(self, template: str, label: str, period: Duration, **metrics: cloudwatch.IMetric) -> cloudwatch.MathExpression:
+        """Metric math over ``metrics``: ``{name}`` in ``template`` becomes that metric's variant-unique id."""
+        ids = {name: self._id(name) for name in metrics}
         return cloudwatch.MathExpression(
-            expression=f"{self._id(metric_name.lower())} / {self.gpus}",
-            using_metrics={
-                self._id(metric_name.lower()): self.metric(
-                    metric_name, namespace=INSTANCE_NAMESPACE, statistic=statistic, period=period
-                )
-            },
-            label=f"{self.variant_name} {what} (% of {self.gpus} GPU{'s' if self.gpus > 1 else ''})",
+            expression=template.format(**ids),
+            using_metrics={ids[name]: metric for name, metric in metrics.items()},
+            label=f"{self.variant_name} {label}",
             period=period,
         )
+
+    def _per_gpu(self, metric_name: str, what: str, statistic: str, period: Duration) -> cloudwatch.MathExpression:
+        name = metric_name.lower()
+        summed = self.metric(metric_name, namespace=INSTANCE_NAMESPACE, statistic=statistic, period=period)
+        gpus = f"{self.gpus} GPU{'s' if self.gpus > 1 else ''}"
+        return self._math(f"{{{name}}} / {self.gpus}", f"{what} (% of {gpus})", period, **{name: summed})

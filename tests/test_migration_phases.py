@@ -172,3 +172,17 @@ def test_guardrails_from_a_deployment_file_reach_the_template(synth, tmp_path):
 def test_the_shipped_deployment_file_is_the_ab_phase(synth):
     from_file = synth(deployment="deployments/chat.yaml").to_json()
     assert masked(from_file) == masked(synth(**PHASES["ab"], region="us-east-1").to_json())
+
+
+def test_guardrails_without_rollback_alarms_fail_early(registry):
+    from aws_cdk import App, Environment, Stack
+
+    from llm_config.guardrails import Guardrails
+    from llm_constructs import EndpointVariant, SageMakerLlmEndpoint
+
+    model = registry.resolve("mistral")
+    variant = EndpointVariant(name=model.key, model=model, instance=registry.instance_for(model), image=registry.image_for(model))
+    stack = Stack(App(), "s", env=Environment(region="us-east-1"))
+    endpoint = SageMakerLlmEndpoint(stack, "E", endpoint_name="chat", variants=[variant])
+    with pytest.raises(ValueError, match="deployment guardrails need at least one rollback alarm"):
+        endpoint.add_deployment_guardrails(Guardrails(), [])
