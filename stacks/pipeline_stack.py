@@ -174,9 +174,10 @@ class LlmPipelineStack(Stack):
             "Synth",
             input=repository,
             env=OFFLINE_ENV,
-            install_commands=["./tasks.sh setup"],
+            # `bash tasks.sh`: source artifacts are zips, which need not keep the executable bit.
+            install_commands=["bash tasks.sh setup"],
             commands=[
-                "./tasks.sh test",
+                "bash tasks.sh test",
                 f"node_modules/.bin/cdk synth --app '.venv/bin/python pipeline_app.py' {context_flags}",
             ],
             primary_output_directory="cdk.out",

@@ -167,13 +167,13 @@ def test_prod_waits_for_a_manual_approval(template):
 
 
 def test_synth_installs_pinned_dependencies_runs_the_tests_then_synthesizes_itself(template):
-    spec = buildspec(template, "./tasks.sh test")
+    spec = buildspec(template, "bash tasks.sh test")
     assert spec["phases"]["install"] == {
         "runtime-versions": {"python": "3.11", "nodejs": "20"},
-        "commands": ["./tasks.sh setup"],
+        "commands": ["bash tasks.sh setup"],
     }
     assert spec["phases"]["build"]["commands"] == [
-        "./tasks.sh test",
+        "bash tasks.sh test",
         "node_modules/.bin/cdk synth --app '.venv/bin/python pipeline_app.py' "
         f"-c github_branch=main -c github_connection_arn={CONNECTION} -c github_repository=acme/llm-endpoints "
         "-c stages_file=cicd/stages.yaml",
