@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, Environment, Stack, Stage, pipelines
+from aws_cdk import Duration, Environment, Stack, Stage, Token, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
@@ -295,8 +295,8 @@ class LlmPipelineStack(Stack):
         for project in projects:
             name = self.get_logical_id(project.node.default_child)  # type: ignore[arg-type]
             for resource in (
-                f"arn:<AWS::Partition>:logs:{self.region}:{self.account}:log-group:/aws/codebuild/<{name}>:*",
-                f"arn:<AWS::Partition>:codebuild:{self.region}:{self.account}:report-group/<{name}>-*",
+                f"arn:{self._nag_partition}:logs:{self.region}:{self.account}:log-group:/aws/codebuild/<{name}>:*",
+                f"arn:{self._nag_partition}:codebuild:{self.region}:{self.account}:report-group/<{name}>-*",
             ):
                 acknowledge(
                     project.role or project,
@@ -320,6 +320,12 @@ class LlmPipelineStack(Stack):
             "iam:ResourceTag/aws-cdk:bootstrap-role tag (deploy, file-publishing, image-publishing, lookup).",
         )
 
+    @property
+    def _nag_partition(self) -> str:
+        """The partition as CDK writes it in ARNs, hence in cdk-nag's finding IDs: a literal under cdk.json's
+        @aws-cdk/core:enablePartitionLiterals, else the AWS::Partition reference."""
+        return "<AWS::Partition>" if Token.is_unresolved(self.partition) else self.partition
+
     def _acknowledge_cross_region_support(self, region: str, support: codepipeline.CrossRegionSupport) -> None:
         """A stage outside the pipeline's region gets CodePipeline's replication bucket and key in that region."""
         bucket = support.replication_bucket
@@ -333,7 +339,7 @@ class LlmPipelineStack(Stack):
         role = self.pipeline.pipeline.role
         acknowledge(
             role,
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{bucket_name}/*]",
+            f"AwsSolutions-IAM5[Resource::arn:{self._nag_partition}:s3:::{bucket_name}/*]",
             f"The pipeline reads and writes the artifacts in its own replica bucket for {region}.",
         )
         acknowledge(

@@ -15,7 +15,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from llm_config import ConfigError
 from scripts import ci_stage
 from stacks.ci_factory import add_github_oidc
-from tests.conftest import REPO_ROOT
+from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT
 from tests.test_pipeline import make_repo
 from tests.test_snapshots import masked
 
@@ -24,7 +24,7 @@ PROVIDER = "arn:aws:iam::333333333333:oidc-provider/token.actions.githubusercont
 
 
 def synth(root, registry, tmp_path, **context: Any) -> Template:
-    app = App(context={**CONTEXT, **context}, outdir=str(tmp_path / "out"))
+    app = App(context={**CDK_JSON_CONTEXT, **CONTEXT, **context}, outdir=str(tmp_path / "out"))
     stack = add_github_oidc(app, registry, repo_root=root)
     app.synth()  # cdk-nag findings fail here
     return Template.from_stack(stack)
@@ -91,8 +91,8 @@ def test_only_the_stage_environment_of_the_repository_may_deploy(template):
             "Action": "ssm:GetParameter",
             "Effect": "Allow",
             "Resource": [
-                "arn:aws:ssm:eu-west-1:333333333333:parameter/llm-endpoints/chat",
                 "arn:aws:ssm:eu-west-1:333333333333:parameter/llm-endpoints/Support-Bot",
+                "arn:aws:ssm:eu-west-1:333333333333:parameter/llm-endpoints/chat",
             ],
         },
         {

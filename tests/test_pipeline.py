@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from llm_config import ConfigError
 from stacks.ci_factory import add_pipeline
 from stacks.pipeline_stack import SMOKE_TEST_DEPENDENCIES, LlmPipelineStack
-from tests.conftest import REPO_ROOT
+from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT
 from tests.test_app_cli import OFFLINE_ENV
 from tests.test_snapshots import masked
 
@@ -47,7 +48,7 @@ def make_repo(root: Path, stages: dict[str, Any] | None = None, **deployments: d
 
 
 def build(root: Path, registry: Any, outdir: Path, **context: str) -> tuple[App, LlmPipelineStack]:
-    app = App(context={**CONTEXT, **context}, outdir=str(outdir))
+    app = App(context={**CDK_JSON_CONTEXT, **CONTEXT, **context}, outdir=str(outdir))
     return app, add_pipeline(app, registry, repo_root=root)
 
 
@@ -224,7 +225,7 @@ def test_the_stage_smoke_role_trusts_only_the_pipeline_step_and_invokes_only_its
                     {
                         "Action": "sts:AssumeRole",
                         "Effect": "Allow",
-                        "Principal": {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::111111111111:root"]]}},
+                        "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
                         "Condition": {
                             "ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/llm-pipeline-smoke-test-staging"}
                         },
@@ -243,8 +244,8 @@ def test_the_stage_smoke_role_trusts_only_the_pipeline_step_and_invokes_only_its
                         "Action": "ssm:GetParameter",
                         "Effect": "Allow",
                         "Resource": [
-                            "arn:aws:ssm:eu-west-1:222222222222:parameter/llm-endpoints/chat",
                             "arn:aws:ssm:eu-west-1:222222222222:parameter/llm-endpoints/Support-Bot",
+                            "arn:aws:ssm:eu-west-1:222222222222:parameter/llm-endpoints/chat",
                         ],
                     },
                     {
@@ -450,3 +451,39 @@ def test_a_bedrock_deployment_is_deployed_and_smoke_tested_with_invoke_model_on_
             ],
         },
     ]
+
+
+@pytest.mark.parametrize(
+    ("entry", "context", "template"),
+    [
+        ("pipeline_app.py", CONTEXT, "llm-endpoints-pipeline.template.json"),
+        (
+            "github_oidc_app.py",
+            {"github_repository": "acme/llm-endpoints", "stage": "staging"},
+            "llm-github-oidc-staging.template.json",
+        ),
+    ],
+)
+def test_the_real_cdk_cli_synthesizes_the_ci_apps_with_cdk_json(tmp_path, entry, context, template):
+    """Through the CLI, cdk.json's feature flags apply (e.g. partition literals, which change cdk-nag finding IDs)."""
+    flags = [arg for key, value in context.items() for arg in ("-c", f"{key}={value}")]
+    result = subprocess.run(
+        [
+            str(REPO_ROOT / "node_modules/.bin/cdk"),
+            "synth",
+            "--app",
+            f".venv/bin/python {entry}",
+            *flags,
+            "-q",
+            "--output",
+            str(tmp_path),
+        ],
+        cwd=REPO_ROOT,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}, **OFFLINE_ENV},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / template).exists()
