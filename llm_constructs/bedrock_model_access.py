@@ -17,6 +17,17 @@ INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"
 METRIC_NAMESPACE = "AWS/Bedrock"
 
 
+def invoke_arns(
+    model: BedrockModelConfig, *, partition: str, region: str, account: str, destination_regions: Sequence[str]
+) -> list[str]:
+    """What a caller in ``region``/``account`` invokes: the model in each destination region, plus the profile."""
+    arns = [f"arn:{partition}:bedrock:{r}::foundation-model/{model.model_id}" for r in sorted(set(destination_regions))]
+    if model.cross_region_inference:
+        # System-defined profiles are called in the caller's own region and account.
+        arns.insert(0, f"arn:{partition}:bedrock:{region}:{account}:inference-profile/{model.invoke_id}")
+    return arns
+
+
 class BedrockModelAccess(Construct):
     """Invoke access to one Bedrock model (directly, or through its cross-Region inference profile).
 
@@ -48,13 +59,9 @@ class BedrockModelAccess(Construct):
         partition = RegionInfo.get(stack.region).partition or "aws"
         self.model = model
         self.invoke_id = model.invoke_id
-        arns = [
-            f"arn:{partition}:bedrock:{region}::foundation-model/{model.model_id}" for region in sorted(set(destination_regions))
-        ]
-        if model.cross_region_inference:
-            # System-defined profiles are called in the caller's own region and account.
-            arns.insert(0, f"arn:{partition}:bedrock:{stack.region}:{stack.account}:inference-profile/{self.invoke_id}")
-        self.invoke_arns = arns
+        self.invoke_arns = invoke_arns(
+            model, partition=partition, region=stack.region, account=stack.account, destination_regions=destination_regions
+        )
         self.policy = iam.ManagedPolicy(
             self,
             "InvokePolicy",

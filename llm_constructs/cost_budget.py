@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
+from aws_cdk import Annotations, Stack
 from aws_cdk import aws_budgets as budgets
 from constructs import Construct
 
@@ -98,3 +99,20 @@ class CostBudget(Construct):
                 for threshold in sorted(alert_thresholds_percent)
             ],
         )
+
+
+def cost_budget_where_supported(
+    scope: Construct,
+    construct_id: str,
+    **budget_props: Any,
+) -> CostBudget | None:
+    """A CostBudget, or, in a region whose CloudFormation has no budgets, none and a synth warning saying so."""
+    region = Stack.of(scope).region
+    if budgets_in_cloudformation(region):
+        return CostBudget(scope, construct_id, **budget_props)
+    Annotations.of(scope).add_warning_v2(
+        "llm:NoBudget",
+        f"No cost budget: CloudFormation in {region} has no AWS::Budgets::Budget. Create the budget in the "
+        "Billing console or from a stack in a region that has it (docs/operations.md#budget).",
+    )
+    return None

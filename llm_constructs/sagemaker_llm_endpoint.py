@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import SecretValue, Stack
+from aws_cdk import SecretValue, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
@@ -258,7 +258,9 @@ class SageMakerLlmEndpoint(Construct):
         )
         acknowledge(
             role,
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:logs:{stack.region}:<AWS::AccountId>:log-group:{log_group_name}:log-stream:*]",
+            # cdk-nag names the account as written: a token in account-agnostic stacks, digits in pipeline stages.
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:logs:{stack.region}:{nag_account(stack)}:log-group:"
+            f"{log_group_name}:log-stream:*]",
             "SageMaker names the log streams after instance ids it chooses at run time; the role is limited "
             "to this endpoint's own log group.",
         )
@@ -295,3 +297,8 @@ class SageMakerLlmEndpoint(Construct):
 
 def _capacity(size: CapacitySize | None) -> sagemaker.CfnEndpoint.CapacitySizeProperty | None:
     return None if size is None else sagemaker.CfnEndpoint.CapacitySizeProperty(type=size.type, value=size.value)
+
+
+def nag_account(stack: Stack) -> str:
+    """The account as cdk-nag writes it in finding IDs."""
+    return "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import App, Environment, Stack, Validations
+from aws_cdk import App, Environment, Stack, Stage, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
@@ -26,7 +26,8 @@ def add_deployment(app: App, environ: Mapping[str, str], registry: ModelRegistry
     return build_stack(app, spec, registry)
 
 
-def build_stack(app: App, spec: DeploymentSpec, registry: ModelRegistry) -> Stack:
+def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry) -> Stack:
+    """The endpoint stack for ``spec`` in ``app`` (the App, or a pipeline Stage)."""
     model = spec.model
     trusted_principals = trusted_principals_from_context(app.node.try_get_context)
     if isinstance(model, BedrockModelConfig):
@@ -48,6 +49,7 @@ def build_stack(app: App, spec: DeploymentSpec, registry: ModelRegistry) -> Stac
     return SageMakerEndpointStack(
         app,
         spec.stack_name,
+        stack_name=spec.stack_name,  # also inside a pipeline Stage, so every way of deploying updates the same stack
         endpoint_name=spec.endpoint_name,
         variants=variants,
         budget=spec.budget,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import App, CfnOutput, Environment, Stack
+from aws_cdk import CfnOutput, Environment, Stack, Stage
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -15,7 +15,7 @@ from llm_config.deployment import DeploymentSpec
 from llm_constructs.alarm_topic import AlarmTopic
 from llm_constructs.bedrock_model_access import BedrockModelAccess
 from llm_constructs.bedrock_model_monitoring import BedrockModelMonitoring
-from llm_constructs.cost_budget import CostBudget
+from llm_constructs.cost_budget import cost_budget_where_supported
 from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
 
 
@@ -66,7 +66,7 @@ class BedrockAccessStack(Stack):
             topic=self.alarm_topic,
             dashboard_name=f"llm-{endpoint_name}-{self.region}",
         )
-        CostBudget(
+        self.budget = cost_budget_where_supported(
             self,
             "CostBudget",
             amount_usd=budget_usd or model.budget.amount_usd,
@@ -113,7 +113,7 @@ class BedrockAccessStack(Stack):
 
 
 def build_bedrock_stack(
-    app: App, spec: DeploymentSpec, model: BedrockModelConfig, trusted_principals: Sequence[str], source: str
+    app: Stage, spec: DeploymentSpec, model: BedrockModelConfig, trusted_principals: Sequence[str], source: str
 ) -> Stack:
     """The stack for ``spec``; raises ConfigError (before any construct exists) when the region cannot call the model."""
     destination_regions = model.foundation_model_regions(spec.region, source)
@@ -121,6 +121,7 @@ def build_bedrock_stack(
     return BedrockAccessStack(
         app,
         spec.stack_name,
+        stack_name=spec.stack_name,  # also inside a pipeline Stage (see app_factory.build_stack)
         endpoint_name=spec.endpoint_name,
         model=model,
         destination_regions=destination_regions,

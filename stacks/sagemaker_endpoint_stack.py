@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Stack, Tags
+from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -15,7 +15,7 @@ from llm_config.guardrails import Guardrails, RollbackAlarm
 from llm_config.operations import BudgetSettings
 from llm_constructs import EndpointVariant, SageMakerLlmEndpoint
 from llm_constructs.alarm_topic import AlarmTopic
-from llm_constructs.cost_budget import CostBudget, budgets_in_cloudformation
+from llm_constructs.cost_budget import cost_budget_where_supported
 from llm_constructs.endpoint_alarms import VariantAlarms
 from llm_constructs.endpoint_dashboard import EndpointDashboard
 from llm_constructs.endpoint_scaling import VariantScaling
@@ -105,28 +105,20 @@ class SageMakerEndpointStack(Stack):
             latency_threshold_seconds={v.name: v.model.latency_alarm_seconds for v in variants},
             alarms=[alarm for variant_alarms in self.alarms.values() for alarm in variant_alarms.alarms],
         )
-        self.budget: CostBudget | None = None
-        if budgets_in_cloudformation(self.region):
-            self.budget = CostBudget(
-                self,
-                "Budget",
-                budget_name=account_wide_name,
-                amount_usd=budget.amount_usd,
-                time_unit=budget.time_unit,
-                alert_thresholds_percent=budget.alert_thresholds_percent,
-                topic=self.alarm_topic,
-                cost_filters={
-                    "sagemaker": {"Service": [BUDGET_SERVICE_NAME]},
-                    "endpoint": {"TagKeyValue": [f"user:{COST_TAG}${endpoint_name}"]},
-                    "account": None,
-                }[budget.scope],
-            )
-        else:
-            Annotations.of(self).add_warning_v2(
-                "llm:NoBudget",
-                f"No cost budget: CloudFormation in {self.region} has no AWS::Budgets::Budget. Create the budget in the "
-                "Billing console or from a stack in a region that has it (docs/operations.md#budget).",
-            )
+        self.budget = cost_budget_where_supported(
+            self,
+            "Budget",
+            budget_name=account_wide_name,
+            amount_usd=budget.amount_usd,
+            time_unit=budget.time_unit,
+            alert_thresholds_percent=budget.alert_thresholds_percent,
+            topic=self.alarm_topic,
+            cost_filters={
+                "sagemaker": {"Service": [BUDGET_SERVICE_NAME]},
+                "endpoint": {"TagKeyValue": [f"user:{COST_TAG}${endpoint_name}"]},
+                "account": None,
+            }[budget.scope],
+        )
 
         self.client_parameter = ssm.StringParameter(
             self,

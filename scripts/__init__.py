@@ -1,0 +1,1 @@
+"""Command-line helpers; each file runs as a script (`python scripts/NAME.py`) and imports in tests."""

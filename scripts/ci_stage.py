@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""What the GitHub Actions workflows run for one stage of cicd/stages.yaml (docs/ci-cd.md).
+
+    python scripts/ci_stage.py outputs STAGE               # account=, region=, deploy_role_arn=, diff_role_arn=
+    python scripts/ci_stage.py deploy STAGE [--dry-run]    # cdk deploy each deployment file, then smoke test it
+    python scripts/ci_stage.py diff STAGE [--dry-run]      # cdk diff each deployment file, as Markdown
+
+`outputs` prints `name=value` lines for $GITHUB_OUTPUT. `deploy` and `diff` first check that the
+credentials belong to the stage's account, so a misconfigured role can never deploy staging's files to prod.
+Exit status: 0 success, 1 a deploy/diff/smoke test failed or the account is wrong, 2 bad config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from llm_config import ConfigError, load_registry  # noqa: E402
+from llm_config.deployment import DeploymentSpec  # noqa: E402
+from llm_config.stages import (  # noqa: E402
+    DEFAULT_STAGES_FILE,
+    StageConfig,
+    find_stage,
+    github_deploy_role_name,
+    github_diff_role_name,
+    load_stages,
+    stage_specs,
+)
+
+CDK = ["node_modules/.bin/cdk", "--app", ".venv/bin/python app.py"]
+PYTHON = ".venv/bin/python"
+OFFLINE_ENV = {"CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
+
+
+def outputs(stage: StageConfig) -> list[str]:
+    return [
+        f"account={stage.account}",
+        f"region={stage.region}",
+        f"deploy_role_arn=arn:aws:iam::{stage.account}:role/{github_deploy_role_name(stage)}",
+        f"diff_role_arn=arn:aws:iam::{stage.account}:role/{github_diff_role_name(stage)}",
+    ]
+
+
+def deployment_path(spec: DeploymentSpec) -> str:
+    """The deployment file, relative to the repository root (main() runs there)."""
+    return spec.source
+
+
+def deploy_commands(stage: StageConfig, specs: Sequence[DeploymentSpec]) -> list[list[str]]:
+    """Per deployment file: deploy its one stack, then smoke test the endpoint it describes."""
+    commands = []
+    for spec in specs:
+        commands.append([*CDK, "deploy", "-c", f"deployment={deployment_path(spec)}", "--require-approval", "never"])
+        commands.append([PYTHON, "scripts/smoke_test.py", "--endpoint", spec.endpoint_name, "--region", stage.region])
+    return commands
+
+
+def diff_commands(specs: Sequence[DeploymentSpec]) -> list[list[str]]:
+    # --method template: compare with the deployed template through the read-only lookup role, no change set.
+    return [[*CDK, "diff", "--method", "template", "-c", f"deployment={deployment_path(spec)}"] for spec in specs]
+
+
+def caller_account() -> str:
+    import boto3
+
+    return str(boto3.client("sts").get_caller_identity()["Account"])
+
+
+def run(command: Sequence[str], stage: StageConfig, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **OFFLINE_ENV, "AWS_REGION": stage.region, "CDK_DEFAULT_REGION": stage.region}
+    return subprocess.run(list(command), cwd=REPO_ROOT, env=env, text=True, capture_output=capture, check=False)
+
+
+def main(argv: Sequence[str] | None = None, account: Callable[[], str] = caller_account) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["outputs", "deploy", "diff"])
+    parser.add_argument("stage", help="stage name from the stages file")
+    parser.add_argument("--stages-file", default=DEFAULT_STAGES_FILE, help=f"default {DEFAULT_STAGES_FILE}")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
+    args = parser.parse_args(argv)
+    os.chdir(REPO_ROOT)  # file names in messages and commands are relative to the repository
+    try:
+        stages = load_stages(REPO_ROOT / args.stages_file, args.stages_file)
+        stage = find_stage(stages, args.stage, args.stages_file)
+        if args.command == "outputs":
+            print("\n".join(outputs(stage)))
+            return 0
+        specs = stage_specs(stage, REPO_ROOT, load_registry(), args.stages_file)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    commands = deploy_commands(stage, specs) if args.command == "deploy" else diff_commands(specs)
+    if args.dry_run:
+        print("\n".join(shlex.join(command) for command in commands))
+        return 0
+    actual = account()
+    if actual != stage.account:
+        print(f"error: the credentials are for account {actual}, stage {stage.name} is {stage.account}", file=sys.stderr)
+        return 1
+    if args.command == "deploy":
+        for command in commands:
+            if run(command, stage).returncode != 0:
+                print(f"error: `{' '.join(command)}` failed: stage {stage.name} stops here", file=sys.stderr)
+                return 1
+        return 0
+    return print_diffs(stage, specs, commands)
+
+
+def print_diffs(stage: StageConfig, specs: Sequence[DeploymentSpec], commands: Sequence[Sequence[str]]) -> int:
+    """Markdown for a pull-request comment: one collapsible section per deployment file."""
+    failed = False
+    print(f"<!-- cdk-diff:{stage.name} -->\n### `cdk diff` for stage {stage.name} ({stage.account}, {stage.region})\n")
+    for spec, command in zip(specs, commands, strict=True):
+        result = run(command, stage, capture=True)
+        failed |= result.returncode != 0
+        status = "error" if result.returncode != 0 else "diff"
+        output = result.stdout + result.stderr
+        print(f"<details><summary>{deployment_path(spec)} ({status})</summary>\n\n```\n{output}```\n</details>\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Optional, per stage account: GitHub's OIDC provider and the two roles the workflows assume (docs/ci-cd.md).
+
+- ``llm-github-deploy-STAGE``: only jobs in the GitHub environment STAGE of one repository may assume it. It may
+  assume the CDK bootstrap roles of this account and region (which do the deploying) and smoke test the stage's
+  endpoints; nothing else.
+- ``llm-github-diff-STAGE``: only pull-request jobs of that repository; it may assume the bootstrap lookup role
+  (read-only), which is what `cdk diff --method template` uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from llm_config.deployment import DeploymentSpec
+from llm_config.stages import StageConfig, github_deploy_role_name, github_diff_role_name
+from stacks.pipeline_stack import smoke_test_statements
+
+GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+AUDIENCE = "sts.amazonaws.com"
+# The roles `cdk bootstrap` creates (default qualifier); the deploy role passes the CloudFormation execution role.
+BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
+MAX_SESSION = Duration.hours(3)  # deploy-stage.yml asks for 3 h: long blue/green updates
+
+
+def bootstrap_role_arn(stage: StageConfig, kind: str) -> str:
+    return f"arn:aws:iam::{stage.account}:role/cdk-hnb659fds-{kind}-role-{stage.account}-{stage.region}"
+
+
+class GitHubOidcStack(Stack):
+    """GitHub OIDC trust for one stage. ``provider_arn``: an existing provider (an account holds one per URL)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        repository: str,
+        stage: StageConfig,
+        specs: Sequence[DeploymentSpec],
+        provider_arn: str | None = None,
+        **stack_props: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **stack_props)
+        # Retained on stack deletion: other roles in the account may trust the same provider.
+        provider: iam.IOidcProvider = (
+            iam.OidcProviderNative.from_oidc_provider_arn(self, "GitHubProvider", provider_arn)
+            if provider_arn
+            else iam.OidcProviderNative(
+                self, "GitHubProvider", url=GITHUB_OIDC_URL, client_ids=[AUDIENCE], removal_policy=RemovalPolicy.RETAIN
+            )
+        )
+        self.deploy_role = self._github_role(
+            "DeployRole",
+            name=github_deploy_role_name(stage),
+            description=f"GitHub Actions deploys stage {stage.name} of {repository}",
+            principal=self._github(provider, f"repo:{repository}:environment:{stage.name}"),
+            max_session=MAX_SESSION,
+            statements=[
+                iam.PolicyStatement(
+                    actions=["sts:AssumeRole"], resources=[bootstrap_role_arn(stage, k) for k in BOOTSTRAP_ROLES]
+                ),
+                *smoke_test_statements(stage, specs),
+            ],
+        )
+        self.diff_role = self._github_role(
+            "DiffRole",
+            name=github_diff_role_name(stage),
+            description=f"GitHub Actions pull requests of {repository} diff stage {stage.name} (read-only)",
+            principal=self._github(provider, f"repo:{repository}:pull_request"),
+            max_session=Duration.hours(1),
+            statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[bootstrap_role_arn(stage, "lookup")])],
+        )
+        CfnOutput(self, "DeployRoleArn", value=self.deploy_role.role_arn, description="deploy-stage.yml assumes it")
+        CfnOutput(self, "DiffRoleArn", value=self.diff_role.role_arn, description="checks.yml (cdk diff) assumes it")
+
+    def _github_role(
+        self,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        principal: iam.IPrincipal,
+        max_session: Duration,
+        statements: Sequence[iam.PolicyStatement],
+    ) -> iam.Role:
+        role = iam.Role(
+            self, construct_id, role_name=name, description=description, assumed_by=principal, max_session_duration=max_session
+        )
+        for statement in statements:
+            role.add_to_policy(statement)
+        return role
+
+    @staticmethod
+    def _github(provider: iam.IOidcProvider, subject: str) -> iam.IPrincipal:
+        """Tokens GitHub issued for AWS (audience) to exactly this repository and job kind (subject)."""
+        return iam.WebIdentityPrincipal(
+            provider.oidc_provider_arn,
+            conditions={"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": subject}},
+        )

@@ -1,0 +1,351 @@
+"""The CDK pipeline: GitHub source, tests in the synth step, then each stage deploys and is smoke tested.
+
+Built only by pipeline_app.py; `cdk deploy -c model=...` (app.py) never sees it. docs/ci-cd.md explains the setup.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Duration, Environment, Stack, Stage, Token, pipelines
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from aws_cdk.region_info import RegionInfo
+from constructs import Construct
+
+from llm_config import BedrockModelConfig, ModelRegistry, SageMakerModelConfig
+from llm_config.deployment import DeploymentSpec
+from llm_config.stages import StageConfig, smoke_test_caller_role_name, smoke_test_role_name
+from llm_constructs.bedrock_model_access import invoke_arns
+from llm_constructs.nag import acknowledge
+from stacks.app_factory import build_stack
+from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
+
+# The build image's runtimes match what tasks.sh requires (Python 3.11+, Node 20+); pinned, not "latest".
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "20"}
+# Synth, tests and lint never reach AWS or the CDK's telemetry endpoints (tasks.sh sets the same).
+OFFLINE_ENV = {
+    "CDK_DISABLE_CLI_TELEMETRY": "1",
+    "CDK_DISABLE_VERSION_CHECK": "1",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+}
+# Self-mutation and asset publishing install the CDK CLI: the same version as package.json (not "aws-cdk@2").
+CDK_CLI_VERSION = "2.1148.1"
+# The smoke test only needs boto3: pin it to the project's own versions (requirements.txt, constraints.txt).
+SMOKE_TEST_DEPENDENCIES = "boto3==1.44.8 botocore==1.44.8"
+# What CDK's grantReadWrite gives a role on a KMS-encrypted bucket (cdk-nag flags each action group).
+ARTIFACT_GRANT_ACTIONS = (
+    "s3:GetObject*",
+    "s3:GetBucket*",
+    "s3:List*",
+    "s3:DeleteObject*",
+    "s3:Abort*",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+)
+
+
+@dataclass(frozen=True)
+class GitHubSource:
+    """The repository and branch the pipeline watches, through a CodeStar (CodeConnections) connection."""
+
+    connection_arn: str
+    repository: str  # owner/name
+    branch: str
+
+
+@dataclass(frozen=True)
+class StageDeployments:
+    """One stage and the endpoint specs its deployment files describe (regions already set to the stage's)."""
+
+    stage: StageConfig
+    specs: Sequence[DeploymentSpec]
+
+
+def smoke_test_statements(stage: StageConfig, specs: Sequence[DeploymentSpec]) -> list[iam.PolicyStatement]:
+    """Exactly what the smoke test calls in a stage: read each endpoint's SSM parameter, then invoke the SageMaker
+    endpoint (InvokeEndpoint) or the Bedrock model (Converse, authorized by bedrock:InvokeModel)."""
+    partition = RegionInfo.get(stage.region).partition or "aws"
+    prefix = f"arn:{partition}:ssm:{stage.region}:{stage.account}:parameter{CLIENT_PARAMETER_PREFIX}"
+    statements = [iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[f"{prefix}/{s.endpoint_name}" for s in specs])]
+    # SageMaker lowercases endpoint names in ARNs.
+    endpoints = [
+        f"arn:{partition}:sagemaker:{stage.region}:{stage.account}:endpoint/{spec.endpoint_name.lower()}"
+        for spec in specs
+        if isinstance(spec.model, SageMakerModelConfig)
+    ]
+    if endpoints:
+        statements.append(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=endpoints))
+    models = []
+    for spec in specs:
+        if isinstance(spec.model, BedrockModelConfig):
+            regions = spec.model.foundation_model_regions(stage.region, spec.source)
+            models += invoke_arns(
+                spec.model, partition=partition, region=stage.region, account=stage.account, destination_regions=regions
+            )
+    if models:
+        statements.append(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=sorted(set(models))))
+    return statements
+
+
+class SmokeTestAccessStack(Stack):
+    """In a stage's account: the role the pipeline's smoke test assumes, allowed to invoke that stage's endpoints only.
+
+    Trust: the pipeline account, and there only the principal named ``caller_role_arn`` (the smoke-test step's role).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageConfig,
+        specs: Sequence[DeploymentSpec],
+        caller_role_arn: str,
+        **stack_props: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **stack_props)
+        caller_account = caller_role_arn.split(":")[4]
+        self.role = iam.Role(
+            self,
+            "SmokeTestRole",
+            role_name=smoke_test_role_name(stage),
+            description=f"Assumed by the LLM endpoints pipeline to smoke test stage {stage.name}",
+            assumed_by=iam.AccountPrincipal(caller_account).with_conditions({"ArnEquals": {"aws:PrincipalArn": caller_role_arn}}),
+            max_session_duration=Duration.hours(1),
+        )
+        for statement in smoke_test_statements(stage, specs):
+            self.role.add_to_policy(statement)
+
+
+class LlmEndpointsStage(Stage):
+    """One pipeline stage: the stack of every endpoint its deployment files describe, plus the smoke-test role."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        deployments: StageDeployments,
+        registry: ModelRegistry,
+        smoke_test_caller_arn: str,
+    ) -> None:
+        stage = deployments.stage
+        super().__init__(scope, construct_id, env=Environment(account=stage.account, region=stage.region))
+        self.endpoint_stacks = [build_stack(self, spec, registry) for spec in deployments.specs]
+        self.smoke_test_access = SmokeTestAccessStack(
+            self,
+            "llm-smoke-test",
+            stack_name="llm-smoke-test",
+            stage=stage,
+            specs=deployments.specs,
+            caller_role_arn=smoke_test_caller_arn,
+            description=f"Role the LLM endpoints pipeline assumes to smoke test stage {stage.name}",
+            analytics_reporting=False,
+        )
+
+
+class LlmPipelineStack(Stack):
+    """CodePipeline (via CDK Pipelines): source -> synth + tests -> [approval ->] stage -> smoke test, per stage."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        source: GitHubSource,
+        stages: Sequence[StageDeployments],
+        registry: ModelRegistry,
+        synth_context: dict[str, str],
+        **stack_props: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **stack_props)
+        repository = pipelines.CodePipelineSource.connection(
+            source.repository, source.branch, connection_arn=source.connection_arn, code_build_clone_output=False
+        )
+        context_flags = " ".join(f"-c {shlex.quote(f'{key}={value}')}" for key, value in sorted(synth_context.items()))
+        synth = pipelines.CodeBuildStep(
+            "Synth",
+            input=repository,
+            env=OFFLINE_ENV,
+            # `bash tasks.sh`: source artifacts are zips, which need not keep the executable bit.
+            install_commands=["bash tasks.sh setup"],
+            commands=[
+                "bash tasks.sh test",
+                f"node_modules/.bin/cdk synth --app '.venv/bin/python pipeline_app.py' {context_flags}",
+            ],
+            primary_output_directory="cdk.out",
+            partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}),
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name="llm-endpoints",
+            synth=synth,
+            cross_account_keys=True,  # stages live in other accounts
+            enable_key_rotation=True,
+            publish_assets_in_parallel=False,
+            cli_version=CDK_CLI_VERSION,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
+                timeout=Duration.minutes(60),
+            ),
+        )
+        self.smoke_test_roles: dict[str, iam.Role] = {}
+        self._smoke_steps: list[pipelines.CodeBuildStep] = []
+        self.stages: dict[str, LlmEndpointsStage] = {}
+        for deployments in stages:
+            self._add_stage(repository, deployments, registry)
+        self.pipeline.build_pipeline()
+        self._acknowledge_pipeline_defaults()
+
+    def _add_stage(
+        self, repository: pipelines.CodePipelineSource, deployments: StageDeployments, registry: ModelRegistry
+    ) -> None:
+        stage = deployments.stage
+        title = stage.name.title().replace("-", "")
+        smoke_role_arn = f"arn:aws:iam::{stage.account}:role/{smoke_test_role_name(stage)}"
+        # The step's own role, named so the stage's trust policy can name it; it may assume that one role only.
+        caller = iam.Role(
+            self,
+            f"SmokeTest{title}Role",
+            role_name=smoke_test_caller_role_name(stage),
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description=f"CodeBuild role of the {stage.name} smoke test",
+        )
+        caller.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[smoke_role_arn]))
+        self.smoke_test_roles[stage.name] = caller
+        app_stage = LlmEndpointsStage(
+            self,
+            title,
+            deployments=deployments,
+            registry=registry,
+            smoke_test_caller_arn=f"arn:aws:iam::{self.account}:role/{smoke_test_caller_role_name(stage)}",
+        )
+        self.stages[stage.name] = app_stage
+        smoke = pipelines.CodeBuildStep(
+            "SmokeTest",
+            input=repository,
+            role=caller,
+            env=OFFLINE_ENV,
+            install_commands=[f"pip install --quiet {SMOKE_TEST_DEPENDENCIES}"],
+            commands=[
+                shlex.join(
+                    [
+                        "python",
+                        "scripts/smoke_test.py",
+                        "--endpoint",
+                        spec.endpoint_name,
+                        "--region",
+                        stage.region,
+                        "--role-arn",
+                        smoke_role_arn,
+                    ]
+                )
+                for spec in deployments.specs
+            ],
+            partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}),
+            timeout=Duration.minutes(15),
+        )
+        pre: list[pipelines.Step] = []
+        if stage.approval:
+            pre.append(
+                pipelines.ManualApprovalStep(
+                    "Approve",
+                    comment=f"Deploy to {stage.name} ({stage.account}, {stage.region})? "
+                    "The stages before it deployed and passed their smoke tests.",
+                )
+            )
+        self._smoke_steps.append(smoke)
+        self.pipeline.add_stage(app_stage, pre=pre, post=[smoke])
+
+    def _acknowledge_pipeline_defaults(self) -> None:
+        """cdk-nag findings on what CDK Pipelines generates, each with the reason it stays."""
+        pipeline = self.pipeline
+        acknowledge(
+            pipeline.pipeline.artifact_bucket,
+            "AwsSolutions-S1",
+            "CDK Pipelines' artifact bucket holds only build artifacts (the synthesized templates and source zips), "
+            "KMS-encrypted with the pipeline's key and reachable only by the pipeline's roles; CloudTrail records "
+            "who used the key and the roles. An access-log bucket would add a second bucket to secure and pay for.",
+        )
+        bucket = self.get_logical_id(pipeline.pipeline.artifact_bucket.node.default_child)  # type: ignore[arg-type]
+        grant_wildcards = [
+            *(f"AwsSolutions-IAM5[Action::{action}]" for action in ARTIFACT_GRANT_ACTIONS),
+            f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]",
+        ]
+        roles: list[Construct] = [pipeline, *self.smoke_test_roles.values()]
+        for scope in roles:
+            for rule in grant_wildcards:
+                acknowledge(
+                    scope,
+                    rule,
+                    "CDK's read/write grants on the pipeline's own artifact bucket and KMS key: the action groups "
+                    "(s3:GetObject*, kms:ReEncrypt*, ...) cover the object versions and data keys the artifacts need, "
+                    "and every object of that one bucket is a pipeline artifact.",
+                )
+        projects = [pipeline.synth_project, pipeline.self_mutation_project]
+        projects += [step.project for step in self._smoke_steps]
+        for project in projects:
+            name = self.get_logical_id(project.node.default_child)  # type: ignore[arg-type]
+            for resource in (
+                f"arn:{self._nag_partition}:logs:{self.region}:{self.account}:log-group:/aws/codebuild/<{name}>:*",
+                f"arn:{self._nag_partition}:codebuild:{self.region}:{self.account}:report-group/<{name}>-*",
+            ):
+                acknowledge(
+                    project.role or project,
+                    f"AwsSolutions-IAM5[Resource::{resource}]",
+                    "CodeBuild names log streams and report groups at run time; the grant is limited to this "
+                    "project's own log group and report groups.",
+                )
+        for region, support in sorted(pipeline.pipeline.cross_region_support.items()):
+            self._acknowledge_cross_region_support(region, support)
+        mutation = pipeline.self_mutation_project.role or pipeline.self_mutation_project
+        acknowledge(
+            mutation,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Self-mutation lists and describes CloudFormation stacks (cloudformation:DescribeStacks supports no narrower "
+            "resource when the pipeline looks up its stacks) and reads the synthesized assembly.",
+        )
+        acknowledge(
+            mutation,
+            f"AwsSolutions-IAM5[Resource::arn:*:iam::{self.account}:role/*]",
+            "Self-mutation may assume only the CDK bootstrap roles: the statement's condition requires the "
+            "iam:ResourceTag/aws-cdk:bootstrap-role tag (deploy, file-publishing, image-publishing, lookup).",
+        )
+
+    @property
+    def _nag_partition(self) -> str:
+        """The partition as CDK writes it in ARNs, hence in cdk-nag's finding IDs: a literal under cdk.json's
+        @aws-cdk/core:enablePartitionLiterals, else the AWS::Partition reference."""
+        return "<AWS::Partition>" if Token.is_unresolved(self.partition) else self.partition
+
+    def _acknowledge_cross_region_support(self, region: str, support: codepipeline.CrossRegionSupport) -> None:
+        """A stage outside the pipeline's region gets CodePipeline's replication bucket and key in that region."""
+        bucket = support.replication_bucket
+        bucket_name = self.resolve(bucket.bucket_name)  # the name CDK generates for the cross-region reference
+        acknowledge(
+            bucket,
+            "AwsSolutions-S1",
+            f"CodePipeline's artifact replica bucket for {region}: build artifacts only, KMS-encrypted, TLS-only; "
+            "the same reasoning as the main artifact bucket.",
+        )
+        role = self.pipeline.pipeline.role
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:{self._nag_partition}:s3:::{bucket_name}/*]",
+            f"The pipeline reads and writes the artifacts in its own replica bucket for {region}.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            f"CodePipeline names the {region} replica bucket's KMS key by alias from another stack, so CDK cannot "
+            "write its ARN here and grants kms:Encrypt/Decrypt/GenerateDataKey* on '*'. Keep stages in the "
+            "pipeline's region to avoid it (docs/ci-cd.md).",
+        )

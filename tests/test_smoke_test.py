@@ -1,0 +1,360 @@
+"""scripts/smoke_test.py against botocore Stubber clients: no AWS, no credentials, no network."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+
+from scripts import smoke_test
+from tests.conftest import REPO_ROOT
+
+REGION = "eu-west-1"
+MISTRAL_FORMAT = "<s>[INST] {prompt} [/INST]"
+LLAMA_FORMAT = "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\n{prompt} [/INST]"
+
+
+def sagemaker_parameter(*variants: tuple[str, str, float]) -> dict[str, Any]:
+    """The JSON SageMakerEndpointStack publishes (only the keys the smoke test reads, plus one it ignores)."""
+    return {
+        "hosting": "sagemaker",
+        "endpoint_name": "chat",
+        "region": REGION,
+        "variants": [
+            {"variant_name": name, "prompt_format": fmt, "latency_budget_seconds": budget, "max_input_tokens": 6144}
+            for name, fmt, budget in variants
+        ],
+    }
+
+
+BEDROCK_PARAMETER = {
+    "hosting": "bedrock",
+    "endpoint_name": "assistant",
+    "region": REGION,
+    "model_id": "anthropic.claude-3-sonnet-20240229-v1:0",
+    "latency_budget_seconds": 10,
+}
+
+
+class FakeSession:
+    """Hands out one stubbed client per service; the test queues responses on the stubbers."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, Any] = {}
+        self.stubbers: dict[str, Stubber] = {}
+        self.region_name = REGION
+        for service in ("sts", "ssm", "sagemaker-runtime", "bedrock-runtime"):
+            client = boto3.client(service, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
+            self.clients[service] = client
+            self.stubbers[service] = Stubber(client)
+            self.stubbers[service].activate()
+
+    def client(self, service: str, config: Any = None) -> Any:
+        assert config is smoke_test.BOTO_CONFIG
+        return self.clients[service]
+
+    def verify(self) -> None:
+        for stubber in self.stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def session():
+    fake = FakeSession()
+    yield fake
+    fake.verify()
+
+
+def add_parameter(session: FakeSession, name: str, value: dict[str, Any]) -> None:
+    session.stubbers["ssm"].add_response(
+        "get_parameter",
+        {"Parameter": {"Name": f"/llm-endpoints/{name}", "Type": "String", "Value": json.dumps(value)}},
+        {"Name": f"/llm-endpoints/{name}"},
+    )
+
+
+def tgi_body(text: str, tokens: int) -> StreamingBody:
+    data = json.dumps([{"generated_text": text, "details": {"finish_reason": "length", "generated_tokens": tokens}}]).encode()
+    return StreamingBody(io.BytesIO(data), len(data))
+
+
+def converse_response(text: str, output_tokens: int) -> dict[str, Any]:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 10, "outputTokens": output_tokens, "totalTokens": 10 + output_tokens},
+        "metrics": {"latencyMs": 300},
+    }
+
+
+def expected_invoke(prompt_text: str, variant: str | None, max_new_tokens: int = 64) -> dict[str, Any]:
+    body = {"inputs": prompt_text, "parameters": {"max_new_tokens": max_new_tokens, "return_full_text": False, "details": True}}
+    params = {"EndpointName": "chat", "ContentType": "application/json", "Accept": "application/json", "Body": json.dumps(body)}
+    if variant:
+        params["TargetVariant"] = variant
+    return params
+
+
+def add_invoke(session: FakeSession, prompt_text: str, variant: str | None, text: str = "Hello there.", tokens: int = 3) -> None:
+    response = {"Body": tgi_body(text, tokens), "ContentType": "application/json"}
+    session.stubbers["sagemaker-runtime"].add_response("invoke_endpoint", response, expected_invoke(prompt_text, variant))
+
+
+def add_throttle(session: FakeSession, service: str, method: str, code: str = "ThrottlingException") -> None:
+    stubber = session.stubbers[service]
+    stubber.add_client_error(method, service_error_code=code, service_message="Rate exceeded", http_status_code=429)
+
+
+def test_each_variant_is_invoked_with_its_own_prompt_format(session, capsys):
+    add_parameter(session, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5), ("llama2-7b", LLAMA_FORMAT, 6)))
+    add_invoke(session, "<s>[INST] Say hi [/INST]", "mistral-7b", tokens=12)
+    add_invoke(session, "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nSay hi [/INST]", "llama2-7b", tokens=20)
+
+    status = smoke_test.main(["--endpoint", "chat", "--prompt", "Say hi"], session=session)
+
+    out = capsys.readouterr().out.splitlines()
+    assert status == 0
+    assert [line.split(":")[0] for line in out] == ["ok   chat/mistral-7b", "ok   chat/llama2-7b"]
+    assert "12 tokens" in out[0] and "(budget 5 s)" in out[0] and "tokens/s" in out[0]
+    assert "20 tokens" in out[1] and "(budget 6 s)" in out[1]
+
+
+def test_bedrock_parameter_uses_converse_with_the_published_model_id(session, capsys):
+    add_parameter(session, "assistant", BEDROCK_PARAMETER)
+    session.stubbers["bedrock-runtime"].add_response(
+        "converse",
+        converse_response("SageMaker hosts models.", 5),
+        {
+            "modelId": "anthropic.claude-3-sonnet-20240229-v1:0",
+            "messages": [{"role": "user", "content": [{"text": "Hi"}]}],
+            "inferenceConfig": {"maxTokens": 32},
+        },
+    )
+
+    status = smoke_test.main(["--endpoint", "assistant", "--prompt", "Hi", "--max-new-tokens", "32"], session=session)
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert out.startswith("ok   assistant (anthropic.claude-3-sonnet-20240229-v1:0):")
+    assert "5 tokens" in out and "(budget 10 s)" in out
+
+
+def test_model_flag_reads_the_config_and_defaults_the_endpoint_to_the_model_key(session, capsys, registry):
+    mistral = registry.resolve("mistral")
+    session.stubbers["sagemaker-runtime"].add_response(
+        "invoke_endpoint",
+        {"Body": tgi_body("Hi!", 2)},
+        {**expected_invoke(mistral.format_prompt("Hello"), None), "EndpointName": "mistral-7b"},
+    )
+
+    status = smoke_test.main(["--model", "mistral", "--prompt", "Hello"], session=session)
+
+    assert status == 0
+    assert f"(budget {mistral.latency_budget_seconds:g} s)" in capsys.readouterr().out
+
+
+def test_model_flag_for_bedrock_calls_converse_with_the_configured_id(session, capsys, registry):
+    haiku = registry.resolve("claude-3-haiku")
+    session.stubbers["bedrock-runtime"].add_response(
+        "converse",
+        converse_response("Hello.", 2),
+        {
+            "modelId": haiku.invoke_id,
+            "messages": [{"role": "user", "content": [{"text": "Hi"}]}],
+            "inferenceConfig": {"maxTokens": 64},
+        },
+    )
+
+    assert smoke_test.main(["--model", "claude-3-haiku", "--prompt", "Hi"], session=session) == 0
+    assert capsys.readouterr().out.startswith(f"ok   claude-3-haiku ({haiku.invoke_id}): ")
+
+
+def test_throttling_is_retried_with_exponential_backoff(session, capsys):
+    add_parameter(session, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5)))
+    for code in ("ThrottlingException", "ThrottlingException", "ServiceUnavailable"):
+        add_throttle(session, "sagemaker-runtime", "invoke_endpoint", code)
+    add_invoke(session, "<s>[INST] Hi [/INST]", "mistral-7b")
+    waits: list[float] = []
+
+    status = smoke_test.main(["--endpoint", "chat", "--prompt", "Hi"], session=session, sleep=waits.append)
+
+    assert status == 0
+    assert waits == [1, 2, 4]
+    assert "4 attempt(s)" in capsys.readouterr().out
+
+
+def test_throttling_gives_up_after_the_attempt_limit(session, capsys):
+    add_parameter(session, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5)))
+    for _ in range(3):
+        add_throttle(session, "sagemaker-runtime", "invoke_endpoint")
+    waits: list[float] = []
+
+    status = smoke_test.main(["--endpoint", "chat", "--prompt", "Hi", "--attempts", "3"], session=session, sleep=waits.append)
+
+    assert status == 1
+    assert waits == [1, 2]
+    assert "chat/mistral-7b: still throttled after 3 attempts (ThrottlingException: Rate exceeded)" in capsys.readouterr().err
+
+
+def test_backoff_is_capped():
+    waits: list[float] = []
+
+    def throttled() -> tuple[str, int]:
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "InvokeEndpoint")
+
+    with pytest.raises(smoke_test.SmokeTestError, match="still throttled after 8 attempts"):
+        smoke_test.call_with_backoff(throttled, attempts=8, sleep=waits.append, clock=lambda: 0.0, log=lambda _: None)
+    assert waits == [1, 2, 4, 8, 16, 20, 20]
+
+
+def test_a_model_error_fails_at_once_without_retrying(session, capsys):
+    add_parameter(session, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5)))
+    session.stubbers["sagemaker-runtime"].add_client_error(
+        "invoke_endpoint",
+        service_error_code="ModelError",
+        service_message="Received client error (422) from primary: Input validation error",
+        http_status_code=424,
+    )
+
+    status = smoke_test.main(["--endpoint", "chat"], session=session, sleep=lambda _: pytest.fail("must not retry"))
+
+    assert status == 1
+    assert "FAIL chat/mistral-7b: ModelError: Received client error (422)" in capsys.readouterr().err
+
+
+def test_one_failing_variant_fails_the_run_but_the_others_are_still_tested(session, capsys):
+    add_parameter(session, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5), ("mixtral-8x7b", MISTRAL_FORMAT, 8)))
+    session.stubbers["sagemaker-runtime"].add_client_error("invoke_endpoint", service_error_code="ValidationError")
+    add_invoke(session, "<s>[INST] Hi [/INST]", "mixtral-8x7b")
+
+    status = smoke_test.main(["--endpoint", "chat", "--prompt", "Hi"], session=session)
+
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "FAIL chat/mistral-7b: ValidationError" in captured.err
+    assert "ok   chat/mixtral-8x7b" in captured.out
+
+
+def test_latency_over_the_budget_fails():
+    target = smoke_test.Target(label="chat/mistral-7b", hosting="sagemaker", endpoint_name="chat", latency_budget_seconds=5)
+    ticks = iter([100.0, 106.5])  # the call takes 6.5 s
+
+    class Runtime:
+        def invoke_endpoint(self, **_: Any) -> dict[str, Any]:
+            return {"Body": tgi_body("slow answer", 13)}
+
+    result = smoke_test.run_target(
+        target, lambda _: Runtime(), prompt="Hi", max_new_tokens=64, attempts=1, clock=lambda: next(ticks), log=print
+    )
+    assert result.latency_seconds == pytest.approx(6.5)
+    assert result.tokens_per_second == pytest.approx(2.0)
+    assert not result.within_budget
+    assert result.summary().startswith("FAIL chat/mistral-7b: 6.50 s (budget 5 s), 13 tokens, 2.0 tokens/s")
+
+
+def test_latency_over_a_budget_given_on_the_command_line_exits_1(session, capsys):
+    add_parameter(session, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5)))
+    add_invoke(session, "<s>[INST] Hi [/INST]", "mistral-7b")
+
+    status = smoke_test.main(["--endpoint", "chat", "--prompt", "Hi", "--budget-seconds", "1e-9"], session=session)
+
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.out.startswith("FAIL chat/mistral-7b")
+    assert "error: chat/mistral-7b is over its latency budget" in captured.err
+
+
+def test_an_empty_answer_fails(session, capsys):
+    add_parameter(session, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5)))
+    add_invoke(session, "<s>[INST] Hi [/INST]", "mistral-7b", text="  ", tokens=0)
+
+    assert smoke_test.main(["--endpoint", "chat", "--prompt", "Hi"], session=session) == 1
+    assert "chat/mistral-7b: the model answered with no text" in capsys.readouterr().err
+
+
+def test_a_missing_parameter_says_what_to_check(session, capsys):
+    session.stubbers["ssm"].add_client_error(
+        "get_parameter", service_error_code="ParameterNotFound", service_message="", http_status_code=400
+    )
+
+    assert smoke_test.main(["--endpoint", "nope"], session=session) == 1
+    assert capsys.readouterr().err == (
+        "error: cannot read SSM parameter /llm-endpoints/nope: ParameterNotFound (is the endpoint stack deployed here?)\n"
+    )
+
+
+ROLE_ARN = "arn:aws:iam::222222222222:role/llm-smoke-test-staging"
+
+
+def test_role_arn_is_assumed_and_its_credentials_make_the_calls(session, capsys, monkeypatch):
+    session.stubbers["sts"].add_response(
+        "assume_role",
+        {
+            "Credentials": {
+                "AccessKeyId": "ASIAEXAMPLEEXAMPLE12",
+                "SecretAccessKey": "secret",
+                "SessionToken": "token",
+                "Expiration": "2026-01-01T00:00:00Z",
+            }
+        },
+        {"RoleArn": ROLE_ARN, "RoleSessionName": "llm-smoke-test", "DurationSeconds": 900},
+    )
+    assumed = FakeSession()
+    add_parameter(assumed, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5)))
+    add_invoke(assumed, "<s>[INST] Hi [/INST]", "mistral-7b")
+    made: list[dict[str, Any]] = []
+
+    def new_session(**kwargs: Any) -> FakeSession:
+        made.append(kwargs)
+        return assumed
+
+    monkeypatch.setattr(boto3.session, "Session", new_session)
+
+    status = smoke_test.main(["--endpoint", "chat", "--prompt", "Hi", "--role-arn", ROLE_ARN], session=session)
+
+    assert status == 0, capsys.readouterr().err
+    assert made == [
+        {
+            "aws_access_key_id": "ASIAEXAMPLEEXAMPLE12",
+            "aws_secret_access_key": "secret",
+            "aws_session_token": "token",
+            "region_name": REGION,
+        }
+    ]
+    assumed.verify()
+
+
+def test_a_role_that_cannot_be_assumed_fails_clearly(session, capsys):
+    session.stubbers["sts"].add_client_error("assume_role", service_error_code="AccessDenied", service_message="not allowed")
+
+    assert smoke_test.main(["--endpoint", "chat", "--role-arn", ROLE_ARN], session=session) == 1
+    assert capsys.readouterr().err == f"error: cannot assume {ROLE_ARN}: AccessDenied: not allowed\n"
+
+
+def test_unknown_model_is_a_usage_error(session, capsys):
+    assert smoke_test.main(["--model", "gpt-5"], session=session) == 2
+    assert "error: --model: unknown model 'gpt-5'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "give --endpoint NAME"),
+        (["--endpoint", "chat", "--attempts", "0"], "must be positive"),
+        (["--endpoint", "chat", "--budget-seconds", "-1"], "must be positive"),
+    ],
+)
+def test_bad_usage_exits_2(argv, message):
+    result = subprocess.run(
+        [sys.executable, "scripts/smoke_test.py", *argv], cwd=REPO_ROOT, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 2
+    assert message in result.stderr

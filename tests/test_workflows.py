@@ -1,0 +1,209 @@
+"""The GitHub Actions workflows: actionlint-clean, SHA-pinned, least privilege, and the stages of cicd/stages.yaml in order."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scripts import ci_stage
+from tests.conftest import REPO_ROOT
+
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+ACTIONLINT = Path(sys.executable).parent / "actionlint"
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+STAGE_NAMES = [stage["name"] for stage in yaml.safe_load((REPO_ROOT / "cicd" / "stages.yaml").read_text())["stages"]]
+
+
+def load(name: str) -> dict[Any, Any]:
+    workflow: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+    workflow["on"] = workflow.pop(True)  # YAML 1.1 reads the key `on` as a boolean
+    return workflow
+
+
+def all_steps() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (path.name, step)
+        for path in sorted(WORKFLOWS.glob("*.yml"))
+        for job in load(path.name)["jobs"].values()
+        for step in job.get("steps", [])
+    ]
+
+
+def actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    assert ACTIONLINT.exists(), "actionlint comes with requirements-dev.txt: run ./tasks.sh setup"
+    return subprocess.run(
+        [str(ACTIONLINT), "-color=false", *map(str, paths)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_workflows_pass_actionlint():
+    result = actionlint()
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_would_catch_a_broken_workflow(tmp_path):
+    broken = (WORKFLOWS / "deploy-stage.yml").read_text().replace("${{ inputs.stage }}", "${{ inputs.stag }}", 1)
+    path = tmp_path / ".github" / "workflows" / "broken.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(broken)
+    result = actionlint(path)
+    assert result.returncode == 1
+    assert 'property "stag" is not defined' in result.stdout
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version_noted():
+    lines = [line.strip() for path in WORKFLOWS.glob("*.yml") for line in path.read_text().splitlines()]
+    uses = [line for line in lines if line.startswith(("uses:", "- uses:"))]
+    remote = [line for line in uses if "./.github/" not in line]
+    assert len(remote) >= 10
+    for line in remote:
+        action, _, comment = line.split("uses:", 1)[1].partition("#")
+        assert PINNED.match(action.strip()), line
+        assert re.fullmatch(r" v\d+\.\d+\.\d+", comment), f"note the version tag: {line}"
+    local = {line.split("uses:", 1)[1].strip() for line in uses if "./.github/" in line}
+    assert local == {"./.github/workflows/test.yml", "./.github/workflows/deploy-stage.yml"}
+
+
+def test_no_stored_aws_keys_and_every_credential_comes_from_oidc():
+    text = "".join(path.read_text() for path in WORKFLOWS.glob("*.yml"))
+    assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text
+    credentials = [step for _, step in all_steps() if "configure-aws-credentials" in step.get("uses", "")]
+    assert [step["with"]["role-to-assume"] for step in credentials] == [
+        "${{ steps.stage.outputs.diff_role_arn }}",
+        "${{ steps.stage.outputs.deploy_role_arn }}",
+    ]
+
+
+def test_permissions_are_minimal():
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        workflow = load(path.name)
+        assert workflow["permissions"] == {"contents": "read"}, path.name
+        for name, job in workflow["jobs"].items():
+            granted = job.get("permissions", {})
+            writes = sorted(scope for scope, level in granted.items() if level == "write")
+            expected = {
+                ("checks.yml", "diff"): ["id-token", "pull-requests"],
+                ("deploy-stage.yml", "deploy"): ["id-token"],
+                ("deploy.yml", "staging"): ["id-token"],
+                ("deploy.yml", "prod"): ["id-token"],
+            }.get((path.name, name), [])
+            assert writes == expected, f"{path.name} job {name}"
+
+
+def test_checkouts_do_not_keep_the_token():
+    checkouts = [step for _, step in all_steps() if step.get("uses", "").startswith("actions/checkout@")]
+    assert len(checkouts) == 3
+    assert all(step["with"]["persist-credentials"] is False for step in checkouts)
+
+
+def test_pull_requests_run_the_ci_checks_then_diff_every_stage():
+    checks = load("checks.yml")
+    assert checks["on"] == {"pull_request": {"branches": ["main"]}}
+    assert checks["jobs"]["test"] == {"uses": "./.github/workflows/test.yml"}
+    diff = checks["jobs"]["diff"]
+    assert diff["needs"] == "test"
+    assert diff["strategy"]["matrix"]["stage"] == STAGE_NAMES
+    assert diff["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    runs = [step.get("run", "") for step in diff["steps"]]
+    assert '.venv/bin/python scripts/ci_stage.py diff "$STAGE" > diff.md' in runs
+    assert any("gh api" in run and "cdk-diff:${STAGE}" in run for run in runs)
+    test = load("test.yml")
+    assert [step.get("run") for step in test["jobs"]["test"]["steps"]][-1] == "bash .ci/run"
+    assert (REPO_ROOT / ".ci" / "run").read_text().splitlines()[-1] == "./tasks.sh test"
+
+
+def test_main_deploys_stage_after_stage_each_in_its_environment():
+    deploy = load("deploy.yml")
+    assert deploy["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
+    assert deploy["concurrency"] == {"group": "deploy", "cancel-in-progress": False}
+    jobs = deploy["jobs"]
+    assert list(jobs) == ["test", *STAGE_NAMES]
+    previous = "test"
+    for name in STAGE_NAMES:
+        assert jobs[name]["needs"] == previous, f"{name} must wait for {previous}"
+        assert jobs[name]["uses"] == "./.github/workflows/deploy-stage.yml"
+        assert jobs[name]["with"] == {"stage": name}
+        previous = name
+    job = load("deploy-stage.yml")["jobs"]["deploy"]
+    assert job["environment"] == "${{ inputs.stage }}"  # `prod` gets required reviewers in the repository settings
+    assert job["steps"][-1]["run"] == '.venv/bin/python scripts/ci_stage.py deploy "$STAGE"'
+
+
+# --- scripts/ci_stage.py: what the workflows run --------------------------------------------------------------------
+
+
+def test_stage_outputs_name_the_oidc_roles(capsys):
+    assert ci_stage.main(["outputs", "prod"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "account=333333333333",
+        "region=us-east-1",
+        "deploy_role_arn=arn:aws:iam::333333333333:role/llm-github-deploy-prod",
+        "diff_role_arn=arn:aws:iam::333333333333:role/llm-github-diff-prod",
+    ]
+
+
+def test_deploy_deploys_each_file_then_smoke_tests_its_endpoint(capsys):
+    files = sorted(path.relative_to(REPO_ROOT) for path in (REPO_ROOT / "deployments").glob("*.yaml"))
+    assert ci_stage.main(["deploy", "staging", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 * len(files)
+    for index, path in enumerate(files):
+        endpoint = yaml.safe_load((REPO_ROOT / path).read_text())["endpoint"]
+        assert lines[2 * index] == (
+            f"node_modules/.bin/cdk --app '.venv/bin/python app.py' deploy -c deployment={path} --require-approval never"
+        )
+        assert lines[2 * index + 1] == f".venv/bin/python scripts/smoke_test.py --endpoint {endpoint} --region us-east-1"
+
+
+def test_deploy_refuses_credentials_for_another_account(capsys):
+    assert ci_stage.main(["deploy", "prod"], account=lambda: "222222222222") == 1
+    assert capsys.readouterr().err == "error: the credentials are for account 222222222222, stage prod is 333333333333\n"
+
+
+def test_a_deploy_that_fails_stops_the_stage(monkeypatch, capsys):
+    ran: list[list[str]] = []
+
+    def fake_run(command, stage, capture=False):
+        ran.append(list(command))
+        return subprocess.CompletedProcess(command, 1)
+
+    monkeypatch.setattr(ci_stage, "run", fake_run)
+    assert ci_stage.main(["deploy", "staging"], account=lambda: "222222222222") == 1
+    assert len(ran) == 1 and "deploy" in ran[0], "no smoke test and no further deploy after a failed deploy"
+    assert "stage staging stops here" in capsys.readouterr().err
+
+
+def test_diff_writes_one_marked_markdown_section_per_file(monkeypatch, capsys):
+    def fake_run(command, stage, capture=False):
+        assert capture and command[3:6] == ["diff", "--method", "template"]
+        return subprocess.CompletedProcess(command, 0, stdout="", stderr="Stack llm-chat\nThere were no differences\n")
+
+    monkeypatch.setattr(ci_stage, "run", fake_run)
+    assert ci_stage.main(["diff", "staging"], account=lambda: "222222222222") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("<!-- cdk-diff:staging -->\n### `cdk diff` for stage staging (222222222222, us-east-1)")
+    assert "<details><summary>deployments/chat.yaml (diff)</summary>" in out
+    assert "There were no differences" in out
+
+
+def test_an_unknown_stage_is_a_config_error(capsys):
+    assert ci_stage.main(["deploy", "qa"]) == 2
+    assert "error: cicd/stages.yaml: stages: no stage named 'qa'\n  fix: use one of staging, prod" in capsys.readouterr().err
+
+
+def test_a_command_without_a_stage_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as caught:
+        ci_stage.main(["deploy"])
+    assert caught.value.code == 2
+    assert "the following arguments are required: stage" in capsys.readouterr().err
