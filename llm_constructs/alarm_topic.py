@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -14,13 +14,14 @@ from constructs import Construct
 # Services that publish to the topic. They must also be able to use its KMS key: the AWS-managed
 # alias/aws/sns key does not allow CloudWatch alarms to publish, so the topic gets its own key.
 PUBLISHING_SERVICES = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
+PENDING_WINDOW = Duration.days(7)  # KMS's minimum wait between scheduling a key's deletion and deleting it
 
 
 class AlarmTopic(Construct):
     """An SNS topic encrypted with its own rotating KMS key, refusing non-TLS publishers.
 
-    Children: ``Key`` (KMS), ``Topic`` (SNS). ``emails`` (default: none) become e-mail subscriptions;
-    each address must confirm the subscription AWS mails to it.
+    Children: ``Key`` (KMS; deleted with the stack after a 7-day pending window), ``Topic`` (SNS).
+    ``emails`` (default: none) become e-mail subscriptions; each address must confirm the one AWS mails to it.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, display_name: str, emails: Sequence[str] = ()) -> None:
@@ -31,6 +32,11 @@ class AlarmTopic(Construct):
             "Key",
             description=f"Encrypts the alarm topic: {display_name}",
             enable_key_rotation=True,
+            # The key only protects notifications in flight; once the stack (and topic) is gone nothing is left to
+            # decrypt, so it goes too instead of costing $1/month per destroyed stack forever. KMS still waits
+            # PENDING_WINDOW before deleting it, so a mistaken destroy can be undone.
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=PENDING_WINDOW,
         )
         for service in PUBLISHING_SERVICES:
             self.key.add_to_resource_policy(

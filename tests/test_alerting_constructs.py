@@ -19,7 +19,8 @@ def build(**budget_props) -> Template:
 
 def test_topic_is_encrypted_with_a_rotating_key_and_refuses_plain_http():
     template = build(amount_usd=100, time_unit="DAILY", alert_thresholds_percent=[80, 100])
-    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True, "PendingWindowInDays": 7})
+    template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"})
     template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
     template.has_resource_properties(
         "AWS::SNS::TopicPolicy",

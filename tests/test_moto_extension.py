@@ -190,14 +190,12 @@ def test_delete_leaves_nothing_behind_but_what_the_templates_retain(aws: Any, te
     for name in ("mixtral", "bedrock", "extras"):  # roles with managed policies, both ways, are detached first
         retained += retained_physical_ids(create(aws, templates[name], stack=name))
     assert len(leftovers(aws)) > 20
-    assert len(retained) == 2  # the alarm topics' KMS keys: CDK's default RemovalPolicy.RETAIN
+    assert retained == []  # even the alarm topics' KMS keys go with their stacks (scheduled for deletion)
 
     for name in ("mixtral", "bedrock", "extras"):
         aws("cloudformation").delete_stack(StackName=name)
 
-    assert sorted(leftovers(aws)) == sorted(
-        [*(f"kms-key {key}" for key in retained), "parameter /cdk-bootstrap/hnb659fds/version"]
-    )
+    assert leftovers(aws) == ["parameter /cdk-bootstrap/hnb659fds/version"]
 
 
 def test_unsupported_resource_type_fails_the_deploy(aws: Any) -> None:
