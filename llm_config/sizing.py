@@ -56,6 +56,11 @@ class GpuMemoryEstimate:
         )
 
 
+def weights_label(quantization: Quantization) -> str:
+    """How people name the weights' format: 'fp16' rather than quantization 'none'."""
+    return "fp16" if quantization == "none" else quantization
+
+
 def estimate_gpu_memory(
     model: SageMakerModelConfig, instance: InstanceType, quantization: Quantization | None = None
 ) -> GpuMemoryEstimate:
@@ -79,7 +84,8 @@ def check_fits(model: SageMakerModelConfig, catalogue: InstanceCatalogue, source
     raise ConfigError(
         source,
         "instance.type",
-        f"{model.key} ({model.container.quantization} weights) does not fit {model.instance.type}: needs {estimate.describe()}",
+        f"{model.key} ({weights_label(model.container.quantization)} weights) does not fit {model.instance.type}: "
+        f"needs {estimate.describe()}",
         "; or ".join(_fixes(model, catalogue, instance, estimate)),
     )
 

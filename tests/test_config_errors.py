@@ -127,7 +127,7 @@ def test_mixtral_fp16_on_g5_12xlarge_needs_quantization(config_dir):
 def test_llama2_13b_fp16_does_not_fit_one_a10g(config_dir):
     edit(config_dir, "llama2-13b", lambda d: d["instance"].update(type="ml.g5.2xlarge"))
     message = load_error(config_dir)
-    assert "llama2-13b (none weights) does not fit ml.g5.2xlarge" in message
+    assert "llama2-13b (fp16 weights) does not fit ml.g5.2xlarge" in message
     assert "26.0 GB weights" in message
 
 
