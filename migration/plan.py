@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from llm_config import ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
 from llm_config.catalogue import HOURS_PER_MONTH
-from llm_config.deployment import DeploymentSpec, deployment_from_context
+from llm_config.deployment import FLAGS_SOURCE, MIGRATION_FIELDS, DeploymentSpec, deployment_from_context
 from migration.live import LiveEndpoint, read_live_endpoint
 from migration.sequence import EndpointState, Finding, check_transition, hourly_usd, state_after, state_from_spec
 
@@ -36,6 +36,9 @@ def boto3_clients(region: str) -> tuple[Any, Any]:
 
 def main(argv: Sequence[str] | None = None, *, clients: Clients = boto3_clients, run: Callable[..., Any] = subprocess.run) -> int:
     args = _parser().parse_args(argv)
+    if args.deploy and not args.live:
+        print("error: --deploy needs --live: the step is checked against the endpoint as it is", file=sys.stderr)
+        return 2
     try:
         registry = load_registry()
         context = _context(args)
@@ -56,9 +59,6 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients = boto3_clients,
     if any(f.severity == "error" for f in findings):
         return 1
     if args.deploy:
-        if not args.live:
-            print("error: --deploy needs --live: the step is checked against the endpoint as it is", file=sys.stderr)
-            return 2
         command = [CDK, "deploy", *(arg for key, value in context.items() for arg in ("-c", f"{key}={value}"))]
         print("running: " + " ".join(command), flush=True)
         return int(run(command, check=False, env={**os.environ, **CDK_OFFLINE}).returncode)
@@ -198,7 +198,14 @@ def next_steps(spec: DeploymentSpec) -> list[tuple[str, str]]:
     """The commands of the phases that may follow this one (docs/migrations.md)."""
 
     def deploy(**flags: Any) -> str:
-        flags = {"endpoint": spec.endpoint_name, **flags}
+        if spec.source != FLAGS_SOURCE:  # CI deploys the reviewed file: say what to change in it
+            present = {"candidate": spec.candidate, "candidate_weight": spec.candidate, "retire": spec.retire}
+            dropped = [name for name in MIGRATION_FIELDS if present[name] and name not in flags]
+            fields = ", ".join(f"{key}: {value}" for key, value in flags.items())
+            removal = f" and remove {', '.join(dropped)}" if dropped else ""
+            return f"in {spec.source} set {fields}{removal}; then npx cdk deploy -c deployment={spec.source}"
+        # The region too: the next deploy must reach this stack whatever CDK_DEFAULT_REGION says then.
+        flags = {"endpoint": spec.endpoint_name, "region": spec.region, **flags}
         return "npx cdk deploy " + " ".join(f"-c {key}={value}" for key, value in flags.items())
 
     model, candidate = spec.model.key, spec.candidate.key if spec.candidate else None

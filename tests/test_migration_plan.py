@@ -94,8 +94,8 @@ def test_offline_plan_of_the_shipped_file(capsys, tmp_path):
         "check: safe",
     )
     assert (
-        "shift all traffic: npx cdk deploy -c endpoint=chat -c model=mistral-7b -c candidate=mixtral-8x7b -c candidate_weight=100"
-        in out
+        "shift all traffic: in deployments/chat.yaml set model: mistral-7b, candidate: mixtral-8x7b, candidate_weight: 100; "
+        "then npx cdk deploy -c deployment=deployments/chat.yaml" in out
     )
 
 
@@ -278,9 +278,10 @@ def test_deploy_runs_cdk_only_after_a_clean_live_check(capsys):
     unsafe.endpoint(AB_LIVE, scaled=["mistral-7b", "mixtral-8x7b"])
     assert run_plan(capsys, *FINISH, "--live", "--deploy", clients=unsafe.clients, run=run)[0] == 1
     assert len(calls) == 1, "an unsafe step never reaches cdk deploy"
-    code, _, err = run_plan(capsys, "--deployment", "deployments/chat.yaml", "--deploy", run=run)
+    code, out, err = run_plan(capsys, "--deployment", "deployments/chat.yaml", "--deploy", run=run)
     assert code == 2
     assert "--deploy needs --live" in err
+    assert out == "", "refused before printing a plan that reads as if it would run"
 
 
 def test_the_module_runs_as_a_command():
@@ -316,3 +317,29 @@ def test_the_runbooks_commands_are_valid_specs_and_cover_every_next_step(registr
         for _, command in next_steps(specs(registry)[phase]):
             flags = deploy_commands(command)[0]
             assert repr(deployment_from_context(flags.get, {}, registry)) in resolved, command
+
+
+def test_next_steps_keep_the_region_of_the_spec(registry):
+    """The printed command must reach the same stack whatever CDK_DEFAULT_REGION says when it runs."""
+    from migration.plan import next_steps
+
+    context = {**PHASES["shift"], "region": "eu-west-1"}
+    spec = deployment_from_context(context.get, {}, registry)
+    commands = dict(next_steps(spec))
+    assert commands["finish"] == "npx cdk deploy -c endpoint=chat -c region=eu-west-1 -c model=mixtral-8x7b -c retire=mistral-7b"
+    for command in commands.values():
+        assert deployment_from_context(deploy_commands(command)[0].get, {}, registry).region == "eu-west-1"
+
+
+def test_next_steps_of_a_deployment_file_say_what_to_edit_in_it(registry, tmp_path):
+    from migration.plan import next_steps
+
+    path = tmp_path / "chat.yaml"
+    path.write_text("endpoint: chat\nregion: eu-west-1\nmodel: mistral\ncandidate: mixtral\ncandidate_weight: 100\n")
+    spec = deployment_from_context({"deployment": str(path)}.get, {}, registry)
+    commands = dict(next_steps(spec))
+    assert commands["finish"] == (
+        f"in {path} set model: mixtral-8x7b, retire: mistral-7b and remove candidate, candidate_weight; "
+        f"then npx cdk deploy -c deployment={path}"
+    )
+    assert commands["roll back"].startswith(f"in {path} set model: mistral-7b, candidate: mixtral-8x7b, candidate_weight: 0;")
