@@ -5,7 +5,6 @@ Every field is documented in model_configs/README.md; this module enforces it.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -165,7 +164,3 @@ class SageMakerModelConfig(ModelIdentity):
 
     def format_prompt(self, prompt: str) -> str:
         return self.prompt_format.replace("{prompt}", prompt)
-
-
-def is_commit_sha(revision: str) -> bool:
-    return re.fullmatch(r"[0-9a-f]{40}", revision) is not None
