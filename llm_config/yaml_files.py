@@ -20,7 +20,12 @@ def read_yaml_mapping(path: Path, source: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise ConfigError(source, None, f"cannot read the file ({error.strerror})") from None
+        raise ConfigError(
+            source,
+            None,
+            f"cannot read the file ({error.strerror})",
+            f"check the path: it is relative to the directory you run from ({Path.cwd()})",
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -31,7 +36,7 @@ def read_yaml_mapping(path: Path, source: str) -> dict[str, Any]:
             source, None, f"malformed YAML{where}: {problem}", "fix the YAML syntax (indentation, quotes, colons)"
         ) from None
     if not isinstance(data, dict):
-        raise ConfigError(source, None, "the file must hold a YAML mapping (key: value lines)")
+        raise ConfigError(source, None, "the file must hold a YAML mapping (key: value lines)", "write one `key: value` per line")
     return data
 
 

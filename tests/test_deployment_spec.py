@@ -163,7 +163,7 @@ def test_flags_cannot_override_a_deployment_file(registry):
 
 
 def test_a_missing_deployment_file_is_named(registry, tmp_path):
-    with pytest.raises(ConfigError, match=r"nowhere.yaml: cannot read the file"):
+    with pytest.raises(ConfigError, match=r"nowhere.yaml: cannot read the file.*\n  fix: check the path"):
         spec(registry, deployment=str(tmp_path / "nowhere.yaml"))
 
 
