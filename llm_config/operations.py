@@ -19,6 +19,8 @@ from llm_config.errors import ConfigError
 # Application Auto Scaling's predefined metrics for a SageMaker endpoint variant (DESIGN.md section 4).
 # Scale to zero needs inference components, so a variant keeps at least one instance.
 ScalingMetric = Literal["SageMakerVariantConcurrentRequestsPerModelHighResolution", "SageMakerVariantInvocationsPerInstance"]
+# What Application Auto Scaling scales: a variant's instance count, named by endpoint and variant.
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 Percent = Annotated[float, Field(gt=0, le=100)]
 Seconds = Annotated[int, Field(ge=0, le=3600)]
 EMAIL_PATTERN = r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$"
@@ -116,6 +118,11 @@ class BudgetSettings(StrictModel):
     def with_amount(self, amount_usd: float | None) -> BudgetSettings:
         """This budget with ``amount_usd`` (e.g. from `-c budget_usd`) instead of its own, when given."""
         return self.model_copy(update={"amount_usd": amount_usd}) if amount_usd else self
+
+
+def scalable_resource_id(endpoint_name: str, variant_name: str) -> str:
+    """A variant's Application Auto Scaling resource id."""
+    return f"endpoint/{endpoint_name}/variant/{variant_name}"
 
 
 def _check_range(min_instances: int, max_instances: int) -> None:

@@ -7,10 +7,9 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from llm_config.operations import ScalingSettings
+from llm_config.operations import SCALABLE_DIMENSION, ScalingSettings, scalable_resource_id
 from llm_constructs.sagemaker_llm_endpoint import SageMakerLlmEndpoint
 
-SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 PREDEFINED_METRICS = {
     "SageMakerVariantConcurrentRequestsPerModelHighResolution": (
         appscaling.PredefinedMetric.SAGEMAKER_VARIANT_CONCURRENT_REQUESTS_PER_MODEL_HIGH_RESOLUTION
@@ -48,7 +47,7 @@ class VariantScaling(Construct):
             self,
             "Target",
             service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{endpoint.endpoint_name}/variant/{variant_name}",
+            resource_id=scalable_resource_id(endpoint.endpoint_name, variant_name),
             scalable_dimension=SCALABLE_DIMENSION,
             min_capacity=settings.min_instances,
             max_capacity=settings.max_instances,

@@ -10,9 +10,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from llm_config.operations import SCALABLE_DIMENSION, scalable_resource_id
 from migration.sequence import EndpointState, VariantState
-
-SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
 class LiveEndpoint:
@@ -36,7 +35,7 @@ def read_live_endpoint(endpoint_name: str, sagemaker: Any, autoscaling: Any) -> 
     variants = endpoint.get("ProductionVariants", [])
     targets = autoscaling.describe_scalable_targets(
         ServiceNamespace="sagemaker",
-        ResourceIds=[f"endpoint/{endpoint_name}/variant/{v['VariantName']}" for v in variants],
+        ResourceIds=[scalable_resource_id(endpoint_name, v["VariantName"]) for v in variants],
         ScalableDimension=SCALABLE_DIMENSION,
     )["ScalableTargets"]
     scaled = {target["ResourceId"].rsplit("/", 1)[-1] for target in targets}
