@@ -24,11 +24,15 @@ def cost_line(spec: DeploymentSpec, registry: ModelRegistry) -> str:
     prices_region = registry.instances.prices.region
     caveat = "" if spec.region == prices_region else f"; {spec.region} prices differ: see python -m planner --overrides"
     if isinstance(model, SageMakerModelConfig):
-        hourly = registry.instance_for(model).sagemaker_hourly_usd
-        monthly = monthly_instance_usd(hourly, model.instance.initial_count)
+        monthly, parts = 0.0, []
+        for plan in spec.variants:  # during a migration both models run (a drained one keeps its instances)
+            instance = plan.model.instance
+            hourly = registry.instance_for(plan.model).sagemaker_hourly_usd
+            monthly += monthly_instance_usd(hourly, instance.initial_count)
+            parts.append(f"{instance.initial_count} x {instance.type} at ${hourly:g}/h")
         return (
-            f"Estimated cost of {spec.stack_name}: ${monthly:,.0f}/month always-on ({model.instance.initial_count} x"
-            f" {model.instance.type} at ${hourly:g}/h, SageMaker {prices_region} on-demand, 730 h){caveat}."
+            f"Estimated cost of {spec.stack_name}: ${monthly:,.0f}/month always-on ({' + '.join(parts)},"
+            f" SageMaker {prices_region} on-demand, 730 h){caveat}."
             " At your traffic: python -m planner --help"
         )
     price = pay_per_token_prices(registry)[model.key]

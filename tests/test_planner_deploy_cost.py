@@ -22,6 +22,16 @@ def test_cost_line_for_a_sagemaker_model():
     )
 
 
+def test_cost_line_of_a_migration_counts_both_models():
+    line = deployment_cost_line(
+        {"endpoint": "chat", "model": "mistral", "candidate": "mixtral", "candidate_weight": "100"}.get, {}
+    )
+    assert line.startswith(
+        "Estimated cost of llm-chat: $6,204/month always-on (1 x ml.g5.xlarge at $1.408/h + 1 x ml.g5.12xlarge at $7.09/h,"
+        " SageMaker us-east-1 on-demand, 730 h)."
+    )
+
+
 def test_cost_line_warns_when_the_region_is_not_the_price_region():
     line = deployment_cost_line({"model": "mistral", "region": "eu-west-1"}.get, {})
     assert "$1,028/month" in line
