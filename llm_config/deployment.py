@@ -168,9 +168,7 @@ def resolve_deployment(
         candidate, weight = _candidate(values, where, model, registry)
         retire = _retire(values, where, model, candidate, registry)
         models = [model] if candidate is None else [model, candidate]
-        check_guardrails_fit(
-            guardrails, [(m.key, m.scaling.min_instances, m.scaling.max_instances) for m in models], *where("guardrails")
-        )
+        check_guardrails_fit(guardrails, [(m.key, *m.scaling.instance_range) for m in models], *where("guardrails"))
     emails = list(dict.fromkeys(email for m in models for email in m.alarms.emails))
     extra_emails = _text(get_context, "alarm_email")
     if extra_emails:

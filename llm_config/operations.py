@@ -75,6 +75,14 @@ class ScalingSettings(StrictModel):
     scale_in_cooldown_seconds: Seconds = 900
     scheduled: list[ScheduledScaling] = Field(default_factory=list)
 
+    @property
+    def instance_range(self) -> tuple[int, int]:
+        """Every instance count the variant may run at: the configured range widened by the scheduled ones."""
+        return (
+            min([self.min_instances, *(action.min_instances for action in self.scheduled)]),
+            max([self.max_instances, *(action.max_instances for action in self.scheduled)]),
+        )
+
     @model_validator(mode="after")
     def _range_ordered(self) -> ScalingSettings:
         _check_range(self.min_instances, self.max_instances)

@@ -233,3 +233,33 @@ def test_a_bedrock_deployment_file_has_no_guardrails(registry, tmp_path):
     assert (
         spec(registry, deployment=write(tmp_path, "endpoint: assistant\nmodel: claude-3-haiku\n")).model.key == "claude-3-haiku"
     )
+
+
+def test_guardrails_must_fit_the_instance_counts_scheduled_actions_allow(registry):
+    """A deploy may start at night, when a scheduled action has taken the variant down to one instance."""
+    import dataclasses
+
+    from llm_config.deployment import resolve_deployment
+    from llm_config.operations import ScheduledScaling
+
+    mistral = registry.resolve("mistral")
+    night = ScheduledScaling(name="night", cron="0 20 ? * MON-FRI *", min_instances=1, max_instances=1)
+    canary = Guardrails(
+        traffic_routing="CANARY", canary_size=CapacitySize(type="INSTANCE_COUNT", value=1), maximum_execution_timeout_seconds=3600
+    )
+
+    def deploy_with(scheduled: list[ScheduledScaling]) -> None:
+        scaling = mistral.scaling.model_copy(update={"min_instances": 2, "max_instances": 4, "scheduled": scheduled})
+        instance = mistral.instance.model_copy(update={"initial_count": 2})
+        model = mistral.model_copy(update={"scaling": scaling, "instance": instance})
+        models = dataclasses.replace(registry, models={**registry.models, "mistral-7b": model})
+        no_context: dict[str, str] = {}
+        resolve_deployment(
+            {"endpoint": "chat", "model": "mistral", "guardrails": canary}, "chat.yaml", no_context.get, {}, models
+        )
+
+    deploy_with([])  # 2-4 instances take a one-instance canary
+    with pytest.raises(
+        ConfigError, match=r"chat.yaml: guardrails: CANARY traffic routing needs at least 2 .* mistral-7b may run 1"
+    ):
+        deploy_with([night])
