@@ -11,8 +11,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-# Services that publish to the topic. They must also be able to use its KMS key: the AWS-managed
-# alias/aws/sns key does not allow CloudWatch alarms to publish, so the topic gets its own key.
+# Services that publish to the topic. The topic policy must allow them (it replaces SNS's default policy, which
+# is what lets same-account alarms publish to a topic without one), and they must be able to use its KMS key:
+# the AWS-managed alias/aws/sns key does not allow CloudWatch alarms to publish, so the topic gets its own key.
 PUBLISHING_SERVICES = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
 PENDING_WINDOW = Duration.days(7)  # KMS's minimum wait between scheduling a key's deletion and deleting it
 
@@ -38,26 +39,29 @@ class AlarmTopic(Construct):
             removal_policy=RemovalPolicy.DESTROY,
             pending_window=PENDING_WINDOW,
         )
+        self.topic = sns.Topic(self, "Topic", display_name=display_name, master_key=self.key, enforce_ssl=True)
         for service in PUBLISHING_SERVICES:
+            sid = f"Allow{service.split('.')[0].capitalize()}ToPublish"
+            principal = iam.ServicePrincipal(service)
+            this_account = {"StringEquals": {"aws:SourceAccount": account}}
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
-                    sid=f"Allow{service.split('.')[0].capitalize()}ToPublish",
-                    principals=[iam.ServicePrincipal(service)],
+                    sid=sid,
+                    principals=[principal],
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],  # in a key policy, "*" means this key
-                    conditions={"StringEquals": {"aws:SourceAccount": account}},
+                    conditions=this_account,
                 )
             )
-        self.topic = sns.Topic(self, "Topic", display_name=display_name, master_key=self.key, enforce_ssl=True)
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowBudgetsToPublish",
-                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[principal],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions=this_account,
+                )
             )
-        )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 

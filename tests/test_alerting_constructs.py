@@ -35,11 +35,21 @@ def test_topic_is_encrypted_with_a_rotating_key_and_refuses_plain_http():
     template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
 
 
-def test_cloudwatch_and_budgets_may_use_the_key():
+@pytest.mark.parametrize(
+    ("resource_type", "policy"), [("AWS::KMS::Key", "KeyPolicy"), ("AWS::SNS::TopicPolicy", "PolicyDocument")]
+)
+def test_cloudwatch_and_budgets_of_this_account_may_publish(resource_type, policy):
+    """Both the key and the topic policy: a topic policy replaces SNS's default one, without which alarms fail
+    to publish ("no resource-based policy allows the SNS:Publish action")."""
     template = build(amount_usd=100, time_unit="DAILY", alert_thresholds_percent=[100])
-    statements = next(iter(template.find_resources("AWS::KMS::Key").values()))["Properties"]["KeyPolicy"]["Statement"]
-    principals = {s["Principal"].get("Service") for s in statements if "Service" in s.get("Principal", {})}
-    assert principals == {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
+    statements = next(iter(template.find_resources(resource_type).values()))["Properties"][policy]["Statement"]
+    allowed = {
+        s["Principal"]["Service"]: s["Condition"]
+        for s in statements
+        if s["Effect"] == "Allow" and "Service" in s.get("Principal", {})
+    }
+    this_account = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert allowed == {"cloudwatch.amazonaws.com": this_account, "budgets.amazonaws.com": this_account}
 
 
 def test_budget_alerts_each_threshold_to_topic_and_emails():
