@@ -1,8 +1,8 @@
 """The numbers the planner works from, each traceable to a file.
 
-- SageMaker models, their instance type and count, and instance prices: `model_configs/` (the same
-  registry `cdk synth` uses).
-- Pay-per-token prices, throughput assumptions and quality tiers: `planner/data/*.yaml`.
+- SageMaker models, their instance type and count, and instance prices; Bedrock models and their
+  per-1K token prices: `model_configs/` (the same registry `cdk synth` uses).
+- OpenAI token prices, throughput assumptions and quality tiers: `planner/data/*.yaml`.
 - A user's overrides (region multiplier, negotiated discount, replacement prices or throughput):
   one YAML file given with `--overrides`, applied on top of both.
 """
@@ -16,13 +16,13 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field
 
-from llm_config import ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
+from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
 from llm_config._strict import StrictModel
 from llm_config.catalogue import PositiveFloat, PositiveInt
 from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-PRICE_FILES = "model_configs/instances.yaml, planner/data/token_prices.yaml"
+PRICE_FILES = "model_configs/instances.yaml, model_configs/claude-*.yaml, planner/data/token_prices.yaml"
 
 Quality = Literal["good", "high", "critical"]
 QUALITY_TIERS: tuple[Quality, ...] = ("good", "high", "critical")
@@ -110,16 +110,36 @@ class PlannerData:
 
 
 def pay_per_token_prices(registry: ModelRegistry, data_dir: Path = DATA_DIR) -> dict[str, TokenPrice]:
-    """The pay-per-token prices, keyed by model key.
-
-    Today they all come from planner/data/token_prices.yaml. When the model configs hold Bedrock
-    models with their own per-1K prices, take those entries from ``registry`` here (and drop them
-    from the data file): this is the one place that changes.
-    """
-    del registry  # not yet a source of prices: see the docstring
+    """The pay-per-token prices, keyed by model key: Bedrock models from their configs in
+    ``registry`` (what `cdk deploy` deploys), OpenAI models from planner/data/token_prices.yaml."""
+    prices = {
+        model.key: bedrock_token_price(model) for model in registry.models.values() if isinstance(model, BedrockModelConfig)
+    }
     path = data_dir / "token_prices.yaml"
     source = display_path(path)
-    return parse_as(TokenPriceFile, read_yaml_mapping(path, source), source).prices
+    for key, price in parse_as(TokenPriceFile, read_yaml_mapping(path, source), source).prices.items():
+        if key in prices or price.provider == "bedrock":
+            raise ConfigError(
+                source,
+                f"prices.{key}",
+                "Bedrock prices belong in the model's config",
+                "remove the entry; set prices in model_configs/<key>.yaml (model_configs/README.md)",
+            )
+        prices[key] = price
+    return prices
+
+
+def bedrock_token_price(model: BedrockModelConfig) -> TokenPrice:
+    """A Bedrock model config's on-demand prices, as the planner's ``TokenPrice``."""
+    prices = model.prices
+    return TokenPrice(
+        display_name=model.display_name,
+        provider="bedrock",
+        input_per_1k_usd=prices.input_per_1k_usd,
+        output_per_1k_usd=prices.output_per_1k_usd,
+        source=f"{prices.source}, {prices.region} (model_configs/{model.key}.yaml)",
+        retrieved=prices.retrieved,
+    )
 
 
 def load_planner_data(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llm_config import ConfigError, SageMakerModelConfig
+from llm_config import BedrockModelConfig, ConfigError, SageMakerModelConfig
 from planner.assumptions import DATA_DIR, PlannerData, load_planner_data
 from planner.costs import SageMakerOption, Traffic, break_even_requests_per_hour, sagemaker_option, token_option
 from planner.guide import guide_findings
@@ -175,3 +175,26 @@ def test_data_files_cite_a_source_and_date(data):
         assert price.source and price.retrieved, key
     for key, throughput in data.throughput.items():
         assert throughput.source, key
+
+
+def test_bedrock_prices_come_from_the_model_configs(data):
+    """One source of truth: the planner prices each Bedrock model with what its config (and so `cdk deploy`) says."""
+    bedrock = [m for m in data.registry.models.values() if isinstance(m, BedrockModelConfig)]
+    assert {m.key for m in bedrock} == {k for k, p in data.token_prices.items() if p.provider == "bedrock"}
+    for model in bedrock:
+        price = data.token_prices[model.key]
+        assert (price.input_per_1k_usd, price.output_per_1k_usd) == (
+            model.prices.input_per_1k_usd,
+            model.prices.output_per_1k_usd,
+        )
+        assert f"model_configs/{model.key}.yaml" in price.source
+        assert price.retrieved == model.prices.retrieved
+
+
+def test_a_bedrock_price_in_the_data_file_is_an_error(registry, tmp_path):
+    shutil.copytree(DATA_DIR, tmp_path, dirs_exist_ok=True)
+    prices = yaml.safe_load((tmp_path / "token_prices.yaml").read_text())
+    prices["prices"]["claude-3-haiku"] = {**prices["prices"]["gpt-4"], "provider": "bedrock"}
+    write_yaml(tmp_path / "token_prices.yaml", prices)
+    with pytest.raises(ConfigError, match=r"token_prices.yaml: prices\.claude-3-haiku: Bedrock prices belong in"):
+        load_planner_data(registry, data_dir=tmp_path)
