@@ -141,9 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     recommendation = recommend(ranked, asks)
     compared = _compared(ranked, recommendation, compare_keys, build_options(data, traffic))
     break_evens = _break_evens(compared)
+    if args.chart is not None:
+        try:
+            args.chart.write_text(render_svg(compared, break_evens, traffic, args.budget), encoding="utf-8")
+        except OSError as error:
+            print(f"error: --chart {args.chart}: cannot write the file ({error.strerror})", file=sys.stderr)
+            return 2
     print(_report(data, asks, ranked, recommendation, compared))
     if args.chart is not None:
-        args.chart.write_text(render_svg(compared, break_evens, traffic, args.budget), encoding="utf-8")
         print(f"\nChart: {args.chart}")
     return 0
 

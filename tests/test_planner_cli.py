@@ -137,3 +137,10 @@ def test_docs_example_and_chart_match_the_tool(capsys, tmp_path):
     docs = REPO_ROOT / "docs"
     assert out.replace(str(chart), "docs/planner-cost-chart.svg").strip() in (docs / "planner.md").read_text(encoding="utf-8")
     assert chart.read_text(encoding="utf-8") == (docs / "planner-cost-chart.svg").read_text(encoding="utf-8")
+
+
+def test_unwritable_chart_exits_2(capsys, tmp_path):
+    chart = tmp_path / "missing-dir" / "cost.svg"
+    status, out, err = run(capsys, "--requests-per-hour", "1", "--chart", str(chart))
+    assert (status, out) == (2, "")
+    assert err == f"error: --chart {chart}: cannot write the file (No such file or directory)\n"
