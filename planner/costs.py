@@ -64,11 +64,14 @@ class Option(ABC):
 
 @dataclass(frozen=True)
 class SageMakerOption(Option):
-    """A self-hosted model on its configured instance type; autoscaling adds instances, never fewer than one."""
+    """A self-hosted model on its configured instance type; autoscaling keeps between the config's
+    ``scaling.min_instances`` and ``scaling.max_instances`` instances."""
 
     instance_type: str
     hourly_usd: float
     initial_count: int
+    min_instances: int
+    max_instances: int
     concurrent_requests: int  # 0 when one request is longer than the container accepts
     target_utilization: float
 
@@ -91,9 +94,11 @@ class SageMakerOption(Option):
         return monthly_instance_usd(self.hourly_usd, self.initial_count)
 
     def instances_at(self, requests_per_hour: float) -> int:
+        """Instances needed at this traffic, never fewer than ``min_instances`` (may exceed ``max_instances``:
+        the traffic then needs a higher limit in the config)."""
         if not self.serves_request:
             return self.initial_count
-        return max(1, math.ceil(requests_per_hour / self.capacity_per_instance))
+        return max(self.min_instances, math.ceil(requests_per_hour / self.capacity_per_instance))
 
     def monthly_usd_at(self, requests_per_hour: float) -> float:
         return monthly_instance_usd(self.hourly_usd, self.instances_at(requests_per_hour))
@@ -128,6 +133,8 @@ def sagemaker_option(data: PlannerData, model: SageMakerModelConfig, traffic: Tr
         instance_type=model.instance.type,
         hourly_usd=data.sagemaker_hourly_usd[model.instance.type],
         initial_count=model.instance.initial_count,
+        min_instances=model.scaling.min_instances,
+        max_instances=model.scaling.max_instances,
         concurrent_requests=min(
             throughput.max_concurrent_requests, container.max_batch_total_tokens // traffic.tokens_per_request
         )
@@ -161,12 +168,12 @@ def build_options(data: PlannerData, traffic: Traffic) -> list[Option]:
 def break_even_requests_per_hour(hosted: SageMakerOption, api: TokenOption) -> float | None:
     """The lowest request rate at which SageMaker hosting costs no more than the pay-per-token API.
 
-    With one instance the SageMaker bill is flat, so the two meet at hourly price / price per request,
-    provided one instance can still carry that traffic. If it cannot, a fully used instance costs
-    more than the tokens it serves and the API stays cheaper at any traffic: None. Above the
-    break-even the API can come back cheaper for a while each time autoscaling adds an instance.
+    At its minimum instance count the SageMaker bill is flat, so the two meet at that bill per hour /
+    price per request, provided those instances can still carry that traffic. If they cannot, a fully
+    used instance costs more than the tokens it serves and the API stays cheaper at any traffic: None.
+    Above the break-even the API can come back cheaper for a while each time autoscaling adds an instance.
     """
     if not hosted.serves_request:
         return None
-    rate = hosted.hourly_usd / api.request_usd
-    return rate if rate <= hosted.capacity_per_instance else None
+    rate = hosted.min_instances * hosted.hourly_usd / api.request_usd
+    return rate if rate <= hosted.min_instances * hosted.capacity_per_instance else None

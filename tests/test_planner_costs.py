@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from llm_config import BedrockModelConfig, ConfigError, SageMakerModelConfig
 from planner.assumptions import DATA_DIR, PlannerData, load_planner_data
 from planner.costs import SageMakerOption, Traffic, break_even_requests_per_hour, sagemaker_option, token_option
 from planner.guide import guide_findings
+from planner.recommend import Asks, assess
 
 TRAFFIC = Traffic(requests_per_hour=100, input_tokens=500, output_tokens=300)
 
@@ -198,3 +200,22 @@ def test_a_bedrock_price_in_the_data_file_is_an_error(registry, tmp_path):
     write_yaml(tmp_path / "token_prices.yaml", prices)
     with pytest.raises(ConfigError, match=r"token_prices.yaml: prices\.claude-3-haiku: Bedrock prices belong in"):
         load_planner_data(registry, data_dir=tmp_path)
+
+
+def test_autoscaling_stays_within_the_configs_scaling_limits(data):
+    mistral = hosted(data, "mistral-7b")  # scaling: min_instances 1, max_instances 4
+    assert (mistral.min_instances, mistral.max_instances) == (1, 4)
+    floor_two = replace(mistral, min_instances=2)
+    assert floor_two.instances_at(10) == 2
+    assert floor_two.monthly_usd_at(10) == pytest.approx(2055.68)  # 2 x 1.408 x 730
+    sonnet = token_option(data, "claude-3-sonnet", TRAFFIC)
+    assert break_even_requests_per_hour(floor_two, sonnet) == pytest.approx(469.33, abs=0.01)  # 2 x 1.408 / 0.006
+
+
+def test_traffic_beyond_max_instances_is_a_missed_ask(data):
+    traffic = Traffic(requests_per_hour=20_000, input_tokens=500, output_tokens=300)
+    mistral = hosted(data, "mistral-7b", traffic)
+    assert mistral.instances_at(20_000) == 5  # ceil(20,000 / 4,544.93)
+    assessment = assess(mistral, Asks(traffic=traffic, quality="good", latency_seconds=None, budget_usd=None, streaming=False))
+    assert assessment.misses == ("needs 5 instances, config's scaling.max_instances is 4",)
+    assert assessment.monthly_usd == pytest.approx(5139.20)  # 5 x 1,027.84: what that traffic would need
