@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field
 
@@ -27,7 +27,6 @@ PRICE_FILES = "model_configs/instances.yaml, model_configs/claude-*.yaml, planne
 Quality = Literal["good", "high", "critical"]
 QUALITY_TIERS: tuple[Quality, ...] = ("good", "high", "critical")
 Provider = Literal["bedrock", "openai"]
-Fraction = Annotated[float, Field(gt=0, le=1)]
 Schema = TypeVar("Schema", bound=StrictModel)
 
 
@@ -56,8 +55,6 @@ class Throughput(StrictModel):
 
 
 class ThroughputFile(StrictModel):
-    target_utilization: Fraction
-    target_utilization_source: str
     models: dict[str, Throughput]
 
 
@@ -87,7 +84,6 @@ class Overrides(StrictModel):
     sagemaker_hourly_usd: dict[str, PositiveFloat] = Field(default_factory=dict)
     token_prices: dict[str, TokenPriceOverride] = Field(default_factory=dict)
     throughput: dict[str, ThroughputOverride] = Field(default_factory=dict)
-    target_utilization: Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +95,6 @@ class PlannerData:
     token_prices: dict[str, TokenPrice]
     throughput: dict[str, Throughput]
     quality: dict[str, Quality]
-    target_utilization: float
     price_basis: str
 
     def sagemaker_models(self) -> list[SageMakerModelConfig]:
@@ -174,7 +169,6 @@ def load_planner_data(
         token_prices=token_prices,
         throughput=throughput_file.models,
         quality=quality_file.tiers,
-        target_utilization=throughput_file.target_utilization,
         price_basis=f"{registry.instances.prices.region} on-demand ({PRICE_FILES})",
     )
     if overrides_path is None:
@@ -214,7 +208,6 @@ def apply_overrides(data: PlannerData, overrides: Overrides, source: str) -> Pla
         token_prices=token_prices,
         throughput=throughput,
         quality=data.quality,
-        target_utilization=overrides.target_utilization or data.target_utilization,
         price_basis=f"{data.price_basis} with {overrides.label} ({source})",
     )
 

@@ -217,8 +217,8 @@ def _report(
         elif hosted.serves_request:
             full_load = hosted.hourly_usd / hosted.capacity_per_instance
             lines.append(
-                f"{pair} never: even busy ({hosted.target_utilization:.0%}), an instance costs ${full_load:.4f} per request,"
-                f" {api.key} ${api.request_usd:.4f}"
+                f"{pair} never: even at its scaling target ({hosted.scaling_target}), an instance costs"
+                f" ${full_load:.4f} per request, {api.key} ${api.request_usd:.4f}"
             )
         else:
             lines.append(f"{pair} never: {hosted.key} cannot take {asks.traffic.tokens_per_request}-token requests")

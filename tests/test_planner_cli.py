@@ -48,8 +48,10 @@ def test_requests_per_day_and_compare(capsys):
     assert status == 0
     assert "Traffic: 100 requests/hour" in out
     assert "mistral-7b on ml.g5.xlarge vs claude-3-sonnet: 235 requests/hour (5,632/day)" in out
+    # Mixtral's config scales out at 4 concurrent requests: 4 x 3600 / 12.6 s = 1,142.86 req/h, $7.09 / 1,142.86 = $0.0062
     assert (
-        "mixtral-8x7b on ml.g5.12xlarge vs claude-3-haiku: never: even busy (70%), an instance costs $0.0022 per request" in out
+        "mixtral-8x7b on ml.g5.12xlarge vs claude-3-haiku: never: even at its scaling target"
+        " (4 concurrent requests per instance), an instance costs $0.0062 per request" in out
     )
 
 
