@@ -146,3 +146,17 @@ def test_unwritable_chart_exits_2(capsys, tmp_path):
     status, out, err = run(capsys, "--requests-per-hour", "1", "--chart", str(chart))
     assert (status, out) == (2, "")
     assert err == f"error: --chart {chart}: cannot write the file (No such file or directory)\n"
+
+
+def test_bedrock_docs_quote_the_planners_scenario_2_figures(capsys):
+    """docs/bedrock.md's corrected migration figures are the ones `--guide` prints (README and docs must not disagree)."""
+    _, out, _ = run(capsys, "--guide")
+    bedrock_docs = " ".join((REPO_ROOT / "docs" / "bedrock.md").read_text(encoding="utf-8").split())  # unwrapped
+    for planner_figure, docs_figure in [
+        ("$1,027.84 (1 x ml.g5.xlarge) vs $18.25/month", "USD 18.25 a month at 100 requests a day (98% less"),
+        ("vs $1,825.00/month", "USD 1,825 at 10,000 a day (78% more"),
+        ("break even at 235 req/hour (5,632/day)", "break even at 235 requests an hour (5,632 a day)"),
+    ]:
+        assert planner_figure in out
+        assert docs_figure in bedrock_docs
+    assert "USD 1,027.84 a month" in bedrock_docs
