@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from local_aws import rehearsal
@@ -44,6 +45,11 @@ def test_environment_for_the_cli_has_no_real_aws_settings(emulator: rehearsal.Em
     assert emulator.url.startswith("http://127.0.0.1:")
     assert env["CDK_DISABLE_CLI_TELEMETRY"] == env["CDK_DISABLE_VERSION_CHECK"] == "1"
     assert env["NO_PROXY"] == "intranet.example,127.0.0.1" and env["no_proxy"] == "127.0.0.1"
+
+
+def test_the_suite_finds_no_aws_credentials() -> None:
+    """conftest.py hides the caller's AWS settings: boto3's whole credential chain comes up empty."""
+    assert boto3.Session().get_credentials() is None
 
 
 CHAT = ["-c", "endpoint=chat", "-c", "model=mistral"]
