@@ -47,6 +47,17 @@ def test_environment_for_the_cli_has_no_real_aws_settings(emulator: rehearsal.Em
     assert env["NO_PROXY"] == "intranet.example,127.0.0.1" and env["no_proxy"] == "127.0.0.1"
 
 
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
+def test_emulator_listens_on_127_0_0_1_only(emulator: rehearsal.Emulator) -> None:
+    listening = [  # /proc/net/tcp{,6}: local address as HEXIP:HEXPORT, state 0A = LISTEN
+        line.split()[1].split(":")[0]
+        for table in ("/proc/net/tcp", "/proc/net/tcp6")
+        for line in Path(table).read_text().splitlines()[1:]
+        if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == emulator.port
+    ]
+    assert listening == ["0100007F"]  # 127.0.0.1, little-endian; no 0.0.0.0, no IPv6
+
+
 def test_the_suite_finds_no_aws_credentials() -> None:
     """conftest.py hides the caller's AWS settings: boto3's whole credential chain comes up empty."""
     assert boto3.Session().get_credentials() is None
