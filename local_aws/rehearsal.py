@@ -8,8 +8,9 @@ destroy-local runs ``cdk destroy``, checks that nothing of the stack is left and
 
 Nothing reaches AWS: every AWS_* variable of your environment is dropped (profiles, credentials,
 endpoints), the CLI and boto3 get dummy credentials and every endpoint is http://127.0.0.1:PORT.
-The only local-only CLI options are ``--method=direct`` (moto's change-set updates are unreliable)
-and the output folder; the templates are the ones ``cdk deploy`` sends to a real account.
+The only local-only CLI options are ``--method=direct`` (moto's change-set updates are unreliable),
+the output folder and bootstrap's ``--app ""`` (no needless synth); the templates are the ones
+``cdk deploy`` sends to a real account.
 """
 
 from __future__ import annotations
@@ -200,7 +201,8 @@ def bootstrap(emulator: Emulator, output_dir: Path) -> None:
         for s in stacks
     ):
         return
-    cdk(["bootstrap", f"aws://{ACCOUNT}/{emulator.region}"], emulator, output_dir)
+    # --app "": the environment is explicit, so the CLI need not synthesize cdk.json's app (the default model) first.
+    cdk(["bootstrap", f"aws://{ACCOUNT}/{emulator.region}", "--app", ""], emulator, output_dir)
 
 
 def create_dummy_secrets(emulator: Emulator, template: Mapping[str, Any]) -> list[str]:
