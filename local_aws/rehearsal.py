@@ -8,8 +8,9 @@ destroy-local runs ``cdk destroy``, checks that nothing of the stack is left and
 
 Nothing reaches AWS: every AWS_* variable of your environment is dropped (profiles, credentials,
 endpoints), the CLI and boto3 get dummy credentials and every endpoint is http://127.0.0.1:PORT.
-The only local-only CLI options are ``--method=direct`` (moto's change-set updates are unreliable)
-and the output folder; the templates are the ones ``cdk deploy`` sends to a real account.
+The only local-only CLI options are ``--method=direct`` (moto's change-set updates are unreliable),
+the output folder and bootstrap's ``--app ""`` (no needless synth); the templates are the ones
+``cdk deploy`` sends to a real account.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
+from botocore.config import Config
 
 from local_aws.verify import (
     DYNAMIC_REFERENCE,
@@ -71,33 +74,54 @@ class Emulator:
         return f"http://127.0.0.1:{self.port}"
 
 
-def local_environment(emulator: Emulator, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``base`` (default: os.environ) without any AWS_* or CDK account variable, pointed at the emulator."""
+def dummy_aws_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: os.environ) without any AWS_* or CDK account variable (profiles, keys, endpoints), with
+    dummy credentials, no AWS config files, and no HTTP(S)_PROXY for 127.0.0.1: for the CLI and the emulator."""
     env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith(("AWS_", "CDK_DEFAULT_"))}
     env.update(CLI_QUIET)
     env.update(
         {
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": emulator.region,
-            "AWS_DEFAULT_REGION": emulator.region,
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_ENDPOINT_URL": emulator.url,
-            # The CLI hands CloudFormation a template URL built from this endpoint (DESIGN.md section 5).
-            "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION": emulator.url,
         }
     )
+    for name in ("NO_PROXY", "no_proxy"):
+        env[name] = ",".join(filter(None, [env.get(name), "127.0.0.1"]))
     return env
 
 
+def local_environment(emulator: Emulator, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``dummy_aws_environment(base)`` pointed at the emulator."""
+    return {
+        **dummy_aws_environment(base),
+        "AWS_REGION": emulator.region,
+        "AWS_DEFAULT_REGION": emulator.region,
+        "AWS_ENDPOINT_URL": emulator.url,
+        # The CLI hands CloudFormation a template URL built from this endpoint (DESIGN.md section 5).
+        "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION": emulator.url,
+    }
+
+
 def client_factory(emulator: Emulator) -> ClientFactory:
-    """boto3 clients for the emulator: explicit endpoint, dummy credentials, whatever the environment says."""
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=emulator.region)
+    """boto3 clients for the emulator: explicit endpoint, dummy credentials, no proxy; no AWS_PROFILE or config file
+    of the environment applies (a session that reads neither)."""
+    isolated = botocore.session.Session(
+        session_vars={
+            "profile": (None, None, None, None),
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+        }
+    )
+    session = boto3.Session(
+        botocore_session=isolated, aws_access_key_id="testing", aws_secret_access_key="testing", region_name=emulator.region
+    )
+    no_proxy = Config(proxies={})
 
     def make_client(service: str) -> Any:
-        return session.client(service, endpoint_url=emulator.url)
+        return session.client(service, endpoint_url=emulator.url, config=no_proxy)
 
     return make_client
 
@@ -119,6 +143,7 @@ def start_emulator(region: str, log_path: Path, port: int | None = None, timeout
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env=dummy_aws_environment(),
             start_new_session=True,
         )
     emulator = Emulator(pid=process.pid, port=port, region=region)
@@ -133,9 +158,12 @@ def start_emulator(region: str, log_path: Path, port: int | None = None, timeout
     raise RuntimeError(f"the local AWS emulator did not answer on {emulator.url} within {timeout:.0f}s; see {log_path}")
 
 
+_NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def is_up(emulator: Emulator) -> bool:
     try:
-        with urllib.request.urlopen(f"{emulator.url}/moto-api/data.json", timeout=2):
+        with _NO_PROXY_OPENER.open(f"{emulator.url}/moto-api/data.json", timeout=2):
             return True
     except OSError:
         return False
@@ -173,7 +201,8 @@ def bootstrap(emulator: Emulator, output_dir: Path) -> None:
         for s in stacks
     ):
         return
-    cdk(["bootstrap", f"aws://{ACCOUNT}/{emulator.region}"], emulator, output_dir)
+    # --app "": the environment is explicit, so the CLI need not synthesize cdk.json's app (the default model) first.
+    cdk(["bootstrap", f"aws://{ACCOUNT}/{emulator.region}", "--app", ""], emulator, output_dir)
 
 
 def create_dummy_secrets(emulator: Emulator, template: Mapping[str, Any]) -> list[str]:

@@ -1,8 +1,8 @@
 """The numbers the planner works from, each traceable to a file.
 
-- SageMaker models, their instance type and count, and instance prices: `model_configs/` (the same
-  registry `cdk synth` uses).
-- Pay-per-token prices, throughput assumptions and quality tiers: `planner/data/*.yaml`.
+- SageMaker models, their instance type and count, and instance prices; Bedrock models and their
+  per-1K token prices: `model_configs/` (the same registry `cdk synth` uses).
+- OpenAI token prices, throughput assumptions and quality tiers: `planner/data/*.yaml`.
 - A user's overrides (region multiplier, negotiated discount, replacement prices or throughput):
   one YAML file given with `--overrides`, applied on top of both.
 """
@@ -12,22 +12,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field
 
-from llm_config import ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
+from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
 from llm_config._strict import StrictModel
 from llm_config.catalogue import PositiveFloat, PositiveInt
 from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-PRICE_FILES = "model_configs/instances.yaml, planner/data/token_prices.yaml"
+PRICE_FILES = "model_configs/instances.yaml, model_configs/claude-*.yaml, planner/data/token_prices.yaml"
 
 Quality = Literal["good", "high", "critical"]
 QUALITY_TIERS: tuple[Quality, ...] = ("good", "high", "critical")
 Provider = Literal["bedrock", "openai"]
-Fraction = Annotated[float, Field(gt=0, le=1)]
 Schema = TypeVar("Schema", bound=StrictModel)
 
 
@@ -56,8 +55,6 @@ class Throughput(StrictModel):
 
 
 class ThroughputFile(StrictModel):
-    target_utilization: Fraction
-    target_utilization_source: str
     models: dict[str, Throughput]
 
 
@@ -87,7 +84,6 @@ class Overrides(StrictModel):
     sagemaker_hourly_usd: dict[str, PositiveFloat] = Field(default_factory=dict)
     token_prices: dict[str, TokenPriceOverride] = Field(default_factory=dict)
     throughput: dict[str, ThroughputOverride] = Field(default_factory=dict)
-    target_utilization: Fraction | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +95,6 @@ class PlannerData:
     token_prices: dict[str, TokenPrice]
     throughput: dict[str, Throughput]
     quality: dict[str, Quality]
-    target_utilization: float
     price_basis: str
 
     def sagemaker_models(self) -> list[SageMakerModelConfig]:
@@ -110,16 +105,36 @@ class PlannerData:
 
 
 def pay_per_token_prices(registry: ModelRegistry, data_dir: Path = DATA_DIR) -> dict[str, TokenPrice]:
-    """The pay-per-token prices, keyed by model key.
-
-    Today they all come from planner/data/token_prices.yaml. When the model configs hold Bedrock
-    models with their own per-1K prices, take those entries from ``registry`` here (and drop them
-    from the data file): this is the one place that changes.
-    """
-    del registry  # not yet a source of prices: see the docstring
+    """The pay-per-token prices, keyed by model key: Bedrock models from their configs in
+    ``registry`` (what `cdk deploy` deploys), OpenAI models from planner/data/token_prices.yaml."""
+    prices = {
+        model.key: bedrock_token_price(model) for model in registry.models.values() if isinstance(model, BedrockModelConfig)
+    }
     path = data_dir / "token_prices.yaml"
     source = display_path(path)
-    return parse_as(TokenPriceFile, read_yaml_mapping(path, source), source).prices
+    for key, price in parse_as(TokenPriceFile, read_yaml_mapping(path, source), source).prices.items():
+        if key in prices or price.provider == "bedrock":
+            raise ConfigError(
+                source,
+                f"prices.{key}",
+                "Bedrock prices belong in the model's config",
+                "remove the entry; set prices in model_configs/<key>.yaml (model_configs/README.md)",
+            )
+        prices[key] = price
+    return prices
+
+
+def bedrock_token_price(model: BedrockModelConfig) -> TokenPrice:
+    """A Bedrock model config's on-demand prices, as the planner's ``TokenPrice``."""
+    prices = model.prices
+    return TokenPrice(
+        display_name=model.display_name,
+        provider="bedrock",
+        input_per_1k_usd=prices.input_per_1k_usd,
+        output_per_1k_usd=prices.output_per_1k_usd,
+        source=f"{prices.source}, {prices.region} (model_configs/{model.key}.yaml)",
+        retrieved=prices.retrieved,
+    )
 
 
 def load_planner_data(
@@ -154,7 +169,6 @@ def load_planner_data(
         token_prices=token_prices,
         throughput=throughput_file.models,
         quality=quality_file.tiers,
-        target_utilization=throughput_file.target_utilization,
         price_basis=f"{registry.instances.prices.region} on-demand ({PRICE_FILES})",
     )
     if overrides_path is None:
@@ -194,7 +208,6 @@ def apply_overrides(data: PlannerData, overrides: Overrides, source: str) -> Pla
         token_prices=token_prices,
         throughput=throughput,
         quality=data.quality,
-        target_utilization=overrides.target_utilization or data.target_utilization,
         price_basis=f"{data.price_basis} with {overrides.label} ({source})",
     )
 

@@ -141,9 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     recommendation = recommend(ranked, asks)
     compared = _compared(ranked, recommendation, compare_keys, build_options(data, traffic))
     break_evens = _break_evens(compared)
+    if args.chart is not None:
+        try:
+            args.chart.write_text(render_svg(compared, break_evens, traffic, args.budget), encoding="utf-8")
+        except OSError as error:
+            print(f"error: --chart {args.chart}: cannot write the file ({error.strerror})", file=sys.stderr)
+            return 2
     print(_report(data, asks, ranked, recommendation, compared))
     if args.chart is not None:
-        args.chart.write_text(render_svg(compared, break_evens, traffic, args.budget), encoding="utf-8")
         print(f"\nChart: {args.chart}")
     return 0
 
@@ -212,8 +217,8 @@ def _report(
         elif hosted.serves_request:
             full_load = hosted.hourly_usd / hosted.capacity_per_instance
             lines.append(
-                f"{pair} never: even busy ({hosted.target_utilization:.0%}), an instance costs ${full_load:.4f} per request,"
-                f" {api.key} ${api.request_usd:.4f}"
+                f"{pair} never: even at its scaling target ({hosted.scaling_target}), an instance costs"
+                f" ${full_load:.4f} per request, {api.key} ${api.request_usd:.4f}"
             )
         else:
             lines.append(f"{pair} never: {hosted.key} cannot take {asks.traffic.tokens_per_request}-token requests")

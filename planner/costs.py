@@ -12,9 +12,14 @@ from dataclasses import dataclass
 
 from llm_config import SageMakerModelConfig
 from llm_config.catalogue import HOURS_PER_MONTH
+from llm_config.operations import ScalingMetric, ScalingSettings
 from planner.assumptions import PlannerData, Provider, Quality
 
 PROVIDER_LABELS: dict[Provider, str] = {"bedrock": "Bedrock", "openai": "OpenAI API (not AWS)"}
+SCALING_TARGET_UNITS: dict[ScalingMetric, str] = {
+    "SageMakerVariantConcurrentRequestsPerModelHighResolution": "concurrent requests per instance",
+    "SageMakerVariantInvocationsPerInstance": "invocations per instance per minute",
+}
 
 
 @dataclass(frozen=True)
@@ -64,13 +69,17 @@ class Option(ABC):
 
 @dataclass(frozen=True)
 class SageMakerOption(Option):
-    """A self-hosted model on its configured instance type; autoscaling adds instances, never fewer than one."""
+    """A self-hosted model on its configured instance type; autoscaling keeps between the config's
+    ``scaling.min_instances`` and ``scaling.max_instances`` instances."""
 
     instance_type: str
     hourly_usd: float
     initial_count: int
+    min_instances: int
+    max_instances: int
     concurrent_requests: int  # 0 when one request is longer than the container accepts
-    target_utilization: float
+    scaling_target: str  # the config's autoscaling target, e.g. "8 concurrent requests per instance"
+    capacity_per_instance: float  # requests per hour one instance serves before autoscaling adds another
 
     @property
     def hosting(self) -> str:
@@ -81,19 +90,16 @@ class SageMakerOption(Option):
         return self.concurrent_requests > 0
 
     @property
-    def capacity_per_instance(self) -> float:
-        """Requests per hour one instance serves at the autoscaling target utilization."""
-        return self.concurrent_requests * 3600 / self.response_seconds * self.target_utilization
-
-    @property
     def always_on_usd(self) -> float:
         """The configured instance count running all month: what `cdk deploy` starts."""
         return monthly_instance_usd(self.hourly_usd, self.initial_count)
 
     def instances_at(self, requests_per_hour: float) -> int:
+        """Instances needed at this traffic, never fewer than ``min_instances`` (may exceed ``max_instances``:
+        the traffic then needs a higher limit in the config)."""
         if not self.serves_request:
             return self.initial_count
-        return max(1, math.ceil(requests_per_hour / self.capacity_per_instance))
+        return max(self.min_instances, math.ceil(requests_per_hour / self.capacity_per_instance))
 
     def monthly_usd_at(self, requests_per_hour: float) -> float:
         return monthly_instance_usd(self.hourly_usd, self.instances_at(requests_per_hour))
@@ -119,22 +125,39 @@ def sagemaker_option(data: PlannerData, model: SageMakerModelConfig, traffic: Tr
     assert throughput.max_concurrent_requests is not None  # load_planner_data checks it
     container = model.container
     fits = traffic.input_tokens <= container.max_input_tokens and traffic.tokens_per_request <= container.max_total_tokens
+    concurrent = (
+        min(throughput.max_concurrent_requests, container.max_batch_total_tokens // traffic.tokens_per_request) if fits else 0
+    )
+    response_seconds = throughput.first_token_seconds + traffic.output_tokens / throughput.stream_tokens_per_second
+    scaling = model.scaling
     return SageMakerOption(
         key=model.key,
         display_name=model.display_name,
         quality=data.quality[model.key],
         first_token_seconds=throughput.first_token_seconds,
-        response_seconds=throughput.first_token_seconds + traffic.output_tokens / throughput.stream_tokens_per_second,
+        response_seconds=response_seconds,
         instance_type=model.instance.type,
         hourly_usd=data.sagemaker_hourly_usd[model.instance.type],
         initial_count=model.instance.initial_count,
-        concurrent_requests=min(
-            throughput.max_concurrent_requests, container.max_batch_total_tokens // traffic.tokens_per_request
-        )
-        if fits
-        else 0,
-        target_utilization=data.target_utilization,
+        min_instances=model.scaling.min_instances,
+        max_instances=model.scaling.max_instances,
+        concurrent_requests=concurrent,
+        scaling_target=f"{scaling.target_value:g} {SCALING_TARGET_UNITS[scaling.target_metric]}",
+        capacity_per_instance=scaling_capacity(scaling, concurrent, response_seconds),
     )
+
+
+def scaling_capacity(scaling: ScalingSettings, concurrent_requests: int, response_seconds: float) -> float:
+    """Requests per hour one instance serves before the config's target tracking adds another.
+
+    Concurrent requests per instance = requests per second x response time (Little's law), so a target
+    of N in flight is N x 3600 / response time requests per hour; an invocations target is per minute.
+    Neither exceeds what the container runs at once (``concurrent_requests``).
+    """
+    most = concurrent_requests * 3600 / response_seconds
+    if scaling.target_metric == "SageMakerVariantInvocationsPerInstance":
+        return min(scaling.target_value * 60, most)
+    return min(scaling.target_value, concurrent_requests) * 3600 / response_seconds
 
 
 def token_option(data: PlannerData, key: str, traffic: Traffic) -> TokenOption:
@@ -161,12 +184,12 @@ def build_options(data: PlannerData, traffic: Traffic) -> list[Option]:
 def break_even_requests_per_hour(hosted: SageMakerOption, api: TokenOption) -> float | None:
     """The lowest request rate at which SageMaker hosting costs no more than the pay-per-token API.
 
-    With one instance the SageMaker bill is flat, so the two meet at hourly price / price per request,
-    provided one instance can still carry that traffic. If it cannot, a fully used instance costs
-    more than the tokens it serves and the API stays cheaper at any traffic: None. Above the
-    break-even the API can come back cheaper for a while each time autoscaling adds an instance.
+    At its minimum instance count the SageMaker bill is flat, so the two meet at that bill per hour /
+    price per request, provided those instances can still carry that traffic. If they cannot, a fully
+    used instance costs more than the tokens it serves and the API stays cheaper at any traffic: None.
+    Above the break-even the API can come back cheaper for a while each time autoscaling adds an instance.
     """
     if not hosted.serves_request:
         return None
-    rate = hosted.hourly_usd / api.request_usd
-    return rate if rate <= hosted.capacity_per_instance else None
+    rate = hosted.min_instances * hosted.hourly_usd / api.request_usd
+    return rate if rate <= hosted.min_instances * hosted.capacity_per_instance else None

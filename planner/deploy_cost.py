@@ -7,7 +7,6 @@ from typing import Any
 
 from llm_config import ModelRegistry, SageMakerModelConfig, load_registry
 from llm_config.deployment import DeploymentSpec, deployment_from_context
-from planner.assumptions import pay_per_token_prices
 from planner.costs import Traffic, monthly_instance_usd, request_usd
 
 EXAMPLE_TRAFFIC = Traffic(requests_per_hour=1000 / 730, input_tokens=500, output_tokens=300)  # 1,000 requests a month
@@ -21,25 +20,27 @@ def deployment_cost_line(get_context: Callable[[str], Any], environ: Mapping[str
 
 def cost_line(spec: DeploymentSpec, registry: ModelRegistry) -> str:
     model = spec.model
-    prices_region = registry.instances.prices.region
-    caveat = "" if spec.region == prices_region else f"; {spec.region} prices differ: see python -m planner --overrides"
     if isinstance(model, SageMakerModelConfig):
-        monthly, parts = 0.0, []
-        for plan in spec.variants:  # during a migration both models run (a drained one keeps its instances)
-            instance = plan.model.instance
-            hourly = registry.instance_for(plan.model).sagemaker_hourly_usd
-            monthly += monthly_instance_usd(hourly, instance.initial_count)
-            parts.append(f"{instance.initial_count} x {instance.type} at ${hourly:g}/h")
+        # Every variant's initial instances: during a migration both models' instances run.
+        prices_region = registry.instances.prices.region
+        variants = [plan.model.instance for plan in spec.variants]
+        hourly = [registry.instance_for(plan.model).sagemaker_hourly_usd for plan in spec.variants]
+        monthly = sum(monthly_instance_usd(h, v.initial_count) for h, v in zip(hourly, variants, strict=True))
+        instances = " + ".join(f"{v.initial_count} x {v.type} at ${h:g}/h" for h, v in zip(hourly, variants, strict=True))
         return (
-            f"Estimated cost of {spec.stack_name}: ${monthly:,.0f}/month always-on ({' + '.join(parts)},"
-            f" SageMaker {prices_region} on-demand, 730 h){caveat}."
+            f"Estimated cost of {spec.stack_name}: ${monthly:,.0f}/month always-on ({instances},"
+            f" SageMaker {prices_region} on-demand, 730 h){_caveat(spec, prices_region)}."
             " At your traffic: python -m planner --help"
         )
-    price = pay_per_token_prices(registry)[model.key]
+    price = model.prices  # the Bedrock config's own prices, as the planner reads them
     example = request_usd(price.input_per_1k_usd, price.output_per_1k_usd, EXAMPLE_TRAFFIC) * 1000
     return (
         f"Estimated cost of {spec.stack_name}: no fixed cost; Bedrock bills ${price.input_per_1k_usd:g} per 1K input and"
         f" ${price.output_per_1k_usd:g} per 1K output tokens, ${example:,.2f} per 1,000 requests of 500 + 300 tokens"
-        f" ({prices_region} on-demand){caveat}."
+        f" ({price.region} on-demand){_caveat(spec, price.region)}."
         " At your traffic: python -m planner --help"
     )
+
+
+def _caveat(spec: DeploymentSpec, prices_region: str) -> str:
+    return "" if spec.region == prices_region else f"; {spec.region} prices differ: see python -m planner --overrides"

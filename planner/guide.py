@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from llm_config import SageMakerModelConfig
 from llm_config.catalogue import HOURS_PER_MONTH
 from llm_config.sizing import estimate_gpu_memory
-from planner.assumptions import PlannerData
+from planner.assumptions import PRICE_FILES, PlannerData
 from planner.costs import (
     SageMakerOption,
     TokenOption,
@@ -173,7 +173,7 @@ def _scenario_3(gpt35: TokenOption, gpt4: TokenOption, traffic: Traffic) -> list
 
 
 def format_findings(findings: list[Finding]) -> str:
-    lines = ["The guide's figures, recomputed (prices: model_configs/instances.yaml, planner/data/token_prices.yaml)", ""]
+    lines = [f"The guide's figures, recomputed (prices: {PRICE_FILES})", ""]
     for finding in findings:
         lines += [f"- {finding.topic}", f"    guide:   {finding.guide}", f"    planner: {finding.planner}"]
     return "\n".join(lines)

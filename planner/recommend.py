@@ -43,6 +43,9 @@ def assess(option: Option, asks: Asks) -> Assessment:
     misses = []
     if isinstance(option, SageMakerOption) and not option.serves_request:
         misses.append(f"request of {asks.traffic.tokens_per_request} tokens exceeds the container's limits")
+    elif isinstance(option, SageMakerOption) and option.instances_at(asks.traffic.requests_per_hour) > option.max_instances:
+        needed = option.instances_at(asks.traffic.requests_per_hour)
+        misses.append(f"needs {needed} instances, config's scaling.max_instances is {option.max_instances}")
     if QUALITY_TIERS.index(option.quality) < QUALITY_TIERS.index(asks.quality):
         misses.append(f"quality {option.quality} < {asks.quality}")
     if asks.latency_seconds is not None and latency > asks.latency_seconds:

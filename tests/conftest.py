@@ -19,6 +19,12 @@ from aws_cdk.assertions import Template
 from llm_config import ModelRegistry, load_registry
 from stacks.app_factory import add_deployment
 
+# The tests never see the caller's AWS settings (profile, keys, region, endpoints, config files, instance or
+# container credentials): a test that needs credentials sets dummy ones, and one that forgot fails instead.
+for _name in [name for name in os.environ if name.startswith("AWS_")]:
+    del os.environ[_name]
+os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAGEMAKER_MODELS = ["mistral-7b", "mixtral-8x7b", "llama2-7b", "llama2-13b", "llama2-70b"]
 BEDROCK_MODELS = ["claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"]

@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from local_aws import rehearsal
@@ -32,6 +33,8 @@ def test_environment_for_the_cli_has_no_real_aws_settings(emulator: rehearsal.Em
         "AWS_ACCESS_KEY_ID": "AKIAREAL",
         "CDK_DEFAULT_ACCOUNT": "1",
         "PATH": "/bin",
+        "HTTPS_PROXY": "http://proxy.example:3128",
+        "NO_PROXY": "intranet.example",
     }
     env = rehearsal.local_environment(emulator, real)
     assert "AWS_PROFILE" not in env and "AWS_SESSION_TOKEN" not in env and "CDK_DEFAULT_ACCOUNT" not in env
@@ -41,6 +44,23 @@ def test_environment_for_the_cli_has_no_real_aws_settings(emulator: rehearsal.Em
     assert endpoints == {"AWS_ENDPOINT_URL": emulator.url, "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION": emulator.url}
     assert emulator.url.startswith("http://127.0.0.1:")
     assert env["CDK_DISABLE_CLI_TELEMETRY"] == env["CDK_DISABLE_VERSION_CHECK"] == "1"
+    assert env["NO_PROXY"] == "intranet.example,127.0.0.1" and env["no_proxy"] == "127.0.0.1"
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
+def test_emulator_listens_on_127_0_0_1_only(emulator: rehearsal.Emulator) -> None:
+    listening = [  # /proc/net/tcp{,6}: local address as HEXIP:HEXPORT, state 0A = LISTEN
+        line.split()[1].split(":")[0]
+        for table in ("/proc/net/tcp", "/proc/net/tcp6")
+        for line in Path(table).read_text().splitlines()[1:]
+        if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == emulator.port
+    ]
+    assert listening == ["0100007F"]  # 127.0.0.1, little-endian; no 0.0.0.0, no IPv6
+
+
+def test_the_suite_finds_no_aws_credentials() -> None:
+    """conftest.py hides the caller's AWS settings: boto3's whole credential chain comes up empty."""
+    assert boto3.Session().get_credentials() is None
 
 
 CHAT = ["-c", "endpoint=chat", "-c", "model=mistral"]
@@ -109,3 +129,29 @@ def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulato
     with pytest.raises(subprocess.CalledProcessError):
         rehearsal.deploy(["-c", "model=no-such-model"], emulator, tmp_path)
     assert rehearsal.client_factory(emulator)("sagemaker").list_endpoints()["Endpoints"] == []
+
+
+def test_deploy_local_and_destroy_local_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`./tasks.sh deploy-local claude-3-haiku` then `destroy-local`, as the user runs them: the commands start
+    the emulator, record it in the state file, ignore a real-looking AWS profile, and stop the emulator."""
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")  # would fail the CLI if it were used
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: traffic through it would fail
+    try:
+        assert rehearsal.main(["deploy", "claude-3-haiku"]) == 0
+        state = rehearsal.read_state()
+        assert state is not None and list(state.stacks) == ["llm-claude-3-haiku"] and rehearsal.is_up(state.emulator)
+        printed = "".join(capfd.readouterr())  # the CLI's output too
+        assert "Deployed llm-claude-3-haiku into the local AWS emulator" in printed
+        assert "mistral" not in printed  # bootstrap did not synthesize cdk.json's default model
+        assert "ok AWS::IAM::ManagedPolicy" in printed and "./tasks.sh destroy-local" in printed
+        assert rehearsal.main(["destroy"]) == 0
+        assert "Destroyed llm-claude-3-haiku; nothing else was left behind." in capfd.readouterr().out
+        assert rehearsal.read_state() is None and not rehearsal.is_up(state.emulator)
+    finally:
+        left = rehearsal.read_state()
+        if left is not None:
+            rehearsal.stop_emulator(left.emulator)

@@ -97,6 +97,14 @@ def test_refuses_another_moto_version() -> None:
         moto_extension.check_moto_version("5.3.0")
 
 
+def test_apply_checks_the_installed_version_before_patching(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto_extension, "_applied", False)
+    monkeypatch.setattr(moto_extension, "version", lambda package: {"moto": "5.3.0"}[package])
+    monkeypatch.setattr(moto_extension, "_patch_sagemaker", lambda: pytest.fail("patched an unsupported moto"))
+    with pytest.raises(moto_extension.UnsupportedMotoVersion, match=r"but moto 5\.3\.0 is installed"):
+        moto_extension.apply()
+
+
 def test_every_resource_of_the_endpoint_stack_exists_with_its_properties(aws: Any, templates: dict[str, Any]) -> None:
     aws("secretsmanager").create_secret(Name=HF_TOKEN_SECRET, SecretString="hf_dummy")
     template = templates["serve"]

@@ -25,9 +25,9 @@ def options(registry):
 
 def test_sagemaker_curve_steps_where_autoscaling_adds_an_instance(options):
     mistral, _ = options
-    curve = cost_curve(mistral, 10, 10_000)  # one instance carries 4,544.93 req/h, so steps at 4,545 and 9,090
-    assert [round(rate) for rate, _ in curve] == [10, 4545, 4545, 9090, 9090, 10_000]
-    assert [round(usd, 2) for _, usd in curve] == [1027.84, 1027.84, 2055.68, 2055.68, 3083.52, 3083.52]
+    curve = cost_curve(mistral, 10, 10_000)  # one instance carries 3,246.38 req/h (its scaling target): steps at its multiples
+    assert [round(rate) for rate, _ in curve] == [10, 3246, 3246, 6493, 6493, 9739, 9739, 10_000]
+    assert [round(usd, 2) for _, usd in curve] == [1027.84, 1027.84, 2055.68, 2055.68, 3083.52, 3083.52, 4111.36, 4111.36]
 
 
 def test_chart_marks_the_break_even_on_both_curves(options):

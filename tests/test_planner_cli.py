@@ -48,8 +48,10 @@ def test_requests_per_day_and_compare(capsys):
     assert status == 0
     assert "Traffic: 100 requests/hour" in out
     assert "mistral-7b on ml.g5.xlarge vs claude-3-sonnet: 235 requests/hour (5,632/day)" in out
+    # Mixtral's config scales out at 4 concurrent requests: 4 x 3600 / 12.6 s = 1,142.86 req/h, $7.09 / 1,142.86 = $0.0062
     assert (
-        "mixtral-8x7b on ml.g5.12xlarge vs claude-3-haiku: never: even busy (70%), an instance costs $0.0022 per request" in out
+        "mixtral-8x7b on ml.g5.12xlarge vs claude-3-haiku: never: even at its scaling target"
+        " (4 concurrent requests per instance), an instance costs $0.0062 per request" in out
     )
 
 
@@ -137,3 +139,24 @@ def test_docs_example_and_chart_match_the_tool(capsys, tmp_path):
     docs = REPO_ROOT / "docs"
     assert out.replace(str(chart), "docs/planner-cost-chart.svg").strip() in (docs / "planner.md").read_text(encoding="utf-8")
     assert chart.read_text(encoding="utf-8") == (docs / "planner-cost-chart.svg").read_text(encoding="utf-8")
+
+
+def test_unwritable_chart_exits_2(capsys, tmp_path):
+    chart = tmp_path / "missing-dir" / "cost.svg"
+    status, out, err = run(capsys, "--requests-per-hour", "1", "--chart", str(chart))
+    assert (status, out) == (2, "")
+    assert err == f"error: --chart {chart}: cannot write the file (No such file or directory)\n"
+
+
+def test_bedrock_docs_quote_the_planners_scenario_2_figures(capsys):
+    """docs/bedrock.md's corrected migration figures are the ones `--guide` prints (README and docs must not disagree)."""
+    _, out, _ = run(capsys, "--guide")
+    bedrock_docs = " ".join((REPO_ROOT / "docs" / "bedrock.md").read_text(encoding="utf-8").split())  # unwrapped
+    for planner_figure, docs_figure in [
+        ("$1,027.84 (1 x ml.g5.xlarge) vs $18.25/month", "USD 18.25 a month at 100 requests a day (98% less"),
+        ("vs $1,825.00/month", "USD 1,825 at 10,000 a day (78% more"),
+        ("break even at 235 req/hour (5,632/day)", "break even at 235 requests an hour (5,632 a day)"),
+    ]:
+        assert planner_figure in out
+        assert docs_figure in bedrock_docs
+    assert "USD 1,027.84 a month" in bedrock_docs

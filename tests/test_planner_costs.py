@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
-from llm_config import ConfigError, SageMakerModelConfig
+from llm_config import BedrockModelConfig, ConfigError, SageMakerModelConfig
 from planner.assumptions import DATA_DIR, PlannerData, load_planner_data
 from planner.costs import SageMakerOption, Traffic, break_even_requests_per_hour, sagemaker_option, token_option
 from planner.guide import guide_findings
+from planner.recommend import Asks, assess
 
 TRAFFIC = Traffic(requests_per_hour=100, input_tokens=500, output_tokens=300)
 
@@ -33,17 +35,21 @@ def test_mistral_on_sagemaker(data):
     assert option.always_on_usd == pytest.approx(1027.84)  # 1.408 $/h x 730 h
     assert option.response_seconds == pytest.approx(8.8714, abs=1e-4)  # 0.3 s + 300 tokens / 35 tokens/s
     assert option.concurrent_requests == 16  # min(16 assumed, 32768 batch tokens // 800 tokens = 40)
-    assert option.capacity_per_instance == pytest.approx(4544.93, abs=0.01)  # 16 x 3600 / 8.8714 s x 0.7
-    assert option.instances_at(4544) == 1
-    assert option.instances_at(4546) == 2
-    assert option.monthly_usd_at(4546) == pytest.approx(2055.68)  # 2 x 1027.84
+    assert option.scaling_target == "8 concurrent requests per instance"  # the config's scaling.target_value
+    assert option.capacity_per_instance == pytest.approx(3246.38, abs=0.01)  # min(8, 16) x 3600 / 8.8714 s
+    assert option.instances_at(3246) == 1
+    assert option.instances_at(3247) == 2
+    assert option.monthly_usd_at(3247) == pytest.approx(2055.68)  # 2 x 1027.84
     assert option.monthly_usd_at(0.01) == pytest.approx(1027.84)  # autoscaling never goes below one instance
 
 
 def test_kv_cache_limits_concurrency(data):
     option = hosted(data, "llama2-7b")
     assert option.concurrent_requests == 10  # 8192 batch tokens // 800 tokens, below the 16 assumed
-    assert option.capacity_per_instance == pytest.approx(2840.58, abs=0.01)  # 10 x 3600 / 8.8714 s x 0.7
+    assert option.capacity_per_instance == pytest.approx(2434.78, abs=0.01)  # min(6 target, 10) x 3600 / 8.8714 s
+    tight = hosted(data, "llama2-7b", Traffic(requests_per_hour=100, input_tokens=3000, output_tokens=1000))
+    assert tight.concurrent_requests == 2  # 8192 // 4000: below the config's target of 6, so it caps the capacity
+    assert tight.capacity_per_instance == pytest.approx(2 * 3600 / (0.3 + 1000 / 35))
 
 
 def test_a_request_longer_than_the_container_accepts_cannot_be_served(data):
@@ -77,9 +83,11 @@ def test_break_even(data):
 def test_no_break_even_when_a_busy_instance_costs_more_per_request(data):
     mixtral = hosted(data, "mixtral-8x7b")
     haiku = token_option(data, "claude-3-haiku", TRAFFIC)
-    # 7.09 $/h / 0.0005 $/request = 14,180 req/h, beyond one instance's 16 x 3600 / 12.6 s x 0.7 = 3,200 req/h.
-    assert mixtral.capacity_per_instance == pytest.approx(3200)
+    # 7.09 $/h / 0.0005 $/request = 14,180 req/h, beyond one instance's min(4 target, 16) x 3600 / 12.6 s = 1,142.86 req/h.
+    assert mixtral.capacity_per_instance == pytest.approx(1142.857, abs=0.001)
     assert break_even_requests_per_hour(mixtral, haiku) is None
+    # Against Sonnet too: 7.09 / 1,142.86 = $0.0062 per request at the scaling target, above Sonnet's $0.006.
+    assert break_even_requests_per_hour(mixtral, token_option(data, "claude-3-sonnet", TRAFFIC)) is None
 
 
 def finding(data: PlannerData, topic_start: str) -> str:
@@ -127,7 +135,6 @@ def test_overrides_replace_then_scale_prices(registry, tmp_path):
             "sagemaker_hourly_usd": {"ml.g5.xlarge": 1.6},
             "token_prices": {"claude-3-haiku": {"input_per_1k_usd": 0.001, "output_per_1k_usd": 0.002}},
             "throughput": {"mistral-7b": {"stream_tokens_per_second": 50}},
-            "target_utilization": 0.5,
         },
     )
     data = load_planner_data(registry, overrides)
@@ -139,7 +146,7 @@ def test_overrides_replace_then_scale_prices(registry, tmp_path):
     assert sonnet.request_usd == pytest.approx(0.003)  # 0.006 x 0.5
     mistral = hosted(data, "mistral-7b")
     assert mistral.response_seconds == pytest.approx(6.3)  # 0.3 + 300 / 50
-    assert mistral.capacity_per_instance == pytest.approx(4571.43, abs=0.01)  # 16 x 3600 / 6.3 x 0.5
+    assert mistral.capacity_per_instance == pytest.approx(4571.43, abs=0.01)  # min(8, 16) x 3600 / 6.3
     assert "eu-west-1 with 10% off" in data.price_basis
 
 
@@ -151,7 +158,7 @@ def test_overrides_replace_then_scale_prices(registry, tmp_path):
         ({"throughput": {"claude-3-haiku": {"max_concurrent_requests": 4}}}, r"only SageMaker models have it"),
         ({"sagemaker_price_multiplier": -1}, r"sagemaker_price_multiplier"),
         ({"discount": 10}, r"discount: unknown key"),
-        ({"target_utilization": 1.5}, r"target_utilization"),
+        ({"target_utilization": 0.5}, r"target_utilization: unknown key"),  # the config's scaling decides
     ],
 )
 def test_bad_overrides_name_the_file_and_field(registry, tmp_path, content, message):
@@ -175,3 +182,45 @@ def test_data_files_cite_a_source_and_date(data):
         assert price.source and price.retrieved, key
     for key, throughput in data.throughput.items():
         assert throughput.source, key
+
+
+def test_bedrock_prices_come_from_the_model_configs(data):
+    """One source of truth: the planner prices each Bedrock model with what its config (and so `cdk deploy`) says."""
+    bedrock = [m for m in data.registry.models.values() if isinstance(m, BedrockModelConfig)]
+    assert {m.key for m in bedrock} == {k for k, p in data.token_prices.items() if p.provider == "bedrock"}
+    for model in bedrock:
+        price = data.token_prices[model.key]
+        assert (price.input_per_1k_usd, price.output_per_1k_usd) == (
+            model.prices.input_per_1k_usd,
+            model.prices.output_per_1k_usd,
+        )
+        assert f"model_configs/{model.key}.yaml" in price.source
+        assert price.retrieved == model.prices.retrieved
+
+
+def test_a_bedrock_price_in_the_data_file_is_an_error(registry, tmp_path):
+    shutil.copytree(DATA_DIR, tmp_path, dirs_exist_ok=True)
+    prices = yaml.safe_load((tmp_path / "token_prices.yaml").read_text())
+    prices["prices"]["claude-3-haiku"] = {**prices["prices"]["gpt-4"], "provider": "bedrock"}
+    write_yaml(tmp_path / "token_prices.yaml", prices)
+    with pytest.raises(ConfigError, match=r"token_prices.yaml: prices\.claude-3-haiku: Bedrock prices belong in"):
+        load_planner_data(registry, data_dir=tmp_path)
+
+
+def test_autoscaling_stays_within_the_configs_scaling_limits(data):
+    mistral = hosted(data, "mistral-7b")  # scaling: min_instances 1, max_instances 4
+    assert (mistral.min_instances, mistral.max_instances) == (1, 4)
+    floor_two = replace(mistral, min_instances=2)
+    assert floor_two.instances_at(10) == 2
+    assert floor_two.monthly_usd_at(10) == pytest.approx(2055.68)  # 2 x 1.408 x 730
+    sonnet = token_option(data, "claude-3-sonnet", TRAFFIC)
+    assert break_even_requests_per_hour(floor_two, sonnet) == pytest.approx(469.33, abs=0.01)  # 2 x 1.408 / 0.006
+
+
+def test_traffic_beyond_max_instances_is_a_missed_ask(data):
+    traffic = Traffic(requests_per_hour=20_000, input_tokens=500, output_tokens=300)
+    mistral = hosted(data, "mistral-7b", traffic)
+    assert mistral.instances_at(20_000) == 7  # ceil(20,000 / 3,246.38)
+    assessment = assess(mistral, Asks(traffic=traffic, quality="good", latency_seconds=None, budget_usd=None, streaming=False))
+    assert assessment.misses == ("needs 7 instances, config's scaling.max_instances is 4",)
+    assert assessment.monthly_usd == pytest.approx(7194.88)  # 7 x 1,027.84: what that traffic would need

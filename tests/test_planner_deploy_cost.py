@@ -6,8 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from types import SimpleNamespace
-from typing import Any, cast
 
 from llm_config.deployment import DeploymentSpec
 from planner.deploy_cost import cost_line, deployment_cost_line
@@ -22,29 +20,35 @@ def test_cost_line_for_a_sagemaker_model():
     )
 
 
-def test_cost_line_of_a_migration_counts_both_models():
-    line = deployment_cost_line(
-        {"endpoint": "chat", "model": "mistral", "candidate": "mixtral", "candidate_weight": "100"}.get, {}
-    )
-    assert line.startswith(
-        "Estimated cost of llm-chat: $6,204/month always-on (1 x ml.g5.xlarge at $1.408/h + 1 x ml.g5.12xlarge at $7.09/h,"
-        " SageMaker us-east-1 on-demand, 730 h)."
-    )
-
-
 def test_cost_line_warns_when_the_region_is_not_the_price_region():
     line = deployment_cost_line({"model": "mistral", "region": "eu-west-1"}.get, {})
     assert "$1,028/month" in line
     assert "eu-west-1 prices differ: see python -m planner --overrides" in line
 
 
-def test_cost_line_for_a_pay_per_token_model(registry):
-    # Bedrock model configs arrive on another branch; any config whose key has a token price gets this line.
-    bedrock_model = cast(Any, SimpleNamespace(key="claude-3-haiku"))
-    line = cost_line(DeploymentSpec(endpoint_name="haiku", region="us-east-1", model=bedrock_model), registry)
+def test_cost_line_for_a_bedrock_model_uses_its_config_prices(registry):
+    spec = DeploymentSpec(endpoint_name="haiku", region="us-east-1", model=registry.resolve("claude-3-haiku"))
+    line = cost_line(spec, registry)
     assert line.startswith(
         "Estimated cost of llm-haiku: no fixed cost; Bedrock bills $0.00025 per 1K input and $0.00125 per 1K output tokens,"
         " $0.50 per 1,000 requests of 500 + 300 tokens (us-east-1 on-demand)."  # 1000 x (0.5 x 0.00025 + 0.3 x 0.00125)
+    )
+
+
+def test_cost_line_of_a_bedrock_model_outside_its_price_region():
+    line = deployment_cost_line({"model": "claude-3-opus", "region": "us-west-2"}.get, {})
+    # 1000 x (0.5 x 0.015 + 0.3 x 0.075) = 30.00, priced in the config's us-east-1
+    assert "$30.00 per 1,000 requests of 500 + 300 tokens (us-east-1 on-demand); us-west-2 prices differ" in line
+
+
+def test_cost_line_of_a_migration_counts_both_variants():
+    line = deployment_cost_line(
+        {"endpoint": "chat", "model": "mistral", "candidate": "mixtral", "candidate_weight": "10"}.get, {}
+    )
+    # (1.408 + 7.09) x 730 = 6,203.54
+    assert line.startswith(
+        "Estimated cost of llm-chat: $6,204/month always-on (1 x ml.g5.xlarge at $1.408/h + 1 x ml.g5.12xlarge at $7.09/h,"
+        " SageMaker us-east-1 on-demand, 730 h)."
     )
 
 

@@ -73,7 +73,12 @@ def test_the_tree_pick_names_a_cheaper_option(data):
 
 def test_ranking_puts_options_that_meet_every_ask_first_then_cheapest(data):
     ranked, _ = plan(data, asks(rate=1000, quality="good", latency=None, budget=None))
-    costs = [a.monthly_usd for a in ranked]
+    meeting = [a for a in ranked if a.meets_all]
+    assert ranked[: len(meeting)] == meeting
+    costs = [a.monthly_usd for a in meeting]
     assert costs == sorted(costs)
+    # Llama 2 70B at 1,000 req/h: ceil(1,000 / (2 x 3600 / 26.5 s)) = 4 instances, beyond its config's max of 2.
+    assert ranked[-1].option.key == "llama2-70b"
+    assert ranked[-1].misses == ("needs 4 instances, config's scaling.max_instances is 2",)
     assert ranked[0].option.key == "claude-3-haiku"  # 730,000 x $0.0005 = $365
     assert ranked[0].monthly_usd == pytest.approx(365)

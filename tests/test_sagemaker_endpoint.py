@@ -97,6 +97,7 @@ def test_endpoint_context_names_endpoint_stack_and_parameter(synth):
     parameter = only(template, "AWS::SSM::Parameter")
     assert parameter["Name"] == "/llm-endpoints/chat"
     metadata = json.loads(parameter["Value"])
+    assert metadata["hosting"] == "sagemaker"  # the field a client branches on; a Bedrock stack writes "bedrock"
     assert metadata["endpoint_name"] == "chat"
     assert metadata["variants"][0]["model_key"] == "mixtral-8x7b"
     assert metadata["variants"][0]["prompt_format"] == "<s>[INST] {prompt} [/INST]"
