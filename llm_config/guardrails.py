@@ -21,6 +21,12 @@ TrafficRouting = Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]
 # breaching), GPU memory and disk (capacity, not correctness) would roll back healthy deployments.
 RollbackAlarm = Literal["latency-p90", "5xx-errors", "4xx-rate"]
 ROLLBACK_ALARMS: tuple[RollbackAlarm, ...] = ("latency-p90", "5xx-errors", "4xx-rate")
+# The least breaching data each alarm needs before it can fire (datapoints to alarm x period, as
+# llm_constructs.endpoint_alarms defines them; a test keeps the two in step). SageMaker rolls back on alarms
+# that fire while it bakes, so an alarm needing more than wait_interval_seconds could never roll anything back.
+ROLLBACK_ALARM_WINDOW_SECONDS: dict[RollbackAlarm, int] = {"latency-p90": 180, "5xx-errors": 300, "4xx-rate": 900}
+DEFAULT_WAIT_INTERVAL_SECONDS = 600
+DEFAULT_ROLLBACK_ALARMS = [a for a in ROLLBACK_ALARMS if ROLLBACK_ALARM_WINDOW_SECONDS[a] <= DEFAULT_WAIT_INTERVAL_SECONDS]
 MAX_CANARY_PERCENT = 50  # "must be less than or equal to 50% of the variant's total instance count"
 LINEAR_PERCENT_RANGE = (10, 50)  # "must be 10-50% of the variant's total instance count"
 
@@ -36,12 +42,12 @@ class Guardrails(StrictModel):
     """A blue/green update policy plus the alarms that roll it back (SageMaker's DeploymentConfig)."""
 
     traffic_routing: TrafficRouting = "ALL_AT_ONCE"  # the one mode one-instance variants allow
-    wait_interval_seconds: Annotated[int, Field(ge=0, le=3600)] = 600  # baking period after each traffic step
+    wait_interval_seconds: Annotated[int, Field(ge=0, le=3600)] = DEFAULT_WAIT_INTERVAL_SECONDS  # baking after each step
     canary_size: CapacitySize | None = None  # CANARY only
     linear_step_size: CapacitySize | None = None  # LINEAR only
     termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 600  # old fleet kept after the shift
     maximum_execution_timeout_seconds: Annotated[int, Field(ge=600, le=28800)] = 7200
-    rollback_alarms: list[RollbackAlarm] = Field(default_factory=lambda: list(ROLLBACK_ALARMS))
+    rollback_alarms: list[RollbackAlarm] = Field(default_factory=lambda: list(DEFAULT_ROLLBACK_ALARMS))
 
     @model_validator(mode="after")
     def _sizes_match_the_mode(self) -> Guardrails:
@@ -64,6 +70,14 @@ class Guardrails(StrictModel):
                 "rollback_alarms must name at least one alarm, each once"
                 f"|use some of {', '.join(ROLLBACK_ALARMS)}: without alarms there is no automatic rollback"
             )
+        for alarm in self.rollback_alarms:
+            window = ROLLBACK_ALARM_WINDOW_SECONDS[alarm]
+            if window > self.wait_interval_seconds:
+                raise ValueError(
+                    f"rollback alarm {alarm} needs {window} s of breaching data to fire, longer than the "
+                    f"{self.wait_interval_seconds} s baking period (wait_interval_seconds), so it could never roll back"
+                    f"|raise wait_interval_seconds to at least {window}, or drop {alarm} from rollback_alarms"
+                )
         return self
 
     def baking_periods(self, instances: int) -> int:

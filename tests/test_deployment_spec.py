@@ -148,6 +148,11 @@ def test_the_file_and_the_flags_give_the_same_spec(registry):
             r"guardrails.rollback_alarms.0: got 'idle'",
         ),
         (MISTRAL + "guardrails: {rollback_alarms: []}\n", r"rollback_alarms must name at least one alarm"),
+        (
+            MISTRAL + "guardrails: {rollback_alarms: [5xx-errors, 4xx-rate]}\n",
+            r"guardrails: rollback alarm 4xx-rate needs 900 s of breaching data to fire, longer than the 600 s baking "
+            r"period .*\n  fix: raise wait_interval_seconds to at least 900, or drop 4xx-rate",
+        ),
     ],
 )
 def test_invalid_files_name_file_field_and_fix(registry, tmp_path, text, expected):
@@ -181,7 +186,7 @@ def test_a_missing_deployment_file_is_named(registry, tmp_path):
 def test_canary_and_linear_steps_must_fit_every_instance_count(routing, size, variants, expected):
     key = "canary_size" if routing == "CANARY" else "linear_step_size"
     guardrails = Guardrails(
-        traffic_routing=routing, wait_interval_seconds=60, maximum_execution_timeout_seconds=3600, **{key: size}
+        traffic_routing=routing, wait_interval_seconds=300, maximum_execution_timeout_seconds=7200, **{key: size}
     )
     if expected is None:
         check_guardrails_fit(guardrails, variants, "spec", "guardrails")
@@ -227,7 +232,7 @@ def test_migrations_are_between_sagemaker_models(registry, values, expected):
 
 
 def test_a_bedrock_deployment_file_has_no_guardrails(registry, tmp_path):
-    path = write(tmp_path, "endpoint: assistant\nmodel: claude-3-haiku\nguardrails: {wait_interval_seconds: 60}\n")
+    path = write(tmp_path, "endpoint: assistant\nmodel: claude-3-haiku\nguardrails: {wait_interval_seconds: 300}\n")
     with pytest.raises(ConfigError, match=r"chat.yaml: guardrails: claude-3-haiku is a Bedrock model"):
         spec(registry, deployment=path)
     assert (
@@ -263,3 +268,8 @@ def test_guardrails_must_fit_the_instance_counts_scheduled_actions_allow(registr
         ConfigError, match=r"chat.yaml: guardrails: CANARY traffic routing needs at least 2 .* mistral-7b may run 1"
     ):
         deploy_with([night])
+
+
+def test_default_rollback_alarms_are_those_that_can_fire_while_sagemaker_bakes():
+    assert Guardrails().rollback_alarms == ["latency-p90", "5xx-errors"]
+    assert Guardrails(wait_interval_seconds=900, rollback_alarms=["4xx-rate"]).rollback_alarms == ["4xx-rate"]

@@ -16,6 +16,7 @@ from cfnlint.api import ManualArgs, lint
 
 from llm_config import ModelRegistry
 from llm_config.deployment import REGION_PATTERN
+from llm_config.guardrails import ROLLBACK_ALARM_WINDOW_SECONDS
 from llm_config.operations import AlarmSettings, BudgetSettings, ScalingSettings, ScheduledScaling
 from llm_constructs import EndpointVariant
 from llm_constructs.cost_budget import REGIONS_WITHOUT_CLOUDFORMATION_BUDGETS
@@ -400,3 +401,15 @@ def test_a_region_without_cloudformation_budgets_gets_a_warning_instead_of_a_fai
     assert resources(template, "AWS::Budgets::Budget") == {}
     assert len(resources(template, "AWS::CloudWatch::Alarm")) == alarms
     Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("No cost budget: CloudFormation in eu-north-1"))
+
+
+def test_rollback_alarm_windows_match_what_the_alarms_need(synth):
+    """The guardrails check assumes each alarm's window; the alarms must really need no more data than that."""
+    alarms = {
+        props["AlarmName"].removeprefix("mistral-7b-mistral-7b-"): props
+        for props in (r["Properties"] for r in resources(synth(model="mistral"), "AWS::CloudWatch::Alarm").values())
+    }
+    for name, window in ROLLBACK_ALARM_WINDOW_SECONDS.items():
+        alarm = alarms[name]
+        period = next(m["MetricStat"]["Period"] for m in alarm["Metrics"] if "MetricStat" in m)
+        assert alarm["DatapointsToAlarm"] * period == window, name

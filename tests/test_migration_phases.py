@@ -120,7 +120,7 @@ def test_guardrails_only_where_the_variant_names_stay(phases, phase):
     }
     alarms = of_type(template, "AWS::CloudWatch::Alarm")
     rollback_ids = [alarm["AlarmName"]["Ref"] for alarm in config["AutoRollbackConfiguration"]["Alarms"]]
-    expected = {f"chat-{variant}-{what}" for variant in WEIGHTS[phase] for what in ("latency-p90", "5xx-errors", "4xx-rate")}
+    expected = {f"chat-{variant}-{what}" for variant in WEIGHTS[phase] for what in ("latency-p90", "5xx-errors")}
     assert {alarms[i]["Properties"]["AlarmName"] for i in rollback_ids} == expected
     [(policy_id, policy)] = of_type(template, "AWS::IAM::Policy").items()
     [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
