@@ -35,6 +35,7 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
+from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from local_aws.verify import (
     DYNAMIC_REFERENCE,
     ClientFactory,
@@ -52,10 +53,7 @@ ACCOUNT = "123456789012"  # moto's default account
 DUMMY_SECRET_VALUE = "hf_local-rehearsal-dummy-token"  # not a credential: a placeholder, by design
 DUMMY_SECRET_DESCRIPTION = "local rehearsal dummy"
 CLI_QUIET = {
-    "CDK_DISABLE_CLI_TELEMETRY": "1",
-    "CDK_DISABLE_VERSION_CHECK": "1",
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+    **CDK_CLI_OFFLINE_ENV,
     "NODE_NO_WARNINGS": "1",
     "npm_config_update_notifier": "false",
 }

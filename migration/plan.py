@@ -19,13 +19,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from llm_config import ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
 from llm_config.catalogue import HOURS_PER_MONTH
+from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from llm_config.deployment import FLAGS_SOURCE, MIGRATION_FIELDS, DeploymentSpec, deployment_from_context
 from migration.live import LiveEndpoint, read_live_endpoint
 from migration.sequence import EndpointState, Finding, check_transition, hourly_usd, state_after, state_from_spec
 
 Clients = Callable[[str], tuple[Any, Any]]  # region -> (sagemaker client, application-autoscaling client)
 CDK = str(Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "cdk")
-CDK_OFFLINE = {"CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
+CDK_OFFLINE = CDK_CLI_OFFLINE_ENV
 
 
 def boto3_clients(region: str) -> tuple[Any, Any]:

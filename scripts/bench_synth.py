@@ -17,6 +17,10 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # run as a script: scripts/ is on the path, the project is not
+
+from llm_config.cli_env import CDK_CLI_OFFLINE_ENV  # noqa: E402
+
 CLI = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 EMPTY_APP = """import aws_cdk as cdk
 app = cdk.App()
@@ -26,10 +30,7 @@ app.synth()
 """
 ENV = {
     **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-    "CDK_DISABLE_CLI_TELEMETRY": "1",
-    "CDK_DISABLE_VERSION_CHECK": "1",
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+    **CDK_CLI_OFFLINE_ENV,
 }
 
 

@@ -24,6 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from llm_config import ConfigError, load_registry  # noqa: E402
+from llm_config.cli_env import CDK_CLI_OFFLINE_ENV  # noqa: E402
 from llm_config.deployment import DeploymentSpec  # noqa: E402
 from llm_config.stages import (  # noqa: E402
     DEFAULT_STAGES_FILE,
@@ -37,7 +38,7 @@ from llm_config.stages import (  # noqa: E402
 
 CDK = ["node_modules/.bin/cdk", "--app", ".venv/bin/python app.py"]
 PYTHON = ".venv/bin/python"
-OFFLINE_ENV = {"CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
+OFFLINE_ENV = CDK_CLI_OFFLINE_ENV
 
 
 def outputs(stage: StageConfig) -> list[str]:

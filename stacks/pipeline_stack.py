@@ -18,6 +18,7 @@ from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from llm_config import BedrockModelConfig, ModelRegistry, SageMakerModelConfig
+from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from llm_config.deployment import DeploymentSpec
 from llm_config.stages import StageConfig, smoke_test_caller_role_name, smoke_test_role_name
 from llm_constructs.bedrock_model_access import invoke_arns
@@ -29,12 +30,7 @@ from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "20"}
 # Synth, tests and lint never reach AWS or the CDK's telemetry endpoints (tasks.sh sets the same).
-OFFLINE_ENV = {
-    "CDK_DISABLE_CLI_TELEMETRY": "1",
-    "CDK_DISABLE_VERSION_CHECK": "1",
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
-}
+OFFLINE_ENV = CDK_CLI_OFFLINE_ENV
 # Self-mutation and asset publishing install the CDK CLI: the same version as package.json (not "aws-cdk@2").
 CDK_CLI_VERSION = "2.1148.1"
 # The smoke test only needs boto3: pin it to the project's own versions (requirements.txt, constraints.txt).

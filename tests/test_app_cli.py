@@ -11,15 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT, synth_template
 
 PROJECT_PARTS = ["app.py", "cdk.json", "llm_config", "llm_constructs", "planner", "stacks", "model_configs"]
-OFFLINE_ENV = {
-    "CDK_DISABLE_CLI_TELEMETRY": "1",
-    "CDK_DISABLE_VERSION_CHECK": "1",
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
-}
+OFFLINE_ENV = CDK_CLI_OFFLINE_ENV
 
 
 def run_app(project: Path, outdir: Path, **context: str) -> subprocess.CompletedProcess[str]:
