@@ -126,6 +126,20 @@ def find_stage(stages: StagesFile, name: str, source: str) -> StageConfig:
     raise ConfigError(source, "stages", f"no stage named {name!r}", f"use one of {known}")
 
 
+def partition_of(region: str) -> str:
+    """The AWS partition a region belongs to (ARNs in China and GovCloud do not start with arn:aws:)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def role_arn(account: str, region: str, role_name: str) -> str:
+    """The ARN of IAM role ``role_name`` in ``account``, in the partition of ``region``."""
+    return f"arn:{partition_of(region)}:iam::{account}:role/{role_name}"
+
+
 def smoke_test_role_name(stage: StageConfig) -> str:
     """The role CI assumes in the stage's account to smoke test its endpoints (fixed, so both sides can name it)."""
     return f"llm-smoke-test-{stage.name}"

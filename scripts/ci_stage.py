@@ -33,6 +33,7 @@ from llm_config.stages import (  # noqa: E402
     github_deploy_role_name,
     github_diff_role_name,
     load_stages,
+    role_arn,
     stage_specs,
 )
 
@@ -45,8 +46,8 @@ def outputs(stage: StageConfig) -> list[str]:
     return [
         f"account={stage.account}",
         f"region={stage.region}",
-        f"deploy_role_arn=arn:aws:iam::{stage.account}:role/{github_deploy_role_name(stage)}",
-        f"diff_role_arn=arn:aws:iam::{stage.account}:role/{github_diff_role_name(stage)}",
+        f"deploy_role_arn={role_arn(stage.account, stage.region, github_deploy_role_name(stage))}",
+        f"diff_role_arn={role_arn(stage.account, stage.region, github_diff_role_name(stage))}",
     ]
 
 

@@ -17,7 +17,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from llm_config.deployment import DeploymentSpec
-from llm_config.stages import StageConfig, github_deploy_role_name, github_diff_role_name
+from llm_config.stages import StageConfig, github_deploy_role_name, github_diff_role_name, role_arn
 from stacks.pipeline_stack import smoke_test_statements
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
@@ -29,7 +29,7 @@ MAX_SESSION = Duration.hours(3)  # deploy-stage.yml asks for 3 h: long blue/gree
 
 
 def bootstrap_role_arn(stage: StageConfig, kind: str) -> str:
-    return f"arn:aws:iam::{stage.account}:role/cdk-hnb659fds-{kind}-role-{stage.account}-{stage.region}"
+    return role_arn(stage.account, stage.region, f"cdk-hnb659fds-{kind}-role-{stage.account}-{stage.region}")
 
 
 class GitHubOidcStack(Stack):

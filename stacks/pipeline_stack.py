@@ -20,7 +20,7 @@ from constructs import Construct
 from llm_config import BedrockModelConfig, ModelRegistry, SageMakerModelConfig
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from llm_config.deployment import DeploymentSpec
-from llm_config.stages import StageConfig, smoke_test_caller_role_name, smoke_test_role_name
+from llm_config.stages import StageConfig, role_arn, smoke_test_caller_role_name, smoke_test_role_name
 from llm_constructs.bedrock_model_access import invoke_arns
 from llm_constructs.nag import acknowledge
 from stacks.app_factory import build_stack
@@ -206,7 +206,7 @@ class LlmPipelineStack(Stack):
     ) -> None:
         stage = deployments.stage
         title = stage.name.title().replace("-", "")
-        smoke_role_arn = f"arn:aws:iam::{stage.account}:role/{smoke_test_role_name(stage)}"
+        smoke_role_arn = role_arn(stage.account, stage.region, smoke_test_role_name(stage))
         # The step's own role, named so the stage's trust policy can name it; it may assume that one role only.
         caller = iam.Role(
             self,
@@ -222,7 +222,7 @@ class LlmPipelineStack(Stack):
             title,
             deployments=deployments,
             registry=registry,
-            smoke_test_caller_arn=f"arn:aws:iam::{self.account}:role/{smoke_test_caller_role_name(stage)}",
+            smoke_test_caller_arn=role_arn(self.account, self.region, smoke_test_caller_role_name(stage)),
         )
         self.stages[stage.name] = app_stage
         smoke = pipelines.CodeBuildStep(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from llm_config.stages import role_arn
 from scripts import ci_stage
 from tests.conftest import REPO_ROOT
 
@@ -151,6 +152,18 @@ def test_stage_outputs_name_the_oidc_roles(capsys):
         "deploy_role_arn=arn:aws:iam::333333333333:role/llm-github-deploy-prod",
         "diff_role_arn=arn:aws:iam::333333333333:role/llm-github-diff-prod",
     ]
+
+
+@pytest.mark.parametrize(
+    ("region", "arn"),
+    [
+        ("us-east-1", "arn:aws:iam::333333333333:role/r"),
+        ("cn-north-1", "arn:aws-cn:iam::333333333333:role/r"),
+        ("us-gov-west-1", "arn:aws-us-gov:iam::333333333333:role/r"),
+    ],
+)
+def test_role_arns_are_in_the_regions_partition(region, arn):
+    assert role_arn("333333333333", region, "r") == arn
 
 
 def test_deploy_deploys_each_file_then_smoke_tests_its_endpoint(capsys):
