@@ -23,7 +23,7 @@ def test_cost_line_for_a_sagemaker_model():
 def test_cost_line_warns_when_the_region_is_not_the_price_region():
     line = deployment_cost_line({"model": "mistral", "region": "eu-west-1"}.get, {})
     assert "$1,028/month" in line
-    assert "eu-west-1 prices differ: see python -m planner --overrides" in line
+    assert "eu-west-1 prices differ: see ./tasks.sh plan --overrides FILE (docs/planner.md)" in line
 
 
 def test_cost_line_for_a_bedrock_model_uses_its_config_prices(registry):
@@ -64,3 +64,26 @@ def test_app_prints_the_estimate_on_stderr_only(tmp_path):
     assert result.stdout == ""
     assert "Estimated cost of llm-llama2-7b: $1,028/month always-on (1 x ml.g5.xlarge" in result.stderr
     assert (tmp_path / "llm-llama2-7b.template.json").exists()
+
+
+def test_the_planner_hint_is_a_command_that_works_from_a_fresh_clone():
+    """`python -m planner` fails with the system Python (no packages): the hint names the task that sets up first."""
+    for context in ({"model": "mistral"}, {"model": "claude-3-haiku"}):
+        assert deployment_cost_line(context.get, {}).endswith(" At your traffic: ./tasks.sh plan --help")
+    tasks = (REPO_ROOT / "tasks.sh").read_text()
+    assert ".venv/bin/python -m planner" in tasks  # ./tasks.sh plan ARGS is the planner with ARGS
+
+
+def test_docs_quote_the_cost_lines_the_app_prints():
+    """docs/planner.md quotes whole cost lines; each must be what this code prints (no hand-written figures)."""
+    docs = (REPO_ROOT / "docs" / "planner.md").read_text(encoding="utf-8")
+    quoted = [line for line in docs.splitlines() if line.startswith("Estimated cost of ")]
+    expected = [
+        deployment_cost_line(context.get, {})
+        for context in (
+            {"model": "mistral"},
+            {"endpoint": "chat", "model": "mistral", "candidate": "mixtral", "candidate_weight": "10"},
+            {"model": "claude-3-sonnet"},
+        )
+    ]
+    assert quoted == expected
