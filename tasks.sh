@@ -31,6 +31,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 npm_config_update_notifier=false
 DEFAULT_MODEL=mixtral
 
 setup() {
+  # A task's --help needs no install when one exists (and must not start one, e.g. from the docs test).
+  if [ "$help_only" = 1 ] && [ -x .venv/bin/python ] && [ -x node_modules/.bin/cdk ]; then return 0; fi
   local python=${PYTHON:-python3}
   "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
     echo "error: Python 3.11 or newer is required (found $("$python" --version 2>&1))" >&2; exit 1; }
@@ -72,7 +74,7 @@ synth_flags() {
 task_help() {
   case "$1" in
     synth) cat <<EOF
-usage: ./tasks.sh synth [MODEL] [-c KEY=VALUE ...]
+usage: ./tasks.sh synth [--dry-run] [MODEL] [-c KEY=VALUE ...]
 
 Install, then run \`cdk synth --quiet\` for one stack (cdk-nag included) into cdk.out/ and summarise it
 (resources, outputs, the estimated monthly cost).
@@ -80,6 +82,7 @@ Install, then run \`cdk synth --quiet\` for one stack (cdk-nag included) into cd
   MODEL            a model key or alias (default: $DEFAULT_MODEL unless -c model= or -c deployment= is given)
   -c KEY=VALUE     any flag \`cdk deploy\` takes (README.md, "Deploying"), e.g. -c endpoint=chat,
                    -c region=eu-west-1, -c deployment=deployments/chat.yaml (then no MODEL)
+  --dry-run        print the cdk command, install and run nothing
 
 examples: ./tasks.sh synth claude-3-sonnet
           ./tasks.sh synth -c deployment=deployments/chat.yaml
@@ -107,6 +110,10 @@ EOF
 
 task=${1:-help}
 shift || true
+help_only=0
+for arg in "$@"; do
+  case "$arg" in -h | --help) help_only=1 ;; esac
+done
 case "$task" in setup | synth | test)
   for arg in "$@"; do
     case "$arg" in -h | --help) task_help "$task"; exit 0 ;; esac
@@ -115,6 +122,12 @@ esac
 case "$task" in
   setup) setup ;;
   synth)
+    if [ "${1-}" = --dry-run ]; then
+      shift
+      mapfile -t flags < <(synth_flags "$@")
+      echo "cdk synth --quiet ${flags[*]}"
+      exit 0
+    fi
     setup
     mapfile -t flags < <(synth_flags "$@")
     cdk synth --quiet "${flags[@]}"

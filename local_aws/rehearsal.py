@@ -102,7 +102,7 @@ def local_environment(emulator: Emulator, base: Mapping[str, str] | None = None)
         "AWS_REGION": emulator.region,
         "AWS_DEFAULT_REGION": emulator.region,
         "AWS_ENDPOINT_URL": emulator.url,
-        # The CLI hands CloudFormation a template URL built from this endpoint (DESIGN.md section 5).
+        # The CLI hands CloudFormation a template URL built from this endpoint.
         "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION": emulator.url,
     }
 
@@ -538,6 +538,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     deploy_parser.add_argument(
         "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="a cdk context flag, e.g. -c endpoint=chat"
     )
+    deploy_parser.add_argument(
+        "--dry-run", action="store_true", help="check the model and flags and say what would be deployed; start nothing"
+    )
     commands.add_parser(
         "status",
         prog="./tasks.sh status-local",
@@ -559,7 +562,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "deploy":
             context = context_flags(args.model, args.context)
-            return deploy_command(state, context, validate(context))
+            spec = validate(context)
+            if args.dry_run:
+                print(f"would deploy {spec.stack_name} ({' '.join(context)}) into the local emulator in {spec.region}")
+                return 0
+            return deploy_command(state, context, spec)
         if args.command == "status":
             return status_command(state)
         return destroy_command(state)

@@ -64,7 +64,7 @@ def test_the_suite_finds_no_aws_credentials() -> None:
 
 
 CHAT = ["-c", "endpoint=chat", "-c", "model=mistral"]
-PHASES = {  # DESIGN.md section 1 / docs/migrations.md: Mistral 7B -> Mixtral 8x7B behind one endpoint
+PHASES = {  # docs/migrations.md: Mistral 7B -> Mixtral 8x7B behind one endpoint
     "serve": CHAT,
     "split": [*CHAT, "-c", "candidate=mixtral", "-c", "candidate_weight=10"],
     "shift": [*CHAT, "-c", "candidate=mixtral", "-c", "candidate_weight=100"],
