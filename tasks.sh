@@ -152,8 +152,8 @@ case "$task" in
     .venv/bin/ruff format --check .
     echo "==> mypy (strict; the first run builds .mypy_cache: 1-2 min)"
     .venv/bin/mypy
-    echo "==> pytest"
-    .venv/bin/pytest "$@"
+    echo "==> pytest on every core (-n auto; the slow end-to-end tests start first)"
+    .venv/bin/pytest -n auto "$@"
     ;;
   plan)
     setup

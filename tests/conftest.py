@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -60,13 +62,51 @@ def synth_template(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Template]]:
-    """``synth(model="mixtral", ...)`` returns the assertions Template; each context synthesizes once."""
+    """``synth(model="mixtral", ...)`` returns the assertions Template; each context synthesizes once per test run,
+    also when pytest-xdist spreads the tests over several processes (they share the templates on disk)."""
     cache: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+    shared = _shared_dir(tmp_path_factory, "templates")
 
     def _synth(**context: Any) -> Template:
         key = tuple(sorted(context.items()))
         if key not in cache:
-            cache[key] = synth_template(context, tmp_path_factory.mktemp("cdk.out"))
+            name = hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:32]
+            cache[key] = _once(shared / f"{name}.json", lambda: synth_template(context, tmp_path_factory.mktemp("cdk.out")))
         return Template.from_json(cache[key])
 
     yield _synth
+
+
+def _shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder of this test run that every pytest-xdist worker sees: the workers' base folders share a parent."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _once(path: Path, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``build()``'s result, computed by the first process that asks and read from ``path`` by the others."""
+    with (path.parent / f"{path.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if path.exists():
+            data: dict[str, Any] = json.loads(path.read_text())
+            return data
+        result = build()
+        path.write_text(json.dumps(result))
+        return result
+
+
+# The end-to-end tests (real CDK CLI, moto server) take most of the suite's time. They run first, so that pytest-xdist
+# hands them out one per worker while the short tests fill the gaps, instead of one starting last on an idle machine.
+E2E_MARKER = "e2e"
+
+
+LONGEST_FIRST = ("test_local_deploy.py", "test_pipeline.py")  # a minute or more of CPU each on 2 cores
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def order(item: pytest.Item) -> tuple[bool, bool]:
+        return item.get_closest_marker(E2E_MARKER) is None, item.path.name not in LONGEST_FIRST
+
+    items.sort(key=order)  # stable: otherwise in file order

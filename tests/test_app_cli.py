@@ -76,6 +76,7 @@ def test_model_that_does_not_fit_exits_2(project_copy, tmp_path):
     assert_clean_failure(result, outdir, "does not fit ml.g5.2xlarge")
 
 
+@pytest.mark.e2e
 def test_synth_writes_exactly_one_stack_and_is_deterministic(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     for outdir in (first, second):
@@ -86,6 +87,7 @@ def test_synth_writes_exactly_one_stack_and_is_deterministic(tmp_path):
     assert (first / templates[0]).read_bytes() == (second / templates[0]).read_bytes()
 
 
+@pytest.mark.e2e
 def test_tests_see_the_same_template_the_cli_synthesizes(tmp_path):
     """The snapshots and assertions are only worth something if they test what `cdk synth` deploys."""
     result = run_app(REPO_ROOT, tmp_path / "cli", model="mixtral")
@@ -94,6 +96,7 @@ def test_tests_see_the_same_template_the_cli_synthesizes(tmp_path):
     assert synth_template({"model": "mixtral"}, tmp_path / "in-process") == from_cli
 
 
+@pytest.mark.e2e
 def test_the_real_cdk_cli_reports_bad_input(tmp_path):
     cli = REPO_ROOT / "node_modules" / ".bin" / "cdk"
     assert cli.exists(), "run ./tasks.sh setup: the pinned CDK CLI is part of the test toolchain"

@@ -58,6 +58,7 @@ def test_the_cli_is_found_among_the_apps_ancestors():
     assert requested_stacks({"CDK_CLI_VERSION": "2"}, read_argv=lambda pid: None) is None, "unreadable: skipped"
 
 
+@pytest.mark.e2e
 def test_destroy_of_a_stack_the_flags_do_not_build_fails_with_the_flags_that_would(tmp_path):
     """The real CLI, offline: the app stops before any AWS call (dummy credentials, an endpoint nobody serves)."""
     env = {

@@ -72,6 +72,7 @@ PHASES = {  # docs/migrations.md: Mistral 7B -> Mixtral 8x7B behind one endpoint
 }
 
 
+@pytest.mark.e2e
 def test_migration_round_trip(emulator: rehearsal.Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_client = rehearsal.client_factory(emulator)
     sagemaker = make_client("sagemaker")
@@ -140,6 +141,7 @@ def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulato
     assert rehearsal.client_factory(emulator)("sagemaker").list_endpoints()["Endpoints"] == []
 
 
+@pytest.mark.e2e
 def test_deploy_local_and_destroy_local_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from llm_config.deployment import DeploymentSpec
 from planner.deploy_cost import cost_line, deployment_cost_line
 from tests.conftest import REPO_ROOT
@@ -52,6 +54,7 @@ def test_cost_line_of_a_migration_counts_both_variants():
     )
 
 
+@pytest.mark.e2e
 def test_app_prints_the_estimate_on_stderr_only(tmp_path):
     result = subprocess.run(
         [sys.executable, "app.py"],

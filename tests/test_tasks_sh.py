@@ -68,6 +68,6 @@ def test_an_unknown_task_exits_2():
     ],
 )
 def test_the_rehearsal_tasks_have_a_help_with_defaults(command, expected, capsys):
-    with pytest.raises(SystemExit, match="^0$"):
+    with pytest.raises(SystemExit, match=r"^0$"):
         rehearsal.main([command, "--help"])
     assert expected in " ".join(capsys.readouterr().out.split())
