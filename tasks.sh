@@ -39,7 +39,7 @@ setup() {
   local wanted
   wanted=$(cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -d' ' -f1)
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$wanted" ]; then
-    echo "==> installing the pinned Python packages into .venv (first run: 2-4 min, most of it downloading)"
+    echo "==> installing the pinned Python packages into .venv (first run: 2-3 min on 2 cores, most of it downloads)"
     [ -x .venv/bin/python ] || "$python" -m venv .venv
     # Progress: one line per 25 packages pip resolves, then its install step. Some machines' pip config names
     # find-links folders that do not exist; that warning is noise here.
