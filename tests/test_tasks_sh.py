@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -71,3 +72,11 @@ def test_the_rehearsal_tasks_have_a_help_with_defaults(command, expected, capsys
     with pytest.raises(SystemExit, match=r"^0$"):
         rehearsal.main([command, "--help"])
     assert expected in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_readme_states_the_set_up_time_tasks_sh_prints():
+    """One measured figure (2 cores, 2026-12), said the same way in both places."""
+    printed = re.search(r"first run: (\d+-\d+) min on 2 cores", (REPO_ROOT / "tasks.sh").read_text())
+    assert printed is not None
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    assert f"printing its progress; {printed.group(1)} minutes on a 2-core machine" in readme
