@@ -6,6 +6,8 @@ import fcntl
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from llm_config import ModelRegistry, load_registry
+from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from stacks.app_factory import add_deployment
 
 # The tests never see the caller's AWS settings (profile, keys, region, endpoints, config files, instance or
@@ -75,6 +78,36 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Te
         return Template.from_json(cache[key])
 
     yield _synth
+
+
+# The one run of app.py as the CDK CLI runs it that several tests inspect (stdout, stderr, the template it writes).
+APP_RUN_CONTEXT = {"model": "mixtral", "endpoint": "chat"}
+
+
+@pytest.fixture(scope="session")
+def app_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``app.py`` run once per test run with APP_RUN_CONTEXT: returncode, stdout, stderr and the template files."""
+
+    def run() -> dict[str, Any]:
+        outdir = tmp_path_factory.mktemp("app-run")
+        result = run_app_as_the_cli(REPO_ROOT, outdir, **APP_RUN_CONTEXT)
+        templates = {path.name: path.read_text() for path in sorted(outdir.glob("*.template.json"))}
+        return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr, "templates": templates}
+
+    return _once(_shared_dir(tmp_path_factory, "app-run") / "mixtral-chat.json", run)
+
+
+def run_app_as_the_cli(project: Path, outdir: Path, **context: str) -> subprocess.CompletedProcess[str]:
+    """Run app.py the way the CLI does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))},
+        **CDK_CLI_OFFLINE_ENV,
+        "CDK_CONTEXT_JSON": json.dumps({**CDK_JSON_CONTEXT, **context}),
+        "CDK_OUTDIR": str(outdir),
+    }
+    return subprocess.run(
+        [sys.executable, "app.py"], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def _shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
-import pytest
-
 from llm_config.deployment import DeploymentSpec
 from planner.deploy_cost import cost_line, deployment_cost_line
 from tests.conftest import REPO_ROOT
@@ -54,19 +47,11 @@ def test_cost_line_of_a_migration_counts_both_variants():
     )
 
 
-@pytest.mark.e2e
-def test_app_prints_the_estimate_on_stderr_only(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "CDK_OUTDIR": str(tmp_path), "CDK_CONTEXT_JSON": json.dumps({"model": "llama2-7b"})},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout == ""
-    assert "Estimated cost of llm-llama2-7b: $1,028/month always-on (1 x ml.g5.xlarge" in result.stderr
-    assert (tmp_path / "llm-llama2-7b.template.json").exists()
+def test_app_prints_the_estimate_on_stderr_only(app_run):
+    assert app_run["returncode"] == 0
+    assert app_run["stdout"] == ""
+    assert "Estimated cost of llm-chat: $5,176/month always-on (1 x ml.g5.12xlarge" in app_run["stderr"]
+    assert list(app_run["templates"]) == ["llm-chat.template.json"]
 
 
 def test_the_planner_hint_is_a_command_that_works_from_a_fresh_clone():
