@@ -450,8 +450,10 @@ def status_command(state: State | None) -> int:
     live = sorted((s["StackName"], s["StackStatus"]) for s in summaries if s["StackStatus"] != "DELETE_COMPLETE")
     print("stacks:")
     for name, status in live:
-        origin = "CDK bootstrap" if name == "CDKToolkit" else f"from {state.stacks[name]}" if name in state.stacks else ""
-        print(f"  {name}: {status}" + (f" ({_relative(origin)})" if origin else ""))
+        origin = (
+            "CDK bootstrap" if name == "CDKToolkit" else f"from {_relative(state.stacks[name])}" if name in state.stacks else ""
+        )
+        print(f"  {name}: {status}" + (f" ({origin})" if origin else ""))
     sagemaker = make_client("sagemaker")
     endpoints = sagemaker.list_endpoints()["Endpoints"]
     print("endpoints:" if endpoints else "endpoints: none")
