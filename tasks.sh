@@ -124,12 +124,12 @@ case "$task" in
   synth)
     if [ "${1-}" = --dry-run ]; then
       shift
-      mapfile -t flags < <(synth_flags "$@")
+      flags=(); while IFS= read -r flag; do flags+=("$flag"); done < <(synth_flags "$@")  # bash 3.2 has no mapfile
       echo "cdk synth --quiet ${flags[*]}"
       exit 0
     fi
     setup
-    mapfile -t flags < <(synth_flags "$@")
+    flags=(); while IFS= read -r flag; do flags+=("$flag"); done < <(synth_flags "$@")  # bash 3.2 has no mapfile
     cdk synth --quiet "${flags[@]}"
     .venv/bin/python scripts/summarize_synth.py cdk.out
     ;;
