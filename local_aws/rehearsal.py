@@ -374,7 +374,7 @@ def migration_findings(spec: DeploymentSpec, emulator: Emulator) -> list[Finding
         return []
     make_client = client_factory(emulator)
     live = read_live_endpoint(spec.endpoint_name, make_client("sagemaker"), make_client("application-autoscaling"))
-    return check_transition(live.state, spec) if live.state is not None else []
+    return check_transition(live.state, spec)
 
 
 def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec) -> int:
