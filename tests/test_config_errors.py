@@ -48,7 +48,18 @@ def test_shipped_configs_load(config_dir):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda d: d.update(instance_typ="ml.g5.xlarge"), r"mistral-7b.yaml: instance_typ: unknown key\n  fix: remove it"),
+        (
+            lambda d: d.update(instance_typ="ml.g5.xlarge"),
+            r"mistral-7b.yaml: instance_typ: unknown key\n  fix: did you mean instance\? \(model_configs/README.md",
+        ),
+        (
+            lambda d: d.update(zzz=1),
+            r"zzz: unknown key\n  fix: remove it or correct its spelling; known here: alarms, aliases, .*best_for",
+        ),
+        (
+            lambda d: d["container"].update(max_totl_tokens=1),
+            r"container.max_totl_tokens: unknown key\n  fix: did you mean max_total_tokens\?",
+        ),
         (
             lambda d: d["container"].update(max_total_tokens="8192"),
             r"container.max_total_tokens: Input should be a valid integer",
