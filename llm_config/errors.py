@@ -9,13 +9,13 @@ from typing import Any
 MAX_PART_CHARS = 1000
 
 _BRIEF = reprlib.Repr()  # keyword arguments need Python 3.12
-_BRIEF.maxlevel, _BRIEF.maxstring, _BRIEF.maxother, _BRIEF.maxlong = 3, 80, 80, 40
-_BRIEF.maxdict = _BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxset = 6
+_BRIEF.maxlevel, _BRIEF.maxstring, _BRIEF.maxother, _BRIEF.maxlong = 2, 80, 80, 40
+_BRIEF.maxdict = _BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxset = 4
 
 
 def brief(value: Any) -> str:
     """``repr(value)``, shortened so that neither its length nor the time to build it grows with the value."""
-    return _BRIEF.repr(value)
+    return bounded(_BRIEF.repr(value), 200)
 
 
 def bounded(text: str, limit: int = MAX_PART_CHARS) -> str:
