@@ -17,7 +17,8 @@ import yaml
 from llm_config import ConfigError, load_registry
 from llm_config.deployment import deployment_from_context
 from llm_config.deployment_file import DeploymentFile
-from llm_config.yaml_files import parse_as, read_yaml_mapping
+from llm_config.operations import MAX_BUDGET_USD
+from llm_config.yaml_files import MAX_FILE_BYTES, parse_as, read_yaml_mapping
 from tests.conftest import REPO_ROOT
 
 Edit = Callable[[dict[str, Any]], None]
@@ -329,3 +330,11 @@ def test_no_pattern_in_the_product_spells_digits_as_backslash_d():
 
 def _is_re_match(line: str) -> bool:
     return bool(re.search(r"(\bre|PATTERN|_ARN|\bpattern)\.match\(", line))
+
+
+@pytest.mark.parametrize("doc", ["README.md", "model_configs/README.md", "docs/deployments.md"])
+def test_the_docs_quote_the_limits_the_code_enforces(doc):
+    text = " ".join((REPO_ROOT / doc).read_text().split())
+    assert f"{MAX_FILE_BYTES // 1024} KiB" in text
+    if doc != "docs/deployments.md":
+        assert f"at most {MAX_BUDGET_USD:,}" in text
