@@ -203,7 +203,7 @@ def test_ctrl_c_while_the_emulator_starts_stops_it(tmp_path: Path, monkeypatch: 
     def interrupted(emulator: rehearsal.Emulator) -> bool:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rehearsal.subprocess, "Popen", popen)
+    monkeypatch.setattr(subprocess, "Popen", popen)
     monkeypatch.setattr(rehearsal, "is_up", interrupted)
     with pytest.raises(KeyboardInterrupt):
         rehearsal.start_emulator("us-east-1", tmp_path / "moto.log")
