@@ -292,6 +292,8 @@ def test_a_huge_problem_text_is_cut():
         (b"key: mistral-7b\nbest_for: caf\xe9\n", r"is not UTF-8 text \(byte 0xe9 at line 2\)\n  fix: save the file as UTF-8"),
         (b"a: " + b"[" * 3000 + b"]" * 3000 + b"\n", r"the YAML is nested too deeply"),
         (b"# padding\n" * 30_000, r"the file is larger than 256 KiB"),
+        (b"a: 1\nb: " + b"9" * 5000 + b"\n", r"cannot read this value \(Exceeds the limit .*\) at line 2, column 4"),
+        (b"retrieved: 2026-13-01\n", r"cannot read this value \(month must be in 1..12\) at line 1, column 12\n  fix: quote it"),
     ],
 )
 def test_unreadable_files_get_one_message(tmp_path, content, expected):
