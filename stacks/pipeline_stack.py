@@ -21,7 +21,7 @@ from llm_config import BedrockModelConfig, ModelRegistry, SageMakerModelConfig
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from llm_config.deployment import DeploymentSpec
 from llm_config.stages import StageConfig, role_arn, smoke_test_caller_role_name, smoke_test_role_name
-from llm_constructs.bedrock_model_access import invoke_arns
+from llm_constructs.bedrock_model_access import invoke_statements
 from llm_constructs.nag import acknowledge
 from stacks.app_factory import build_stack
 from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
@@ -78,15 +78,14 @@ def smoke_test_statements(stage: StageConfig, specs: Sequence[DeploymentSpec]) -
     ]
     if endpoints:
         statements.append(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=endpoints))
-    models = []
-    for spec in specs:
-        if isinstance(spec.model, BedrockModelConfig):
-            regions = spec.model.foundation_model_regions(stage.region, spec.source)
-            models += invoke_arns(
-                spec.model, partition=partition, region=stage.region, account=stage.account, destination_regions=regions
-            )
-    if models:
-        statements.append(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=sorted(set(models))))
+    bedrock = [(spec.model, spec.source) for spec in specs if isinstance(spec.model, BedrockModelConfig)]
+    for model, source in bedrock:
+        route = model.route(stage.region, source)
+        statements += invoke_statements(route, partition=partition, account=stage.account, actions=["bedrock:InvokeModel"], sids=False)
+    if bedrock:
+        # The lifecycle check before the deploy (scripts/bedrock_lifecycle.py) reads each model's modelLifecycle.
+        models = sorted({f"arn:{partition}:bedrock:{stage.region}::foundation-model/{m.model_id}" for m, _ in bedrock})
+        statements.append(iam.PolicyStatement(actions=["bedrock:GetFoundationModel"], resources=models))
     return statements
 
 
