@@ -91,14 +91,19 @@ class ModelLifecycle(LifecycleEntry):
         return self
 
     def state(self, region: str, today: date) -> LifecycleState:
-        """The state in ``region`` on ``today``: the recorded status, moved on by the dates that have passed."""
+        """The state in ``region`` on ``today``. A recorded date decides: from ``end_of_life_date`` the model is end
+        of life (before it, at most legacy), from ``legacy_date`` legacy. Without dates the recorded status holds."""
         entry: LifecycleEntry = self.regions.get(region, self)
-        status = entry.status
-        if entry.legacy_date and today >= entry.legacy_date and status == "active":
-            status = "legacy"
-        if entry.end_of_life_date and today >= entry.end_of_life_date:
+        eol = entry.end_of_life_date
+        if eol is not None and today >= eol:
+            status: LifecycleStatus = "end-of-life"
+        elif eol is None and entry.status == "end-of-life":
             status = "end-of-life"
-        return LifecycleState(status=status, end_of_life_date=entry.end_of_life_date)
+        elif entry.status != "active" or (entry.legacy_date is not None and today >= entry.legacy_date):
+            status = "legacy"
+        else:
+            status = "active"
+        return LifecycleState(status=status, end_of_life_date=eol)
 
 
 class GeographyProfile(StrictModel):
