@@ -258,7 +258,9 @@ class BedrockModelConfig(ModelIdentity):
                 "|add the global profile's prices (Bedrock pricing page)"
             )
         if (self.prices.global_input_per_1k_usd is None) != (self.prices.global_output_per_1k_usd is None):
-            raise ValueError("set both prices.global_input_per_1k_usd and prices.global_output_per_1k_usd, or neither|add the other")
+            raise ValueError(
+                "set both prices.global_input_per_1k_usd and prices.global_output_per_1k_usd, or neither|add the other"
+            )
         return self
 
     @property

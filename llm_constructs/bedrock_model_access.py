@@ -47,7 +47,11 @@ def invoke_statements(
         return name if sids else None
 
     if route.profile_id is None:
-        return [iam.PolicyStatement(sid=sid("InvokeModel"), actions=list(actions), resources=foundation_model_arns(route, partition=partition))]
+        return [
+            iam.PolicyStatement(
+                sid=sid("InvokeModel"), actions=list(actions), resources=foundation_model_arns(route, partition=partition)
+            )
+        ]
     profile = profile_arn(route, partition=partition, account=account)
     return [
         iam.PolicyStatement(sid=sid("InvokeInferenceProfile"), actions=list(actions), resources=[profile]),

@@ -94,6 +94,7 @@ class BedrockModelMonitoring(Construct):
         period: Duration,
     ) -> cloudwatch.Dashboard:
         input_usd, output_usd = price_per_1k_usd
+
         def sum_of(metric_name: str) -> cloudwatch.Metric:
             return access.metric(metric_name, statistic="Sum", period=period)
 

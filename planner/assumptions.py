@@ -177,7 +177,10 @@ def load_planner_data(
     throughput_file = _read(ThroughputFile, data_dir / "throughput.yaml")
     quality_file = _read(QualityFile, data_dir / "quality.yaml")
     bedrock = {m.key: m for m in registry.models.values() if isinstance(m, BedrockModelConfig)}
-    for path, entries in ((data_dir / "throughput.yaml", throughput_file.models), (data_dir / "quality.yaml", quality_file.tiers)):
+    for path, entries in (
+        (data_dir / "throughput.yaml", throughput_file.models),
+        (data_dir / "quality.yaml", quality_file.tiers),
+    ):
         for key in entries:
             if key in bedrock:
                 raise ConfigError(

@@ -212,7 +212,7 @@ def _report(
         f"Traffic: {traffic.requests_per_hour:,.4g} requests/hour ({traffic.requests_per_hour * 24:,.0f}/day,"
         f" {traffic.requests_per_month:,.0f}/month), {traffic.input_tokens} in + {traffic.output_tokens} out tokens per request",
         f"Asks: quality {asks.quality} or better, {latency}, {budget}",
-        f"Prices: {data.price_basis}; 730 h/month; throughput and quality: planner/data/",
+        f"Prices: {data.price_basis}; 730 h/month; throughput and quality: planner/data/, Bedrock models' own configs",
         "",
         _table(ranked, traffic),
         "",

@@ -119,7 +119,7 @@ def _retired_guide_models(data: PlannerData) -> list[Finding]:
             Finding(
                 f"{old.display_name} on Bedrock",
                 f"${old.input_per_1k_usd:g}/${old.output_per_1k_usd:g} per 1K tokens in/out",
-                f"retired on Bedrock (model_configs/{key}.yaml lifecycle, as of {data.today.isoformat()}): deploy"
+                f"retired on Bedrock (lifecycle in model_configs/{key}.yaml): deploy"
                 f" {data.current(key)} instead, ${new.input_per_1k_usd:g}/${new.output_per_1k_usd:g} per 1K tokens in/out"
                 f" ({new.display_name}, its configured inference profile)",
             )

@@ -104,7 +104,9 @@ def recommend(ranked: list[Assessment], asks: Asks, current: Callable[[str], str
     replaced = {current(key): key for key in step.candidates if current(key) != key}
     if replaced:
         names = ", ".join(f"{old} -> {new}" for new, old in replaced.items())
-        step = TreeStep(f"{step.question} (retired on Bedrock, so their successors: {names})", tuple(current(k) for k in step.candidates))
+        step = TreeStep(
+            f"{step.question} (retired on Bedrock, so their successors: {names})", tuple(current(k) for k in step.candidates)
+        )
     named = [a for a in ranked if a.option.key in step.candidates]
     tree_picks = [a for a in named if a.meets_all]
     best = ranked[0]

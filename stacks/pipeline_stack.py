@@ -81,7 +81,9 @@ def smoke_test_statements(stage: StageConfig, specs: Sequence[DeploymentSpec]) -
     bedrock = [(spec.model, spec.source) for spec in specs if isinstance(spec.model, BedrockModelConfig)]
     for model, source in bedrock:
         route = model.route(stage.region, source)
-        statements += invoke_statements(route, partition=partition, account=stage.account, actions=["bedrock:InvokeModel"], sids=False)
+        statements += invoke_statements(
+            route, partition=partition, account=stage.account, actions=["bedrock:InvokeModel"], sids=False
+        )
     if bedrock:
         # The lifecycle check before the deploy (scripts/bedrock_lifecycle.py) reads each model's modelLifecycle.
         models = sorted({f"arn:{partition}:bedrock:{stage.region}::foundation-model/{m.model_id}" for m, _ in bedrock})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
-from cfnlint.api import ManualArgs, lint
 
 from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, load_registry
 from llm_constructs.bedrock_model_access import invoke_statements
