@@ -178,6 +178,12 @@ class Route:
     def regionless_arn(self) -> bool:
         return self.scope == "global"
 
+    @property
+    def lifecycle_region(self) -> str:
+        """Where to ask Bedrock for the model's modelLifecycle: the caller's region when the model is served there,
+        else the first destination (a geography profile may serve a source region from elsewhere)."""
+        return self.region if self.region in self.destination_regions else self.destination_regions[0]
+
 
 class BedrockAlarms(StrictModel):
     """Thresholds of the AWS/Bedrock alarms; the defaults are documented in the schema doc."""

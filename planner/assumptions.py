@@ -209,8 +209,8 @@ def load_planner_data(
             raise ConfigError(
                 display_path(path), None, f"no entry for {', '.join(missing)}", "add one per model (see the file's header)"
             )
-    for key, figures in throughput_file.models.items():
-        if _is_sagemaker(registry, key) != (figures.max_concurrent_requests is not None):
+    for key, entry in throughput_file.models.items():
+        if _is_sagemaker(registry, key) != (entry.max_concurrent_requests is not None):
             raise ConfigError(
                 display_path(data_dir / "throughput.yaml"),
                 f"models.{key}.max_concurrent_requests",

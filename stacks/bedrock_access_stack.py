@@ -31,7 +31,8 @@ def principal(identifier: str) -> iam.IPrincipal:
 class BedrockAccessStack(Stack):
     """Least-privilege access to one Bedrock model, with its alarms, dashboard, budget and client parameter.
 
-    ``route``: how clients in the stack's region call the model (``BedrockModelConfig.route``). ``trusted_principals``: account ids or IAM ARNs
+    ``route``: how clients in the stack's region call the model (``BedrockModelConfig.route``).
+    ``trusted_principals``: account ids or IAM ARNs
     that may assume the client role (default: the deploying account). ``alarm_emails`` (default none) subscribe
     to the alarm topic; ``budget_usd`` (default: the config's ``budget.amount_usd``) sets the budget amount.
     """

@@ -35,6 +35,9 @@ OFFLINE_ENV = CDK_CLI_OFFLINE_ENV
 CDK_CLI_VERSION = "2.1148.1"
 # The smoke test only needs boto3: pin it to the project's own versions (requirements.txt, constraints.txt).
 SMOKE_TEST_DEPENDENCIES = "boto3==1.44.8 botocore==1.44.8"
+# scripts/bedrock_lifecycle.py reads model_configs/ through llm_config: the smoke test's packages plus these,
+# every transitive version pinned by constraints.txt.
+LIFECYCLE_CHECK_INSTALL = "pip install --quiet -c constraints.txt boto3 botocore pydantic PyYAML"
 # What CDK's grantReadWrite gives a role on a KMS-encrypted bucket (cdk-nag flags each action group).
 ARTIFACT_GRANT_ACTIONS = (
     "s3:GetObject*",
@@ -251,6 +254,35 @@ class LlmPipelineStack(Stack):
             timeout=Duration.minutes(15),
         )
         pre: list[pipelines.Step] = []
+        bedrock = sorted({spec.model.key for spec in deployments.specs if isinstance(spec.model, BedrockModelConfig)})
+        if bedrock:
+            # Before the deploy: Bedrock's modelLifecycle must agree with the configs (read-only, the smoke-test role).
+            lifecycle = pipelines.CodeBuildStep(
+                "BedrockLifecycle",
+                input=repository,
+                role=caller,
+                env=OFFLINE_ENV,
+                install_commands=[LIFECYCLE_CHECK_INSTALL],
+                commands=[
+                    shlex.join(
+                        [
+                            "python",
+                            "scripts/bedrock_lifecycle.py",
+                            "--region",
+                            stage.region,
+                            "--role-arn",
+                            smoke_role_arn,
+                            *bedrock,
+                        ]
+                    )
+                ],
+                partial_build_spec=codebuild.BuildSpec.from_object(
+                    {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
+                ),
+                timeout=Duration.minutes(10),
+            )
+            self._smoke_steps.append(lifecycle)
+            pre.append(lifecycle)
         if stage.approval:
             pre.append(
                 pipelines.ManualApprovalStep(

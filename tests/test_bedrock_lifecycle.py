@@ -79,7 +79,7 @@ def test_a_retiring_model_must_name_its_successor():
 
 def test_successor_must_be_another_bedrock_config(tmp_path):
     config_dir = haiku_with(tmp_path, status="legacy", successor="mistral-7b")
-    with pytest.raises(ConfigError, match="lifecycle.successor: 'mistral-7b' is not another Bedrock model config"):
+    with pytest.raises(ConfigError, match=r"lifecycle\.successor: 'mistral-7b' is not another Bedrock model config"):
         load_registry(config_dir)
 
 
