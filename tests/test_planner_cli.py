@@ -156,6 +156,9 @@ def test_bedrock_docs_quote_the_planners_scenario_2_figures(capsys):
         ("$1,027.84 (1 x ml.g5.xlarge) vs $18.25/month", "USD 18.25 a month at 100 requests a day (98% less"),
         ("vs $1,825.00/month", "USD 1,825 at 10,000 a day (78% more"),
         ("break even at 235 req/hour (5,632/day)", "break even at 235 requests an hour (5,632 a day)"),
+        ("vs $20.08/month", "USD 20.08 a month at 100 requests a day"),
+        ("vs $2,007.50/month", "USD 2,007.50 at 10,000 (95% more"),
+        ("break even at 213 req/hour (5,120/day)", "breaks even with it at 213 requests an hour (5,120 a day)"),
     ]:
         assert planner_figure in out
         assert docs_figure in bedrock_docs
