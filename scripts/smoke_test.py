@@ -49,9 +49,9 @@ RETRYABLE_CODES = frozenset(
         "ModelNotReadyException",
     }
 )
+AWS_SETUP_FIX = "configure AWS credentials and a region (aws configure, AWS_PROFILE, or --region and --role-arn)"
 # Our loop owns retries (so the attempts and waits are bounded and reported); botocore makes one attempt.
 # InvokeEndpoint itself gives up after 60 s, so a longer read timeout never hides a slow model.
-AWS_SETUP_FIX = "configure AWS credentials and a region (aws configure, AWS_PROFILE, or --region and --role-arn)"
 BOTO_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=70, connect_timeout=10)
 
 
