@@ -37,7 +37,8 @@ from botocore.config import Config
 
 from llm_config import ConfigError, SageMakerModelConfig, load_registry
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
-from llm_config.deployment import DeploymentSpec, deployment_from_context
+from llm_config.deployment import REGION_PATTERN, DeploymentSpec, deployment_from_context
+from llm_config.errors import brief
 from local_aws.verify import (
     DYNAMIC_REFERENCE,
     ClientFactory,
@@ -150,12 +151,16 @@ def start_emulator(region: str, log_path: Path, port: int | None = None, timeout
         )
     emulator = Emulator(pid=process.pid, port=port, region=region)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the local AWS emulator exited with status {process.returncode}; see {log_path}")
-        if is_up(emulator):
-            return emulator
-        time.sleep(0.2)
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the local AWS emulator exited with status {process.returncode}; see {log_path}")
+            if is_up(emulator):
+                return emulator
+            time.sleep(0.2)
+    except KeyboardInterrupt:  # no state file names it yet: stop it rather than leave it running unknown
+        stop_emulator(emulator)
+        raise
     stop_emulator(emulator)
     raise RuntimeError(f"the local AWS emulator did not answer on {emulator.url} within {timeout:.0f}s; see {log_path}")
 
@@ -351,6 +356,13 @@ def context_flags(model: str | None, extra: Sequence[str]) -> list[str]:
     return flags
 
 
+def region_of(extra: Sequence[str]) -> str:
+    for item in extra:
+        if item.startswith("region="):
+            return item.split("=", 1)[1]
+    return "us-east-1"
+
+
 def validate(context: Sequence[str]) -> DeploymentSpec:
     """The spec the app will build from ``context``, checked as the app checks it (ConfigError on bad input), before
     anything starts: a bad model or flag must not cost an emulator start and a bootstrap."""
@@ -402,8 +414,10 @@ def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec
     output_dir = assembly_dir(context)
     try:
         deployed = deploy(context, state.emulator, output_dir)
-    except BaseException:  # a stack that failed verification is still deployed: destroy-local must know it
-        _after_failure(_record_stacks(state, output_dir), started_here)
+    except BaseException as error:  # a stack that failed verification is still deployed: destroy-local must know it
+        recorded = _record_stacks(state, output_dir)
+        if not isinstance(error, KeyboardInterrupt):  # Ctrl-C: main() says the state file records the emulator
+            _after_failure(recorded, started_here)
         raise
     stacks = _record_stacks(state, output_dir).stacks
     retained = tuple(dict.fromkeys((*state.retained, *retained_physical_ids(deployed))))
@@ -558,6 +572,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         " left, and stop the emulator.",
     )
     args = parser.parse_args(argv)
+    region = region_of(args.context) if args.command == "deploy" else ""
+    if args.command == "deploy" and not REGION_PATTERN.fullmatch(region):  # before an emulator claims it
+        print(f"error: -c region: {brief(region)} is not an AWS region name\n  fix: use a name like us-east-1", file=sys.stderr)
+        return 2
     state = read_state()
     if state and not is_up(state.emulator):
         state = None
@@ -575,6 +593,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the state file already names the emulator and every stack deployed so far
+        print(f"\ninterrupted: {STATE_FILE} records what is running; ./tasks.sh destroy-local removes it", file=sys.stderr)
+        return 130
     except VerificationError as error:
         print(f"error: the local deploy does not match its template: {error}", file=sys.stderr)
         return 1

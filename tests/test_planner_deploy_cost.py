@@ -22,18 +22,18 @@ def test_cost_line_warns_when_the_region_is_not_the_price_region():
 
 
 def test_cost_line_for_a_bedrock_model_uses_its_config_prices(registry):
-    spec = DeploymentSpec(endpoint_name="haiku", region="us-east-1", model=registry.resolve("claude-3-haiku"))
+    spec = DeploymentSpec(endpoint_name="haiku", region="us-east-1", model=registry.resolve("claude-haiku-4-5"))
     line = cost_line(spec, registry)
     assert line.startswith(
-        "Estimated cost of llm-haiku: no fixed cost; Bedrock bills $0.00025 per 1K input and $0.00125 per 1K output tokens,"
-        " $0.50 per 1,000 requests of 500 + 300 tokens (us-east-1 on-demand)."  # 1000 x (0.5 x 0.00025 + 0.3 x 0.00125)
+        "Estimated cost of llm-haiku: no fixed cost; Bedrock bills $0.0011 per 1K input and $0.0055 per 1K output tokens,"
+        " $2.20 per 1,000 requests of 500 + 300 tokens (us-east-1 on-demand)."  # 1000 x (0.5 x 0.0011 + 0.3 x 0.0055)
     )
 
 
 def test_cost_line_of_a_bedrock_model_outside_its_price_region():
-    line = deployment_cost_line({"model": "claude-3-opus", "region": "us-west-2"}.get, {})
-    # 1000 x (0.5 x 0.015 + 0.3 x 0.075) = 30.00, priced in the config's us-east-1
-    assert "$30.00 per 1,000 requests of 500 + 300 tokens (us-east-1 on-demand); us-west-2 prices differ" in line
+    line = deployment_cost_line({"model": "claude-opus-4-6", "region": "us-west-2"}.get, {})
+    # 1000 x (0.5 x 0.0055 + 0.3 x 0.0275) = 11.00, priced in the config's us-east-1
+    assert "$11.00 per 1,000 requests of 500 + 300 tokens (us-east-1 on-demand); us-west-2 prices differ" in line
 
 
 def test_cost_line_of_a_migration_counts_both_variants():
@@ -56,7 +56,7 @@ def test_app_prints_the_estimate_on_stderr_only(app_run):
 
 def test_the_planner_hint_is_a_command_that_works_from_a_fresh_clone():
     """`python -m planner` fails with the system Python (no packages): the hint names the task that sets up first."""
-    for context in ({"model": "mistral"}, {"model": "claude-3-haiku"}):
+    for context in ({"model": "mistral"}, {"model": "claude-haiku-4-5"}):
         assert deployment_cost_line(context.get, {}).endswith(" At your traffic: ./tasks.sh plan --help")
     tasks = (REPO_ROOT / "tasks.sh").read_text()
     assert ".venv/bin/python -m planner" in tasks  # ./tasks.sh plan ARGS is the planner with ARGS
@@ -71,7 +71,7 @@ def test_docs_quote_the_cost_lines_the_app_prints():
         for context in (
             {"model": "mistral"},
             {"endpoint": "chat", "model": "mistral", "candidate": "mixtral", "candidate_weight": "10"},
-            {"model": "claude-3-sonnet"},
+            {"model": "claude-sonnet-4-6"},
         )
     ]
     assert quoted == expected
