@@ -266,6 +266,10 @@ def check_venv_python(words: tuple[str, ...], tmp_path: Path) -> None:
         from scripts.smoke_test import parse_args
 
         parse_args(list(words[2:]))
+    elif words[1].startswith("scripts/") and words[1].endswith(".py"):  # may need AWS: its --help must work
+        assert (REPO_ROOT / words[1]).is_file(), f"{words[1]} does not exist"
+        result = run([".venv/bin/python", words[1], "--help"])
+        assert result.returncode == 0 and "usage" in result.stdout, result.stdout + result.stderr
     else:
         raise AssertionError(f"no check for `{shlex.join(words[:3])}`: add one to check_venv_python")
 
