@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.latency is not None and args.latency < fastest.first_token_seconds:
         parser.error(
             f"argument --latency: no option can answer within {args.latency:g} s: the fastest first token is"
-            f" {fastest.first_token_seconds:g} s ({fastest.display_name}, planner/data/throughput.yaml)"
+            f" {fastest.first_token_seconds:.2g} s ({fastest.display_name})"
         )
     compare_keys = _resolve(parser, data, args.compare) if args.compare else None
     asks = Asks(
@@ -202,7 +202,7 @@ def _report(
         f"Asks: quality {asks.quality} or better, {latency}, {budget}",
         f"Prices: {data.price_basis}; 730 h/month; throughput and quality: planner/data/",
         "",
-        _table(ranked, traffic),
+        _table(ranked, traffic, asks.streaming),
         "",
         f"Recommendation: {recommendation.choice.option.display_name} on {recommendation.choice.option.hosting}"
         f" (${recommendation.choice.monthly_usd:,.0f}/month)",
@@ -228,8 +228,14 @@ def _report(
     return "\n".join(lines)
 
 
-def _table(ranked: list[Assessment], traffic: Traffic) -> str:
-    header = ("#", "model", "hosting", "quality", "latency", "always-on", "autoscaled", "per-token", "meets asks?")
+def _ceiling(option: Option, streaming: bool) -> str:
+    """The physical limit beside the estimate (self-hosted models only: an API's hardware is unknown)."""
+    ceiling = option.ceiling_seconds(streaming)
+    return "-" if ceiling is None else f"{ceiling:.1f} s"
+
+
+def _table(ranked: list[Assessment], traffic: Traffic, streaming: bool) -> str:
+    header = ("#", "model", "hosting", "quality", "latency", "ceiling", "always-on", "autoscaled", "per-token", "meets asks?")
     rows = [header]
     for number, assessment in enumerate(ranked, start=1):
         option = assessment.option
@@ -247,6 +253,7 @@ def _table(ranked: list[Assessment], traffic: Traffic) -> str:
                 option.hosting,
                 option.quality,
                 f"{assessment.latency_seconds:.1f} s",
+                _ceiling(option, streaming),
                 always_on,
                 autoscaled,
                 per_token,
@@ -254,7 +261,7 @@ def _table(ranked: list[Assessment], traffic: Traffic) -> str:
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    right = {0, 4, 5, 6, 7}
+    right = {0, 4, 5, 6, 7, 8}
     lines = []
     for row in rows:
         cells = [
