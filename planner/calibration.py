@@ -83,6 +83,13 @@ class Row:
         return self.predicted / self.measured - 1
 
     @property
+    def ceiling_is_beyond_measurement(self) -> bool:
+        """No measurement may beat the physical limit: if one did, a datasheet figure would be wrong."""
+        if self.point.tokens_per_second:
+            return self.ceiling >= self.measured
+        return self.ceiling <= self.measured
+
+    @property
     def unit(self) -> str:
         return "tokens/s" if self.point.tokens_per_second else "s"
 

@@ -218,7 +218,7 @@ def _report(
             full_load = hosted.hourly_usd / hosted.capacity_per_instance
             lines.append(
                 f"{pair} never: even at its scaling target ({hosted.scaling_target}), an instance costs"
-                f" ${full_load:.4f} per request, {api.key} ${api.request_usd:.4f}"
+                f" ${full_load:.3g} per request, {api.key} ${api.request_usd:.3g}"
             )
         else:
             lines.append(f"{pair} never: {hosted.key} cannot take {asks.traffic.tokens_per_request}-token requests")

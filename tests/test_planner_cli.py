@@ -51,7 +51,7 @@ def test_requests_per_day_and_compare(capsys):
     # Mixtral's config scales out at 4 concurrent requests: 4 x 3600 / 8.35 s = 1,723.6 req/h, $2.61 / 1,723.6 = $0.0015
     assert (
         "mixtral-8x7b on ml.g6e.xlarge vs claude-3-haiku: never: even at its scaling target"
-        " (4 concurrent requests per instance), an instance costs $0.0015 per request" in out
+        " (4 concurrent requests per instance), an instance costs $0.00151 per request, claude-3-haiku $0.0005" in out
     )
 
 
