@@ -107,11 +107,15 @@ class InstanceCatalogue(StrictModel):
         """Each instance names its GPU model and interconnect; inline their specs so an instance is complete."""
         if not isinstance(data, dict):
             return data
-        tables = {"gpu": data.get("gpu_models"), "interconnect": data.get("interconnects")}
-        tables = {field: table if isinstance(table, dict) else {} for field, table in tables.items()}
-        named = {field: {key: {"name": key, **spec} for key, spec in table.items() if isinstance(spec, dict)} for field, table in tables.items()}
-        resolved = {}
-        for name, instance in (data.get("instances") or {}).items():
+        raw = {"gpu": data.get("gpu_models"), "interconnect": data.get("interconnects")}
+        tables: dict[str, dict[str, Any]] = {field: table if isinstance(table, dict) else {} for field, table in raw.items()}
+        named = {
+            field: {key: {"name": key, **spec} for key, spec in table.items() if isinstance(spec, dict)}
+            for field, table in tables.items()
+        }
+        resolved: dict[str, Any] = {}
+        instances = data.get("instances")
+        for name, instance in (instances if isinstance(instances, dict) else {}).items():
             if isinstance(instance, dict):
                 instance = dict(instance)
                 for field, table in named.items():

@@ -146,7 +146,9 @@ def load_planner_data(
     token_prices = pay_per_token_prices(registry, data_dir)
     throughput_file = _read(ThroughputFile, data_dir / "throughput.yaml")
     quality_file = _read(QualityFile, data_dir / "quality.yaml")
-    pay_per_token_keys = sorted({*(m.key for m in registry.models.values() if not isinstance(m, SageMakerModelConfig)), *token_prices})
+    pay_per_token_keys = sorted(
+        {*(m.key for m in registry.models.values() if not isinstance(m, SageMakerModelConfig)), *token_prices}
+    )
     model_keys = sorted({*(m.key for m in registry.models.values()), *token_prices})
     for path, covered, keys in (
         (data_dir / "throughput.yaml", throughput_file.models, pay_per_token_keys),

@@ -1,7 +1,7 @@
 """The throughput model's calibration: published measurements, the model's prediction and its error at each.
 
-    python -m planner.calibration          # the table docs/planner.md shows
-    python -m planner.calibration --fit    # refit decode_efficiency per GPU and the all-reduce step per interconnect
+python -m planner.calibration          # the table docs/planner.md shows
+python -m planner.calibration --fit    # refit decode_efficiency per GPU and the all-reduce step per interconnect
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -143,20 +144,30 @@ def fit(calibration: CalibrationFile, catalogue: InstanceCatalogue) -> dict[str,
     """Least squares on relative error, one parameter at a time: each GPU's decode_efficiency on its
     single-GPU points, then each interconnect's all-reduce step on its multi-GPU points."""
     fitted: dict[str, float] = {}
-    gpus = {name: spec for name, spec in catalogue.gpu_models.items()}
+    gpus = dict(catalogue.gpu_models)
     for name in gpus:
         singles = [p for p in calibration.points if p.gpu == name and p.gpus == 1]
         if singles:
-            best = _search(lambda e: _sq(calibration, catalogue, singles, gpu=(name, e)), 0.2, 1.0)
+            best = _search(partial(_sq_gpu, calibration, catalogue, singles, name), 0.2, 1.0)
             gpus[name] = gpus[name].model_copy(update={"decode_efficiency": best})
             fitted[f"gpu_models.{name}.decode_efficiency"] = best
     catalogue = catalogue.model_copy(update={"gpu_models": gpus})
     for name in catalogue.interconnects:
         multis = [p for p in calibration.points if p.interconnect == name and p.gpus > 1]
         if multis:
-            best = _search(lambda us: _sq(calibration, catalogue, multis, interconnect=(name, us)), 1.0, 100.0)
+            best = _search(partial(_sq_interconnect, calibration, catalogue, multis, name), 1.0, 100.0)
             fitted[f"interconnects.{name}.allreduce_step_microseconds"] = best
     return fitted
+
+
+def _sq_gpu(calibration: CalibrationFile, catalogue: InstanceCatalogue, points: list[Point], name: str, value: float) -> float:
+    return _sq(calibration, catalogue, points, gpu=(name, value))
+
+
+def _sq_interconnect(
+    calibration: CalibrationFile, catalogue: InstanceCatalogue, points: list[Point], name: str, value: float
+) -> float:
+    return _sq(calibration, catalogue, points, interconnect=(name, value))
 
 
 def _sq(

@@ -13,9 +13,9 @@ from typing import Any
 # Run as a file (./tasks.sh synth): the repository root holds the packages.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from llm_config import ModelRegistry, SageMakerModelConfig, load_registry  # noqa: E402
-from llm_config.catalogue import HOURS_PER_MONTH  # noqa: E402
-from llm_config.sizing import assess  # noqa: E402
+from llm_config import ModelRegistry, SageMakerModelConfig, load_registry
+from llm_config.catalogue import HOURS_PER_MONTH
+from llm_config.sizing import assess
 
 
 def summarize(assembly_dir: Path, registry: ModelRegistry | None = None) -> str:

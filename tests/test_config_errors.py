@@ -117,7 +117,8 @@ def test_mixtral_on_the_guides_instance_does_not_fit(config_dir):
 
 
 def test_mixtral_fp16_on_g5_12xlarge_needs_quantization(config_dir):
-    edit(config_dir, "mixtral-8x7b", lambda d: (d["container"].update(quantization="none"), d["instance"].update(type="ml.g5.12xlarge")))
+    edit(config_dir, "mixtral-8x7b", lambda d: d["container"].update(quantization="none"))
+    edit(config_dir, "mixtral-8x7b", lambda d: d["instance"].update(type="ml.g5.12xlarge"))
     message = load_error(config_dir)
     assert "93.4 GB weights" in message
     assert "fix: set instance.type to ml.g6e.12xlarge" in message

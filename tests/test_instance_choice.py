@@ -42,7 +42,9 @@ def test_the_chosen_instances(registry):
         "llama2-70b": "ml.g6e.2xlarge",  # ml.g6e.xlarge's 32 GiB host memory cannot stage 39 GB of weights
     }
     for model in sagemaker_models(registry):
-        assert cheapest_passing(model, registry.instances).instance_type == model.instance.type
+        best = cheapest_passing(model, registry.instances)
+        assert best is not None
+        assert best.instance_type == model.instance.type
 
 
 @pytest.fixture

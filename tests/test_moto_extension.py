@@ -244,14 +244,14 @@ def test_drained_variant_reports_weight_zero(aws: Any) -> None:
 def test_every_catalogued_instance_type_is_accepted(aws: Any) -> None:
     """The rehearsal takes its instance types from the catalogue, so the fit check and the rehearsal agree."""
     catalogued = set(load_instance_catalogue(DEFAULT_CONFIG_DIR).instances)
-    assert moto_extension.GPU_INSTANCE_TYPES == catalogued
+    assert catalogued == moto_extension.GPU_INSTANCE_TYPES
     assert {"ml.g6e.xlarge", "ml.g6e.48xlarge", "ml.g6.xlarge", "ml.p5.48xlarge"} <= catalogued
     sagemaker = aws("sagemaker")
     sagemaker.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"})
     for number, instance_type in enumerate(sorted(catalogued)):
         variant = {"VariantName": "v", "ModelName": "m", "InstanceType": instance_type, "InitialInstanceCount": 1}
         sagemaker.create_endpoint_config(EndpointConfigName=f"c{number}", ProductionVariants=[variant])
-    with pytest.raises(ClientError, match="ml.g7.xlarge"):  # not catalogued: stock moto's validation still applies
+    with pytest.raises(ClientError, match=r"ml\.g7\.xlarge"):  # not catalogued: stock moto's validation still applies
         variant = {"VariantName": "v", "ModelName": "m", "InstanceType": "ml.g7.xlarge", "InitialInstanceCount": 1}
         sagemaker.create_endpoint_config(EndpointConfigName="unknown", ProductionVariants=[variant])
 

@@ -35,7 +35,7 @@ def test_the_guide_errors_table_quotes_the_shipped_instances_and_costs(registry)
     assert f"fp16 on ml.g6e.xlarge, {monthly(registry, 'llama2-13b')}" in guide_rows
     assert f"on ml.g6e.2xlarge, {monthly(registry, 'llama2-70b')}" in guide_rows
     for key in ("mixtral-8x7b", "llama2-13b", "llama2-70b", "mistral-7b"):
-        assert registry.models[key].instance.type in guide_rows  # type: ignore[union-attr]
+        assert registry.models[key].instance.type in guide_rows
 
 
 def test_the_migration_cost_is_the_planner_s(registry):
