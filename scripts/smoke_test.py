@@ -126,7 +126,9 @@ def targets_from_parameter(metadata: dict[str, Any], budget_override: float | No
     raise SmokeTestError(f"endpoint {name}: unknown hosting {hosting!r} in its SSM parameter")
 
 
-def targets_from_model(model_key: str, endpoint: str | None, budget_override: float | None) -> list[Target]:
+def targets_from_model(
+    model_key: str, endpoint: str | None, budget_override: float | None, region: str = "us-east-1"
+) -> list[Target]:
     """Targets from model_configs/ (by hand, no SSM parameter needed)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from llm_config import ConfigError, load_registry
@@ -147,7 +149,10 @@ def targets_from_model(model_key: str, endpoint: str | None, budget_override: fl
                 latency_budget_seconds=budget,
             )
         ]
-    model_id = model.invoke_id  # the cross-Region inference profile when the config names one
+    try:
+        model_id = model.route(region, "--model").invoke_id  # the inference profile the config picks for the region
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
     return [Target(label=f"{model.key} ({model_id})", hosting="bedrock", model_id=model_id, latency_budget_seconds=budget)]
 
 
@@ -318,7 +323,7 @@ def main(argv: Sequence[str] | None = None, session: Any = None, sleep: Callable
         if args.role_arn:
             session = assume_role(session, args.role_arn)
         if args.model:
-            targets = targets_from_model(args.model, args.endpoint, args.budget_seconds)
+            targets = targets_from_model(args.model, args.endpoint, args.budget_seconds, session.region_name or "us-east-1")
         else:
             targets = targets_from_parameter(read_parameter(clients("ssm"), args.endpoint), args.budget_seconds)
     except SmokeTestError as error:
