@@ -17,7 +17,7 @@ HOURS_PER_MONTH = 730  # AWS pricing's convention: 24 x 365 / 12.
 
 
 Fraction = Annotated[float, Field(gt=0, le=1)]
-ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 class GpuSpec(StrictModel):
@@ -161,7 +161,7 @@ class ContainerImage(StrictModel):
     version: str
     repository: str
     tag: str
-    accounts: dict[str, Annotated[str, Field(pattern=r"^\d{12}$")]]
+    accounts: dict[str, Annotated[str, Field(pattern=r"^[0-9]{12}$")]]
 
     def account_for(self, region: str, source: str) -> str:
         try:

@@ -12,7 +12,8 @@ model's prompt format, in the Hugging Face TGI request shape. A Bedrock model ge
 ``latency_budget_seconds``. Throttling is retried with bounded exponential backoff; the latency reported
 and checked is that of the successful attempt.
 
-Exit status: 0 every target passed, 1 a target failed (error, empty answer, over budget), 2 bad usage.
+Exit status: 0 every target passed, 1 a target failed (error, empty answer, over budget), 2 bad usage (including
+no AWS credentials or region).
 Needs only boto3 unless ``--model`` is given (then the project's config loader reads model_configs/).
 """
 
@@ -29,7 +30,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 CLIENT_PARAMETER_PREFIX = "/llm-endpoints"
 DEFAULT_PROMPT = "In one sentence, what is Amazon SageMaker?"
@@ -48,6 +49,7 @@ RETRYABLE_CODES = frozenset(
         "ModelNotReadyException",
     }
 )
+AWS_SETUP_FIX = "configure AWS credentials and a region (aws configure, AWS_PROFILE, or --region and --role-arn)"
 # Our loop owns retries (so the attempts and waits are bounded and reported); botocore makes one attempt.
 # InvokeEndpoint itself gives up after 60 s, so a longer read timeout never hides a slow model.
 BOTO_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=70, connect_timeout=10)
@@ -235,6 +237,8 @@ def call_with_backoff(
             log(f"  throttled ({code}), retrying in {delay:g} s (attempt {attempt}/{attempts})")
             sleep(delay)
             continue
+        except (NoCredentialsError, NoRegionError):
+            raise  # not this target's failure: nothing can be invoked (main() says how to set up)
         except BotoCoreError as error:
             raise SmokeTestError(str(error)) from None
         return text, tokens, clock() - started, attempt
@@ -314,7 +318,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None, session: Any = None, sleep: Callable[[float], None] = time.sleep) -> int:
     args = parse_args(argv)
-    session = session or boto3.session.Session(region_name=args.region)
+    try:
+        return run(args, session or boto3.session.Session(region_name=args.region), sleep)
+    except BotoCoreError as error:  # no credentials, no region, a malformed region: botocore's own words, one line
+        print(f"error: {error}\n  fix: {AWS_SETUP_FIX}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace, session: Any, sleep: Callable[[float], None]) -> int:
+    """main() with its session: read the targets, invoke each, report."""
 
     def clients(service: str) -> Any:
         return session.client(service, config=BOTO_CONFIG)
