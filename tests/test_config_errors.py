@@ -60,7 +60,8 @@ def test_shipped_configs_load(config_dir):
         ),
         (
             lambda d: d.update(zzz=1),
-            r"zzz: unknown key\n  fix: remove it or correct its spelling; known here: active_parameters_billion, alarms, aliases, .*best_for.*reference_request",
+            r"zzz: unknown key\n  fix: remove it or correct its spelling; known here: active_parameters_billion, alarms,"
+            r" aliases, .*best_for.*reference_request",
         ),
         (
             lambda d: d["container"].update(max_totl_tokens=1),
