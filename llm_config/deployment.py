@@ -32,12 +32,14 @@ DEFAULT_REGION = "us-east-1"
 # Python patterns are used with fullmatch ($ would also match before a final newline) and spell digits [0-9]
 # (\d also matches other scripts' digits).
 ENDPOINT_NAME_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")  # SageMaker's own rule
+MAX_COMPONENT_NAME = 63  # SageMaker's limit on an inference component's name
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 # The flags a deployment file replaces: passing one with -c deployment is an error, so CI deploys what the file says.
-SPEC_FLAGS = ("endpoint", "region", "model", "candidate", "candidate_weight", "retire")
+SPEC_FLAGS = ("endpoint", "region", "model", "candidate", "candidate_weight", "retire", "scale_to_zero")
 # Every -c key this module reads: app.py refuses any other key (llm_config.context_keys), so add a new flag here.
 CONTEXT_KEYS = ("deployment", *SPEC_FLAGS, "alarm_email", "budget_usd")
 MIGRATION_FIELDS = ("candidate", "candidate_weight", "retire")
+RAW_FLAGS = ("candidate_weight", "scale_to_zero")  # read as given, then checked: not necessarily text
 FLAGS_SOURCE = "-c flags"
 
 Phase = Literal["serve", "split", "shift", "revert", "retire"]
@@ -78,6 +80,14 @@ class DeploymentSpec:
     retire: str | None = None  # key of the model whose variant this deploy removes
     guardrails: Guardrails = field(default_factory=Guardrails)
     source: str = FLAGS_SOURCE  # where the spec came from: FLAGS_SOURCE or the deployment file
+    # An inference component on an endpoint that scales to zero instances (docs/scale-to-zero.md): -c scale_to_zero,
+    # the deployment file's scale_to_zero, or scaling.min_instances 0 in the model config.
+    scale_to_zero: bool = False
+
+    @property
+    def component_name(self) -> str:
+        """The inference component's name (scale to zero): endpoint and model, so it says what it serves."""
+        return f"{self.endpoint_name}-{self.model.key}"
 
     @property
     def stack_name(self) -> str:
@@ -105,9 +115,10 @@ class DeploymentSpec:
 
         SageMaker's guardrails need the new endpoint config to keep the old variant names. A split's first deploy
         adds the candidate and a retire removes a variant, so neither carries it; serve, shift and revert keep
-        the variant set of the phase before them (docs/migrations.md).
+        the variant set of the phase before them (docs/migrations.md). A scale-to-zero endpoint has no model
+        variants: its component updates in place (rolling), so it never carries it.
         """
-        return self.phase in ("serve", "shift", "revert")
+        return not self.scale_to_zero and self.phase in ("serve", "shift", "revert")
 
     @property
     def budget(self) -> BudgetSettings:
@@ -134,8 +145,9 @@ def deployment_from_context(
             )
         source, from_file = load_deployment_file(Path(path))
         return resolve_deployment(from_file, source, get_context, environ, registry)
-    values: dict[str, Any] = {name: _text(get_context, name) for name in SPEC_FLAGS if name != "candidate_weight"}
-    values["candidate_weight"] = get_context("candidate_weight")  # text from the CLI, a number from cdk.json
+    values: dict[str, Any] = {name: _text(get_context, name) for name in SPEC_FLAGS if name not in RAW_FLAGS}
+    for name in RAW_FLAGS:
+        values[name] = get_context(name)  # text from the CLI, a number or boolean from cdk.json
     return resolve_deployment(values, FLAGS_SOURCE, get_context, environ, registry)
 
 
@@ -173,12 +185,19 @@ def resolve_deployment(
                 )
         if guardrails != Guardrails():
             raise ConfigError(*where("guardrails"), f"{model.key} is a Bedrock model: there is no endpoint to update", "drop it")
-        candidate, weight, retire, models = None, 0, None, []
+        if values.get("scale_to_zero") is not None:
+            raise ConfigError(
+                *where("scale_to_zero"),
+                f"{model.key} is a Bedrock model: it already costs nothing while idle (per-token pricing)",
+                "drop scale_to_zero",
+            )
+        candidate, weight, retire, models, scale_to_zero = None, 0, None, [], False
     else:
         candidate, weight = _candidate(values, where, model, registry)
         retire = _retire(values, where, model, candidate, registry)
         models = [model] if candidate is None else [model, candidate]
         check_guardrails_fit(guardrails, [(m.key, *m.scaling.instance_range) for m in models], *where("guardrails"))
+        scale_to_zero = _scale_to_zero(values, where, models, guardrails, endpoint_name)
     emails = list(dict.fromkeys(email for m in models for email in m.alarms.emails))
     extra_emails = _text(get_context, "alarm_email")
     if extra_emails:
@@ -194,9 +213,11 @@ def resolve_deployment(
         retire=retire,
         guardrails=guardrails,
         source=source,
+        scale_to_zero=scale_to_zero,
     )
     if models and (spec.budget_usd is not None or candidate is not None):
         floor_hourly_usd = sum(m.scaling.min_instances * registry.instance_for(m).sagemaker_hourly_usd for m in models)
+        floor_hourly_usd = 0.0 if spec.scale_to_zero else floor_hourly_usd
         location = ("-c budget_usd", None) if spec.budget_usd is not None else where("candidate")
         check_budget_covers_floor(spec.budget, floor_hourly_usd, *location)
     return spec
@@ -230,6 +251,48 @@ def _candidate(
             "give the candidate's share of traffic in percent, e.g. candidate_weight=10",
         )
     return candidate, _percent(weight, where("candidate_weight"))
+
+
+def _scale_to_zero(
+    values: Mapping[str, Any], where: Where, models: list[SageMakerModelConfig], guardrails: Guardrails, endpoint: str
+) -> bool:
+    """Whether the endpoint scales to zero: the flag (true/false) when given, else any model's min_instances 0."""
+    value = values.get("scale_to_zero")
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        value = value.strip().lower() == "true"
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(*where("scale_to_zero"), f"expected true or false, got {value!r}", "pass scale_to_zero=true")
+    at_zero = [m.key for m in models if m.scaling.scales_to_zero]
+    if value is False and at_zero:
+        raise ConfigError(
+            *where("scale_to_zero"),
+            f"is false, but {at_zero[0]}'s scaling.min_instances is 0, which only a scale-to-zero endpoint allows",
+            f"drop scale_to_zero=false, or set scaling.min_instances: 1 in model_configs/{at_zero[0]}.yaml",
+        )
+    if not (value or at_zero):
+        return False
+    if len(models) > 1:
+        raise ConfigError(
+            *where("candidate"),
+            "a scale-to-zero endpoint serves one inference component; migrations between components are not built yet",
+            "deploy the new model as its own scale-to-zero endpoint (-c endpoint=NEW-NAME) and move clients through"
+            " its parameter (docs/scale-to-zero.md)",
+        )
+    if guardrails != Guardrails():
+        raise ConfigError(
+            *where("guardrails"),
+            "blue/green guardrails update endpoint variants; a scale-to-zero endpoint updates its component in place",
+            "drop guardrails, or drop scale_to_zero",
+        )
+    name = f"{endpoint}-{models[0].key}"
+    if len(name) > MAX_COMPONENT_NAME:
+        raise ConfigError(
+            *where("endpoint"),
+            f"the inference component's name {name!r} (endpoint-model) is longer than SageMaker's"
+            f" {MAX_COMPONENT_NAME} characters",
+            f"use an endpoint name of at most {MAX_COMPONENT_NAME - len(models[0].key) - 1} characters",
+        )
+    return True
 
 
 def _percent(value: Any, location: tuple[str, str | None]) -> int:

@@ -25,6 +25,7 @@ class DeploymentFile(StrictModel):
     candidate_weight: int | None = None  # required with candidate: 0-100
     retire: str | None = None
     guardrails: Guardrails = Guardrails()
+    scale_to_zero: bool | None = None  # None: on when the model's scaling.min_instances is 0 (docs/scale-to-zero.md)
 
 
 def load_deployment_file(path: Path) -> tuple[str, dict[str, Any]]:

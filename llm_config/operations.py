@@ -16,11 +16,19 @@ from llm_config._strict import StrictModel
 from llm_config.catalogue import HOURS_PER_MONTH, PositiveFloat, PositiveInt
 from llm_config.errors import ConfigError
 
-# Application Auto Scaling's predefined metrics for a SageMaker endpoint variant.
-# Scale to zero needs inference components, so a variant keeps at least one instance.
+# Application Auto Scaling's predefined metrics for a SageMaker endpoint variant. A scale-to-zero endpoint
+# (min_instances 0, or -c scale_to_zero=true) scales copies of an inference component instead, always on
+# COMPONENT_SCALING_METRIC: concurrent requests per copy.
 ScalingMetric = Literal["SageMakerVariantConcurrentRequestsPerModelHighResolution", "SageMakerVariantInvocationsPerInstance"]
 # What Application Auto Scaling scales: a variant's instance count, named by endpoint and variant.
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+# What Application Auto Scaling scales on a scale-to-zero endpoint: an inference component's copy count.
+COMPONENT_SCALABLE_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
+COMPONENT_SCALING_METRIC = "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
+# Time from a request at zero copies to the first answer. AWS's scale-to-zero docs speak of about 5 minutes;
+# a 2026 run on ml.g5.xlarge took 9.4 minutes to the first HTTP 200 (issue 15). Clients get the larger figure
+# in the endpoint's parameter so that they wait long enough; read 2026-12-01.
+EXPECTED_COLD_START_SECONDS = 600
 Percent = Annotated[float, Field(gt=0, le=100)]
 # A budget's amount per period, config or -c budget_usd: a bound that catches a slipped exponent (1e300, 25000000).
 MAX_BUDGET_USD = 1_000_000
@@ -68,15 +76,22 @@ class ScheduledScaling(StrictModel):
 
 
 class ScalingSettings(StrictModel):
-    """Application Auto Scaling of each variant's instance count (`sagemaker:variant:DesiredInstanceCount`)."""
+    """Application Auto Scaling of each variant's instance count (`sagemaker:variant:DesiredInstanceCount`), or of an
+    inference component's copies on a scale-to-zero endpoint (`min_instances: 0`)."""
 
-    min_instances: PositiveInt = 1
+    min_instances: Annotated[int, Field(ge=0)] = 1  # 0: scale to zero (inference components)
     max_instances: PositiveInt = 2
     target_metric: ScalingMetric = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
     target_value: PositiveFloat
     scale_out_cooldown_seconds: Seconds = 300
     scale_in_cooldown_seconds: Seconds = 900
     scheduled: list[ScheduledScaling] = Field(default_factory=list)
+    # Scale to zero only: minutes without a request before the last copy goes (docs/scale-to-zero.md).
+    idle_minutes_before_zero: Annotated[int, Field(ge=5, le=1440)] = 30
+
+    @property
+    def scales_to_zero(self) -> bool:
+        return self.min_instances == 0
 
     @property
     def instance_range(self) -> tuple[int, int]:
@@ -134,6 +149,11 @@ class BudgetSettings(StrictModel):
 def scalable_resource_id(endpoint_name: str, variant_name: str) -> str:
     """A variant's Application Auto Scaling resource id."""
     return f"endpoint/{endpoint_name}/variant/{variant_name}"
+
+
+def component_resource_id(component_name: str) -> str:
+    """An inference component's Application Auto Scaling resource id."""
+    return f"inference-component/{component_name}"
 
 
 def _check_range(min_instances: int, max_instances: int) -> None:

@@ -243,3 +243,34 @@ def _fixes(model: SageMakerModelConfig, catalogue: InstanceCatalogue, instance: 
             " so autoscaling adds instances before requests slow down"
         )
     return fixes or ["no catalogued instance passes: quantize the weights (gptq/awq checkpoint) or add a larger instance"]
+
+
+# Share of an instance's host memory the inference components may claim: SageMaker's own agents run beside them.
+COMPONENT_HOST_MEMORY_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class ComponentShape:
+    """How an inference component sits on its instance type: what one copy needs and how many copies fit."""
+
+    accelerators: int  # GPUs one copy needs (NumberOfAcceleratorDevicesRequired)
+    copies_per_instance: int
+    memory_mb: int  # host memory one copy reserves (MinMemoryRequiredInMb)
+
+
+def component_shape(model: SageMakerModelConfig, instance_type: str, instance: InstanceType) -> ComponentShape:
+    """The fewest GPUs (a divisor of the instance's) on which one copy passes the whole fit check, so an instance
+    with spare GPUs holds several copies; each copy reserves the fit check's host-memory need, capped so that the
+    copies together leave COMPONENT_HOST_MEMORY_SHARE of the instance's memory in use at most."""
+    accelerators = next(
+        (
+            n
+            for n in range(1, instance.gpus)
+            if instance.gpus % n == 0 and assess(model, instance_type, instance.model_copy(update={"gpus": n})).passes
+        ),
+        instance.gpus,
+    )
+    copies = instance.gpus // accelerators
+    needed_gb = estimate_gpu_memory(model, instance).weights_gb + HOST_RESERVE_GB
+    memory_gb = min(needed_gb, instance.host_memory_gb * COMPONENT_HOST_MEMORY_SHARE / copies)
+    return ComponentShape(accelerators=accelerators, copies_per_instance=copies, memory_mb=math.floor(memory_gb * 1000))

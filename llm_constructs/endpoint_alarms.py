@@ -40,7 +40,9 @@ class VariantAlarms(Construct):
         settings: AlarmSettings,
         latency_threshold_seconds: float,
         topic: AlarmTopic,
+        watch_idle: bool = True,
     ) -> None:
+        """``watch_idle=False`` leaves out the Idle alarm: an endpoint that scales to zero pays nothing while idle."""
         super().__init__(scope, construct_id)
         self._metrics = metrics
         self._topic = topic
@@ -113,22 +115,27 @@ class VariantAlarms(Construct):
             description=f"disk above {settings.disk_utilization_percent:g}% on the fullest instance, for 15 minutes",
             anchor="disk",
         )
-        self.idle = self._alarm(
-            "Idle",
-            "idle",
-            metrics.metric_invocations(period=Duration.hours(1)),
-            threshold=1,
-            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            periods=settings.idle_hours,
-            datapoints=settings.idle_hours,
-            # SageMaker publishes no Invocations data point in an hour without requests, so missing data IS
-            # the idle signal. Instances always run while the endpoint exists (min_instances >= 1: no scale to
-            # zero without inference components), so every idle hour is a billed GPU hour.
-            missing=cloudwatch.TreatMissingData.BREACHING,
-            description=f"no invocations for {settings.idle_hours} hours while at least one instance runs: paying for idle GPUs",
-            anchor="idle",
-        )
-        self.alarms = [self.latency, self.server_errors, self.client_error_rate, self.gpu_memory, self.disk, self.idle]
+        self.idle: cloudwatch.Alarm | None = None
+        if watch_idle:
+            self.idle = self._alarm(
+                "Idle",
+                "idle",
+                metrics.metric_invocations(period=Duration.hours(1)),
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                periods=settings.idle_hours,
+                datapoints=settings.idle_hours,
+                # SageMaker publishes no Invocations data point in an hour without requests, so missing data IS
+                # the idle signal. A variant endpoint's instances always run (min_instances >= 1; scale to zero is
+                # the component endpoint's, which has no Idle alarm), so every idle hour is a billed GPU hour.
+                missing=cloudwatch.TreatMissingData.BREACHING,
+                description=f"no invocations for {settings.idle_hours} hours while at least one instance runs: "
+                "paying for idle GPUs",
+                anchor="idle",
+            )
+        self.alarms = [self.latency, self.server_errors, self.client_error_rate, self.gpu_memory, self.disk]
+        if self.idle is not None:
+            self.alarms.append(self.idle)
 
     def _alarm(
         self,

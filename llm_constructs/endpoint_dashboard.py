@@ -32,6 +32,7 @@ class EndpointDashboard(Construct):
         variants: Sequence[VariantMetrics],
         latency_threshold_seconds: Mapping[str, float],
         alarms: Sequence[cloudwatch.IAlarm],
+        extra_row: Sequence[cloudwatch.IWidget] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         minute = Duration.minutes(1)
@@ -94,6 +95,7 @@ class EndpointDashboard(Construct):
                         stacked=True,
                     ),
                 ],
+                *([list(extra_row)] if extra_row else []),
             ],
         )
 

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from llm_config import ContainerImage, InstanceType, SageMakerModelConfig
 from llm_config.guardrails import CapacitySize, Guardrails
+from llm_config.sizing import ComponentShape
 from llm_constructs.endpoint_metrics import VariantMetrics
 from llm_constructs.nag import acknowledge
 
@@ -41,6 +42,24 @@ class EndpointVariant:
     image: ContainerImage
     initial_weight: float = 1.0
     autoscaled: bool = True
+
+
+# The one variant of a scale-to-zero endpoint: it holds instances, not a model; the inference component holds the model.
+COMPONENT_VARIANT = "AllTraffic"
+
+
+@dataclass(frozen=True)
+class ScaleToZero:
+    """Serve the (one) variant's model as inference component ``component_name`` on an endpoint whose instances
+    scale between 0 and ``max_instances``, each holding ``shape.copies_per_instance`` copies."""
+
+    component_name: str
+    shape: ComponentShape
+    max_instances: int
+
+    @property
+    def max_copies(self) -> int:
+        return self.max_instances * self.shape.copies_per_instance
 
 
 def tgi_environment(model: SageMakerModelConfig, instance: InstanceType) -> dict[str, str]:
@@ -85,13 +104,23 @@ class SageMakerLlmEndpoint(Construct):
         *,
         endpoint_name: str,
         variants: Sequence[EndpointVariant],
+        scale_to_zero: ScaleToZero | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if not variants:
             raise ValueError("SageMakerLlmEndpoint needs at least one variant")
         self.endpoint_name = endpoint_name
         self.variants = tuple(variants)
+        self.scale_to_zero = scale_to_zero
         self.execution_role = self._execution_role()
+        self.component: sagemaker.CfnInferenceComponent | None = None
+        if scale_to_zero is not None:
+            if len(self.variants) != 1:
+                raise ValueError("a scale-to-zero endpoint serves exactly one model")
+            variant = self.variants[0]
+            self.models = {variant.name: self._model(variant, gpus=scale_to_zero.shape.accelerators)}
+            self._component_endpoint(variant, scale_to_zero)
+            return
         self.models = {variant.name: self._model(variant) for variant in self.variants}
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
@@ -162,11 +191,15 @@ class SageMakerLlmEndpoint(Construct):
         self.endpoint.node.add_dependency(policy)
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` call InvokeEndpoint and InvokeEndpointWithResponseStream on this endpoint only."""
+        """Let ``grantee`` call InvokeEndpoint and InvokeEndpointWithResponseStream on this endpoint only (and on
+        its inference component, which a scale-to-zero endpoint's callers name)."""
+        arns = [self.endpoint_arn]
+        if self.component is not None:
+            arns.append(self.component.attr_inference_component_arn)
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
-            resource_arns=[self.endpoint_arn],
+            resource_arns=arns,
         )
 
     def _production_variant(self, variant: EndpointVariant) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
@@ -181,10 +214,68 @@ class SageMakerLlmEndpoint(Construct):
             model_data_download_timeout_in_seconds=instance_settings.model_data_download_timeout_seconds,
         )
 
-    def _model(self, variant: EndpointVariant) -> sagemaker.CfnModel:
+    def _component_endpoint(self, variant: EndpointVariant, plan: ScaleToZero) -> None:
+        """The endpoint config, endpoint and inference component of a scale-to-zero endpoint.
+
+        The endpoint's construct ID (``ComponentEndpoint``) differs from a variant endpoint's (``Endpoint``) while
+        the name stays: switching one kind to the other under one name must create a second endpoint of that
+        name before the first is deleted, which SageMaker refuses, so the update rolls back and the live endpoint
+        stays (docs/scale-to-zero.md). The component depends on the endpoint, so CloudFormation deletes the
+        component first on destroy (deleting an endpoint does not delete its components).
+        """
+        settings = variant.model.instance
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "EndpointConfig",
+            execution_role_arn=self.execution_role.role_arn,
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=COMPONENT_VARIANT,
+                    instance_type=settings.type,
+                    # The first copy needs an instance: a component cannot be created with 0 copies.
+                    initial_instance_count=1,
+                    managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
+                        status="ENABLED", min_instance_count=0, max_instance_count=plan.max_instances
+                    ),
+                    routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
+                        routing_strategy="LEAST_OUTSTANDING_REQUESTS"
+                    ),
+                )
+            ],
+        )
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "ComponentEndpoint",
+            endpoint_name=self.endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+        )
+        self.component = sagemaker.CfnInferenceComponent(
+            self,
+            "InferenceComponent",
+            inference_component_name=plan.component_name,
+            endpoint_name=self.endpoint.attr_endpoint_name,
+            variant_name=COMPONENT_VARIANT,
+            specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
+                model_name=self.models[variant.name].attr_model_name,
+                compute_resource_requirements=sagemaker.CfnInferenceComponent.InferenceComponentComputeResourceRequirementsProperty(
+                    number_of_accelerator_devices_required=plan.shape.accelerators,
+                    min_memory_required_in_mb=plan.shape.memory_mb,
+                ),
+                startup_parameters=sagemaker.CfnInferenceComponent.InferenceComponentStartupParametersProperty(
+                    container_startup_health_check_timeout_in_seconds=settings.container_startup_health_check_timeout_seconds,
+                    model_data_download_timeout_in_seconds=settings.model_data_download_timeout_seconds,
+                ),
+            ),
+            # Application Auto Scaling owns the count after creation (and takes it to 0 when idle).
+            runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(copy_count=1),
+        )
+
+    def _model(self, variant: EndpointVariant, gpus: int | None = None) -> sagemaker.CfnModel:
+        """The variant's SageMaker model; ``gpus`` (default: the instance's) is what one copy of it shards over."""
         stack = Stack.of(self)
         source = variant.model.hugging_face
-        environment: dict[str, Any] = tgi_environment(variant.model, variant.instance)
+        serving = variant.instance if gpus is None else variant.instance.model_copy(update={"gpus": gpus})
+        environment: dict[str, Any] = tgi_environment(variant.model, serving)
         if source.token_secret_name and not source.weights_s3_uri:
             # A CloudFormation dynamic reference: the template holds the secret's name, never the token.
             environment["HUGGING_FACE_HUB_TOKEN"] = SecretValue.secrets_manager(source.token_secret_name).unsafe_unwrap()

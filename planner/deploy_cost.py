@@ -30,6 +30,12 @@ def cost_line(spec: DeploymentSpec, registry: ModelRegistry) -> str:
         hourly = [registry.instance_for(plan.model).sagemaker_hourly_usd for plan in spec.variants]
         monthly = sum(monthly_instance_usd(h, v.initial_count) for h, v in zip(hourly, variants, strict=True))
         instances = " + ".join(f"{v.initial_count} x {v.type} at ${h:g}/h" for h, v in zip(hourly, variants, strict=True))
+        if spec.scale_to_zero:
+            return (
+                f"Estimated cost of {spec.stack_name}: $0 while idle, ${hourly[0]:g}/h per {variants[0].type} while a copy"
+                f" runs (scales to zero; ${monthly:,.0f}/month if never idle; SageMaker {prices_region} on-demand)"
+                f"{_caveat(spec, prices_region)}. At your traffic: {PLANNER_HELP}"
+            )
         return (
             f"Estimated cost of {spec.stack_name}: ${monthly:,.0f}/month always-on ({instances},"
             f" SageMaker {prices_region} on-demand, 730 h){_caveat(spec, prices_region)}."

@@ -12,7 +12,9 @@ from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, SageMaker
 from llm_config.context_keys import check_context_keys
 from llm_config.deployment import CONTEXT_KEYS, DeploymentSpec, deployment_from_context
 from llm_config.principals import CONTEXT_KEY, trusted_principals_from_context
+from llm_config.sizing import component_shape
 from llm_constructs import EndpointVariant
+from llm_constructs.sagemaker_llm_endpoint import ScaleToZero
 from stacks.bedrock_access_stack import build_bedrock_stack
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack, monthly_hosting_usd
 
@@ -55,6 +57,14 @@ def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry, today
         )
         for plan in spec.variants
     ]
+    scale_to_zero = None
+    if spec.scale_to_zero:
+        plan = spec.variants[0]
+        scale_to_zero = ScaleToZero(
+            component_name=spec.component_name,
+            shape=component_shape(plan.model, plan.model.instance.type, variants[0].instance),
+            max_instances=plan.model.scaling.max_instances,
+        )
     return SageMakerEndpointStack(
         app,
         spec.stack_name,
@@ -64,6 +74,7 @@ def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry, today
         budget=spec.budget,
         alarm_emails=spec.alarm_emails,
         guardrails=spec.guardrails if spec.uses_guardrails else None,
+        scale_to_zero=scale_to_zero,
         env=Environment(region=spec.region),
         description=_description(spec, variants),
         analytics_reporting=False,
@@ -72,6 +83,13 @@ def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry, today
 
 def _description(spec: DeploymentSpec, variants: list[EndpointVariant]) -> str:
     cost = f"~${monthly_hosting_usd(variants):,.0f}/month always-on"
+    if spec.scale_to_zero:
+        model = variants[0].model
+        hourly = variants[0].instance.sagemaker_hourly_usd
+        return (
+            f"LLM endpoint {spec.endpoint_name}: {model.display_name} as inference component {spec.component_name}"
+            f" on {model.instance.type}, scales to zero (${hourly:g}/h per instance while a copy runs, $0 idle)"
+        )
     if len(variants) == 1:
         model = variants[0].model
         instances = f"{model.instance.initial_count} x {model.instance.type}"

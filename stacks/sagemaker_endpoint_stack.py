@@ -6,19 +6,24 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import CfnOutput, Duration, Stack, Tags
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_config.catalogue import HOURS_PER_MONTH
 from llm_config.guardrails import Guardrails, RollbackAlarm
-from llm_config.operations import BudgetSettings
+from llm_config.operations import EXPECTED_COLD_START_SECONDS, BudgetSettings
 from llm_constructs import EndpointVariant, SageMakerLlmEndpoint
 from llm_constructs.alarm_topic import AlarmTopic
+from llm_constructs.component_metrics import ComponentMetrics
+from llm_constructs.component_scaling import ComponentScaling
 from llm_constructs.cost_budget import cost_budget_where_supported
 from llm_constructs.endpoint_alarms import VariantAlarms
 from llm_constructs.endpoint_dashboard import EndpointDashboard
+from llm_constructs.endpoint_metrics import VariantMetrics
 from llm_constructs.endpoint_scaling import VariantScaling
+from llm_constructs.sagemaker_llm_endpoint import COMPONENT_VARIANT, ScaleToZero
 
 CLIENT_PARAMETER_PREFIX = "/llm-endpoints"
 # Tag on the endpoint's resources; activate it as a cost allocation tag for `budget.scope: endpoint`.
@@ -45,6 +50,10 @@ class SageMakerEndpointStack(Stack):
     ``alarm_emails`` subscribe to the one alarm topic, which the budget also notifies. Variants with
     ``autoscaled=False`` (drained) get alarms but no scaling. ``guardrails`` (default none) makes this deploy's
     endpoint update a blue/green deployment rolled back by the chosen alarms of every variant.
+
+    ``scale_to_zero`` (default none) serves the one variant's model as an inference component on an endpoint that
+    scales to zero instances: ``ComponentScaling`` instead of ``Scaling<variant>``, alarms and dashboard on the
+    component's metrics, no Idle alarm (idle costs nothing), and the client parameter names the component.
     """
 
     def __init__(
@@ -57,10 +66,14 @@ class SageMakerEndpointStack(Stack):
         budget: BudgetSettings,
         alarm_emails: Sequence[str] = (),
         guardrails: Guardrails | None = None,
+        scale_to_zero: ScaleToZero | None = None,
         **stack_props: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_props)
-        self.llm_endpoint = SageMakerLlmEndpoint(self, "LlmEndpoint", endpoint_name=endpoint_name, variants=variants)
+        self.scale_to_zero = scale_to_zero
+        self.llm_endpoint = SageMakerLlmEndpoint(
+            self, "LlmEndpoint", endpoint_name=endpoint_name, variants=variants, scale_to_zero=scale_to_zero
+        )
         Tags.of(self.llm_endpoint).add(COST_TAG, endpoint_name)
         monthly_usd = monthly_hosting_usd(variants)
 
@@ -69,8 +82,18 @@ class SageMakerEndpointStack(Stack):
         )
         self.scaling: dict[str, VariantScaling] = {}
         self.alarms: dict[str, VariantAlarms] = {}
+        self.component_scaling: ComponentScaling | None = None
         for variant in variants:
-            if variant.autoscaled:
+            if scale_to_zero is not None:
+                self.component_scaling = ComponentScaling(
+                    self,
+                    "ComponentScaling",
+                    endpoint=self.llm_endpoint,
+                    metrics=self._component_metrics(),
+                    settings=variant.model.scaling,
+                    max_copies=scale_to_zero.max_copies,
+                )
+            elif variant.autoscaled:
                 self.scaling[variant.name] = VariantScaling(
                     self,
                     f"Scaling{variant.name}",
@@ -81,10 +104,11 @@ class SageMakerEndpointStack(Stack):
             self.alarms[variant.name] = VariantAlarms(
                 self,
                 f"Alarms{variant.name}",
-                metrics=self.llm_endpoint.metrics(variant.name),
+                metrics=self._metrics(variant.name),
                 settings=variant.model.alarms,
                 latency_threshold_seconds=variant.model.latency_alarm_seconds,
                 topic=self.alarm_topic,
+                watch_idle=scale_to_zero is None,
             )
         if guardrails is not None:
             self.llm_endpoint.add_deployment_guardrails(
@@ -101,9 +125,10 @@ class SageMakerEndpointStack(Stack):
             self,
             "Dashboard",
             dashboard_name=account_wide_name,
-            variants=[self.llm_endpoint.metrics(v.name) for v in variants],
-            latency_threshold_seconds={v.name: v.model.latency_alarm_seconds for v in variants},
+            variants=[self._metrics(v.name) for v in variants],
+            latency_threshold_seconds={self._metrics(v.name).variant_name: v.model.latency_alarm_seconds for v in variants},
             alarms=[alarm for variant_alarms in self.alarms.values() for alarm in variant_alarms.alarms],
+            extra_row=self._component_widgets(),
         )
         self.budget = cost_budget_where_supported(
             self,
@@ -148,7 +173,57 @@ class SageMakerEndpointStack(Stack):
         )
         CfnOutput(self, "DashboardName", value=account_wide_name, description="CloudWatch dashboard of the endpoint")
 
+    def _metrics(self, variant_name: str) -> VariantMetrics:
+        """A variant's metrics, or on a scale-to-zero endpoint its component's (instance metrics: the one variant)."""
+        return self.llm_endpoint.metrics(variant_name) if self.scale_to_zero is None else self._component_metrics()
+
+    def _component_metrics(self) -> ComponentMetrics:
+        assert self.scale_to_zero is not None
+        metrics = self.llm_endpoint.metrics(self.llm_endpoint.variants[0].name)
+        return ComponentMetrics(
+            endpoint_name=metrics.endpoint_name,
+            variant_name=COMPONENT_VARIANT,
+            gpus=metrics.gpus,
+            hourly_usd=metrics.hourly_usd,
+            component_name=self.scale_to_zero.component_name,
+        )
+
+    def _component_widgets(self) -> list[cloudwatch.IWidget]:
+        """Scale to zero: copies beside the requests refused for want of one, and the scaling alarms' states."""
+        if self.component_scaling is None:
+            return []
+        metrics = self._component_metrics()
+        minute = Duration.minutes(1)
+        return [
+            cloudwatch.GraphWidget(
+                title="Copies and cold starts",
+                left=[metrics.metric_copy_count(period=minute)],
+                right=[metrics.metric_no_capacity_failures(period=minute)],
+                left_y_axis=cloudwatch.YAxisProps(label="copies", show_units=False, min=0),
+                right_y_axis=cloudwatch.YAxisProps(label="requests refused: no copy", show_units=False, min=0),
+                width=16,
+                height=6,
+            ),
+            cloudwatch.AlarmStatusWidget(
+                title="Scaling from and to zero",
+                alarms=[self.component_scaling.wake_alarm, self.component_scaling.idle_alarm],
+                width=8,
+                height=6,
+            ),
+        ]
+
     def _client_metadata(self, endpoint_name: str, variants: Sequence[EndpointVariant]) -> dict[str, Any]:
+        if self.scale_to_zero is not None:
+            # Callers pass InferenceComponentName to InvokeEndpoint, and wait out a cold start after idle periods.
+            component = {
+                "scale_to_zero": True,
+                "inference_component_name": self.scale_to_zero.component_name,
+                "expected_cold_start_seconds": EXPECTED_COLD_START_SECONDS,
+            }
+            return {**self._variant_metadata(endpoint_name, variants), **component}
+        return self._variant_metadata(endpoint_name, variants)
+
+    def _variant_metadata(self, endpoint_name: str, variants: Sequence[EndpointVariant]) -> dict[str, Any]:
         return {
             "hosting": "sagemaker",
             "endpoint_name": endpoint_name,

@@ -64,7 +64,7 @@ def test_latency_alarm_defaults_to_the_latency_budget_and_can_be_set():
     ("section", "changes", "field", "message"),
     [
         ("scaling", {"min_instances": 3, "max_instances": 2}, "scaling", r"min_instances \(3\) exceeds max_instances \(2\)"),
-        ("scaling", {"min_instances": 0}, "scaling.min_instances", "greater than or equal to 1"),
+        ("scaling", {"min_instances": -1}, "scaling.min_instances", "greater than or equal to 0"),
         ("scaling", {"target_value": 0}, "scaling.target_value", "greater than 0"),
         ("scaling", {"target_value": -4}, "scaling.target_value", "greater than 0"),
         ("scaling", {"target_metric": "CPUUtilization"}, "scaling.target_metric", "SageMakerVariantInvocationsPerInstance"),

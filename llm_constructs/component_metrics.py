@@ -1,0 +1,62 @@
+"""CloudWatch metrics of a scale-to-zero endpoint's inference component.
+
+SageMaker publishes the invocation metrics (``AWS/SageMaker``: Invocations, errors, ModelLatency,
+NoCapacityInvocationFailures, ConcurrentRequestsPerCopy) per inference component (dimension InferenceComponentName),
+and the instance metrics (``/aws/sagemaker/Endpoints``) per endpoint variant, as for any endpoint. So a component
+reuses the variant helpers with the component's dimension on invocation metrics; instance count and cost fill the
+hours at zero with 0 instead of leaving gaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+
+from llm_constructs.endpoint_metrics import INVOCATION_NAMESPACE, ONE_MINUTE, VariantMetrics
+
+# Per-copy utilization, one data point per copy a minute (its SampleCount counts the copies).
+COMPONENT_NAMESPACE = "/aws/sagemaker/InferenceComponents"
+
+
+@dataclass(frozen=True)
+class ComponentMetrics(VariantMetrics):
+    """Metric factories of inference component ``component_name`` on variant ``variant_name`` of ``endpoint_name``."""
+
+    component_name: str = ""
+
+    def metric(
+        self, metric_name: str, *, namespace: str, statistic: str, period: Duration, label: str | None = None
+    ) -> cloudwatch.Metric:
+        """Invocation and per-copy metrics by InferenceComponentName; instance metrics by endpoint and variant."""
+        if namespace not in (INVOCATION_NAMESPACE, COMPONENT_NAMESPACE):
+            return super().metric(metric_name, namespace=namespace, statistic=statistic, period=period, label=label)
+        return cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=metric_name,
+            dimensions_map={"InferenceComponentName": self.component_name},
+            statistic=statistic,
+            period=period,
+            label=label or f"{self.component_name} {metric_name}",
+        )
+
+    def metric_no_capacity_failures(self, *, period: Duration = ONE_MINUTE) -> cloudwatch.Metric:
+        """Requests refused because no copy runs (Sum): the signal that wakes the component from zero."""
+        return self.metric("NoCapacityInvocationFailures", namespace=INVOCATION_NAMESPACE, statistic="Sum", period=period)
+
+    def metric_copy_count(self, *, period: Duration = ONE_MINUTE) -> cloudwatch.MathExpression:
+        """Running copies: data points per minute of a per-copy metric, 0 while at zero."""
+        samples = self.metric(
+            "GPUMemoryUtilizationNormalized", namespace=COMPONENT_NAMESPACE, statistic="SampleCount", period=period
+        )
+        return self._math("FILL({copies}, 0) / (PERIOD({copies}) / 60)", "copies", period, copies=samples)
+
+    def metric_instance_count(self, *, period: Duration = ONE_MINUTE) -> cloudwatch.MathExpression:
+        """In-service instances, 0 (not a gap) while the endpoint is at zero, so cost graphs include those hours."""
+        return self._math(
+            "FILL({samples}, 0) / (PERIOD({samples}) / 60)",
+            "instances",
+            period,
+            samples=self.metric_instance_samples(period=period),
+        )
