@@ -220,7 +220,9 @@ class SageMakerEndpointStack(Stack):
                 "inference_component_name": self.scale_to_zero.component_name,
                 "expected_cold_start_seconds": EXPECTED_COLD_START_SECONDS,
             }
-            return {**self._variant_metadata(endpoint_name, variants), **component}
+            metadata = {**self._variant_metadata(endpoint_name, variants), **component}
+            metadata["variants"][0]["variant_name"] = COMPONENT_VARIANT  # the endpoint's one (model-less) variant
+            return metadata
         return self._variant_metadata(endpoint_name, variants)
 
     def _variant_metadata(self, endpoint_name: str, variants: Sequence[EndpointVariant]) -> dict[str, Any]:

@@ -190,6 +190,7 @@ def test_client_parameter_names_the_component_and_the_cold_start(synth):
     assert value["inference_component_name"] == "quiet-mistral-7b"
     assert value["expected_cold_start_seconds"] == EXPECTED_COLD_START_SECONDS == 600
     assert value["variants"][0]["model_key"] == "mistral-7b"  # the existing fields stay
+    assert value["variants"][0]["variant_name"] == "AllTraffic"  # the variant that exists on this endpoint
 
 
 def test_variant_endpoint_is_unchanged_without_the_switch(synth):
@@ -273,3 +274,12 @@ def test_cli_synth_of_the_done_when_command(tmp_path):
     template = json.loads((tmp_path / "llm-quiet.template.json").read_text())
     assert any(r["Type"] == "AWS::SageMaker::InferenceComponent" for r in template["Resources"].values())
     assert "scales to zero" in result.stderr
+
+
+def test_template_snapshot(synth, snapshot):
+    """Reviewed: compare with tests/__snapshots__/test_snapshots/test_template_snapshot[mistral-7b].json."""
+    from syrupy.extensions.json import JSONSnapshotExtension
+
+    from tests.test_snapshots import masked
+
+    assert masked(synth(**QUIET).to_json()) == snapshot.use_extension(JSONSnapshotExtension)
