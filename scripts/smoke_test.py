@@ -12,6 +12,11 @@ model's prompt format, in the Hugging Face TGI request shape. A Bedrock model ge
 ``latency_budget_seconds``. Throttling is retried with bounded exponential backoff; the latency reported
 and checked is that of the successful attempt.
 
+A scale-to-zero endpoint (its parameter names an inference component) is called with InferenceComponentName. At
+zero copies SageMaker refuses a request at once for want of capacity and starts a copy: the test retries that with
+backoff for up to the cold-start budget (--cold-start-seconds, default the parameter's expected_cold_start_seconds)
+and reports the cold start separately from the latency of the answering request, which alone is held to the budget.
+
 Exit status: 0 every target passed, 1 a target failed (error, empty answer, over budget), 2 bad usage (including
 no AWS credentials or region).
 Needs only boto3 unless ``--model`` is given (then the project's config loader reads model_configs/).
@@ -38,6 +43,8 @@ DEFAULT_MAX_NEW_TOKENS = 64
 DEFAULT_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 20.0
+COLD_START_FIRST_WAIT_SECONDS = 10.0  # then 20, 40, 60, 60, ...: a cold start takes minutes
+COLD_START_CAP_SECONDS = 60.0
 # Error codes that mean "slow down / not ready yet, try again", not "this deploy is broken".
 RETRYABLE_CODES = frozenset(
     {
@@ -59,6 +66,10 @@ class SmokeTestError(Exception):
     """A target failed: the message says which and why."""
 
 
+class NoCapacity(SmokeTestError):
+    """A scale-to-zero endpoint had no copy running: the request woke it (retried through the cold start)."""
+
+
 class UsageError(Exception):
     """Bad input (e.g. an unknown --model): exit status 2."""
 
@@ -74,6 +85,8 @@ class Target:
     variant_name: str | None = None
     prompt_format: str = "{prompt}"
     model_id: str = ""
+    inference_component: str | None = None  # scale to zero: calls name the component
+    cold_start_budget_seconds: float = 0.0  # how long "no capacity" is retried (scale to zero only)
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,7 @@ class Result:
     output_tokens: int
     attempts: int
     text: str
+    cold_start_seconds: float = 0.0  # waited for a copy before the answering request (not part of the latency)
 
     @property
     def tokens_per_second(self) -> float:
@@ -97,13 +111,30 @@ class Result:
         return (
             f"{status} {self.target.label}: {self.latency_seconds:.2f} s (budget {self.target.latency_budget_seconds:g} s), "
             f"{self.output_tokens} tokens, {self.tokens_per_second:.1f} tokens/s, {self.attempts} attempt(s)"
+            + (f", cold start {self.cold_start_seconds:.0f} s" if self.cold_start_seconds else "")
         )
 
 
-def targets_from_parameter(metadata: dict[str, Any], budget_override: float | None) -> list[Target]:
+def targets_from_parameter(
+    metadata: dict[str, Any], budget_override: float | None, cold_start_override: float | None = None
+) -> list[Target]:
     """Targets from the JSON an endpoint stack publishes in SSM (stacks/*_stack.py ``_client_metadata``)."""
     hosting = metadata.get("hosting")
     name = metadata.get("endpoint_name", "?")
+    component = metadata.get("inference_component_name")
+    if hosting == "sagemaker" and component:
+        (variant,) = metadata["variants"]
+        return [
+            Target(
+                label=f"{name}/{component}",
+                hosting="sagemaker",
+                endpoint_name=name,
+                inference_component=component,
+                prompt_format=variant["prompt_format"],
+                latency_budget_seconds=budget_override or float(variant["latency_budget_seconds"]),
+                cold_start_budget_seconds=cold_start_override or float(metadata["expected_cold_start_seconds"]),
+            )
+        ]
     if hosting == "sagemaker":
         return [
             Target(
@@ -185,7 +216,9 @@ def invoke_sagemaker(runtime: Any, target: Target, prompt: str, max_new_tokens: 
         "Accept": "application/json",
         "Body": json.dumps(body),
     }
-    if target.variant_name:
+    if target.inference_component:
+        request["InferenceComponentName"] = target.inference_component
+    elif target.variant_name:
         request["TargetVariant"] = target.variant_name
     response = runtime.invoke_endpoint(**request)
     payload = json.loads(response["Body"].read())
@@ -229,6 +262,8 @@ def call_with_backoff(
             text, tokens = call()
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
+            if is_no_capacity(error):
+                raise NoCapacity(describe(error)) from None
             if code not in RETRYABLE_CODES:
                 raise SmokeTestError(describe(error)) from None
             if attempt == attempts:
@@ -243,6 +278,46 @@ def call_with_backoff(
             raise SmokeTestError(str(error)) from None
         return text, tokens, clock() - started, attempt
     raise AssertionError("unreachable: attempts >= 1")
+
+
+def is_no_capacity(error: ClientError) -> bool:
+    """SageMaker's refusal of a request to an inference component with no copy running (it counts the request as
+    NoCapacityInvocationFailures). Matched on the message, the one part the public sources agree on."""
+    return "capacity" in error.response.get("Error", {}).get("Message", "").lower()
+
+
+def call_through_cold_start(
+    call: Callable[[], tuple[str, int]],
+    *,
+    budget_seconds: float,
+    attempts: int,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    log: Callable[[str], None],
+) -> tuple[str, int, float, int, float]:
+    """``call_with_backoff``, retrying "no capacity" with growing waits for up to ``budget_seconds``.
+
+    Returns what call_with_backoff does plus the cold start: the time from the first request to the start of the
+    one that was answered (0 when a copy was running).
+    """
+    first = clock()
+    wait = COLD_START_FIRST_WAIT_SECONDS
+    while True:
+        try:
+            text, tokens, latency, used = call_with_backoff(call, attempts=attempts, sleep=sleep, clock=clock, log=log)
+        except NoCapacity as error:
+            waited = clock() - first
+            if waited >= budget_seconds:
+                raise SmokeTestError(
+                    f"no copy running after {waited:.0f} s, the cold-start budget ({budget_seconds:g} s; --cold-start-seconds)"
+                    f": {error}"
+                ) from None
+            delay = min(wait, COLD_START_CAP_SECONDS, budget_seconds - waited)
+            log(f"  no capacity (scaled to zero?): waiting {delay:g} s for a copy ({waited:.0f} s of {budget_seconds:g} s)")
+            sleep(delay)
+            wait *= 2
+            continue
+        return text, tokens, latency, used, clock() - latency - first
 
 
 def run_target(
@@ -267,13 +342,21 @@ def run_target(
         def call() -> tuple[str, int]:
             return invoke_bedrock(runtime, target, prompt, max_new_tokens)
 
+    cold_start = 0.0
     try:
-        text, tokens, latency, used = call_with_backoff(call, attempts=attempts, sleep=sleep, clock=clock, log=log)
+        if target.inference_component:
+            text, tokens, latency, used, cold_start = call_through_cold_start(
+                call, budget_seconds=target.cold_start_budget_seconds, attempts=attempts, sleep=sleep, clock=clock, log=log
+            )
+        else:
+            text, tokens, latency, used = call_with_backoff(call, attempts=attempts, sleep=sleep, clock=clock, log=log)
     except SmokeTestError as error:
         raise SmokeTestError(f"{target.label}: {error}") from None
     if not text.strip():
         raise SmokeTestError(f"{target.label}: the model answered with no text")
-    return Result(target=target, latency_seconds=latency, output_tokens=tokens, attempts=used, text=text)
+    return Result(
+        target=target, latency_seconds=latency, output_tokens=tokens, attempts=used, text=text, cold_start_seconds=cold_start
+    )
 
 
 def assume_role(session: Any, role_arn: str) -> Any:
@@ -308,7 +391,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--attempts", type=int, default=DEFAULT_ATTEMPTS, help=f"tries per target when throttled (default {DEFAULT_ATTEMPTS})"
     )
+    parser.add_argument(
+        "--cold-start-seconds",
+        type=float,
+        help="scale-to-zero endpoints: how long to retry 'no capacity' while a copy starts"
+        " (default: the parameter's expected_cold_start_seconds)",
+    )
     args = parser.parse_args(argv)
+    if args.cold_start_seconds is not None and args.cold_start_seconds <= 0:
+        parser.error("--cold-start-seconds must be positive")
     if not args.endpoint and not args.model:
         parser.error("give --endpoint NAME (reads its SSM parameter) or --model KEY")
     if args.attempts < 1 or args.max_new_tokens < 1 or (args.budget_seconds is not None and args.budget_seconds <= 0):
@@ -337,7 +428,8 @@ def run(args: argparse.Namespace, session: Any, sleep: Callable[[float], None]) 
         if args.model:
             targets = targets_from_model(args.model, args.endpoint, args.budget_seconds, session.region_name or "us-east-1")
         else:
-            targets = targets_from_parameter(read_parameter(clients("ssm"), args.endpoint), args.budget_seconds)
+            metadata = read_parameter(clients("ssm"), args.endpoint)
+            targets = targets_from_parameter(metadata, args.budget_seconds, args.cold_start_seconds)
     except SmokeTestError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
