@@ -18,8 +18,11 @@ from planner.costs import (
     sagemaker_option,
     token_option,
 )
+from planner.scale_to_zero import TrafficProfile, recommendation, scale_to_zero_cost
 
 GUIDE_EC2_XLARGE_HOURLY_USD = 1.006  # what the guide calls the ml.g5.xlarge price
+# The guide's 100 requests a day, spread over a working day: one burst, one cold start a day.
+GUIDE_ACTIVE_HOURS = 8.0
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,15 @@ def _scenario_2(mistral: SageMakerOption, sonnet: TokenOption, traffic: Traffic)
                 f" {verdict}",
             )
         )
+    quiet = TrafficProfile(active_hours_per_day=GUIDE_ACTIVE_HOURS, requests_per_active_hour=100 / GUIDE_ACTIVE_HOURS)
+    findings.append(
+        Finding(
+            f"Scenario 2 at 100 requests/day with scale to zero (Mistral 7B vs {sonnet.display_name},"
+            f" {GUIDE_ACTIVE_HOURS:g} business hours, one burst a day)",
+            "not in the guide: it sends low traffic to hosted APIs",
+            recommendation(mistral, sonnet, scale_to_zero_cost(mistral, sonnet, quiet)),
+        )
+    )
     break_even = break_even_requests_per_hour(mistral, sonnet)
     findings.append(
         Finding(
