@@ -50,3 +50,7 @@ def test_guide_finding_and_docs_agree(data):  # noqa: F811
     for figure in ("8.67 billed hours", "$371.16/month instead of $1,027.84", "$20.08", "**231 requests per active hour**"):
         assert figure in docs
     assert "below 23.3 active hours a day" in docs
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert "$371.16/month scaling to zero instead of\n$1,027.84 always on" in readme
+    assert "$20.08; scale to zero beats it above 231 requests" in readme
+    assert "(default 30)" in readme and "idle_minutes_before_zero" in readme
