@@ -6,7 +6,7 @@ The estimate is deliberately simple and conservative:
     KV cache  = max_batch_total_tokens x 2 (K and V) x layers x kv_heads x head_dim x 2 bytes (fp16)
     overhead  = OVERHEAD_GB_PER_GPU on every GPU (CUDA context, activations, NCCL buffers)
 
-and the sum must not exceed the instance's total GPU memory (TGI shards over all GPUs).
+and the sum must not exceed the instance's total GPU memory (the container shards over all GPUs).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from llm_config.catalogue import InstanceCatalogue, InstanceType
 from llm_config.errors import ConfigError
-from llm_config.sagemaker_model import Quantization, SageMakerModelConfig
+from llm_config.sagemaker_model import LOAD_TIME_QUANTIZATIONS, Quantization, SageMakerModelConfig
 
 BYTES_PER_PARAMETER: dict[str, float] = {
     "none": 2.0,  # fp16 / bf16
@@ -29,9 +29,6 @@ BYTES_PER_PARAMETER: dict[str, float] = {
 }
 KV_CACHE_BYTES_PER_VALUE = 2
 OVERHEAD_GB_PER_GPU = 2.0
-# Quantizations TGI applies while loading an ordinary fp16 checkpoint; gptq and awq need a
-# checkpoint that was quantized beforehand.
-ON_THE_FLY_QUANTIZATIONS: tuple[Quantization, ...] = ("eetq", "bitsandbytes-nf4")
 
 
 @dataclass(frozen=True)
@@ -102,7 +99,8 @@ def _fixes(
             )
             break
     if model.container.quantization == "none":
-        for quant in ON_THE_FLY_QUANTIZATIONS:
+        # What the container family can quantize to while loading the fp16 checkpoint (gptq/awq need one made beforehand).
+        for quant in LOAD_TIME_QUANTIZATIONS[model.container.family]:
             if estimate_gpu_memory(model, instance, quant).fits:
                 fixes.append(f"set container.quantization to {quant} to keep {model.instance.type}")
                 break
