@@ -137,12 +137,12 @@ class ContainerCatalogue(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ContainerCatalogue:
-        for name, family in self.families.items():
-            image = self.containers.get(family.default_image)
-            if image is None or image.family != name:
+        for family_name, family in self.families.items():
+            default = self.containers.get(family.default_image)
+            if default is None or default.family != family_name:
                 raise ValueError(
-                    f"family {name}'s default_image {family.default_image!r} is not one of its images"
-                    f"|name an entry of `containers` whose family is {name}"
+                    f"family {family_name}'s default_image {family.default_image!r} is not one of its images"
+                    f"|name an entry of `containers` whose family is {family_name}"
                 )
         for name, image in self.containers.items():
             ami = self.inference_amis.get(image.inference_ami_version)

@@ -252,6 +252,17 @@ class SageMakerModelConfig(ModelIdentity):
         return self
 
     @model_validator(mode="after")
+    def _gpu_memory_alarm_above_the_reservation(self) -> SageMakerModelConfig:
+        reserved_percent = self.container.gpu_memory_utilization * 100
+        if self.alarms.gpu_memory_utilization_percent <= reserved_percent:
+            raise ValueError(
+                f"alarms.gpu_memory_utilization_percent ({self.alarms.gpu_memory_utilization_percent:g}) is not above "
+                f"container.gpu_memory_utilization ({reserved_percent:g}%), which the engine reserves at start-up: "
+                "the alarm would fire all day|raise the threshold or lower container.gpu_memory_utilization"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _initial_count_within_scaling(self) -> SageMakerModelConfig:
         scaling = self.scaling
         if not scaling.min_instances <= self.instance.initial_count <= scaling.max_instances:

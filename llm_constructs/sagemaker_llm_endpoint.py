@@ -170,7 +170,8 @@ class SageMakerLlmEndpoint(Construct):
         environment: dict[str, Any] = container_environment(variant.model, variant.instance)
         if source.token_secret_name and not source.weights_s3_uri:
             # A CloudFormation dynamic reference: the template holds the secret's name, never the token.
-            environment[TOKEN_VARIABLE[variant.model.container.family]] = SecretValue.secrets_manager(source.token_secret_name).unsafe_unwrap()
+            token = SecretValue.secrets_manager(source.token_secret_name).unsafe_unwrap()
+            environment[TOKEN_VARIABLE[variant.model.container.family]] = token
         model_data_source = None
         if source.weights_s3_uri:
             model_data_source = sagemaker.CfnModel.ModelDataSourceProperty(

@@ -15,10 +15,9 @@ os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
 from aws_cdk import App, Stage, Validations
 from aws_cdk.assertions import Template
-
-from llm_config import ModelRegistry, load_registry
 from cdk_nag import AwsSolutionsChecks
 
+from llm_config import ModelRegistry, load_registry
 from llm_config.deployment import deployment_from_context
 from stacks.app_factory import add_deployment, build_stack
 
@@ -81,9 +80,7 @@ MATRIX_REGIONS = ["us-east-1", "eu-west-1", "ap-east-1", "cn-north-1", "us-gov-w
 
 
 @pytest.fixture(scope="session")
-def region_matrix(
-    registry: ModelRegistry, tmp_path_factory: pytest.TempPathFactory
-) -> dict[tuple[str, str], dict[str, Any]]:
+def region_matrix(registry: ModelRegistry, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict[str, Any]]:
     """Every SageMaker model's template in every MATRIX_REGIONS region, keyed by (model, region).
 
     One App with a Stage per region holds all the stacks, so the CDK and cdk-nag run once for the lot

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import botocore.session
 import pytest
@@ -27,7 +28,7 @@ CONTAINERS = CATALOGUE.containers
 
 def sdk_registries(framework: str, version: str) -> dict[str, str]:
     """The region -> account table the SDK resolves (framework, version) with."""
-    config = image_uris.config_for_framework(framework)
+    config = image_uris.config_for_framework(framework)  # type: ignore[no-untyped-call]
     config = config.get("inference", config)  # some frameworks nest their versions under the image scope
     registries: dict[str, str] = config["versions"][version]["registries"]
     return registries
@@ -101,8 +102,9 @@ def test_inference_amis_match_the_api_reference():
     assert documented["al2023-ami-sagemaker-inference-gpu-4-1"] == (580, "13.0")
 
 
-def _catalogue_data() -> dict:
-    return yaml.safe_load((REPO_ROOT / "model_configs" / "containers.yaml").read_text())
+def _catalogue_data() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((REPO_ROOT / "model_configs" / "containers.yaml").read_text())
+    return data
 
 
 def test_a_cuda_13_image_on_a_cuda_12_host_stops_the_loader(tmp_path: Path):
@@ -116,7 +118,7 @@ def test_a_cuda_13_image_on_a_cuda_12_host_stops_the_loader(tmp_path: Path):
 def test_a_family_default_of_another_family_stops_the_loader():
     data = _catalogue_data()
     data["families"]["lmi"]["default_image"] = "huggingface-llm-3.3.6"
-    with pytest.raises(ValueError, match="family lmi's default_image 'huggingface-llm-3.3.6' is not one of its images"):
+    with pytest.raises(ValueError, match=r"family lmi's default_image 'huggingface-llm-3.3.6' is not one of its images"):
         ContainerCatalogue.model_validate(data)
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
 
-from tests.conftest import MATRIX_REGIONS, SAGEMAKER_MODELS, only
-from aws_cdk.assertions import Template
+from tests.conftest import MATRIX_REGIONS, REPO_ROOT, SAGEMAKER_MODELS, only
 
 PAIRS = [(key, region) for region in MATRIX_REGIONS for key in SAGEMAKER_MODELS]
 OTHER_PARTITIONS = {"cn-north-1": "aws-cn", "us-gov-west-1": "aws-us-gov"}
@@ -58,3 +58,16 @@ def test_govcloud_has_no_budget_resource(region_matrix):
     # CloudFormation in us-gov-west-1 has no AWS::Budgets::Budget (synth warns and leaves it out).
     assert not Template.from_json(region_matrix["mistral-7b", "us-gov-west-1"]).find_resources("AWS::Budgets::Budget")
     assert Template.from_json(region_matrix["mistral-7b", "cn-north-1"]).find_resources("AWS::Budgets::Budget")
+
+
+def test_readme_states_the_matrix_and_the_default_images(registry):
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    regions = ", ".join(MATRIX_REGIONS[:-1]) + f" and {MATRIX_REGIONS[-1]}"
+    assert f"(cdk-nag and cfn-lint) in {regions} (`tests/test_region_matrix.py`)" in readme
+    lmi = registry.containers.image_for("lmi", None, "test")
+    tgi = registry.containers.image_for("tgi", None, "test")
+    assert f"`djl-inference` {lmi.version}, vLLM engine" in readme
+    assert f"Hugging Face TGI {tgi.version}" in readme
+    assert f"LMI {lmi.version} is built for CUDA {lmi.cuda} and runs on `{lmi.inference_ami_version}`" in readme
+    ami = registry.containers.ami_for(lmi)
+    assert f"driver {ami.nvidia_driver}; TGI {tgi.version} on `{tgi.inference_ami_version}`" in readme

@@ -140,6 +140,10 @@ def test_extra_engine_arguments_pass_through():
         (container(max_batch_size=40000), r"max_batch_size \(40000\) exceeds max_batch_total_tokens \(32768\)"),
         (container(gpu_memory_utilization=1.2), r"container.gpu_memory_utilization: Input should be less than or equal to 1"),
         (container(family="vllm"), r"container.family: got 'vllm'\n  fix: use 'lmi' or 'tgi'"),
+        (
+            container(gpu_memory_utilization=0.96),
+            r"alarms.gpu_memory_utilization_percent \(95\) is not above container.gpu_memory_utilization \(96%\)",
+        ),
     ],
 )
 def test_engine_rules_stop_the_loader(change, expected):
@@ -200,3 +204,12 @@ def test_an_image_of_another_family_stops_the_loader(tmp_path: Path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match=r"mistral-7b.yaml: container.image: huggingface-llm-3.3.6 is a tgi image"):
         load_registry(config_dir)
+
+
+def test_the_schema_doc_states_each_familys_image_and_host(registry):
+    doc = " ".join((REPO_ROOT / "model_configs" / "README.md").read_text().split())
+    for family in ("lmi", "tgi"):
+        image = registry.containers.image_for(family, None, "test")
+        ami = registry.containers.ami_for(image)
+        assert f"`{image.repository}:{image.tag}`" in doc
+        assert f"`{image.inference_ami_version}` (driver {ami.nvidia_driver}, CUDA {ami.cuda})" in doc
