@@ -71,3 +71,12 @@ def test_readme_states_the_matrix_and_the_default_images(registry):
     assert f"LMI {lmi.version} is built for CUDA {lmi.cuda} and runs on `{lmi.inference_ami_version}`" in readme
     ami = registry.containers.ami_for(lmi)
     assert f"driver {ami.nvidia_driver}; TGI {tgi.version} on `{tgi.inference_ami_version}`" in readme
+
+
+def test_cfn_lint_knows_inference_ami_version(region_matrix):
+    # cfn-lint 1.58.0's schema lists the AMI values in every region, so a typo would not pass the test above.
+    template = json.loads(json.dumps(region_matrix["mistral-7b", "cn-north-1"]))
+    config = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::EndpointConfig")
+    config["Properties"]["ProductionVariants"][0]["InferenceAmiVersion"] = "al2023-ami-sagemaker-inference-gpu-9"
+    matches = lint(json.dumps(template), config=ManualArgs(regions=["cn-north-1"]))
+    assert any("al2023-ami-sagemaker-inference-gpu-9" in str(m) for m in matches)
