@@ -176,7 +176,9 @@ class Container(StrictModel):
                 fix = "leave quantized_checkpoint out (or true) and point hugging_face.model_id at a " + quant + " checkpoint"
             else:
                 problem = f"the {family} family cannot quantize to {quant} while loading"
-                fix = f"use one of {', '.join(LOAD_TIME_QUANTIZATIONS[family])}, or a quantized checkpoint"
+                fix = f"use one of {', '.join(LOAD_TIME_QUANTIZATIONS[family])}"
+                if quant in PREQUANTIZED_CHECKPOINTS[family]:
+                    fix += f", or a {quant} checkpoint with quantized_checkpoint: true"
             raise ValueError(f"{problem}|{fix}")
         return self
 

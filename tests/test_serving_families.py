@@ -128,7 +128,10 @@ def test_extra_engine_arguments_pass_through():
             container(quantization="eetq"),
             r"the lmi family cannot quantize to eetq while loading\n  fix: use one of fp8, bitsandbytes-nf4",
         ),
-        (container(quantization="bitsandbytes"), r"the lmi family cannot quantize to bitsandbytes while loading"),
+        (
+            container(quantization="bitsandbytes"),
+            r"the lmi family cannot quantize to bitsandbytes while loading\n  fix: use one of fp8, bitsandbytes-nf4$",
+        ),
         (container(quantization="bitsandbytes-fp4", quantized_checkpoint=True), r"the lmi family does not load bitsandbytes-fp4"),
         (tgi(quantization="eetq", quantized_checkpoint=True), r"the tgi family does not load eetq checkpoints"),
         (container(quantized_checkpoint=True), r"quantized_checkpoint is true but quantization is none"),
