@@ -194,7 +194,7 @@ def test_region_without_a_registry_account_is_refused(synth):
     # The pinned SDK lists no LMI 0.38.0 registry in ap-southeast-6 (it does list TGI 3.3.6 there).
     with pytest.raises(
         ConfigError, match=r"djl-inference:0.38.0-lmi29.0.0-cu130 has no registry account listed for ap-southeast-6"
-    ):  # noqa: E501
+    ):
         synth(model="mistral", region="ap-southeast-6")
 
 
