@@ -19,7 +19,7 @@ from llm_config.operations import check_budget_covers_floor
 from llm_config.sagemaker_model import SageMakerModelConfig
 from llm_config.serving import check_engine_rules
 from llm_config.sizing import check_fits
-from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
+from llm_config.yaml_files import SCHEMA_DOC, display_path, parse_as, read_yaml_mapping, unknown_key_fix
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "model_configs"
 CATALOGUE_FILES = frozenset({"instances.yaml", "containers.yaml"})
@@ -63,6 +63,7 @@ def load_registry(config_dir: Path = DEFAULT_CONFIG_DIR) -> ModelRegistry:
     models: dict[str, ModelConfig] = {}
     aliases: dict[str, str] = {}
     sources: dict[str, str] = {}
+    paths: dict[str, Path] = {}
     for path in sorted(config_dir.glob("*.yaml")):
         if path.name in CATALOGUE_FILES:
             continue
@@ -71,21 +72,37 @@ def load_registry(config_dir: Path = DEFAULT_CONFIG_DIR) -> ModelRegistry:
         for name in model.names:
             owner = aliases.get(name, name if name in models else None)
             if owner is not None:
-                raise ConfigError(
-                    source, "aliases", f"{name!r} is already a model key or alias in {sources[owner]}", "pick a unique name"
-                )
+                raise _duplicate_name(name, path, paths[owner])
         models[model.key] = model
+        paths[model.key] = path
         aliases.update({alias: model.key for alias in model.aliases})
         sources[model.key] = source
     if not models:
         raise ConfigError(display_path(config_dir), None, "no model config files found", "add a <key>.yaml model config")
+    _check_successors(models, sources)
     return ModelRegistry(models=models, aliases=aliases, instances=instances, containers=containers, sources=sources)
+
+
+def _duplicate_name(name: str, path: Path, other: Path) -> ConfigError:
+    """Two files claim ``name``. Blame the one changed last: it is the copy or the edit that made the clash, not the
+    untouched original (file order alone would blame whichever sorts later). Both files are named either way."""
+    blamed, kept = sorted([other, path], key=lambda p: (p.stat().st_mtime_ns, p.name))[::-1]
+    return ConfigError(
+        display_path(blamed),
+        "key" if name == blamed.stem else "aliases",
+        f"{name!r} is already a model key or alias in {display_path(kept)}: keys and aliases must be unique",
+        f"give this file its own key and aliases (a copied config keeps the original's aliases: remove {name!r} here)",
+    )
 
 
 def _load_model_file(path: Path, source: str, instances: InstanceCatalogue, containers: ContainerCatalogue) -> ModelConfig:
     data = read_yaml_mapping(path, source)
     hosting = data.get("hosting")
     schema = HOSTING_SCHEMAS.get(hosting) if isinstance(hosting, str) else None
+    known = sorted({name for schema_ in HOSTING_SCHEMAS.values() for name in schema_.model_fields})
+    unknown = [str(name) for name in data if name not in known]
+    if schema is None and unknown:  # `hostng: sagemaker` is a typo, not a missing hosting
+        raise ConfigError(source, unknown[0], "unknown key", unknown_key_fix(unknown[0], known, SCHEMA_DOC))
     if schema is None:
         raise ConfigError(source, "hosting", f"got {hosting!r}", f"use one of {', '.join(sorted(HOSTING_SCHEMAS))}")
     model = parse_as(schema, data, source)
@@ -105,3 +122,19 @@ def _load_model_file(path: Path, source: str, instances: InstanceCatalogue, cont
         )
         check_budget_covers_floor(model.budget, floor_hourly_usd, source, "budget.amount_usd")
     return model
+
+
+def _check_successors(models: dict[str, ModelConfig], sources: dict[str, str]) -> None:
+    """Every Bedrock lifecycle.successor names another Bedrock config, so the refusal's command works."""
+    bedrock = sorted(key for key, model in models.items() if isinstance(model, BedrockModelConfig))
+    for key in bedrock:
+        model = models[key]
+        assert isinstance(model, BedrockModelConfig)
+        successor = model.lifecycle.successor
+        if successor is not None and (successor == key or successor not in bedrock):
+            raise ConfigError(
+                sources[key],
+                "lifecycle.successor",
+                f"{successor!r} is not another Bedrock model config",
+                f"use one of {', '.join(k for k in bedrock if k != key)}",
+            )

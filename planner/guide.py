@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from llm_config import SageMakerModelConfig
 from llm_config.catalogue import HOURS_PER_MONTH
-from llm_config.sizing import estimate_gpu_memory
+from llm_config.sizing import estimate_gpu_memory, model_shape
+from llm_config.throughput import Hardware, predict
 from planner.assumptions import PRICE_FILES, PlannerData
 from planner.costs import (
     SageMakerOption,
@@ -19,7 +20,6 @@ from planner.costs import (
 )
 
 GUIDE_EC2_XLARGE_HOURLY_USD = 1.006  # what the guide calls the ml.g5.xlarge price
-A10G_GB_PER_SECOND = 600  # NVIDIA A10G memory bandwidth (NVIDIA A10G datasheet)
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,14 @@ def guide_findings(data: PlannerData, input_tokens: int, output_tokens: int) -> 
     mixtral = _hosted(data, "mixtral-8x7b", traffic)
     llama13 = _hosted(data, "llama2-13b", traffic)
     llama70 = _hosted(data, "llama2-70b", traffic)
-    sonnet = token_option(data, "claude-3-sonnet", traffic)
+    sonnet = token_option(data, "claude-3-sonnet", traffic)  # the guide's model, retired or not
+    successor = token_option(data, data.current("claude-3-sonnet"), traffic)
     gpt35 = token_option(data, "gpt-3.5-turbo", traffic)
     gpt4 = token_option(data, "gpt-4", traffic)
     xlarge = data.sagemaker_hourly_usd["ml.g5.xlarge"]
     increase = mixtral.always_on_usd - mistral.always_on_usd
     mistral_config = data.registry.models["mistral-7b"]
     assert isinstance(mistral_config, SageMakerModelConfig)
-    weights_gb = mistral_config.parameters_billion * 2
     return [
         Finding(
             "Mistral 7B hosting on ml.g5.xlarge",
@@ -73,10 +73,12 @@ def guide_findings(data: PlannerData, input_tokens: int, output_tokens: int) -> 
         Finding(
             "Llama 2 70B on ml.g5.12xlarge",
             "$8,676/month",
-            f"${llama70.always_on_usd:,.2f}/month with 4-bit GPTQ weights"
+            f"${llama70.always_on_usd:,.2f}/month with 4-bit GPTQ weights on {llama70.instance_type}"
             f" (fp16 needs {_fp16_need(data, 'llama2-70b', 'ml.g5.12xlarge')}; {_cheapest_fp16(data, 'llama2-70b')})",
         ),
+        *_retired_guide_models(data),
         *_scenario_2(mistral, sonnet, traffic),
+        *(_scenario_2(mistral, successor, traffic) if successor.key != sonnet.key else []),
         *_scenario_3(gpt35, gpt4, traffic),
         Finding(
             "Per-request cost of Mistral 7B on SageMaker",
@@ -92,14 +94,45 @@ def guide_findings(data: PlannerData, input_tokens: int, output_tokens: int) -> 
             "Hosted APIs or SageMaker Serverless",
             "SageMaker Serverless Inference has no GPUs and at most 6 GB of memory: it cannot serve these models",
         ),
-        Finding(
-            "Mistral 7B speed",
-            "~50 tokens/second (ml.g5.xlarge)",
-            f"decoding reads all {weights_gb:.1f} GB of fp16 weights per token; an A10G's {A10G_GB_PER_SECOND} GB/s caps one"
-            f" request at ~{A10G_GB_PER_SECOND / weights_gb:.0f} tokens/s (planner/data/throughput.yaml assumes"
-            f" {data.throughput['mistral-7b'].stream_tokens_per_second:g})",
-        ),
+        _mistral_speed(data, mistral_config),
     ]
+
+
+def _mistral_speed(data: PlannerData, model: SageMakerModelConfig) -> Finding:
+    """What one request alone gets on ml.g5.xlarge: the ceiling is the A10G's bandwidth over the weights."""
+    instance = data.registry.instances.instances["ml.g5.xlarge"]
+    alone = predict(model_shape(model), Hardware.of(instance), 500, 300, concurrency=1)
+    weights_gb = model.parameters_billion * 2
+    return Finding(
+        "Mistral 7B speed",
+        "~50 tokens/second (ml.g5.xlarge)",
+        f"decoding reads all {weights_gb:.1f} GB of fp16 weights per token; an A10G's"
+        f" {instance.gpu.memory_bandwidth_gb_per_second:g} GB/s caps one request at ~{alone.ceiling.tokens_per_second:.0f}"
+        f" tokens/s; the throughput model (calibrated on published measurements) predicts"
+        f" ~{alone.estimate.tokens_per_second:.0f}",
+    )
+
+
+GUIDE_BEDROCK_MODELS = ("claude-3-haiku", "claude-3-sonnet", "claude-3-opus")
+
+
+def _retired_guide_models(data: PlannerData) -> list[Finding]:
+    """Which of the guide's Claude models Bedrock has retired, and what replaces each."""
+    findings = []
+    for key in GUIDE_BEDROCK_MODELS:
+        if key not in data.token_prices or not data.is_retired(key):
+            continue
+        old, new = data.token_prices[key], data.token_prices[data.current(key)]
+        findings.append(
+            Finding(
+                f"{old.display_name} on Bedrock",
+                f"${old.input_per_1k_usd:g}/${old.output_per_1k_usd:g} per 1K tokens in/out",
+                f"retired on Bedrock (lifecycle in model_configs/{key}.yaml): deploy"
+                f" {data.current(key)} instead, ${new.input_per_1k_usd:g}/${new.output_per_1k_usd:g} per 1K tokens in/out"
+                f" ({new.display_name}, its configured inference profile)",
+            )
+        )
+    return findings
 
 
 def _hosted(data: PlannerData, key: str, traffic: Traffic) -> SageMakerOption:
@@ -135,7 +168,7 @@ def _scenario_2(mistral: SageMakerOption, sonnet: TokenOption, traffic: Traffic)
         verdict = f"{-change:.0%} savings" if change < 0 else f"+{change:.0%} on Bedrock"
         findings.append(
             Finding(
-                f"Scenario 2 at {per_day:,} requests/day (Mistral 7B on SageMaker vs Claude 3 Sonnet)",
+                f"Scenario 2 at {per_day:,} requests/day (Mistral 7B on SageMaker vs {sonnet.display_name}{_retired(sonnet)})",
                 guide,
                 f"${hosted:,.2f} ({mistral.instances_at(rate)} x {mistral.instance_type}) vs ${api:,.2f}/month ({tokens}):"
                 f" {verdict}",
@@ -144,15 +177,19 @@ def _scenario_2(mistral: SageMakerOption, sonnet: TokenOption, traffic: Traffic)
     break_even = break_even_requests_per_hour(mistral, sonnet)
     findings.append(
         Finding(
-            "Where hosted APIs stop being cheaper",
+            f"Where hosted APIs stop being cheaper ({sonnet.display_name})",
             "<100 req/hour: use hosted APIs",
-            f"Mistral 7B on SageMaker vs Claude 3 Sonnet break even at {break_even:,.0f} req/hour"
+            f"Mistral 7B on SageMaker vs {sonnet.display_name} break even at {break_even:,.0f} req/hour"
             f" ({break_even * 24:,.0f}/day) at {traffic.input_tokens}/{traffic.output_tokens} tokens"
             if break_even
-            else "Claude 3 Sonnet stays cheaper than Mistral 7B on SageMaker at any traffic",
+            else f"{sonnet.display_name} stays cheaper than Mistral 7B on SageMaker at any traffic",
         )
     )
     return findings
+
+
+def _retired(option: TokenOption) -> str:
+    return ", retired on Bedrock" if option.retired else ""
 
 
 def _scenario_3(gpt35: TokenOption, gpt4: TokenOption, traffic: Traffic) -> list[Finding]:

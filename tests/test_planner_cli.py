@@ -32,10 +32,10 @@ def test_the_issue_question(capsys, tmp_path):
     assert "Asks: quality high or better, full answer within 2 s, budget $500/month" in out
     table = out.split("\n\n")[1].splitlines()
     assert table[0].split()[:3] == ["#", "model", "hosting"]
-    assert len(table) == 1 + 12  # five SageMaker configs, four Claude and three OpenAI models
+    assert len(table) == 1 + 11  # five SageMaker configs, three current Claude (the retired left out) and three OpenAI models
     assert table[1].split()[:2] == ["1", "gpt-3.5-turbo"]
     mistral = next(line for line in table if "mistral-7b" in line)
-    assert mistral.split()[7:11] == ["$1,028", "$1,028", "(1", "inst)"]  # always-on and autoscaled
+    assert mistral.split()[5:12] == ["10.8", "s", "8.0", "s", "$1,028", "$1,028", "(1"]  # latency, ceiling, costs
     assert "Recommendation: GPT-3.5 Turbo on OpenAI API (not AWS) ($51/month)" in out
     assert "mistral-7b on ml.g5.xlarge vs gpt-3.5-turbo: 2,011 requests/hour (48,274/day)" in out  # 1.408 / 0.0007
     assert chart.read_text(encoding="utf-8").startswith("<svg")
@@ -48,10 +48,10 @@ def test_requests_per_day_and_compare(capsys):
     assert status == 0
     assert "Traffic: 100 requests/hour" in out
     assert "mistral-7b on ml.g5.xlarge vs claude-3-sonnet: 235 requests/hour (5,632/day)" in out
-    # Mixtral's config scales out at 4 concurrent requests: 4 x 3600 / 12.6 s = 1,142.86 req/h, $7.09 / 1,142.86 = $0.0062
+    # Mixtral's config scales out at 4 concurrent requests: 4 x 3600 / 8.35 s = 1,723.6 req/h, $2.61 / 1,723.6 = $0.0015
     assert (
-        "mixtral-8x7b on ml.g5.12xlarge vs claude-3-haiku: never: even at its scaling target"
-        " (4 concurrent requests per instance), an instance costs $0.0062 per request" in out
+        "mixtral-8x7b on ml.g6e.xlarge vs claude-3-haiku: never: even at its scaling target"
+        " (4 concurrent requests per instance), an instance costs $0.00151 per request, claude-3-haiku $0.0005" in out
     )
 
 
@@ -59,14 +59,14 @@ def test_aws_only_leaves_out_openai(capsys):
     status, out, _ = run(capsys, *ISSUE_QUESTION, "--aws-only")
     assert status == 0
     assert "gpt-" not in out
-    assert "Recommendation: Claude 3.5 Sonnet on Bedrock ($438/month)" in out
+    assert "Recommendation: Claude Sonnet 4.6 on Bedrock ($482/month)" in out  # 73,000 x $0.0066
 
 
 def test_guide_corrections(capsys):
     status, out, _ = run(capsys, "--guide")
     assert status == 0
     assert "$1.006/h is the EC2 price; SageMaker charges $1.408/h = $1,027.84/month (730 h)" in out
-    assert "+$4,147.86 (+404%)" in out
+    assert "$1,027.84 -> $1,905.30/month: +$877.46 (+85%)" in out  # Mistral -> Mixtral, the guide's scenario 1
 
 
 def test_overrides_change_the_figures(capsys, tmp_path):
@@ -76,7 +76,7 @@ def test_overrides_change_the_figures(capsys, tmp_path):
     assert status == 0
     assert "with EDP 20% off" in out
     mistral = next(line for line in out.splitlines() if "mistral-7b" in line)
-    assert mistral.split()[7:11] == ["$822", "$822", "(1", "inst)"]  # always-on and autoscaled: 1027.84 x 0.8
+    assert mistral.split()[9:13] == ["$822", "$822", "(1", "inst)"]  # always-on and autoscaled: 1027.84 x 0.8
 
 
 @pytest.mark.parametrize(
@@ -92,8 +92,8 @@ def test_overrides_change_the_figures(capsys, tmp_path):
         (["--requests-per-hour", "1", "--budget", "-100"], "argument --budget: must be a number greater than 0"),
         (["--requests-per-hour", "1", "--quality", "best"], "argument --quality: invalid choice: 'best'"),
         (
-            ["--requests-per-hour", "1", "--latency", "0.1"],
-            "no option can answer within 0.1 s: the fastest first token is 0.3 s (",
+            ["--requests-per-hour", "1", "--latency", "0.05"],
+            "no option can answer within 0.05 s: the fastest first token is 0.072 s (Mixtral",
         ),
         (["--requests-per-hour", "1", "--compare", "gpt-5"], "argument --compare: unknown model 'gpt-5': use one of"),
         (["--requests-per-hour", "1", "--chart", "cost.png"], "the chart is written as SVG, so the file name must end in .svg"),
@@ -112,6 +112,18 @@ def test_bad_overrides_file_exits_2(capsys, tmp_path):
     status, _, err = run(capsys, "--requests-per-hour", "1", "--overrides", str(missing))
     assert status == 2
     assert err.startswith(f"error: {missing}: cannot read the file")
+
+
+def test_an_invalid_overrides_file_points_at_the_docs_that_list_its_keys(capsys, tmp_path):
+    overrides = tmp_path / "overrides.yaml"
+    overrides.write_text("sagemaker_price_multiplyer: 0.9\n")
+    status, _, err = run(capsys, "--requests-per-hour", "1", "--overrides", str(overrides))
+    assert status == 2
+    assert "sagemaker_price_multiplyer: unknown key" in err
+    assert "docs/planner.md#overrides-your-region-your-discount-your-measurements lists every key" in err
+    assert "model_configs/README.md" not in err
+    headings = (REPO_ROOT / "docs" / "planner.md").read_text(encoding="utf-8").splitlines()
+    assert "## Overrides: your region, your discount, your measurements" in headings  # the anchor exists
 
 
 def test_help_in_docs_matches_the_tool():
@@ -133,7 +145,7 @@ def test_guide_corrections_in_docs_match_the_tool(capsys):
 
 def test_docs_example_and_chart_match_the_tool(capsys, tmp_path):
     chart = tmp_path / "chart.svg"
-    compare = ["--compare", "mistral-7b", "mixtral-8x7b", "claude-3-sonnet", "claude-3-haiku"]
+    compare = ["--compare", "mistral-7b", "mixtral-8x7b", "claude-sonnet-4-6", "claude-haiku-4-5"]
     status, out, _ = run(capsys, *ISSUE_QUESTION, *compare, "--chart", str(chart))
     assert status == 0
     docs = REPO_ROOT / "docs"
@@ -156,7 +168,18 @@ def test_bedrock_docs_quote_the_planners_scenario_2_figures(capsys):
         ("$1,027.84 (1 x ml.g5.xlarge) vs $18.25/month", "USD 18.25 a month at 100 requests a day (98% less"),
         ("vs $1,825.00/month", "USD 1,825 at 10,000 a day (78% more"),
         ("break even at 235 req/hour (5,632/day)", "break even at 235 requests an hour (5,632 a day)"),
+        ("vs $20.08/month", "USD 20.08 a month at 100 requests a day"),
+        ("vs $2,007.50/month", "USD 2,007.50 at 10,000 (95% more"),
+        ("break even at 213 req/hour (5,120/day)", "breaks even with it at 213 requests an hour (5,120 a day)"),
     ]:
         assert planner_figure in out
         assert docs_figure in bedrock_docs
     assert "USD 1,027.84 a month" in bedrock_docs
+
+
+def test_include_retired_lists_the_retired_models_marked(capsys):
+    status, out, _ = run(capsys, *ISSUE_QUESTION, "--include-retired")
+    assert status == 0
+    table = out.split("\n\n")[1]
+    assert "claude-3-sonnet    Bedrock (retired)" in table
+    assert "Recommendation: Claude" not in out or "retired" not in out.split("Recommendation:")[1].splitlines()[0]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from planner.assumptions import Quality, load_planner_data
-from planner.costs import Traffic, build_options
+from planner.costs import TokenOption, Traffic, build_options
 from planner.recommend import Asks, guide_tree, rank, recommend
+from tests.conftest import SYNTH_TODAY
 
 
 @pytest.fixture(scope="module")
 def data(registry):
-    return load_planner_data(registry)
+    return load_planner_data(registry, today=SYNTH_TODAY)
 
 
 def asks(
@@ -23,7 +24,7 @@ def asks(
 
 def plan(data, the_asks: Asks):
     ranked = rank(build_options(data, the_asks.traffic), the_asks)
-    return ranked, recommend(ranked, the_asks)
+    return ranked, recommend(ranked, the_asks, data.current)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +47,7 @@ def test_the_issue_question_full_answers(data):
     assert not any(a.meets_all for a in ranked)
     assert recommendation.choice.option.key == "gpt-3.5-turbo"  # misses only latency (0.4 + 300/80 = 4.15 s), $51.10
     assert recommendation.choice.monthly_usd == pytest.approx(51.10)  # 73,000 x $0.0007
-    assert "Mistral 7B Instruct v0.2 misses latency 8.9 s > 2 s, $1,028/month > $500 budget" in recommendation.reason
+    assert "Mistral 7B Instruct v0.2 misses latency 10.8 s > 2 s, $1,028/month > $500 budget" in recommendation.reason
     assert "try --streaming, or --output-tokens 128" in recommendation.reason  # (2 - 0.4) s x 80 tokens/s
 
 
@@ -59,7 +60,7 @@ def test_the_issue_question_streaming(data):
 
 
 def test_the_tree_pick_wins_when_it_meets_every_ask(data):
-    _, recommendation = plan(data, asks(rate=1000, latency=10, budget=2000))
+    _, recommendation = plan(data, asks(rate=1000, latency=12, budget=2000))
     assert recommendation.choice.option.key == "mistral-7b"  # 1 x ml.g5.xlarge carries 1,000 req/hour: $1,027.84
     assert recommendation.reason.startswith("the guide's tree: no special needs: Mistral 7B (best balance)")
     assert recommendation.reason.endswith("(cheapest that does: GPT-3.5 Turbo on OpenAI API (not AWS) at $511/month)")
@@ -67,8 +68,11 @@ def test_the_tree_pick_wins_when_it_meets_every_ask(data):
 
 def test_the_tree_pick_names_a_cheaper_option(data):
     _, recommendation = plan(data, asks(rate=1000, quality="critical", latency=None, budget=None))
-    assert recommendation.choice.option.key == "claude-3-opus"  # cheaper than GPT-4 at 500/300 tokens: $0.03 vs $0.033
-    assert "(cheapest that does: Claude 3.5 Sonnet on Bedrock at $4,380/month)" in recommendation.reason  # 730,000 x $0.006
+    # The tree names Claude Opus; Claude 3 Opus is retired, so its successor: 0.5 x 0.0055 + 0.3 x 0.0275 = $0.011/request,
+    # cheaper than GPT-4's $0.033.
+    assert recommendation.choice.option.key == "claude-opus-4-6"
+    assert "successors: claude-3-opus -> claude-opus-4-6" in recommendation.reason
+    assert recommendation.choice.monthly_usd == pytest.approx(730_000 * 0.011)
 
 
 def test_ranking_puts_options_that_meet_every_ask_first_then_cheapest(data):
@@ -77,8 +81,22 @@ def test_ranking_puts_options_that_meet_every_ask_first_then_cheapest(data):
     assert ranked[: len(meeting)] == meeting
     costs = [a.monthly_usd for a in meeting]
     assert costs == sorted(costs)
-    # Llama 2 70B at 1,000 req/h: ceil(1,000 / (2 x 3600 / 26.5 s)) = 4 instances, beyond its config's max of 2.
+    # Llama 2 70B at 1,000 req/h: ceil(1,000 / (2 x 3600 / 17.8 s)) = 3 instances, beyond its config's max of 2.
     assert ranked[-1].option.key == "llama2-70b"
-    assert ranked[-1].misses == ("needs 4 instances, config's scaling.max_instances is 2",)
-    assert ranked[0].option.key == "claude-3-haiku"  # 730,000 x $0.0005 = $365
-    assert ranked[0].monthly_usd == pytest.approx(365)
+    assert ranked[-1].misses == ("needs 3 instances, config's scaling.max_instances is 2",)
+    assert ranked[0].option.key == "gpt-3.5-turbo"  # 730,000 x $0.0007 = $511
+    assert ranked[0].monthly_usd == pytest.approx(511)
+
+
+def test_retired_models_are_left_out_unless_asked_and_never_recommended(data):
+    the_asks = asks(rate=50, quality="good", latency=None, budget=None)
+    keys = {o.key for o in build_options(data, the_asks.traffic)}
+    assert "claude-haiku-4-5" in keys and not keys & {"claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"}
+    with_retired = build_options(data, the_asks.traffic, include_retired=True)
+    retired = {o.key for o in with_retired if isinstance(o, TokenOption) and o.retired}
+    assert retired == {"claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"}
+    ranked = rank(with_retired, the_asks)
+    assert ranked[0].option.key == "claude-3-haiku"  # the cheapest, on paper
+    recommendation = recommend(ranked, the_asks, data.current)
+    assert recommendation.choice.option.key != "claude-3-haiku"
+    assert not getattr(recommendation.choice.option, "retired", False)

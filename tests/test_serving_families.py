@@ -39,15 +39,8 @@ def environment(key: str, change: Change | None = None, gpus: int = 1) -> dict[s
 
 
 def instance(gpus: int) -> InstanceType:
-    return InstanceType(
-        gpus=gpus,
-        gpu_model="A10G",
-        gpu_memory_gb=24,
-        vcpus=4 * gpus,
-        host_memory_gib=16 * gpus,
-        local_nvme=True,
-        sagemaker_hourly_usd=1.0,
-    )
+    """A catalogued A10G instance with ``gpus`` GPUs (the environment depends only on the count)."""
+    return load_registry().instances.instances["ml.g5.xlarge"].model_copy(update={"gpus": gpus})
 
 
 def container(**fields: Any) -> Change:
