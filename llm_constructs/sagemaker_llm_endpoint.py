@@ -1,4 +1,4 @@
-"""A SageMaker real-time endpoint serving LLMs from the Hugging Face TGI container."""
+"""A SageMaker real-time endpoint serving LLMs from a container family's image (LMI/vLLM by default, or TGI)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from constructs import Construct
 
 from llm_config import ContainerImage, InstanceType, SageMakerModelConfig
 from llm_config.guardrails import CapacitySize, Guardrails
+from llm_config.serving import TOKEN_VARIABLE, container_environment
 from llm_config.sizing import ComponentShape
 from llm_constructs.endpoint_metrics import VariantMetrics
 from llm_constructs.nag import acknowledge
@@ -22,8 +23,6 @@ from llm_constructs.nag import acknowledge
 # Where SageMaker writes the container's logs and the endpoint's instance metrics.
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints"
 ENDPOINT_METRIC_NAMESPACES = ["/aws/sagemaker/Endpoints", "AWS/SageMaker"]
-# Where the container expects weights staged from S3 (ModelDataSource).
-STAGED_WEIGHTS_PATH = "/opt/ml/model"
 
 
 @dataclass(frozen=True)
@@ -60,24 +59,6 @@ class ScaleToZero:
     @property
     def max_copies(self) -> int:
         return self.max_instances * self.shape.copies_per_instance
-
-
-def tgi_environment(model: SageMakerModelConfig, instance: InstanceType) -> dict[str, str]:
-    """The TGI container's environment, derived from the typed config (never hand-set)."""
-    source = model.hugging_face
-    environment = {
-        "HF_MODEL_ID": STAGED_WEIGHTS_PATH if source.weights_s3_uri else source.model_id,
-        "SM_NUM_GPUS": str(instance.gpus),
-        "MAX_INPUT_TOKENS": str(model.container.max_input_tokens),
-        "MAX_TOTAL_TOKENS": str(model.container.max_total_tokens),
-        "MAX_BATCH_TOTAL_TOKENS": str(model.container.max_batch_total_tokens),
-    }
-    if not source.weights_s3_uri:
-        environment["HF_MODEL_REVISION"] = source.revision
-    if model.container.quantization != "none":
-        environment["HF_MODEL_QUANTIZE"] = model.container.quantization
-    environment.update(model.container.environment)
-    return dict(sorted(environment.items()))
 
 
 class SageMakerLlmEndpoint(Construct):
@@ -210,6 +191,8 @@ class SageMakerLlmEndpoint(Construct):
             instance_type=instance_settings.type,
             initial_instance_count=instance_settings.initial_count,
             initial_variant_weight=variant.initial_weight,
+            # The host's NVIDIA driver must support the image's CUDA version (containers.yaml pairs them).
+            inference_ami_version=variant.image.inference_ami_version,
             container_startup_health_check_timeout_in_seconds=instance_settings.container_startup_health_check_timeout_seconds,
             model_data_download_timeout_in_seconds=instance_settings.model_data_download_timeout_seconds,
         )
@@ -234,6 +217,8 @@ class SageMakerLlmEndpoint(Construct):
                     instance_type=settings.type,
                     # The first copy needs an instance: a component cannot be created with 0 copies.
                     initial_instance_count=1,
+                    # As for a model variant: the host's NVIDIA driver must support the image's CUDA version.
+                    inference_ami_version=variant.image.inference_ami_version,
                     managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
                         status="ENABLED", min_instance_count=0, max_instance_count=plan.max_instances
                     ),
@@ -275,10 +260,11 @@ class SageMakerLlmEndpoint(Construct):
         stack = Stack.of(self)
         source = variant.model.hugging_face
         serving = variant.instance if gpus is None else variant.instance.model_copy(update={"gpus": gpus})
-        environment: dict[str, Any] = tgi_environment(variant.model, serving)
+        environment: dict[str, Any] = container_environment(variant.model, serving)
         if source.token_secret_name and not source.weights_s3_uri:
             # A CloudFormation dynamic reference: the template holds the secret's name, never the token.
-            environment["HUGGING_FACE_HUB_TOKEN"] = SecretValue.secrets_manager(source.token_secret_name).unsafe_unwrap()
+            token = SecretValue.secrets_manager(source.token_secret_name).unsafe_unwrap()
+            environment[TOKEN_VARIABLE[variant.model.container.family]] = token
         model_data_source = None
         if source.weights_s3_uri:
             model_data_source = sagemaker.CfnModel.ModelDataSourceProperty(
