@@ -283,3 +283,13 @@ def test_template_snapshot(synth, snapshot):
     from tests.test_snapshots import masked
 
     assert masked(synth(**QUIET).to_json()) == snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_cost_line_says_zero_while_idle(registry):
+    from planner.deploy_cost import cost_line
+
+    line = cost_line(spec_of(QUIET, registry), registry)
+    assert line.startswith(
+        "Estimated cost of llm-quiet: $0 while idle, $1.408/h per ml.g5.xlarge while a copy runs"
+        " (scales to zero; $1,028/month if never idle; SageMaker us-east-1 on-demand)."
+    )
