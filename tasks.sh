@@ -8,6 +8,8 @@
 #                                into it with the real CDK CLI (default mixtral), verify every resource with boto3;
 #                                the emulator keeps running (docs/local-deploy.md)
 #   ./tasks.sh destroy-local     destroy that stack, check nothing is left, stop the emulator
+#   ./tasks.sh run-local CMD ..  run CMD as a client app of the running emulator: AWS APIs at moto, the model
+#                                runtimes at a protocol stand-in (not a model), e.g. python examples/agent.py
 #   ./tasks.sh synth [MODEL]     install, then synthesize MODEL's stack (default mixtral) and summarise it
 #   ./tasks.sh test              install, then lint (ruff, mypy) and run the test suite
 #   ./tasks.sh plan ARGS         install, then run the cost planner (python -m planner ARGS; --help lists ARGS)
@@ -63,6 +65,10 @@ case "$task" in
     setup
     .venv/bin/python -m local_aws.rehearsal destroy "$@"
     ;;
+  run-local)
+    setup
+    .venv/bin/python -m local_aws.rehearsal run "$@"
+    ;;
   test)
     setup
     .venv/bin/ruff check .
@@ -82,6 +88,6 @@ case "$task" in
     setup
     .venv/bin/python -m migration plan "$@"
     ;;
-  help|-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' ;;
+  help|-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;
 esac

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -64,6 +64,12 @@ class ContainerImage(StrictModel):
     repository: str
     tag: str
     accounts: dict[str, Annotated[str, Field(pattern=r"^\d{12}$")]]
+    # What clients send (published in the endpoint's SSM parameter): "messages" when the container answers the
+    # OpenAI-style Chat Completions schema on /invocations (LMI/vLLM, TGI >= 1.4), "text" for {"inputs": PROMPT} only.
+    chat_api: Literal["messages", "text"] = "messages"
+    # Whether its Messages API takes `tools`: TGI >= 1.4.3 does for any model (grammar-constrained); vLLM only when
+    # started with a tool-call parser (--enable-auto-tool-choice --tool-call-parser ...).
+    tool_calling: bool = True
 
     def account_for(self, region: str, source: str) -> str:
         try:

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 ACCOUNT = "123456789012"
 EVENT_STREAM = "application/vnd.amazon.eventstream"
+SIGNING_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")  # SigV4's credential scope names the region
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,9 @@ class StandinEndpoint:
 class Catalog(Protocol):
     """What is deployed: the rehearsal reads moto (``MotoCatalog``), tests use ``StaticCatalog``."""
 
-    def sagemaker_endpoint(self, name: str) -> StandinEndpoint | None: ...
+    def sagemaker_endpoint(self, region: str, name: str) -> StandinEndpoint | None: ...
 
-    def bedrock_model(self, model_id: str) -> bool: ...
+    def bedrock_model(self, region: str, model_id: str) -> bool: ...
 
 
 @dataclass
@@ -62,10 +63,10 @@ class StaticCatalog:
     endpoints: dict[str, StandinEndpoint] = field(default_factory=dict)
     bedrock_models: set[str] = field(default_factory=set)
 
-    def sagemaker_endpoint(self, name: str) -> StandinEndpoint | None:
+    def sagemaker_endpoint(self, region: str, name: str) -> StandinEndpoint | None:
         return self.endpoints.get(name)
 
-    def bedrock_model(self, model_id: str) -> bool:
+    def bedrock_model(self, region: str, model_id: str) -> bool:
         return model_id in self.bedrock_models
 
 
@@ -73,15 +74,15 @@ class MotoCatalog:
     """Reads the local emulator: SageMaker endpoints (variants, weights, images) and the Bedrock model ids that
     deployed stacks published in their ``/llm-endpoints/*`` parameters."""
 
-    def __init__(self, make_client: Callable[[str], Any]) -> None:
-        self.make_client = make_client
+    def __init__(self, make_client: Callable[[str, str], Any]) -> None:
+        self.make_client = make_client  # (service, region) -> boto3 client of the emulator
 
-    def sagemaker_endpoint(self, name: str) -> StandinEndpoint | None:
-        sagemaker = self.make_client("sagemaker")
+    def sagemaker_endpoint(self, region: str, name: str) -> StandinEndpoint | None:
+        sagemaker = self.make_client("sagemaker", region)
         try:
             endpoint = sagemaker.describe_endpoint(EndpointName=name)
             config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-        except Exception:  # noqa: BLE001 - any lookup failure means "not deployed" to a caller
+        except Exception:
             return None
         models = {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]}
         variants = []
@@ -91,8 +92,8 @@ class MotoCatalog:
             variants.append(StandinVariant(live["VariantName"], float(weight), "lmi" if "djl-inference" in image else "tgi"))
         return StandinEndpoint(name, tuple(variants))
 
-    def bedrock_model(self, model_id: str) -> bool:
-        ssm = self.make_client("ssm")
+    def bedrock_model(self, region: str, model_id: str) -> bool:
+        ssm = self.make_client("ssm", region)
         for page in ssm.get_paginator("get_parameters_by_path").paginate(Path="/llm-endpoints"):
             for parameter in page["Parameters"]:
                 try:
@@ -205,7 +206,9 @@ def chat_completion(made: Made, finish: str) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": made.text or None}
     if made.tool:
         call_id, name, arguments = made.tool
-        message["tool_calls"] = [{"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}]
+        message["tool_calls"] = [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+        ]
     return {
         "id": "chatcmpl-standin",
         "object": "chat.completion",
@@ -305,16 +308,18 @@ class StandinServer:
         if self.delay_seconds:
             time.sleep(self.delay_seconds)
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
+        scope = SIGNING_REGION.search(headers.get("authorization", ""))
+        region = scope.group(1) if scope else "us-east-1"
         if len(parts) == 3 and parts[0] == "endpoints" and parts[2] in ("invocations", "invocations-response-stream"):
-            return self._sagemaker(parts[1], parts[2].endswith("stream"), headers, payload)
+            return self._sagemaker(region, parts[1], parts[2].endswith("stream"), headers, payload)
         if len(parts) == 3 and parts[0] == "model" and parts[2] in ("converse", "converse-stream"):
-            return self._bedrock(parts[1], parts[2].endswith("stream"), payload)
+            return self._bedrock(region, parts[1], parts[2].endswith("stream"), payload)
         raise Fault(404, "UnknownOperationException", f"the protocol stand-in does not serve {path}")
 
     def _sagemaker(
-        self, name: str, streaming: bool, headers: Mapping[str, str], body: Mapping[str, Any]
+        self, region: str, name: str, streaming: bool, headers: Mapping[str, str], body: Mapping[str, Any]
     ) -> tuple[int, dict[str, str], list[bytes]]:
-        endpoint = self.catalog.sagemaker_endpoint(name)
+        endpoint = self.catalog.sagemaker_endpoint(region, name)
         if endpoint is None:
             raise Fault(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
         variant = self._pick(endpoint, headers.get("x-amzn-sagemaker-target-variant"))
@@ -332,15 +337,17 @@ class StandinServer:
             parameters = body.get("parameters") or {}
             made = make_answer(who, str(body["inputs"]), (), None, int(parameters.get("max_new_tokens") or 512))
             if streaming:
-                tokens = [{"token": {"id": i, "text": p, "logprob": 0.0, "special": False}} for i, p in enumerate(pieces(made.text))]
+                tokens = [
+                    {"token": {"id": i, "text": p, "logprob": 0.0, "special": False}} for i, p in enumerate(pieces(made.text))
+                ]
                 prefix = b"" if variant.container == "lmi" else b"data:"
                 end = b"\n" if variant.container == "lmi" else b"\n\n"
                 lines = [prefix + json.dumps(t).encode() + end for t in tokens]
             else:
-                result: dict[str, Any] = {"generated_text": made.text}
+                generated: dict[str, Any] = {"generated_text": made.text}
                 if variant.container == "tgi":
-                    result["details"] = {"finish_reason": "eos_token", "generated_tokens": made.output_tokens}
-                answer = [result] if variant.container == "tgi" else result
+                    generated["details"] = {"finish_reason": "eos_token", "generated_tokens": made.output_tokens}
+                answer = [generated] if variant.container == "tgi" else generated
                 return 200, self._sagemaker_headers(variant, streaming), [json.dumps(answer).encode()]
         else:
             raise Fault(424, "ModelError", "Received client error (422) from primary: the body has neither messages nor inputs")
@@ -357,8 +364,10 @@ class StandinServer:
             }
         return {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": variant.name}
 
-    def _bedrock(self, model_id: str, streaming: bool, body: Mapping[str, Any]) -> tuple[int, dict[str, str], list[bytes]]:
-        if not self.catalog.bedrock_model(model_id):
+    def _bedrock(
+        self, region: str, model_id: str, streaming: bool, body: Mapping[str, Any]
+    ) -> tuple[int, dict[str, str], list[bytes]]:
+        if not self.catalog.bedrock_model(region, model_id):
             raise Fault(400, "ValidationException", "The provided model identifier is invalid.")
         question, result = "", None
         for message in body.get("messages") or []:
@@ -366,9 +375,7 @@ class StandinServer:
                 if message.get("role") == "user" and "text" in block:
                     question, result = block["text"], None
                 elif "toolResult" in block:
-                    result = "".join(
-                        c.get("text", json.dumps(c.get("json"))) for c in block["toolResult"].get("content") or []
-                    )
+                    result = "".join(c.get("text", json.dumps(c.get("json"))) for c in block["toolResult"].get("content") or [])
         tools = [
             (t["toolSpec"]["name"], t["toolSpec"]["inputSchema"]["json"])
             for t in (body.get("toolConfig") or {}).get("tools") or []
@@ -378,7 +385,11 @@ class StandinServer:
         made = make_answer(f"bedrock model {model_id}", question, tools, result, int(inference.get("maxTokens") or 512))
         made.input_tokens = len(json.dumps(body.get("messages")).split())
         stop_reason = "tool_use" if made.tool else "end_turn"
-        usage = {"inputTokens": made.input_tokens, "outputTokens": made.output_tokens, "totalTokens": made.input_tokens + made.output_tokens}
+        usage = {
+            "inputTokens": made.input_tokens,
+            "outputTokens": made.output_tokens,
+            "totalTokens": made.input_tokens + made.output_tokens,
+        }
         if not streaming:
             content: list[dict[str, Any]] = [{"text": made.text}] if made.text else []
             if made.tool:
@@ -411,7 +422,7 @@ class StandinServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     status, headers, parts = server.handle(
@@ -431,7 +442,7 @@ class StandinServer:
                     self.wfile.write(part)
                     self.wfile.flush()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: the rehearsal's log has moto's lines
 
         return Handler

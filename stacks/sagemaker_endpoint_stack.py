@@ -21,6 +21,9 @@ from llm_constructs.endpoint_dashboard import EndpointDashboard
 from llm_constructs.endpoint_scaling import VariantScaling
 
 CLIENT_PARAMETER_PREFIX = "/llm-endpoints"
+# The parameter's JSON layout, read by llm_client (llm_client/src/llm_client/parameter.py documents every field).
+# Raise it with any change a client must know about; tests/test_client_parameter.py keeps both sides equal.
+CLIENT_PARAMETER_SCHEMA_VERSION = 2
 # Tag on the endpoint's resources; activate it as a cost allocation tag for `budget.scope: endpoint`.
 COST_TAG = "llm-endpoint"
 BUDGET_SERVICE_NAME = "Amazon SageMaker"  # AWS Budgets' name for the service
@@ -150,6 +153,7 @@ class SageMakerEndpointStack(Stack):
 
     def _client_metadata(self, endpoint_name: str, variants: Sequence[EndpointVariant]) -> dict[str, Any]:
         return {
+            "schema_version": CLIENT_PARAMETER_SCHEMA_VERSION,
             "hosting": "sagemaker",
             "endpoint_name": endpoint_name,
             "region": self.region,
@@ -158,7 +162,11 @@ class SageMakerEndpointStack(Stack):
                     "variant_name": v.name,
                     "model_key": v.model.key,
                     "hf_model_id": v.model.hugging_face.model_id,
+                    "container": v.image.framework,
+                    "api": v.image.chat_api,
+                    "tool_calling": v.image.chat_api == "messages" and v.image.tool_calling,
                     "prompt_format": v.model.prompt_format,
+                    "stop_sequences": list(v.model.stop_sequences),
                     "max_input_tokens": v.model.container.max_input_tokens,
                     "max_total_tokens": v.model.container.max_total_tokens,
                     "latency_budget_seconds": v.model.latency_budget_seconds,

@@ -91,7 +91,7 @@ def ai_message(reply: wire.Reply) -> AIMessage:
     return AIMessage(
         content=reply.text,
         tool_calls=[tool_call(name=c.name, args=c.arguments, id=c.id) for c in reply.tool_calls],
-        usage_metadata=usage,  # type: ignore[arg-type]
+        usage_metadata=usage,
         response_metadata={"finish_reason": reply.finish_reason, "model_provider": "sagemaker"},
     )
 
@@ -107,7 +107,7 @@ def ai_chunk(delta: wire.Delta) -> AIMessageChunk:
     return AIMessageChunk(
         content=delta.text,
         tool_call_chunks=[tool_call_chunk(name=c.name, args=c.arguments, id=c.id, index=c.index) for c in delta.tool_calls],
-        usage_metadata=usage,  # type: ignore[arg-type]
+        usage_metadata=usage,
         response_metadata={"finish_reason": delta.finish_reason} if delta.finish_reason else {},
     )
 
@@ -223,7 +223,7 @@ class EndpointChatModel(BaseChatModel):
         runtime = self.client.runtime(endpoint)
         if isinstance(endpoint, BedrockModel):
             return ChatBedrockConverse(
-                model=endpoint.model_id,
+                model_id=endpoint.model_id,
                 region_name=self.client.region,
                 client=runtime,
                 bedrock_client=self.client.boto_client("bedrock", 10.0),
@@ -316,9 +316,7 @@ def chat_model(
     client = client or Client(
         region=region, session=session, ttl_seconds=ttl_seconds, attempts=attempts, timeout_seconds=timeout_seconds, log=log
     )
-    model = EndpointChatModel(
-        endpoint_name=name, max_tokens=max_tokens, temperature=temperature, variant=variant, client=client
-    )
+    model = EndpointChatModel(endpoint_name=name, max_tokens=max_tokens, temperature=temperature, variant=variant, client=client)
     endpoint = client.endpoint(name)
     if variant is not None and isinstance(endpoint, SageMakerEndpoint):
         endpoint.only(variant)  # raises for an unknown variant

@@ -16,6 +16,7 @@ Defaults, each a keyword argument of ``Client`` (and of ``invoke`` / ``stream`` 
 from __future__ import annotations
 
 import json
+import os
 import random as _random
 import threading
 import time
@@ -104,10 +105,14 @@ class Client:
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
+        # botocore reads AWS_DEFAULT_REGION; other AWS SDKs and Lambda set AWS_REGION: honour both.
+        region = region or os.environ.get("AWS_REGION") or None
         self.session = session or boto3.session.Session(region_name=region)
         self.region = region or self.session.region_name
         if not self.region:
-            raise LlmClientError("no AWS region: pass region=..., or set AWS_REGION (or a region in your AWS config)")
+            raise LlmClientError(
+                "no AWS region: pass region=..., or set AWS_REGION or AWS_DEFAULT_REGION (or a region in your AWS config)"
+            )
         self.cache = ParameterCache(ttl_seconds)
         self.attempts = attempts
         self.timeout_seconds = timeout_seconds

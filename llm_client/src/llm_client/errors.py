@@ -57,5 +57,5 @@ __all__ = [
     "NoCredentialsError",
     "ParameterSchemaError",
     "ThrottledError",
-        "UnsupportedError",
+    "UnsupportedError",
 ]
