@@ -333,15 +333,23 @@ def test_a_parameter_of_an_older_schema(session):
         ({"hosting": "vertex"}, "unknown hosting 'vertex'"),
         ({"variants": []}, "'variants' must be a non-empty list"),
         ({"variants": [variant(api="grpc")]}, "'api' is 'grpc'"),
-        (
-            {"variants": [variant(api="text"), variant("llama", api="text", prompt_format="[{prompt}]")]},
-            "its variants need different prompts",
-        ),
     ],
 )
 def test_bad_parameters_are_refused_clearly(change, message):
     with pytest.raises(llm_client.ParameterSchemaError, match=message):
         parse_parameter("chat", json.dumps({**sagemaker_parameter(), **change}))
+
+
+def test_variants_that_need_different_prompts_are_called_one_at_a_time(session, server):
+    session.put(
+        "split",
+        sagemaker_parameter(variant(api="text"), variant("mixtral-8x7b", api="text", prompt_format="[{prompt}]"), name="split"),
+    )
+    made = client(session)
+
+    with pytest.raises(llm_client.UnsupportedError, match=r"^endpoint split: its variants need different prompts"):
+        made.invoke("split", "Hi")
+    assert made.invoke("split", "Hi", variant="mixtral-8x7b").text.endswith("You said: [Hi]")
 
 
 def test_no_credentials(server):

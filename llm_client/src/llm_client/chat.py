@@ -51,6 +51,7 @@ class ContainerContentHandler(ChatModelContentHandler):
     def transform_input(self, prompt: Any, model_kwargs: dict[str, Any]) -> bytes:
         """``prompt``: OpenAI-style messages; ``model_kwargs``: stop, stream, max_tokens, temperature, tools."""
         endpoint = self.endpoint
+        endpoint.check_one_request_shape()
         stop = list(dict.fromkeys([*endpoint.stop_sequences, *(model_kwargs.get("stop") or [])]))
         tokens = answer_tokens(endpoint, model_kwargs.get("max_tokens"))
         if endpoint.api == "messages":

@@ -126,6 +126,11 @@ class Client:
         """What ``/llm-endpoints/NAME`` says now (cached for ``ttl_seconds``)."""
         return self.cache.get(self.region, name, lambda: self._read_parameter(name))
 
+    def describe(self, name: str, endpoint: Endpoint) -> None:
+        """Use ``endpoint`` for ``name`` instead of its parameter (e.g. built from a model config before any stack
+        published one); it never expires."""
+        self.cache.put(self.region, name, endpoint)
+
     def _read_parameter(self, name: str) -> str:
         ssm = self.boto_client("ssm", 10.0)
         try:
@@ -356,6 +361,7 @@ def sagemaker_request(
     tool_choice: Any = None,
 ) -> dict[str, Any]:
     """InvokeEndpoint's arguments: the body in the shape every variant's container takes."""
+    endpoint.check_one_request_shape()
     tokens = answer_tokens(endpoint, max_tokens)
     if endpoint.api == "messages":
         body = wire.messages_request(

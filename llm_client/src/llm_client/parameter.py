@@ -100,6 +100,15 @@ class SageMakerEndpoint:
     def model_label(self) -> str:
         return "+".join(v.model_key for v in self.variants)
 
+    def check_one_request_shape(self) -> None:
+        """SageMaker routes each request to a variant by weight: without TargetVariant, one body must suit all."""
+        if self.api == "text" and len({(v.prompt_format, v.container) for v in self.variants}) > 1:
+            raise UnsupportedError(
+                f"endpoint {self.name}: its variants need different prompts ({self.model_label}) and not all serve the "
+                "Messages API, so no single request suits the variant SageMaker picks: serve them from a container "
+                "with the Messages API (the LMI default), or call one variant at a time (variant=...)"
+            )
+
     def only(self, variant_name: str) -> SageMakerEndpoint:
         """This endpoint restricted to one variant (requests then name it: TargetVariant)."""
         chosen = tuple(v for v in self.variants if v.name == variant_name)
@@ -163,9 +172,7 @@ def parse_parameter(name: str, value: str) -> Endpoint:
         if not isinstance(variants, list) or not variants:
             raise ParameterSchemaError(f"{where}: 'variants' must be a non-empty list")
         parsed = tuple(_variant(_Fields(f"{where} variant {i}", v)) for i, v in enumerate(variants))
-        endpoint = SageMakerEndpoint(name=fields.text("endpoint_name"), region=region, variants=parsed)
-        _check_one_request_shape(where, endpoint)
-        return endpoint
+        return SageMakerEndpoint(name=fields.text("endpoint_name"), region=region, variants=parsed)
     if hosting == "bedrock":
         # model_id is what Converse takes (the inference profile id when there is one); tolerate parameters that
         # name only the profile or only the foundation model.
@@ -209,18 +216,6 @@ def _variant(fields: _Fields) -> Variant:
     )
 
 
-def _check_one_request_shape(where: str, endpoint: SageMakerEndpoint) -> None:
-    """SageMaker routes each request to a variant by weight: one request body must suit every variant."""
-    if endpoint.api == "text":
-        formats = {(v.prompt_format, v.container) for v in endpoint.variants}
-        if len(formats) > 1:
-            raise ParameterSchemaError(
-                f"{where}: its variants need different prompts ({', '.join(v.model_key for v in endpoint.variants)}) "
-                "and not all serve the Messages API, so no single request suits the variant SageMaker picks: "
-                "serve them from a container with the Messages API (the LMI default), or pass variant= to call one"
-            )
-
-
 class _Fields:
     def __init__(self, where: str, data: Any) -> None:
         if not isinstance(data, dict):
@@ -262,6 +257,14 @@ class ParameterCache:
             self._entries[key] = (now + self.ttl_seconds, endpoint)
         return endpoint
 
-    def forget(self, region: str, name: str) -> None:
+    def put(self, region: str, name: str, endpoint: Endpoint) -> None:
+        """Pin ``name`` to ``endpoint`` (no expiry)."""
         with self._lock:
-            self._entries.pop((region, name), None)
+            self._entries[(region, name)] = (float("inf"), endpoint)
+
+    def forget(self, region: str, name: str) -> None:
+        """Re-read ``name`` on next use (a pinned entry stays)."""
+        with self._lock:
+            entry = self._entries.get((region, name))
+            if entry and entry[0] != float("inf"):
+                del self._entries[(region, name)]
