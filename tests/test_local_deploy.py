@@ -8,14 +8,24 @@ endpoint is the emulator.
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 
+import llm_client
 from local_aws import rehearsal
 from local_aws.verify import Deployed, leftovers, retained_physical_ids, verify_stack
+from tests.conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "examples"))
+
+# The Bedrock model the agent's endpoint moves to. Any deployable Bedrock key works; it must not be past its
+# end of life in us-east-1 once the lifecycle check refuses those.
+BEDROCK_MODEL = "claude-3-haiku"
+QUESTION = "What is 1.408 times 730?"
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +82,21 @@ PHASES = {  # DESIGN.md section 1 / docs/migrations.md: Mistral 7B -> Mixtral 8x
 }
 
 
-def test_migration_round_trip(emulator: rehearsal.Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def as_client_app(emulator: rehearsal.Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process sees what `./tasks.sh run-local` gives a client app: AWS at moto, the runtimes at the stand-in."""
+    for name, value in rehearsal.client_environment(emulator).items():
+        if name.startswith("AWS_") or name.lower() == "no_proxy":
+            monkeypatch.setenv(name, value)
+
+
+def test_migration_round_trip(
+    emulator: rehearsal.Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], as_client_app: None
+) -> None:
+    """Each phase is also called through llm_client, and one example agent (built once, never restarted) follows the
+    endpoint from Mistral on SageMaker, through the A/B split, to Mixtral, and then to a Bedrock model."""
+    import agent as example_agent  # examples/agent.py
+
     make_client = rehearsal.client_factory(emulator)
     sagemaker = make_client("sagemaker")
 
@@ -93,6 +117,10 @@ def test_migration_round_trip(emulator: rehearsal.Emulator, tmp_path: Path, caps
     serve_config, weights = served()
     assert weights == {"mistral-7b": 100.0}
     assert scaled() == ["endpoint/chat/variant/mistral-7b"]
+    client = llm_client.Client(ttl_seconds=0)  # re-read the parameter on every call: each phase shows at once
+    assert client.invoke("chat", "Hi").served_by == "mistral-7b"
+    agent = example_agent.build_agent(llm_client.chat_model("chat", client=client))
+    assert example_agent.ask(agent, QUESTION) == "The tool says: 1027.84"
 
     # split (A/B): a new EndpointConfig with both variants; the endpoint follows it; both autoscale.
     rehearsal.deploy(PHASES["split"], emulator, tmp_path / "split")
@@ -100,6 +128,8 @@ def test_migration_round_trip(emulator: rehearsal.Emulator, tmp_path: Path, caps
     assert split_config != serve_config
     assert weights == {"mistral-7b": 90.0, "mixtral-8x7b": 10.0}
     assert scaled() == ["endpoint/chat/variant/mistral-7b", "endpoint/chat/variant/mixtral-8x7b"]
+    assert {client.invoke("chat", "Hi", variant=v).served_by for v in weights} == set(weights)
+    assert example_agent.ask(agent, QUESTION) == "The tool says: 1027.84"  # whichever variant SageMaker picks
 
     # shift: Mistral drained (weight 0, no scaling target), Mixtral takes everything.
     shift = rehearsal.deploy(PHASES["shift"], emulator, tmp_path / "shift")
@@ -116,6 +146,8 @@ def test_migration_round_trip(emulator: rehearsal.Emulator, tmp_path: Path, caps
     retire = rehearsal.deploy(PHASES["retire"], emulator, tmp_path / "retire")
     assert served()[1] == {"mixtral-8x7b": 100.0}
     assert len(sagemaker.list_models()["Models"]) == 1
+    assert client.invoke("chat", "Hi").served_by == "mixtral-8x7b"
+    assert example_agent.ask(agent, QUESTION) == "The tool says: 1027.84"
 
     # destroy: nothing of the stack is left but what its template retains (the bootstrap stack stays).
     rehearsal.destroy(retire.stack_name, emulator, tmp_path / "retire")
@@ -123,6 +155,16 @@ def test_migration_round_trip(emulator: rehearsal.Emulator, tmp_path: Path, caps
     retained = {f"kms-key {key}" for key in retained_physical_ids(retire)}
     assert set(leftovers(make_client)) == retained
     assert any(s["StackName"] == "CDKToolkit" for s in make_client("cloudformation").list_stacks()["StackSummaries"])
+
+    # Move the endpoint to Bedrock the safe way: the SageMaker stack was destroyed explicitly (above); a Bedrock stack
+    # now publishes the same /llm-endpoints/chat. The same agent object, with no code change, calls Converse.
+    with pytest.raises(llm_client.EndpointNotFoundError, match="no endpoint named 'chat'"):
+        client.invoke("chat", "Hi")  # between the two deploys: one clear message
+    bedrock = rehearsal.deploy(["-c", "endpoint=chat", "-c", f"model={BEDROCK_MODEL}"], emulator, tmp_path / "bedrock")
+    answer = client.invoke("chat", "Hi")
+    assert answer.hosting == "bedrock" and answer.text.startswith("[protocol stand-in, not a model: bedrock model ")
+    assert example_agent.ask(agent, QUESTION) == "The tool says: 1027.84"
+    rehearsal.destroy(bedrock.stack_name, emulator, tmp_path / "bedrock")
 
 
 def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulator, tmp_path: Path) -> None:
