@@ -470,6 +470,21 @@ def test_chat_model_without_langchain_says_what_to_install(monkeypatch):
         llm_client.chat_model("chat")
 
 
+def test_the_client_and_the_example_agent_need_nothing_of_the_cdk_app(tmp_path):
+    """Import llm_client, its chat model and the example agent with every module of the CDK app made unimportable."""
+    script = (
+        "import sys\n"
+        "for name in ('aws_cdk', 'constructs', 'cdk_nag', 'llm_config', 'llm_constructs', 'stacks', 'local_aws', 'moto'):\n"
+        "    sys.modules[name] = None\n"
+        f"sys.path.insert(0, {str(REPO_ROOT / 'examples')!r})\n"
+        "import llm_client, llm_client.chat, agent\n"
+        "print(agent.build_agent.__doc__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "model -> tools -> model" in result.stdout
+
+
 def test_the_package_declares_its_own_dependencies():
     """llm_client installs without the CDK app: its pyproject names boto3 (and LangChain as an extra) only."""
     import tomllib
