@@ -493,3 +493,16 @@ def test_the_package_declares_its_own_dependencies():
     assert [d.split(">")[0] for d in project["dependencies"]] == ["boto3"]
     assert {d.split(">")[0] for d in project["optional-dependencies"]["langchain"]} == {"langchain-aws", "langchain-core"}
     assert not any(Path(REPO_ROOT / "llm_client" / "src" / "llm_client").glob("**/cdk*"))
+
+
+def test_the_readmes_print_the_clients_defaults():
+    from llm_client.client import BACKOFF_CAP_SECONDS, DEFAULT_ATTEMPTS, DEFAULT_MAX_TOKENS, TIMEOUT_FACTOR
+
+    assert TIMEOUT_FACTOR == 2  # "twice the latency budget"
+    root = (REPO_ROOT / "README.md").read_text()
+    assert f"after {llm_client.DEFAULT_TTL_SECONDS:g} s" in root and f"up to {DEFAULT_ATTEMPTS} tries" in root
+    assert "twice the\nendpoint's latency budget" in root
+    package = (REPO_ROOT / "llm_client" / "README.md").read_text()
+    assert f"| {llm_client.DEFAULT_TTL_SECONDS:g} s (`ttl_seconds=`)" in package
+    assert f"| {DEFAULT_ATTEMPTS} (`attempts=`)" in package and f"min({BACKOFF_CAP_SECONDS:g}, 2^(n-1))" in package
+    assert f"| {DEFAULT_MAX_TOKENS} tokens (`max_tokens=`)" in package and "| twice the latency budget" in package
