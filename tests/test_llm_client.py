@@ -506,3 +506,17 @@ def test_the_readmes_print_the_clients_defaults():
     assert f"| {llm_client.DEFAULT_TTL_SECONDS:g} s (`ttl_seconds=`)" in package
     assert f"| {DEFAULT_ATTEMPTS} (`attempts=`)" in package and f"min({BACKOFF_CAP_SECONDS:g}, 2^(n-1))" in package
     assert f"| {DEFAULT_MAX_TOKENS} tokens (`max_tokens=`)" in package and "| twice the latency budget" in package
+
+
+def test_chat_model_async_calls(session):
+    import asyncio
+
+    model = llm_client.chat_model("assistant", session=session)
+
+    async def both() -> tuple[str, str]:
+        answer = await model.ainvoke("Hi")
+        pieces = [chunk.text async for chunk in model.astream("Hi")]
+        return answer.text, "".join(pieces)
+
+    answer, streamed = asyncio.run(both())
+    assert answer == streamed and answer.endswith("You said: Hi")

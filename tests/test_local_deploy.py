@@ -57,13 +57,37 @@ def test_environment_for_the_cli_has_no_real_aws_settings(emulator: rehearsal.Em
     assert env["NO_PROXY"] == "intranet.example,127.0.0.1" and env["no_proxy"] == "127.0.0.1"
 
 
+def test_client_apps_get_the_runtimes_at_the_stand_in_and_everything_else_at_moto(emulator: rehearsal.Emulator) -> None:
+    env = rehearsal.client_environment(emulator, {"PATH": "/bin", "AWS_PROFILE": "prod"})
+    endpoints = {k: v for k, v in env.items() if k.startswith("AWS_ENDPOINT_URL")}
+    assert endpoints == {
+        "AWS_ENDPOINT_URL": emulator.url,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator.standin_url,
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emulator.standin_url,
+    }
+    assert emulator.standin_port not in (0, emulator.port) and "AWS_PROFILE" not in env
+    assert env["PATH"] == f"{REPO_ROOT / '.venv' / 'bin'}:/bin" and env["AWS_ACCESS_KEY_ID"] == "testing"
+
+
+def test_run_local_without_an_emulator_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    assert rehearsal.main(["run", "python", "-V"]) == 2
+    assert capsys.readouterr().err == (
+        "error: no local emulator with the runtime stand-in is running: ./tasks.sh deploy-local first\n"
+    )
+
+
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
-def test_emulator_listens_on_127_0_0_1_only(emulator: rehearsal.Emulator) -> None:
+@pytest.mark.parametrize("server", ["moto", "runtime stand-in"])
+def test_emulator_listens_on_127_0_0_1_only(emulator: rehearsal.Emulator, server: str) -> None:
+    port = emulator.port if server == "moto" else emulator.standin_port
     listening = [  # /proc/net/tcp{,6}: local address as HEXIP:HEXPORT, state 0A = LISTEN
         line.split()[1].split(":")[0]
         for table in ("/proc/net/tcp", "/proc/net/tcp6")
         for line in Path(table).read_text().splitlines()[1:]
-        if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == emulator.port
+        if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port
     ]
     assert listening == ["0100007F"]  # 127.0.0.1, little-endian; no 0.0.0.0, no IPv6
 
