@@ -32,6 +32,7 @@ REGION = "us-east-1"
 PROFILE = "us.anthropic.claude-3-5-sonnet-20240620-v1:0"
 MISTRAL_FORMAT = "<s>[INST] {prompt} [/INST]"
 QUESTION = "What is 1.408 times 730?"
+UNSTREAMABLE = "us.example.no-stream-v1:0"  # a model id langchain-aws does not know to stream
 
 
 def variant(name: str = "mistral-7b", **overrides: Any) -> dict[str, Any]:
@@ -121,7 +122,7 @@ def server() -> Iterator[StandinServer]:
                 "split", (StandinVariant("mistral-7b", 9.0, "lmi"), StandinVariant("mixtral-8x7b", 1.0, "lmi"))
             ),
         },
-        {PROFILE},
+        {PROFILE, UNSTREAMABLE},
     )
     standin = StandinServer(catalog)
     standin.start()
@@ -520,3 +521,13 @@ def test_chat_model_async_calls(session):
 
     answer, streamed = asyncio.run(both())
     assert answer == streamed and answer.endswith("You said: Hi")
+
+
+def test_a_bedrock_model_that_langchain_aws_will_not_stream_answers_a_stream_in_one_piece(session, server):
+    session.put("other", bedrock_parameter("other", model_id=UNSTREAMABLE))
+    model = llm_client.chat_model("other", session=session)
+
+    chunks = list(model.stream("Hi"))
+
+    assert len(chunks) == 1 and chunks[0].text.endswith("You said: Hi")
+    assert [r["path"] for r in server.requests] == ["/model/us.example.no-stream-v1%3A0/converse"]
