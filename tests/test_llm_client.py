@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO_ROOT / "examples"))
 import agent as example_agent
 
 REGION = "us-east-1"
-PROFILE = "us.anthropic.claude-3-5-sonnet-20240620-v1:0"
+PROFILE = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 MISTRAL_FORMAT = "<s>[INST] {prompt} [/INST]"
 QUESTION = "What is 1.408 times 730?"
 UNSTREAMABLE = "us.example.no-stream-v1:0"  # a model id langchain-aws does not know to stream
@@ -69,9 +69,9 @@ def bedrock_parameter(name: str = "chat", model_id: str = PROFILE) -> dict[str, 
         "hosting": "bedrock",
         "endpoint_name": name,
         "region": REGION,
-        "model_key": "claude-3-5-sonnet",
+        "model_key": "claude-haiku-4-5",
         "model_id": model_id,
-        "foundation_model_id": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "foundation_model_id": "anthropic.claude-haiku-4-5-20251001-v1:0",
         "inference_profile_id": model_id,
         "client_role_arn": "arn:aws:iam::123456789012:role/client",
         "context_length": 200000,
@@ -204,8 +204,8 @@ def test_bedrock_converse_and_converse_stream_call_the_published_model_id(sessio
     assert answer.served_by == PROFILE and answer.hosting == "bedrock"
     assert answer.text == f"[protocol stand-in, not a model: bedrock model {PROFILE}] You said: Hello" == streamed
     assert [r["path"] for r in server.requests] == [
-        "/model/us.anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse",
-        "/model/us.anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse-stream",
+        "/model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0/converse",
+        "/model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0/converse-stream",
     ]
     assert server.requests[0]["body"]["inferenceConfig"] == {"maxTokens": 64}
 
@@ -256,7 +256,7 @@ def test_still_throttled_after_every_try(session, server):
 
     with pytest.raises(
         llm_client.ThrottledError,
-        match=r"^endpoint assistant \(bedrock, claude-3-5-sonnet\) is still "
+        match=r"^endpoint assistant \(bedrock, claude-haiku-4-5\) is still "
         r"throttled after 3 tries \(ThrottlingException: Too many tokens\): send fewer requests",
     ):
         made.invoke("assistant", "Hi")
