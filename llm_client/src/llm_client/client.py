@@ -183,21 +183,22 @@ class Client:
                 return attempt(endpoint), number, self.clock() - started
             except LlmClientError:
                 raise
-            except (boto_errors.ClientError, boto_errors.BotoCoreError) as error:
-                kind = classify(error)
-                if kind == "gone" and not reread:
-                    reread = True
-                    self.cache.forget(self.region, name)
-                    fresh = self._resolve(name, variant)
-                    if fresh != endpoint:
-                        endpoint = fresh
-                        continue
-                if kind not in ("throttled", "cold") or number == self.attempts:
-                    raise self._final(error, kind, endpoint, number) from None
-                delay = self.random() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (number - 1))
-                if self.log:
-                    self.log(f"{name}: {describe(error)}; retrying in {delay:.1f} s (try {number}/{self.attempts})")
-                self.sleep(delay)
+            except (boto_errors.ClientError, boto_errors.BotoCoreError) as caught:
+                error, kind = caught, classify(caught)
+            # Outside the except clause, so an error raised here carries no chained traceback.
+            if kind == "gone" and not reread:
+                reread = True
+                self.cache.forget(self.region, name)
+                fresh = self._resolve(name, variant)
+                if fresh != endpoint:
+                    endpoint = fresh
+                    continue
+            if kind not in ("throttled", "cold") or number == self.attempts:
+                raise self._final(error, kind, endpoint, number)
+            delay = self.random() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (number - 1))
+            if self.log:
+                self.log(f"{name}: {describe(error)}; retrying in {delay:.1f} s (try {number}/{self.attempts})")
+            self.sleep(delay)
         raise AssertionError("unreachable: attempts >= 1")
 
     def _resolve(self, name: str, variant: str | None) -> Endpoint:
