@@ -548,3 +548,8 @@ def test_a_bedrock_model_that_langchain_aws_will_not_stream_answers_a_stream_in_
 
     assert len(chunks) == 1 and chunks[0].text.endswith("You said: Hi")
     assert [r["path"] for r in server.requests] == ["/model/us.example.no-stream-v1%3A0/converse"]
+
+
+def test_a_bad_region_is_refused_before_any_call():
+    with pytest.raises(llm_client.ConfigurationError, match=r"^'us-east-1; id' is not an AWS region name \(e\.g\. us-east-1\)$"):
+        Client(region="us-east-1; id")

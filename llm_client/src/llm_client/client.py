@@ -27,12 +27,14 @@ from typing import Any, TypeVar
 import boto3
 import botocore.exceptions as boto_errors
 from botocore.config import Config
+from botocore.utils import validate_region_name
 
 from llm_client import wire
 from llm_client.errors import (
     AccessDeniedError,
     CallTimeoutError,
     ColdStartError,
+    ConfigurationError,
     EndpointNotFoundError,
     InvocationError,
     LlmClientError,
@@ -110,9 +112,13 @@ class Client:
         self.session = session or boto3.session.Session(region_name=region)
         self.region = region or self.session.region_name
         if not self.region:
-            raise LlmClientError(
+            raise ConfigurationError(
                 "no AWS region: pass region=..., or set AWS_REGION or AWS_DEFAULT_REGION (or a region in your AWS config)"
             )
+        try:
+            validate_region_name(self.region)
+        except boto_errors.InvalidRegionError:
+            raise ConfigurationError(f"{self.region!r} is not an AWS region name (e.g. us-east-1)") from None
         self.cache = ParameterCache(ttl_seconds)
         self.attempts = attempts
         self.timeout_seconds = timeout_seconds
