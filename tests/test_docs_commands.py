@@ -265,6 +265,8 @@ def check_venv_python(words: tuple[str, ...], tmp_path: Path) -> None:
         check_migration(list(words[3:]))
     elif words[1] == "-m" and words[2] == "local_aws.server":
         assert run([".venv/bin/python", "-m", "local_aws.server", "--help"]).returncode == 0
+    elif words[1] == "-m" and words[2] == "planner.model_table":  # prints the README's model table, offline
+        assert run([".venv/bin/python", "-m", "planner.model_table"]).returncode == 0
     elif words[1] == "-m" and words[2] == "llm_client":
         from llm_client.__main__ import parser as client_parser
 
