@@ -293,3 +293,12 @@ def test_cost_line_says_zero_while_idle(registry):
         "Estimated cost of llm-quiet: $0 while idle, $1.408/h per ml.g5.xlarge while a copy runs"
         " (scales to zero; $1,028/month if never idle; SageMaker us-east-1 on-demand)."
     )
+
+
+def test_llm_client_still_reads_the_component_endpoints_parameter(synth):
+    """Schema 2 plus the scale-to-zero fields: the client parses it (it does not yet pass the component's name)."""
+    from llm_client.parameter import parse_parameter
+
+    value = only(synth(**QUIET), "AWS::SSM::Parameter")["Value"]
+    endpoint = parse_parameter("/llm-endpoints/quiet", value)
+    assert endpoint.name == "quiet"
