@@ -33,6 +33,9 @@ What it changes, and why:
 - IAM managed policies are deleted (and detached) when their stack is, instead of outliving it.
 - CloudFormation dynamic references to Secrets Manager and SSM are resolved (stock moto passes the
   ``{{resolve:...}}`` text through) and a missing secret fails the deploy, as in AWS.
+- Termination protection works: UpdateTerminationProtection (which the CDK CLI calls when a stack's protection
+  changes) is answered, and DeleteStack refuses a protected stack with CloudFormation's own message; stock moto
+  stored the flag at creation and ignored it.
 - A template URL on 127.0.0.1 (what the CDK CLI sends when ``AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION``
   points at the local server) is read path-style; stock moto only knows ``localhost``.
 """
@@ -97,6 +100,7 @@ def apply() -> None:
     _patch_kms_key_policy()
     _add_budgets_describe_subscribers()
     _patch_bucket_policy_conditions()
+    _patch_termination_protection()
     from moto.cloudformation import parsing
 
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
@@ -197,6 +201,37 @@ def _patch_stack_updates() -> None:
 
     parsing.ResourceMap.update = update  # type: ignore[method-assign]
     parsing.ResourceMap._delete_resource = delete_resource  # type: ignore[method-assign]
+
+
+def _patch_termination_protection() -> None:
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    stock_delete = CloudFormationBackend.delete_stack
+
+    def delete_stack(self: Any, name_or_stack_id: str) -> None:
+        for stack in self.stacks.values():
+            if name_or_stack_id in (stack.stack_id, stack.name) and stack.enable_termination_protection:
+                # CloudFormation's wording (DeleteStack on a protected stack).
+                raise ValidationError(
+                    name_or_stack_id, message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled"
+                )
+        stock_delete(self, name_or_stack_id)
+
+    def update_termination_protection(self: Any) -> Any:
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        stack.enable_termination_protection = self._get_param("EnableTerminationProtection") in (True, "true")
+        return _stack_id_result(stack.stack_id)
+
+    CloudFormationBackend.delete_stack = delete_stack  # type: ignore[method-assign]
+    CloudFormationResponse.update_termination_protection = update_termination_protection  # type: ignore[attr-defined]
+
+
+def _stack_id_result(stack_id: str) -> Any:
+    from moto.core.responses import ActionResult
+
+    return ActionResult({"StackId": stack_id})
 
 
 def _patch_use_previous_parameter_value() -> None:

@@ -35,7 +35,9 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
+from llm_config import load_registry
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
+from llm_config.deployment import deployment_from_context
 from local_aws.verify import (
     DYNAMIC_REFERENCE,
     ClientFactory,
@@ -45,6 +47,7 @@ from local_aws.verify import (
     retained_physical_ids,
     verify_stack,
 )
+from migration.preflight import hosting_findings, read_live_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".local"
@@ -239,11 +242,26 @@ def synth(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tuple
     return stack_name, json.loads(template_file.read_text())
 
 
+class DeployRefused(Exception):
+    """The deploy checks (migration.preflight) refused the deploy before the CLI ran: nothing changed."""
+
+
+def check_hosting(context: Sequence[str], emulator: Emulator) -> None:
+    """The hosting-kind check CI runs before a deploy (migration.preflight), against the emulator's stack."""
+    flags = dict(item.split("=", 1) for item in context[1::2])
+    spec = deployment_from_context(flags.get, {}, load_registry())
+    stack = read_live_stack(spec.stack_name, client_factory(emulator)("cloudformation"))
+    errors = [finding.message for finding in hosting_findings(spec, stack) if finding.severity == "error"]
+    if errors:
+        raise DeployRefused("\n".join(errors))
+
+
 def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> Deployed:
     """Bootstrap if needed, deploy the one stack ``context`` describes, verify it and print a summary."""
     started = time.monotonic()
     bootstrap(emulator, output_dir)
     stack_name, template = synth(context, emulator, output_dir)
+    check_hosting(context, emulator)  # after synth: bad input gets the app's own message first
     secrets = create_dummy_secrets(emulator, template)
     for name in secrets:
         print(f"==> created Secrets Manager secret {name} in the emulator with a DUMMY value (gated model token)")
@@ -268,7 +286,14 @@ def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> Depl
 
 
 def destroy(stack_name: str, emulator: Emulator, assembly_dir: Path) -> None:
-    """The real ``cdk destroy`` of one stack, from the cloud assembly it was deployed from."""
+    """The real ``cdk destroy`` of one stack, from the cloud assembly it was deployed from. An endpoint stack has
+    termination protection: destroy-local is the explicit request, so it turns the protection off first, which
+    is the step docs/operations.md gives for AWS."""
+    cloudformation = client_factory(emulator)("cloudformation")
+    with contextlib.suppress(cloudformation.exceptions.ClientError):  # already gone: cdk destroy says so
+        if cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0].get("EnableTerminationProtection"):
+            print(f"==> turning off termination protection of {stack_name}: you asked to destroy it", flush=True)
+            cloudformation.update_termination_protection(StackName=stack_name, EnableTerminationProtection=False)
     cdk(["destroy", "--app", str(assembly_dir), "--force", stack_name], emulator, assembly_dir)
 
 
@@ -336,11 +361,18 @@ def deploy_command(state: State | None, context: list[str], region: str) -> int:
         write_state(state)
         print(f"==> started the local AWS emulator (moto) at {emulator.url}, pid {emulator.pid}")
     output_dir = assembly_dir(context)
+    refused = False
     try:
         deployed = deploy(context, state.emulator, output_dir)
+    except DeployRefused as error:
+        refused = True
+        print(f"error: {error}", file=sys.stderr)
+        print("Nothing was deployed: the emulator is as it was (./tasks.sh destroy-local still tears it down).", file=sys.stderr)
+        return 1
     finally:  # a stack that failed verification is still deployed: destroy-local must know it
         stacks = {**state.stacks, **{name: str(output_dir) for name in _deployed_stack(state.emulator, output_dir)}}
-        write_state(replace(state, stacks=stacks))
+        if not refused:  # the refused context's assembly names the same stack: keep the one it was deployed from
+            write_state(replace(state, stacks=stacks))
     retained = tuple(dict.fromkeys((*state.retained, *retained_physical_ids(deployed))))
     write_state(replace(state, stacks=stacks, retained=retained))
     print(f"\nThe emulator keeps running: AWS_ENDPOINT_URL={state.emulator.url} with dummy credentials.")

@@ -22,9 +22,11 @@ from llm_config.catalogue import HOURS_PER_MONTH
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from llm_config.deployment import FLAGS_SOURCE, MIGRATION_FIELDS, DeploymentSpec, deployment_from_context
 from migration.live import LiveEndpoint, read_live_endpoint
+from migration.preflight import preflight
 from migration.sequence import EndpointState, Finding, check_transition, hourly_usd, state_after, state_from_spec
 
 Clients = Callable[[str], tuple[Any, Any]]  # region -> (sagemaker client, application-autoscaling client)
+AwsClients = Callable[[str, str | None], Callable[[str], Any]]  # (region, role ARN) -> service name -> client
 CDK = str(Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "cdk")
 CDK_OFFLINE = CDK_CLI_OFFLINE_ENV
 
@@ -35,8 +37,32 @@ def boto3_clients(region: str) -> tuple[Any, Any]:
     return boto3.client("sagemaker", region_name=region), boto3.client("application-autoscaling", region_name=region)
 
 
-def main(argv: Sequence[str] | None = None, *, clients: Clients = boto3_clients, run: Callable[..., Any] = subprocess.run) -> int:
+def aws_clients(region: str, role_arn: str | None) -> Callable[[str], Any]:
+    """boto3 clients of ``region``, as ``role_arn`` if given."""
+    import boto3
+
+    session = boto3.Session(region_name=region)
+    if role_arn:
+        credentials = session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="llm-preflight")["Credentials"]
+        session = boto3.Session(
+            region_name=region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+    return session.client
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    clients: Clients = boto3_clients,
+    run: Callable[..., Any] = subprocess.run,
+    aws: AwsClients = aws_clients,
+) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "check":
+        return check_main(args, aws)
     if args.deploy and not args.live:
         print("error: --deploy needs --live: the step is checked against the endpoint as it is", file=sys.stderr)
         return 2
@@ -66,6 +92,24 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients = boto3_clients,
     return 0
 
 
+def check_main(args: argparse.Namespace, aws: AwsClients) -> int:
+    """`check`: the preflight (migration.preflight) of one spec against the live stage; 1 when it refuses."""
+    try:
+        spec = deployment_from_context(_context(args).get, os.environ, load_registry())
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        make = aws(spec.region, args.role_arn)
+        findings = preflight(spec, make("cloudformation"), lambda: (make("sagemaker"), make("application-autoscaling")))
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: cannot read stack {spec.stack_name} or its endpoint in {spec.region}: {error}", file=sys.stderr)
+        return 2
+    print(f"preflight of {spec.source} (stack {spec.stack_name}, {spec.region}, phase {spec.phase}):")
+    print("\n".join(f"{f.severity.upper()}: {f.message}" for f in findings) or "check: safe")
+    return 1 if any(f.severity == "error" for f in findings) else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m migration", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +131,14 @@ def _parser() -> argparse.ArgumentParser:
         help="read the endpoint and its scalable targets with boto3 (AWS credentials; read-only) and check against them",
     )
     plan.add_argument("--deploy", action="store_true", help="with --live: if the check passes, run `cdk deploy` for this spec")
+    check = commands.add_parser(
+        "check",
+        help="before a deploy: refuse a change of hosting kind, a stack that cannot take an update, an unsafe step",
+        description="Reads the live stack and endpoint (read-only AWS credentials); exit 1 when the deploy must not run.",
+    )
+    check.add_argument("--deployment", metavar="FILE", help="a deployment file, as for cdk deploy -c deployment=FILE")
+    check.add_argument("-c", dest="context", action="append", default=[], metavar="KEY=VALUE", help="a spec flag")
+    check.add_argument("--role-arn", help="assume this role first (CI: the stage's CDK lookup role, read-only)")
     return parser
 
 

@@ -55,6 +55,8 @@ def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry) -> St
         budget=spec.budget,
         alarm_emails=spec.alarm_emails,
         guardrails=spec.guardrails if spec.uses_guardrails else None,
+        # A destroy of a GPU endpoint must be deliberate: docs/operations.md says how (the protection goes first).
+        termination_protection=True,
         env=Environment(region=spec.region),
         description=_description(spec, variants),
         analytics_reporting=False,

@@ -19,6 +19,7 @@ from llm_constructs.cost_budget import cost_budget_where_supported
 from llm_constructs.endpoint_alarms import VariantAlarms
 from llm_constructs.endpoint_dashboard import EndpointDashboard
 from llm_constructs.endpoint_scaling import VariantScaling
+from llm_constructs.hosting_lock import add_hosting_lock
 
 CLIENT_PARAMETER_PREFIX = "/llm-endpoints"
 # Tag on the endpoint's resources; activate it as a cost allocation tag for `budget.scope: endpoint`.
@@ -127,6 +128,8 @@ class SageMakerEndpointStack(Stack):
             description=f"How client apps call the {endpoint_name} LLM endpoint (JSON)",
             string_value=json.dumps(self._client_metadata(endpoint_name, variants), sort_keys=True),
         )
+
+        self.hosting_lock = add_hosting_lock(self, endpoint_name=endpoint_name, kind="sagemaker")
 
         CfnOutput(self, "EndpointName", value=endpoint_name, description="SageMaker endpoint to invoke")
         CfnOutput(self, "EndpointArn", value=self.llm_endpoint.endpoint_arn)

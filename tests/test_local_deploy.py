@@ -155,3 +155,41 @@ def test_deploy_local_and_destroy_local_commands(
         left = rehearsal.read_state()
         if left is not None:
             rehearsal.stop_emulator(left.emulator)
+
+
+def test_a_change_of_hosting_kind_is_refused_and_destroy_still_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """docs/bedrock.md's tempting move, as users run it: `deploy-local mistral -c endpoint=chat`, then
+    `deploy-local claude-3-haiku -c endpoint=chat`. The second is refused before the CLI runs, the endpoint still
+    serves, and `destroy-local` (through the endpoint stack's termination protection) leaves nothing behind."""
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    try:
+        assert rehearsal.main(["deploy", "mistral", "-c", "endpoint=chat"]) == 0
+        state = rehearsal.read_state()
+        assert state is not None
+        make_client = rehearsal.client_factory(state.emulator)
+        [stack] = make_client("cloudformation").describe_stacks(StackName="llm-chat")["Stacks"]
+        assert stack["EnableTerminationProtection"] is True
+        capfd.readouterr()
+
+        assert rehearsal.main(["deploy", "claude-3-haiku", "-c", "endpoint=chat"]) == 1
+        err = capfd.readouterr().err
+        assert "stack llm-chat serves endpoint chat from a SageMaker endpoint; this deploy of claude-3-haiku would serve" in err
+        assert "deploy claude-3-haiku under a new name (-c endpoint=chat-bedrock)" in err
+        assert "Nothing was deployed: the emulator is as it was" in err
+        assert "Traceback" not in err
+        assert [e["EndpointName"] for e in make_client("sagemaker").list_endpoints()["Endpoints"]] == ["chat"]
+        parameter = make_client("ssm").get_parameter(Name="/llm-endpoints/chat")["Parameter"]["Value"]
+        assert '"hosting": "sagemaker"' in parameter
+        assert rehearsal.read_state() == state, "the refused deploy recorded nothing"
+
+        assert rehearsal.main(["destroy"]) == 0
+        out = capfd.readouterr().out
+        assert "turning off termination protection of llm-chat: you asked to destroy it" in out
+        assert "Destroyed llm-chat; nothing else was left behind." in out
+    finally:
+        left = rehearsal.read_state()
+        if left is not None:
+            rehearsal.stop_emulator(left.emulator)
