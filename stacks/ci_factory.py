@@ -72,6 +72,7 @@ def add_github_oidc(app: App, registry: ModelRegistry | None = None, repo_root: 
     get = app.node.try_get_context
     repository = _required(get, "github_repository", REPOSITORY, "the GitHub repository as owner/name")
     stage_name = _required(get, "stage", STAGE, "the name of a stage in the stages file")
+    branch = _optional(get, "github_branch", BRANCH, DEFAULT_BRANCH)
     provider_arn = get("oidc_provider_arn")
     if provider_arn is not None:
         provider_arn = _checked("oidc_provider_arn", provider_arn, OIDC_PROVIDER_ARN, "the ARN of GitHub's OIDC provider")
@@ -85,6 +86,7 @@ def add_github_oidc(app: App, registry: ModelRegistry | None = None, repo_root: 
         repository=repository,
         stage=stage,
         specs=specs,
+        branch=branch,
         provider_arn=provider_arn,
         env=Environment(account=stage.account, region=stage.region),
         description=f"GitHub Actions OIDC roles for {repository}, stage {stage.name}",
