@@ -14,6 +14,9 @@
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
 #   ./tasks.sh plan-migration .. install, then `python -m migration plan ..` (docs/migrations.md)
 #   ./tasks.sh setup             install only
+#   ./tasks.sh setup-locked      install only the runtime packages, from requirements.lock with pip --require-hashes
+#                                (CI jobs that hold deploy credentials), and the CDK CLI from package-lock.json
+#   ./tasks.sh lock              regenerate requirements.lock (pip-tools in a throwaway venv; needs PyPI)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -45,10 +48,33 @@ setup() {
 
 cdk() { node_modules/.bin/cdk "$@"; }
 
+PIP_TOOLS=pip-tools==7.6.2  # what generated requirements.lock
+
+# Jobs that hold deploy credentials run only hash-checked code: a package whose file changed on the index
+# fails the install instead of running with those credentials. npm ci checks package-lock.json's integrity hashes.
+setup_locked() {
+  local python=${PYTHON:-python3}
+  [ -x .venv/bin/python ] || "$python" -m venv .venv
+  .venv/bin/pip install --quiet --require-hashes --no-deps -r requirements.lock
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+}
+
+lock() {
+  local python=${PYTHON:-python3}
+  [ -x .venv-lock/bin/pip-compile ] || { "$python" -m venv .venv-lock && .venv-lock/bin/pip install --quiet "$PIP_TOOLS"; }
+  local header
+  header=$(sed -n '1,3p' requirements.lock)
+  .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-header \
+    --annotation-style=line --no-emit-index-url --no-emit-find-links -c constraints.txt -o requirements.lock requirements.txt
+  { echo "$header"; cat requirements.lock; } > requirements.lock.tmp && mv requirements.lock.tmp requirements.lock
+}
+
 task=${1:-help}
 shift || true
 case "$task" in
   setup) setup ;;
+  setup-locked) setup_locked ;;
+  lock) lock ;;
   synth)
     setup
     model=${1:-mixtral}
@@ -82,6 +108,6 @@ case "$task" in
     setup
     .venv/bin/python -m migration plan "$@"
     ;;
-  help|-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' ;;
+  help|-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;
 esac

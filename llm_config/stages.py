@@ -140,6 +140,11 @@ def role_arn(account: str, region: str, role_name: str) -> str:
     return f"arn:{partition_of(region)}:iam::{account}:role/{role_name}"
 
 
+def bootstrap_role_arn(stage: StageConfig, kind: str) -> str:
+    """A role `cdk bootstrap` created in the stage's account (default qualifier): deploy, lookup, ..."""
+    return role_arn(stage.account, stage.region, f"cdk-hnb659fds-{kind}-role-{stage.account}-{stage.region}")
+
+
 def smoke_test_role_name(stage: StageConfig) -> str:
     """The role CI assumes in the stage's account to smoke test its endpoints (fixed, so both sides can name it)."""
     return f"llm-smoke-test-{stage.name}"

@@ -2,11 +2,14 @@
 """What the GitHub Actions workflows run for one stage of cicd/stages.yaml (docs/ci-cd.md).
 
     python scripts/ci_stage.py outputs STAGE               # account=, region=, deploy_role_arn=, diff_role_arn=
-    python scripts/ci_stage.py deploy STAGE [--dry-run]    # cdk deploy each deployment file, then smoke test it
+    python scripts/ci_stage.py deploy STAGE [--dry-run]    # per deployment file: preflight check, cdk deploy, smoke test
     python scripts/ci_stage.py diff STAGE [--dry-run]      # cdk diff each deployment file, as Markdown
 
 `outputs` prints `name=value` lines for $GITHUB_OUTPUT. `deploy` and `diff` first check that the
 credentials belong to the stage's account, so a misconfigured role can never deploy staging's files to prod.
+Before each file's deploy, `python -m migration check` (migration.preflight) reads the stage as it is, through the
+stage's read-only CDK lookup role, and stops the stage when the step is unsafe: a change of hosting kind, a stack
+that cannot take an update, a migration phase skipped (say, from the split straight to retire).
 Exit status: 0 success, 1 a deploy/diff/smoke test failed or the account is wrong, 2 bad config.
 """
 
@@ -29,6 +32,7 @@ from llm_config.deployment import DeploymentSpec  # noqa: E402
 from llm_config.stages import (  # noqa: E402
     DEFAULT_STAGES_FILE,
     StageConfig,
+    bootstrap_role_arn,
     find_stage,
     github_deploy_role_name,
     github_diff_role_name,
@@ -56,10 +60,17 @@ def deployment_path(spec: DeploymentSpec) -> str:
     return spec.source
 
 
+def preflight_command(stage: StageConfig, spec: DeploymentSpec) -> list[str]:
+    """The check against the live stage that must pass before ``spec`` deploys (exit 1: refused)."""
+    lookup = bootstrap_role_arn(stage, "lookup")
+    return [PYTHON, "-m", "migration", "check", "--deployment", deployment_path(spec), "--role-arn", lookup]
+
+
 def deploy_commands(stage: StageConfig, specs: Sequence[DeploymentSpec]) -> list[list[str]]:
-    """Per deployment file: deploy its one stack, then smoke test the endpoint it describes."""
+    """Per deployment file: check the step against the live stage, deploy its one stack, smoke test the endpoint."""
     commands = []
     for spec in specs:
+        commands.append(preflight_command(stage, spec))
         commands.append([*CDK, "deploy", "-c", f"deployment={deployment_path(spec)}", "--require-approval", "never"])
         commands.append([PYTHON, "scripts/smoke_test.py", "--endpoint", spec.endpoint_name, "--region", stage.region])
     return commands

@@ -22,7 +22,7 @@ from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from llm_config.deployment import DeploymentSpec
-from llm_config.stages import StageConfig, github_deploy_role_name, github_diff_role_name, role_arn
+from llm_config.stages import StageConfig, bootstrap_role_arn, github_deploy_role_name, github_diff_role_name
 from llm_constructs.nag import acknowledge
 from stacks.pipeline_stack import smoke_test_statements
 
@@ -42,10 +42,6 @@ def stack_arn(stage: StageConfig, stack_name: str) -> str:
     """Every incarnation of the stack ``stack_name`` (CloudFormation appends a generated stack ID)."""
     partition = RegionInfo.get(stage.region).partition or "aws"
     return f"arn:{partition}:cloudformation:{stage.region}:{stage.account}:stack/{stack_name}/*"
-
-
-def bootstrap_role_arn(stage: StageConfig, kind: str) -> str:
-    return role_arn(stage.account, stage.region, f"cdk-hnb659fds-{kind}-role-{stage.account}-{stage.region}")
 
 
 class GitHubOidcStack(Stack):

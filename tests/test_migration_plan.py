@@ -103,9 +103,7 @@ def test_offline_plan_of_the_ab_phase_file(capsys, tmp_path):
 
 
 def test_offline_plan_refuses_an_unsafe_step(capsys):
-    code, out, _ = run_plan(
-        capsys, "-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral", "--previous", AB_FILE
-    )
+    code, out, _ = run_plan(capsys, "-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral", "--previous", AB_FILE)
     assert code == 1
     assert "ERROR: removes variant mistral-7b while it is an Application Auto Scaling target" in out
 
