@@ -160,6 +160,11 @@ def github_diff_role_name(stage: StageConfig) -> str:
     return f"llm-github-diff-{stage.name}"
 
 
+def preflight_role_name(stage: StageConfig) -> str:
+    """The CDK pipeline's CodeBuild role that runs the stage's preflight check (it may assume the lookup role)."""
+    return f"llm-pipeline-preflight-{stage.name}"
+
+
 def smoke_test_caller_role_name(stage: StageConfig) -> str:
     """The CDK pipeline's CodeBuild role for that smoke test, in the pipeline account (the only one trusted)."""
     return f"llm-pipeline-smoke-test-{stage.name}"

@@ -44,7 +44,8 @@ def add_pipeline(app: App, registry: ModelRegistry | None = None, repo_root: Pat
     stages = load_stages(repo_root / stages_file, stages_file)
     registry = registry or load_registry()
     deployments = [
-        StageDeployments(stage=stage, specs=stage_specs(stage, repo_root, registry, stages_file)) for stage in stages.stages
+        StageDeployments(stage=stage, specs=stage_specs(stage, repo_root, registry, stages_file), repo_root=repo_root)
+        for stage in stages.stages
     ]
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return LlmPipelineStack(
