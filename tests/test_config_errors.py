@@ -103,6 +103,24 @@ def test_non_mapping_file(config_dir):
     assert "must hold a YAML mapping" in load_error(config_dir)
 
 
+def test_an_unpinned_revision_needs_a_written_reason(config_dir):
+    edit(config_dir, "mistral-7b", lambda d: d["hugging_face"].update(revision="main"))
+    message = load_error(config_dir)
+    assert "mistral-7b.yaml: hugging_face: revision 'main' is not a commit SHA, so two instances may load" in message
+    assert "or keep the branch and say why in hugging_face.unpinned_reason" in message
+    edit(config_dir, "mistral-7b", lambda d: d["hugging_face"].update(unpinned_reason="  "))
+    assert "revision 'main' is not a commit SHA" in load_error(config_dir)
+    edit(config_dir, "mistral-7b", lambda d: d["hugging_face"].update(unpinned_reason="rehearsal only"))
+    assert load_registry(config_dir).resolve("mistral").hugging_face.revision == "main"
+
+
+def test_every_shipped_branch_revision_says_why(registry):
+    for model in registry.models.values():
+        source = getattr(model, "hugging_face", None)
+        if source is not None and len(source.revision) != 40:
+            assert source.unpinned_reason and "Pin the SHA" in source.unpinned_reason, model.key
+
+
 def test_broken_instance_catalogue(config_dir):
     edit(config_dir, "instances", lambda d: d["instances"]["ml.g5.xlarge"].update(gpus=0))
     assert "instances.yaml: instances.ml.g5.xlarge.gpus: Input should be greater than or equal to 1" in load_error(config_dir)
