@@ -50,7 +50,8 @@ def aws_clients(region: str, role_arn: str | None) -> Callable[[str], Any]:
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
         )
-    return session.client
+    client: Callable[[str], Any] = session.client
+    return client
 
 
 def main(

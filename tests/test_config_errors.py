@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from llm_config import ConfigError, load_registry
+from llm_config import ConfigError, SageMakerModelConfig, load_registry
 from llm_config.deployment import deployment_from_context
 from tests.conftest import REPO_ROOT
 
@@ -111,7 +111,8 @@ def test_an_unpinned_revision_needs_a_written_reason(config_dir):
     edit(config_dir, "mistral-7b", lambda d: d["hugging_face"].update(unpinned_reason="  "))
     assert "revision 'main' is not a commit SHA" in load_error(config_dir)
     edit(config_dir, "mistral-7b", lambda d: d["hugging_face"].update(unpinned_reason="rehearsal only"))
-    assert load_registry(config_dir).resolve("mistral").hugging_face.revision == "main"
+    model = load_registry(config_dir).resolve("mistral")
+    assert isinstance(model, SageMakerModelConfig) and model.hugging_face.revision == "main"
 
 
 def test_every_shipped_branch_revision_says_why(registry):
