@@ -33,6 +33,7 @@ What it changes, and why:
 - IAM managed policies are deleted (and detached) when their stack is, instead of outliving it.
 - CloudFormation dynamic references to Secrets Manager and SSM are resolved (stock moto passes the
   ``{{resolve:...}}`` text through) and a missing secret fails the deploy, as in AWS.
+- A log group created by CloudFormation keeps its ``KmsKeyId`` (stock moto read only the API's ``kmsKeyId``).
 - Termination protection works: UpdateTerminationProtection (which the CDK CLI calls when a stack's protection
   changes) is answered, and DeleteStack refuses a protected stack with CloudFormation's own message; stock moto
   stored the flag at creation and ignored it.
@@ -101,6 +102,7 @@ def apply() -> None:
     _add_budgets_describe_subscribers()
     _patch_bucket_policy_conditions()
     _patch_termination_protection()
+    _patch_log_group_kms_key()
     from moto.cloudformation import parsing
 
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
@@ -201,6 +203,19 @@ def _patch_stack_updates() -> None:
 
     parsing.ResourceMap.update = update  # type: ignore[method-assign]
     parsing.ResourceMap._delete_resource = delete_resource  # type: ignore[method-assign]
+
+
+def _patch_log_group_kms_key() -> None:
+    from moto.logs.models import LogGroup
+
+    stock_init = LogGroup.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        stock_init(self, *args, **kwargs)
+        if self.kms_key_id is None and kwargs.get("KmsKeyId"):
+            self.kms_key_id = kwargs["KmsKeyId"]  # the template's name of the same property
+
+    LogGroup.__init__ = init  # type: ignore[method-assign]
 
 
 def _patch_termination_protection() -> None:

@@ -8,9 +8,11 @@ The state before the deploy comes from the live endpoint (`--live`, boto3, read-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -124,7 +126,11 @@ def _parser() -> argparse.ArgumentParser:
         "-c", dest="context", action="append", default=[], metavar="KEY=VALUE", help="a spec flag, e.g. -c candidate_weight=10"
     )
     plan.add_argument(
-        "--previous", metavar="FILE", help="the deployment file before this change: check the step offline against it"
+        "--previous",
+        metavar="[REV:]FILE",
+        help="the deployment file before this change: check the step offline against it. REV:FILE (e.g. "
+        "HEAD~1:deployments/chat.yaml) reads the file and the model configs at that git revision, so model-config "
+        "edits show; FILE alone uses today's model configs",
     )
     plan.add_argument(
         "--live",
@@ -155,6 +161,35 @@ def _context(args: argparse.Namespace) -> dict[str, str]:
     return context
 
 
+def git_show(revision: str, path: str) -> bytes:
+    """``git show REV:PATH`` in the repository: a file as it was at that revision."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(["git", "show", f"{revision}:{path}"], cwd=root, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise ConfigError(f"--previous {revision}:{path}", None, result.stderr.decode(errors="replace").strip(), "give REV:FILE")
+    return result.stdout
+
+
+def _previous_spec(previous: str, registry: ModelRegistry, show: Callable[[str, str], bytes]) -> DeploymentSpec:
+    """``FILE``: the file with today's model configs. ``REV:FILE`` (e.g. HEAD~1:deployments/chat.yaml): the file and
+    the model configs as they were at git revision REV, so an edit to a model config (an autoscaled variant's
+    instance type, which SageMaker refuses to change) shows as a change."""
+    revision, sep, path = previous.partition(":")
+    if not sep:
+        return deployment_from_context({"deployment": previous}.get, os.environ, registry)
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        configs = Path(tmp) / "model_configs"
+        configs.mkdir()
+        for config in sorted((root / "model_configs").glob("*.yaml")):
+            with contextlib.suppress(ConfigError):  # a config added since then did not exist then
+                (configs / config.name).write_bytes(show(revision, f"model_configs/{config.name}"))
+        file = Path(tmp) / Path(path).name
+        file.write_bytes(show(revision, path))
+        then = load_registry(configs)
+        return deployment_from_context({"deployment": str(file)}.get, os.environ, then)
+
+
 def _before(
     args: argparse.Namespace, spec: DeploymentSpec, registry: ModelRegistry, clients: Clients
 ) -> tuple[EndpointState | None, str | None, str | None]:
@@ -164,7 +199,7 @@ def _before(
         live: LiveEndpoint = read_live_endpoint(spec.endpoint_name, sagemaker, autoscaling)
         return live.state, "live endpoint" if live.state is not None else "live: no such endpoint", live.status
     if args.previous:
-        previous = deployment_from_context({"deployment": args.previous}.get, os.environ, registry)
+        previous = _previous_spec(args.previous, registry, git_show)
         if previous.endpoint_name != spec.endpoint_name:
             raise ConfigError(
                 args.previous,
@@ -172,7 +207,10 @@ def _before(
                 f"is {previous.endpoint_name}, not {spec.endpoint_name}",
                 "compare specs of one endpoint",
             )
-        return state_from_spec(previous), f"previous spec {args.previous} (initial instance counts)", None
+        label = f"previous spec {args.previous} (initial instance counts"
+        if ":" not in args.previous:
+            label += "; today's model configs: give REV:FILE to see config edits"
+        return state_from_spec(previous), label + ")", None
     return None, None, None
 
 

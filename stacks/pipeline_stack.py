@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, Environment, Stack, Stage, Token, pipelines
+from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Stage, Token, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
@@ -44,6 +45,8 @@ OFFLINE_ENV = CDK_CLI_OFFLINE_ENV
 CDK_CLI_VERSION = "2.1148.1"
 # The smoke test only needs boto3: pin it to the project's own versions (requirements.txt, constraints.txt).
 SMOKE_TEST_DEPENDENCIES = "boto3==1.44.8 botocore==1.44.8"
+BUILD_LOG_GROUP = "/llm-endpoints-pipeline/codebuild"  # every CodeBuild project of the pipeline logs here
+BUILD_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 # The preflight check imports the app's config code: the runtime packages, hash-checked (./tasks.sh lock).
 PREFLIGHT_INSTALL = "pip install --quiet --require-hashes --no-deps -r requirements.lock"
 # What CDK's grantReadWrite gives a role on a KMS-encrypted bucket (cdk-nag flags each action group).
@@ -194,6 +197,15 @@ class LlmPipelineStack(Stack):
             primary_output_directory="cdk.out",
             partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}),
         )
+        # CodeBuild would create /aws/codebuild/PROJECT at run time: kept forever and outliving the stack. One group
+        # the stack owns, with retention, deleted with the stack (docs/ci-cd.md#logs).
+        self.build_logs = logs.LogGroup(
+            self,
+            "BuildLogs",
+            log_group_name=BUILD_LOG_GROUP,
+            retention=BUILD_LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
@@ -210,6 +222,7 @@ class LlmPipelineStack(Stack):
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
                 timeout=Duration.minutes(60),
+                logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs)),
             ),
         )
         self.smoke_test_roles: dict[str, iam.Role] = {}

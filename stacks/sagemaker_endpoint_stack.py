@@ -18,6 +18,7 @@ from llm_constructs.alarm_topic import AlarmTopic
 from llm_constructs.cost_budget import cost_budget_where_supported
 from llm_constructs.endpoint_alarms import VariantAlarms
 from llm_constructs.endpoint_dashboard import EndpointDashboard
+from llm_constructs.endpoint_log_group import EndpointLogGroup
 from llm_constructs.endpoint_scaling import VariantScaling
 from llm_constructs.hosting_lock import add_hosting_lock
 
@@ -68,6 +69,8 @@ class SageMakerEndpointStack(Stack):
         self.alarm_topic = AlarmTopic(
             self, "AlarmTopic", display_name=f"LLM endpoint {endpoint_name} alarms", emails=alarm_emails
         )
+        self.endpoint_logs = EndpointLogGroup(self, "EndpointLogs", endpoint_name=endpoint_name, key=self.alarm_topic.key)
+        self.llm_endpoint.endpoint.node.add_dependency(self.endpoint_logs.log_group)
         self.scaling: dict[str, VariantScaling] = {}
         self.alarms: dict[str, VariantAlarms] = {}
         for variant in variants:

@@ -13,8 +13,9 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
-from aws_cdk import App
+from aws_cdk import App, Validations
 from aws_cdk.assertions import Template
+from cdk_nag import NIST80053R5Checks
 
 from llm_config import ModelRegistry, load_registry
 from stacks.app_factory import add_deployment
@@ -52,9 +53,12 @@ CDK_JSON_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text
 
 
 def synth_template(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
-    """Synthesize the app exactly as `cdk synth -c ...` would (cdk-nag included) and return the template."""
+    """Synthesize the app as `cdk synth -c ...` would (cdk-nag AwsSolutions included), plus the NIST 800-53 R5 pack."""
     app = App(context={**CDK_JSON_CONTEXT, **context}, outdir=str(outdir))
     stack = add_deployment(app, NEUTRAL_ENVIRON)
+    # Every endpoint template the suite builds also passes the NIST 800-53 R5 pack (AwsSolutions runs on every
+    # synth; NIST has the SageMaker endpoint rules): a finding fails synth like any other.
+    Validations.of(app).add_plugins(NIST80053R5Checks(app))
     return dict(Template.from_stack(stack).to_json())
 
 

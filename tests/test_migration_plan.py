@@ -344,3 +344,28 @@ def test_next_steps_of_a_deployment_file_say_what_to_edit_in_it(registry, tmp_pa
         f"then npx cdk deploy -c deployment={path}"
     )
     assert commands["roll back"].startswith(f"in {path} set model: mistral-7b, candidate: mixtral-8x7b, candidate_weight: 0;")
+
+
+def test_previous_at_a_git_revision_sees_a_model_config_edit(capsys, monkeypatch):
+    """Today's mistral-7b.yaml runs ml.g5.xlarge; at revision OLD it ran ml.g5.2xlarge. The same deployment file
+    then hides an instance-type change of an autoscaled variant, which SageMaker refuses."""
+    from migration import plan
+
+    def show(revision: str, path: str) -> bytes:
+        assert revision == "OLD"
+        if path == "deployments/chat.yaml":
+            return b"endpoint: chat\nmodel: mistral\n"
+        text = (REPO_ROOT / path).read_text()
+        if path == "model_configs/mistral-7b.yaml":
+            text = text.replace("type: ml.g5.xlarge", "type: ml.g5.2xlarge", 1)
+            assert "ml.g5.2xlarge" in text
+        return text.encode()
+
+    monkeypatch.setattr(plan, "git_show", show)
+    code, out, _ = run_plan(capsys, "-c", "endpoint=chat", "-c", "model=mistral", "--previous", "OLD:deployments/chat.yaml")
+    assert code == 1
+    assert "ERROR: changes the instance type of mistral-7b (ml.g5.2xlarge -> ml.g5.xlarge) while it is an" in out
+
+    today = REPO_ROOT / "tests/fixtures/deployments/chat-start.yaml"
+    code, out, _ = run_plan(capsys, "-c", "endpoint=chat", "-c", "model=mistral", "--previous", str(today))
+    assert code == 0 and "today's model configs: give REV:FILE to see config edits" in out

@@ -133,6 +133,16 @@ def test_each_stage_checks_every_step_against_the_live_stage_before_it_deploys(t
     assert assume == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": lookup}]
 
 
+def test_every_build_logs_to_one_group_the_stack_owns_with_retention(template):
+    [(group_id, group)] = template.find_resources("AWS::Logs::LogGroup").items()
+    assert group["Properties"] == {"LogGroupName": "/llm-endpoints-pipeline/codebuild", "RetentionInDays": 90}
+    assert group["DeletionPolicy"] == "Delete"
+    projects = template.find_resources("AWS::CodeBuild::Project").values()
+    assert len(projects) >= 6  # synth, self-mutation, assets, two preflights, two smoke tests
+    for project in projects:
+        assert project["Properties"]["LogsConfig"]["CloudWatchLogs"]["GroupName"] == {"Ref": group_id}
+
+
 def test_source_is_the_github_repository_through_the_connection(template):
     template.has_resource_properties(
         "AWS::CodePipeline::Pipeline",
