@@ -57,4 +57,3 @@ class EndpointLogGroup(Construct):
             encryption_key=key,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.log_group.node.add_dependency(key)

@@ -34,6 +34,13 @@ BEDROCK_MODELS = ["claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-
 NEUTRAL_ENVIRON: dict[str, str] = {}
 
 
+def client_parameter(template: Template, endpoint: str) -> dict[str, Any]:
+    """The properties of the SSM parameter clients read, ``/llm-endpoints/<endpoint>`` (not the hosting lock)."""
+    [parameter] = template.find_resources("AWS::SSM::Parameter", {"Properties": {"Name": f"/llm-endpoints/{endpoint}"}}).values()
+    properties: dict[str, Any] = parameter["Properties"]
+    return properties
+
+
 def only(template: Template, resource_type: str) -> dict[str, Any]:
     """The properties of the template's one resource of ``resource_type`` (fails unless exactly one)."""
     resources = template.find_resources(resource_type)

@@ -12,7 +12,7 @@ from cfnlint.api import ManualArgs, lint
 
 from llm_config import BedrockModelConfig, ModelRegistry
 from stacks.app_factory import add_deployment
-from tests.conftest import BEDROCK_MODELS, only
+from tests.conftest import BEDROCK_MODELS, client_parameter, only
 
 INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 
@@ -188,7 +188,7 @@ def test_budget_filters_bedrock_spend_and_alerts_the_topic(synth, registry):
 
 def test_client_parameter_names_the_model_id_clients_call(synth):
     template = synth(model="claude-3-5-sonnet", endpoint="chat")
-    parameter = only(template, "AWS::SSM::Parameter")
+    parameter = client_parameter(template, "chat")
     assert parameter["Name"] == "/llm-endpoints/chat"  # the SageMaker stack's name for the same endpoint
     parts = parameter["Value"]["Fn::Join"][1]
     text = "".join(part if isinstance(part, str) else "ROLE_ARN" for part in parts)

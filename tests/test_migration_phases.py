@@ -10,8 +10,10 @@ import json
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
 
+from tests.conftest import client_parameter
 from tests.test_snapshots import masked
 
 CHAT = {"endpoint": "chat"}
@@ -62,8 +64,8 @@ def test_every_phase_keeps_the_endpoint_identity(phases, phase):
     assert "EndpointConfigName" not in config["Properties"], "a fixed name would collide when CloudFormation replaces it"
     assert endpoint["Properties"]["RetainAllVariantProperties"] is True
     assert endpoint["Properties"]["ExcludeRetainedVariantProperties"] == [{"VariantPropertyType": "DesiredWeight"}]
-    parameter = next(iter(of_type(template, "AWS::SSM::Parameter").values()))
-    assert parameter["Properties"]["Name"] == "/llm-endpoints/chat"
+    assert len(of_type(template, "AWS::SSM::Parameter")) == 2  # the client parameter and the hosting lock
+    assert client_parameter(Template.from_json(template), "chat")["Name"] == "/llm-endpoints/chat"
 
 
 def test_every_phase_synthesizes_one_stack_named_after_the_endpoint():

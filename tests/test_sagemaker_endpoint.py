@@ -8,7 +8,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from llm_config import ModelRegistry, SageMakerModelConfig
-from tests.conftest import SAGEMAKER_MODELS, only
+from tests.conftest import SAGEMAKER_MODELS, client_parameter, only
 
 
 def sagemaker_model(registry: ModelRegistry, key: str) -> SageMakerModelConfig:
@@ -94,7 +94,7 @@ def test_image_comes_from_the_regions_own_registry_account(synth, registry):
 def test_endpoint_context_names_endpoint_stack_and_parameter(synth):
     template = synth(model="mixtral", endpoint="chat")
     assert only(template, "AWS::SageMaker::Endpoint")["EndpointName"] == "chat"
-    parameter = only(template, "AWS::SSM::Parameter")
+    parameter = client_parameter(template, "chat")
     assert parameter["Name"] == "/llm-endpoints/chat"
     metadata = json.loads(parameter["Value"])
     assert metadata["hosting"] == "sagemaker"  # the field a client branches on; a Bedrock stack writes "bedrock"
