@@ -11,6 +11,9 @@ What it changes, and why:
 - SageMaker resources created by CloudFormation keep the names the template gives them
   (``EndpointName``, ``ModelName``, ``EndpointConfigName``), and ``EnableNetworkIsolation`` is stored.
 - An endpoint variant with weight 0 (a drained variant) reports weight 0 instead of no weight.
+- A stack update creates and updates resources before it deletes the ones the template removed (CloudFormation's
+  cleanup phase), and a failed update rolls back (UPDATE_ROLLBACK_COMPLETE, the previous template and resources):
+  stock moto deleted first and kept a half-applied update.
 - A stack update re-applies every resource whose resolved properties changed, in dependency order,
   as CloudFormation does: stock moto only looks at the raw template text, so an endpoint whose
   EndpointConfig was replaced kept pointing at the deleted config. A resource removed by one update
@@ -175,9 +178,20 @@ def _patch_stack_updates() -> None:
             if logical_id in self._parsed_resources and logical_id in template["Resources"]
         }
         diff = self.build_resource_diff(template, parameters)
+        previous = (copy.deepcopy(self._template), copy.deepcopy(getattr(self, "input_parameters", None)))
         self.local_aws_updating = True
         try:
+            if diff["Remove"]:
+                # CloudFormation creates and updates first, and deletes removed resources only in its cleanup
+                # phase, after everything else succeeded. Stock moto deleted them first: a failing create (say,
+                # a parameter name that already exists) left the deleted resources deleted.
+                removed = {logical_id: self._resource_json_map[logical_id] for logical_id in diff["Remove"]}
+                stock_update(self, {**template, "Resources": {**template["Resources"], **removed}}, parameters)
             stock_update(self, template, parameters)
+        except Exception:
+            # A failed update rolls back, as in CloudFormation: what it created goes, what it changed returns.
+            stock_update(self, previous[0], previous[1])
+            raise
         finally:
             self.local_aws_updating = False
         applied = {logical_id: _resolved_properties(self, template["Resources"][logical_id]) for logical_id in diff["Modify"]}
@@ -203,6 +217,24 @@ def _patch_stack_updates() -> None:
 
     parsing.ResourceMap.update = update  # type: ignore[method-assign]
     parsing.ResourceMap._delete_resource = delete_resource  # type: ignore[method-assign]
+
+    from moto.cloudformation.models import Stack
+
+    stock_stack_update = Stack.update
+
+    def stack_update(self: Any, template: str, *args: Any, **kwargs: Any) -> None:
+        previous = self.template
+        try:
+            stock_stack_update(self, template, *args, **kwargs)
+        except Exception as error:
+            self.template = previous
+            self._parse_template()
+            self.output_map = self._create_output_map()
+            self._add_stack_event("UPDATE_ROLLBACK_COMPLETE", resource_status_reason=str(error))
+            self.status = "UPDATE_ROLLBACK_COMPLETE"
+            raise
+
+    Stack.update = stack_update  # type: ignore[method-assign]
 
 
 def _patch_log_group_kms_key() -> None:
@@ -389,7 +421,12 @@ def _patch_iam_inline_policy_documents() -> None:
 
 
 def _patch_kms_key_policy() -> None:
-    """CloudFormation gives KeyPolicy as an object; stock moto stores it as such and GetKeyPolicy then fails."""
+    """CloudFormation gives KeyPolicy as an object; stock moto stores it as such and GetKeyPolicy then fails.
+
+    An update of a key (a changed key policy) made stock moto replace the key with None in the stack's resources:
+    every later Fn::GetAtt of it failed ("references undefined resource"). The key stays and takes the new policy.
+    """
+    from moto.cloudformation import parsing
     from moto.kms import models
 
     def policy_as_json(properties: dict[str, Any]) -> None:
@@ -397,6 +434,22 @@ def _patch_kms_key_policy() -> None:
             properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
 
     _wrap_cfn_create(models.Key, before=policy_as_json)
+
+    stock_parse_and_update = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(
+        logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
+    ) -> Any:
+        if resource_json.get("Type") != "AWS::KMS::Key":
+            return stock_parse_and_update(logical_id, resource_json, resources_map, account_id, region_name)
+        key = resources_map[logical_id]
+        properties = parsing.clean_json(copy.deepcopy(resource_json.get("Properties", {})), resources_map)
+        if "KeyPolicy" in properties:
+            policy_as_json(properties)
+            key.policy = properties["KeyPolicy"]
+        return key
+
+    parsing.parse_and_update_resource = parse_and_update_resource
 
 
 def _wrap_cfn_create(

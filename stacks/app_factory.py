@@ -31,7 +31,12 @@ def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry) -> St
     model = spec.model
     trusted_principals = trusted_principals_from_context(app.node.try_get_context)
     if isinstance(model, BedrockModelConfig):
-        return build_bedrock_stack(app, spec, model, trusted_principals, registry.sources[model.key])
+        stack = build_bedrock_stack(app, spec, model, trusted_principals, registry.sources[model.key])
+        # Protected like a SageMaker endpoint stack, though it holds no endpoint: the CDK CLI sets a stack's
+        # protection to the template's before it updates, so an unprotected Bedrock template deployed by mistake
+        # under a SageMaker endpoint's name would switch that endpoint's protection off even when the update fails.
+        stack.termination_protection = True
+        return stack
     if trusted_principals:
         raise ConfigError(f"-c {CONTEXT_KEY}", None, f"{model.key} is not a Bedrock model", "leave -c trusted_principals out")
     assert isinstance(model, SageMakerModelConfig)

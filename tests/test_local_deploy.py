@@ -185,6 +185,24 @@ def test_a_change_of_hosting_kind_is_refused_and_destroy_still_works(
         assert '"hosting": "sagemaker"' in parameter
         assert rehearsal.read_state() == state, "the refused deploy recorded nothing"
 
+        # A hand-run `npx cdk deploy` has no preflight: the template's hosting lock must stop it. The emulator
+        # orders the update as CloudFormation does (creates first, deletes in the cleanup phase) and rolls back.
+        assembly = tmp_path / "by-hand"
+        context = ["-c", "model=claude-3-haiku", "-c", "endpoint=chat"]
+        rehearsal.synth(context, state.emulator, assembly)
+        with pytest.raises(subprocess.CalledProcessError):
+            rehearsal.cdk(
+                ["deploy", "--app", str(assembly), "--method=direct", "--require-approval", "never"], state.emulator, assembly
+            )
+        printed = "".join(capfd.readouterr())
+        assert "The parameter already exists" in printed  # moto names no resource; CloudFormation names the lock
+        [stack] = make_client("cloudformation").describe_stacks(StackName="llm-chat")["Stacks"]
+        assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+        assert stack["EnableTerminationProtection"] is True, "the CLI set it to the (protected) Bedrock template's"
+        assert {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["Hosting"] == "sagemaker"
+        assert make_client("sagemaker").describe_endpoint(EndpointName="chat")["EndpointStatus"] == "InService"
+        assert '"hosting": "sagemaker"' in make_client("ssm").get_parameter(Name="/llm-endpoints/chat")["Parameter"]["Value"]
+
         assert rehearsal.main(["destroy"]) == 0
         out = capfd.readouterr().out
         assert "turning off termination protection of llm-chat: you asked to destroy it" in out

@@ -173,7 +173,7 @@ def test_endpoint_stacks_have_termination_protection(tmp_path):
 
     sagemaker = add_deployment(App(context={**CDK_JSON_CONTEXT, "model": "mistral"}, outdir=str(tmp_path / "s")), {})
     bedrock = add_deployment(App(context={**CDK_JSON_CONTEXT, "model": "claude-3-haiku"}, outdir=str(tmp_path / "b")), {})
-    assert (sagemaker.termination_protection, bedrock.termination_protection) == (True, False)
+    assert (sagemaker.termination_protection, bedrock.termination_protection) == (True, True)
 
 
 @pytest.mark.parametrize(("key", "kind"), [("mistral", "sagemaker"), ("claude-3-haiku", "bedrock")])
