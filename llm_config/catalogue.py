@@ -63,7 +63,7 @@ class ContainerImage(StrictModel):
     version: str
     repository: str
     tag: str
-    accounts: dict[str, Annotated[str, Field(pattern=r"^\d{12}$")]]
+    accounts: dict[str, Annotated[str, Field(pattern=r"^[0-9]{12}$")]]
 
     def account_for(self, region: str, source: str) -> str:
         try:

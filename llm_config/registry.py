@@ -18,7 +18,7 @@ from llm_config.errors import ConfigError
 from llm_config.operations import check_budget_covers_floor
 from llm_config.sagemaker_model import SageMakerModelConfig
 from llm_config.sizing import check_fits
-from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
+from llm_config.yaml_files import SCHEMA_DOC, display_path, parse_as, read_yaml_mapping, unknown_key_fix
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "model_configs"
 CATALOGUE_FILES = frozenset({"instances.yaml", "containers.yaml"})
@@ -78,6 +78,7 @@ def load_registry(config_dir: Path = DEFAULT_CONFIG_DIR) -> ModelRegistry:
         sources[model.key] = source
     if not models:
         raise ConfigError(display_path(config_dir), None, "no model config files found", "add a <key>.yaml model config")
+    _check_successors(models, sources)
     return ModelRegistry(models=models, aliases=aliases, instances=instances, containers=containers, sources=sources)
 
 
@@ -85,6 +86,10 @@ def _load_model_file(path: Path, source: str, instances: InstanceCatalogue, cont
     data = read_yaml_mapping(path, source)
     hosting = data.get("hosting")
     schema = HOSTING_SCHEMAS.get(hosting) if isinstance(hosting, str) else None
+    known = sorted({name for schema_ in HOSTING_SCHEMAS.values() for name in schema_.model_fields})
+    unknown = [str(name) for name in data if name not in known]
+    if schema is None and unknown:  # `hostng: sagemaker` is a typo, not a missing hosting
+        raise ConfigError(source, unknown[0], "unknown key", unknown_key_fix(unknown[0], known, SCHEMA_DOC))
     if schema is None:
         raise ConfigError(source, "hosting", f"got {hosting!r}", f"use one of {', '.join(sorted(HOSTING_SCHEMAS))}")
     model = parse_as(schema, data, source)
@@ -103,3 +108,19 @@ def _load_model_file(path: Path, source: str, instances: InstanceCatalogue, cont
         )
         check_budget_covers_floor(model.budget, floor_hourly_usd, source, "budget.amount_usd")
     return model
+
+
+def _check_successors(models: dict[str, ModelConfig], sources: dict[str, str]) -> None:
+    """Every Bedrock lifecycle.successor names another Bedrock config, so the refusal's command works."""
+    bedrock = sorted(key for key, model in models.items() if isinstance(model, BedrockModelConfig))
+    for key in bedrock:
+        model = models[key]
+        assert isinstance(model, BedrockModelConfig)
+        successor = model.lifecycle.successor
+        if successor is not None and (successor == key or successor not in bedrock):
+            raise ConfigError(
+                sources[key],
+                "lifecycle.successor",
+                f"{successor!r} is not another Bedrock model config",
+                f"use one of {', '.join(k for k in bedrock if k != key)}",
+            )

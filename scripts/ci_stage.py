@@ -67,8 +67,12 @@ def preflight_command(stage: StageConfig, spec: DeploymentSpec) -> list[str]:
 
 
 def deploy_commands(stage: StageConfig, specs: Sequence[DeploymentSpec]) -> list[list[str]]:
-    """Per deployment file: check the step against the live stage, deploy its one stack, smoke test the endpoint."""
+    """First the read-only Bedrock lifecycle check (when the stage has Bedrock models), then per deployment file:
+    check the step against the live stage, deploy its one stack, smoke test the endpoint it describes."""
     commands = []
+    bedrock = sorted({spec.model.key for spec in specs if spec.model.hosting == "bedrock"})
+    if bedrock:
+        commands.append([PYTHON, "scripts/bedrock_lifecycle.py", "--region", stage.region, *bedrock])
     for spec in specs:
         commands.append(preflight_command(stage, spec))
         commands.append([*CDK, "deploy", "-c", f"deployment={deployment_path(spec)}", "--require-approval", "never"])

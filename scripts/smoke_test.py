@@ -12,7 +12,8 @@ model's prompt format, in the Hugging Face TGI request shape. A Bedrock model ge
 ``latency_budget_seconds``. Throttling is retried with bounded exponential backoff; the latency reported
 and checked is that of the successful attempt.
 
-Exit status: 0 every target passed, 1 a target failed (error, empty answer, over budget), 2 bad usage.
+Exit status: 0 every target passed, 1 a target failed (error, empty answer, over budget), 2 bad usage (including
+no AWS credentials or region).
 Needs only boto3 unless ``--model`` is given (then the project's config loader reads model_configs/).
 """
 
@@ -29,7 +30,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 CLIENT_PARAMETER_PREFIX = "/llm-endpoints"
 DEFAULT_PROMPT = "In one sentence, what is Amazon SageMaker?"
@@ -48,6 +49,7 @@ RETRYABLE_CODES = frozenset(
         "ModelNotReadyException",
     }
 )
+AWS_SETUP_FIX = "configure AWS credentials and a region (aws configure, AWS_PROFILE, or --region and --role-arn)"
 # Our loop owns retries (so the attempts and waits are bounded and reported); botocore makes one attempt.
 # InvokeEndpoint itself gives up after 60 s, so a longer read timeout never hides a slow model.
 BOTO_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=70, connect_timeout=10)
@@ -126,7 +128,9 @@ def targets_from_parameter(metadata: dict[str, Any], budget_override: float | No
     raise SmokeTestError(f"endpoint {name}: unknown hosting {hosting!r} in its SSM parameter")
 
 
-def targets_from_model(model_key: str, endpoint: str | None, budget_override: float | None) -> list[Target]:
+def targets_from_model(
+    model_key: str, endpoint: str | None, budget_override: float | None, region: str = "us-east-1"
+) -> list[Target]:
     """Targets from model_configs/ (by hand, no SSM parameter needed)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from llm_config import ConfigError, load_registry
@@ -147,7 +151,10 @@ def targets_from_model(model_key: str, endpoint: str | None, budget_override: fl
                 latency_budget_seconds=budget,
             )
         ]
-    model_id = model.invoke_id  # the cross-Region inference profile when the config names one
+    try:
+        model_id = model.route(region, "--model").invoke_id  # the inference profile the config picks for the region
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
     return [Target(label=f"{model.key} ({model_id})", hosting="bedrock", model_id=model_id, latency_budget_seconds=budget)]
 
 
@@ -230,6 +237,8 @@ def call_with_backoff(
             log(f"  throttled ({code}), retrying in {delay:g} s (attempt {attempt}/{attempts})")
             sleep(delay)
             continue
+        except (NoCredentialsError, NoRegionError):
+            raise  # not this target's failure: nothing can be invoked (main() says how to set up)
         except BotoCoreError as error:
             raise SmokeTestError(str(error)) from None
         return text, tokens, clock() - started, attempt
@@ -309,7 +318,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None, session: Any = None, sleep: Callable[[float], None] = time.sleep) -> int:
     args = parse_args(argv)
-    session = session or boto3.session.Session(region_name=args.region)
+    try:
+        return run(args, session or boto3.session.Session(region_name=args.region), sleep)
+    except BotoCoreError as error:  # no credentials, no region, a malformed region: botocore's own words, one line
+        print(f"error: {error}\n  fix: {AWS_SETUP_FIX}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace, session: Any, sleep: Callable[[float], None]) -> int:
+    """main() with its session: read the targets, invoke each, report."""
 
     def clients(service: str) -> Any:
         return session.client(service, config=BOTO_CONFIG)
@@ -318,7 +335,7 @@ def main(argv: Sequence[str] | None = None, session: Any = None, sleep: Callable
         if args.role_arn:
             session = assume_role(session, args.role_arn)
         if args.model:
-            targets = targets_from_model(args.model, args.endpoint, args.budget_seconds)
+            targets = targets_from_model(args.model, args.endpoint, args.budget_seconds, session.region_name or "us-east-1")
         else:
             targets = targets_from_parameter(read_parameter(clients("ssm"), args.endpoint), args.budget_seconds)
     except SmokeTestError as error:

@@ -3,35 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 from aws_cdk import App, Environment, Stack, Stage, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
-from llm_config.deployment import DeploymentSpec, deployment_from_context
+from llm_config.context_keys import check_context_keys
+from llm_config.deployment import CONTEXT_KEYS, DeploymentSpec, deployment_from_context
 from llm_config.principals import CONTEXT_KEY, trusted_principals_from_context
 from llm_constructs import EndpointVariant
 from stacks.bedrock_access_stack import build_bedrock_stack
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack, monthly_hosting_usd
 
+# Every -c key app.py reads, each declared beside the code that reads it; any other key is refused as a typo.
+APP_CONTEXT_KEYS = (*CONTEXT_KEYS, CONTEXT_KEY)
 
-def add_deployment(app: App, environ: Mapping[str, str], registry: ModelRegistry | None = None) -> Stack:
+
+def add_deployment(
+    app: App, environ: Mapping[str, str], registry: ModelRegistry | None = None, today: date | None = None
+) -> Stack:
     """Read the app's context, validate it, and add exactly one stack (plus cdk-nag) to ``app``.
 
-    Raises ConfigError on bad input, before any construct exists.
+    Raises ConfigError on bad input, before any construct exists. ``today`` (default: the clock's date) is the day
+    the Bedrock lifecycle check judges; tests pass it.
     """
+    check_context_keys(app.node.get_all_context(), APP_CONTEXT_KEYS, "app.py", "README.md")
     registry = registry or load_registry()
     spec = deployment_from_context(app.node.try_get_context, environ, registry)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return build_stack(app, spec, registry)
+    return build_stack(app, spec, registry, today)
 
 
-def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry) -> Stack:
+def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry, today: date | None = None) -> Stack:
     """The endpoint stack for ``spec`` in ``app`` (the App, or a pipeline Stage)."""
     model = spec.model
     trusted_principals = trusted_principals_from_context(app.node.try_get_context)
     if isinstance(model, BedrockModelConfig):
-        stack = build_bedrock_stack(app, spec, model, trusted_principals, registry.sources[model.key])
+        stack = build_bedrock_stack(app, spec, model, trusted_principals, registry.sources[model.key], today)
         # Protected like a SageMaker endpoint stack, though it holds no endpoint: the CDK CLI sets a stack's
         # protection to the template's before it updates, so an unprotected Bedrock template deployed by mistake
         # under a SageMaker endpoint's name would switch that endpoint's protection off even when the update fails.

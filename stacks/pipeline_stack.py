@@ -31,7 +31,7 @@ from llm_config.stages import (
     smoke_test_caller_role_name,
     smoke_test_role_name,
 )
-from llm_constructs.bedrock_model_access import invoke_arns
+from llm_constructs.bedrock_model_access import invoke_statements
 from llm_constructs.nag import acknowledge
 from stacks.app_factory import build_stack
 from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
@@ -49,6 +49,9 @@ BUILD_LOG_GROUP = "/llm-endpoints-pipeline/codebuild"  # every CodeBuild project
 BUILD_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 # The preflight check imports the app's config code: the runtime packages, hash-checked (./tasks.sh lock).
 PREFLIGHT_INSTALL = "pip install --quiet --require-hashes --no-deps -r requirements.lock"
+# scripts/bedrock_lifecycle.py reads model_configs/ through llm_config: the smoke test's packages plus these,
+# every transitive version pinned by constraints.txt.
+LIFECYCLE_CHECK_INSTALL = "pip install --quiet -c constraints.txt boto3 botocore pydantic PyYAML"
 # What CDK's grantReadWrite gives a role on a KMS-encrypted bucket (cdk-nag flags each action group).
 ARTIFACT_GRANT_ACTIONS = (
     "s3:GetObject*",
@@ -96,15 +99,16 @@ def smoke_test_statements(stage: StageConfig, specs: Sequence[DeploymentSpec]) -
     ]
     if endpoints:
         statements.append(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=endpoints))
-    models = []
-    for spec in specs:
-        if isinstance(spec.model, BedrockModelConfig):
-            regions = spec.model.foundation_model_regions(stage.region, spec.source)
-            models += invoke_arns(
-                spec.model, partition=partition, region=stage.region, account=stage.account, destination_regions=regions
-            )
-    if models:
-        statements.append(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=sorted(set(models))))
+    bedrock = [(spec.model, spec.source) for spec in specs if isinstance(spec.model, BedrockModelConfig)]
+    for model, source in bedrock:
+        route = model.route(stage.region, source)
+        statements += invoke_statements(
+            route, partition=partition, account=stage.account, actions=["bedrock:InvokeModel"], sids=False
+        )
+    if bedrock:
+        # The lifecycle check before the deploy (scripts/bedrock_lifecycle.py) reads each model's modelLifecycle.
+        models = sorted({f"arn:{partition}:bedrock:{stage.region}::foundation-model/{m.model_id}" for m, _ in bedrock})
+        statements.append(iam.PolicyStatement(actions=["bedrock:GetFoundationModel"], resources=models))
     return statements
 
 
@@ -283,6 +287,35 @@ class LlmPipelineStack(Stack):
             timeout=Duration.minutes(15),
         )
         pre: list[pipelines.Step] = []
+        bedrock = sorted({spec.model.key for spec in deployments.specs if isinstance(spec.model, BedrockModelConfig)})
+        if bedrock:
+            # Before the deploy: Bedrock's modelLifecycle must agree with the configs (read-only, the smoke-test role).
+            lifecycle = pipelines.CodeBuildStep(
+                "BedrockLifecycle",
+                input=repository,
+                role=caller,
+                env=OFFLINE_ENV,
+                install_commands=[LIFECYCLE_CHECK_INSTALL],
+                commands=[
+                    shlex.join(
+                        [
+                            "python",
+                            "scripts/bedrock_lifecycle.py",
+                            "--region",
+                            stage.region,
+                            "--role-arn",
+                            smoke_role_arn,
+                            *bedrock,
+                        ]
+                    )
+                ],
+                partial_build_spec=codebuild.BuildSpec.from_object(
+                    {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
+                ),
+                timeout=Duration.minutes(10),
+            )
+            self._smoke_steps.append(lifecycle)
+            pre.append(lifecycle)
         if stage.approval:
             pre.append(
                 pipelines.ManualApprovalStep(

@@ -7,9 +7,11 @@ endpoint is the emulator.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -134,22 +136,22 @@ def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulato
 def test_deploy_local_and_destroy_local_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """`./tasks.sh deploy-local claude-3-haiku` then `destroy-local`, as the user runs them: the commands start
+    """`./tasks.sh deploy-local claude-haiku-4-5` then `destroy-local`, as the user runs them: the commands start
     the emulator, record it in the state file, ignore a real-looking AWS profile, and stop the emulator."""
     monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
     monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile")  # would fail the CLI if it were used
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: traffic through it would fail
     try:
-        assert rehearsal.main(["deploy", "claude-3-haiku"]) == 0
+        assert rehearsal.main(["deploy", "claude-haiku-4-5"]) == 0
         state = rehearsal.read_state()
-        assert state is not None and list(state.stacks) == ["llm-claude-3-haiku"] and rehearsal.is_up(state.emulator)
+        assert state is not None and list(state.stacks) == ["llm-claude-haiku-4-5"] and rehearsal.is_up(state.emulator)
         printed = "".join(capfd.readouterr())  # the CLI's output too
-        assert "Deployed llm-claude-3-haiku into the local AWS emulator" in printed
+        assert "Deployed llm-claude-haiku-4-5 into the local AWS emulator" in printed
         assert "mistral" not in printed  # bootstrap did not synthesize cdk.json's default model
         assert "ok AWS::IAM::ManagedPolicy" in printed and "./tasks.sh destroy-local" in printed
         assert rehearsal.main(["destroy"]) == 0
-        assert "Destroyed llm-claude-3-haiku; nothing else was left behind." in capfd.readouterr().out
+        assert "Destroyed llm-claude-haiku-4-5; nothing else was left behind." in capfd.readouterr().out
         assert rehearsal.read_state() is None and not rehearsal.is_up(state.emulator)
     finally:
         left = rehearsal.read_state()
@@ -161,7 +163,7 @@ def test_a_change_of_hosting_kind_is_refused_and_destroy_still_works(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """docs/bedrock.md's tempting move, as users run it: `deploy-local mistral -c endpoint=chat`, then
-    `deploy-local claude-3-haiku -c endpoint=chat`. The second is refused before the CLI runs, the endpoint still
+    `deploy-local claude-haiku-4-5 -c endpoint=chat`. The second is refused before the CLI runs, the endpoint still
     serves, and `destroy-local` (through the endpoint stack's termination protection) leaves nothing behind."""
     monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
     monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
@@ -174,10 +176,10 @@ def test_a_change_of_hosting_kind_is_refused_and_destroy_still_works(
         assert stack["EnableTerminationProtection"] is True
         capfd.readouterr()
 
-        assert rehearsal.main(["deploy", "claude-3-haiku", "-c", "endpoint=chat"]) == 1
+        assert rehearsal.main(["deploy", "claude-haiku-4-5", "-c", "endpoint=chat"]) == 1
         err = capfd.readouterr().err
-        assert "stack llm-chat serves endpoint chat from a SageMaker endpoint; this deploy of claude-3-haiku would serve" in err
-        assert "deploy claude-3-haiku under a new name (-c endpoint=chat-bedrock)" in err
+        assert "stack llm-chat serves endpoint chat from a SageMaker endpoint; this deploy of claude-haiku-4-5 would serve" in err
+        assert "deploy claude-haiku-4-5 under a new name (-c endpoint=chat-bedrock)" in err
         assert "Nothing was deployed: the emulator is as it was" in err
         assert "Traceback" not in err
         assert [e["EndpointName"] for e in make_client("sagemaker").list_endpoints()["Endpoints"]] == ["chat"]
@@ -188,7 +190,7 @@ def test_a_change_of_hosting_kind_is_refused_and_destroy_still_works(
         # A hand-run `npx cdk deploy` has no preflight: the template's hosting lock must stop it. The emulator
         # orders the update as CloudFormation does (creates first, deletes in the cleanup phase) and rolls back.
         assembly = tmp_path / "by-hand"
-        context = ["-c", "model=claude-3-haiku", "-c", "endpoint=chat"]
+        context = ["-c", "model=claude-haiku-4-5", "-c", "endpoint=chat"]
         rehearsal.synth(context, state.emulator, assembly)
         with pytest.raises(subprocess.CalledProcessError):
             rehearsal.cdk(
@@ -211,3 +213,56 @@ def test_a_change_of_hosting_kind_is_refused_and_destroy_still_works(
         left = rehearsal.read_state()
         if left is not None:
             rehearsal.stop_emulator(left.emulator)
+
+
+def test_a_bad_region_is_refused_before_an_emulator_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    monkeypatch.setattr(rehearsal, "start_emulator", lambda *args, **kwargs: pytest.fail("an emulator was started"))
+    assert rehearsal.main(["deploy", "mistral", "-c", "region=us-east-1; id"]) == 2
+    assert capsys.readouterr().err == (
+        "error: -c region: 'us-east-1; id' is not an AWS region name\n  fix: use a name like us-east-1\n"
+    )
+    assert not (tmp_path / "moto.json").exists()
+
+
+def test_ctrl_c_during_a_deploy_exits_130_and_the_state_file_keeps_the_emulator(
+    emulator: rehearsal.Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state_file = tmp_path / "moto.json"
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(rehearsal, "STATE_FILE", state_file)
+    rehearsal.write_state(rehearsal.State(pid=emulator.pid, port=emulator.port, region=emulator.region))
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rehearsal, "deploy", interrupted)
+    assert rehearsal.main(["deploy", "mistral"]) == 130
+    message = f"\ninterrupted: {state_file} records what is running; ./tasks.sh destroy-local removes it\n"
+    assert capsys.readouterr().err == message
+    assert rehearsal.read_state() == rehearsal.State(pid=emulator.pid, port=emulator.port, region=emulator.region)
+    assert rehearsal.is_up(emulator)
+
+
+def test_ctrl_c_while_the_emulator_starts_stops_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the state file names the emulator, an interrupted start must not leave it running unrecorded."""
+    started: list[int] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        process = real_popen(*args, **kwargs)
+        started.append(process.pid)
+        return process
+
+    def interrupted(emulator: rehearsal.Emulator) -> bool:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(rehearsal, "is_up", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        rehearsal.start_emulator("us-east-1", tmp_path / "moto.log")
+    (pid,) = started
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

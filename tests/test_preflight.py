@@ -57,18 +57,18 @@ def check(capsys: pytest.CaptureFixture[str], stage: Stage, *argv: str) -> tuple
 
 def test_a_bedrock_deploy_under_a_sagemaker_endpoint_name_is_refused(capsys):
     stage = Stage({"Hosting": "sagemaker", "EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/chat"})
-    code, out, _ = check(capsys, stage, "-c", "endpoint=chat", "-c", "model=claude-3-haiku", "--role-arn", "arn:r")
+    code, out, _ = check(capsys, stage, "-c", "endpoint=chat", "-c", "model=claude-haiku-4-5", "--role-arn", "arn:r")
     assert code == 1
     assert (
-        "ERROR: stack llm-chat serves endpoint chat from a SageMaker endpoint; this deploy of claude-3-haiku would "
+        "ERROR: stack llm-chat serves endpoint chat from a SageMaker endpoint; this deploy of claude-haiku-4-5 would "
         "serve it from Amazon Bedrock, and that update deletes what serves it now." in out
     )
-    assert "deploy claude-3-haiku under a new name (-c endpoint=chat-bedrock)" in out
+    assert "deploy claude-haiku-4-5 under a new name (-c endpoint=chat-bedrock)" in out
     assert stage.role_arns == ["arn:r"]
 
 
 def test_a_stack_from_before_the_hosting_output_is_recognised_by_its_outputs(capsys):
-    stage = Stage({"ModelId": "anthropic.claude-3-haiku-20240307-v1:0", "InvokePolicyArn": "arn:aws:iam::1:policy/p"})
+    stage = Stage({"ModelId": "anthropic.claude-haiku-4-5-20240307-v1:0", "InvokePolicyArn": "arn:aws:iam::1:policy/p"})
     code, out, _ = check(capsys, stage, "-c", "endpoint=chat", "-c", "model=mistral")
     assert code == 1
     assert "serves endpoint chat from Amazon Bedrock; this deploy of mistral-7b would serve it from a SageMaker" in out
@@ -99,7 +99,7 @@ def test_the_next_phase_passes(capsys):
 
 
 def test_a_first_deploy_passes_without_reading_an_endpoint(capsys):
-    code, out, _ = check(capsys, Stage(None), "-c", "endpoint=chat", "-c", "model=claude-3-haiku")
+    code, out, _ = check(capsys, Stage(None), "-c", "endpoint=chat", "-c", "model=claude-haiku-4-5")
     assert (code, out.splitlines()[-1]) == (0, "check: safe")
 
 

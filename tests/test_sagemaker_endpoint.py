@@ -172,11 +172,11 @@ def test_endpoint_stacks_have_termination_protection(tmp_path):
     from tests.conftest import CDK_JSON_CONTEXT
 
     sagemaker = add_deployment(App(context={**CDK_JSON_CONTEXT, "model": "mistral"}, outdir=str(tmp_path / "s")), {})
-    bedrock = add_deployment(App(context={**CDK_JSON_CONTEXT, "model": "claude-3-haiku"}, outdir=str(tmp_path / "b")), {})
+    bedrock = add_deployment(App(context={**CDK_JSON_CONTEXT, "model": "claude-haiku-4-5"}, outdir=str(tmp_path / "b")), {})
     assert (sagemaker.termination_protection, bedrock.termination_protection) == (True, True)
 
 
-@pytest.mark.parametrize(("key", "kind"), [("mistral", "sagemaker"), ("claude-3-haiku", "bedrock")])
+@pytest.mark.parametrize(("key", "kind"), [("mistral", "sagemaker"), ("claude-haiku-4-5", "bedrock")])
 def test_each_hosting_kind_owns_its_own_lock_parameter(synth, key, kind):
     """Same parameter name, a logical ID per kind: a change of kind in one stack must create the other's lock while
     the first exists, which SSM refuses before CloudFormation's cleanup phase could delete the endpoint."""

@@ -162,19 +162,21 @@ def test_model_flag_reads_the_config_and_defaults_the_endpoint_to_the_model_key(
 
 
 def test_model_flag_for_bedrock_calls_converse_with_the_configured_id(session, capsys, registry):
-    haiku = registry.resolve("claude-3-haiku")
+    haiku = registry.resolve("claude-haiku-4-5")
+    profile_id = haiku.route(session.region_name, "test").invoke_id
+    assert profile_id.endswith(".anthropic.claude-haiku-4-5-20251001-v1:0")
     session.stubbers["bedrock-runtime"].add_response(
         "converse",
         converse_response("Hello.", 2),
         {
-            "modelId": haiku.invoke_id,
+            "modelId": profile_id,
             "messages": [{"role": "user", "content": [{"text": "Hi"}]}],
             "inferenceConfig": {"maxTokens": 64},
         },
     )
 
-    assert smoke_test.main(["--model", "claude-3-haiku", "--prompt", "Hi"], session=session) == 0
-    assert capsys.readouterr().out.startswith(f"ok   claude-3-haiku ({haiku.invoke_id}): ")
+    assert smoke_test.main(["--model", "claude-haiku-4-5", "--prompt", "Hi"], session=session) == 0
+    assert capsys.readouterr().out.startswith(f"ok   claude-haiku-4-5 ({profile_id}): ")
 
 
 def test_throttling_is_retried_with_exponential_backoff(session, capsys):
@@ -358,3 +360,20 @@ def test_bad_usage_exits_2(argv, message):
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--endpoint", "chat", "--region", "us-east-1"], "error: Unable to locate credentials\n"),
+        (["--model", "mistral", "--region", "us-east-1"], "error: Unable to locate credentials\n"),
+        (["--endpoint", "chat", "--region", "us-east-1; id"], "error: Provided region_name 'us-east-1; id' doesn't match"),
+    ],
+)
+def test_no_credentials_or_a_bad_region_is_one_message(capsys, argv, message):
+    """The suite's environment has no credentials (conftest): the real botocore chain finds none."""
+    assert smoke_test.main(argv, sleep=lambda seconds: None) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message)
+    assert err.endswith(f"  fix: {smoke_test.AWS_SETUP_FIX}\n")
+    assert "Traceback" not in err and len(err.splitlines()) == 2
