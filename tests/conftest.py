@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -19,6 +24,7 @@ from aws_cdk.assertions import Template
 from cdk_nag import NIST80053R5Checks
 
 from llm_config import ModelRegistry, load_registry
+from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from stacks.app_factory import add_deployment
 
 # The tests never see the caller's AWS settings (profile, keys, region, endpoints, config files, instance or
@@ -64,10 +70,10 @@ def registry() -> ModelRegistry:
 CDK_JSON_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
 
 
-def synth_template(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
+def synth_template(context: dict[str, Any], outdir: Path, registry: ModelRegistry | None = None) -> dict[str, Any]:
     """Synthesize the app as `cdk synth -c ...` would (cdk-nag AwsSolutions included), plus the NIST 800-53 R5 pack."""
     app = App(context={**CDK_JSON_CONTEXT, **context}, outdir=str(outdir))
-    stack = add_deployment(app, NEUTRAL_ENVIRON, today=SYNTH_TODAY)
+    stack = add_deployment(app, NEUTRAL_ENVIRON, registry, today=SYNTH_TODAY)
     # Every endpoint template the suite builds also passes the NIST 800-53 R5 pack (AwsSolutions runs on every
     # synth; NIST has the SageMaker endpoint rules): a finding fails synth like any other.
     Validations.of(app).add_plugins(NIST80053R5Checks(app))
@@ -75,14 +81,100 @@ def synth_template(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def four_gpu_synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Template]:
+    """``synth`` with mixtral-8x7b on ml.g5.12xlarge (4 x A10G): no shipped config needs several GPUs any more,
+    but what depends on the GPU count (sharding, metrics normalised per GPU) must still be right when one does."""
+    config_dir = tmp_path_factory.mktemp("four-gpu") / "model_configs"
+    shutil.copytree(REPO_ROOT / "model_configs", config_dir)
+    path = config_dir / "mixtral-8x7b.yaml"
+    text = path.read_text().replace("type: ml.g6e.xlarge ", "type: ml.g5.12xlarge ")
+    path.write_text(text.replace("amount_usd: 150", "amount_usd: 400"))  # one ml.g5.12xlarge is $170/day
+    registry = load_registry(config_dir)
+    assert registry.models["mixtral-8x7b"].instance.type == "ml.g5.12xlarge"  # type: ignore[union-attr]
+
+    def _synth(**context: Any) -> Template:
+        return Template.from_json(synth_template(context, tmp_path_factory.mktemp("cdk.out"), registry))
+
+    return _synth
+
+
+@pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Template]]:
-    """``synth(model="mixtral", ...)`` returns the assertions Template; each context synthesizes once."""
+    """``synth(model="mixtral", ...)`` returns the assertions Template; each context synthesizes once per test run,
+    also when pytest-xdist spreads the tests over several processes (they share the templates on disk)."""
     cache: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+    shared = _shared_dir(tmp_path_factory, "templates")
 
     def _synth(**context: Any) -> Template:
         key = tuple(sorted(context.items()))
         if key not in cache:
-            cache[key] = synth_template(context, tmp_path_factory.mktemp("cdk.out"))
+            name = hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:32]
+            cache[key] = _once(shared / f"{name}.json", lambda: synth_template(context, tmp_path_factory.mktemp("cdk.out")))
         return Template.from_json(cache[key])
 
     yield _synth
+
+
+# The one run of app.py as the CDK CLI runs it that several tests inspect (stdout, stderr, the template it writes).
+APP_RUN_CONTEXT = {"model": "mixtral", "endpoint": "chat"}
+
+
+@pytest.fixture(scope="session")
+def app_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``app.py`` run once per test run with APP_RUN_CONTEXT: returncode, stdout, stderr and the template files."""
+
+    def run() -> dict[str, Any]:
+        outdir = tmp_path_factory.mktemp("app-run")
+        result = run_app_as_the_cli(REPO_ROOT, outdir, **APP_RUN_CONTEXT)
+        templates = {path.name: path.read_text() for path in sorted(outdir.glob("*.template.json"))}
+        return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr, "templates": templates}
+
+    return _once(_shared_dir(tmp_path_factory, "app-run") / "mixtral-chat.json", run)
+
+
+def run_app_as_the_cli(project: Path, outdir: Path, **context: str) -> subprocess.CompletedProcess[str]:
+    """Run app.py the way the CLI does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))},
+        **CDK_CLI_OFFLINE_ENV,
+        "CDK_CONTEXT_JSON": json.dumps({**CDK_JSON_CONTEXT, **context}),
+        "CDK_OUTDIR": str(outdir),
+    }
+    return subprocess.run(
+        [sys.executable, "app.py"], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def _shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder of this test run that every pytest-xdist worker sees: the workers' base folders share a parent."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _once(path: Path, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``build()``'s result, computed by the first process that asks and read from ``path`` by the others."""
+    with (path.parent / f"{path.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if path.exists():
+            data: dict[str, Any] = json.loads(path.read_text())
+            return data
+        result = build()
+        path.write_text(json.dumps(result))
+        return result
+
+
+# The end-to-end tests (real CDK CLI, moto server) take most of the suite's time. They run first, so that pytest-xdist
+# hands them out one per worker while the short tests fill the gaps, instead of one starting last on an idle machine.
+E2E_MARKER = "e2e"
+
+
+LONGEST_FIRST = ("test_local_deploy.py", "test_pipeline.py")  # a minute or more of CPU each on 2 cores
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def order(item: pytest.Item) -> tuple[bool, bool]:
+        return item.get_closest_marker(E2E_MARKER) is None, item.path.name not in LONGEST_FIRST
+
+    items.sort(key=order)  # stable: otherwise in file order

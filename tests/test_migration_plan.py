@@ -91,9 +91,9 @@ def test_offline_plan_of_the_ab_phase_file(capsys, tmp_path):
     assert_lines(
         out,
         f"endpoint chat (us-east-1, stack llm-chat) from {AB_FILE}: phase split",
-        "  adds mixtral-8x7b: 1 x ml.g5.12xlarge, 10% of traffic, autoscaled",
+        "  adds mixtral-8x7b: 1 x ml.g6e.xlarge, 10% of traffic, autoscaled",
         "  mistral-7b: weight 100% -> 90%",
-        "cost: $1.41/h ($1,028/month) -> $8.50/h ($6,204/month)",
+        "cost: $1.41/h ($1,028/month) -> $4.02/h ($2,933/month)",
         "check: safe",
     )
     assert (
@@ -197,7 +197,7 @@ class LiveStub:
         self.autoscaling_stub.assert_no_pending_responses()
 
 
-AB_LIVE = [("mistral-7b", "ml.g5.xlarge", 9.0, 3), ("mixtral-8x7b", "ml.g5.12xlarge", 1.0, 1)]
+AB_LIVE = [("mistral-7b", "ml.g5.xlarge", 9.0, 3), ("mixtral-8x7b", "ml.g6e.xlarge", 1.0, 1)]
 
 
 def test_live_plan_reads_weights_counts_and_scaling(capsys):
@@ -224,7 +224,7 @@ def test_live_plan_reads_weights_counts_and_scaling(capsys):
         "  mistral-7b: weight 90% -> 0%",
         "  mistral-7b: autoscaling removed (drained)",
         # The drained variant keeps its 3 instances (RetainAllVariantProperties) until finish removes it.
-        "cost: $11.31/h ($8,259/month) -> $11.31/h ($8,259/month)",
+        "cost: $6.83/h ($4,989/month) -> $6.83/h ($4,989/month)",  # 3 x 1.408 + 2.61
         "check: safe",
     )
 
@@ -278,7 +278,7 @@ def test_deploy_runs_cdk_only_after_a_clean_live_check(capsys):
         return subprocess.CompletedProcess(command, 0)
 
     live = LiveStub()
-    live.endpoint([("mistral-7b", "ml.g5.xlarge", 0.0, 1), ("mixtral-8x7b", "ml.g5.12xlarge", 1.0, 1)], scaled=["mixtral-8x7b"])
+    live.endpoint([("mistral-7b", "ml.g5.xlarge", 0.0, 1), ("mixtral-8x7b", "ml.g6e.xlarge", 1.0, 1)], scaled=["mixtral-8x7b"])
     code, _, _ = run_plan(capsys, "--deployment", AB_FILE, "--live", "--deploy", clients=live.clients, run=run)
     assert code == 0
     assert calls == [[str(REPO_ROOT / "node_modules" / ".bin" / "cdk"), "deploy", "-c", f"deployment={AB_FILE}"]]
@@ -377,3 +377,32 @@ def test_previous_at_a_git_revision_sees_a_model_config_edit(capsys, monkeypatch
     today = REPO_ROOT / "tests/fixtures/deployments/chat-start.yaml"
     code, out, _ = run_plan(capsys, "-c", "endpoint=chat", "-c", "model=mistral", "--previous", str(today))
     assert code == 0 and "today's model configs: give REV:FILE to see config edits" in out
+
+
+def test_a_refused_step_suggests_steps_from_the_live_endpoint_not_from_the_refused_phase(capsys):
+    """The endpoint serves Mixtral alone; a shift that would add Mistral is refused. The old output suggested
+    finishing that shift with retire=mistral-7b, a variant the endpoint does not have."""
+    live = LiveStub()
+    live.endpoint([("mixtral-8x7b", "ml.g5.12xlarge", 1.0, 1)], scaled=["mixtral-8x7b"])
+    shift = ["-c", "endpoint=chat", "-c", "model=mistral", "-c", "candidate=mixtral", "-c", "candidate_weight=100"]
+    code, out, _ = run_plan(capsys, *shift, "--live", clients=live.clients)
+    assert code == 1
+    assert "ERROR: this shift deploy adds mistral-7b" in out
+    next_section = out.split("\nnext", 1)[1]
+    assert "retire" not in next_section
+    assert next_section.splitlines()[1:] == [
+        "  start a migration (split): npx cdk deploy -c endpoint=chat -c region=us-east-1 -c model=mixtral-8x7b"
+        " -c candidate=mistral-7b -c candidate_weight=10"
+    ]
+
+
+def test_a_refused_retire_suggests_draining_first(capsys):
+    live = LiveStub()
+    live.endpoint(AB_LIVE, scaled=["mistral-7b", "mixtral-8x7b"])
+    code, out, _ = run_plan(capsys, *FINISH, "--live", clients=live.clients)
+    assert code == 1
+    steps = out.split("\nnext, from the endpoint as it is (live endpoint):\n", 1)[1].splitlines()
+    # The live split (mistral 90%, mixtral 10%) goes on with a shift or a roll back: each drains a variant first.
+    assert [step.split(":", 1)[0].strip() for step in steps] == ["shift all traffic", "roll back"]
+    assert all("retire" not in step for step in steps)
+    assert "-c model=mistral-7b -c candidate=mixtral-8x7b -c candidate_weight=100" in steps[0]
