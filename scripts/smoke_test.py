@@ -7,7 +7,7 @@
     python scripts/smoke_test.py --model mistral --endpoint chat --prompt "Say hello"
 
 A SageMaker endpoint gets one InvokeEndpoint per production variant (TargetVariant), each with its own
-model's prompt format, in the Hugging Face TGI request shape. A Bedrock model gets one Converse call
+model's prompt format, in the request shape both container families (LMI, TGI) take. A Bedrock model gets one Converse call
 (Converse applies Claude's own message format). Each call must succeed within the model's
 ``latency_budget_seconds``. Throttling is retried with bounded exponential backoff; the latency reported
 and checked is that of the successful attempt.
@@ -192,7 +192,7 @@ def invoke_sagemaker(runtime: Any, target: Target, prompt: str, max_new_tokens: 
     first = payload[0] if isinstance(payload, list) else payload
     text = first.get("generated_text", "")
     tokens = first.get("details", {}).get("generated_tokens")
-    # TGI reports the exact count with details=true; otherwise approximate by words.
+    # Both LMI and TGI report the exact count with details=true; otherwise approximate by words.
     return text, int(tokens) if tokens is not None else len(text.split())
 
 

@@ -164,6 +164,8 @@ class SageMakerEndpointStack(Stack):
                     "variant_name": v.name,
                     "model_key": v.model.key,
                     "hf_model_id": v.model.hugging_face.model_id,
+                    # Both families take {"inputs", "parameters"}; LMI answers an object, TGI a one-item list.
+                    "container_family": v.model.container.family,
                     "prompt_format": v.model.prompt_format,
                     "max_input_tokens": v.model.container.max_input_tokens,
                     "max_total_tokens": v.model.container.max_total_tokens,

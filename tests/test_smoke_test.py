@@ -362,6 +362,27 @@ def test_bad_usage_exits_2(argv, message):
     assert message in result.stderr
 
 
+class _Runtime:
+    def __init__(self, payload: Any) -> None:
+        self.payload = payload
+
+    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+        data = json.dumps(self.payload).encode()
+        return {"Body": StreamingBody(io.BytesIO(data), len(data))}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"generated_text": "Hi!", "details": {"finish_reason": "length", "generated_tokens": 2}},  # LMI: one object
+        [{"generated_text": "Hi!", "details": {"finish_reason": "length", "generated_tokens": 2}}],  # TGI: a list
+    ],
+)
+def test_both_container_families_answers_are_read(payload):
+    target = smoke_test.Target(label="chat", hosting="sagemaker", latency_budget_seconds=5, endpoint_name="chat")
+    assert smoke_test.invoke_sagemaker(_Runtime(payload), target, "Hello", 8) == ("Hi!", 2)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
