@@ -10,6 +10,8 @@
 #                                verify every resource with boto3; the emulator keeps running (docs/local-deploy.md)
 #   ./tasks.sh status-local      what is deployed in the running emulator: stacks, endpoints, variants, alarms
 #   ./tasks.sh destroy-local     destroy those stacks, check nothing is left, stop the emulator
+#   ./tasks.sh run-local CMD ..  run CMD as a client app of the running emulator: AWS APIs at moto, the model
+#                                runtimes at a protocol stand-in (not a model), e.g. python examples/agent.py
 #   ./tasks.sh synth [MODEL] [-c KEY=VALUE ...]
 #                                install, then synthesize the stack of MODEL (default mixtral) or of
 #                                -c deployment=FILE, and summarise it; any `cdk deploy` -c flag works
@@ -40,7 +42,7 @@ setup() {
   "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
     echo "error: Python 3.11 or newer is required (found $("$python" --version 2>&1))" >&2; exit 1; }
   local wanted
-  wanted=$(cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -d' ' -f1)
+  wanted=$(cat requirements.txt requirements-dev.txt constraints.txt llm_client/pyproject.toml | sha256sum | cut -d' ' -f1)
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$wanted" ]; then
     echo "==> installing the pinned Python packages into .venv (first run: 2-3 min on 2 cores, most of it downloads)"
     [ -x .venv/bin/python ] || "$python" -m venv .venv
@@ -186,6 +188,10 @@ case "$task" in
   destroy-local)
     setup
     .venv/bin/python -m local_aws.rehearsal destroy "$@"
+    ;;
+  run-local)
+    setup
+    .venv/bin/python -m local_aws.rehearsal run "$@"
     ;;
   test)
     setup

@@ -207,6 +207,9 @@ class ContainerImage(StrictModel):
     source: str
     retrieved: str
     accounts: dict[str, Annotated[str, Field(pattern=r"^[0-9]{12}$")]]
+    # What clients send (published in the endpoint's SSM parameter): "messages" when the container answers the
+    # OpenAI-style Chat Completions schema on /invocations (LMI/vLLM, TGI >= 1.4), "text" for {"inputs": PROMPT} only.
+    chat_api: Literal["messages", "text"] = "messages"
 
     def account_for(self, region: str, source: str) -> str:
         try:

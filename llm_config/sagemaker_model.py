@@ -271,6 +271,8 @@ class SageMakerModelConfig(ModelIdentity):
     latency_budget_seconds: PositiveFloat
     reference_request: ReferenceRequest
     prompt_format: str
+    # Where the client ends an answer (published in the SSM parameter); the container already stops at end-of-sequence.
+    stop_sequences: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     scaling: ScalingSettings
     alarms: AlarmSettings = AlarmSettings()
     budget: BudgetSettings = BudgetSettings()

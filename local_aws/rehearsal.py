@@ -72,10 +72,15 @@ class Emulator:
     pid: int
     port: int
     region: str
+    standin_port: int = 0  # the model runtimes' protocol stand-in (local_aws.protocol_standin), same process
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def standin_url(self) -> str:
+        return f"http://127.0.0.1:{self.standin_port}"
 
 
 def dummy_aws_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -109,6 +114,22 @@ def local_environment(emulator: Emulator, base: Mapping[str, str] | None = None)
     }
 
 
+def client_environment(emulator: Emulator, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What a client app (llm_client, the example agent) runs with: ``dummy_aws_environment(base)``, every AWS API
+    at the emulator except the model runtimes, which go to the protocol stand-in, and the project's .venv first on
+    PATH."""
+    env = dummy_aws_environment(base)
+    env.update(
+        AWS_REGION=emulator.region,
+        AWS_DEFAULT_REGION=emulator.region,
+        AWS_ENDPOINT_URL=emulator.url,
+        AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=emulator.standin_url,
+        AWS_ENDPOINT_URL_BEDROCK_RUNTIME=emulator.standin_url,
+        PATH=os.pathsep.join(filter(None, [str(ROOT / ".venv" / "bin"), env.get("PATH")])),
+    )
+    return env
+
+
 def client_factory(emulator: Emulator) -> ClientFactory:
     """boto3 clients for the emulator: explicit endpoint, dummy credentials, no proxy; no AWS_PROFILE or config file
     of the environment applies (a session that reads neither)."""
@@ -137,12 +158,14 @@ def free_port() -> int:
 
 
 def start_emulator(region: str, log_path: Path, port: int | None = None, timeout: float = 30.0) -> Emulator:
-    """Start ``python -m local_aws.server`` in its own session (so Ctrl-C on a deploy leaves it running)."""
+    """Start ``python -m local_aws.server`` (moto and the runtimes' protocol stand-in) in its own session (so Ctrl-C
+    on a deploy leaves it running)."""
     port = port or free_port()
+    standin_port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local_aws.server", "--port", str(port)],
+            [sys.executable, "-m", "local_aws.server", "--port", str(port), "--standin-port", str(standin_port)],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -150,7 +173,7 @@ def start_emulator(region: str, log_path: Path, port: int | None = None, timeout
             env=dummy_aws_environment(),
             start_new_session=True,
         )
-    emulator = Emulator(pid=process.pid, port=port, region=region)
+    emulator = Emulator(pid=process.pid, port=port, region=region, standin_port=standin_port)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -329,17 +352,25 @@ class State:
     region: str
     stacks: dict[str, str] = field(default_factory=dict)  # stack name -> cloud assembly it was deployed from
     retained: tuple[str, ...] = ()  # physical ids with DeletionPolicy Retain
+    standin_port: int = 0
 
     @property
     def emulator(self) -> Emulator:
-        return Emulator(pid=self.pid, port=self.port, region=self.region)
+        return Emulator(pid=self.pid, port=self.port, region=self.region, standin_port=self.standin_port)
 
 
 def read_state() -> State | None:
     if not STATE_FILE.exists():
         return None
     data = json.loads(STATE_FILE.read_text())
-    return State(data["pid"], data["port"], data["region"], dict(data.get("stacks", {})), tuple(data.get("retained", ())))
+    return State(
+        data["pid"],
+        data["port"],
+        data["region"],
+        dict(data.get("stacks", {})),
+        tuple(data.get("retained", ())),
+        int(data.get("standin_port", 0)),
+    )
 
 
 def write_state(state: State) -> None:
@@ -431,7 +462,7 @@ def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec
     started_here = state is None
     if state is None:
         emulator = start_emulator(region, STATE_DIR / "moto.log")
-        state = State(pid=emulator.pid, port=emulator.port, region=region)
+        state = State(pid=emulator.pid, port=emulator.port, region=region, standin_port=emulator.standin_port)
         write_state(state)
         print(f"==> started the local AWS emulator (moto) at {emulator.url}, pid {emulator.pid}")
     output_dir = assembly_dir(context)
@@ -452,6 +483,10 @@ def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec
         f' AWS_DEFAULT_REGION={state.region} .venv/bin/python -c "import boto3;'
         f" print(boto3.client('sagemaker').list_endpoints()['Endpoints'])\""
     )
+    endpoint = deployed.stack_name.removeprefix("llm-")
+    print(f"The model runtimes answer through a protocol stand-in (not a model) at {state.emulator.standin_url}:")
+    print(f"  ./tasks.sh run-local python -m llm_client {endpoint} 'Hello'")
+    print(f"  ./tasks.sh run-local python examples/agent.py --endpoint {endpoint} 'What is 1.408 times 730?'")
     return 0
 
 
@@ -521,6 +556,17 @@ def _relative(path: str) -> str:
     with contextlib.suppress(ValueError):
         return str(Path(path).relative_to(ROOT))
     return path
+
+
+def run_command(state: State | None, command: Sequence[str]) -> int:
+    """Run ``command`` as a client app of the emulator (``client_environment``); its exit status."""
+    if state is None or not state.standin_port:
+        print("error: no local emulator with the runtime stand-in is running: ./tasks.sh deploy-local first", file=sys.stderr)
+        return 2
+    if not command:
+        print("error: give a command, e.g. ./tasks.sh run-local python examples/agent.py", file=sys.stderr)
+        return 2
+    return subprocess.run(list(command), env=client_environment(state.emulator), check=False).returncode
 
 
 def destroy_command(state: State | None) -> int:
@@ -594,6 +640,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Destroy every stack deploy-local deployed, check that nothing but what the templates retain is"
         " left, and stop the emulator.",
     )
+    run_parser = commands.add_parser(
+        "run",
+        prog="./tasks.sh run-local",
+        help="run a command as a client app of the running emulator",
+        description="Run COMMAND with dummy credentials, every AWS API at the running emulator and the SageMaker and"
+        " Bedrock runtimes at its protocol stand-in (not a model), .venv/bin first on PATH; exit with its status.",
+    )
+    run_parser.add_argument("run", nargs=argparse.REMAINDER, metavar="COMMAND")
     args = parser.parse_args(argv)
     region = region_of(args.context) if args.command == "deploy" else ""
     if args.command == "deploy" and not REGION_PATTERN.fullmatch(region):  # before an emulator claims it
@@ -603,6 +657,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if state and not is_up(state.emulator):
         state = None
     try:
+        if args.command == "run":
+            return run_command(state, args.run)
         if args.command == "deploy":
             context = context_flags(args.model, args.context)
             spec = validate(context)

@@ -21,7 +21,7 @@ from llm_constructs.bedrock_model_access import BedrockModelAccess
 from llm_constructs.bedrock_model_monitoring import BedrockModelMonitoring
 from llm_constructs.cost_budget import cost_budget_where_supported
 from llm_constructs.hosting_lock import add_hosting_lock
-from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
+from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX, CLIENT_PARAMETER_SCHEMA_VERSION
 
 
 def principal(identifier: str) -> iam.IPrincipal:
@@ -106,6 +106,7 @@ class BedrockAccessStack(Stack):
 
     def _client_metadata(self, endpoint_name: str, model: BedrockModelConfig) -> dict[str, Any]:
         metadata: dict[str, Any] = {
+            "schema_version": CLIENT_PARAMETER_SCHEMA_VERSION,
             "hosting": "bedrock",
             "endpoint_name": endpoint_name,
             "region": self.region,

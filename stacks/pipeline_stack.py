@@ -43,14 +43,15 @@ RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "20"}
 OFFLINE_ENV = CDK_CLI_OFFLINE_ENV
 # Self-mutation and asset publishing install the CDK CLI: the same version as package.json (not "aws-cdk@2").
 CDK_CLI_VERSION = "2.1148.1"
-# The smoke test only needs boto3: pin it to the project's own versions (requirements.txt, constraints.txt).
-SMOKE_TEST_DEPENDENCIES = "boto3==1.44.8 botocore==1.44.8"
+# The smoke test calls through llm_client's plain path (the repository's llm_client/ package, boto3 only), the path
+# users' apps take; boto3 pinned to the project's own versions (requirements.txt, constraints.txt).
+SMOKE_TEST_DEPENDENCIES = "./llm_client boto3==1.44.8 botocore==1.44.8"
 BUILD_LOG_GROUP = "/llm-endpoints-pipeline/codebuild"  # every CodeBuild project of the pipeline logs here
 BUILD_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 # The preflight check imports the app's config code: the runtime packages, hash-checked (./tasks.sh lock).
 PREFLIGHT_INSTALL = "pip install --quiet --require-hashes --no-deps -r requirements.lock"
-# scripts/bedrock_lifecycle.py reads model_configs/ through llm_config: the smoke test's packages plus these,
-# every transitive version pinned by constraints.txt.
+# scripts/bedrock_lifecycle.py reads model_configs/ through llm_config: boto3 plus these, every transitive version
+# pinned by constraints.txt.
 LIFECYCLE_CHECK_INSTALL = "pip install --quiet -c constraints.txt boto3 botocore pydantic PyYAML"
 # What CDK's grantReadWrite gives a role on a KMS-encrypted bucket (cdk-nag flags each action group).
 ARTIFACT_GRANT_ACTIONS = (

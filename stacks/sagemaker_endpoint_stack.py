@@ -10,6 +10,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from llm_config import SageMakerModelConfig
 from llm_config.catalogue import HOURS_PER_MONTH
 from llm_config.guardrails import Guardrails, RollbackAlarm
 from llm_config.operations import BudgetSettings
@@ -23,6 +24,9 @@ from llm_constructs.endpoint_scaling import VariantScaling
 from llm_constructs.hosting_lock import add_hosting_lock
 
 CLIENT_PARAMETER_PREFIX = "/llm-endpoints"
+# The parameter's JSON layout, read by llm_client (llm_client/src/llm_client/parameter.py documents every field).
+# Raise it with any change a client must know about; tests/test_client_parameter.py keeps both sides equal.
+CLIENT_PARAMETER_SCHEMA_VERSION = 2
 # Tag on the endpoint's resources; activate it as a cost allocation tag for `budget.scope: endpoint`.
 COST_TAG = "llm-endpoint"
 BUDGET_SERVICE_NAME = "Amazon SageMaker"  # AWS Budgets' name for the service
@@ -32,6 +36,15 @@ ROLLBACK_ALARM_ATTRIBUTES: dict[RollbackAlarm, str] = {
     "5xx-errors": "server_errors",
     "4xx-rate": "client_error_rate",
 }
+
+
+def client_tool_calling(model: SageMakerModelConfig) -> bool:
+    """Whether the variant's Messages API takes ``tools`` (published for llm_client): TGI's does for any model
+    (grammar-constrained); vLLM's (LMI) only when started with a tool-call parser for the model's format."""
+    environment = model.container.environment
+    if model.container.family == "tgi":
+        return True
+    return environment.get("OPTION_ENABLE_AUTO_TOOL_CHOICE") == "true" and "OPTION_TOOL_CALL_PARSER" in environment
 
 
 def monthly_hosting_usd(variants: Sequence[EndpointVariant]) -> float:
@@ -156,6 +169,7 @@ class SageMakerEndpointStack(Stack):
 
     def _client_metadata(self, endpoint_name: str, variants: Sequence[EndpointVariant]) -> dict[str, Any]:
         return {
+            "schema_version": CLIENT_PARAMETER_SCHEMA_VERSION,
             "hosting": "sagemaker",
             "endpoint_name": endpoint_name,
             "region": self.region,
@@ -164,9 +178,12 @@ class SageMakerEndpointStack(Stack):
                     "variant_name": v.name,
                     "model_key": v.model.key,
                     "hf_model_id": v.model.hugging_face.model_id,
-                    # Both families take {"inputs", "parameters"}; LMI answers an object, TGI a one-item list.
+                    "container": v.image.framework,
+                    "api": v.image.chat_api,
                     "container_family": v.model.container.family,
+                    "tool_calling": v.image.chat_api == "messages" and client_tool_calling(v.model),
                     "prompt_format": v.model.prompt_format,
+                    "stop_sequences": list(v.model.stop_sequences),
                     "max_input_tokens": v.model.container.max_input_tokens,
                     "max_total_tokens": v.model.container.max_total_tokens,
                     "latency_budget_seconds": v.model.latency_budget_seconds,

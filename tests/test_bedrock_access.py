@@ -251,6 +251,7 @@ def test_client_parameter_names_the_model_id_clients_call(synth):
     text = "".join(part if isinstance(part, str) else "ROLE_ARN" for part in parts)
     assert parts[1] == {"Fn::GetAtt": [next(iter(template.find_resources("AWS::IAM::Role"))), "Arn"]}
     assert json.loads(text) == {
+        "schema_version": 2,  # what llm_client reads (tests/test_client_parameter.py)
         "hosting": "bedrock",
         "endpoint_name": "chat",
         "region": "us-east-1",

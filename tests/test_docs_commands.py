@@ -38,7 +38,7 @@ from tests.conftest import REPO_ROOT
 DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 PROJECT_COMMAND = re.compile(r"^(\./tasks\.sh |npx cdk |python -m |\.venv/bin/)")
 # Tools of the user's machine or AWS account: the docs may quote them; the test only checks that they parse.
-EXTERNAL = {"aws", "git", "jq", "export", "source", "cd", "curl"}
+EXTERNAL = {"aws", "git", "jq", "export", "source", "cd", "curl", "pip"}
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,9 @@ def check_tasks_sh(words: tuple[str, ...], tmp_path: Path) -> None:
         check_migration(["plan", *args])
     elif task == "help":
         assert run(["bash", "tasks.sh", "help"]).returncode == 0
+    elif task == "run-local":  # a client app of the emulator: the app's own check (it needs the emulator to run)
+        assert args, "run-local needs a command"
+        check_venv_python(tuple(args), tmp_path)
     else:
         assert not args, f"check {task}'s arguments: only its --help is run"
         result = run(["bash", "tasks.sh", task, "--help"])
@@ -273,6 +276,16 @@ def check_venv_python(words: tuple[str, ...], tmp_path: Path) -> None:
         assert result.returncode == 0 and result.stdout.startswith("|"), result.stdout + result.stderr
     elif words[1] == "-m" and words[2] == "local_aws.server":
         assert run([".venv/bin/python", "-m", "local_aws.server", "--help"]).returncode == 0
+    elif words[1] == "-m" and words[2] == "planner.model_table":  # prints the README's model table, offline
+        assert run([".venv/bin/python", "-m", "planner.model_table"]).returncode == 0
+    elif words[1] == "-m" and words[2] == "llm_client":
+        from llm_client.__main__ import parser as client_parser
+
+        client_parser().parse_args(list(words[3:]))
+    elif words[1].startswith("examples/") and words[1].endswith(".py"):  # needs an endpoint: its --help must work
+        assert (REPO_ROOT / words[1]).is_file(), f"{words[1]} does not exist"
+        result = run([".venv/bin/python", words[1], "--help"])
+        assert result.returncode == 0 and "usage" in result.stdout, result.stdout + result.stderr
     elif words[1] == "scripts/smoke_test.py":
         from scripts.smoke_test import parse_args
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,16 @@ from typing import Any
 import boto3
 import pytest
 
+import llm_client
 from local_aws import rehearsal
 from local_aws.verify import Deployed, leftovers, retained_physical_ids, verify_stack
+from tests.conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "examples"))
+
+# The Bedrock model the agent's endpoint moves to: any current (not retired) Bedrock config.
+BEDROCK_MODEL = "claude-haiku-4-5"
+QUESTION = "What is 1.408 times 730?"
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +58,37 @@ def test_environment_for_the_cli_has_no_real_aws_settings(emulator: rehearsal.Em
     assert env["NO_PROXY"] == "intranet.example,127.0.0.1" and env["no_proxy"] == "127.0.0.1"
 
 
+def test_client_apps_get_the_runtimes_at_the_stand_in_and_everything_else_at_moto(emulator: rehearsal.Emulator) -> None:
+    env = rehearsal.client_environment(emulator, {"PATH": "/bin", "AWS_PROFILE": "prod"})
+    endpoints = {k: v for k, v in env.items() if k.startswith("AWS_ENDPOINT_URL")}
+    assert endpoints == {
+        "AWS_ENDPOINT_URL": emulator.url,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator.standin_url,
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emulator.standin_url,
+    }
+    assert emulator.standin_port not in (0, emulator.port) and "AWS_PROFILE" not in env
+    assert env["PATH"] == f"{REPO_ROOT / '.venv' / 'bin'}:/bin" and env["AWS_ACCESS_KEY_ID"] == "testing"
+
+
+def test_run_local_without_an_emulator_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    assert rehearsal.main(["run", "python", "-V"]) == 2
+    assert capsys.readouterr().err == (
+        "error: no local emulator with the runtime stand-in is running: ./tasks.sh deploy-local first\n"
+    )
+
+
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
-def test_emulator_listens_on_127_0_0_1_only(emulator: rehearsal.Emulator) -> None:
+@pytest.mark.parametrize("server", ["moto", "runtime stand-in"])
+def test_emulator_listens_on_127_0_0_1_only(emulator: rehearsal.Emulator, server: str) -> None:
+    port = emulator.port if server == "moto" else emulator.standin_port
     listening = [  # /proc/net/tcp{,6}: local address as HEXIP:HEXPORT, state 0A = LISTEN
         line.split()[1].split(":")[0]
         for table in ("/proc/net/tcp", "/proc/net/tcp6")
         for line in Path(table).read_text().splitlines()[1:]
-        if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == emulator.port
+        if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port
     ]
     assert listening == ["0100007F"]  # 127.0.0.1, little-endian; no 0.0.0.0, no IPv6
 
@@ -74,8 +107,23 @@ PHASES = {  # docs/migrations.md: Mistral 7B -> Mixtral 8x7B behind one endpoint
 }
 
 
+@pytest.fixture
+def as_client_app(emulator: rehearsal.Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process sees what `./tasks.sh run-local` gives a client app: AWS at moto, the runtimes at the stand-in."""
+    for name, value in rehearsal.client_environment(emulator).items():
+        if name.startswith("AWS_") or name.lower() == "no_proxy":
+            monkeypatch.setenv(name, value)
+
+
 @pytest.mark.e2e
-def test_migration_round_trip(emulator: rehearsal.Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_migration_round_trip(
+    emulator: rehearsal.Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], as_client_app: None
+) -> None:
+    """Each phase is also called through llm_client: one chat model object (never rebuilt) follows the endpoint from
+    Mistral on SageMaker, through the A/B split, to Mixtral, and then to a Bedrock model, where the example agent
+    with its tool answers."""
+    import agent as example_agent  # examples/agent.py
+
     make_client = rehearsal.client_factory(emulator)
     sagemaker = make_client("sagemaker")
 
@@ -96,6 +144,14 @@ def test_migration_round_trip(emulator: rehearsal.Emulator, tmp_path: Path, caps
     serve_config, weights = served()
     assert weights == {"mistral-7b": 100.0}
     assert scaled() == ["endpoint/chat/variant/mistral-7b"]
+    client = llm_client.Client(ttl_seconds=0)  # re-read the parameter on every call: each phase shows at once
+    assert client.invoke("chat", "Hi").served_by == "mistral-7b"
+    model = llm_client.chat_model("chat", client=client)  # one chat model object for the whole test
+    assert model.invoke("Hi").text.endswith("You said: Hi")
+    # LMI's vLLM calls tools only with a tool-call parser for the model, which Mistral 7B v0.2 has not: the
+    # parameter says so, and the agent is refused where it is built, with one message.
+    with pytest.raises(llm_client.UnsupportedError, match=r"endpoint chat \(mistral-7b\) cannot call tools"):
+        example_agent.build_agent(model)
 
     # serve straight to shift: plan-migration refuses it, so the rehearsal does, though moto would accept it.
     state = rehearsal.State(pid=emulator.pid, port=emulator.port, region=emulator.region)
@@ -112,6 +168,8 @@ def test_migration_round_trip(emulator: rehearsal.Emulator, tmp_path: Path, caps
     assert split_config != serve_config
     assert weights == {"mistral-7b": 90.0, "mixtral-8x7b": 10.0}
     assert scaled() == ["endpoint/chat/variant/mistral-7b", "endpoint/chat/variant/mixtral-8x7b"]
+    assert {client.invoke("chat", "Hi", variant=v).served_by for v in weights} == set(weights)
+    assert model.invoke("Hi").text.endswith("You said: Hi")  # whichever variant SageMaker picks
 
     # shift: Mistral drained (weight 0, no scaling target), Mixtral takes everything.
     shift = rehearsal.deploy(PHASES["shift"], emulator, tmp_path / "shift")
@@ -128,6 +186,8 @@ def test_migration_round_trip(emulator: rehearsal.Emulator, tmp_path: Path, caps
     retire = rehearsal.deploy(PHASES["retire"], emulator, tmp_path / "retire")
     assert served()[1] == {"mixtral-8x7b": 100.0}
     assert len(sagemaker.list_models()["Models"]) == 1
+    assert client.invoke("chat", "Hi").served_by == "mixtral-8x7b"
+    assert "".join(client.stream("chat", "Hi")).endswith("You said: Hi")
 
     # destroy: nothing of the stack is left but what its template retains (the bootstrap stack stays).
     rehearsal.destroy(retire.stack_name, emulator, tmp_path / "retire")
@@ -135,6 +195,17 @@ def test_migration_round_trip(emulator: rehearsal.Emulator, tmp_path: Path, caps
     retained = {f"kms-key {key}" for key in retained_physical_ids(retire)}
     assert set(leftovers(make_client)) == retained
     assert any(s["StackName"] == "CDKToolkit" for s in make_client("cloudformation").list_stacks()["StackSummaries"])
+
+    # Move the endpoint to Bedrock the safe way: the SageMaker stack was destroyed explicitly (above); a Bedrock stack
+    # now publishes the same /llm-endpoints/chat. The same agent object, with no code change, calls Converse.
+    with pytest.raises(llm_client.EndpointNotFoundError, match="no endpoint named 'chat'"):
+        client.invoke("chat", "Hi")  # between the two deploys: one clear message
+    bedrock = rehearsal.deploy(["-c", "endpoint=chat", "-c", f"model={BEDROCK_MODEL}"], emulator, tmp_path / "bedrock")
+    answer = client.invoke("chat", "Hi")
+    assert answer.hosting == "bedrock" and answer.text.startswith("[protocol stand-in, not a model: bedrock model ")
+    agent = example_agent.build_agent(model)  # the same model object and agent code, now on Bedrock
+    assert example_agent.ask(agent, QUESTION) == "The tool says: 1027.84"
+    rehearsal.destroy(bedrock.stack_name, emulator, tmp_path / "bedrock")
 
 
 def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulator, tmp_path: Path) -> None:

@@ -219,14 +219,14 @@ def test_the_pipeline_pins_the_tools_it_installs(template):
         f"npm install -g aws-cdk@{cli}"
     ]
     pins = dict(line.split("==") for line in (REPO_ROOT / "constraints.txt").read_text().splitlines() if "==" in line)
-    assert f"boto3=={pins['boto3']} botocore=={pins['botocore']}" == SMOKE_TEST_DEPENDENCIES
+    assert f"./llm_client boto3=={pins['boto3']} botocore=={pins['botocore']}" == SMOKE_TEST_DEPENDENCIES
 
 
 @pytest.mark.parametrize(("stage", "account"), [("staging", "222222222222"), ("prod", "333333333333")])
 def test_each_stage_smoke_tests_every_endpoint_through_its_own_role(template, stage, account):
     role = f"arn:aws:iam::{account}:role/llm-smoke-test-{stage}"
     spec = buildspec(template, role)
-    assert spec["phases"]["install"]["commands"] == ["pip install --quiet boto3==1.44.8 botocore==1.44.8"]
+    assert spec["phases"]["install"]["commands"] == ["pip install --quiet ./llm_client boto3==1.44.8 botocore==1.44.8"]
     assert spec["phases"]["build"]["commands"] == [
         f"python scripts/smoke_test.py --endpoint chat --region eu-west-1 --role-arn {role}",
         f"python scripts/smoke_test.py --endpoint Support-Bot --region eu-west-1 --role-arn {role}",

@@ -1,4 +1,7 @@
-"""scripts/smoke_test.py against botocore Stubber clients: no AWS, no credentials, no network."""
+"""scripts/smoke_test.py against botocore Stubber clients: no AWS, no credentials, no network.
+
+The smoke test calls through llm_client, so these stubs also pin the client's requests: the Messages API body for a
+container that has one, TGI's ``inputs`` body with the prompt format for one that has not, Converse for Bedrock."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
+from llm_client import Client, ThrottledError
 from scripts import smoke_test
 from tests.conftest import REPO_ROOT
 
@@ -22,21 +26,35 @@ MISTRAL_FORMAT = "<s>[INST] {prompt} [/INST]"
 LLAMA_FORMAT = "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\n{prompt} [/INST]"
 
 
-def sagemaker_parameter(*variants: tuple[str, str, float]) -> dict[str, Any]:
-    """The JSON SageMakerEndpointStack publishes (only the keys the smoke test reads, plus one it ignores)."""
+def sagemaker_parameter(*variants: tuple[str, str, float], api: str = "text") -> dict[str, Any]:
+    """The JSON SageMakerEndpointStack publishes (schema 2)."""
     return {
+        "schema_version": 2,
         "hosting": "sagemaker",
         "endpoint_name": "chat",
         "region": REGION,
         "variants": [
-            {"variant_name": name, "prompt_format": fmt, "latency_budget_seconds": budget, "max_input_tokens": 6144}
+            {
+                "variant_name": name,
+                "model_key": name,
+                "container": "huggingface-llm",
+                "api": api,
+                "tool_calling": api == "messages",
+                "prompt_format": fmt,
+                "stop_sequences": [],
+                "latency_budget_seconds": budget,
+                "max_input_tokens": 6144,
+                "max_total_tokens": 8192,
+            }
             for name, fmt, budget in variants
         ],
     }
 
 
 BEDROCK_PARAMETER = {
+    "schema_version": 2,
     "hosting": "bedrock",
+    "model_key": "claude-3-sonnet",
     "endpoint_name": "assistant",
     "region": REGION,
     "model_id": "anthropic.claude-3-sonnet-20240229-v1:0",
@@ -57,8 +75,8 @@ class FakeSession:
             self.stubbers[service] = Stubber(client)
             self.stubbers[service].activate()
 
-    def client(self, service: str, config: Any = None) -> Any:
-        assert config is smoke_test.BOTO_CONFIG
+    def client(self, service: str, region_name: str | None = None, config: Any = None) -> Any:
+        assert config is smoke_test.BOTO_CONFIG or config.retries == {"total_max_attempts": 1, "mode": "standard"}
         return self.clients[service]
 
     def verify(self) -> None:
@@ -96,11 +114,47 @@ def converse_response(text: str, output_tokens: int) -> dict[str, Any]:
 
 
 def expected_invoke(prompt_text: str, variant: str | None, max_new_tokens: int = 64) -> dict[str, Any]:
-    body = {"inputs": prompt_text, "parameters": {"max_new_tokens": max_new_tokens, "return_full_text": False, "details": True}}
+    """TGI's text request: the prompt in the model's format."""
+    parameters = {"max_new_tokens": max_new_tokens, "return_full_text": False, "details": True}
+    body = {"inputs": prompt_text, "parameters": parameters, "stream": False}
     params = {"EndpointName": "chat", "ContentType": "application/json", "Accept": "application/json", "Body": json.dumps(body)}
     if variant:
         params["TargetVariant"] = variant
     return params
+
+
+def chat_body(text: str, tokens: int) -> StreamingBody:
+    """A Chat Completions answer (LMI/vLLM and TGI's Messages API)."""
+    answer = {
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": tokens, "total_tokens": 9 + tokens},
+    }
+    data = json.dumps(answer).encode()
+    return StreamingBody(io.BytesIO(data), len(data))
+
+
+def expected_messages_invoke(
+    prompt: str, variant: str | None, stop: list[str] | None = None, endpoint: str = "chat"
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": prompt}], "max_tokens": 64, "stream": False}
+    if stop:
+        body["stop"] = stop
+    params = {"EndpointName": endpoint, "ContentType": "application/json", "Accept": "application/json", "Body": json.dumps(body)}
+    if variant:
+        params["TargetVariant"] = variant
+    return params
+
+
+def test_a_container_with_the_messages_api_gets_chat_messages_not_a_formatted_prompt(session, capsys):
+    add_parameter(session, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5), api="messages"))
+    response = {"Body": chat_body("Hello there.", 4), "InvokedProductionVariant": "mistral-7b"}
+    session.stubbers["sagemaker-runtime"].add_response(
+        "invoke_endpoint", response, expected_messages_invoke("Say hi", "mistral-7b")
+    )
+
+    assert smoke_test.main(["--endpoint", "chat", "--prompt", "Say hi"], session=session) == 0
+    assert "ok   chat/mistral-7b" in capsys.readouterr().out
 
 
 def add_invoke(session: FakeSession, prompt_text: str, variant: str | None, text: str = "Hello there.", tokens: int = 3) -> None:
@@ -149,10 +203,11 @@ def test_bedrock_parameter_uses_converse_with_the_published_model_id(session, ca
 
 def test_model_flag_reads_the_config_and_defaults_the_endpoint_to_the_model_key(session, capsys, registry):
     mistral = registry.resolve("mistral")
+    assert registry.image_for(mistral).chat_api == "messages"  # the container's Messages API: the chat template applies
     session.stubbers["sagemaker-runtime"].add_response(
         "invoke_endpoint",
-        {"Body": tgi_body("Hi!", 2)},
-        {**expected_invoke(mistral.format_prompt("Hello"), None), "EndpointName": "mistral-7b"},
+        {"Body": chat_body("Hi!", 2)},
+        expected_messages_invoke("Hello", None, stop=mistral.stop_sequences, endpoint="mistral-7b"),
     )
 
     status = smoke_test.main(["--model", "mistral", "--prompt", "Hello"], session=session)
@@ -186,10 +241,10 @@ def test_throttling_is_retried_with_exponential_backoff(session, capsys):
     add_invoke(session, "<s>[INST] Hi [/INST]", "mistral-7b")
     waits: list[float] = []
 
-    status = smoke_test.main(["--endpoint", "chat", "--prompt", "Hi"], session=session, sleep=waits.append)
+    status = smoke_test.main(["--endpoint", "chat", "--prompt", "Hi"], session=session, sleep=waits.append, jitter=lambda: 1.0)
 
     assert status == 0
-    assert waits == [1, 2, 4]
+    assert waits == [1, 2, 4]  # llm_client's backoff: random 0..2**n s each, here the top of each range
     assert "4 attempt(s)" in capsys.readouterr().out
 
 
@@ -199,21 +254,28 @@ def test_throttling_gives_up_after_the_attempt_limit(session, capsys):
         add_throttle(session, "sagemaker-runtime", "invoke_endpoint")
     waits: list[float] = []
 
-    status = smoke_test.main(["--endpoint", "chat", "--prompt", "Hi", "--attempts", "3"], session=session, sleep=waits.append)
+    status = smoke_test.main(
+        ["--endpoint", "chat", "--prompt", "Hi", "--attempts", "3"], session=session, sleep=waits.append, jitter=lambda: 0.5
+    )
 
     assert status == 1
-    assert waits == [1, 2]
-    assert "chat/mistral-7b: still throttled after 3 attempts (ThrottlingException: Rate exceeded)" in capsys.readouterr().err
+    assert waits == [0.5, 1]
+    assert (
+        "FAIL chat/mistral-7b: endpoint chat (sagemaker, mistral-7b) is still throttled after 3 tries "
+        "(ThrottlingException: Rate exceeded)"
+    ) in capsys.readouterr().err
 
 
-def test_backoff_is_capped():
+def test_backoff_is_capped(session):
+    add_parameter(session, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5)))
     waits: list[float] = []
+    client = Client(session=session, attempts=8, sleep=waits.append, random=lambda: 1.0)
 
-    def throttled() -> tuple[str, int]:
+    def throttled(_: Any) -> None:
         raise ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "InvokeEndpoint")
 
-    with pytest.raises(smoke_test.SmokeTestError, match="still throttled after 8 attempts"):
-        smoke_test.call_with_backoff(throttled, attempts=8, sleep=waits.append, clock=lambda: 0.0, log=lambda _: None)
+    with pytest.raises(ThrottledError, match="still throttled after 8 tries"):
+        client.call("chat", throttled)
     assert waits == [1, 2, 4, 8, 16, 20, 20]
 
 
@@ -229,7 +291,10 @@ def test_a_model_error_fails_at_once_without_retrying(session, capsys):
     status = smoke_test.main(["--endpoint", "chat"], session=session, sleep=lambda _: pytest.fail("must not retry"))
 
     assert status == 1
-    assert "FAIL chat/mistral-7b: ModelError: Received client error (422)" in capsys.readouterr().err
+    assert (
+        "FAIL chat/mistral-7b: calling endpoint chat (sagemaker, mistral-7b) failed: ModelError: Received client error (422)"
+        in (capsys.readouterr().err)
+    )
 
 
 def test_one_failing_variant_fails_the_run_but_the_others_are_still_tested(session, capsys):
@@ -241,21 +306,17 @@ def test_one_failing_variant_fails_the_run_but_the_others_are_still_tested(sessi
 
     captured = capsys.readouterr()
     assert status == 1
-    assert "FAIL chat/mistral-7b: ValidationError" in captured.err
+    assert "FAIL chat/mistral-7b: calling endpoint chat (sagemaker, mistral-7b) failed: ValidationError" in captured.err
     assert "ok   chat/mixtral-8x7b" in captured.out
 
 
-def test_latency_over_the_budget_fails():
-    target = smoke_test.Target(label="chat/mistral-7b", hosting="sagemaker", endpoint_name="chat", latency_budget_seconds=5)
+def test_latency_over_the_budget_fails(session):
+    add_parameter(session, "chat", sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5)))
+    add_invoke(session, "<s>[INST] Hi [/INST]", "mistral-7b", text="slow answer", tokens=13)
+    target = smoke_test.Target(label="chat/mistral-7b", endpoint="chat", latency_budget_seconds=5, variant_name="mistral-7b")
     ticks = iter([100.0, 106.5])  # the call takes 6.5 s
 
-    class Runtime:
-        def invoke_endpoint(self, **_: Any) -> dict[str, Any]:
-            return {"Body": tgi_body("slow answer", 13)}
-
-    result = smoke_test.run_target(
-        target, lambda _: Runtime(), prompt="Hi", max_new_tokens=64, attempts=1, clock=lambda: next(ticks), log=print
-    )
+    result = smoke_test.run_target(Client(session=session, clock=lambda: next(ticks)), target, prompt="Hi", max_new_tokens=64)
     assert result.latency_seconds == pytest.approx(6.5)
     assert result.tokens_per_second == pytest.approx(2.0)
     assert not result.within_budget
@@ -289,7 +350,8 @@ def test_a_missing_parameter_says_what_to_check(session, capsys):
 
     assert smoke_test.main(["--endpoint", "nope"], session=session) == 1
     assert capsys.readouterr().err == (
-        "error: cannot read SSM parameter /llm-endpoints/nope: ParameterNotFound (is the endpoint stack deployed here?)\n"
+        "error: no endpoint named 'nope' in eu-west-1: SSM parameter /llm-endpoints/nope does not exist. "
+        "Check the name and region, or deploy it (npx cdk deploy -c endpoint=nope -c model=...)\n"
     )
 
 
@@ -362,15 +424,6 @@ def test_bad_usage_exits_2(argv, message):
     assert message in result.stderr
 
 
-class _Runtime:
-    def __init__(self, payload: Any) -> None:
-        self.payload = payload
-
-    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
-        data = json.dumps(self.payload).encode()
-        return {"Body": StreamingBody(io.BytesIO(data), len(data))}
-
-
 @pytest.mark.parametrize(
     "payload",
     [
@@ -379,16 +432,18 @@ class _Runtime:
     ],
 )
 def test_both_container_families_answers_are_read(payload):
-    target = smoke_test.Target(label="chat", hosting="sagemaker", latency_budget_seconds=5, endpoint_name="chat")
-    assert smoke_test.invoke_sagemaker(_Runtime(payload), target, "Hello", 8) == ("Hi!", 2)
+    from llm_client import wire
+
+    reply = wire.parse_text_response(payload)
+    assert (reply.text, reply.output_tokens) == ("Hi!", 2)
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--endpoint", "chat", "--region", "us-east-1"], "error: Unable to locate credentials\n"),
-        (["--model", "mistral", "--region", "us-east-1"], "error: Unable to locate credentials\n"),
-        (["--endpoint", "chat", "--region", "us-east-1; id"], "error: Provided region_name 'us-east-1; id' doesn't match"),
+        (["--endpoint", "chat", "--region", "us-east-1"], "error: no AWS credentials found (reading SSM parameter"),
+        (["--model", "mistral", "--region", "us-east-1"], "error: no AWS credentials found (calling endpoint mistral-7b"),
+        (["--endpoint", "chat", "--region", "us-east-1; id"], "error: 'us-east-1; id' is not an AWS region name"),
     ],
 )
 def test_no_credentials_or_a_bad_region_is_one_message(capsys, argv, message):

@@ -17,7 +17,18 @@ def tasks(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_help_lists_every_task_and_says_which_take_c_flags():
     out = tasks("help").stdout
-    for task in ("deploy-local", "status-local", "destroy-local", "synth", "test", "plan", "plan-migration", "bench", "setup"):
+    for task in (
+        "deploy-local",
+        "status-local",
+        "destroy-local",
+        "run-local",
+        "synth",
+        "test",
+        "plan",
+        "plan-migration",
+        "bench",
+        "setup",
+    ):
         assert f"./tasks.sh {task}" in out
     assert "./tasks.sh synth [MODEL] [-c KEY=VALUE ...]" in out
     assert "./tasks.sh deploy-local [MODEL] [-c KEY=VALUE ...]" in out
@@ -66,6 +77,7 @@ def test_an_unknown_task_exits_2():
         ("deploy", "a model key or alias (default: mixtral)"),
         ("status", "stacks, endpoints with their variants and weights"),
         ("destroy", "Destroy every stack deploy-local deployed"),
+        ("run", "runtimes at its protocol stand-in (not a model)"),
     ],
 )
 def test_the_rehearsal_tasks_have_a_help_with_defaults(command, expected, capsys):

@@ -1,0 +1,345 @@
+"""``chat_model("chat")``: a LangChain chat model for whatever ``/llm-endpoints/chat`` names now.
+
+The model it returns, ``EndpointChatModel``, holds no fixed backend. On each call it reads the parameter (cached for
+``ttl_seconds``) and hands the call to the maintained langchain-aws model for it:
+
+- Bedrock: ``ChatBedrockConverse`` with the parameter's ``model_id`` (an inference profile id where the stack
+  configured one): streaming, tool calling, the model's own stop handling.
+- SageMaker: ``SageMakerChatModel``, a subclass of langchain-aws's ``ChatSagemakerEndpoint``. It sends the container's
+  Messages API (Chat Completions JSON) where every variant serves it, otherwise the model's prompt format, with the
+  endpoint's stop sequences and token limit. The subclass adds what ``ChatSagemakerEndpoint`` (langchain-aws 1.9)
+  lacks: tool calls and tool results in the messages, ``bind_tools``, and streamed tool-call chunks.
+
+So a model swap behind the endpoint, an A/B variant split or a move from SageMaker to Bedrock reaches a running
+agent within ``ttl_seconds`` (at once when the old endpoint is gone), with no change to its code. Retries, the
+timeout and the error messages are ``llm_client.client.Client``'s.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from langchain_aws import ChatBedrockConverse
+from langchain_aws.chat_models.sagemaker_endpoint import ChatModelContentHandler, ChatSagemakerEndpoint
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.tool import tool_call, tool_call_chunk
+from langchain_core.messages.utils import convert_to_openai_messages
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from llm_client import wire
+from llm_client.client import DEFAULT_ATTEMPTS, Client, answer_tokens
+from llm_client.errors import LlmClientError, UnsupportedError
+from llm_client.parameter import DEFAULT_TTL_SECONDS, BedrockModel, Endpoint, SageMakerEndpoint
+
+
+class ContainerContentHandler(ChatModelContentHandler):
+    """Request and response JSON of one SageMaker endpoint's containers (``llm_client.wire``)."""
+
+    content_type = "application/json"
+    accepts = "application/json"
+
+    def __init__(self, endpoint: SageMakerEndpoint) -> None:
+        self.endpoint = endpoint
+
+    def transform_input(self, prompt: Any, model_kwargs: dict[str, Any]) -> bytes:
+        """``prompt``: OpenAI-style messages; ``model_kwargs``: stop, stream, max_tokens, temperature, tools."""
+        endpoint = self.endpoint
+        endpoint.check_one_request_shape()
+        stop = list(dict.fromkeys([*endpoint.stop_sequences, *(model_kwargs.get("stop") or [])]))
+        tokens = answer_tokens(endpoint, model_kwargs.get("max_tokens"))
+        if endpoint.api == "messages":
+            body = wire.messages_request(
+                prompt,
+                max_tokens=tokens,
+                stop=stop,
+                stream=bool(model_kwargs.get("stream")),
+                temperature=model_kwargs.get("temperature"),
+                tools=model_kwargs.get("tools") or (),
+                tool_choice=model_kwargs.get("tool_choice"),
+            )
+        else:
+            body = wire.text_request(
+                wire.render_prompt(endpoint.prompt_format, prompt),
+                container=endpoint.container,
+                max_new_tokens=tokens,
+                stop=stop,
+                stream=bool(model_kwargs.get("stream")),
+                temperature=model_kwargs.get("temperature"),
+            )
+        return json.dumps(body).encode()
+
+    def transform_output(self, output: Any) -> AIMessage:
+        body = json.loads(output.read() if hasattr(output, "read") else output)
+        reply = wire.parse_chat_completion(body) if self.endpoint.api == "messages" else wire.parse_text_response(body)
+        return ai_message(reply)
+
+
+def ai_message(reply: wire.Reply) -> AIMessage:
+    usage = None
+    if reply.input_tokens is not None and reply.output_tokens is not None:
+        usage = {
+            "input_tokens": reply.input_tokens,
+            "output_tokens": reply.output_tokens,
+            "total_tokens": reply.input_tokens + reply.output_tokens,
+        }
+    return AIMessage(
+        content=reply.text,
+        tool_calls=[tool_call(name=c.name, args=c.arguments, id=c.id) for c in reply.tool_calls],
+        usage_metadata=usage,
+        response_metadata={"finish_reason": reply.finish_reason, "model_provider": "sagemaker"},
+    )
+
+
+def ai_chunk(delta: wire.Delta) -> AIMessageChunk:
+    usage = None
+    if delta.input_tokens is not None and delta.output_tokens is not None:
+        usage = {
+            "input_tokens": delta.input_tokens,
+            "output_tokens": delta.output_tokens,
+            "total_tokens": delta.input_tokens + delta.output_tokens,
+        }
+    return AIMessageChunk(
+        content=delta.text,
+        tool_call_chunks=[tool_call_chunk(name=c.name, args=c.arguments, id=c.id, index=c.index) for c in delta.tool_calls],
+        usage_metadata=usage,
+        response_metadata={"finish_reason": delta.finish_reason} if delta.finish_reason else {},
+    )
+
+
+def openai_tool_choice(tool_choice: Any) -> Any:
+    """LangChain's tool_choice values in the Chat Completions form."""
+    if tool_choice in (None, "auto", "none"):
+        return tool_choice
+    if tool_choice in ("any", "required", True):
+        return "required"
+    if isinstance(tool_choice, str):
+        return {"type": "function", "function": {"name": tool_choice}}
+    return tool_choice
+
+
+class SageMakerChatModel(ChatSagemakerEndpoint):
+    """langchain-aws's SageMaker chat model, speaking the endpoint's container API, with tool calling."""
+
+    llm_endpoint: SageMakerEndpoint = Field(exclude=True)
+
+    def _format_messages_request(self, messages: list[BaseMessage], **kwargs: Any) -> dict[str, Any]:
+        openai_messages = convert_to_openai_messages(messages, text_format="string")
+        request: dict[str, Any] = {
+            "EndpointName": self.endpoint_name,
+            "Body": self.content_handler.transform_input(openai_messages, {**(self.model_kwargs or {}), **kwargs}),
+            "ContentType": self.content_handler.content_type,
+            "Accept": self.content_handler.accepts,
+            **(self.endpoint_kwargs or {}),
+        }
+        if self.inference_component_name:
+            request["InferenceComponentName"] = self.inference_component_name
+        return request
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._format_messages_request(messages, stop=stop, stream=False, **kwargs)
+        response = self.client.invoke_endpoint(**request)
+        message = self.content_handler.transform_output(response["Body"])
+        message.response_metadata["variant"] = response.get("InvokedProductionVariant")
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self._format_messages_request(messages, stop=stop, stream=True, **kwargs)
+        response = self.client.invoke_endpoint_with_response_stream(**request)
+        parse = wire.chat_chunk if self.llm_endpoint.api == "messages" else wire.text_chunk
+        payloads = (event["PayloadPart"]["Bytes"] for event in response["Body"] if "PayloadPart" in event)
+        for obj in wire.json_lines(payloads):
+            chunk = ChatGenerationChunk(message=ai_chunk(parse(obj)))
+            if run_manager and chunk.text:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        endpoint = self.llm_endpoint
+        if not endpoint.tool_calling:
+            raise UnsupportedError(
+                f"endpoint {endpoint.name} ({endpoint.model_label}) cannot call tools: its container "
+                f"{'has no Messages API' if endpoint.api == 'text' else 'was deployed without tool calling'}. "
+                "Serve the model from a container that has it (the parameter's tool_calling says which), or move the "
+                "endpoint to a Bedrock model"
+            )
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        return self.bind(tools=formatted, tool_choice=openai_tool_choice(tool_choice), **kwargs)
+
+
+class EndpointChatModel(BaseChatModel):
+    """The chat model ``chat_model()`` returns: follows ``/llm-endpoints/NAME`` to its current backend."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    endpoint_name: str
+    """The endpoint's name: the parameter is /llm-endpoints/<endpoint_name>."""
+    max_tokens: int | None = None
+    """Answer length (default 512 on SageMaker, capped by the endpoint's token limits; the model's default on Bedrock)."""
+    temperature: float | None = None
+    variant: str | None = None
+    """Call only this SageMaker variant (TargetVariant); default: SageMaker picks by weight."""
+    client: Client = Field(exclude=True)
+
+    _built: tuple[Endpoint, BaseChatModel] | None = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "llm-endpoints"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"endpoint_name": self.endpoint_name, "max_tokens": self.max_tokens, "temperature": self.temperature}
+
+    def current_model(self, endpoint: Endpoint | None = None) -> BaseChatModel:
+        """The langchain-aws model for what the parameter says now (rebuilt only when the parameter changed)."""
+        endpoint = endpoint or self.client.endpoint(self.endpoint_name)
+        built = self._built
+        if built is None or built[0] != endpoint:
+            built = (endpoint, self._build(endpoint))
+            self._built = built
+        return built[1]
+
+    def _build(self, endpoint: Endpoint) -> BaseChatModel:
+        runtime = self.client.runtime(endpoint)
+        if isinstance(endpoint, BedrockModel):
+            return ChatBedrockConverse(
+                model_id=endpoint.model_id,
+                region_name=self.client.region,
+                client=runtime,
+                bedrock_client=self.client.boto_client("bedrock", 10.0),
+                max_tokens=self.max_tokens,
+                temperature=self.temperature,
+            )
+        return SageMakerChatModel(
+            endpoint_name=endpoint.name,
+            region_name=self.client.region,
+            client=runtime,
+            content_handler=ContainerContentHandler(endpoint),
+            llm_endpoint=endpoint,
+            endpoint_kwargs={"TargetVariant": self.variant} if self.variant else None,
+            model_kwargs={k: v for k, v in {"max_tokens": self.max_tokens, "temperature": self.temperature}.items() if v},
+        )
+
+    def _streaming_disabled(self, **kwargs: Any) -> bool:
+        """As the current backend says: langchain-aws knows which Bedrock models cannot stream (then a stream is
+        one chunk from a plain call)."""
+        if super()._streaming_disabled(**kwargs):
+            return True
+        try:
+            inner = self.current_model()
+        except LlmClientError:
+            return False  # the call itself raises it
+        disabled = inner.disable_streaming
+        return disabled is True or (disabled == "tool_calling" and bool(kwargs.get("tools")))
+
+    def _inner_kwargs(self, inner: BaseChatModel, endpoint: Endpoint, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The call's options for ``inner``: bound tools become that backend's own tool format."""
+        kwargs = dict(kwargs)
+        tools = kwargs.pop("tools", None)
+        tool_choice = kwargs.pop("tool_choice", None)
+        if not tools:
+            return kwargs
+        bound = inner.bind_tools(tools, tool_choice=tool_choice)
+        return {**kwargs, **getattr(bound, "kwargs", {})}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        def attempt(endpoint: Endpoint) -> ChatResult:
+            inner = self.current_model(endpoint)
+            options = self._inner_kwargs(inner, endpoint, kwargs)
+            return inner._generate(messages, stop=stop, run_manager=run_manager, **options)
+
+        result, _, _ = self.client.call(self.endpoint_name, attempt, self.variant)
+        return result
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        def attempt(endpoint: Endpoint) -> tuple[ChatGenerationChunk | None, Iterator[ChatGenerationChunk], Endpoint]:
+            inner = self.current_model(endpoint)
+            options = self._inner_kwargs(inner, endpoint, kwargs)
+            chunks = inner._stream(messages, stop=stop, run_manager=run_manager, **options)
+            return next(chunks, None), chunks, endpoint  # the first chunk sends the request: retried here
+
+        (first, chunks, endpoint), _, _ = self.client.call(self.endpoint_name, attempt, self.variant)
+        if first is not None:
+            yield first
+        yield from self.client.guard(chunks, endpoint)
+
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Tools in OpenAI form; each call turns them into the current backend's format."""
+        endpoint = self.client.endpoint(self.endpoint_name)
+        if not endpoint.tool_calling:  # fail at bind time too, where the agent is built
+            self.current_model(endpoint).bind_tools(tools)
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
+
+
+def chat_model(
+    name: str,
+    *,
+    region: str | None = None,
+    session: Any = None,
+    ttl_seconds: float = DEFAULT_TTL_SECONDS,
+    attempts: int = DEFAULT_ATTEMPTS,
+    timeout_seconds: float | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    variant: str | None = None,
+    client: Client | None = None,
+    log: Callable[[str], None] | None = None,
+) -> EndpointChatModel:
+    """A LangChain chat model for endpoint ``name`` (``/llm-endpoints/NAME`` in ``region``).
+
+    Reads the parameter once now, so a wrong name, region, missing credentials or an old parameter fail here with
+    one clear ``LlmClientError``, not at the agent's first question.
+    """
+    client = client or Client(
+        region=region, session=session, ttl_seconds=ttl_seconds, attempts=attempts, timeout_seconds=timeout_seconds, log=log
+    )
+    model = EndpointChatModel(endpoint_name=name, max_tokens=max_tokens, temperature=temperature, variant=variant, client=client)
+    endpoint = client.endpoint(name)
+    if variant is not None and isinstance(endpoint, SageMakerEndpoint):
+        endpoint.only(variant)  # raises for an unknown variant
+    return model
+
+
+def describe_model(model: BaseChatModel) -> Mapping[str, Any]:
+    """What an EndpointChatModel calls now (for logs and the example agent)."""
+    if not isinstance(model, EndpointChatModel):
+        raise LlmClientError("not a chat_model() model")
+    endpoint = model.client.endpoint(model.endpoint_name)
+    target = endpoint.model_id if isinstance(endpoint, BedrockModel) else f"{endpoint.name} ({endpoint.api} API)"
+    return {"endpoint": model.endpoint_name, "hosting": endpoint.hosting, "model": endpoint.model_label, "calls": target}

@@ -1,0 +1,498 @@
+"""Find the endpoint, call it with retries and a timeout, and turn AWS errors into one clear message.
+
+This is the plain path, on boto3 alone: ``invoke("chat", "Hello")`` and ``stream("chat", "Hello")``. The LangChain
+chat model (``llm_client.langchain``) uses the same ``Client`` for the parameter, the retries and the errors.
+
+Defaults, each a keyword argument of ``Client`` (and of ``invoke`` / ``stream`` / ``chat_model``):
+
+- ``ttl_seconds`` (60): how long the parameter is trusted (``parameter.DEFAULT_TTL_SECONDS``).
+- ``attempts`` (5): tries per call when throttled or while the model is not ready. Waits grow exponentially with
+  full jitter: a random 0..min(20, 2**(n-1)) seconds before try n+1, so many clients do not retry in step.
+- ``timeout_seconds``: the read timeout of one try; default twice the endpoint's latency budget (the largest of its
+  variants'): an answer that late is a fault, not a slow model. SageMaker's InvokeEndpoint itself stops at 60 s.
+- ``max_tokens`` (512): answer length, never more than the room the endpoint's token limits leave.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random as _random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+import botocore.exceptions as boto_errors
+from botocore.config import Config
+from botocore.utils import validate_region_name
+
+from llm_client import wire
+from llm_client.errors import (
+    AccessDeniedError,
+    CallTimeoutError,
+    ColdStartError,
+    ConfigurationError,
+    EndpointNotFoundError,
+    InvocationError,
+    LlmClientError,
+    NoCredentialsError,
+    ThrottledError,
+)
+from llm_client.parameter import (
+    DEFAULT_TTL_SECONDS,
+    BedrockModel,
+    Endpoint,
+    ParameterCache,
+    SageMakerEndpoint,
+    parameter_name,
+)
+
+DEFAULT_ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 20.0
+TIMEOUT_FACTOR = 2.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+DEFAULT_MAX_TOKENS = 512
+
+# "Slow down": retried with backoff.
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "ServiceQuotaExceededException", "SlowDown"}
+)
+# "Not ready yet": a serverless or scaled-to-zero model starting, a new instance loading. Retried with backoff.
+COLD_START_CODES = frozenset({"ModelNotReadyException", "ServiceUnavailable", "ServiceUnavailableException"})
+COLD_START_MESSAGES = ("no capacity",)  # an inference component scaled to zero answers ValidationError "... no capacity ..."
+ACCESS_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "ExpiredTokenException"})
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer of the plain path."""
+
+    text: str
+    endpoint: str
+    hosting: str
+    served_by: str  # the SageMaker variant that answered, or the Bedrock model id
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_seconds: float  # of the successful try
+    attempts: int
+
+
+def messages_of(prompt: str | Sequence[Mapping[str, Any]], system: str | None = None) -> list[dict[str, Any]]:
+    """Chat messages ``[{"role": ..., "content": ...}]`` from a prompt string or a message list."""
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else [dict(m) for m in prompt]
+    return [{"role": "system", "content": system}, *messages] if system else messages
+
+
+class Client:
+    """Calls endpoints by name in one region. Thread-safe; reuse one per process."""
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        session: Any = None,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        attempts: int = DEFAULT_ATTEMPTS,
+        timeout_seconds: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], float] = time.perf_counter,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        # botocore reads AWS_DEFAULT_REGION; other AWS SDKs and Lambda set AWS_REGION: honour both.
+        region = region or os.environ.get("AWS_REGION") or None
+        self.session = session or boto3.session.Session(region_name=region)
+        self.region = region or self.session.region_name
+        if not self.region:
+            raise ConfigurationError(
+                "no AWS region: pass region=..., or set AWS_REGION or AWS_DEFAULT_REGION (or a region in your AWS config)"
+            )
+        try:
+            validate_region_name(self.region)
+        except boto_errors.InvalidRegionError:
+            raise ConfigurationError(f"{self.region!r} is not an AWS region name (e.g. us-east-1)") from None
+        self.cache = ParameterCache(ttl_seconds)
+        self.attempts = attempts
+        self.timeout_seconds = timeout_seconds
+        self.sleep, self.random, self.clock, self.log = sleep, random, clock, log
+        self._clients: dict[tuple[str, float], Any] = {}
+        self._lock = threading.Lock()
+
+    # --- the parameter and the clients --------------------------------------------------------------
+
+    def endpoint(self, name: str) -> Endpoint:
+        """What ``/llm-endpoints/NAME`` says now (cached for ``ttl_seconds``)."""
+        return self.cache.get(self.region, name, lambda: self._read_parameter(name))
+
+    def describe(self, name: str, endpoint: Endpoint) -> None:
+        """Use ``endpoint`` for ``name`` instead of its parameter (e.g. built from a model config before any stack
+        published one); it never expires."""
+        self.cache.put(self.region, name, endpoint)
+
+    def _read_parameter(self, name: str) -> str:
+        ssm = self.boto_client("ssm", 10.0)
+        try:
+            return str(ssm.get_parameter(Name=parameter_name(name))["Parameter"]["Value"])
+        except boto_errors.ClientError as error:
+            if code_of(error) == "ParameterNotFound":
+                raise EndpointNotFoundError(
+                    f"no endpoint named {name!r} in {self.region}: SSM parameter {parameter_name(name)} does not "
+                    f"exist. Check the name and region, or deploy it (npx cdk deploy -c endpoint={name} -c model=...)"
+                ) from None
+            raise translate(error, f"reading SSM parameter {parameter_name(name)}") from None
+        except boto_errors.BotoCoreError as error:
+            raise translate(error, f"reading SSM parameter {parameter_name(name)}") from None
+
+    def timeout_for(self, endpoint: Endpoint) -> float:
+        return self.timeout_seconds or TIMEOUT_FACTOR * endpoint.latency_budget_seconds
+
+    def boto_client(self, service: str, read_timeout: float) -> Any:
+        """One boto3 client per service and timeout. botocore makes one try: ``call`` owns the retries."""
+        key = (service, read_timeout)
+        with self._lock:
+            if key not in self._clients:
+                config = Config(
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    read_timeout=read_timeout,
+                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                    user_agent_extra="llm-endpoints-client",
+                )
+                self._clients[key] = self.session.client(service, region_name=self.region, config=config)
+            return self._clients[key]
+
+    def runtime(self, endpoint: Endpoint) -> Any:
+        service = "sagemaker-runtime" if isinstance(endpoint, SageMakerEndpoint) else "bedrock-runtime"
+        return self.boto_client(service, self.timeout_for(endpoint))
+
+    # --- retries and errors ---------------------------------------------------------------------------
+
+    def call(self, name: str, attempt: Callable[[Endpoint], T], variant: str | None = None) -> tuple[T, int, float]:
+        """``attempt(endpoint)`` with retries; returns its result, the tries it took and the last try's seconds.
+
+        Throttling and not-ready errors are retried with exponential backoff and full jitter. An endpoint or model
+        that the runtime says does not exist makes the client re-read the parameter at once: after a redeploy it
+        names the new one, and the call goes there.
+        """
+        endpoint = self._resolve(name, variant)
+        reread = False
+        for number in range(1, self.attempts + 1):
+            started = self.clock()
+            try:
+                return attempt(endpoint), number, self.clock() - started
+            except LlmClientError:
+                raise
+            except (boto_errors.ClientError, boto_errors.BotoCoreError) as caught:
+                error, kind = caught, classify(caught)
+            # Outside the except clause, so an error raised here carries no chained traceback.
+            if kind == "gone" and not reread:
+                reread = True
+                self.cache.forget(self.region, name)
+                fresh = self._resolve(name, variant)
+                if fresh != endpoint:
+                    endpoint = fresh
+                    continue
+            if kind not in ("throttled", "cold") or number == self.attempts:
+                raise self._final(error, kind, endpoint, number)
+            delay = self.random() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (number - 1))
+            if self.log:
+                self.log(f"{name}: {describe(error)}; retrying in {delay:.1f} s (try {number}/{self.attempts})")
+            self.sleep(delay)
+        raise AssertionError("unreachable: attempts >= 1")
+
+    def _resolve(self, name: str, variant: str | None) -> Endpoint:
+        endpoint = self.endpoint(name)
+        if variant is not None and isinstance(endpoint, SageMakerEndpoint):
+            return endpoint.only(variant)
+        return endpoint
+
+    def _final(self, error: Exception, kind: str, endpoint: Endpoint, tries: int) -> LlmClientError:
+        label = f"endpoint {endpoint.name} ({endpoint.hosting}, {endpoint.model_label})"
+        if kind == "throttled":
+            return ThrottledError(
+                f"{label} is still throttled after {tries} tries ({describe(error)}): send fewer requests at once, "
+                "raise attempts=, or raise the quota (Bedrock) / the instance count (SageMaker scaling.max_instances)"
+            )
+        if kind == "cold":
+            return ColdStartError(
+                f"{label} is not ready after {tries} tries ({describe(error)}): it is starting (a GPU instance takes "
+                "5-10 minutes to load a model, e.g. scaling out or up from zero); try again in a few minutes"
+            )
+        if kind == "timeout":
+            return CallTimeoutError(
+                f"{label} did not answer within {self.timeout_for(endpoint):g} s (twice its latency budget of "
+                f"{endpoint.latency_budget_seconds:g} s): it may be overloaded or starting; pass timeout_seconds= "
+                "to wait longer"
+            )
+        if kind == "gone":
+            where = "SageMaker endpoint" if isinstance(endpoint, SageMakerEndpoint) else "Bedrock model"
+            target = endpoint.name if isinstance(endpoint, SageMakerEndpoint) else endpoint.model_id
+            return EndpointNotFoundError(
+                f"{where} {target} does not exist in {self.region} although SSM parameter "
+                f"{parameter_name(endpoint.name)} names it ({describe(error)}): the stack may be mid-deploy or "
+                "destroyed; check its status with ./tasks.sh or the CloudFormation console"
+            )
+        return translate(error, f"calling {label}")
+
+    # --- the plain path --------------------------------------------------------------------------------
+
+    def invoke(
+        self,
+        name: str,
+        prompt: str | Sequence[Mapping[str, Any]],
+        *,
+        system: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        variant: str | None = None,
+    ) -> Answer:
+        """One answer from endpoint ``name``: a prompt string or OpenAI-style messages."""
+        messages = messages_of(prompt, system)
+
+        def attempt(endpoint: Endpoint) -> tuple[wire.Reply, str, Endpoint]:
+            if isinstance(endpoint, SageMakerEndpoint):
+                return (*self._sagemaker_invoke(endpoint, messages, max_tokens, temperature, variant), endpoint)
+            return (*self._bedrock_invoke(endpoint, messages, max_tokens, temperature), endpoint)
+
+        (reply, served_by, endpoint), tries, seconds = self.call(name, attempt, variant)
+        return Answer(
+            text=reply.text,
+            endpoint=name,
+            hosting=endpoint.hosting,
+            served_by=served_by,
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            latency_seconds=seconds,
+            attempts=tries,
+        )
+
+    def stream(
+        self,
+        name: str,
+        prompt: str | Sequence[Mapping[str, Any]],
+        *,
+        system: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        variant: str | None = None,
+    ) -> Iterator[str]:
+        """The answer's text as it is generated. Retries happen only before the first piece arrives."""
+        messages = messages_of(prompt, system)
+
+        def attempt(endpoint: Endpoint) -> tuple[Endpoint, Any]:
+            if isinstance(endpoint, SageMakerEndpoint):
+                request = sagemaker_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature, stream=True)
+                if variant:
+                    request["TargetVariant"] = variant
+                return endpoint, self.runtime(endpoint).invoke_endpoint_with_response_stream(**request)["Body"]
+            request = bedrock_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature)
+            return endpoint, self.runtime(endpoint).converse_stream(**request)["stream"]
+
+        (endpoint, events), _, _ = self.call(name, attempt, variant)
+        yield from self.guard(stream_texts(endpoint, events), endpoint)
+
+    def guard(self, items: Iterator[T], endpoint: Endpoint) -> Iterator[T]:
+        """``items``, with an error in the middle of a stream turned into an LlmClientError (not retried)."""
+        try:
+            yield from items
+        except (boto_errors.ClientError, boto_errors.BotoCoreError) as error:
+            raise self._final(error, classify(error), endpoint, 1) from None
+
+    def _sagemaker_invoke(
+        self,
+        endpoint: SageMakerEndpoint,
+        messages: list[dict[str, Any]],
+        max_tokens: int | None,
+        temperature: float | None,
+        variant: str | None,
+    ) -> tuple[wire.Reply, str]:
+        request = sagemaker_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature)
+        if variant:
+            request["TargetVariant"] = variant
+        response = self.runtime(endpoint).invoke_endpoint(**request)
+        body = json.loads(response["Body"].read())
+        reply = wire.parse_chat_completion(body) if endpoint.api == "messages" else wire.parse_text_response(body)
+        return reply, str(response.get("InvokedProductionVariant") or variant or "")
+
+    def _bedrock_invoke(
+        self, model: BedrockModel, messages: list[dict[str, Any]], max_tokens: int | None, temperature: float | None
+    ) -> tuple[wire.Reply, str]:
+        response = self.runtime(model).converse(**bedrock_request(model, messages, max_tokens, temperature))
+        content = response["output"]["message"]["content"]
+        usage = response.get("usage", {})
+        reply = wire.Reply(
+            text="".join(block.get("text", "") for block in content),
+            input_tokens=usage.get("inputTokens"),
+            output_tokens=usage.get("outputTokens"),
+            finish_reason=response.get("stopReason"),
+        )
+        return reply, model.model_id
+
+
+def stream_texts(endpoint: Endpoint, events: Any) -> Iterator[str]:
+    """The text pieces of a SageMaker response stream (container chunks) or a ConverseStream."""
+    if isinstance(endpoint, SageMakerEndpoint):
+        parse = wire.chat_chunk if endpoint.api == "messages" else wire.text_chunk
+        payloads = (event["PayloadPart"]["Bytes"] for event in events if "PayloadPart" in event)
+        for obj in wire.json_lines(payloads):
+            text = parse(obj).text
+            if text:
+                yield text
+    else:
+        for event in events:
+            text = event.get("contentBlockDelta", {}).get("delta", {}).get("text")
+            if text:
+                yield text
+
+
+def answer_tokens(endpoint: SageMakerEndpoint, max_tokens: int | None) -> int:
+    """``max_tokens`` (default 512), never more than the room the endpoint's token limits leave."""
+    return min(max_tokens or DEFAULT_MAX_TOKENS, endpoint.max_new_tokens)
+
+
+def sagemaker_request(
+    endpoint: SageMakerEndpoint,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    stream: bool = False,
+    tools: Sequence[Mapping[str, Any]] = (),
+    tool_choice: Any = None,
+) -> dict[str, Any]:
+    """InvokeEndpoint's arguments: the body in the shape every variant's container takes."""
+    endpoint.check_one_request_shape()
+    tokens = answer_tokens(endpoint, max_tokens)
+    if endpoint.api == "messages":
+        body = wire.messages_request(
+            messages,
+            max_tokens=tokens,
+            stop=endpoint.stop_sequences,
+            stream=stream,
+            temperature=temperature,
+            tools=tools,
+            tool_choice=tool_choice,
+        )
+    else:
+        body = wire.text_request(
+            wire.render_prompt(endpoint.prompt_format, messages),
+            container=endpoint.container,
+            max_new_tokens=tokens,
+            stop=endpoint.stop_sequences,
+            stream=stream,
+            temperature=temperature,
+        )
+    return {
+        "EndpointName": endpoint.name,
+        "ContentType": "application/json",
+        "Accept": "application/json",
+        "Body": json.dumps(body),
+    }
+
+
+def bedrock_request(
+    model: BedrockModel, messages: Sequence[Mapping[str, Any]], max_tokens: int | None, temperature: float | None
+) -> dict[str, Any]:
+    """Converse's arguments for OpenAI-style text messages."""
+    request: dict[str, Any] = {
+        "modelId": model.model_id,
+        "messages": [
+            {"role": m["role"], "content": [{"text": wire.text_of(m)}]} for m in messages if m["role"] in ("user", "assistant")
+        ],
+    }
+    system = [{"text": wire.text_of(m)} for m in messages if m["role"] == "system"]
+    if system:
+        request["system"] = system
+    inference: dict[str, Any] = {}
+    if max_tokens:
+        inference["maxTokens"] = max_tokens
+    if temperature is not None:
+        inference["temperature"] = temperature
+    if inference:
+        request["inferenceConfig"] = inference
+    return request
+
+
+# --- errors ------------------------------------------------------------------------------------------------
+
+
+def code_of(error: Exception) -> str:
+    if isinstance(error, boto_errors.ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def describe(error: Exception) -> str:
+    if isinstance(error, boto_errors.ClientError):
+        info = error.response.get("Error", {})
+        return f"{info.get('Code', 'Error')}: {info.get('Message', '')}".rstrip(": ")
+    return str(error)
+
+
+def classify(error: Exception) -> str:
+    """throttled | cold | timeout | gone | credentials | access | other."""
+    if isinstance(error, boto_errors.NoCredentialsError | boto_errors.PartialCredentialsError):
+        return "credentials"
+    if isinstance(error, boto_errors.ReadTimeoutError):
+        return "timeout"
+    code, message = code_of(error), describe(error).lower()
+    if code in THROTTLING_CODES:
+        return "throttled"
+    if code in COLD_START_CODES or any(m in message for m in COLD_START_MESSAGES):
+        return "cold"
+    if code in ACCESS_CODES:
+        return "access"
+    if code == "ResourceNotFoundException" or (code == "ValidationError" and "not found" in message):
+        return "gone"
+    if code == "ValidationException" and "model identifier is invalid" in message:
+        return "gone"
+    return "other"
+
+
+def translate(error: Exception, doing: str) -> LlmClientError:
+    """Any boto3 error as one LlmClientError whose message says what to do."""
+    kind = classify(error)
+    if kind == "credentials":
+        return NoCredentialsError(
+            f"no AWS credentials found ({doing}): configure them as for the AWS CLI (aws configure, aws sso login, "
+            "AWS_PROFILE, or the instance's or task's role)"
+        )
+    if kind == "access":
+        return AccessDeniedError(
+            f"access denied ({doing}): {describe(error)}. The caller needs ssm:GetParameter on the endpoint's parameter "
+            "and sagemaker:InvokeEndpoint on the endpoint, or the Bedrock stack's client role or invoke policy"
+        )
+    if isinstance(error, boto_errors.EndpointConnectionError):
+        return InvocationError(f"cannot reach AWS ({doing}): {error}")
+    return InvocationError(f"{doing} failed: {describe(error)}")
+
+
+# --- module-level shortcuts -----------------------------------------------------------------------------
+
+_DEFAULT_CLIENTS: dict[str | None, Client] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_client(region: str | None = None) -> Client:
+    """One shared Client per region (so the parameter cache is shared too)."""
+    with _DEFAULT_LOCK:
+        if region not in _DEFAULT_CLIENTS:
+            _DEFAULT_CLIENTS[region] = Client(region=region)
+        return _DEFAULT_CLIENTS[region]
+
+
+def invoke(name: str, prompt: str | Sequence[Mapping[str, Any]], *, region: str | None = None, **options: Any) -> Answer:
+    """``Client(region=region).invoke(name, prompt, **options)``, with a shared client."""
+    return default_client(region).invoke(name, prompt, **options)
+
+
+def stream(name: str, prompt: str | Sequence[Mapping[str, Any]], *, region: str | None = None, **options: Any) -> Iterator[str]:
+    """``Client(region=region).stream(name, prompt, **options)``, with a shared client."""
+    return default_client(region).stream(name, prompt, **options)

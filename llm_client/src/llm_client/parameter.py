@@ -1,0 +1,270 @@
+"""The endpoint's SSM parameter ``/llm-endpoints/NAME``: its schema, parsed into typed objects, and a TTL cache.
+
+The CDK stacks of this repository write it (stacks/sagemaker_endpoint_stack.py, stacks/bedrock_access_stack.py);
+this module is the one reader. Schema version 2, a JSON object:
+
+- every parameter: ``schema_version`` (2), ``hosting`` (``sagemaker`` | ``bedrock``), ``endpoint_name``, ``region``.
+- ``sagemaker``: ``variants``, a list of ``{variant_name, model_key, container, api, prompt_format, stop_sequences,
+  max_input_tokens, max_total_tokens, latency_budget_seconds, tool_calling}``. ``api`` is ``messages`` when the
+  serving container answers the OpenAI-style Chat Completions schema on /invocations (LMI/vLLM and TGI >= 1.4 do),
+  ``text`` when it only takes ``{"inputs": PROMPT}`` (the client then applies ``prompt_format``).
+- ``bedrock``: ``model_key``, ``model_id`` (what the client passes as Converse's ``modelId``: the inference profile id
+  when the model is called through one, else the foundation model id), ``foundation_model_id``, optional
+  ``inference_profile_id``, ``client_role_arn``, ``context_length``, ``latency_budget_seconds``.
+
+Parameters without ``schema_version`` are schema 1 (written before the client existed): they are refused with the fix
+(redeploy the stack, which rewrites only the parameter).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from llm_client.errors import ParameterSchemaError, UnsupportedError
+
+PARAMETER_PREFIX = "/llm-endpoints"
+SCHEMA_VERSION = 2
+# How long a read parameter is trusted. Short, so a running agent follows a redeploy (a model swap, a move to
+# Bedrock) within a minute without a restart; long enough that a busy agent reads SSM about once a minute, far below
+# SSM's GetParameter rate limit. A call that finds the endpoint gone re-reads at once (see client.py).
+DEFAULT_TTL_SECONDS = 60.0
+
+Api = Literal["messages", "text"]
+
+
+def parameter_name(endpoint: str) -> str:
+    return f"{PARAMETER_PREFIX}/{endpoint}"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One production variant of a SageMaker endpoint: a model in its serving container."""
+
+    name: str
+    model_key: str
+    container: str
+    api: Api
+    prompt_format: str
+    stop_sequences: tuple[str, ...]
+    max_input_tokens: int
+    max_total_tokens: int
+    latency_budget_seconds: float
+    tool_calling: bool
+
+
+@dataclass(frozen=True)
+class SageMakerEndpoint:
+    """A SageMaker real-time endpoint. With several variants SageMaker picks one per request by weight, so every
+    request must suit all of them: the properties below are what all variants accept."""
+
+    name: str
+    region: str
+    variants: tuple[Variant, ...]
+    hosting: Literal["sagemaker"] = "sagemaker"
+
+    @property
+    def api(self) -> Api:
+        return "messages" if all(v.api == "messages" for v in self.variants) else "text"
+
+    @property
+    def prompt_format(self) -> str:
+        return self.variants[0].prompt_format
+
+    @property
+    def container(self) -> str:
+        return self.variants[0].container
+
+    @property
+    def stop_sequences(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for v in self.variants for s in v.stop_sequences))
+
+    @property
+    def max_new_tokens(self) -> int:
+        """The room every variant leaves for the answer: max_total_tokens - max_input_tokens."""
+        return min(v.max_total_tokens - v.max_input_tokens for v in self.variants)
+
+    @property
+    def latency_budget_seconds(self) -> float:
+        return max(v.latency_budget_seconds for v in self.variants)
+
+    @property
+    def tool_calling(self) -> bool:
+        return self.api == "messages" and all(v.tool_calling for v in self.variants)
+
+    @property
+    def model_label(self) -> str:
+        return "+".join(v.model_key for v in self.variants)
+
+    def check_one_request_shape(self) -> None:
+        """SageMaker routes each request to a variant by weight: without TargetVariant, one body must suit all."""
+        if self.api == "text" and len({(v.prompt_format, v.container) for v in self.variants}) > 1:
+            raise UnsupportedError(
+                f"endpoint {self.name}: its variants need different prompts ({self.model_label}) and not all serve the "
+                "Messages API, so no single request suits the variant SageMaker picks: serve them from a container "
+                "with the Messages API (the LMI default), or call one variant at a time (variant=...)"
+            )
+
+    def only(self, variant_name: str) -> SageMakerEndpoint:
+        """This endpoint restricted to one variant (requests then name it: TargetVariant)."""
+        chosen = tuple(v for v in self.variants if v.name == variant_name)
+        if not chosen:
+            known = ", ".join(v.name for v in self.variants)
+            raise UnsupportedError(f"endpoint {self.name} has no variant {variant_name!r} (it has: {known})")
+        return replace(self, variants=chosen)
+
+
+@dataclass(frozen=True)
+class BedrockModel:
+    """A Bedrock model behind an endpoint name."""
+
+    name: str
+    region: str
+    model_key: str
+    model_id: str
+    latency_budget_seconds: float
+    context_length: int | None = None
+    client_role_arn: str | None = None
+    hosting: Literal["bedrock"] = "bedrock"
+
+    @property
+    def tool_calling(self) -> bool:
+        return True  # Converse tool use: every model the stacks ship (Claude 3 and later) supports it
+
+    @property
+    def model_label(self) -> str:
+        return self.model_key
+
+
+Endpoint = SageMakerEndpoint | BedrockModel
+
+
+def parse_parameter(name: str, value: str) -> Endpoint:
+    """The endpoint a parameter value describes; ParameterSchemaError says what is wrong and how to fix it."""
+    where = f"SSM parameter {parameter_name(name)}"
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError:
+        raise ParameterSchemaError(f"{where} does not hold JSON: it is not one the llm-endpoints stacks write") from None
+    if not isinstance(data, dict):
+        raise ParameterSchemaError(f"{where} does not hold a JSON object: it is not one the llm-endpoints stacks write")
+    version = data.get("schema_version", 1)
+    if version != SCHEMA_VERSION:
+        if isinstance(version, int) and version > SCHEMA_VERSION:
+            raise ParameterSchemaError(
+                f"{where} has schema {version}, newer than this client reads ({SCHEMA_VERSION}): "
+                "upgrade llm-endpoints-client from the repository that deployed the endpoint"
+            )
+        raise ParameterSchemaError(
+            f"{where} has schema {version} (written by an older version of the stacks); this client reads schema "
+            f"{SCHEMA_VERSION}: redeploy the endpoint's stack from the current repository (npx cdk deploy "
+            f"-c endpoint={name} ...); the deploy rewrites the parameter and leaves the endpoint as it is"
+        )
+    fields = _Fields(where, data)
+    hosting = fields.text("hosting")
+    region = fields.text("region")
+    if hosting == "sagemaker":
+        variants = data.get("variants")
+        if not isinstance(variants, list) or not variants:
+            raise ParameterSchemaError(f"{where}: 'variants' must be a non-empty list")
+        parsed = tuple(_variant(_Fields(f"{where} variant {i}", v)) for i, v in enumerate(variants))
+        return SageMakerEndpoint(name=fields.text("endpoint_name"), region=region, variants=parsed)
+    if hosting == "bedrock":
+        # model_id is what Converse takes (the inference profile id when there is one); tolerate parameters that
+        # name only the profile or only the foundation model.
+        model_id = data.get("model_id") or data.get("inference_profile_id") or data.get("foundation_model_id")
+        if not isinstance(model_id, str) or not model_id:
+            raise ParameterSchemaError(f"{where}: no 'model_id' (the id to pass to Converse)")
+        context_length = data.get("context_length")
+        role = data.get("client_role_arn")
+        return BedrockModel(
+            name=fields.text("endpoint_name"),
+            region=region,
+            model_key=fields.text("model_key"),
+            model_id=model_id,
+            latency_budget_seconds=fields.number("latency_budget_seconds"),
+            context_length=context_length if isinstance(context_length, int) else None,
+            client_role_arn=role if isinstance(role, str) else None,
+        )
+    raise ParameterSchemaError(
+        f"{where}: unknown hosting {hosting!r} (this client knows sagemaker and bedrock): upgrade llm-endpoints-client"
+    )
+
+
+def _variant(fields: _Fields) -> Variant:
+    api = fields.text("api")
+    if api not in ("messages", "text"):
+        raise ParameterSchemaError(f"{fields.where}: 'api' is {api!r}, expected 'messages' or 'text'")
+    stops = fields.data.get("stop_sequences", [])
+    if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
+        raise ParameterSchemaError(f"{fields.where}: 'stop_sequences' must be a list of strings")
+    return Variant(
+        name=fields.text("variant_name"),
+        model_key=fields.text("model_key"),
+        container=fields.text("container"),
+        api=api,  # type: ignore[arg-type]  # checked above
+        prompt_format=fields.text("prompt_format"),
+        stop_sequences=tuple(stops),
+        max_input_tokens=int(fields.number("max_input_tokens")),
+        max_total_tokens=int(fields.number("max_total_tokens")),
+        latency_budget_seconds=fields.number("latency_budget_seconds"),
+        tool_calling=bool(fields.data.get("tool_calling", False)),
+    )
+
+
+class _Fields:
+    def __init__(self, where: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise ParameterSchemaError(f"{where} is not a JSON object")
+        self.where = where
+        self.data: Mapping[str, Any] = data
+
+    def text(self, key: str) -> str:
+        value = self.data.get(key)
+        if not isinstance(value, str) or not value:
+            raise ParameterSchemaError(f"{self.where}: missing or empty '{key}'")
+        return value
+
+    def number(self, key: str) -> float:
+        value = self.data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ParameterSchemaError(f"{self.where}: '{key}' must be a positive number")
+        return float(value)
+
+
+class ParameterCache:
+    """Parsed parameters by (region, name), each trusted for ``ttl_seconds``. Thread-safe."""
+
+    def __init__(self, ttl_seconds: float = DEFAULT_TTL_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._entries: dict[tuple[str, str], tuple[float, Endpoint]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, region: str, name: str, read: Callable[[], str]) -> Endpoint:
+        key = (region, name)
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry and now < entry[0]:
+                return entry[1]
+        endpoint = parse_parameter(name, read())
+        with self._lock:
+            self._entries[key] = (now + self.ttl_seconds, endpoint)
+        return endpoint
+
+    def put(self, region: str, name: str, endpoint: Endpoint) -> None:
+        """Pin ``name`` to ``endpoint`` (no expiry)."""
+        with self._lock:
+            self._entries[(region, name)] = (float("inf"), endpoint)
+
+    def forget(self, region: str, name: str) -> None:
+        """Re-read ``name`` on next use (a pinned entry stays)."""
+        with self._lock:
+            entry = self._entries.get((region, name))
+            if entry and entry[0] != float("inf"):
+                del self._entries[(region, name)]

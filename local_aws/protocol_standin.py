@@ -1,0 +1,448 @@
+"""A protocol stand-in for the model runtimes: speaks the wire formats, is NOT a model.
+
+moto's sagemaker-runtime and bedrock-runtime do not speak the real protocols, so the local rehearsal runs this
+server on its own 127.0.0.1 port and points the clients' runtime endpoints at it
+(``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``, ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``). It answers:
+
+- SageMaker runtime ``InvokeEndpoint`` (POST /endpoints/NAME/invocations) and ``InvokeEndpointWithResponseStream``
+  (.../invocations-response-stream, AWS event-stream binary framing of ``PayloadPart`` events), with the serving
+  container's JSON: the Messages API (Chat Completions, streamed as server-sent events) and the ``inputs`` API of
+  TGI (a list; events) and LMI (an object; JSON lines). Variants are picked by weight, or by TargetVariant.
+- Bedrock runtime ``Converse`` and ``ConverseStream`` (POST /model/ID/converse[-stream]).
+
+What it says is made up by rules, not generated: offered tools and a fresh question -> a call of the first tool,
+its arguments filled from the question (numbers for number fields, the text for strings); a tool result -> a sentence
+that quotes it; otherwise "[protocol stand-in, not a model: WHO] You said: ..." (WHO names the variant or model
+that answered). Unknown endpoints and models get the services' own errors. Tests queue faults (throttling, not ready)
+with ``inject``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import random
+import re
+import struct
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+
+ACCOUNT = "123456789012"
+EVENT_STREAM = "application/vnd.amazon.eventstream"
+SIGNING_REGION = re.compile(r"Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/")  # SigV4's credential scope names the region
+
+
+@dataclass(frozen=True)
+class StandinVariant:
+    name: str
+    weight: float
+    container: str  # "tgi" | "lmi"
+
+
+@dataclass(frozen=True)
+class StandinEndpoint:
+    name: str
+    variants: tuple[StandinVariant, ...]
+
+
+class Catalog(Protocol):
+    """What is deployed: the rehearsal reads moto (``MotoCatalog``), tests use ``StaticCatalog``."""
+
+    def sagemaker_endpoint(self, region: str, name: str) -> StandinEndpoint | None: ...
+
+    def bedrock_model(self, region: str, model_id: str) -> bool: ...
+
+
+@dataclass
+class StaticCatalog:
+    endpoints: dict[str, StandinEndpoint] = field(default_factory=dict)
+    bedrock_models: set[str] = field(default_factory=set)
+
+    def sagemaker_endpoint(self, region: str, name: str) -> StandinEndpoint | None:
+        return self.endpoints.get(name)
+
+    def bedrock_model(self, region: str, model_id: str) -> bool:
+        return model_id in self.bedrock_models
+
+
+class MotoCatalog:
+    """Reads the local emulator: SageMaker endpoints (variants, weights, images) and the Bedrock model ids that
+    deployed stacks published in their ``/llm-endpoints/*`` parameters."""
+
+    def __init__(self, make_client: Callable[[str, str], Any]) -> None:
+        self.make_client = make_client  # (service, region) -> boto3 client of the emulator
+
+    def sagemaker_endpoint(self, region: str, name: str) -> StandinEndpoint | None:
+        sagemaker = self.make_client("sagemaker", region)
+        try:
+            endpoint = sagemaker.describe_endpoint(EndpointName=name)
+            config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        except Exception:
+            return None
+        models = {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]}
+        variants = []
+        for live in endpoint.get("ProductionVariants", config["ProductionVariants"]):
+            image = sagemaker.describe_model(ModelName=models[live["VariantName"]])["PrimaryContainer"]["Image"]
+            weight = live.get("CurrentWeight", live.get("InitialVariantWeight", 1.0))
+            variants.append(StandinVariant(live["VariantName"], float(weight), "lmi" if "djl-inference" in image else "tgi"))
+        return StandinEndpoint(name, tuple(variants))
+
+    def bedrock_model(self, region: str, model_id: str) -> bool:
+        ssm = self.make_client("ssm", region)
+        for page in ssm.get_paginator("get_parameters_by_path").paginate(Path="/llm-endpoints"):
+            for parameter in page["Parameters"]:
+                try:
+                    data = json.loads(parameter["Value"])
+                except json.JSONDecodeError:
+                    continue
+                if data.get("hosting") == "bedrock" and model_id in (data.get("model_id"), data.get("foundation_model_id")):
+                    return True
+        return False
+
+
+# --- AWS event-stream framing (what botocore's EventStream parser reads) ------------------------------------
+
+
+def event_message(headers: Mapping[str, str], payload: bytes) -> bytes:
+    """One event-stream message: prelude (lengths + CRC), string headers, payload, message CRC."""
+    encoded = b"".join(
+        struct.pack("B", len(k)) + k.encode() + b"\x07" + struct.pack(">H", len(v.encode())) + v.encode()
+        for k, v in headers.items()
+    )
+    total = 12 + len(encoded) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(encoded))
+    head = prelude + struct.pack(">I", binascii.crc32(prelude)) + encoded + payload
+    return head + struct.pack(">I", binascii.crc32(head))
+
+
+def event(event_type: str, payload: bytes, content_type: str = "application/json") -> bytes:
+    return event_message({":event-type": event_type, ":content-type": content_type, ":message-type": "event"}, payload)
+
+
+# --- the made-up answers ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Made:
+    text: str = ""
+    tool: tuple[str, str, dict[str, Any]] | None = None  # (id, name, arguments)
+    input_tokens: int = 0
+
+    @property
+    def output_tokens(self) -> int:
+        return len(self.text.split()) + (1 if self.tool else 0)
+
+
+NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+def tool_arguments(schema: Mapping[str, Any], question: str) -> dict[str, Any]:
+    numbers = iter(NUMBER.findall(question))
+    arguments: dict[str, Any] = {}
+    properties = schema.get("properties") or {}
+    for name in schema.get("required") or list(properties):
+        kind = (properties.get(name) or {}).get("type")
+        if kind in ("number", "integer"):
+            found = next(numbers, "0")
+            arguments[name] = int(float(found)) if kind == "integer" else float(found)
+        elif kind == "boolean":
+            arguments[name] = True
+        else:
+            arguments[name] = question
+    return arguments
+
+
+def make_answer(
+    who: str, question: str, tools: Sequence[tuple[str, Mapping[str, Any]]], tool_result: str | None, words: int
+) -> Made:
+    if tool_result is not None:
+        text = f"The tool says: {tool_result}"
+    elif tools:
+        name, schema = tools[0]
+        return Made(tool=("call_standin_1", name, tool_arguments(schema, question)))
+    else:
+        text = f"[protocol stand-in, not a model: {who}] You said: {question}"
+    return Made(text=" ".join(text.split(" ")[: max(words, 1)]))
+
+
+def pieces(text: str) -> list[str]:
+    """The text as streamed tokens: words with their leading space."""
+    words = text.split(" ")
+    return [words[0], *[" " + w for w in words[1:]]] if text else []
+
+
+def split_bytes(data: bytes) -> list[bytes]:
+    """Two PayloadParts per line, cut mid-JSON: clients must reassemble lines across parts."""
+    middle = len(data) // 2
+    return [data[:middle], data[middle:]] if middle else [data]
+
+
+# --- container formats --------------------------------------------------------------------------------------
+
+
+def openai_tools(body: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    return [(t["function"]["name"], t["function"].get("parameters") or {}) for t in body.get("tools") or []]
+
+
+def last_turn(messages: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
+    """(the last user text, the tool result after it, if the conversation ends with one)."""
+    question, result = "", None
+    for message in messages:
+        content = message.get("content")
+        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [] if isinstance(p, dict))
+        if message.get("role") == "user":
+            question, result = text, None
+        elif message.get("role") == "tool":
+            result = text
+    return question, result
+
+
+def chat_completion(made: Made, finish: str) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": made.text or None}
+    if made.tool:
+        call_id, name, arguments = made.tool
+        message["tool_calls"] = [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+        ]
+    return {
+        "id": "chatcmpl-standin",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "standin",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": made.input_tokens,
+            "completion_tokens": made.output_tokens,
+            "total_tokens": made.input_tokens + made.output_tokens,
+        },
+    }
+
+
+def chat_chunks(made: Made, finish: str) -> Iterator[dict[str, Any]]:
+    base = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": 0, "model": "standin"}
+    yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+    for piece in pieces(made.text):
+        yield {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+    if made.tool:
+        call_id, name, arguments = made.tool
+        encoded = json.dumps(arguments)
+        half = len(encoded) // 2
+        start = {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": encoded[:half]}}
+        yield {**base, "choices": [{"index": 0, "delta": {"tool_calls": [start]}, "finish_reason": None}]}
+        rest = {"index": 0, "function": {"arguments": encoded[half:]}}
+        yield {**base, "choices": [{"index": 0, "delta": {"tool_calls": [rest]}, "finish_reason": None}]}
+    usage = {"prompt_tokens": made.input_tokens, "completion_tokens": made.output_tokens}
+    yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}], "usage": usage}
+
+
+class Fault(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+# --- the server ---------------------------------------------------------------------------------------------
+
+
+class StandinServer:
+    """The stand-in on 127.0.0.1: ``start()`` returns its URL, ``stop()`` shuts it down."""
+
+    def __init__(self, catalog: Catalog, port: int = 0, seed: int = 0) -> None:
+        self.catalog = catalog
+        self.requests: list[dict[str, Any]] = []  # what clients sent, for tests: {"path", "headers", "body"}
+        self.delay_seconds = 0.0
+        self._faults: list[Fault] = []
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def start(self) -> str:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="protocol-standin", daemon=True)
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def inject(self, code: str, *, status: int = 400, message: str = "injected fault", times: int = 1) -> None:
+        """Answer the next ``times`` requests with this error instead."""
+        with self._lock:
+            self._faults.extend(Fault(status, code, message) for _ in range(times))
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            return self._faults.pop(0) if self._faults else None
+
+    def _pick(self, endpoint: StandinEndpoint, target: str | None) -> StandinVariant:
+        if target:
+            for variant in endpoint.variants:
+                if variant.name == target:
+                    return variant
+            raise Fault(400, "ValidationError", f"Variant {target} not found for endpoint {endpoint.name}.")
+        live = [v for v in endpoint.variants if v.weight > 0] or list(endpoint.variants)
+        with self._lock:
+            return self._random.choices(live, weights=[v.weight or 1 for v in live])[0]
+
+    def handle(self, path: str, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, str], list[bytes]]:
+        """(status, headers, body parts) for one request."""
+        payload = json.loads(body or b"{}")
+        with self._lock:
+            self.requests.append({"path": path, "headers": dict(headers), "body": payload})
+        fault = self._next_fault()
+        if fault:
+            raise fault
+        if self.delay_seconds:
+            time.sleep(self.delay_seconds)
+        parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
+        scope = SIGNING_REGION.search(headers.get("authorization", ""))
+        region = scope.group(1) if scope else "us-east-1"
+        if len(parts) == 3 and parts[0] == "endpoints" and parts[2] in ("invocations", "invocations-response-stream"):
+            return self._sagemaker(region, parts[1], parts[2].endswith("stream"), headers, payload)
+        if len(parts) == 3 and parts[0] == "model" and parts[2] in ("converse", "converse-stream"):
+            return self._bedrock(region, parts[1], parts[2].endswith("stream"), payload)
+        raise Fault(404, "UnknownOperationException", f"the protocol stand-in does not serve {path}")
+
+    def _sagemaker(
+        self, region: str, name: str, streaming: bool, headers: Mapping[str, str], body: Mapping[str, Any]
+    ) -> tuple[int, dict[str, str], list[bytes]]:
+        endpoint = self.catalog.sagemaker_endpoint(region, name)
+        if endpoint is None:
+            raise Fault(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
+        variant = self._pick(endpoint, headers.get("x-amzn-sagemaker-target-variant"))
+        who = f"endpoint {name} variant {variant.name} ({variant.container})"
+        if "messages" in body:
+            question, result = last_turn(body["messages"])
+            made = make_answer(who, question, openai_tools(body), result, int(body.get("max_tokens") or 512))
+            made.input_tokens = len(json.dumps(body["messages"]).split())
+            finish = "tool_calls" if made.tool else "stop"
+            if streaming:
+                lines = [f"data: {json.dumps(c)}\n\n".encode() for c in chat_chunks(made, finish)] + [b"data: [DONE]\n\n"]
+            else:
+                return 200, self._sagemaker_headers(variant, streaming), [json.dumps(chat_completion(made, finish)).encode()]
+        elif "inputs" in body:
+            parameters = body.get("parameters") or {}
+            made = make_answer(who, str(body["inputs"]), (), None, int(parameters.get("max_new_tokens") or 512))
+            if streaming:
+                tokens = [
+                    {"token": {"id": i, "text": p, "logprob": 0.0, "special": False}} for i, p in enumerate(pieces(made.text))
+                ]
+                prefix = b"" if variant.container == "lmi" else b"data:"
+                end = b"\n" if variant.container == "lmi" else b"\n\n"
+                lines = [prefix + json.dumps(t).encode() + end for t in tokens]
+            else:
+                generated: dict[str, Any] = {"generated_text": made.text}
+                if variant.container == "tgi":
+                    generated["details"] = {"finish_reason": "eos_token", "generated_tokens": made.output_tokens}
+                answer = [generated] if variant.container == "tgi" else generated
+                return 200, self._sagemaker_headers(variant, streaming), [json.dumps(answer).encode()]
+        else:
+            raise Fault(424, "ModelError", "Received client error (422) from primary: the body has neither messages nor inputs")
+        frames = [event("PayloadPart", part, "application/octet-stream") for line in lines for part in split_bytes(line)]
+        return 200, self._sagemaker_headers(variant, streaming), frames
+
+    @staticmethod
+    def _sagemaker_headers(variant: StandinVariant, streaming: bool) -> dict[str, str]:
+        if streaming:
+            return {
+                "Content-Type": EVENT_STREAM,
+                "X-Amzn-SageMaker-Content-Type": "application/json",
+                "x-Amzn-Invoked-Production-Variant": variant.name,
+            }
+        return {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": variant.name}
+
+    def _bedrock(
+        self, region: str, model_id: str, streaming: bool, body: Mapping[str, Any]
+    ) -> tuple[int, dict[str, str], list[bytes]]:
+        if not self.catalog.bedrock_model(region, model_id):
+            raise Fault(400, "ValidationException", "The provided model identifier is invalid.")
+        question, result = "", None
+        for message in body.get("messages") or []:
+            for block in message.get("content") or []:
+                if message.get("role") == "user" and "text" in block:
+                    question, result = block["text"], None
+                elif "toolResult" in block:
+                    result = "".join(c.get("text", json.dumps(c.get("json"))) for c in block["toolResult"].get("content") or [])
+        tools = [
+            (t["toolSpec"]["name"], t["toolSpec"]["inputSchema"]["json"])
+            for t in (body.get("toolConfig") or {}).get("tools") or []
+            if "toolSpec" in t
+        ]
+        inference = body.get("inferenceConfig") or {}
+        made = make_answer(f"bedrock model {model_id}", question, tools, result, int(inference.get("maxTokens") or 512))
+        made.input_tokens = len(json.dumps(body.get("messages")).split())
+        stop_reason = "tool_use" if made.tool else "end_turn"
+        usage = {
+            "inputTokens": made.input_tokens,
+            "outputTokens": made.output_tokens,
+            "totalTokens": made.input_tokens + made.output_tokens,
+        }
+        if not streaming:
+            content: list[dict[str, Any]] = [{"text": made.text}] if made.text else []
+            if made.tool:
+                call_id, name, arguments = made.tool
+                content.append({"toolUse": {"toolUseId": call_id, "name": name, "input": arguments}})
+            answer = {
+                "output": {"message": {"role": "assistant", "content": content}},
+                "stopReason": stop_reason,
+                "usage": usage,
+                "metrics": {"latencyMs": 1},
+            }
+            return 200, {"Content-Type": "application/json"}, [json.dumps(answer).encode()]
+        events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
+        index = 0
+        if made.text:
+            events += [("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": p}}) for p in pieces(made.text)]
+            events.append(("contentBlockStop", {"contentBlockIndex": 0}))
+            index = 1
+        if made.tool:
+            call_id, name, arguments = made.tool
+            events += [
+                ("contentBlockStart", {"contentBlockIndex": index, "start": {"toolUse": {"toolUseId": call_id, "name": name}}}),
+                ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": json.dumps(arguments)}}}),
+                ("contentBlockStop", {"contentBlockIndex": index}),
+            ]
+        events += [("messageStop", {"stopReason": stop_reason}), ("metadata", {"usage": usage, "metrics": {"latencyMs": 1}})]
+        return 200, {"Content-Type": EVENT_STREAM}, [event(name, json.dumps(data).encode()) for name, data in events]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    status, headers, parts = server.handle(
+                        urllib.parse.urlsplit(self.path).path, {k.lower(): v for k, v in self.headers.items()}, body
+                    )
+                except Fault as fault:
+                    status, parts = fault.status, [json.dumps({"message": fault.message}).encode()]
+                    headers = {"Content-Type": "application/json", "x-amzn-ErrorType": fault.code}
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("x-amzn-RequestId", "standin")
+                if headers.get("Content-Type") != EVENT_STREAM:
+                    self.send_header("Content-Length", str(sum(len(p) for p in parts)))
+                self.end_headers()
+                for part in parts:  # no Content-Length on a stream: HTTP/1.0, the connection's close ends it
+                    self.wfile.write(part)
+                    self.wfile.flush()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # quiet: the rehearsal's log has moto's lines
+
+        return Handler

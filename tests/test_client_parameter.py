@@ -1,0 +1,52 @@
+"""The contract between the stacks and llm_client: what a synthesized stack publishes in /llm-endpoints/NAME is
+exactly what the client reads (same schema version, every field parsed, nothing guessed)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import llm_client
+from llm_client.parameter import BedrockModel, SageMakerEndpoint, parse_parameter
+from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_SCHEMA_VERSION
+from tests.conftest import only
+
+
+def published(template: Any) -> str:
+    """The parameter's value, with CloudFormation references (the client role's ARN) resolved to a sample."""
+    value = only(template, "AWS::SSM::Parameter")["Value"]
+    if isinstance(value, str):
+        return value
+    return "".join(part if isinstance(part, str) else "arn:aws:iam::123456789012:role/client" for part in value["Fn::Join"][1])
+
+
+def test_both_sides_agree_on_the_schema_version():
+    assert CLIENT_PARAMETER_SCHEMA_VERSION == llm_client.SCHEMA_VERSION
+
+
+def test_a_sagemaker_stacks_parameter_is_what_the_client_reads(synth, registry):
+    endpoint = parse_parameter("chat", published(synth(model="mixtral", endpoint="chat")))
+
+    mixtral = registry.resolve("mixtral")
+    assert isinstance(endpoint, SageMakerEndpoint)
+    # LMI (vLLM) takes tools only with a tool-call parser for the model's format, which Mixtral 8x7B v0.1 has not.
+    assert (endpoint.name, endpoint.region, endpoint.api, endpoint.tool_calling) == ("chat", "us-east-1", "messages", False)
+    (variant,) = endpoint.variants
+    assert variant.name == variant.model_key == "mixtral-8x7b"
+    assert variant.container == "djl-lmi"  # the image's framework: the client picks the container's JSON by it
+    assert variant.prompt_format == mixtral.prompt_format
+    assert list(variant.stop_sequences) == mixtral.stop_sequences == ["[INST]"]
+    assert endpoint.max_new_tokens == mixtral.container.max_total_tokens - mixtral.container.max_input_tokens
+    assert endpoint.latency_budget_seconds == mixtral.latency_budget_seconds
+
+
+def test_a_bedrock_stacks_parameter_is_what_the_client_reads(synth, registry):
+    text = published(synth(model="claude-haiku-4-5", endpoint="chat"))
+    model = parse_parameter("chat", text)
+
+    config = registry.resolve("claude-haiku-4-5")
+    assert isinstance(model, BedrockModel)
+    profile = config.route("us-east-1", "test").invoke_id
+    assert model.model_id == profile == "us.anthropic.claude-haiku-4-5-20251001-v1:0"  # the inference profile
+    assert (model.name, model.model_key, model.latency_budget_seconds) == ("chat", "claude-haiku-4-5", 2)
+    assert json.loads(text)["schema_version"] == 2
