@@ -78,6 +78,7 @@ def load_registry(config_dir: Path = DEFAULT_CONFIG_DIR) -> ModelRegistry:
         sources[model.key] = source
     if not models:
         raise ConfigError(display_path(config_dir), None, "no model config files found", "add a <key>.yaml model config")
+    _check_successors(models, sources)
     return ModelRegistry(models=models, aliases=aliases, instances=instances, containers=containers, sources=sources)
 
 
@@ -103,3 +104,19 @@ def _load_model_file(path: Path, source: str, instances: InstanceCatalogue, cont
         )
         check_budget_covers_floor(model.budget, floor_hourly_usd, source, "budget.amount_usd")
     return model
+
+
+def _check_successors(models: dict[str, ModelConfig], sources: dict[str, str]) -> None:
+    """Every Bedrock lifecycle.successor names another Bedrock config, so the refusal's command works."""
+    bedrock = sorted(key for key, model in models.items() if isinstance(model, BedrockModelConfig))
+    for key in bedrock:
+        model = models[key]
+        assert isinstance(model, BedrockModelConfig)
+        successor = model.lifecycle.successor
+        if successor is not None and (successor == key or successor not in bedrock):
+            raise ConfigError(
+                sources[key],
+                "lifecycle.successor",
+                f"{successor!r} is not another Bedrock model config",
+                f"use one of {', '.join(k for k in bedrock if k != key)}",
+            )

@@ -10,36 +10,68 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
-from llm_config import BedrockModelConfig
+from llm_config.bedrock_model import Route
 
 # InvokeModel also authorizes Converse; InvokeModelWithResponseStream also authorizes ConverseStream.
 INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 METRIC_NAMESPACE = "AWS/Bedrock"
+PROFILE_CONDITION_KEY = "bedrock:InferenceProfileArn"
 
 
-def invoke_arns(
-    model: BedrockModelConfig, *, partition: str, region: str, account: str, destination_regions: Sequence[str]
-) -> list[str]:
-    """What a caller in ``region``/``account`` invokes: the model in each destination region, plus the profile."""
-    arns = [f"arn:{partition}:bedrock:{r}::foundation-model/{model.model_id}" for r in sorted(set(destination_regions))]
-    if model.cross_region_inference:
-        # System-defined profiles are called in the caller's own region and account.
-        arns.insert(0, f"arn:{partition}:bedrock:{region}:{account}:inference-profile/{model.invoke_id}")
+def profile_arn(route: Route, *, partition: str, account: str) -> str:
+    """A system-defined inference profile is called in the caller's own region and account."""
+    assert route.profile_id is not None
+    return f"arn:{partition}:bedrock:{route.region}:{account}:inference-profile/{route.profile_id}"
+
+
+def foundation_model_arns(route: Route, *, partition: str) -> list[str]:
+    """The model in each destination region, plus the region-less ARN a global profile is authorized against."""
+    arns = [f"arn:{partition}:bedrock:{r}::foundation-model/{route.model_id}" for r in route.destination_regions]
+    if route.regionless_arn:
+        arns.append(f"arn:{partition}:bedrock:::foundation-model/{route.model_id}")
     return arns
 
 
+def invoke_statements(
+    route: Route, *, partition: str, account: str, actions: Sequence[str] = INVOKE_ACTIONS, sids: bool = True
+) -> list[iam.PolicyStatement]:
+    """Exactly what calling the model along ``route`` needs.
+
+    In-region: ``actions`` on the foundation model in the region. Through a profile: ``actions`` on the profile,
+    and on the destination (and, for global, region-less) foundation models only when the request came through
+    that profile (``bedrock:InferenceProfileArn``), so the bare model id stays refused. ``sids`` False leaves the
+    statement ids out, for a policy that holds the statements of several models.
+    """
+
+    def sid(name: str) -> str | None:
+        return name if sids else None
+
+    if route.profile_id is None:
+        return [
+            iam.PolicyStatement(
+                sid=sid("InvokeModel"), actions=list(actions), resources=foundation_model_arns(route, partition=partition)
+            )
+        ]
+    profile = profile_arn(route, partition=partition, account=account)
+    return [
+        iam.PolicyStatement(sid=sid("InvokeInferenceProfile"), actions=list(actions), resources=[profile]),
+        iam.PolicyStatement(
+            sid=sid("InvokeModelThroughProfile"),
+            actions=list(actions),
+            resources=foundation_model_arns(route, partition=partition),
+            conditions={"StringEquals": {PROFILE_CONDITION_KEY: profile}},
+        ),
+    ]
+
+
 class BedrockModelAccess(Construct):
-    """Invoke access to one Bedrock model (directly, or through its cross-Region inference profile).
+    """Invoke access to one Bedrock model along ``route`` (in-region, or through an inference profile).
 
-    Children (their IDs are part of the stack's contract): ``InvokePolicy`` (customer-managed policy
-    allowing exactly ``INVOKE_ACTIONS`` on ``invoke_arns``) and ``ClientRole`` (the role client workloads
-    assume; the policy is attached to it).
-
-    ``destination_regions`` are the regions whose foundation-model ARN is granted: the stack's region
-    for in-region calls, or the inference profile's destination regions (the caller resolves them,
-    see ``BedrockModelConfig.foundation_model_regions``). ``trusted_principals`` (default: the
-    deploying account's root, so any principal in the account whose own policy allows
-    ``sts:AssumeRole`` on the role) may assume ``ClientRole``.
+    Children (their IDs are part of the stack's contract): ``InvokePolicy`` (customer-managed policy with
+    ``invoke_statements``) and ``ClientRole`` (the role client workloads assume; the policy is attached to it).
+    ``route`` comes from ``BedrockModelConfig.route`` for the stack's region. ``trusted_principals`` (default: the
+    deploying account's root, so any principal in the account whose own policy allows ``sts:AssumeRole`` on the
+    role) may assume ``ClientRole``.
     """
 
     def __init__(
@@ -47,45 +79,44 @@ class BedrockModelAccess(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        model: BedrockModelConfig,
-        destination_regions: Sequence[str],
+        route: Route,
+        display_name: str,
         trusted_principals: Sequence[iam.IPrincipal] = (),
     ) -> None:
         super().__init__(scope, construct_id)
-        if not destination_regions:
-            raise ValueError("BedrockModelAccess needs at least one destination region")
         stack = Stack.of(self)
-        # The region's partition as a literal (aws, aws-cn, ...), so policy ARNs read plainly.
+        if route.region != stack.region:
+            raise ValueError(f"route is for {route.region}, the stack deploys to {stack.region}")
+        # The region's partition as a literal (aws, aws-cn, aws-us-gov), so policy ARNs read plainly.
         partition = RegionInfo.get(stack.region).partition or "aws"
-        self.model = model
-        self.invoke_id = model.invoke_id
-        self.invoke_arns = invoke_arns(
-            model, partition=partition, region=stack.region, account=stack.account, destination_regions=destination_regions
-        )
+        self.route = route
+        self.invoke_id = route.invoke_id
+        self.statements = invoke_statements(route, partition=partition, account=stack.account)
         self.policy = iam.ManagedPolicy(
             self,
             "InvokePolicy",
             description=f"Invoke Bedrock model {self.invoke_id} (InvokeModel, Converse and their streaming forms)",
-            statements=[iam.PolicyStatement(sid="InvokeModel", actions=INVOKE_ACTIONS, resources=self.invoke_arns)],
+            statements=self.statements,
         )
         principals = list(trusted_principals) or [iam.AccountRootPrincipal()]
         self.client_role = iam.Role(
             self,
             "ClientRole",
             assumed_by=iam.CompositePrincipal(*principals),
-            description=f"Assumed by client workloads to call Bedrock model {self.invoke_id}",
+            description=f"Assumed by client workloads to call {display_name} ({self.invoke_id}) on Bedrock",
             managed_policies=[self.policy],
         )
 
-    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` call the model with exactly the actions and ARNs of ``InvokePolicy``."""
-        return iam.Grant.add_to_principal(grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=self.invoke_arns)
+    def grant_invoke(self, grantee: iam.IGrantable) -> None:
+        """Let ``grantee`` call the model with exactly the statements of ``InvokePolicy``."""
+        for statement in self.statements:
+            grantee.grant_principal.add_to_principal_policy(statement.copy())
 
     def metric(
         self, metric_name: str, *, statistic: str, period: Duration, unit: cloudwatch.Unit | None = None
     ) -> cloudwatch.Metric:
-        """An AWS/Bedrock metric of this model, dimensioned by the ModelId clients call (the profile id
-        when cross-Region inference is configured: Bedrock publishes it in the caller's region)."""
+        """An AWS/Bedrock metric of this model, dimensioned by the ModelId clients call: the profile id when the
+        model is called through an inference profile (Bedrock publishes it in the caller's region)."""
         return cloudwatch.Metric(
             namespace=METRIC_NAMESPACE,
             metric_name=metric_name,

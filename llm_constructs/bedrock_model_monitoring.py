@@ -7,7 +7,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from constructs import Construct
 
-from llm_config.bedrock_model import BedrockAlarms, TokenPrices
+from llm_config.bedrock_model import BedrockAlarms
 from llm_constructs.alarm_topic import AlarmTopic
 from llm_constructs.bedrock_model_access import BedrockModelAccess
 
@@ -16,6 +16,9 @@ MILLISECONDS_PER_SECOND = 1000
 
 class BedrockModelMonitoring(Construct):
     """Three alarms (notifying ``topic`` on ALARM and OK) and a dashboard for the model of ``access``.
+
+    Every metric is dimensioned by the id clients call (``access.invoke_id``: the inference profile's id when the
+    model is called through one), and ``price_per_1k_usd`` (input, output) is the price of that way of calling.
 
     Children: ``LatencyAlarm`` (InvocationLatency, published in milliseconds, above the latency
     budget), ``ThrottlesAlarm`` (InvocationThrottles sum), ``ServerErrorsAlarm``
@@ -32,7 +35,7 @@ class BedrockModelMonitoring(Construct):
         access: BedrockModelAccess,
         latency_budget_seconds: float,
         alarms: BedrockAlarms,
-        prices: TokenPrices,
+        price_per_1k_usd: tuple[float, float],
         topic: AlarmTopic,
         dashboard_name: str,
     ) -> None:
@@ -66,7 +69,7 @@ class BedrockModelMonitoring(Construct):
         for alarm in self.alarms:
             alarm.add_alarm_action(actions.SnsAction(topic.topic))
             alarm.add_ok_action(actions.SnsAction(topic.topic))
-        self.dashboard = self._dashboard(dashboard_name, access, latency_budget_ms, prices, period)
+        self.dashboard = self._dashboard(dashboard_name, access, latency_budget_ms, price_per_1k_usd, period)
 
     def _count_alarm(
         self, construct_id: str, metric_name: str, threshold: int, access: BedrockModelAccess, period: Duration
@@ -83,15 +86,22 @@ class BedrockModelMonitoring(Construct):
         )
 
     def _dashboard(
-        self, name: str, access: BedrockModelAccess, latency_budget_ms: float, prices: TokenPrices, period: Duration
+        self,
+        name: str,
+        access: BedrockModelAccess,
+        latency_budget_ms: float,
+        price_per_1k_usd: tuple[float, float],
+        period: Duration,
     ) -> cloudwatch.Dashboard:
+        input_usd, output_usd = price_per_1k_usd
+
         def sum_of(metric_name: str) -> cloudwatch.Metric:
             return access.metric(metric_name, statistic="Sum", period=period)
 
         cost = cloudwatch.MathExpression(
-            expression=f"input * {prices.input_per_1k_usd} / 1000 + output * {prices.output_per_1k_usd} / 1000",
+            expression=f"input * {input_usd} / 1000 + output * {output_usd} / 1000",
             using_metrics={"input": sum_of("InputTokenCount"), "output": sum_of("OutputTokenCount")},
-            label=f"Estimated USD per period (${prices.input_per_1k_usd}/${prices.output_per_1k_usd} per 1K tokens in/out)",
+            label=f"Estimated USD per period (${input_usd}/${output_usd} per 1K tokens in/out)",
             period=period,
         )
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=name)

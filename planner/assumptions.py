@@ -1,8 +1,9 @@
 """The numbers the planner works from, each traceable to a file.
 
-- SageMaker models, their instance type and count, and instance prices; Bedrock models and their
-  per-1K token prices: `model_configs/` (the same registry `cdk synth` uses).
-- OpenAI token prices, throughput assumptions and quality tiers: `planner/data/*.yaml`.
+- SageMaker models, their instance type and count, and instance prices; Bedrock models with their
+  per-1K token prices, lifecycle, throughput and quality tier: `model_configs/` (the same registry
+  `cdk synth` uses), so a new Bedrock model is one file.
+- OpenAI token prices, and the throughput and quality tiers of SageMaker and OpenAI models: `planner/data/*.yaml`.
 - A user's overrides (region multiplier, negotiated discount, replacement prices or throughput):
   one YAML file given with `--overrides`, applied on top of both.
 """
@@ -10,7 +11,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -39,6 +41,8 @@ class TokenPrice(StrictModel):
     output_per_1k_usd: PositiveFloat
     source: str
     retrieved: str
+    retired: bool = False  # a Bedrock model past end of life in the planner's price region
+    successor: str | None = None  # its lifecycle.successor
 
 
 class TokenPriceFile(StrictModel):
@@ -96,6 +100,19 @@ class PlannerData:
     throughput: dict[str, Throughput]
     quality: dict[str, Quality]
     price_basis: str
+    today: date = field(default_factory=date.today)
+
+    def is_retired(self, key: str) -> bool:
+        price = self.token_prices.get(key)
+        return price is not None and price.retired
+
+    def current(self, key: str) -> str:
+        """``key``, or the first successor that is not retired when ``key`` is."""
+        seen = {key}
+        while self.is_retired(key) and (successor := self.token_prices[key].successor) and successor not in seen:
+            key = successor
+            seen.add(key)
+        return key
 
     def sagemaker_models(self) -> list[SageMakerModelConfig]:
         return [m for m in self.registry.models.values() if isinstance(m, SageMakerModelConfig)]
@@ -104,11 +121,14 @@ class PlannerData:
         return sorted({*self.registry.known_names(), *self.token_prices})
 
 
-def pay_per_token_prices(registry: ModelRegistry, data_dir: Path = DATA_DIR) -> dict[str, TokenPrice]:
+def pay_per_token_prices(registry: ModelRegistry, data_dir: Path = DATA_DIR, today: date | None = None) -> dict[str, TokenPrice]:
     """The pay-per-token prices, keyed by model key: Bedrock models from their configs in
     ``registry`` (what `cdk deploy` deploys), OpenAI models from planner/data/token_prices.yaml."""
+    region = registry.instances.prices.region
     prices = {
-        model.key: bedrock_token_price(model) for model in registry.models.values() if isinstance(model, BedrockModelConfig)
+        model.key: bedrock_token_price(model, region, today or date.today())
+        for model in registry.models.values()
+        if isinstance(model, BedrockModelConfig)
     }
     path = data_dir / "token_prices.yaml"
     source = display_path(path)
@@ -124,39 +144,73 @@ def pay_per_token_prices(registry: ModelRegistry, data_dir: Path = DATA_DIR) -> 
     return prices
 
 
-def bedrock_token_price(model: BedrockModelConfig) -> TokenPrice:
-    """A Bedrock model config's on-demand prices, as the planner's ``TokenPrice``."""
+def bedrock_token_price(model: BedrockModelConfig, region: str, today: date) -> TokenPrice:
+    """A Bedrock model config's on-demand prices (for its configured inference profile scope), as the planner's
+    ``TokenPrice``, marked retired when the model is past end of life in ``region`` on ``today``."""
     prices = model.prices
+    input_usd, output_usd = model.price_per_1k
     return TokenPrice(
         display_name=model.display_name,
         provider="bedrock",
-        input_per_1k_usd=prices.input_per_1k_usd,
-        output_per_1k_usd=prices.output_per_1k_usd,
-        source=f"{prices.source}, {prices.region} (model_configs/{model.key}.yaml)",
+        input_per_1k_usd=input_usd,
+        output_per_1k_usd=output_usd,
+        source=f"{prices.source.strip()}, {prices.region} (model_configs/{model.key}.yaml)",
         retrieved=prices.retrieved,
+        retired=model.lifecycle.state(region, today).status == "end-of-life",
+        successor=model.lifecycle.successor,
     )
 
 
 def load_planner_data(
-    registry: ModelRegistry | None = None, overrides_path: Path | None = None, data_dir: Path = DATA_DIR
+    registry: ModelRegistry | None = None,
+    overrides_path: Path | None = None,
+    data_dir: Path = DATA_DIR,
+    today: date | None = None,
 ) -> PlannerData:
-    """Read the model configs and the planner's data files, check they cover each other, apply overrides."""
+    """Read the model configs and the planner's data files, check they cover each other, apply overrides.
+
+    ``today`` (default: the clock's date) decides which Bedrock models are retired.
+    """
     registry = registry or load_registry()
-    token_prices = pay_per_token_prices(registry, data_dir)
+    today = today or date.today()
+    token_prices = pay_per_token_prices(registry, data_dir, today)
     throughput_file = _read(ThroughputFile, data_dir / "throughput.yaml")
     quality_file = _read(QualityFile, data_dir / "quality.yaml")
-    model_keys = sorted({*(m.key for m in registry.models.values()), *token_prices})
-    for path, covered in (
+    bedrock = {m.key: m for m in registry.models.values() if isinstance(m, BedrockModelConfig)}
+    for path, entries in (
         (data_dir / "throughput.yaml", throughput_file.models),
         (data_dir / "quality.yaml", quality_file.tiers),
+    ):
+        for key in entries:
+            if key in bedrock:
+                raise ConfigError(
+                    display_path(path),
+                    key,
+                    "Bedrock models keep their planner figures in their own config",
+                    f"remove the entry; set planner: in model_configs/{key}.yaml (model_configs/README.md)",
+                )
+    throughput = dict(throughput_file.models)
+    quality = dict(quality_file.tiers)
+    for key, model in bedrock.items():
+        figures = model.planner_figures
+        throughput[key] = Throughput(
+            stream_tokens_per_second=figures.stream_tokens_per_second,
+            first_token_seconds=figures.first_token_seconds,
+            source=f"{figures.source} (model_configs/{key}.yaml)",
+        )
+        quality[key] = figures.quality
+    model_keys = sorted({*(m.key for m in registry.models.values()), *token_prices})
+    for path, covered in (
+        (data_dir / "throughput.yaml", throughput),
+        (data_dir / "quality.yaml", quality),
     ):
         missing = [key for key in model_keys if key not in covered]
         if missing:
             raise ConfigError(
                 display_path(path), None, f"no entry for {', '.join(missing)}", "add one per model (see the file's header)"
             )
-    for key, throughput in throughput_file.models.items():
-        if _is_sagemaker(registry, key) != (throughput.max_concurrent_requests is not None):
+    for key, entry in throughput_file.models.items():
+        if _is_sagemaker(registry, key) != (entry.max_concurrent_requests is not None):
             raise ConfigError(
                 display_path(data_dir / "throughput.yaml"),
                 f"models.{key}.max_concurrent_requests",
@@ -167,9 +221,10 @@ def load_planner_data(
         registry=registry,
         sagemaker_hourly_usd={name: i.sagemaker_hourly_usd for name, i in registry.instances.instances.items()},
         token_prices=token_prices,
-        throughput=throughput_file.models,
-        quality=quality_file.tiers,
+        throughput=throughput,
+        quality=quality,
         price_basis=f"{registry.instances.prices.region} on-demand ({PRICE_FILES})",
+        today=today,
     )
     if overrides_path is None:
         return data
@@ -209,6 +264,7 @@ def apply_overrides(data: PlannerData, overrides: Overrides, source: str) -> Pla
         throughput=throughput,
         quality=data.quality,
         price_basis=f"{data.price_basis} with {overrides.label} ({source})",
+        today=data.today,
     )
 
 

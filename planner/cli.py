@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     asks.add_argument("--budget", type=_positive_number, metavar="USD", help="monthly budget in USD (default: no ask)")
     asks.add_argument("--aws-only", action="store_true", help="leave out the OpenAI API options")
+    asks.add_argument(
+        "--include-retired",
+        action="store_true",
+        help="also list Bedrock models past end of life, marked (retired); they are never recommended (default: left out)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--compare",
@@ -125,7 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         output_tokens=args.output_tokens,
     )
     options = [
-        o for o in build_options(data, traffic) if not (args.aws_only and isinstance(o, TokenOption) and o.provider == "openai")
+        o
+        for o in build_options(data, traffic, args.include_retired)
+        if not (args.aws_only and isinstance(o, TokenOption) and o.provider == "openai")
     ]
     fastest = min(options, key=lambda o: o.first_token_seconds)
     if args.latency is not None and args.latency < fastest.first_token_seconds:
@@ -138,8 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         traffic=traffic, quality=args.quality, latency_seconds=args.latency, budget_usd=args.budget, streaming=args.streaming
     )
     ranked = rank(options, asks)
-    recommendation = recommend(ranked, asks)
-    compared = _compared(ranked, recommendation, compare_keys, build_options(data, traffic))
+    recommendation = recommend(ranked, asks, data.current)
+    compared = _compared(ranked, recommendation, compare_keys, build_options(data, traffic, include_retired=True))
     break_evens = _break_evens(compared)
     if args.chart is not None:
         try:
@@ -170,7 +177,12 @@ def _compared(
         by_key = {o.key: o for o in every}
         return [by_key[key] for key in keys]
     chosen = recommendation.choice.option
-    other_kind = [a.option for a in ranked if isinstance(a.option, SageMakerOption) != isinstance(chosen, SageMakerOption)]
+    other_kind = [
+        a.option
+        for a in ranked
+        if isinstance(a.option, SageMakerOption) != isinstance(chosen, SageMakerOption)
+        and not (isinstance(a.option, TokenOption) and a.option.retired)
+    ]
     return [chosen, *other_kind[:1]]
 
 
@@ -200,7 +212,7 @@ def _report(
         f"Traffic: {traffic.requests_per_hour:,.4g} requests/hour ({traffic.requests_per_hour * 24:,.0f}/day,"
         f" {traffic.requests_per_month:,.0f}/month), {traffic.input_tokens} in + {traffic.output_tokens} out tokens per request",
         f"Asks: quality {asks.quality} or better, {latency}, {budget}",
-        f"Prices: {data.price_basis}; 730 h/month; throughput and quality: planner/data/",
+        f"Prices: {data.price_basis}; 730 h/month; throughput and quality: planner/data/, Bedrock models' own configs",
         "",
         _table(ranked, traffic),
         "",

@@ -111,10 +111,11 @@ class TokenOption(Option):
 
     provider: Provider
     request_usd: float
+    retired: bool = False  # past end of life on Bedrock: shown only with --include-retired, never recommended
 
     @property
     def hosting(self) -> str:
-        return PROVIDER_LABELS[self.provider]
+        return PROVIDER_LABELS[self.provider] + (" (retired)" if self.retired else "")
 
     def monthly_usd_at(self, requests_per_hour: float) -> float:
         return requests_per_hour * HOURS_PER_MONTH * self.request_usd
@@ -171,13 +172,16 @@ def token_option(data: PlannerData, key: str, traffic: Traffic) -> TokenOption:
         response_seconds=throughput.first_token_seconds + traffic.output_tokens / throughput.stream_tokens_per_second,
         provider=price.provider,
         request_usd=request_usd(price.input_per_1k_usd, price.output_per_1k_usd, traffic),
+        retired=price.retired,
     )
 
 
-def build_options(data: PlannerData, traffic: Traffic) -> list[Option]:
-    """Every model the planner knows: each SageMaker config on its instance, each pay-per-token model."""
+def build_options(data: PlannerData, traffic: Traffic, include_retired: bool = False) -> list[Option]:
+    """Every model the planner knows: each SageMaker config on its instance, each pay-per-token model; Bedrock
+    models past end of life only with ``include_retired``."""
     options: list[Option] = [sagemaker_option(data, model, traffic) for model in data.sagemaker_models()]
-    options += [token_option(data, key, traffic) for key in data.token_prices]
+    keys = [key for key in data.token_prices if include_retired or not data.is_retired(key)]
+    options += [token_option(data, key, traffic) for key in keys]
     return options
 
 

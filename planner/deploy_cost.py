@@ -32,12 +32,13 @@ def cost_line(spec: DeploymentSpec, registry: ModelRegistry) -> str:
             f" SageMaker {prices_region} on-demand, 730 h){_caveat(spec, prices_region)}."
             " At your traffic: python -m planner --help"
         )
-    price = model.prices  # the Bedrock config's own prices, as the planner reads them
-    example = request_usd(price.input_per_1k_usd, price.output_per_1k_usd, EXAMPLE_TRAFFIC) * 1000
+    input_usd, output_usd = model.price_per_1k  # the config's prices for its profile scope, as the planner reads them
+    region = model.prices.region
+    example = request_usd(input_usd, output_usd, EXAMPLE_TRAFFIC) * 1000
     return (
-        f"Estimated cost of {spec.stack_name}: no fixed cost; Bedrock bills ${price.input_per_1k_usd:g} per 1K input and"
-        f" ${price.output_per_1k_usd:g} per 1K output tokens, ${example:,.2f} per 1,000 requests of 500 + 300 tokens"
-        f" ({price.region} on-demand){_caveat(spec, price.region)}."
+        f"Estimated cost of {spec.stack_name}: no fixed cost; Bedrock bills ${input_usd:g} per 1K input and"
+        f" ${output_usd:g} per 1K output tokens, ${example:,.2f} per 1,000 requests of 500 + 300 tokens"
+        f" ({region} on-demand){_caveat(spec, region)}."
         " At your traffic: python -m planner --help"
     )
 

@@ -37,7 +37,8 @@ def guide_findings(data: PlannerData, input_tokens: int, output_tokens: int) -> 
     mixtral = _hosted(data, "mixtral-8x7b", traffic)
     llama13 = _hosted(data, "llama2-13b", traffic)
     llama70 = _hosted(data, "llama2-70b", traffic)
-    sonnet = token_option(data, "claude-3-sonnet", traffic)
+    sonnet = token_option(data, "claude-3-sonnet", traffic)  # the guide's model, retired or not
+    successor = token_option(data, data.current("claude-3-sonnet"), traffic)
     gpt35 = token_option(data, "gpt-3.5-turbo", traffic)
     gpt4 = token_option(data, "gpt-4", traffic)
     xlarge = data.sagemaker_hourly_usd["ml.g5.xlarge"]
@@ -76,7 +77,9 @@ def guide_findings(data: PlannerData, input_tokens: int, output_tokens: int) -> 
             f"${llama70.always_on_usd:,.2f}/month with 4-bit GPTQ weights"
             f" (fp16 needs {_fp16_need(data, 'llama2-70b', 'ml.g5.12xlarge')}; {_cheapest_fp16(data, 'llama2-70b')})",
         ),
+        *_retired_guide_models(data),
         *_scenario_2(mistral, sonnet, traffic),
+        *(_scenario_2(mistral, successor, traffic) if successor.key != sonnet.key else []),
         *_scenario_3(gpt35, gpt4, traffic),
         Finding(
             "Per-request cost of Mistral 7B on SageMaker",
@@ -100,6 +103,28 @@ def guide_findings(data: PlannerData, input_tokens: int, output_tokens: int) -> 
             f" {data.throughput['mistral-7b'].stream_tokens_per_second:g})",
         ),
     ]
+
+
+GUIDE_BEDROCK_MODELS = ("claude-3-haiku", "claude-3-sonnet", "claude-3-opus")
+
+
+def _retired_guide_models(data: PlannerData) -> list[Finding]:
+    """Which of the guide's Claude models Bedrock has retired, and what replaces each."""
+    findings = []
+    for key in GUIDE_BEDROCK_MODELS:
+        if key not in data.token_prices or not data.is_retired(key):
+            continue
+        old, new = data.token_prices[key], data.token_prices[data.current(key)]
+        findings.append(
+            Finding(
+                f"{old.display_name} on Bedrock",
+                f"${old.input_per_1k_usd:g}/${old.output_per_1k_usd:g} per 1K tokens in/out",
+                f"retired on Bedrock (lifecycle in model_configs/{key}.yaml): deploy"
+                f" {data.current(key)} instead, ${new.input_per_1k_usd:g}/${new.output_per_1k_usd:g} per 1K tokens in/out"
+                f" ({new.display_name}, its configured inference profile)",
+            )
+        )
+    return findings
 
 
 def _hosted(data: PlannerData, key: str, traffic: Traffic) -> SageMakerOption:
@@ -135,7 +160,7 @@ def _scenario_2(mistral: SageMakerOption, sonnet: TokenOption, traffic: Traffic)
         verdict = f"{-change:.0%} savings" if change < 0 else f"+{change:.0%} on Bedrock"
         findings.append(
             Finding(
-                f"Scenario 2 at {per_day:,} requests/day (Mistral 7B on SageMaker vs Claude 3 Sonnet)",
+                f"Scenario 2 at {per_day:,} requests/day (Mistral 7B on SageMaker vs {sonnet.display_name}{_retired(sonnet)})",
                 guide,
                 f"${hosted:,.2f} ({mistral.instances_at(rate)} x {mistral.instance_type}) vs ${api:,.2f}/month ({tokens}):"
                 f" {verdict}",
@@ -144,15 +169,19 @@ def _scenario_2(mistral: SageMakerOption, sonnet: TokenOption, traffic: Traffic)
     break_even = break_even_requests_per_hour(mistral, sonnet)
     findings.append(
         Finding(
-            "Where hosted APIs stop being cheaper",
+            f"Where hosted APIs stop being cheaper ({sonnet.display_name})",
             "<100 req/hour: use hosted APIs",
-            f"Mistral 7B on SageMaker vs Claude 3 Sonnet break even at {break_even:,.0f} req/hour"
+            f"Mistral 7B on SageMaker vs {sonnet.display_name} break even at {break_even:,.0f} req/hour"
             f" ({break_even * 24:,.0f}/day) at {traffic.input_tokens}/{traffic.output_tokens} tokens"
             if break_even
-            else "Claude 3 Sonnet stays cheaper than Mistral 7B on SageMaker at any traffic",
+            else f"{sonnet.display_name} stays cheaper than Mistral 7B on SageMaker at any traffic",
         )
     )
     return findings
+
+
+def _retired(option: TokenOption) -> str:
+    return ", retired on Bedrock" if option.retired else ""
 
 
 def _scenario_3(gpt35: TokenOption, gpt4: TokenOption, traffic: Traffic) -> list[Finding]:

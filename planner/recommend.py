@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from planner.assumptions import QUALITY_TIERS, Quality
-from planner.costs import Option, SageMakerOption, Traffic
+from planner.costs import Option, SageMakerOption, TokenOption, Traffic
 
 LOW_TRAFFIC_REQUESTS_PER_HOUR = 100  # the guide's "Low traffic (<100 req/hour)?"
 FAST_RESPONSE_SECONDS = 2.0  # the guide's "Need fast responses (<2s)?": an ask of 2 s or less
@@ -92,9 +93,20 @@ class Recommendation:
     reason: str
 
 
-def recommend(ranked: list[Assessment], asks: Asks) -> Recommendation:
-    """The guide's pick when it meets every ask, else the cheapest option that does, else the closest miss."""
+def recommend(ranked: list[Assessment], asks: Asks, current: Callable[[str], str] = str) -> Recommendation:
+    """The guide's pick when it meets every ask, else the cheapest option that does, else the closest miss.
+
+    Retired models are never recommended: a model the guide's tree names that has retired counts as its
+    successor (``current`` maps a key to it).
+    """
+    ranked = [a for a in ranked if not (isinstance(a.option, TokenOption) and a.option.retired)]
     step = guide_tree(asks)
+    replaced = {current(key): key for key in step.candidates if current(key) != key}
+    if replaced:
+        names = ", ".join(f"{old} -> {new}" for new, old in replaced.items())
+        step = TreeStep(
+            f"{step.question} (retired on Bedrock, so their successors: {names})", tuple(current(k) for k in step.candidates)
+        )
     named = [a for a in ranked if a.option.key in step.candidates]
     tree_picks = [a for a in named if a.meets_all]
     best = ranked[0]

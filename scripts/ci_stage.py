@@ -57,8 +57,12 @@ def deployment_path(spec: DeploymentSpec) -> str:
 
 
 def deploy_commands(stage: StageConfig, specs: Sequence[DeploymentSpec]) -> list[list[str]]:
-    """Per deployment file: deploy its one stack, then smoke test the endpoint it describes."""
+    """First the read-only Bedrock lifecycle check (when the stage has Bedrock models), then per deployment file:
+    deploy its one stack, then smoke test the endpoint it describes."""
     commands = []
+    bedrock = sorted({spec.model.key for spec in specs if spec.model.hosting == "bedrock"})
+    if bedrock:
+        commands.append([PYTHON, "scripts/bedrock_lifecycle.py", "--region", stage.region, *bedrock])
     for spec in specs:
         commands.append([*CDK, "deploy", "-c", f"deployment={deployment_path(spec)}", "--require-approval", "never"])
         commands.append([PYTHON, "scripts/smoke_test.py", "--endpoint", spec.endpoint_name, "--region", stage.region])

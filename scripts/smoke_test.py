@@ -109,8 +109,11 @@ def endpoint_from_model(model_key: str, endpoint: str | None, region: str) -> En
     except ConfigError as error:
         raise UsageError(str(error)) from None
     if model.hosting != "sagemaker":
-        # the cross-Region inference profile when the config names one
-        return BedrockModel(model.key, region, model.key, model.invoke_id, float(model.latency_budget_seconds))
+        try:
+            model_id = model.route(region, "--model").invoke_id  # the inference profile the config picks for the region
+        except ConfigError as error:
+            raise UsageError(str(error)) from None
+        return BedrockModel(model.key, region, model.key, model_id, float(model.latency_budget_seconds))
     image = registry.image_for(model)
     variant = Variant(
         name=model.key,

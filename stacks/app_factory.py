@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 from aws_cdk import App, Environment, Stack, Stage, Validations
 from cdk_nag import AwsSolutionsChecks
@@ -15,23 +16,26 @@ from stacks.bedrock_access_stack import build_bedrock_stack
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack, monthly_hosting_usd
 
 
-def add_deployment(app: App, environ: Mapping[str, str], registry: ModelRegistry | None = None) -> Stack:
+def add_deployment(
+    app: App, environ: Mapping[str, str], registry: ModelRegistry | None = None, today: date | None = None
+) -> Stack:
     """Read the app's context, validate it, and add exactly one stack (plus cdk-nag) to ``app``.
 
-    Raises ConfigError on bad input, before any construct exists.
+    Raises ConfigError on bad input, before any construct exists. ``today`` (default: the clock's date) is the day
+    the Bedrock lifecycle check judges; tests pass it.
     """
     registry = registry or load_registry()
     spec = deployment_from_context(app.node.try_get_context, environ, registry)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return build_stack(app, spec, registry)
+    return build_stack(app, spec, registry, today)
 
 
-def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry) -> Stack:
+def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry, today: date | None = None) -> Stack:
     """The endpoint stack for ``spec`` in ``app`` (the App, or a pipeline Stage)."""
     model = spec.model
     trusted_principals = trusted_principals_from_context(app.node.try_get_context)
     if isinstance(model, BedrockModelConfig):
-        return build_bedrock_stack(app, spec, model, trusted_principals, registry.sources[model.key])
+        return build_bedrock_stack(app, spec, model, trusted_principals, registry.sources[model.key], today)
     if trusted_principals:
         raise ConfigError(f"-c {CONTEXT_KEY}", None, f"{model.key} is not a Bedrock model", "leave -c trusted_principals out")
     assert isinstance(model, SageMakerModelConfig)

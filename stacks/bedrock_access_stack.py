@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from aws_cdk import CfnOutput, Environment, Stack, Stage
@@ -11,7 +13,9 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from llm_config import BedrockModelConfig
+from llm_config.bedrock_model import Route
 from llm_config.deployment import DeploymentSpec
+from llm_config.lifecycle import check_lifecycle
 from llm_constructs.alarm_topic import AlarmTopic
 from llm_constructs.bedrock_model_access import BedrockModelAccess
 from llm_constructs.bedrock_model_monitoring import BedrockModelMonitoring
@@ -27,7 +31,8 @@ def principal(identifier: str) -> iam.IPrincipal:
 class BedrockAccessStack(Stack):
     """Least-privilege access to one Bedrock model, with its alarms, dashboard, budget and client parameter.
 
-    ``destination_regions``: see ``BedrockModelAccess``. ``trusted_principals``: account ids or IAM ARNs
+    ``route``: how clients in the stack's region call the model (``BedrockModelConfig.route``).
+    ``trusted_principals``: account ids or IAM ARNs
     that may assume the client role (default: the deploying account). ``alarm_emails`` (default none) subscribe
     to the alarm topic; ``budget_usd`` (default: the config's ``budget.amount_usd``) sets the budget amount.
     """
@@ -39,7 +44,7 @@ class BedrockAccessStack(Stack):
         *,
         endpoint_name: str,
         model: BedrockModelConfig,
-        destination_regions: Sequence[str],
+        route: Route,
         trusted_principals: Sequence[str] = (),
         alarm_emails: Sequence[str] = (),
         budget_usd: float | None = None,
@@ -49,8 +54,8 @@ class BedrockAccessStack(Stack):
         self.access = BedrockModelAccess(
             self,
             "ModelAccess",
-            model=model,
-            destination_regions=destination_regions,
+            route=route,
+            display_name=model.display_name,
             trusted_principals=[principal(p) for p in trusted_principals],
         )
         self.alarm_topic = AlarmTopic(
@@ -62,7 +67,7 @@ class BedrockAccessStack(Stack):
             access=self.access,
             latency_budget_seconds=model.latency_budget_seconds,
             alarms=model.alarms,
-            prices=model.prices,
+            price_per_1k_usd=model.price_per_1k,
             topic=self.alarm_topic,
             dashboard_name=f"llm-{endpoint_name}-{self.region}",
         )
@@ -75,6 +80,7 @@ class BedrockAccessStack(Stack):
             topic=self.alarm_topic,
             cost_filters={"Service": model.budget.cost_filter_services},
         )
+        self.route = route
         self.client_parameter = ssm.StringParameter(
             self,
             "ClientParameter",
@@ -102,37 +108,55 @@ class BedrockAccessStack(Stack):
             "endpoint_name": endpoint_name,
             "region": self.region,
             "model_key": model.key,
-            "model_id": model.invoke_id,
+            "model_id": self.route.invoke_id,
             "foundation_model_id": model.model_id,
             "client_role_arn": self.access.client_role.role_arn,
             "context_length": model.context_length,
             "latency_budget_seconds": model.latency_budget_seconds,
         }
-        if model.cross_region_inference:
-            metadata["inference_profile_id"] = model.cross_region_inference.profile_id
+        if self.route.profile_id:
+            metadata["inference_profile_id"] = self.route.profile_id
+            metadata["inference_profile_scope"] = self.route.scope
         return metadata
 
 
 def build_bedrock_stack(
-    app: Stage, spec: DeploymentSpec, model: BedrockModelConfig, trusted_principals: Sequence[str], source: str
+    app: Stage,
+    spec: DeploymentSpec,
+    model: BedrockModelConfig,
+    trusted_principals: Sequence[str],
+    source: str,
+    today: date | None = None,
 ) -> Stack:
-    """The stack for ``spec``; raises ConfigError (before any construct exists) when the region cannot call the model."""
-    destination_regions = model.foundation_model_regions(spec.region, source)
-    prices = model.prices
+    """The stack for ``spec``. Raises ConfigError (before any construct exists) when the model is past end of life
+    in the region on ``today`` (default: the clock's date) or no configured profile serves the region; prints a
+    warning to stderr in the model's legacy window."""
+    warning = check_lifecycle(
+        model,
+        region=spec.region,
+        endpoint_name=spec.endpoint_name,
+        today=today or date.today(),
+        config_source=source,
+        spec_source=spec.source,
+    )
+    route = model.route(spec.region, source)
+    if warning:
+        print(warning, file=sys.stderr)
+    price_in, price_out = model.price_per_1k
     return BedrockAccessStack(
         app,
         spec.stack_name,
         stack_name=spec.stack_name,  # also inside a pipeline Stage (see app_factory.build_stack)
         endpoint_name=spec.endpoint_name,
         model=model,
-        destination_regions=destination_regions,
+        route=route,
         trusted_principals=trusted_principals,
         alarm_emails=spec.alarm_emails,
         budget_usd=spec.budget_usd,
         env=Environment(region=spec.region),
         description=(
-            f"LLM endpoint {spec.endpoint_name}: {model.display_name} on Amazon Bedrock ({model.invoke_id}), "
-            f"pay per token (${prices.input_per_1k_usd}/${prices.output_per_1k_usd} per 1K in/out), no idle cost"
+            f"LLM endpoint {spec.endpoint_name}: {model.display_name} on Amazon Bedrock ({route.invoke_id}), "
+            f"pay per token (${price_in}/${price_out} per 1K in/out), no idle cost"
         ),
         analytics_reporting=False,
     )

@@ -21,7 +21,7 @@ from llm_config import BedrockModelConfig, ModelRegistry, SageMakerModelConfig
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from llm_config.deployment import DeploymentSpec
 from llm_config.stages import StageConfig, role_arn, smoke_test_caller_role_name, smoke_test_role_name
-from llm_constructs.bedrock_model_access import invoke_arns
+from llm_constructs.bedrock_model_access import invoke_statements
 from llm_constructs.nag import acknowledge
 from stacks.app_factory import build_stack
 from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
@@ -36,6 +36,9 @@ CDK_CLI_VERSION = "2.1148.1"
 # The smoke test calls through llm_client's plain path (the repository's llm_client/ package, boto3 only), the path
 # users' apps take; boto3 pinned to the project's own versions (requirements.txt, constraints.txt).
 SMOKE_TEST_DEPENDENCIES = "./llm_client boto3==1.44.8 botocore==1.44.8"
+# scripts/bedrock_lifecycle.py reads model_configs/ through llm_config: boto3 plus these, every transitive version
+# pinned by constraints.txt.
+LIFECYCLE_CHECK_INSTALL = "pip install --quiet -c constraints.txt boto3 botocore pydantic PyYAML"
 # What CDK's grantReadWrite gives a role on a KMS-encrypted bucket (cdk-nag flags each action group).
 ARTIFACT_GRANT_ACTIONS = (
     "s3:GetObject*",
@@ -79,15 +82,16 @@ def smoke_test_statements(stage: StageConfig, specs: Sequence[DeploymentSpec]) -
     ]
     if endpoints:
         statements.append(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=endpoints))
-    models = []
-    for spec in specs:
-        if isinstance(spec.model, BedrockModelConfig):
-            regions = spec.model.foundation_model_regions(stage.region, spec.source)
-            models += invoke_arns(
-                spec.model, partition=partition, region=stage.region, account=stage.account, destination_regions=regions
-            )
-    if models:
-        statements.append(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=sorted(set(models))))
+    bedrock = [(spec.model, spec.source) for spec in specs if isinstance(spec.model, BedrockModelConfig)]
+    for model, source in bedrock:
+        route = model.route(stage.region, source)
+        statements += invoke_statements(
+            route, partition=partition, account=stage.account, actions=["bedrock:InvokeModel"], sids=False
+        )
+    if bedrock:
+        # The lifecycle check before the deploy (scripts/bedrock_lifecycle.py) reads each model's modelLifecycle.
+        models = sorted({f"arn:{partition}:bedrock:{stage.region}::foundation-model/{m.model_id}" for m, _ in bedrock})
+        statements.append(iam.PolicyStatement(actions=["bedrock:GetFoundationModel"], resources=models))
     return statements
 
 
@@ -251,6 +255,35 @@ class LlmPipelineStack(Stack):
             timeout=Duration.minutes(15),
         )
         pre: list[pipelines.Step] = []
+        bedrock = sorted({spec.model.key for spec in deployments.specs if isinstance(spec.model, BedrockModelConfig)})
+        if bedrock:
+            # Before the deploy: Bedrock's modelLifecycle must agree with the configs (read-only, the smoke-test role).
+            lifecycle = pipelines.CodeBuildStep(
+                "BedrockLifecycle",
+                input=repository,
+                role=caller,
+                env=OFFLINE_ENV,
+                install_commands=[LIFECYCLE_CHECK_INSTALL],
+                commands=[
+                    shlex.join(
+                        [
+                            "python",
+                            "scripts/bedrock_lifecycle.py",
+                            "--region",
+                            stage.region,
+                            "--role-arn",
+                            smoke_role_arn,
+                            *bedrock,
+                        ]
+                    )
+                ],
+                partial_build_spec=codebuild.BuildSpec.from_object(
+                    {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
+                ),
+                timeout=Duration.minutes(10),
+            )
+            self._smoke_steps.append(lifecycle)
+            pre.append(lifecycle)
         if stage.approval:
             pre.append(
                 pipelines.ManualApprovalStep(

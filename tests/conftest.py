@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,11 @@ os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.dev
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAGEMAKER_MODELS = ["mistral-7b", "mixtral-8x7b", "llama2-7b", "llama2-13b", "llama2-70b"]
-BEDROCK_MODELS = ["claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"]
+# Bedrock configs that deploy today, and the guide's four that Bedrock has retired (refused with the lifecycle message).
+BEDROCK_MODELS = ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-6"]
+RETIRED_BEDROCK_MODELS = ["claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"]
+# The day every test synth judges Bedrock lifecycles on, so a model retiring later never breaks the suite.
+SYNTH_TODAY = date(2026, 12, 1)
 
 # Synth never depends on who runs it: no account, a fixed region unless a test sets one.
 NEUTRAL_ENVIRON: dict[str, str] = {}
@@ -54,7 +59,7 @@ CDK_JSON_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text
 def synth_template(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
     """Synthesize the app exactly as `cdk synth -c ...` would (cdk-nag included) and return the template."""
     app = App(context={**CDK_JSON_CONTEXT, **context}, outdir=str(outdir))
-    stack = add_deployment(app, NEUTRAL_ENVIRON)
+    stack = add_deployment(app, NEUTRAL_ENVIRON, today=SYNTH_TODAY)
     return dict(Template.from_stack(stack).to_json())
 
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
-from cfnlint.api import ManualArgs, lint
 
-from llm_config import BedrockModelConfig, ModelRegistry
+from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, load_registry
+from llm_constructs.bedrock_model_access import invoke_statements
 from stacks.app_factory import add_deployment
-from tests.conftest import BEDROCK_MODELS, only
+from tests.conftest import BEDROCK_MODELS, CDK_JSON_CONTEXT, REPO_ROOT, SYNTH_TODAY, only
 
 INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 
@@ -58,41 +58,97 @@ def foundation_model_arn(region: str, model_id: str) -> str:
     return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
 
 
-@pytest.mark.parametrize("key", ["claude-3-haiku", "claude-3-sonnet", "claude-3-opus"])
-def test_policy_grants_exactly_invoke_on_the_in_region_foundation_model(synth, registry, key):
-    model = bedrock_model(registry, key)
-    actions, resources = invoke_grants(synth(model=key))
-    assert sorted(actions) == INVOKE_ACTIONS
-    assert resources == {foundation_model_arn("us-east-1", model.model_id)}
+def policy_statements(template: Template) -> list[dict[str, Any]]:
+    [policy] = template.find_resources("AWS::IAM::ManagedPolicy").values()
+    statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
 
 
-def test_another_region_gets_that_regions_arn(synth):
-    actions, resources = invoke_grants(synth(model="claude-3-haiku", region="eu-central-1"))
-    assert sorted(actions) == INVOKE_ACTIONS
-    assert resources == {"arn:aws:bedrock:eu-central-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"}
+HAIKU_ID = "anthropic.claude-haiku-4-5-20251001-v1:0"
 
 
-def test_china_regions_use_their_partition(synth):
-    _, resources = invoke_grants(synth(model="claude-3-haiku", region="cn-north-1"))
-    assert resources == {"arn:aws-cn:bedrock:cn-north-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"}
+def test_geography_profile_grants_the_profile_and_its_destination_models_only_through_it(synth):
+    statements = policy_statements(synth(model="claude-haiku-4-5", region="us-west-2"))
+    profile = f"arn:aws:bedrock:us-west-2:ACCOUNT:inference-profile/us.{HAIKU_ID}"
+    [through_profile] = [s for s in statements if "Condition" in s]
+    [direct] = [s for s in statements if "Condition" not in s]
+    assert sorted(direct["Action"]) == sorted(through_profile["Action"]) == INVOKE_ACTIONS
+    assert arn_text(direct["Resource"]) == profile
+    assert sorted(_as_list(through_profile["Resource"])) == [
+        foundation_model_arn(region, HAIKU_ID) for region in ("us-east-1", "us-east-2", "us-west-2")
+    ]
+    condition = through_profile["Condition"]
+    assert list(condition) == ["StringEquals"]
+    assert {key: arn_text(value) for key, value in condition["StringEquals"].items()} == {"bedrock:InferenceProfileArn": profile}
 
 
-@pytest.mark.parametrize("region", ["us-east-1", "us-east-2"])
-def test_cross_region_profile_grants_profile_and_every_destination_model(synth, region):
-    actions, resources = invoke_grants(synth(model="claude-3-5-sonnet", region=region))
-    assert sorted(actions) == INVOKE_ACTIONS
-    model_id = "anthropic.claude-3-5-sonnet-20240620-v1:0"
-    # Called from us-east-2, the profile routes to us-east-1 and us-west-2 only: no us-east-2 model ARN.
-    assert resources == {
-        f"arn:aws:bedrock:{region}:ACCOUNT:inference-profile/us.{model_id}",
-        foundation_model_arn("us-east-1", model_id),
-        foundation_model_arn("us-west-2", model_id),
-    }
+def test_global_profile_grants_the_regionless_model_arn_too(tmp_path):
+    template = synth_with_scope(tmp_path, "claude-opus-4-6", "global", "eu-west-1")
+    statements = policy_statements(template)
+    model_id = "anthropic.claude-opus-4-6-v1"
+    profile = f"arn:aws:bedrock:eu-west-1:ACCOUNT:inference-profile/global.{model_id}"
+    [direct] = [s for s in statements if "Condition" not in s]
+    [through_profile] = [s for s in statements if "Condition" in s]
+    assert arn_text(direct["Resource"]) == profile
+    assert sorted(_as_list(through_profile["Resource"])) == [
+        "arn:aws:bedrock:::foundation-model/anthropic.claude-opus-4-6-v1",
+        foundation_model_arn("eu-west-1", model_id),
+    ]
+    assert arn_text(through_profile["Condition"]["StringEquals"]["bedrock:InferenceProfileArn"]) == profile
+    for alarm in _alarm_properties(template):
+        assert alarm["Dimensions"] == [{"Name": "ModelId", "Value": f"global.{model_id}"}]
+    body = json.dumps(only(template, "AWS::CloudWatch::Dashboard")["DashboardBody"])
+    assert "input * 0.005 / 1000 + output * 0.025 / 1000" in body  # the global profile's prices, not the geography's
 
 
-def test_cross_region_template_lints_clean_in_its_region(synth):
-    template = json.dumps(synth(model="claude-3-5-sonnet", region="us-east-2").to_json())
-    assert [str(m) for m in lint(template, config=ManualArgs(regions=["us-east-2"]))] == []
+def synth_with_scope(tmp_path: Any, key: str, scope: str, region: str) -> Template:
+    """Synthesize ``key`` from a copy of model_configs/ whose inference_profiles.scope is ``scope``."""
+    import shutil
+
+    import yaml
+
+    config_dir = tmp_path / "model_configs"
+    shutil.copytree(REPO_ROOT / "model_configs", config_dir)
+    path = config_dir / f"{key}.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["inference_profiles"]["scope"] = scope
+    path.write_text(yaml.safe_dump(data))
+    app = App(context={**CDK_JSON_CONTEXT, "model": key, "region": region}, outdir=str(tmp_path / "cdk.out"))
+    return Template.from_stack(add_deployment(app, {}, load_registry(config_dir), today=SYNTH_TODAY))
+
+
+def test_china_regions_use_their_partition():
+    model = BedrockModelConfig.model_validate(
+        {**yaml_config("claude-3-haiku"), "lifecycle": {"status": "active", "source": "test", "retrieved": "2026-12-01"}}
+    )
+    route = model.route("cn-north-1", "test")
+    [statement] = invoke_statements(route, partition="aws-cn", account="111122223333")
+    assert statement.to_json()["Resource"] == f"arn:aws-cn:bedrock:cn-north-1::foundation-model/{model.model_id}"
+
+
+def yaml_config(key: str) -> dict[str, Any]:
+    import yaml
+
+    data: dict[str, Any] = yaml.safe_load((REPO_ROOT / "model_configs" / f"{key}.yaml").read_text())
+    return data
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-northeast-1", "us-west-2"])
+def test_each_region_calls_its_geographys_profile(synth, region):
+    prefix = {"us-east-1": "us", "us-west-2": "us", "eu-west-1": "eu", "ap-northeast-1": "jp"}[region]
+    template = synth(model="claude-sonnet-4-6", region=region)
+    template.has_output("ModelId", {"Value": f"{prefix}.anthropic.claude-sonnet-4-6"})
+    for statement in policy_statements(template):
+        resources = [arn_text(r) for r in _as_list(statement["Resource"])]
+        assert all(r.startswith("arn:aws:bedrock:") for r in resources)
+
+
+def test_a_region_no_profile_serves_is_refused_naming_the_fix():
+    app = App(context={"model": "claude-haiku-4-5", "region": "sa-east-1"})
+    with pytest.raises(ConfigError, match=r"no geography inference profile .* can be called from sa-east-1") as caught:
+        add_deployment(app, {}, today=SYNTH_TODAY)
+    assert caught.value.source == "model_configs/claude-haiku-4-5.yaml"
+    assert "inference_profiles.scope: global" in str(caught.value)
 
 
 @pytest.mark.parametrize("key", BEDROCK_MODELS)
@@ -103,7 +159,7 @@ def test_no_wildcards_anywhere_in_bedrock_grants(synth, key):
 
 
 def test_client_role_trusts_the_deploying_account_by_default(synth):
-    template = synth(model="claude-3-sonnet")
+    template = synth(model="claude-sonnet-4-6")
     role = only(template, "AWS::IAM::Role")
     [statement] = role["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Action"] == "sts:AssumeRole"
@@ -114,7 +170,7 @@ def test_client_role_trusts_the_deploying_account_by_default(synth):
 
 
 def test_trusted_principals_from_context_replace_the_default(synth):
-    template = synth(model="claude-3-sonnet", trusted_principals="arn:aws:iam::111122223333:role/chat-app, 444455556666")
+    template = synth(model="claude-sonnet-4-6", trusted_principals="arn:aws:iam::111122223333:role/chat-app, 444455556666")
     statements = only(template, "AWS::IAM::Role")["AssumeRolePolicyDocument"]["Statement"]
     assert {s["Action"] for s in statements} == {"sts:AssumeRole"}
     principals = [arn_text(p) for s in statements for p in _as_list(s["Principal"]["AWS"])]
@@ -128,7 +184,8 @@ def test_alarms_watch_the_invoked_model_id_in_the_right_units(synth, registry, k
     assert set(alarms) == {"InvocationLatency", "InvocationThrottles", "InvocationServerErrors"}
     for alarm in alarms.values():
         assert alarm["Namespace"] == "AWS/Bedrock"
-        assert alarm["Dimensions"] == [{"Name": "ModelId", "Value": model.invoke_id}]
+        # Profile calls are reported under the profile's id, in the caller's region.
+        assert alarm["Dimensions"] == [{"Name": "ModelId", "Value": model.route("us-east-1", "test").invoke_id}]
         assert alarm["TreatMissingData"] == "notBreaching"
         assert len(alarm["AlarmActions"]) == 1 and alarm["AlarmActions"] == alarm["OKActions"]
     latency = alarms["InvocationLatency"]
@@ -150,17 +207,17 @@ def _alarm_properties(template: Template) -> list[dict[str, Any]]:
 
 
 def test_haiku_latency_alarm_is_two_seconds_in_milliseconds(synth):
-    [latency] = [a for a in _alarm_properties(synth(model="claude-3-haiku")) if a["MetricName"] == "InvocationLatency"]
+    [latency] = [a for a in _alarm_properties(synth(model="claude-haiku-4-5")) if a["MetricName"] == "InvocationLatency"]
     assert latency["Threshold"] == 2000
 
 
-def test_cross_region_alarms_use_the_profile_id(synth):
-    for alarm in _alarm_properties(synth(model="claude-3-5-sonnet")):
-        assert alarm["Dimensions"] == [{"Name": "ModelId", "Value": "us.anthropic.claude-3-5-sonnet-20240620-v1:0"}]
+def test_alarms_follow_the_profile_of_the_region(synth):
+    for alarm in _alarm_properties(synth(model="claude-haiku-4-5", region="eu-west-1")):
+        assert alarm["Dimensions"] == [{"Name": "ModelId", "Value": f"eu.{HAIKU_ID}"}]
 
 
 def test_alarms_notify_the_encrypted_topic(synth):
-    template = synth(model="claude-3-sonnet")
+    template = synth(model="claude-sonnet-4-6")
     [topic_id] = template.find_resources("AWS::SNS::Topic")
     assert only(template, "AWS::SNS::Topic")["KmsMasterKeyId"]
     for alarm in _alarm_properties(template):
@@ -168,16 +225,16 @@ def test_alarms_notify_the_encrypted_topic(synth):
 
 
 def test_dashboard_is_named_per_endpoint_and_region(synth):
-    dashboard = only(synth(model="claude-3-opus", endpoint="chat"), "AWS::CloudWatch::Dashboard")
+    dashboard = only(synth(model="claude-opus-4-6", endpoint="chat"), "AWS::CloudWatch::Dashboard")
     assert dashboard["DashboardName"] == "llm-chat-us-east-1"
     body = json.dumps(dashboard["DashboardBody"])
-    assert "input * 0.015 / 1000 + output * 0.075 / 1000" in body  # the cost estimate uses Opus's prices
+    assert "input * 0.0055 / 1000 + output * 0.0275 / 1000" in body  # Opus's geography-profile prices
     assert '\\"value\\":30000' in body  # latency budget line, in ms
 
 
 def test_budget_filters_bedrock_spend_and_alerts_the_topic(synth, registry):
-    model = bedrock_model(registry, "claude-3-opus")
-    template = synth(model="claude-3-opus")
+    model = bedrock_model(registry, "claude-opus-4-6")
+    template = synth(model="claude-opus-4-6")
     budget = only(template, "AWS::Budgets::Budget")
     assert budget["Budget"]["BudgetLimit"] == {"Amount": 500, "Unit": "USD"}
     assert budget["Budget"]["TimeUnit"] == "MONTHLY"
@@ -187,7 +244,7 @@ def test_budget_filters_bedrock_spend_and_alerts_the_topic(synth, registry):
 
 
 def test_client_parameter_names_the_model_id_clients_call(synth):
-    template = synth(model="claude-3-5-sonnet", endpoint="chat")
+    template = synth(model="claude-haiku-4-5", endpoint="chat")
     parameter = only(template, "AWS::SSM::Parameter")
     assert parameter["Name"] == "/llm-endpoints/chat"  # the SageMaker stack's name for the same endpoint
     parts = parameter["Value"]["Fn::Join"][1]
@@ -198,19 +255,20 @@ def test_client_parameter_names_the_model_id_clients_call(synth):
         "hosting": "bedrock",
         "endpoint_name": "chat",
         "region": "us-east-1",
-        "model_key": "claude-3-5-sonnet",
-        "model_id": "us.anthropic.claude-3-5-sonnet-20240620-v1:0",
-        "foundation_model_id": "anthropic.claude-3-5-sonnet-20240620-v1:0",
-        "inference_profile_id": "us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "model_key": "claude-haiku-4-5",
+        "model_id": f"us.{HAIKU_ID}",
+        "foundation_model_id": HAIKU_ID,
+        "inference_profile_id": f"us.{HAIKU_ID}",
+        "inference_profile_scope": "geography",
         "client_role_arn": "ROLE_ARN",
         "context_length": 200000,
-        "latency_budget_seconds": 10,
+        "latency_budget_seconds": 2,
     }
 
 
 def test_outputs_tell_clients_what_to_call(synth):
-    template = synth(model="claude-3-sonnet")
-    template.has_output("ModelId", {"Value": "anthropic.claude-3-sonnet-20240229-v1:0"})
+    template = synth(model="claude-sonnet-4-6")
+    template.has_output("ModelId", {"Value": "us.anthropic.claude-sonnet-4-6"})
     for name in ("InvokePolicyArn", "ClientRoleArn", "ClientParameterName", "AlarmTopicArn", "DashboardName"):
         assert name in template.to_json()["Outputs"]
 
@@ -218,7 +276,7 @@ def test_outputs_tell_clients_what_to_call(synth):
 @pytest.mark.parametrize("key", BEDROCK_MODELS)
 def test_each_claude_model_synthesizes_exactly_one_bedrock_stack(key):
     app = App(context={"model": key})
-    add_deployment(app, {})
+    add_deployment(app, {}, today=SYNTH_TODAY)
     stacks = [child for child in app.node.children if isinstance(child, Stack)]
     assert [stack.stack_name for stack in stacks] == [f"llm-{key}"]
     resources = Template.from_stack(stacks[0]).to_json()["Resources"].values()

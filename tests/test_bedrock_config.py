@@ -15,7 +15,7 @@ from aws_cdk import App
 from llm_config import BedrockModelConfig, ConfigError, load_registry
 from llm_config.principals import trusted_principals_from_context
 from stacks.app_factory import add_deployment
-from tests.conftest import BEDROCK_MODELS, REPO_ROOT
+from tests.conftest import BEDROCK_MODELS, REPO_ROOT, RETIRED_BEDROCK_MODELS, SYNTH_TODAY
 
 CONFIG_DIR = REPO_ROOT / "model_configs"
 
@@ -29,7 +29,7 @@ def write_registry(tmp_path: Path, key: str, edit: dict[str, Any]) -> Path:
         *parents, leaf = dotted.split(".")
         target = data
         for parent in parents:
-            target = target.setdefault(parent, {})
+            target = target[int(parent)] if isinstance(target, list) else target.setdefault(parent, {})
         if value is None:
             del target[leaf]
         else:
@@ -38,20 +38,37 @@ def write_registry(tmp_path: Path, key: str, edit: dict[str, Any]) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("key", BEDROCK_MODELS)
-def test_shipped_configs_load_with_prices_and_sources(registry, key):
+@pytest.mark.parametrize("key", BEDROCK_MODELS + RETIRED_BEDROCK_MODELS)
+def test_shipped_configs_load_with_prices_lifecycle_and_sources(registry, key):
     model = registry.resolve(key)
     assert isinstance(model, BedrockModelConfig)
-    assert model.model_id.startswith("anthropic.claude-3")
+    assert model.model_id.startswith("anthropic.claude-")
     assert 0 < model.prices.input_per_1k_usd < model.prices.output_per_1k_usd
     assert model.prices.source and model.prices.retrieved
-    assert model.context_length == 200_000
+    assert model.lifecycle.source and model.lifecycle.retrieved == "2026-12-01"
+    assert model.context_length >= 200_000
+    assert model.planner is not None, "every shipped config keeps its planner figures"
 
 
-def test_design_prices_per_1k_tokens(registry):
-    prices = {key: registry.resolve(key).prices for key in BEDROCK_MODELS}
-    per_1k = {key: (p.input_per_1k_usd, p.output_per_1k_usd) for key, p in prices.items()}
+@pytest.mark.parametrize("key", BEDROCK_MODELS)
+def test_current_models_are_called_through_profiles_with_global_prices_ten_percent_lower(registry, key):
+    model = registry.resolve(key)
+    assert isinstance(model, BedrockModelConfig)
+    profiles = model.inference_profiles
+    assert profiles is not None and profiles.scope == "geography"  # the documented default
+    assert profiles.source and profiles.retrieved
+    prices = model.prices
+    assert prices.global_input_per_1k_usd and prices.global_output_per_1k_usd
+    assert prices.input_per_1k_usd == pytest.approx(1.1 * prices.global_input_per_1k_usd)
+    assert prices.output_per_1k_usd == pytest.approx(1.1 * prices.global_output_per_1k_usd)
+
+
+def test_prices_per_1k_tokens(registry):
+    per_1k = {key: registry.resolve(key).price_per_1k for key in BEDROCK_MODELS + RETIRED_BEDROCK_MODELS}
     assert per_1k == {
+        "claude-haiku-4-5": (0.0011, 0.0055),
+        "claude-sonnet-4-6": (0.0033, 0.0165),
+        "claude-opus-4-6": (0.0055, 0.0275),
         "claude-3-haiku": (0.00025, 0.00125),
         "claude-3-sonnet": (0.003, 0.015),
         "claude-3-opus": (0.015, 0.075),
@@ -59,9 +76,16 @@ def test_design_prices_per_1k_tokens(registry):
     }
 
 
+@pytest.mark.parametrize("key", RETIRED_BEDROCK_MODELS)
+def test_seed_models_name_a_current_successor(registry, key):
+    model = registry.resolve(key)
+    assert isinstance(model, BedrockModelConfig)
+    assert model.lifecycle.successor in BEDROCK_MODELS
+
+
 def test_defaults_apply_when_alarms_and_budget_are_left_out(tmp_path):
-    registry = load_registry(write_registry(tmp_path, "claude-3-sonnet", {"budget": None}))
-    model = registry.resolve("claude-3-sonnet")
+    registry = load_registry(write_registry(tmp_path, "claude-haiku-4-5", {"budget": None}))
+    model = registry.resolve("claude-haiku-4-5")
     assert isinstance(model, BedrockModelConfig)
     assert (model.alarms.period_seconds, model.alarms.evaluation_periods, model.alarms.datapoints_to_alarm) == (300, 3, 2)
     assert model.alarms.latency_statistic == "p90"
@@ -91,14 +115,26 @@ def test_defaults_apply_when_alarms_and_budget_are_left_out(tmp_path):
         ("claude-3-haiku", {"budget.time_unit": "WEEKLY"}, "budget.time_unit", "got 'WEEKLY'"),
         ("claude-3-haiku", {"budget.cost_filter_services": []}, "budget.cost_filter_services", "at least 1 item"),
         ("claude-3-haiku", {"budget.alert_thresholds_percent": list(range(10, 70, 10))}, "alert_thresholds_percent", "at most 5"),
+        ("claude-3-haiku", {"lifecycle.status": "retired"}, "lifecycle.status", "got 'retired'"),
+        ("claude-3-haiku", {"lifecycle.successor": None}, "lifecycle", "needs a successor"),
+        ("claude-3-haiku", {"lifecycle.source": None}, "lifecycle.source", "required key is missing"),
+        ("claude-3-haiku", {"lifecycle": None}, "lifecycle", "required key is missing"),
+        ("claude-haiku-4-5", {"inference_profiles.scope": "planet"}, "inference_profiles.scope", "got 'planet'"),
         (
-            "claude-3-5-sonnet",
-            {"cross_region_inference.profile_id": "eu.anthropic.claude-3-haiku-20240307-v1:0"},
-            "cross_region_inference",
-            "does not route to model_id",
+            "claude-haiku-4-5",
+            {"inference_profiles.global": None, "inference_profiles.scope": "global"},
+            "inference_profiles",
+            "no global profile",
         ),
-        ("claude-3-5-sonnet", {"cross_region_inference.destination_regions": []}, "destination_regions", "at least 1 item"),
-        ("claude-3-5-sonnet", {"cross_region_inference.source_regions": ["US East"]}, "source_regions.0", "should match pattern"),
+        (
+            "claude-haiku-4-5",
+            {"prices.global_input_per_1k_usd": None, "inference_profiles.scope": "global"},
+            "",
+            "no global_input",
+        ),
+        ("claude-haiku-4-5", {"inference_profiles.geographies": []}, "inference_profiles", "no geography is listed"),
+        ("claude-haiku-4-5", {"inference_profiles.geographies.0.prefix": "U.S."}, "prefix", "should match pattern"),
+        ("claude-haiku-4-5", {"planner.quality": "great"}, "planner.quality", "got 'great'"),
     ],
 )
 def test_bad_bedrock_config_names_file_field_and_fix(tmp_path, key, edit, field, message):
@@ -112,16 +148,16 @@ def test_bad_bedrock_config_names_file_field_and_fix(tmp_path, key, edit, field,
 
 def synth_error(**context: Any) -> ConfigError:
     with pytest.raises(ConfigError) as caught:
-        add_deployment(App(context=context), {})
+        add_deployment(App(context=context), {}, today=SYNTH_TODAY)
     return caught.value
 
 
-def test_cross_region_profile_outside_its_source_regions_stops_synth():
-    error = synth_error(model="claude-3-5-sonnet", region="eu-west-1")
-    assert error.source.endswith("claude-3-5-sonnet.yaml")
-    assert error.field == "cross_region_inference.source_regions"
-    assert "cannot be called from eu-west-1" in error.problem
-    assert error.fix and "us-east-1, us-east-2, us-west-2" in error.fix
+def test_profile_outside_its_source_regions_stops_synth():
+    error = synth_error(model="claude-opus-4-6", region="ap-south-1")
+    assert error.source.endswith("claude-opus-4-6.yaml")
+    assert error.field == "inference_profiles"
+    assert "no geography inference profile of anthropic.claude-opus-4-6-v1 can be called from ap-south-1" in error.problem
+    assert error.fix and "us-east-1" in error.fix
 
 
 @pytest.mark.parametrize(
@@ -134,7 +170,7 @@ def test_cross_region_profile_outside_its_source_regions_stops_synth():
     ],
 )
 def test_bad_trusted_principals_stop_synth(value, message):
-    error = synth_error(model="claude-3-sonnet", trusted_principals=value)
+    error = synth_error(model="claude-sonnet-4-6", trusted_principals=value)
     assert error.source == "-c trusted_principals"
     assert message in error.problem
 
@@ -154,12 +190,12 @@ def test_app_exits_2_with_one_message_for_a_bad_bedrock_region(tmp_path):
     result = subprocess.run(
         [sys.executable, "app.py"],
         cwd=REPO_ROOT,
-        env={"CDK_CONTEXT_JSON": '{"model": "claude-3-5-sonnet", "region": "ap-south-1"}', "CDK_OUTDIR": str(tmp_path)},
+        env={"CDK_CONTEXT_JSON": '{"model": "claude-sonnet-4-6", "region": "ap-south-1"}', "CDK_OUTDIR": str(tmp_path)},
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("error: model_configs/claude-3-5-sonnet.yaml: cross_region_inference.source_regions:")
+    assert result.stderr.startswith("error: model_configs/claude-sonnet-4-6.yaml: inference_profiles: no geography")
     assert not list(tmp_path.glob("*.template.json"))

@@ -40,10 +40,12 @@ def test_a_sagemaker_stacks_parameter_is_what_the_client_reads(synth, registry):
 
 
 def test_a_bedrock_stacks_parameter_is_what_the_client_reads(synth, registry):
-    model = parse_parameter("chat", published(synth(model="claude-3-5-sonnet", endpoint="chat")))
+    text = published(synth(model="claude-haiku-4-5", endpoint="chat"))
+    model = parse_parameter("chat", text)
 
-    config = registry.resolve("claude-3-5-sonnet")
+    config = registry.resolve("claude-haiku-4-5")
     assert isinstance(model, BedrockModel)
-    assert model.model_id == config.invoke_id == "us.anthropic.claude-3-5-sonnet-20240620-v1:0"  # the inference profile
-    assert (model.name, model.model_key, model.latency_budget_seconds) == ("chat", "claude-3-5-sonnet", 10)
-    assert json.loads(published(synth(model="claude-3-5-sonnet", endpoint="chat")))["schema_version"] == 2
+    profile = config.route("us-east-1", "test").invoke_id
+    assert model.model_id == profile == "us.anthropic.claude-haiku-4-5-20251001-v1:0"  # the inference profile
+    assert (model.name, model.model_key, model.latency_budget_seconds) == ("chat", "claude-haiku-4-5", 2)
+    assert json.loads(text)["schema_version"] == 2

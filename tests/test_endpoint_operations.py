@@ -394,7 +394,7 @@ def test_regions_without_cloudformation_budgets_match_cfn_lint():
     assert without == REGIONS_WITHOUT_CLOUDFORMATION_BUDGETS
 
 
-@pytest.mark.parametrize(("model", "alarms"), [("mistral", 6), ("claude-3-haiku", 3)])
+@pytest.mark.parametrize(("model", "alarms"), [("mistral", 6), ("claude-haiku-4-5", 3)])
 def test_a_region_without_cloudformation_budgets_gets_a_warning_instead_of_a_failed_synth(model, alarms):
     stack = add_deployment(App(context={**CDK_JSON_CONTEXT, "model": model, "region": "eu-north-1"}), NEUTRAL_ENVIRON)
     template = Template.from_stack(stack)

@@ -29,9 +29,10 @@ sys.path.insert(0, str(REPO_ROOT / "examples"))
 import agent as example_agent
 
 REGION = "us-east-1"
-PROFILE = "us.anthropic.claude-3-5-sonnet-20240620-v1:0"
+PROFILE = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 MISTRAL_FORMAT = "<s>[INST] {prompt} [/INST]"
 QUESTION = "What is 1.408 times 730?"
+UNSTREAMABLE = "us.example.no-stream-v1:0"  # a model id langchain-aws does not know to stream
 
 
 def variant(name: str = "mistral-7b", **overrides: Any) -> dict[str, Any]:
@@ -68,9 +69,9 @@ def bedrock_parameter(name: str = "chat", model_id: str = PROFILE) -> dict[str, 
         "hosting": "bedrock",
         "endpoint_name": name,
         "region": REGION,
-        "model_key": "claude-3-5-sonnet",
+        "model_key": "claude-haiku-4-5",
         "model_id": model_id,
-        "foundation_model_id": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "foundation_model_id": "anthropic.claude-haiku-4-5-20251001-v1:0",
         "inference_profile_id": model_id,
         "client_role_arn": "arn:aws:iam::123456789012:role/client",
         "context_length": 200000,
@@ -121,7 +122,7 @@ def server() -> Iterator[StandinServer]:
                 "split", (StandinVariant("mistral-7b", 9.0, "lmi"), StandinVariant("mixtral-8x7b", 1.0, "lmi"))
             ),
         },
-        {PROFILE},
+        {PROFILE, UNSTREAMABLE},
     )
     standin = StandinServer(catalog)
     standin.start()
@@ -203,8 +204,8 @@ def test_bedrock_converse_and_converse_stream_call_the_published_model_id(sessio
     assert answer.served_by == PROFILE and answer.hosting == "bedrock"
     assert answer.text == f"[protocol stand-in, not a model: bedrock model {PROFILE}] You said: Hello" == streamed
     assert [r["path"] for r in server.requests] == [
-        "/model/us.anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse",
-        "/model/us.anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse-stream",
+        "/model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0/converse",
+        "/model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0/converse-stream",
     ]
     assert server.requests[0]["body"]["inferenceConfig"] == {"maxTokens": 64}
 
@@ -255,7 +256,7 @@ def test_still_throttled_after_every_try(session, server):
 
     with pytest.raises(
         llm_client.ThrottledError,
-        match=r"^endpoint assistant \(bedrock, claude-3-5-sonnet\) is still "
+        match=r"^endpoint assistant \(bedrock, claude-haiku-4-5\) is still "
         r"throttled after 3 tries \(ThrottlingException: Too many tokens\): send fewer requests",
     ):
         made.invoke("assistant", "Hi")
@@ -493,3 +494,40 @@ def test_the_package_declares_its_own_dependencies():
     assert [d.split(">")[0] for d in project["dependencies"]] == ["boto3"]
     assert {d.split(">")[0] for d in project["optional-dependencies"]["langchain"]} == {"langchain-aws", "langchain-core"}
     assert not any(Path(REPO_ROOT / "llm_client" / "src" / "llm_client").glob("**/cdk*"))
+
+
+def test_the_readmes_print_the_clients_defaults():
+    from llm_client.client import BACKOFF_CAP_SECONDS, DEFAULT_ATTEMPTS, DEFAULT_MAX_TOKENS, TIMEOUT_FACTOR
+
+    assert TIMEOUT_FACTOR == 2  # "twice the latency budget"
+    root = (REPO_ROOT / "README.md").read_text()
+    assert f"after {llm_client.DEFAULT_TTL_SECONDS:g} s" in root and f"up to {DEFAULT_ATTEMPTS} tries" in root
+    assert "twice the\nendpoint's latency budget" in root
+    package = (REPO_ROOT / "llm_client" / "README.md").read_text()
+    assert f"| {llm_client.DEFAULT_TTL_SECONDS:g} s (`ttl_seconds=`)" in package
+    assert f"| {DEFAULT_ATTEMPTS} (`attempts=`)" in package and f"min({BACKOFF_CAP_SECONDS:g}, 2^(n-1))" in package
+    assert f"| {DEFAULT_MAX_TOKENS} tokens (`max_tokens=`)" in package and "| twice the latency budget" in package
+
+
+def test_chat_model_async_calls(session):
+    import asyncio
+
+    model = llm_client.chat_model("assistant", session=session)
+
+    async def both() -> tuple[str, str]:
+        answer = await model.ainvoke("Hi")
+        pieces = [chunk.text async for chunk in model.astream("Hi")]
+        return answer.text, "".join(pieces)
+
+    answer, streamed = asyncio.run(both())
+    assert answer == streamed and answer.endswith("You said: Hi")
+
+
+def test_a_bedrock_model_that_langchain_aws_will_not_stream_answers_a_stream_in_one_piece(session, server):
+    session.put("other", bedrock_parameter("other", model_id=UNSTREAMABLE))
+    model = llm_client.chat_model("other", session=session)
+
+    chunks = list(model.stream("Hi"))
+
+    assert len(chunks) == 1 and chunks[0].text.endswith("You said: Hi")
+    assert [r["path"] for r in server.requests] == ["/model/us.example.no-stream-v1%3A0/converse"]

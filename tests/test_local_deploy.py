@@ -22,9 +22,8 @@ from tests.conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "examples"))
 
-# The Bedrock model the agent's endpoint moves to. Any deployable Bedrock key works; it must not be past its
-# end of life in us-east-1 once the lifecycle check refuses those.
-BEDROCK_MODEL = "claude-3-haiku"
+# The Bedrock model the agent's endpoint moves to: any current (not retired) Bedrock config.
+BEDROCK_MODEL = "claude-haiku-4-5"
 QUESTION = "What is 1.408 times 730?"
 
 
@@ -57,13 +56,37 @@ def test_environment_for_the_cli_has_no_real_aws_settings(emulator: rehearsal.Em
     assert env["NO_PROXY"] == "intranet.example,127.0.0.1" and env["no_proxy"] == "127.0.0.1"
 
 
+def test_client_apps_get_the_runtimes_at_the_stand_in_and_everything_else_at_moto(emulator: rehearsal.Emulator) -> None:
+    env = rehearsal.client_environment(emulator, {"PATH": "/bin", "AWS_PROFILE": "prod"})
+    endpoints = {k: v for k, v in env.items() if k.startswith("AWS_ENDPOINT_URL")}
+    assert endpoints == {
+        "AWS_ENDPOINT_URL": emulator.url,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator.standin_url,
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emulator.standin_url,
+    }
+    assert emulator.standin_port not in (0, emulator.port) and "AWS_PROFILE" not in env
+    assert env["PATH"] == f"{REPO_ROOT / '.venv' / 'bin'}:/bin" and env["AWS_ACCESS_KEY_ID"] == "testing"
+
+
+def test_run_local_without_an_emulator_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    assert rehearsal.main(["run", "python", "-V"]) == 2
+    assert capsys.readouterr().err == (
+        "error: no local emulator with the runtime stand-in is running: ./tasks.sh deploy-local first\n"
+    )
+
+
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's socket table")
-def test_emulator_listens_on_127_0_0_1_only(emulator: rehearsal.Emulator) -> None:
+@pytest.mark.parametrize("server", ["moto", "runtime stand-in"])
+def test_emulator_listens_on_127_0_0_1_only(emulator: rehearsal.Emulator, server: str) -> None:
+    port = emulator.port if server == "moto" else emulator.standin_port
     listening = [  # /proc/net/tcp{,6}: local address as HEXIP:HEXPORT, state 0A = LISTEN
         line.split()[1].split(":")[0]
         for table in ("/proc/net/tcp", "/proc/net/tcp6")
         for line in Path(table).read_text().splitlines()[1:]
-        if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == emulator.port
+        if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port
     ]
     assert listening == ["0100007F"]  # 127.0.0.1, little-endian; no 0.0.0.0, no IPv6
 
@@ -176,22 +199,22 @@ def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulato
 def test_deploy_local_and_destroy_local_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """`./tasks.sh deploy-local claude-3-haiku` then `destroy-local`, as the user runs them: the commands start
+    """`./tasks.sh deploy-local claude-haiku-4-5` then `destroy-local`, as the user runs them: the commands start
     the emulator, record it in the state file, ignore a real-looking AWS profile, and stop the emulator."""
     monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
     monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile")  # would fail the CLI if it were used
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: traffic through it would fail
     try:
-        assert rehearsal.main(["deploy", "claude-3-haiku"]) == 0
+        assert rehearsal.main(["deploy", "claude-haiku-4-5"]) == 0
         state = rehearsal.read_state()
-        assert state is not None and list(state.stacks) == ["llm-claude-3-haiku"] and rehearsal.is_up(state.emulator)
+        assert state is not None and list(state.stacks) == ["llm-claude-haiku-4-5"] and rehearsal.is_up(state.emulator)
         printed = "".join(capfd.readouterr())  # the CLI's output too
-        assert "Deployed llm-claude-3-haiku into the local AWS emulator" in printed
+        assert "Deployed llm-claude-haiku-4-5 into the local AWS emulator" in printed
         assert "mistral" not in printed  # bootstrap did not synthesize cdk.json's default model
         assert "ok AWS::IAM::ManagedPolicy" in printed and "./tasks.sh destroy-local" in printed
         assert rehearsal.main(["destroy"]) == 0
-        assert "Destroyed llm-claude-3-haiku; nothing else was left behind." in capfd.readouterr().out
+        assert "Destroyed llm-claude-haiku-4-5; nothing else was left behind." in capfd.readouterr().out
         assert rehearsal.read_state() is None and not rehearsal.is_up(state.emulator)
     finally:
         left = rehearsal.read_state()

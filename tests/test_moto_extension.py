@@ -59,7 +59,7 @@ def templates(synth: Callable[..., Template]) -> dict[str, dict[str, Any]]:
         "serve": dict(synth(**SERVE).to_json()),
         "split": dict(synth(**SERVE, candidate="mixtral", candidate_weight="10").to_json()),
         "mixtral": dict(synth(endpoint="chat", model="mixtral").to_json()),
-        "bedrock": dict(synth(model="claude-3-haiku").to_json()),
+        "bedrock": dict(synth(model="claude-haiku-4-5").to_json()),
         "extras": extras_template(),
     }
 

@@ -155,6 +155,6 @@ def test_the_app_reports_a_bad_override_without_a_traceback(tmp_path):
 
 
 def test_overrides_apply_to_bedrock_stacks_too(synth):
-    template = synth(model="claude-3-haiku", alarm_email="ops@example.com", budget_usd="30")
+    template = synth(model="claude-haiku-4-5", alarm_email="ops@example.com", budget_usd="30")
     template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
     template.has_resource_properties("AWS::Budgets::Budget", {"Budget": {"BudgetLimit": {"Amount": 30, "Unit": "USD"}}})

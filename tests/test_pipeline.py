@@ -424,9 +424,9 @@ def test_pipeline_app_without_a_connection_exits_2_with_one_message(tmp_path):
     assert not list(tmp_path.glob("*.template.json"))
 
 
-def test_a_bedrock_deployment_is_deployed_and_smoke_tested_with_invoke_model_on_exactly_its_model(tmp_path, registry):
+def test_a_bedrock_deployment_is_lifecycle_checked_deployed_and_smoke_tested_on_exactly_its_model(tmp_path, registry):
     stages = {**STAGES, "stages": [{"name": "staging", "account": "222222222222", "region": "us-east-1"}]}
-    root = make_repo(tmp_path / "repo", stages=stages, assistant={"endpoint": "assistant", "model": "claude-3-5-sonnet"})
+    root = make_repo(tmp_path / "repo", stages=stages, assistant={"endpoint": "assistant", "model": "claude-haiku-4-5"})
     app, stack = build(root, registry, tmp_path / "out")
     app.synth()  # cdk-nag clean
     (endpoint_stack,) = stack.stages["staging"].endpoint_stacks
@@ -434,23 +434,34 @@ def test_a_bedrock_deployment_is_deployed_and_smoke_tested_with_invoke_model_on_
     Template.from_stack(endpoint_stack).resource_count_is("AWS::SageMaker::Endpoint", 0)
     access = Template.from_stack(stack.stages["staging"].smoke_test_access)
     (policy,) = access.find_resources("AWS::IAM::Policy").values()
+    model_id = "anthropic.claude-haiku-4-5-20251001-v1:0"
+    profile = f"arn:aws:bedrock:us-east-1:222222222222:inference-profile/us.{model_id}"
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [
         {
             "Action": "ssm:GetParameter",
             "Effect": "Allow",
             "Resource": "arn:aws:ssm:us-east-1:222222222222:parameter/llm-endpoints/assistant",
         },
+        # The profile, called in the stage's region, and the model in the profile's destinations only through it.
+        {"Action": "bedrock:InvokeModel", "Effect": "Allow", "Resource": profile},
         {
             "Action": "bedrock:InvokeModel",
+            "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": profile}},
             "Effect": "Allow",
-            # The profile, called in the stage's region, and the model in the profile's destination regions.
-            "Resource": [
-                "arn:aws:bedrock:us-east-1:222222222222:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0",
-                "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0",
-                "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0",
-            ],
+            "Resource": [f"arn:aws:bedrock:{r}::foundation-model/{model_id}" for r in ("us-east-1", "us-east-2", "us-west-2")],
+        },
+        # The lifecycle check before the deploy reads the model's modelLifecycle.
+        {
+            "Action": "bedrock:GetFoundationModel",
+            "Effect": "Allow",
+            "Resource": f"arn:aws:bedrock:us-east-1::foundation-model/{model_id}",
         },
     ]
+    commands = json.dumps(Template.from_stack(stack).find_resources("AWS::CodeBuild::Project"))
+    assert (
+        "python scripts/bedrock_lifecycle.py --region us-east-1 --role-arn"
+        " arn:aws:iam::222222222222:role/llm-smoke-test-staging claude-haiku-4-5"
+    ) in commands
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ def test_the_issue_question(capsys, tmp_path):
     assert "Asks: quality high or better, full answer within 2 s, budget $500/month" in out
     table = out.split("\n\n")[1].splitlines()
     assert table[0].split()[:3] == ["#", "model", "hosting"]
-    assert len(table) == 1 + 12  # five SageMaker configs, four Claude and three OpenAI models
+    assert len(table) == 1 + 11  # five SageMaker configs, three current Claude (the retired left out) and three OpenAI models
     assert table[1].split()[:2] == ["1", "gpt-3.5-turbo"]
     mistral = next(line for line in table if "mistral-7b" in line)
     assert mistral.split()[7:11] == ["$1,028", "$1,028", "(1", "inst)"]  # always-on and autoscaled
@@ -59,7 +59,7 @@ def test_aws_only_leaves_out_openai(capsys):
     status, out, _ = run(capsys, *ISSUE_QUESTION, "--aws-only")
     assert status == 0
     assert "gpt-" not in out
-    assert "Recommendation: Claude 3.5 Sonnet on Bedrock ($438/month)" in out
+    assert "Recommendation: Claude Sonnet 4.6 on Bedrock ($482/month)" in out  # 73,000 x $0.0066
 
 
 def test_guide_corrections(capsys):
@@ -133,7 +133,7 @@ def test_guide_corrections_in_docs_match_the_tool(capsys):
 
 def test_docs_example_and_chart_match_the_tool(capsys, tmp_path):
     chart = tmp_path / "chart.svg"
-    compare = ["--compare", "mistral-7b", "mixtral-8x7b", "claude-3-sonnet", "claude-3-haiku"]
+    compare = ["--compare", "mistral-7b", "mixtral-8x7b", "claude-sonnet-4-6", "claude-haiku-4-5"]
     status, out, _ = run(capsys, *ISSUE_QUESTION, *compare, "--chart", str(chart))
     assert status == 0
     docs = REPO_ROOT / "docs"
@@ -156,7 +156,18 @@ def test_bedrock_docs_quote_the_planners_scenario_2_figures(capsys):
         ("$1,027.84 (1 x ml.g5.xlarge) vs $18.25/month", "USD 18.25 a month at 100 requests a day (98% less"),
         ("vs $1,825.00/month", "USD 1,825 at 10,000 a day (78% more"),
         ("break even at 235 req/hour (5,632/day)", "break even at 235 requests an hour (5,632 a day)"),
+        ("vs $20.08/month", "USD 20.08 a month at 100 requests a day"),
+        ("vs $2,007.50/month", "USD 2,007.50 at 10,000 (95% more"),
+        ("break even at 213 req/hour (5,120/day)", "breaks even with it at 213 requests an hour (5,120 a day)"),
     ]:
         assert planner_figure in out
         assert docs_figure in bedrock_docs
     assert "USD 1,027.84 a month" in bedrock_docs
+
+
+def test_include_retired_lists_the_retired_models_marked(capsys):
+    status, out, _ = run(capsys, *ISSUE_QUESTION, "--include-retired")
+    assert status == 0
+    table = out.split("\n\n")[1]
+    assert "claude-3-sonnet    Bedrock (retired)" in table
+    assert "Recommendation: Claude" not in out or "retired" not in out.split("Recommendation:")[1].splitlines()[0]

@@ -14,13 +14,14 @@ from planner.assumptions import DATA_DIR, PlannerData, load_planner_data
 from planner.costs import SageMakerOption, Traffic, break_even_requests_per_hour, sagemaker_option, token_option
 from planner.guide import guide_findings
 from planner.recommend import Asks, assess
+from tests.conftest import REPO_ROOT, SYNTH_TODAY
 
 TRAFFIC = Traffic(requests_per_hour=100, input_tokens=500, output_tokens=300)
 
 
 @pytest.fixture(scope="module")
 def data(registry) -> PlannerData:
-    return load_planner_data(registry)
+    return load_planner_data(registry, today=SYNTH_TODAY)
 
 
 def hosted(data: PlannerData, key: str, traffic: Traffic = TRAFFIC) -> SageMakerOption:
@@ -106,11 +107,57 @@ def test_guide_hosting_figures_are_corrected(data):
 
 def test_guide_scenario_2(data):
     # 100/day = 3,041.67 requests/month x $0.006 = $18.25; 10,000/day = $1,825.00. One instance carries both.
-    assert finding(data, "Scenario 2 at 100 requests/day").startswith("$1,027.84 (1 x ml.g5.xlarge) vs $18.25/month")
-    assert finding(data, "Scenario 2 at 100 requests/day").endswith("98% savings")
-    assert finding(data, "Scenario 2 at 10,000 requests/day").startswith("$1,027.84 (1 x ml.g5.xlarge) vs $1,825.00/month")
-    assert finding(data, "Scenario 2 at 10,000 requests/day").endswith("+78% on Bedrock")  # 1825 / 1027.84 - 1
-    assert "break even at 235 req/hour (5,632/day)" in finding(data, "Where hosted APIs")
+    guide = "(Mistral 7B on SageMaker vs Claude 3 Sonnet, retired on Bedrock)"
+    assert finding(data, f"Scenario 2 at 100 requests/day {guide}").startswith("$1,027.84 (1 x ml.g5.xlarge) vs $18.25/month")
+    assert finding(data, f"Scenario 2 at 100 requests/day {guide}").endswith("98% savings")
+    assert finding(data, f"Scenario 2 at 10,000 requests/day {guide}").startswith(
+        "$1,027.84 (1 x ml.g5.xlarge) vs $1,825.00/month"
+    )
+    assert finding(data, f"Scenario 2 at 10,000 requests/day {guide}").endswith("+78% on Bedrock")  # 1825 / 1027.84 - 1
+    assert "break even at 235 req/hour (5,632/day)" in finding(data, "Where hosted APIs stop being cheaper (Claude 3 Sonnet)")
+
+
+def test_guide_scenario_2_with_the_successor(data):
+    # Claude Sonnet 4.6 (us. profile): 0.5 x 0.0033 + 0.3 x 0.0165 = $0.0066/request; 3,041.67 x 0.0066 = $20.08.
+    successor = "(Mistral 7B on SageMaker vs Claude Sonnet 4.6)"
+    assert finding(data, f"Scenario 2 at 100 requests/day {successor}").startswith("$1,027.84 (1 x ml.g5.xlarge) vs $20.08/month")
+    assert finding(data, f"Scenario 2 at 10,000 requests/day {successor}").endswith("+95% on Bedrock")  # 2007.5 / 1027.84 - 1
+    assert "break even at 213 req/hour" in finding(data, "Where hosted APIs stop being cheaper (Claude Sonnet 4.6)")
+
+
+def test_guide_says_which_of_its_models_retired_and_what_replaces_them(data):
+    assert finding(data, "Claude 3 Sonnet on Bedrock").startswith(
+        "retired on Bedrock (lifecycle in model_configs/claude-3-sonnet.yaml): deploy claude-sonnet-4-6 instead,"
+        " $0.0033/$0.0165 per 1K tokens in/out"
+    )
+    assert "deploy claude-haiku-4-5 instead" in finding(data, "Claude 3 Haiku on Bedrock")
+    assert "deploy claude-opus-4-6 instead" in finding(data, "Claude 3 Opus on Bedrock")
+
+
+def test_a_copied_bedrock_config_is_planned_without_touching_planner_data(tmp_path):
+    import shutil
+
+    from llm_config import load_registry
+
+    config_dir = tmp_path / "model_configs"
+    shutil.copytree(REPO_ROOT / "model_configs", config_dir)
+    text = (config_dir / "claude-haiku-4-5.yaml").read_text().replace("key: claude-haiku-4-5", "key: my-haiku")
+    text = text[: text.index("planner:")] + text[text.index("budget:") :]  # no planner block either
+    (config_dir / "my-haiku.yaml").write_text(text)
+    data = load_planner_data(load_registry(config_dir), today=SYNTH_TODAY)
+    assert data.quality["my-haiku"] == "good"
+    assert data.throughput["my-haiku"].first_token_seconds == 2.0  # the documented default
+    assert data.token_prices["my-haiku"].input_per_1k_usd == 0.0011
+
+
+def test_a_bedrock_entry_in_the_planner_data_files_is_refused(tmp_path, registry):
+    import shutil
+
+    shutil.copytree(DATA_DIR, tmp_path, dirs_exist_ok=True)
+    path = tmp_path / "quality.yaml"
+    path.write_text(path.read_text() + "  claude-haiku-4-5: critical\n")
+    with pytest.raises(ConfigError, match="Bedrock models keep their planner figures in their own config"):
+        load_planner_data(registry, data_dir=tmp_path, today=SYNTH_TODAY)
 
 
 def test_guide_scenario_3(data):

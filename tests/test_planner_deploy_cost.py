@@ -27,18 +27,18 @@ def test_cost_line_warns_when_the_region_is_not_the_price_region():
 
 
 def test_cost_line_for_a_bedrock_model_uses_its_config_prices(registry):
-    spec = DeploymentSpec(endpoint_name="haiku", region="us-east-1", model=registry.resolve("claude-3-haiku"))
+    spec = DeploymentSpec(endpoint_name="haiku", region="us-east-1", model=registry.resolve("claude-haiku-4-5"))
     line = cost_line(spec, registry)
     assert line.startswith(
-        "Estimated cost of llm-haiku: no fixed cost; Bedrock bills $0.00025 per 1K input and $0.00125 per 1K output tokens,"
-        " $0.50 per 1,000 requests of 500 + 300 tokens (us-east-1 on-demand)."  # 1000 x (0.5 x 0.00025 + 0.3 x 0.00125)
+        "Estimated cost of llm-haiku: no fixed cost; Bedrock bills $0.0011 per 1K input and $0.0055 per 1K output tokens,"
+        " $2.20 per 1,000 requests of 500 + 300 tokens (us-east-1 on-demand)."  # 1000 x (0.5 x 0.0011 + 0.3 x 0.0055)
     )
 
 
 def test_cost_line_of_a_bedrock_model_outside_its_price_region():
-    line = deployment_cost_line({"model": "claude-3-opus", "region": "us-west-2"}.get, {})
-    # 1000 x (0.5 x 0.015 + 0.3 x 0.075) = 30.00, priced in the config's us-east-1
-    assert "$30.00 per 1,000 requests of 500 + 300 tokens (us-east-1 on-demand); us-west-2 prices differ" in line
+    line = deployment_cost_line({"model": "claude-opus-4-6", "region": "us-west-2"}.get, {})
+    # 1000 x (0.5 x 0.0055 + 0.3 x 0.0275) = 11.00, priced in the config's us-east-1
+    assert "$11.00 per 1,000 requests of 500 + 300 tokens (us-east-1 on-demand); us-west-2 prices differ" in line
 
 
 def test_cost_line_of_a_migration_counts_both_variants():

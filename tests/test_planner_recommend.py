@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from planner.assumptions import Quality, load_planner_data
-from planner.costs import Traffic, build_options
+from planner.costs import TokenOption, Traffic, build_options
 from planner.recommend import Asks, guide_tree, rank, recommend
+from tests.conftest import SYNTH_TODAY
 
 
 @pytest.fixture(scope="module")
 def data(registry):
-    return load_planner_data(registry)
+    return load_planner_data(registry, today=SYNTH_TODAY)
 
 
 def asks(
@@ -23,7 +24,7 @@ def asks(
 
 def plan(data, the_asks: Asks):
     ranked = rank(build_options(data, the_asks.traffic), the_asks)
-    return ranked, recommend(ranked, the_asks)
+    return ranked, recommend(ranked, the_asks, data.current)
 
 
 @pytest.mark.parametrize(
@@ -67,8 +68,11 @@ def test_the_tree_pick_wins_when_it_meets_every_ask(data):
 
 def test_the_tree_pick_names_a_cheaper_option(data):
     _, recommendation = plan(data, asks(rate=1000, quality="critical", latency=None, budget=None))
-    assert recommendation.choice.option.key == "claude-3-opus"  # cheaper than GPT-4 at 500/300 tokens: $0.03 vs $0.033
-    assert "(cheapest that does: Claude 3.5 Sonnet on Bedrock at $4,380/month)" in recommendation.reason  # 730,000 x $0.006
+    # The tree names Claude Opus; Claude 3 Opus is retired, so its successor: 0.5 x 0.0055 + 0.3 x 0.0275 = $0.011/request,
+    # cheaper than GPT-4's $0.033.
+    assert recommendation.choice.option.key == "claude-opus-4-6"
+    assert "successors: claude-3-opus -> claude-opus-4-6" in recommendation.reason
+    assert recommendation.choice.monthly_usd == pytest.approx(730_000 * 0.011)
 
 
 def test_ranking_puts_options_that_meet_every_ask_first_then_cheapest(data):
@@ -80,5 +84,19 @@ def test_ranking_puts_options_that_meet_every_ask_first_then_cheapest(data):
     # Llama 2 70B at 1,000 req/h: ceil(1,000 / (2 x 3600 / 26.5 s)) = 4 instances, beyond its config's max of 2.
     assert ranked[-1].option.key == "llama2-70b"
     assert ranked[-1].misses == ("needs 4 instances, config's scaling.max_instances is 2",)
-    assert ranked[0].option.key == "claude-3-haiku"  # 730,000 x $0.0005 = $365
-    assert ranked[0].monthly_usd == pytest.approx(365)
+    assert ranked[0].option.key == "gpt-3.5-turbo"  # 730,000 x $0.0007 = $511
+    assert ranked[0].monthly_usd == pytest.approx(511)
+
+
+def test_retired_models_are_left_out_unless_asked_and_never_recommended(data):
+    the_asks = asks(rate=50, quality="good", latency=None, budget=None)
+    keys = {o.key for o in build_options(data, the_asks.traffic)}
+    assert "claude-haiku-4-5" in keys and not keys & {"claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"}
+    with_retired = build_options(data, the_asks.traffic, include_retired=True)
+    retired = {o.key for o in with_retired if isinstance(o, TokenOption) and o.retired}
+    assert retired == {"claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"}
+    ranked = rank(with_retired, the_asks)
+    assert ranked[0].option.key == "claude-3-haiku"  # the cheapest, on paper
+    recommendation = recommend(ranked, the_asks, data.current)
+    assert recommendation.choice.option.key != "claude-3-haiku"
+    assert not getattr(recommendation.choice.option, "retired", False)

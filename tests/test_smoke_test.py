@@ -217,19 +217,21 @@ def test_model_flag_reads_the_config_and_defaults_the_endpoint_to_the_model_key(
 
 
 def test_model_flag_for_bedrock_calls_converse_with_the_configured_id(session, capsys, registry):
-    haiku = registry.resolve("claude-3-haiku")
+    haiku = registry.resolve("claude-haiku-4-5")
+    profile_id = haiku.route(session.region_name, "test").invoke_id
+    assert profile_id.endswith(".anthropic.claude-haiku-4-5-20251001-v1:0")
     session.stubbers["bedrock-runtime"].add_response(
         "converse",
         converse_response("Hello.", 2),
         {
-            "modelId": haiku.invoke_id,
+            "modelId": profile_id,
             "messages": [{"role": "user", "content": [{"text": "Hi"}]}],
             "inferenceConfig": {"maxTokens": 64},
         },
     )
 
-    assert smoke_test.main(["--model", "claude-3-haiku", "--prompt", "Hi"], session=session) == 0
-    assert capsys.readouterr().out.startswith(f"ok   claude-3-haiku ({haiku.invoke_id}): ")
+    assert smoke_test.main(["--model", "claude-haiku-4-5", "--prompt", "Hi"], session=session) == 0
+    assert capsys.readouterr().out.startswith(f"ok   claude-haiku-4-5 ({profile_id}): ")
 
 
 def test_throttling_is_retried_with_exponential_backoff(session, capsys):

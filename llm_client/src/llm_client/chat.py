@@ -241,6 +241,18 @@ class EndpointChatModel(BaseChatModel):
             model_kwargs={k: v for k, v in {"max_tokens": self.max_tokens, "temperature": self.temperature}.items() if v},
         )
 
+    def _streaming_disabled(self, **kwargs: Any) -> bool:
+        """As the current backend says: langchain-aws knows which Bedrock models cannot stream (then a stream is
+        one chunk from a plain call)."""
+        if super()._streaming_disabled(**kwargs):
+            return True
+        try:
+            inner = self.current_model()
+        except LlmClientError:
+            return False  # the call itself raises it
+        disabled = inner.disable_streaming
+        return disabled is True or (disabled == "tool_calling" and bool(kwargs.get("tools")))
+
     def _inner_kwargs(self, inner: BaseChatModel, endpoint: Endpoint, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's options for ``inner``: bound tools become that backend's own tool format."""
         kwargs = dict(kwargs)
