@@ -12,8 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from llm_client import Client, LlmClientError
+from typing import Any
 
 from evaluation import gate
 from evaluation.expectations import check_answer, quality_of
@@ -24,6 +23,7 @@ from evaluation.runner import run
 from evaluation.stats import Summary, summarize
 from evaluation.targets import Target, resolve_target, resolve_targets
 from evaluation.testset import Case, EvaluationInputError, load_tests
+from llm_client import Client, LlmClientError
 from llm_config import ConfigError, load_registry
 
 DEFAULT_CONCURRENCY = 4
@@ -41,34 +41,57 @@ def parser() -> argparse.ArgumentParser:
         description="Call each --target on every case of --tests through llm_client; report latency, tokens/s, errors, "
         "quality and cost side by side, and write results.json, report.md and report.html (docs/evaluation.md).",
     )
-    p.add_argument("--tests", type=Path, required=True, metavar="FILE", help="test set, .yaml or .jsonl (schema: docs/evaluation.md)")
+    p.add_argument(
+        "--tests", type=Path, required=True, metavar="FILE", help="test set, .yaml or .jsonl (schema: docs/evaluation.md)"
+    )
     p.add_argument(
         "--target",
         action="append",
         default=[],
         metavar="T",
-        help="repeatable: an endpoint NAME, NAME/VARIANT (one SageMaker variant, via TargetVariant), or a Bedrock model config key",
+        help="repeatable: an endpoint NAME, NAME/VARIANT (one SageMaker variant: TargetVariant), or a Bedrock model config key",
     )
     p.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / your AWS config)")
-    p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help=f"requests in flight at once (default {DEFAULT_CONCURRENCY})")
+    p.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help=f"requests in flight at once (default {DEFAULT_CONCURRENCY})"
+    )
     p.add_argument("--repeat", type=int, default=1, help="send each case to each target this many times (default 1)")
     p.add_argument("--max-requests", type=int, metavar="N", help="request budget: stop after N requests (default: no limit)")
-    p.add_argument("--max-cost", type=float, metavar="USD", help="cost cap: send no more once the measured cost reaches USD (default: none)")
+    p.add_argument(
+        "--max-cost", type=float, metavar="USD", help="cost cap: send no more once the measured cost reaches USD (default: none)"
+    )
     p.add_argument("--no-stream", dest="stream", action="store_false", help="call without streaming (no time to first token)")
-    p.add_argument("--judge", metavar="T", help="score rubric items with this model, e.g. claude-haiku-4-5 (prompt: evaluation/judge_prompt.md)")
+    p.add_argument(
+        "--judge",
+        metavar="T",
+        help="score rubric items with this model, e.g. claude-haiku-4-5 (prompt: evaluation/judge_prompt.md)",
+    )
     p.add_argument("--rate", action="store_true", help="after the run, rate rubric items 1-5 by hand (the guide's manual rating)")
     p.add_argument("--baseline", type=Path, metavar="FILE", help="results.json of an earlier run, to compare with and gate on")
-    p.add_argument("--fail-if", action="append", default=[], metavar="CONDITION", help='repeatable, e.g. "p90 > budget", "quality < baseline - 0.05"')
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"folder for results.json, report.md, report.html (default {DEFAULT_OUT}/)")
-    p.add_argument("--local", action="store_true", help="call the local rehearsal (./tasks.sh deploy-local): AWS at moto, the runtimes at its stand-in")
+    p.add_argument(
+        "--fail-if",
+        action="append",
+        default=[],
+        metavar="CONDITION",
+        help='repeatable, e.g. "p90 > budget", "quality < baseline - 0.05"',
+    )
+    p.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"folder for results.json, report.md, report.html (default {DEFAULT_OUT}/)"
+    )
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="call the local rehearsal (./tasks.sh deploy-local): AWS at moto, the runtimes at its stand-in",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, **client_options: Any) -> int:
+    """``client_options`` go to ``llm_client.Client`` (tests pass a session and a sleep)."""
     args = parser().parse_args(argv)
     try:
-        return evaluate(args)
+        return evaluate(args, **client_options)
     except (EvaluationInputError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT
@@ -92,7 +115,11 @@ def use_local_rehearsal() -> None:
 
 
 def check_numbers(args: argparse.Namespace) -> None:
-    for flag, value, minimum in (("--concurrency", args.concurrency, 1), ("--repeat", args.repeat, 1), ("--max-requests", args.max_requests, 1)):
+    for flag, value, minimum in (
+        ("--concurrency", args.concurrency, 1),
+        ("--repeat", args.repeat, 1),
+        ("--max-requests", args.max_requests, 1),
+    ):
         if value is not None and value < minimum:
             raise EvaluationInputError(f"{flag} {value}: must be at least {minimum}")
     if args.max_cost is not None and args.max_cost <= 0:
@@ -101,7 +128,7 @@ def check_numbers(args: argparse.Namespace) -> None:
         raise EvaluationInputError("--judge and --rate both score rubric items: choose one")
 
 
-def evaluate(args: argparse.Namespace) -> int:
+def evaluate(args: argparse.Namespace, **client_options: Any) -> int:
     check_numbers(args)
     cases = load_tests(args.tests)
     conditions = [gate.parse(text) for text in args.fail_if]  # bad gates fail before any request is sent
@@ -109,7 +136,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.local:
         use_local_rehearsal()
     retry_log = RetryLog()
-    client = Client(region=args.region, log=retry_log)
+    client = Client(region=args.region, log=retry_log, **client_options)
     registry = load_registry()
     targets = resolve_targets(args.target, client, registry)
     judge = Judge(client, resolve_target(args.judge, client, registry), load_template()) if args.judge else None
@@ -127,7 +154,14 @@ def evaluate(args: argparse.Namespace) -> int:
         return record
 
     jobs = [(t, c, n) for c in cases for n in range(args.repeat) for t in targets]
-    outcome = run(jobs, work, concurrency=args.concurrency, max_requests=args.max_requests, max_cost_usd=args.max_cost, progress=args.progress)
+    outcome = run(
+        jobs,
+        work,
+        concurrency=args.concurrency,
+        max_requests=args.max_requests,
+        max_cost_usd=args.max_cost,
+        progress=args.progress,
+    )
     records = outcome.records
     if args.rate and outcome.stopped_by != "interrupted":
         rate(records, {c.id: c for c in cases})
@@ -179,9 +213,24 @@ def write_outputs(
         "local": args.local,
     }
     report = markdown(
-        tests=tests, summaries=summaries, records=records, planned=planned, stopped_by=stopped_by, verdicts=verdicts, baseline=baseline, notes=notes
+        tests=tests,
+        summaries=summaries,
+        records=records,
+        planned=planned,
+        stopped_by=stopped_by,
+        verdicts=verdicts,
+        baseline=baseline,
+        notes=notes,
     )
-    document = results_document(tests=tests, settings=settings, summaries=summaries, records=records, planned=planned, stopped_by=stopped_by, verdicts=verdicts)
+    document = results_document(
+        tests=tests,
+        settings=settings,
+        summaries=summaries,
+        records=records,
+        planned=planned,
+        stopped_by=stopped_by,
+        verdicts=verdicts,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     (args.out / "report.md").write_text(report, encoding="utf-8")

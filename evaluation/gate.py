@@ -67,7 +67,7 @@ class Verdict:
 
 def parse(text: str) -> Condition:
     def bad(problem: str) -> EvaluationInputError:
-        return EvaluationInputError(f"--fail-if {text!r}: {problem} (grammar: docs/evaluation.md, e.g. \"p90 > budget\")")
+        return EvaluationInputError(f'--fail-if {text!r}: {problem} (grammar: docs/evaluation.md, e.g. "p90 > budget")')
 
     target, body = None, text
     prefixed = TARGET_PREFIX.match(text)
@@ -127,9 +127,13 @@ def check(condition: Condition, summaries: Mapping[str, Summary], baseline: Mapp
             f"--fail-if {condition.text!r}: target {condition.target!r} is not one of this run's --target values"
         )
     if condition.operand.kind == "target" and condition.operand.target not in summaries:
-        raise EvaluationInputError(f"--fail-if {condition.text!r}: [{condition.operand.target}] is not one of this run's --target values")
+        raise EvaluationInputError(
+            f"--fail-if {condition.text!r}: [{condition.operand.target}] is not one of this run's --target values"
+        )
     if condition.operand.kind == "baseline" and baseline is None:
-        raise EvaluationInputError(f"--fail-if {condition.text!r}: uses 'baseline': give --baseline FILE (a results.json of an earlier run)")
+        raise EvaluationInputError(
+            f"--fail-if {condition.text!r}: uses 'baseline': give --baseline FILE (a results.json of an earlier run)"
+        )
     names = [condition.target] if condition.target else list(summaries)
     verdicts = []
     for name in names:
@@ -139,7 +143,9 @@ def check(condition: Condition, summaries: Mapping[str, Summary], baseline: Mapp
     return verdicts
 
 
-def _verdict(condition: Condition, name: str, summaries: Mapping[str, Summary], baseline: Mapping[str, Summary] | None) -> Verdict:
+def _verdict(
+    condition: Condition, name: str, summaries: Mapping[str, Summary], baseline: Mapping[str, Summary] | None
+) -> Verdict:
     summary = summaries[name]
     value = summary.metric(condition.metric)
     operand = condition.operand
@@ -159,4 +165,6 @@ def _verdict(condition: Condition, name: str, summaries: Mapping[str, Summary], 
     for step, number in condition.steps:
         reference = reference + number if step == "+" else reference - number if step == "-" else reference * number
     holds = OPERATORS[condition.op](value, reference)
-    return Verdict(condition.text, name, holds, f"{name}: {condition.metric} {value:.4g} {condition.op} {reference:.4g} is {holds}")
+    return Verdict(
+        condition.text, name, holds, f"{name}: {condition.metric} {value:.4g} {condition.op} {reference:.4g} is {holds}"
+    )

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llm_client import Client, LlmClientError
-
 from evaluation.expectations import Check, rubric_score
 from evaluation.targets import Target
+from llm_client import Client, LlmClientError
 
 PROMPT_FILE = Path(__file__).with_name("judge_prompt.md")
 JUDGE_MAX_TOKENS = 1024
@@ -42,12 +41,23 @@ class Judge:
             reply = self.client.invoke(self.target.endpoint, prompt, max_tokens=JUDGE_MAX_TOKENS, temperature=0.0)
         except LlmClientError as error:
             return unscored(rubric, f"judge call failed: {error}"), 0.0
-        cost = self.target.cost(served_by=None, latency_seconds=reply.latency_seconds, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens) or 0.0
+        cost = (
+            self.target.cost(
+                served_by=None,
+                latency_seconds=reply.latency_seconds,
+                input_tokens=reply.input_tokens,
+                output_tokens=reply.output_tokens,
+            )
+            or 0.0
+        )
         try:
             scores = parse_reply(reply.text, len(rubric))
         except JudgeReplyError as error:
             return unscored(rubric, f"judge reply unusable: {error}"), cost
-        return [Check("rubric", rubric_score(score), f"{item} -> {score}/5: {reason}") for item, (score, reason) in zip(rubric, scores, strict=True)], cost
+        return [
+            Check("rubric", rubric_score(score), f"{item} -> {score}/5: {reason}")
+            for item, (score, reason) in zip(rubric, scores, strict=True)
+        ], cost
 
 
 def load_template(path: Path = PROMPT_FILE) -> str:

@@ -9,6 +9,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from evaluation.expectations import Check
+from evaluation.targets import Target
+from evaluation.testset import Case
 from llm_client import (
     CallTimeoutError,
     Client,
@@ -20,10 +23,6 @@ from llm_client import (
     wire,
 )
 from llm_client.client import THROTTLING_CODES, bedrock_request, messages_of, sagemaker_request
-
-from evaluation.expectations import Check
-from evaluation.targets import Target
-from evaluation.testset import Case
 
 
 @dataclass
@@ -119,7 +118,9 @@ def measure(
     elif target.hosting == "bedrock":
         record.cost_usd = 0.0  # a refused Bedrock request is not billed
     else:
-        record.cost_usd = target.cost(served_by=target.variant, latency_seconds=record.latency_seconds, input_tokens=None, output_tokens=None)
+        record.cost_usd = target.cost(
+            served_by=target.variant, latency_seconds=record.latency_seconds, input_tokens=None, output_tokens=None
+        )
     return record
 
 

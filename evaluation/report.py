@@ -14,12 +14,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from evaluation.gate import Verdict  # noqa: E402
-from evaluation.measure import Record  # noqa: E402
-from evaluation.stats import Summary  # noqa: E402
-from evaluation.testset import EvaluationInputError  # noqa: E402
+from evaluation.gate import Verdict
+from evaluation.measure import Record
+from evaluation.stats import Summary
+from evaluation.testset import EvaluationInputError
 
 RESULTS_FORMAT = "llm-endpoints-evaluation/1"
 ANSWER_CHARS = 2000  # answers are cut to this many characters in the JSON results
@@ -65,7 +65,10 @@ def rows(summaries: Sequence[Summary]) -> list[list[str]]:
 def terminal_table(summaries: Sequence[Summary]) -> str:
     table = [list(COLUMNS), *rows(summaries)]
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in table]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)).rstrip()
+        for row in table
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -79,9 +82,8 @@ def deltas(summaries: Sequence[Summary], baseline: Mapping[str, Summary]) -> lis
             continue
         parts = []
         for name, fmt in (("p90", "{:.3f} s"), ("quality", "{:.2f}"), ("cost_per_1k", "${:.4f}")):
-            before, now = old.metric(name), s.metric(name)
-            shown = lambda v, f=fmt: "-" if v is None else f.format(v)  # noqa: E731
-            parts.append(f"{name} {shown(before)} -> {shown(now)}")
+            before, now = (("-" if v is None else fmt.format(v)) for v in (old.metric(name), s.metric(name)))
+            parts.append(f"{name} {before} -> {now}")
         out.append(f"{s.target}: " + ", ".join(parts))
     return out
 
@@ -136,7 +138,9 @@ def load_baseline(path: Path) -> dict[str, Summary]:
                     values[key] = tuple(values[key])
             summaries[target] = Summary(**values)
     except (KeyError, TypeError, AttributeError) as error:
-        raise EvaluationInputError(f"--baseline {path}: a summary is incomplete ({error}): rerun the baseline with this version") from None
+        raise EvaluationInputError(
+            f"--baseline {path}: a summary is incomplete ({error}): rerun the baseline with this version"
+        ) from None
     return summaries
 
 
@@ -155,7 +159,10 @@ def markdown(
     notes: Sequence[str],
 ) -> str:
     out = [f"# Evaluation: {', '.join(s.target for s in summaries)}", ""]
-    out.append(f"Test set `{tests}`; {len(records)} of {planned} planned requests measured" + (f" (stopped: {stopped_by})." if stopped_by else "."))
+    out.append(
+        f"Test set `{tests}`; {len(records)} of {planned} planned requests measured"
+        + (f" (stopped: {stopped_by})." if stopped_by else ".")
+    )
     out += [""] + [f"> {note}" for note in notes] + ([""] if notes else [])
     out += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows(summaries)]

@@ -26,9 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llm_client import BedrockModel, Client, Endpoint, LlmClientError, SageMakerEndpoint
-
 from evaluation.testset import EvaluationInputError
+from llm_client import BedrockModel, Client, Endpoint, LlmClientError, SageMakerEndpoint
 from llm_config import ConfigError, load_registry
 from llm_config.registry import ModelRegistry
 
@@ -74,7 +73,9 @@ class Target:
             return prices[variant]
         return next(iter(prices.values())) if len(prices) == 1 else None
 
-    def cost(self, *, served_by: str | None, latency_seconds: float, input_tokens: int | None, output_tokens: int | None) -> float | None:
+    def cost(
+        self, *, served_by: str | None, latency_seconds: float, input_tokens: int | None, output_tokens: int | None
+    ) -> float | None:
         if self.token_price is not None:
             return self.token_price.cost(input_tokens, output_tokens)
         price = self.price_of_variant(served_by or self.variant)
@@ -141,7 +142,9 @@ def _bedrock_config_target(label: str, key: str, client: Client, registry: Model
         raise EvaluationInputError(str(error)) from None
     budget = float(config.latency_budget_seconds)
     # Pinned in the client's cache under the config key: no SSM parameter is read for this target.
-    client.describe(key, BedrockModel(name=key, region=client.region, model_key=key, model_id=model_id, latency_budget_seconds=budget))
+    client.describe(
+        key, BedrockModel(name=key, region=client.region, model_key=key, model_id=model_id, latency_budget_seconds=budget)
+    )
     return Target(label, key, None, "bedrock", budget, token_price=_token_price(key, registry, label))
 
 

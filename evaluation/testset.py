@@ -95,7 +95,9 @@ class Case:
 def load_tests(path: Path) -> list[Case]:
     """The cases of ``path`` (.yaml/.yml or .jsonl); EvaluationInputError names the file, the case and the fix."""
     if not path.is_file():
-        raise EvaluationInputError(f"--tests {path}: no such file (give a .yaml or .jsonl test set, e.g. evaluation/examples/example.yaml)")
+        raise EvaluationInputError(
+            f"--tests {path}: no such file (give a .yaml or .jsonl test set, e.g. evaluation/examples/example.yaml)"
+        )
     text = path.read_text(encoding="utf-8")
     defaults = _Defaults()
     if path.suffix in (".yaml", ".yml"):
@@ -106,7 +108,9 @@ def load_tests(path: Path) -> list[Case]:
         try:
             parsed = _File.model_validate(data)
         except ValidationError as error:
-            raise EvaluationInputError(_message(path, None, error, "a mapping with 'cases:' (a list) and optional 'defaults:'")) from None
+            raise EvaluationInputError(
+                _message(path, None, error, "a mapping with 'cases:' (a list) and optional 'defaults:'")
+            ) from None
         defaults, raw = parsed.defaults, parsed.cases
     elif path.suffix == ".jsonl":
         raw = []
@@ -116,7 +120,9 @@ def load_tests(path: Path) -> list[Case]:
             try:
                 raw.append(json.loads(line))
             except json.JSONDecodeError as error:
-                raise EvaluationInputError(f"{path}: line {number} is not JSON ({error.msg}): write one case object per line") from None
+                raise EvaluationInputError(
+                    f"{path}: line {number} is not JSON ({error.msg}): write one case object per line"
+                ) from None
         if not raw:
             raise EvaluationInputError(f"{path}: no cases: write one JSON object per line")
     else:
@@ -146,12 +152,16 @@ def _case(path: Path, index: int, item: Any, defaults: _Defaults) -> Case:
         try:
             regex = re.compile(expect.regex)
         except re.error as error:
-            raise EvaluationInputError(f"{path}: {label}: expect.regex: not a valid regular expression ({error}): fix the pattern") from None
+            raise EvaluationInputError(
+                f"{path}: {label}: expect.regex: not a valid regular expression ({error}): fix the pattern"
+            ) from None
     if expect.json_schema is not None:
         try:
             jsonschema.validators.validator_for(expect.json_schema).check_schema(expect.json_schema)
         except jsonschema.SchemaError as error:
-            raise EvaluationInputError(f"{path}: {label}: expect.json_schema: not a valid JSON Schema ({error.message}): fix the schema") from None
+            raise EvaluationInputError(
+                f"{path}: {label}: expect.json_schema: not a valid JSON Schema ({error.message}): fix the schema"
+            ) from None
     contains = (expect.contains,) if isinstance(expect.contains, str) else tuple(expect.contains or ())
     rubric = (expect.rubric,) if isinstance(expect.rubric, str) else tuple(expect.rubric or ())
     if any(not item.strip() for item in rubric):
