@@ -15,6 +15,8 @@
 #   ./tasks.sh plan ARGS         install, then run the cost planner (python -m planner ARGS; --help lists ARGS)
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
 #   ./tasks.sh plan-migration .. install, then `python -m migration plan ..` (docs/migrations.md)
+#   ./tasks.sh evaluate ARGS     install, then compare targets on a test set: python -m evaluation ARGS
+#                                (--local: against the running local rehearsal; docs/evaluation.md)
 #   ./tasks.sh setup             install only
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -88,6 +90,10 @@ case "$task" in
     setup
     .venv/bin/python -m migration plan "$@"
     ;;
-  help|-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
+  evaluate)
+    setup
+    .venv/bin/python -m evaluation "$@"
+    ;;
+  help|-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;
 esac

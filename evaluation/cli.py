@@ -114,6 +114,25 @@ def use_local_rehearsal() -> None:
         del os.environ[name]  # e.g. AWS_PROFILE: nothing of a real account applies
 
 
+def assumed_session(role_arn: str, region: str | None) -> Any:
+    """A boto3 session with ``role_arn``'s temporary credentials (an hour: a long evaluation outlasts 15 minutes)."""
+    import boto3
+    import botocore.exceptions
+
+    try:
+        credentials = boto3.client("sts", region_name=region).assume_role(
+            RoleArn=role_arn, RoleSessionName="llm-evaluation", DurationSeconds=3600
+        )["Credentials"]
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        raise EvaluationInputError(f"--role-arn {role_arn}: cannot assume it ({error})") from None
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
 def check_numbers(args: argparse.Namespace) -> None:
     for flag, value, minimum in (
         ("--concurrency", args.concurrency, 1),
@@ -135,6 +154,8 @@ def evaluate(args: argparse.Namespace, **client_options: Any) -> int:
     baseline = load_baseline(args.baseline) if args.baseline else None
     if args.local:
         use_local_rehearsal()
+    if args.role_arn:
+        client_options["session"] = assumed_session(args.role_arn, args.region)
     retry_log = RetryLog()
     client = Client(region=args.region, log=retry_log, **client_options)
     registry = load_registry()

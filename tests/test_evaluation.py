@@ -7,6 +7,7 @@ from __future__ import annotations
 import _thread
 import json
 import re
+import shlex
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from botocore.config import Config
 from botocore.stub import ANY, Stubber
 
 from evaluation import cli, gate
+from evaluation.ci import SHIFT_GATES
 from evaluation.expectations import check_answer, check_json, check_number, quality_of
 from evaluation.judge import JudgeReplyError, load_template, parse_reply, rate_by_hand, render
 from evaluation.measure import Record
@@ -28,7 +30,11 @@ from evaluation.targets import SageMakerPrice, TokenPrice
 from evaluation.testset import Case, EvaluationInputError, load_tests
 from llm_config import load_registry
 from llm_config.bedrock_model import BedrockModelConfig
+from llm_config.deployment import DeploymentSpec
+from llm_config.sagemaker_model import SageMakerModelConfig
+from llm_config.stages import StageConfig
 from local_aws.protocol_standin import StandinEndpoint, StandinServer, StandinVariant, StaticCatalog
+from scripts import ci_stage
 from tests.conftest import REPO_ROOT
 from tests.test_llm_client import FakeSsm, sagemaker_parameter, variant
 
@@ -469,3 +475,55 @@ def test_local_without_a_rehearsal_says_what_to_run(
     monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
     assert cli.main(["--tests", str(EXAMPLE), "--target", "chat", "--local", "--out", str(tmp_path)]) == 2
     assert "no local rehearsal is running: ./tasks.sh deploy-local first" in capsys.readouterr().err
+
+
+# --- the optional CI gate before a shift ---------------------------------------------------------------------------------
+
+
+def chat_spec(weight: int) -> DeploymentSpec:
+    registry = load_registry()
+    model, candidate = registry.resolve("mistral"), registry.resolve("mixtral")
+    assert isinstance(model, SageMakerModelConfig) and isinstance(candidate, SageMakerModelConfig)
+    return DeploymentSpec("chat", "eu-west-1", model, source="chat.yaml", candidate=candidate, candidate_weight=weight)
+
+
+def test_github_deploys_evaluate_both_variants_before_a_shift_when_the_stage_has_a_test_set() -> None:
+    stage = StageConfig.model_validate(
+        {"name": "staging", "account": "222222222222", "region": "eu-west-1", "evaluation_tests": "tests.yaml"}
+    )
+    shift, split = chat_spec(100), chat_spec(10)
+    commands = [shlex.join(c) for c in ci_stage.deploy_commands(stage, [shift])]
+    assert commands[0] == (
+        ".venv/bin/python -m evaluation --tests tests.yaml --target chat/mistral-7b --target chat/mixtral-8x7b"
+        " --region eu-west-1 --no-stream --no-progress --out evaluation-results/chat --fail-if 'p90 > budget'"
+        " --fail-if 'error_rate > 1%' --fail-if 'chat/mixtral-8x7b: quality < [chat/mistral-7b] - 0.05'"
+    )
+    assert "deploy -c deployment=chat.yaml" in commands[1]
+    for condition in SHIFT_GATES:  # every shipped gate is in the grammar
+        gate.parse(condition.format(model="a", candidate="b"))
+    assert all("evaluation" not in " ".join(c) for c in ci_stage.deploy_commands(stage, [split]))  # only before a shift
+    no_tests = StageConfig.model_validate({"name": "staging", "account": "222222222222", "region": "eu-west-1"})
+    assert all("evaluation" not in " ".join(c) for c in ci_stage.deploy_commands(no_tests, [shift]))  # optional
+    with pytest.raises(ValueError, match="is not a path inside the repository"):
+        StageConfig.model_validate({"name": "s", "account": "222222222222", "region": "eu-west-1", "evaluation_tests": "../x"})
+
+
+def test_the_pipeline_offers_the_same_gate_before_a_shift(tmp_path: Path, registry: Any) -> None:
+    """(Without evaluation_tests the pipeline is unchanged: tests/test_pipeline.py's snapshot.)"""
+    from aws_cdk.assertions import Template
+
+    from tests.test_pipeline import CHAT, STAGES, build, make_repo
+
+    staging = {"name": "staging", "account": "222222222222", "region": "eu-west-1", "evaluation_tests": "t.yaml"}
+    stages = {**STAGES, "stages": [staging]}
+    root = make_repo(tmp_path / "repo", stages=stages, chat={**CHAT, "candidate_weight": 100})
+    _, stack = build(root, registry, tmp_path / "out")
+    synthesized = Template.from_stack(stack)
+    (codepipeline,) = synthesized.find_resources("AWS::CodePipeline::Pipeline").values()
+    actions = next(s for s in codepipeline["Properties"]["Stages"] if s["Name"] == "Staging")["Actions"]
+    order = [(a["Name"], a["RunOrder"]) for a in actions]
+    assert order[0] == ("EvaluateBeforeShift", 1) and all(n > 1 for name, n in order if name.endswith(".Prepare"))
+    specs = [p["Properties"]["Source"]["BuildSpec"] for p in synthesized.find_resources("AWS::CodeBuild::Project").values()]
+    (spec,) = [s for s in specs if "-m evaluation" in s]
+    assert "--role-arn arn:aws:iam::222222222222:role/llm-smoke-test-staging" in spec
+    assert "--target chat/mistral-7b --target chat/mixtral-8x7b" in spec and "--no-stream" in spec
