@@ -122,7 +122,7 @@ def resolve_target(label: str, client: Client, registry: ModelRegistry) -> Targe
             endpoint.latency_budget_seconds,
             token_price=_token_price(endpoint.model_key, registry, label),
         )
-    prices = tuple((v.name, _sagemaker_price(v.model_key, registry, label)) for v in endpoint.variants)
+    prices = tuple((v.name, sagemaker_price(v.model_key, registry, label)) for v in endpoint.variants)
     return Target(
         label,
         endpoint_name,
@@ -156,7 +156,7 @@ def _token_price(model_key: str, registry: ModelRegistry, label: str) -> TokenPr
     return TokenPrice(input_usd, output_usd)
 
 
-def _sagemaker_price(model_key: str, registry: ModelRegistry, label: str) -> SageMakerPrice:
+def sagemaker_price(model_key: str, registry: ModelRegistry, label: str) -> SageMakerPrice:
     config = registry.models.get(model_key)
     if config is None or config.hosting != "sagemaker":
         raise EvaluationInputError(

@@ -527,3 +527,18 @@ def test_the_pipeline_offers_the_same_gate_before_a_shift(tmp_path: Path, regist
     (spec,) = [s for s in specs if "-m evaluation" in s]
     assert "--role-arn arn:aws:iam::222222222222:role/llm-smoke-test-staging" in spec
     assert "--target chat/mistral-7b --target chat/mixtral-8x7b" in spec and "--no-stream" in spec
+
+
+def test_the_docs_cost_examples_come_from_the_configs(registry: Any) -> None:
+    from evaluation.targets import sagemaker_price
+
+    doc = (REPO_ROOT / "docs" / "evaluation.md").read_text()
+    mistral, mixtral = (sagemaker_price(key, registry, "doc") for key in ("mistral-7b", "mixtral-8x7b"))
+    assert f"ml.g5.xlarge (${mistral.hourly_usd}/h, {mistral.slots:g} slots)" in doc
+    assert f"a 2-second answer costs ${mistral.cost(2.0):.7f}, ${mistral.cost(2.0) * 1000:.3f} per 1,000" in doc
+    assert f"ml.g5.12xlarge (${mixtral.hourly_usd}/h, {mixtral.slots:g} slots): ${mixtral.cost(2.0) * 1000:.2f} per 1,000" in doc
+    haiku = TokenPrice(*haiku_prices())
+    assert f"${haiku.input_per_1k_usd} / ${haiku.output_per_1k_usd} per 1K tokens" in doc
+    assert f"cost ${haiku.cost(500, 200):.5f}, so ${haiku.cost(500, 200) * 1000:.2f} per 1,000" in doc  # type: ignore[operator]
+    for condition in re.findall(r'--fail-if "([^"]+)"', doc):  # every documented gate is in the grammar
+        gate.parse(condition)
