@@ -78,6 +78,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"folder for results.json, report.md, report.html (default {DEFAULT_OUT}/)"
     )
+    p.add_argument("--role-arn", help="assume this role first (CI: the stage's smoke-test role); default: your credentials")
     p.add_argument(
         "--local",
         action="store_true",
@@ -92,6 +93,9 @@ def main(argv: Sequence[str] | None = None, **client_options: Any) -> int:
     args = parser().parse_args(argv)
     try:
         return evaluate(args, **client_options)
+    except KeyboardInterrupt:
+        print("Interrupted before any request was measured.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (EvaluationInputError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INPUT

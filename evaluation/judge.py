@@ -109,9 +109,14 @@ def unscored(rubric: tuple[str, ...], why: str) -> list[Check]:
 
 
 def rate_by_hand(
-    question: str, answer: str, rubric: tuple[str, ...], ask: Callable[[str], str] = input, show: Callable[[str], None] = print
+    question: str,
+    answer: str,
+    rubric: tuple[str, ...],
+    ask: Callable[[str], str] | None = None,
+    show: Callable[[str], None] | None = None,
 ) -> list[Check]:
     """The guide's ``input("Rate answer 1-5")``, per rubric item; Enter skips an item (unscored)."""
+    ask, show = ask or input, show or print
     show(f"\n--- question ---\n{question}\n--- answer ---\n{answer}")
     checks = []
     for item in rubric:

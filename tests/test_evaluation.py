@@ -542,3 +542,31 @@ def test_the_docs_cost_examples_come_from_the_configs(registry: Any) -> None:
     assert f"cost ${haiku.cost(500, 200):.5f}, so ${haiku.cost(500, 200) * 1000:.2f} per 1,000" in doc  # type: ignore[operator]
     for condition in re.findall(r'--fail-if "([^"]+)"', doc):  # every documented gate is in the grammar
         gate.parse(condition)
+
+
+def test_ctrl_c_exits_130_after_writing_what_was_measured(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_run = cli.run
+
+    def interrupted(jobs: Any, work: Any, **options: Any) -> Any:
+        outcome = real_run(jobs[:2], work, **options)
+        outcome.stopped_by = "interrupted"
+        return outcome
+
+    monkeypatch.setattr(cli, "run", interrupted)
+    assert evaluate(session, tmp_path, "--target", "chat/mistral-7b", "--fail-if", "p90 > 100") == 130
+    data = results(tmp_path)
+    assert (len(data["records"]), data["stopped_by"]) == (2, "interrupted")
+    assert "Stopped early (interrupted): 2 of 7 requests measured." in (tmp_path / "out" / "report.md").read_text()
+    assert "Interrupted: the requests measured so far" in capsys.readouterr().err
+
+
+def test_rate_by_hand_after_the_run(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tests = tmp_path / "rubric.jsonl"
+    tests.write_text('{"id": "a", "prompt": "Explain.", "expect": {"rubric": ["Clear", "Short"], "contains": "Explain"}}\n')
+    answers = iter(["5", ""])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    assert evaluate(session, tmp_path, "--target", "chat/mistral-7b", "--rate", tests=tests) == 0
+    only = results(tmp_path)["records"][0]
+    assert [c["score"] for c in only["checks"]] == [1.0, 1.0, None] and only["quality"] == 1.0
