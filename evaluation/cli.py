@@ -111,11 +111,10 @@ def use_local_rehearsal() -> None:
     state = rehearsal.read_state()
     if state is None or not state.standin_port or not rehearsal.is_up(state.emulator):
         raise EvaluationInputError("--local: no local rehearsal is running: ./tasks.sh deploy-local first (docs/local-deploy.md)")
-    for name, value in rehearsal.client_environment(state.emulator).items():
-        if name.startswith("AWS_") or name.lower() == "no_proxy":
-            os.environ[name] = value
-    for name in [n for n in os.environ if n.startswith("AWS_") and n not in rehearsal.client_environment(state.emulator)]:
+    local = rehearsal.client_environment(state.emulator)
+    for name in [n for n in os.environ if n.startswith("AWS_") and n not in local]:
         del os.environ[name]  # e.g. AWS_PROFILE: nothing of a real account applies
+    os.environ.update({name: value for name, value in local.items() if name.startswith("AWS_") or name.lower() == "no_proxy"})
 
 
 def assumed_session(role_arn: str, region: str | None) -> Any:

@@ -19,7 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.stub import ANY, Stubber
 
-from evaluation import cli, gate
+from evaluation import cli, gate, runner
 from evaluation.ci import SHIFT_GATES
 from evaluation.expectations import check_answer, check_json, check_number, quality_of
 from evaluation.judge import JudgeReplyError, load_template, parse_reply, rate_by_hand, render
@@ -547,7 +547,7 @@ def test_the_docs_cost_examples_come_from_the_configs(registry: Any) -> None:
 def test_ctrl_c_exits_130_after_writing_what_was_measured(
     session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real_run = cli.run
+    real_run = runner.run
 
     def interrupted(jobs: Any, work: Any, **options: Any) -> Any:
         outcome = real_run(jobs[:2], work, **options)

@@ -160,7 +160,7 @@ def test_migration_round_trip(
     assert scaled() == ["endpoint/chat/variant/mistral-7b", "endpoint/chat/variant/mixtral-8x7b"]
     assert {client.invoke("chat", "Hi", variant=v).served_by for v in weights} == set(weights)
     assert example_agent.ask(agent, QUESTION) == "The tool says: 1027.84"  # whichever variant SageMaker picks
-    evaluate_the_split(emulator, tmp_path, monkeypatch)
+    evaluate_the_split(emulator, tmp_path, monkeypatch, capsys)
 
     # shift: Mistral drained (weight 0, no scaling target), Mixtral takes everything.
     shift = rehearsal.deploy(PHASES["shift"], emulator, tmp_path / "shift")
@@ -198,7 +198,9 @@ def test_migration_round_trip(
     rehearsal.destroy(bedrock.stack_name, emulator, tmp_path / "bedrock")
 
 
-def evaluate_the_split(emulator: rehearsal.Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def evaluate_the_split(
+    emulator: rehearsal.Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """docs/evaluation.md's documented command, as a user runs it after deploy-local with a 90/10 split: it finds the
     rehearsal from its state file, compares the two variants and writes every report format."""
     from evaluation import cli
@@ -211,7 +213,12 @@ def evaluate_the_split(emulator: rehearsal.Emulator, tmp_path: Path, monkeypatch
     rehearsal.write_state(state)
     monkeypatch.chdir(REPO_ROOT)
     out = tmp_path / "evaluation"
+    capsys.readouterr()
     assert cli.main([*args, "--out", str(out), "--no-progress"]) == 0  # its --fail-if gates pass on the stand-in
+    printed = capsys.readouterr().out
+    assert printed.startswith("Local rehearsal: the runtimes are a protocol stand-in, not a model.")
+    assert re.search(r"^chat/mistral-7b +7 ", printed, re.M) and re.search(r"^chat/mixtral-8x7b +7 ", printed, re.M)
+    assert "pass  --fail-if 'chat/mixtral-8x7b: quality < [chat/mistral-7b] - 0.05'" in printed
     results = json.loads((out / "results.json").read_text())
     assert set(results["summaries"]) == {"chat/mistral-7b", "chat/mixtral-8x7b"}
     assert {r["served_by"] for r in results["records"] if r["target"] == "chat/mixtral-8x7b"} == {"mixtral-8x7b"}
