@@ -31,7 +31,7 @@ setup() {
   "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
     echo "error: Python 3.11 or newer is required (found $("$python" --version 2>&1))" >&2; exit 1; }
   local wanted
-  wanted=$(cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -d' ' -f1)
+  wanted=$(cat requirements.txt requirements-dev.txt constraints.txt llm_client/pyproject.toml | sha256sum | cut -d' ' -f1)
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$wanted" ]; then
     echo "==> installing Python packages into .venv (first run: about a minute)"
     [ -x .venv/bin/python ] || "$python" -m venv .venv

@@ -15,11 +15,12 @@ from llm_config._strict import StrictModel
 from llm_config.catalogue import PositiveFloat, PositiveInt
 from llm_config.errors import ConfigError
 from llm_config.model_identity import KEY_PATTERN, ModelIdentity
+from llm_config.operations import BudgetAmount
 
 # provider.model-name[:version], e.g. anthropic.claude-3-haiku-20240307-v1:0
-BEDROCK_MODEL_ID_PATTERN = r"^[a-z0-9-]+\.[a-z0-9][a-z0-9.\-]*(:\d+)?$"
-REGION_NAME_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
-ISO_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+BEDROCK_MODEL_ID_PATTERN = r"^[a-z0-9-]+\.[a-z0-9][a-z0-9.\-]*(:[0-9]+)?$"
+REGION_NAME_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
+ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 RegionName = Annotated[str, Field(pattern=REGION_NAME_PATTERN)]
 LatencyStatistic = Literal["p50", "p90", "p95", "p99", "Average", "Maximum"]
@@ -208,10 +209,10 @@ class BedrockAlarms(StrictModel):
 class BedrockBudget(StrictModel):
     """The AWS Budgets cost budget of the stack."""
 
-    amount_usd: PositiveFloat = 100.0
+    amount_usd: BudgetAmount = 100.0
     time_unit: Literal["DAILY", "MONTHLY"] = "MONTHLY"
     # AWS Budgets allows five notifications per budget.
-    alert_thresholds_percent: Annotated[list[PositiveFloat], Field(min_length=1, max_length=5)] = Field(
+    alert_thresholds_percent: Annotated[list[Annotated[float, Field(gt=0, le=1000)]], Field(min_length=1, max_length=5)] = Field(
         default_factory=lambda: [80.0, 100.0]
     )
     cost_filter_services: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["Amazon Bedrock"])

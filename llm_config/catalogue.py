@@ -63,7 +63,7 @@ class ContainerImage(StrictModel):
     version: str
     repository: str
     tag: str
-    accounts: dict[str, Annotated[str, Field(pattern=r"^\d{12}$")]]
+    accounts: dict[str, Annotated[str, Field(pattern=r"^[0-9]{12}$")]]
     # What clients send (published in the endpoint's SSM parameter): "messages" when the container answers the
     # OpenAI-style Chat Completions schema on /invocations (LMI/vLLM, TGI >= 1.4), "text" for {"inputs": PROMPT} only.
     chat_api: Literal["messages", "text"] = "messages"

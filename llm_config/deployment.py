@@ -17,16 +17,26 @@ from typing import Any, Literal
 from llm_config.deployment_file import load_deployment_file
 from llm_config.errors import ConfigError
 from llm_config.guardrails import Guardrails, check_guardrails_fit
-from llm_config.operations import HOURS_PER_PERIOD, BudgetSettings, check_budget_covers_floor, parse_emails
+from llm_config.operations import (
+    HOURS_PER_PERIOD,
+    MAX_BUDGET_USD,
+    BudgetSettings,
+    check_budget_covers_floor,
+    parse_emails,
+)
 from llm_config.registry import ModelConfig, ModelRegistry
 from llm_config.sagemaker_model import SageMakerModelConfig
 
 DEFAULT_MODEL = "mistral-7b"
 DEFAULT_REGION = "us-east-1"
-ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's own rule
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# Python patterns are used with fullmatch ($ would also match before a final newline) and spell digits [0-9]
+# (\d also matches other scripts' digits).
+ENDPOINT_NAME_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")  # SageMaker's own rule
+REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 # The flags a deployment file replaces: passing one with -c deployment is an error, so CI deploys what the file says.
 SPEC_FLAGS = ("endpoint", "region", "model", "candidate", "candidate_weight", "retire")
+# Every -c key this module reads: app.py refuses any other key (llm_config.context_keys), so add a new flag here.
+CONTEXT_KEYS = ("deployment", *SPEC_FLAGS, "alarm_email", "budget_usd")
 MIGRATION_FIELDS = ("candidate", "candidate_weight", "retire")
 FLAGS_SOURCE = "-c flags"
 
@@ -143,14 +153,14 @@ def resolve_deployment(
 
     model = _model(registry, values.get("model") or DEFAULT_MODEL, where("model"))
     endpoint_name = values.get("endpoint") or model.key
-    if not ENDPOINT_NAME_PATTERN.match(endpoint_name):
+    if not ENDPOINT_NAME_PATTERN.fullmatch(endpoint_name):
         raise ConfigError(
             *where("endpoint"),
             f"{endpoint_name!r} is not a valid SageMaker endpoint name",
             "use 1-63 letters, digits and hyphens, starting and ending with a letter or digit",
         )
     region = values.get("region") or environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
-    if not REGION_PATTERN.match(region):
+    if not REGION_PATTERN.fullmatch(region):
         raise ConfigError(*where("region"), f"{region!r} is not an AWS region name", "use a name like us-east-1")
     guardrails: Guardrails = values.get("guardrails") or Guardrails()
     if not isinstance(model, SageMakerModelConfig):
@@ -223,7 +233,7 @@ def _candidate(
 
 
 def _percent(value: Any, location: tuple[str, str | None]) -> int:
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,4}", value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
         raise ConfigError(
@@ -273,11 +283,14 @@ def _budget_usd(get_context: Callable[[str], Any]) -> float | None:
         return None
     try:
         amount = float(value)
-    except (TypeError, ValueError):
-        amount = 0.0
-    if isinstance(value, bool) or not 0 < amount < math.inf:
+    except (TypeError, ValueError, OverflowError):
+        amount = math.nan
+    if isinstance(value, bool) or not 0 < amount <= MAX_BUDGET_USD:  # nan fails every comparison
         raise ConfigError(
-            "-c budget_usd", None, f"expected a positive number of US dollars, got {value!r}", "pass e.g. -c budget_usd=250"
+            "-c budget_usd",
+            None,
+            f"expected a positive number of US dollars per budget period, at most {MAX_BUDGET_USD:,}, got {value!r}",
+            "pass e.g. -c budget_usd=250",
         )
     return amount
 

@@ -22,6 +22,9 @@ ScalingMetric = Literal["SageMakerVariantConcurrentRequestsPerModelHighResolutio
 # What Application Auto Scaling scales: a variant's instance count, named by endpoint and variant.
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 Percent = Annotated[float, Field(gt=0, le=100)]
+# A budget's amount per period, config or -c budget_usd: a bound that catches a slipped exponent (1e300, 25000000).
+MAX_BUDGET_USD = 1_000_000
+BudgetAmount = Annotated[float, Field(gt=0, le=MAX_BUDGET_USD)]
 Seconds = Annotated[int, Field(ge=0, le=3600)]
 EMAIL_PATTERN = r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$"
 # Application Auto Scaling's cron: minutes hours day-of-month month day-of-week year.
@@ -108,7 +111,7 @@ class AlarmSettings(StrictModel):
 class BudgetSettings(StrictModel):
     """The stack's AWS Budgets cost budget; alerts go to the alarm topic (and so to its e-mails)."""
 
-    amount_usd: PositiveFloat = 100.0  # the guide: "alert if daily cost > $100"
+    amount_usd: BudgetAmount = 100.0  # the guide: "alert if daily cost > $100"
     time_unit: Literal["DAILY", "MONTHLY"] = "DAILY"
     # AWS Budgets allows five notifications per budget.
     alert_thresholds_percent: Annotated[list[Annotated[float, Field(gt=0, le=1000)]], Field(max_length=5)] = Field(
@@ -144,7 +147,7 @@ def parse_emails(text: str, source: str) -> list[str]:
     """Split a comma-separated `-c alarm_email=a@x.com,b@y.com` into checked addresses."""
     emails = [part.strip() for part in text.split(",") if part.strip()]
     for email in emails:
-        if not re.match(EMAIL_PATTERN, email):
+        if not re.fullmatch(EMAIL_PATTERN, email):
             raise ConfigError(
                 source, None, f"{email!r} is not an e-mail address", "pass -c alarm_email=you@example.com[,other@...]"
             )

@@ -9,9 +9,9 @@ from typing import Any
 from llm_config.errors import ConfigError
 
 CONTEXT_KEY = "trusted_principals"
-ACCOUNT_ID = re.compile(r"^\d{12}$")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
 # IAM trust policies accept accounts, roles and users (not groups or instance profiles).
-PRINCIPAL_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]+)$")
+PRINCIPAL_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(root|(role|user)/[A-Za-z0-9_+=,.@/-]+)")
 
 
 def trusted_principals_from_context(get_context: Callable[[str], Any]) -> tuple[str, ...]:
@@ -37,7 +37,7 @@ def trusted_principals_from_context(get_context: Callable[[str], Any]) -> tuple[
             f"pass -c {CONTEXT_KEY}=arn:aws:iam::111122223333:role/app,444455556666 or leave it out to trust this account",
         )
     for item in items:
-        if not (ACCOUNT_ID.match(item) or PRINCIPAL_ARN.match(item)):
+        if not (ACCOUNT_ID.fullmatch(item) or PRINCIPAL_ARN.fullmatch(item)):
             raise ConfigError(
                 f"-c {CONTEXT_KEY}",
                 None,

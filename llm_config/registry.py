@@ -18,7 +18,7 @@ from llm_config.errors import ConfigError
 from llm_config.operations import check_budget_covers_floor
 from llm_config.sagemaker_model import SageMakerModelConfig
 from llm_config.sizing import check_fits
-from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
+from llm_config.yaml_files import SCHEMA_DOC, display_path, parse_as, read_yaml_mapping, unknown_key_fix
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "model_configs"
 CATALOGUE_FILES = frozenset({"instances.yaml", "containers.yaml"})
@@ -86,6 +86,10 @@ def _load_model_file(path: Path, source: str, instances: InstanceCatalogue, cont
     data = read_yaml_mapping(path, source)
     hosting = data.get("hosting")
     schema = HOSTING_SCHEMAS.get(hosting) if isinstance(hosting, str) else None
+    known = sorted({name for schema_ in HOSTING_SCHEMAS.values() for name in schema_.model_fields})
+    unknown = [str(name) for name in data if name not in known]
+    if schema is None and unknown:  # `hostng: sagemaker` is a typo, not a missing hosting
+        raise ConfigError(source, unknown[0], "unknown key", unknown_key_fix(unknown[0], known, SCHEMA_DOC))
     if schema is None:
         raise ConfigError(source, "hosting", f"got {hosting!r}", f"use one of {', '.join(sorted(HOSTING_SCHEMAS))}")
     model = parse_as(schema, data, source)

@@ -21,8 +21,8 @@ from llm_config.yaml_files import parse_as, read_yaml_mapping
 DEFAULT_STAGES_FILE = "cicd/stages.yaml"
 DEFAULT_DEPLOYMENTS = ("deployments/*.yaml",)
 
-AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
-Region = Annotated[str, Field(pattern=REGION_PATTERN.pattern)]
+AccountId = Annotated[str, Field(pattern=r"^[0-9]{12}$")]
+Region = Annotated[str, Field(pattern=f"^{REGION_PATTERN.pattern}$")]
 # Stage names become IAM role names (llm-smoke-test-NAME, 64 characters at most) and GitHub environment names.
 StageName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,29}$")]
 

@@ -36,6 +36,8 @@ import botocore.session
 from botocore.config import Config
 
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
+from llm_config.deployment import REGION_PATTERN
+from llm_config.errors import brief
 from local_aws.verify import (
     DYNAMIC_REFERENCE,
     ClientFactory,
@@ -169,12 +171,16 @@ def start_emulator(region: str, log_path: Path, port: int | None = None, timeout
         )
     emulator = Emulator(pid=process.pid, port=port, region=region, standin_port=standin_port)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the local AWS emulator exited with status {process.returncode}; see {log_path}")
-        if is_up(emulator):
-            return emulator
-        time.sleep(0.2)
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the local AWS emulator exited with status {process.returncode}; see {log_path}")
+            if is_up(emulator):
+                return emulator
+            time.sleep(0.2)
+    except KeyboardInterrupt:  # no state file names it yet: stop it rather than leave it running unknown
+        stop_emulator(emulator)
+        raise
     stop_emulator(emulator)
     raise RuntimeError(f"the local AWS emulator did not answer on {emulator.url} within {timeout:.0f}s; see {log_path}")
 
@@ -431,6 +437,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_parser = commands.add_parser("run", help="run a command as a client app of the running emulator")
     run_parser.add_argument("run", nargs=argparse.REMAINDER, metavar="COMMAND")
     args = parser.parse_args(argv)
+    region = region_of(args.context) if args.command == "deploy" else ""
+    if args.command == "deploy" and not REGION_PATTERN.fullmatch(region):  # before an emulator claims it
+        print(f"error: -c region: {brief(region)} is not an AWS region name\n  fix: use a name like us-east-1", file=sys.stderr)
+        return 2
     state = read_state()
     if state and not is_up(state.emulator):
         state = None
@@ -438,8 +448,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return run_command(state, args.run)
         if args.command == "deploy":
-            return deploy_command(state, context_flags(args.model, args.context), region_of(args.context))
+            return deploy_command(state, context_flags(args.model, args.context), region)
         return destroy_command(state)
+    except KeyboardInterrupt:  # the state file already names the emulator and every stack deployed so far
+        print(f"\ninterrupted: {STATE_FILE} records what is running; ./tasks.sh destroy-local removes it", file=sys.stderr)
+        return 130
     except VerificationError as error:
         print(f"error: the local deploy does not match its template: {error}", file=sys.stderr)
         return 1

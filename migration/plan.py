@@ -20,7 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from llm_config import ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
 from llm_config.catalogue import HOURS_PER_MONTH
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
-from llm_config.deployment import FLAGS_SOURCE, MIGRATION_FIELDS, DeploymentSpec, deployment_from_context
+from llm_config.context_keys import check_context_keys
+from llm_config.deployment import CONTEXT_KEYS, FLAGS_SOURCE, MIGRATION_FIELDS, DeploymentSpec, deployment_from_context
 from migration.live import LiveEndpoint, read_live_endpoint
 from migration.sequence import EndpointState, Finding, check_transition, hourly_usd, state_after, state_from_spec
 
@@ -97,6 +98,7 @@ def _context(args: argparse.Namespace) -> dict[str, str]:
         if not sep or not key:
             raise ConfigError(f"-c {item}", None, "expected KEY=VALUE", "e.g. -c candidate_weight=10")
         context[key] = value
+    check_context_keys(context, CONTEXT_KEYS, "python -m migration plan", "README.md")  # a typo must not plan the default
     if args.deployment:
         context["deployment"] = args.deployment
     return context

@@ -13,7 +13,8 @@ model id. Each call must succeed within the model's ``latency_budget_seconds``. 
 retried with exponential backoff and jitter (llm_client's); the latency reported and checked is that of the
 successful try.
 
-Exit status: 0 every target passed, 1 a target failed (error, empty answer, over budget), 2 bad usage.
+Exit status: 0 every target passed, 1 a target failed (error, empty answer, over budget), 2 bad usage (including
+no AWS credentials or region).
 Needs boto3 and llm_client (``pip install ./llm_client``); ``--model`` also reads model_configs/ with the project's
 config loader.
 """
@@ -33,11 +34,21 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from llm_client import BedrockModel, Client, Endpoint, LlmClientError, SageMakerEndpoint, Variant
+from llm_client import (
+    BedrockModel,
+    Client,
+    ConfigurationError,
+    Endpoint,
+    LlmClientError,
+    NoCredentialsError,
+    SageMakerEndpoint,
+    Variant,
+)
 from llm_client.client import DEFAULT_ATTEMPTS, describe
 
 DEFAULT_PROMPT = "In one sentence, what is Amazon SageMaker?"
 DEFAULT_MAX_NEW_TOKENS = 64
+AWS_SETUP_FIX = "configure AWS credentials and a region (aws configure, AWS_PROFILE, or --region and --role-arn)"
 # For STS only: llm_client configures its own clients (one try each; it owns the retries).
 BOTO_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=70, connect_timeout=10)
 
@@ -133,6 +144,8 @@ def endpoint_from_model(model_key: str, endpoint: str | None, region: str) -> En
 def run_target(client: Client, target: Target, *, prompt: str, max_new_tokens: int) -> Result:
     try:
         answer = client.invoke(target.endpoint, prompt, max_tokens=max_new_tokens, variant=target.variant_name)
+    except NoCredentialsError:
+        raise  # not this target's failure: nothing can be invoked (main() says how to set up)
     except LlmClientError as error:
         raise SmokeTestError(f"{target.label}: {error}") from None
     if not answer.text.strip():
@@ -194,8 +207,8 @@ def main(
     jitter: Callable[[], float] = random.random,
 ) -> int:
     args = parse_args(argv)
-    session = session or boto3.session.Session(region_name=args.region)
     try:
+        session = session or boto3.session.Session(region_name=args.region)
         if args.role_arn:
             session = assume_role(session, args.role_arn)
         client = Client(
@@ -212,6 +225,9 @@ def main(
             targets = targets_for(endpoint, args.budget_seconds, by_variant=False)
         else:
             targets = targets_for(client.endpoint(args.endpoint), args.budget_seconds)
+    except (NoCredentialsError, ConfigurationError) as error:
+        print(f"error: {error}\n  fix: {AWS_SETUP_FIX}", file=sys.stderr)
+        return 2
     except (SmokeTestError, LlmClientError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -223,6 +239,9 @@ def main(
     for target in targets:
         try:
             result = run_target(client, target, prompt=args.prompt, max_new_tokens=args.max_new_tokens)
+        except NoCredentialsError as error:
+            print(f"error: {error}\n  fix: {AWS_SETUP_FIX}", file=sys.stderr)
+            return 2
         except SmokeTestError as error:
             print(f"FAIL {error}", file=sys.stderr)
             failed = True

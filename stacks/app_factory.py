@@ -9,11 +9,15 @@ from aws_cdk import App, Environment, Stack, Stage, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
-from llm_config.deployment import DeploymentSpec, deployment_from_context
+from llm_config.context_keys import check_context_keys
+from llm_config.deployment import CONTEXT_KEYS, DeploymentSpec, deployment_from_context
 from llm_config.principals import CONTEXT_KEY, trusted_principals_from_context
 from llm_constructs import EndpointVariant
 from stacks.bedrock_access_stack import build_bedrock_stack
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack, monthly_hosting_usd
+
+# Every -c key app.py reads, each declared beside the code that reads it; any other key is refused as a typo.
+APP_CONTEXT_KEYS = (*CONTEXT_KEYS, CONTEXT_KEY)
 
 
 def add_deployment(
@@ -24,6 +28,7 @@ def add_deployment(
     Raises ConfigError on bad input, before any construct exists. ``today`` (default: the clock's date) is the day
     the Bedrock lifecycle check judges; tests pass it.
     """
+    check_context_keys(app.node.get_all_context(), APP_CONTEXT_KEYS, "app.py", "README.md")
     registry = registry or load_registry()
     spec = deployment_from_context(app.node.try_get_context, environ, registry)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))

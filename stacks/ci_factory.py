@@ -13,6 +13,7 @@ from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from llm_config import ModelRegistry, load_registry
+from llm_config.context_keys import check_context_keys
 from llm_config.errors import ConfigError
 from llm_config.stages import DEFAULT_STAGES_FILE, find_stage, load_stages, stage_specs
 from stacks.github_oidc_stack import GitHubOidcStack
@@ -21,12 +22,17 @@ from stacks.pipeline_stack import GitHubSource, LlmPipelineStack, StageDeploymen
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_STACK_NAME = "llm-endpoints-pipeline"
 DEFAULT_BRANCH = "main"
-CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$")
-OIDC_PROVIDER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$")
-STAGE = re.compile(r"^[a-z][a-z0-9-]*$")
-REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-BRANCH = re.compile(r"^[A-Za-z0-9._/-]+$")
+CONNECTION_ARN = re.compile(
+    r"arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}"
+)
+OIDC_PROVIDER_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com")
+STAGE = re.compile(r"[a-z][a-z0-9-]*")
+REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+BRANCH = re.compile(r"[A-Za-z0-9._/-]+")
 SETUP_DOC = "docs/ci-cd.md"
+# Every -c key each entry point reads (below); any other key is refused as a typo (llm_config.context_keys).
+PIPELINE_CONTEXT_KEYS = ("github_connection_arn", "github_repository", "github_branch", "stages_file")
+OIDC_CONTEXT_KEYS = ("github_repository", "stage", "oidc_provider_arn", "stages_file")
 
 
 def add_pipeline(app: App, registry: ModelRegistry | None = None, repo_root: Path = REPO_ROOT) -> LlmPipelineStack:
@@ -34,6 +40,7 @@ def add_pipeline(app: App, registry: ModelRegistry | None = None, repo_root: Pat
 
     Raises ConfigError on bad or missing input, before any construct exists.
     """
+    check_context_keys(app.node.get_all_context(), PIPELINE_CONTEXT_KEYS, "pipeline_app.py", SETUP_DOC)
     get = app.node.try_get_context
     source = GitHubSource(
         connection_arn=_required(get, "github_connection_arn", CONNECTION_ARN, "the ARN of a CodeStar connection to GitHub"),
@@ -69,6 +76,7 @@ def add_pipeline(app: App, registry: ModelRegistry | None = None, repo_root: Pat
 
 def add_github_oidc(app: App, registry: ModelRegistry | None = None, repo_root: Path = REPO_ROOT) -> GitHubOidcStack:
     """The stack of GitHub OIDC roles for `-c stage=NAME`, in that stage's account and region (plus cdk-nag)."""
+    check_context_keys(app.node.get_all_context(), OIDC_CONTEXT_KEYS, "github_oidc_app.py", SETUP_DOC)
     get = app.node.try_get_context
     repository = _required(get, "github_repository", REPOSITORY, "the GitHub repository as owner/name")
     stage_name = _required(get, "stage", STAGE, "the name of a stage in the stages file")
@@ -105,7 +113,7 @@ def run_app(add: Callable[[App], object]) -> int:
 
 
 def _stages_file(get: Callable[[str], Any]) -> str:
-    return _optional(get, "stages_file", re.compile(r"^[^\s'\"]+$"), DEFAULT_STAGES_FILE)
+    return _optional(get, "stages_file", re.compile(r"[^\s'\"]+"), DEFAULT_STAGES_FILE)
 
 
 def _required(get: Callable[[str], Any], name: str, pattern: re.Pattern[str], what: str) -> str:
@@ -121,6 +129,6 @@ def _optional(get: Callable[[str], Any], name: str, pattern: re.Pattern[str], de
 
 
 def _checked(name: str, value: Any, pattern: re.Pattern[str], what: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ConfigError(f"-c {name}", None, f"{value!r} is not {what}", f"see {SETUP_DOC}")
     return value

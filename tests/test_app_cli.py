@@ -8,10 +8,17 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aws_cdk import App
 
+from llm_config import ConfigError
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
+from llm_config.context_keys import check_context_keys
+from llm_config.deployment import deployment_from_context
+from llm_config.principals import trusted_principals_from_context
+from stacks.app_factory import APP_CONTEXT_KEYS, add_deployment
 from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT, synth_template
 
 PROJECT_PARTS = ["app.py", "cdk.json", "llm_config", "llm_constructs", "planner", "stacks", "model_configs"]
@@ -94,12 +101,21 @@ def test_tests_see_the_same_template_the_cli_synthesizes(tmp_path):
     assert synth_template({"model": "mixtral"}, tmp_path / "in-process") == from_cli
 
 
-def test_the_real_cdk_cli_reports_bad_input(tmp_path):
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [
+        ("model=nope", "error: -c model: unknown model 'nope'"),
+        # Every key the CLI adds sorts before "modle" ("@aws-cdk/...", "aws:cdk:...", "acknowledged-issue-numbers"),
+        # so this also proves that the app accepts all of them.
+        ("modle=mixtral", "error: -c modle: unknown context key: app.py reads no such key\n  fix: did you mean -c model?"),
+    ],
+)
+def test_the_real_cdk_cli_reports_bad_input(tmp_path, flag, expected):
     cli = REPO_ROOT / "node_modules" / ".bin" / "cdk"
     assert cli.exists(), "run ./tasks.sh setup: the pinned CDK CLI is part of the test toolchain"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **OFFLINE_ENV}
     result = subprocess.run(
-        [str(cli), "synth", "-c", "model=nope", "--output", str(tmp_path / "out")],
+        [str(cli), "synth", "-c", flag, "--output", str(tmp_path / "out")],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -108,5 +124,64 @@ def test_the_real_cdk_cli_reports_bad_input(tmp_path):
         check=False,
     )
     assert result.returncode != 0
-    assert "error: -c model: unknown model 'nope'" in result.stderr
+    assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- -c keys: a misspelt key is refused, naming the nearest known one; the CDK's own keys pass --------------------
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({"modle": "mixtral"}, "-c modle: unknown context key: app.py reads no such key\n  fix: did you mean -c model?"),
+        ({"model": "mixtral", "endpiont": "chat", "retire": "mistral"}, "-c endpiont: unknown context key"),
+        (
+            {"model": "mistral", "candidate": "mixtral", "candidate_wieght": "10"},
+            "-c candidate_wieght: unknown context key: app.py reads no such key\n  fix: did you mean -c candidate_weight?",
+        ),
+        ({"budget": "100"}, "-c budget: unknown context key: app.py reads no such key\n  fix: did you mean -c budget_usd?"),
+        ({"candidate-weight": "10"}, "-c candidate-weight: unknown context key: app.py reads no such key\n  fix: did you mean"),
+    ],
+)
+def test_unknown_context_keys_are_refused_before_anything_is_built(context, expected):
+    app = App(context={**CDK_JSON_CONTEXT, **context})
+    with pytest.raises(ConfigError) as caught:
+        add_deployment(app, {})
+    assert str(caught.value).startswith(expected)
+    assert app.node.children == []
+
+
+def test_the_cdk_own_context_keys_pass():
+    """What cdk.json and the CDK CLI (2.1148) put in CDK_CONTEXT_JSON, and what cdk.context.json may cache."""
+    from_the_cli = {
+        "aws:cdk:enable-path-metadata": True,
+        "aws:cdk:enable-asset-metadata": True,
+        "aws:cdk:version-reporting": True,
+        "aws:cdk:bundling-stacks": ["**"],
+        "@aws-cdk/core:failSynthOnValidationErrors": False,
+        "acknowledged-issue-numbers": [32775],
+        "availability-zones:account=123456789012:region=us-east-1": ["us-east-1a"],
+        "aws-cdk:enableDiffNoFail": True,
+    }
+    check_context_keys({**CDK_JSON_CONTEXT, **from_the_cli, "model": "mixtral"}, APP_CONTEXT_KEYS, "app.py", "README.md")
+
+
+def test_every_key_the_app_reads_is_declared(registry):
+    """A new flag is one line in its module's CONTEXT_KEYS; reading an undeclared key would refuse the flag."""
+    asked: list[str] = []
+
+    def get_context(name: str) -> Any:
+        asked.append(name)
+        return {"model": "mistral", "budget_usd": "500", "alarm_email": "ops@example.com"}.get(name)
+
+    deployment_from_context(get_context, {}, registry)
+    trusted_principals_from_context(get_context)
+    assert set(asked) == set(APP_CONTEXT_KEYS)
+
+
+def test_a_misspelt_key_fails_the_app_as_the_cli_runs_it(tmp_path):
+    outdir = tmp_path / "out"
+    result = run_app(REPO_ROOT, outdir, model="mixtral", endpiont="chat", retire="mistral")
+    assert_clean_failure(result, outdir, "error: -c endpiont: unknown context key: app.py reads no such key")
+    assert "fix: did you mean -c endpoint?" in result.stderr

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import time
+import tokenize
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,9 @@ import yaml
 
 from llm_config import ConfigError, load_registry
 from llm_config.deployment import deployment_from_context
+from llm_config.deployment_file import DeploymentFile
+from llm_config.operations import MAX_BUDGET_USD
+from llm_config.yaml_files import MAX_FILE_BYTES, parse_as, read_yaml_mapping
 from tests.conftest import REPO_ROOT
 
 Edit = Callable[[dict[str, Any]], None]
@@ -48,7 +54,18 @@ def test_shipped_configs_load(config_dir):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda d: d.update(instance_typ="ml.g5.xlarge"), r"mistral-7b.yaml: instance_typ: unknown key\n  fix: remove it"),
+        (
+            lambda d: d.update(instance_typ="ml.g5.xlarge"),
+            r"mistral-7b.yaml: instance_typ: unknown key\n  fix: did you mean instance\? \(model_configs/README.md",
+        ),
+        (
+            lambda d: d.update(zzz=1),
+            r"zzz: unknown key\n  fix: remove it or correct its spelling; known here: alarms, aliases, .*best_for",
+        ),
+        (
+            lambda d: d["container"].update(max_totl_tokens=1),
+            r"container.max_totl_tokens: unknown key\n  fix: did you mean max_total_tokens\?",
+        ),
         (
             lambda d: d["container"].update(max_total_tokens="8192"),
             r"container.max_total_tokens: Input should be a valid integer",
@@ -193,3 +210,133 @@ def test_a_budget_below_the_always_on_floor_is_refused(config_dir):
 def test_a_monthly_budget_is_compared_with_730_hours(config_dir):
     edit(config_dir, "mistral-7b", lambda d: d["budget"].update(time_unit="MONTHLY"))
     assert "costs $1,027.84 per month" in load_error(config_dir)  # 1.408 x 730
+
+
+def test_a_misspelt_key_is_named_with_the_nearest_known_one_not_as_the_missing_one(config_dir):
+    edit(config_dir, "mistral-7b", lambda d: d.update(bestfor=d.pop("best_for")))
+    message = load_error(config_dir)
+    assert re.search(r"mistral-7b.yaml: bestfor: unknown key\n  fix: did you mean best_for\?", message), message
+    assert "missing" not in message
+
+
+def test_a_misspelt_hosting_is_named(config_dir):
+    edit(config_dir, "mistral-7b", lambda d: d.update(hostng=d.pop("hosting")))
+    assert re.search(r"mistral-7b.yaml: hostng: unknown key\n  fix: did you mean hosting\?", load_error(config_dir))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d["budget"].update(amount_usd=1e300), r"budget.amount_usd: Input should be less than or equal to 1000000"),
+        (lambda d: d.update(parameters_billion=float("nan")), r"parameters_billion: Input should be a finite number"),
+        (lambda d: d.update(latency_budget_seconds=float("inf")), r"latency_budget_seconds: Input should be a finite number"),
+    ],
+)
+def test_numbers_must_be_finite_and_in_range(config_dir, change, expected):
+    edit(config_dir, "mistral-7b", change)
+    assert re.search(expected, load_error(config_dir))
+
+
+def test_a_bedrock_budget_is_bounded_too(config_dir):
+    edit(config_dir, "claude-3-haiku", lambda d: d.setdefault("budget", {}).update(amount_usd=1e300))
+    assert "claude-3-haiku.yaml: budget.amount_usd: Input should be less than or equal to 1000000" in load_error(config_dir)
+
+
+def test_duplicate_keys_are_refused_with_both_lines(config_dir):
+    path = config_dir / "mistral-7b.yaml"
+    lines = path.read_text().splitlines()
+    first = next(number for number, line in enumerate(lines, 1) if line.startswith("best_for:"))
+    path.write_text("\n".join([*lines, "best_for: something else"]) + "\n")
+    message = load_error(config_dir)
+    assert f"mistral-7b.yaml: duplicate key 'best_for' (first at line {first}) at line {len(lines) + 1}, column 1" in message
+    assert "fix: keep one of the two: YAML would silently use the last" in message
+
+
+# The issue's alias bomb (324 bytes): expanded, the last key holds 9**9 (387 million) strings.
+ALIAS_BOMB = "a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n" + "".join(
+    f"{new}: &{new} [{','.join([f'*{old}'] * 9)}]\n" for old, new in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once_in_a_short_message(config_dir):
+    (config_dir / "mistral-7b.yaml").write_text(ALIAS_BOMB)
+    started = time.monotonic()
+    message = load_error(config_dir)
+    assert time.monotonic() - started < 2
+    assert re.search(r"mistral-7b.yaml: YAML aliases \(\*name\) are not allowed in this file at line 2, column 8", message)
+    assert "fix: write the value out in full" in message
+
+
+def test_an_error_about_a_huge_value_stays_short(tmp_path):
+    value: Any = ["lol"] * 9
+    for _ in range(6):  # shared lists: small in memory, a repr of 4 million items
+        value = [value] * 9
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        parse_as(DeploymentFile, {"endpoint": value, "model": "mistral"}, "chat.yaml")
+    assert time.monotonic() - started < 2
+    assert len(str(caught.value)) < 500
+    got = "[[[...], [...], [...], [...], ...], [[...], "
+    assert str(caught.value).startswith(f"chat.yaml: endpoint: Input should be a valid string (got {got}")
+
+
+def test_a_huge_problem_text_is_cut():
+    message = str(ConfigError("-c model", None, f"unknown model {'x' * 100_000!r}", "use one of mistral"))
+    assert len(message) < 1100
+    assert message.endswith("characters cut)\n  fix: use one of mistral")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"key: mistral-7b\nbest_for: caf\xe9\n", r"is not UTF-8 text \(byte 0xe9 at line 2\)\n  fix: save the file as UTF-8"),
+        (b"a: " + b"[" * 3000 + b"]" * 3000 + b"\n", r"the YAML is nested too deeply"),
+        (b"# padding\n" * 30_000, r"the file is larger than 256 KiB"),
+        (b"a: 1\nb: " + b"9" * 5000 + b"\n", r"cannot read this value \(Exceeds the limit .*\) at line 2, column 4"),
+        (b"retrieved: 2026-13-01\n", r"cannot read this value \(month must be in 1..12\) at line 1, column 12\n  fix: quote it"),
+    ],
+)
+def test_unreadable_files_get_one_message(tmp_path, content, expected):
+    path = tmp_path / "x.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=r"^x.yaml: " + expected):
+        read_yaml_mapping(path, "x.yaml")
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "directory"])
+def test_only_regular_files_are_read(tmp_path, kind):
+    path = {"device": Path("/dev/zero"), "fifo": tmp_path / "fifo", "directory": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it would wait for a writer forever
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"^spec: is not a regular file\n  fix: check the path"):
+        read_yaml_mapping(path, "spec")
+    assert time.monotonic() - started < 2
+
+
+def test_no_pattern_in_the_product_spells_digits_as_backslash_d():
+    r"""\d matches every script's digits ("١٢" too) and $ matches before a final newline: the product's patterns
+    spell [0-9] and are used with fullmatch (pydantic's Rust regex engine has no such $)."""
+    offenders = []
+    for path in sorted(REPO_ROOT.glob("*.py")) + sorted(REPO_ROOT.glob("[!.]*/**/*.py")):
+        if path.parts[len(REPO_ROOT.parts)] in ("tests", "node_modules"):
+            continue
+        with path.open("rb") as file:
+            for token in tokenize.tokenize(file.readline):
+                if token.type == tokenize.STRING and "\\d" in token.string and "r" in token.string.split("'")[0].split('"')[0]:
+                    offenders.append(f"{path.relative_to(REPO_ROOT)}:{token.start[0]}")
+                if token.type == tokenize.NAME and token.string == "match" and _is_re_match(token.line):
+                    offenders.append(f"{path.relative_to(REPO_ROOT)}:{token.start[0]} (.match: use .fullmatch)")
+    assert offenders == []
+
+
+def _is_re_match(line: str) -> bool:
+    return bool(re.search(r"(\bre|PATTERN|_ARN|\bpattern)\.match\(", line))
+
+
+@pytest.mark.parametrize("doc", ["README.md", "model_configs/README.md", "docs/deployments.md"])
+def test_the_docs_quote_the_limits_the_code_enforces(doc):
+    text = " ".join((REPO_ROOT / doc).read_text().split())
+    assert f"{MAX_FILE_BYTES // 1024} KiB" in text
+    if doc != "docs/deployments.md":
+        assert f"at most {MAX_BUDGET_USD:,}" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -273,3 +274,67 @@ def test_guardrails_must_fit_the_instance_counts_scheduled_actions_allow(registr
 def test_default_rollback_alarms_are_those_that_can_fire_while_sagemaker_bakes():
     assert Guardrails().rollback_alarms == ["latency-p90", "5xx-errors"]
     assert Guardrails(wait_interval_seconds=900, rollback_alarms=["4xx-rate"]).rollback_alarms == ["4xx-rate"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"endpoint: chat\nmodel: mistral\xff\n", r"chat.yaml: is not UTF-8 text \(byte 0xff at line 2\)"),
+        (b'endpoint: "chat\\n"\nmodel: mistral\n', r"chat.yaml: endpoint: 'chat\\n' is not a valid SageMaker endpoint name"),
+        (b'endpoint: chat\nmodel: mistral\nregion: "us-east-1\\n"\n', r"chat.yaml: region: 'us-east-1\\n' is not an AWS"),
+        (
+            "endpoint: chat\nmodel: mistral\nregion: us-east-\u0661\n".encode(),  # an Arabic-Indic digit one
+            "chat.yaml: region: 'us-east-\u0661' is not an AWS",
+        ),
+        (
+            b"endpoint: chat\nmodel: mistral\nendpoint: chat-2\n",
+            r"chat.yaml: duplicate key 'endpoint' \(first at line 1\) at line 3, column 1\n  fix: keep one",
+        ),
+        (
+            b"endpoint: chat\nmodle: mistral\n",
+            r"chat.yaml: modle: unknown key\n  fix: did you mean model\? \(docs/deployments.md",
+        ),
+        (
+            b"endpoint: chat\nmodel: mistral\ncandidate: mixtral\ncandidate_wieght: 10\n",
+            r"chat.yaml: candidate_wieght: unknown key\n  fix: did you mean candidate_weight\?",
+        ),
+        (
+            MISTRAL.encode() + b"guardrails: {wait_intervall_seconds: 300}\n",
+            r"chat.yaml: guardrails.wait_intervall_seconds: unknown key\n  fix: did you mean wait_interval_seconds\?",
+        ),
+        (
+            MISTRAL.encode() + b"guardrails: {canary_size: {typ: INSTANCE_COUNT, value: 1}}\n",
+            r"chat.yaml: guardrails.canary_size.typ: unknown key\n  fix: did you mean type\?",
+        ),
+        (b"endpoint: &e chat\nmodel: mistral\nretire: *e\n", r"chat.yaml: YAML aliases \(\*name\) are not allowed .* at line 3"),
+    ],
+)
+def test_malformed_files_get_one_message(registry, tmp_path, content, expected):
+    path = tmp_path / "chat.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=expected):
+        spec(registry, deployment=str(path))
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"endpoint": "chat\nx"}, r"-c endpoint: 'chat\\nx' is not a valid SageMaker endpoint name"),
+        ({"region": "us-east-\u0661"}, "-c region: 'us-east-\u0661' is not an AWS region name"),
+        ({"region": "us-east-1; id"}, r"-c region: 'us-east-1; id' is not an AWS region name"),
+        ({**AB, "candidate_weight": "1" * 5000}, r"-c candidate_weight: expected a whole percentage from 0 to 100, got '111"),
+        ({**AB, "candidate_weight": "\u0661\u0660"}, "-c candidate_weight: expected a whole percentage from 0 to 100, got '"),
+        ({"model": "x" * 100_000}, r"-c model: unknown model 'xxxx.* characters cut\)\n  fix: use one of"),
+    ],
+)
+def test_flag_values_are_checked_whole(registry, values, expected):
+    with pytest.raises(ConfigError, match=expected) as caught:
+        spec(registry, **values)
+    assert len(str(caught.value)) < 2000
+
+
+def test_a_device_as_deployment_file_is_refused_at_once(registry):
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"^/dev/zero: is not a regular file"):
+        spec(registry, deployment="/dev/zero")
+    assert time.monotonic() - started < 2

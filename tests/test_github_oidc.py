@@ -145,6 +145,11 @@ def test_snapshot(template, snapshot: SnapshotAssertion):
             {"oidc_provider_arn": "arn:aws:iam::333333333333:oidc-provider/example.com"},
             "is not the ARN of GitHub's OIDC provider",
         ),
+        (
+            {"oidc_provider": PROVIDER},
+            "-c oidc_provider: unknown context key: github_oidc_app.py reads no such key\n"
+            "  fix: did you mean -c oidc_provider_arn?",
+        ),
     ],
 )
 def test_bad_input_is_refused(tmp_path, registry, context, message):

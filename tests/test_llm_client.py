@@ -261,6 +261,10 @@ def test_still_throttled_after_every_try(session, server):
     ):
         made.invoke("assistant", "Hi")
     assert made.waits == [1, 2]  # type: ignore[attr-defined]
+    server.inject("ThrottlingException", status=429, message="Too many tokens", times=3)
+    with pytest.raises(llm_client.ThrottledError) as raised:
+        made.invoke("assistant", "Hi")
+    assert no_traceback_chain(raised.value)
 
 
 def test_jitter_spreads_the_waits():
@@ -305,6 +309,11 @@ def test_unknown_endpoint(session):
         client(session).invoke("nope", "Hi")
 
 
+def no_traceback_chain(error: BaseException) -> bool:
+    """Printed uncaught, the error shows itself only: no "During handling of the above exception" chain."""
+    return error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+
+
 def test_a_parameter_naming_an_endpoint_that_is_gone(session):
     session.put("ghost", sagemaker_parameter(name="ghost"))
     with pytest.raises(
@@ -313,6 +322,14 @@ def test_a_parameter_naming_an_endpoint_that_is_gone(session):
         r"although SSM parameter /llm-endpoints/ghost names it",
     ):
         client(session).invoke("ghost", "Hi")
+    session.ssm.parameters.clear()  # the stack was destroyed while the client held the parameter
+    made = client(session)
+    session.put("ghost", sagemaker_parameter(name="ghost"))
+    made.endpoint("ghost")
+    session.ssm.parameters.clear()
+    with pytest.raises(llm_client.EndpointNotFoundError, match="no endpoint named 'ghost'") as raised:
+        made.invoke("ghost", "Hi")
+    assert no_traceback_chain(raised.value)
 
 
 def test_a_parameter_of_an_older_schema(session):
@@ -531,3 +548,8 @@ def test_a_bedrock_model_that_langchain_aws_will_not_stream_answers_a_stream_in_
 
     assert len(chunks) == 1 and chunks[0].text.endswith("You said: Hi")
     assert [r["path"] for r in server.requests] == ["/model/us.example.no-stream-v1%3A0/converse"]
+
+
+def test_a_bad_region_is_refused_before_any_call():
+    with pytest.raises(llm_client.ConfigurationError, match=r"^'us-east-1; id' is not an AWS region name \(e\.g\. us-east-1\)$"):
+        Client(region="us-east-1; id")

@@ -8,12 +8,14 @@ endpoint is the emulator.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -257,3 +259,56 @@ def test_deploy_local_and_destroy_local_commands(
         left = rehearsal.read_state()
         if left is not None:
             rehearsal.stop_emulator(left.emulator)
+
+
+def test_a_bad_region_is_refused_before_an_emulator_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    monkeypatch.setattr(rehearsal, "start_emulator", lambda *args, **kwargs: pytest.fail("an emulator was started"))
+    assert rehearsal.main(["deploy", "mistral", "-c", "region=us-east-1; id"]) == 2
+    assert capsys.readouterr().err == (
+        "error: -c region: 'us-east-1; id' is not an AWS region name\n  fix: use a name like us-east-1\n"
+    )
+    assert not (tmp_path / "moto.json").exists()
+
+
+def test_ctrl_c_during_a_deploy_exits_130_and_the_state_file_keeps_the_emulator(
+    emulator: rehearsal.Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state_file = tmp_path / "moto.json"
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(rehearsal, "STATE_FILE", state_file)
+    rehearsal.write_state(rehearsal.State(pid=emulator.pid, port=emulator.port, region=emulator.region))
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rehearsal, "deploy", interrupted)
+    assert rehearsal.main(["deploy", "mistral"]) == 130
+    message = f"\ninterrupted: {state_file} records what is running; ./tasks.sh destroy-local removes it\n"
+    assert capsys.readouterr().err == message
+    assert rehearsal.read_state() == rehearsal.State(pid=emulator.pid, port=emulator.port, region=emulator.region)
+    assert rehearsal.is_up(emulator)
+
+
+def test_ctrl_c_while_the_emulator_starts_stops_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the state file names the emulator, an interrupted start must not leave it running unrecorded."""
+    started: list[int] = []
+    real_popen = subprocess.Popen
+
+    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        process = real_popen(*args, **kwargs)
+        started.append(process.pid)
+        return process
+
+    def interrupted(emulator: rehearsal.Emulator) -> bool:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(rehearsal, "is_up", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        rehearsal.start_emulator("us-east-1", tmp_path / "moto.log")
+    (pid,) = started
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

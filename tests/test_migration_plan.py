@@ -115,6 +115,14 @@ def test_plan_reports_bad_specs_with_exit_2(capsys):
     assert err.startswith("error: -c candidate_weight: expected a whole percentage from 0 to 100, got 101")
 
 
+def test_plan_refuses_a_misspelt_flag_instead_of_planning_the_default(capsys):
+    code, out, err = run_plan(capsys, "-c", "endpoint=chat", "-c", "modle=mixtral")
+    assert (code, out) == (2, "")
+    assert err.startswith(
+        "error: -c modle: unknown context key: python -m migration plan reads no such key\n  fix: did you mean -c model?"
+    )
+
+
 class LiveStub:
     """boto3 clients whose answers are stubbed; fails the test if a call was expected but not made."""
 

@@ -131,11 +131,18 @@ def synth_stack(**context: Any) -> None:
 @pytest.mark.parametrize(
     ("context", "message"),
     [
-        ({"budget_usd": "lots"}, "-c budget_usd: expected a positive number of US dollars, got 'lots'"),
+        (
+            {"budget_usd": "lots"},
+            "-c budget_usd: expected a positive number of US dollars per budget period, at most 1,000,000, got 'lots'",
+        ),
         ({"budget_usd": "0"}, "expected a positive number"),
         ({"budget_usd": "-5"}, "expected a positive number"),
         ({"budget_usd": "inf"}, "expected a positive number"),
         ({"budget_usd": True}, "expected a positive number"),
+        ({"budget_usd": "1e300"}, r"expected a positive number of US dollars per budget period, at most 1,000,000, got '1e300'"),
+        ({"budget_usd": "1000000.01"}, "at most 1,000,000"),
+        ({"budget_usd": "nan"}, "expected a positive number"),
+        ({"budget_usd": "-inf"}, "expected a positive number"),
         ({"model": "mixtral", "budget_usd": "150"}, r"-c budget_usd: the minimum capacity alone costs \$170\.16 per day"),
         ({"alarm_email": "ops@example.com,oops"}, "-c alarm_email: 'oops' is not an e-mail address"),
         ({"alarm_email": ""}, "expected a non-empty text value"),

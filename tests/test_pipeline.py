@@ -350,6 +350,12 @@ def config_error(root: Path, registry: Any, tmp_path: Path, **context: Any) -> s
         ({"github_connection_arn": "arn:aws:iam::111111111111:role/x"}, "is not the ARN of a CodeStar connection"),
         ({"github_repository": "just-a-name"}, "-c github_repository: 'just-a-name' is not the GitHub repository as owner/name"),
         ({"github_branch": "main; rm -rf /"}, "-c github_branch: 'main; rm -rf /' is not a value like main"),
+        ({"github_branch": "main\n"}, "-c github_branch: 'main\\n' is not a value like main"),
+        (
+            {"github_brnch": "release"},
+            "-c github_brnch: unknown context key: pipeline_app.py reads no such key\n  fix: did you mean -c github_branch?",
+        ),
+        ({"model": "mixtral"}, "-c model: unknown context key: pipeline_app.py reads no such key\n  fix: remove it"),
     ],
 )
 def test_bad_or_missing_context_is_refused(tmp_path, registry, context, message):

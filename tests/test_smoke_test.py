@@ -422,3 +422,20 @@ def test_bad_usage_exits_2(argv, message):
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--endpoint", "chat", "--region", "us-east-1"], "error: no AWS credentials found (reading SSM parameter"),
+        (["--model", "mistral", "--region", "us-east-1"], "error: no AWS credentials found (calling endpoint mistral-7b"),
+        (["--endpoint", "chat", "--region", "us-east-1; id"], "error: 'us-east-1; id' is not an AWS region name"),
+    ],
+)
+def test_no_credentials_or_a_bad_region_is_one_message(capsys, argv, message):
+    """The suite's environment has no credentials (conftest): the real botocore chain finds none."""
+    assert smoke_test.main(argv, sleep=lambda seconds: None) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message)
+    assert err.endswith(f"  fix: {smoke_test.AWS_SETUP_FIX}\n")
+    assert "Traceback" not in err and len(err.splitlines()) == 2

@@ -27,12 +27,14 @@ from typing import Any, TypeVar
 import boto3
 import botocore.exceptions as boto_errors
 from botocore.config import Config
+from botocore.utils import validate_region_name
 
 from llm_client import wire
 from llm_client.errors import (
     AccessDeniedError,
     CallTimeoutError,
     ColdStartError,
+    ConfigurationError,
     EndpointNotFoundError,
     InvocationError,
     LlmClientError,
@@ -110,9 +112,13 @@ class Client:
         self.session = session or boto3.session.Session(region_name=region)
         self.region = region or self.session.region_name
         if not self.region:
-            raise LlmClientError(
+            raise ConfigurationError(
                 "no AWS region: pass region=..., or set AWS_REGION or AWS_DEFAULT_REGION (or a region in your AWS config)"
             )
+        try:
+            validate_region_name(self.region)
+        except boto_errors.InvalidRegionError:
+            raise ConfigurationError(f"{self.region!r} is not an AWS region name (e.g. us-east-1)") from None
         self.cache = ParameterCache(ttl_seconds)
         self.attempts = attempts
         self.timeout_seconds = timeout_seconds
@@ -183,21 +189,22 @@ class Client:
                 return attempt(endpoint), number, self.clock() - started
             except LlmClientError:
                 raise
-            except (boto_errors.ClientError, boto_errors.BotoCoreError) as error:
-                kind = classify(error)
-                if kind == "gone" and not reread:
-                    reread = True
-                    self.cache.forget(self.region, name)
-                    fresh = self._resolve(name, variant)
-                    if fresh != endpoint:
-                        endpoint = fresh
-                        continue
-                if kind not in ("throttled", "cold") or number == self.attempts:
-                    raise self._final(error, kind, endpoint, number) from None
-                delay = self.random() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (number - 1))
-                if self.log:
-                    self.log(f"{name}: {describe(error)}; retrying in {delay:.1f} s (try {number}/{self.attempts})")
-                self.sleep(delay)
+            except (boto_errors.ClientError, boto_errors.BotoCoreError) as caught:
+                error, kind = caught, classify(caught)
+            # Outside the except clause, so an error raised here carries no chained traceback.
+            if kind == "gone" and not reread:
+                reread = True
+                self.cache.forget(self.region, name)
+                fresh = self._resolve(name, variant)
+                if fresh != endpoint:
+                    endpoint = fresh
+                    continue
+            if kind not in ("throttled", "cold") or number == self.attempts:
+                raise self._final(error, kind, endpoint, number)
+            delay = self.random() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (number - 1))
+            if self.log:
+                self.log(f"{name}: {describe(error)}; retrying in {delay:.1f} s (try {number}/{self.attempts})")
+            self.sleep(delay)
         raise AssertionError("unreachable: attempts >= 1")
 
     def _resolve(self, name: str, variant: str | None) -> Endpoint:

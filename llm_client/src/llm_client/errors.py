@@ -15,6 +15,10 @@ class NoCredentialsError(LlmClientError):
     """boto3 found no AWS credentials."""
 
 
+class ConfigurationError(LlmClientError):
+    """No AWS region, or one that is not a region name."""
+
+
 class EndpointNotFoundError(LlmClientError):
     """No ``/llm-endpoints/NAME`` parameter, or the endpoint / model it names does not exist."""
 
@@ -51,6 +55,7 @@ __all__ = [
     "AccessDeniedError",
     "CallTimeoutError",
     "ColdStartError",
+    "ConfigurationError",
     "EndpointNotFoundError",
     "InvocationError",
     "LlmClientError",
