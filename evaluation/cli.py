@@ -155,6 +155,8 @@ def evaluate(args: argparse.Namespace, **client_options: Any) -> int:
     cases = load_tests(args.tests)
     conditions = [gate.parse(text) for text in args.fail_if]  # bad gates fail before any request is sent
     baseline = load_baseline(args.baseline) if args.baseline else None
+    for condition in conditions:
+        gate.check_inputs(condition, args.target, baseline is not None)
     if args.local:
         use_local_rehearsal()
     if args.role_arn:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from evaluation.stats import Summary
@@ -120,20 +120,20 @@ def _operand(token: tuple[str, str, str], metric: str, bad: Callable[[str], Eval
     raise bad(f"expected a number, budget, baseline or [TARGET], got {value!r}")
 
 
-def check(condition: Condition, summaries: Mapping[str, Summary], baseline: Mapping[str, Summary] | None) -> list[Verdict]:
-    """One verdict per target the condition applies to."""
-    if condition.target is not None and condition.target not in summaries:
-        raise EvaluationInputError(
-            f"--fail-if {condition.text!r}: target {condition.target!r} is not one of this run's --target values"
-        )
-    if condition.operand.kind == "target" and condition.operand.target not in summaries:
-        raise EvaluationInputError(
-            f"--fail-if {condition.text!r}: [{condition.operand.target}] is not one of this run's --target values"
-        )
-    if condition.operand.kind == "baseline" and baseline is None:
+def check_inputs(condition: Condition, targets: Collection[str], has_baseline: bool) -> None:
+    """Before any request: the targets a condition names are this run's, and a baseline is given if it needs one."""
+    for name in (condition.target, condition.operand.target or None):
+        if name is not None and name not in targets:
+            raise EvaluationInputError(f"--fail-if {condition.text!r}: {name!r} is not one of this run's --target values")
+    if condition.operand.kind == "baseline" and not has_baseline:
         raise EvaluationInputError(
             f"--fail-if {condition.text!r}: uses 'baseline': give --baseline FILE (a results.json of an earlier run)"
         )
+
+
+def check(condition: Condition, summaries: Mapping[str, Summary], baseline: Mapping[str, Summary] | None) -> list[Verdict]:
+    """One verdict per target the condition applies to."""
+    check_inputs(condition, summaries, baseline is not None)
     names = [condition.target] if condition.target else list(summaries)
     verdicts = []
     for name in names:

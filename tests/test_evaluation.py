@@ -457,6 +457,7 @@ def test_the_judge_scores_rubric_items_through_bedrock(session: Session, tmp_pat
         (["--target", "chat/mistral-7b", "--target", "chat/mistral-7b"], "the same target is given twice"),
         (["--target", "chat", "--concurrency", "0"], "--concurrency 0: must be at least 1"),
         (["--target", "chat", "--baseline", "missing.json"], "--baseline missing.json: no such file"),
+        (["--target", "chat", "--fail-if", "chat/x: p90 > 1"], "'chat/x' is not one of this run's --target values"),
     ],
 )
 def test_bad_input_exits_2_with_one_message(
