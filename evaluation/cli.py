@@ -40,6 +40,8 @@ def parser() -> argparse.ArgumentParser:
         prog="./tasks.sh evaluate",
         description="Call each --target on every case of --tests through llm_client; report latency, tokens/s, errors, "
         "quality and cost side by side, and write results.json, report.md and report.html (docs/evaluation.md).",
+        epilog="exit status: 0 done and every --fail-if gate passed; 1 a --fail-if condition holds; 2 bad input; "
+        "130 interrupted (Ctrl-C; what was measured is still written)",
     )
     p.add_argument(
         "--tests", type=Path, required=True, metavar="FILE", help="test set, .yaml or .jsonl (schema: docs/evaluation.md)"

@@ -22,8 +22,9 @@ from botocore.stub import ANY, Stubber
 from evaluation import cli, gate, runner
 from evaluation.ci import SHIFT_GATES
 from evaluation.expectations import check_answer, check_json, check_number, quality_of
-from evaluation.judge import JudgeReplyError, load_template, parse_reply, rate_by_hand, render
+from evaluation.judge import JUDGE_MAX_TOKENS, JudgeReplyError, load_template, parse_reply, rate_by_hand, render
 from evaluation.measure import Record
+from evaluation.report import ANSWER_CHARS
 from evaluation.runner import run
 from evaluation.stats import Summary, mean_interval, summarize, wilson
 from evaluation.targets import SageMakerPrice, TokenPrice
@@ -541,6 +542,8 @@ def test_the_docs_cost_examples_come_from_the_configs(registry: Any) -> None:
     haiku = TokenPrice(*haiku_prices())
     assert f"${haiku.input_per_1k_usd} / ${haiku.output_per_1k_usd} per 1K tokens" in doc
     assert f"cost ${haiku.cost(500, 200):.5f}, so ${haiku.cost(500, 200) * 1000:.2f} per 1,000" in doc  # type: ignore[operator]
+    assert f"`--concurrency N` (default {cli.DEFAULT_CONCURRENCY})" in doc and "`--out DIR`" in doc
+    assert f"up to {JUDGE_MAX_TOKENS:,} tokens" in doc and f"first {ANSWER_CHARS:,} characters" in doc
     for condition in re.findall(r'--fail-if "([^"]+)"', doc):  # every documented gate is in the grammar
         gate.parse(condition)
 
