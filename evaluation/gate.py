@@ -33,9 +33,9 @@ LATENCY_METRICS = frozenset({"p50", "p90", "p99", "ttft_p50", "ttft_p90"})
 OPERATORS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 UNITS = {"": 1.0, "s": 1.0, "ms": 0.001, "%": 0.01}
 # "TARGET: rest" where rest starts with a metric; the target itself may contain ':' (endpoint:NAME).
-TARGET_PREFIX = re.compile(r"^\s*(?P<target>\S.*?)\s*:\s*(?P<rest>(?:" + "|".join(METRICS) + r")\b.*)$", re.DOTALL)
+TARGET_PREFIX = re.compile(r"\s*(?P<target>\S.*?)\s*:\s*(?P<rest>(?:" + "|".join(METRICS) + r")\b.*)", re.DOTALL)
 TOKEN = re.compile(
-    r"\s*(?:(?P<number>\d+(?:\.\d+)?|\.\d+)(?P<unit>ms|s|%)?(?![\w.])|(?P<op><=|>=|<|>)|(?P<arith>[-+*])"
+    r"\s*(?:(?P<number>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?P<unit>ms|s|%)?(?![\w.])|(?P<op><=|>=|<|>)|(?P<arith>[-+*])"
     r"|\[(?P<ref>[^\]\s]+)\]|(?P<word>[A-Za-z_][\w.]*))"
 )
 
@@ -70,7 +70,7 @@ def parse(text: str) -> Condition:
         return EvaluationInputError(f'--fail-if {text!r}: {problem} (grammar: docs/evaluation.md, e.g. "p90 > budget")')
 
     target, body = None, text
-    prefixed = TARGET_PREFIX.match(text)
+    prefixed = TARGET_PREFIX.fullmatch(text)
     if prefixed:
         target, body = prefixed.group("target").strip(), prefixed.group("rest")
     tokens = _tokens(body, bad)
@@ -95,13 +95,14 @@ def parse(text: str) -> Condition:
 def _tokens(body: str, bad: Callable[[str], EvaluationInputError]) -> list[tuple[str, str, str]]:
     tokens, position = [], 0
     body = body.rstrip()
-    while position < len(body):
-        match = TOKEN.match(body, position)
-        if not match or match.end() == position:
-            raise bad(f"cannot read {body[position:].strip()!r}")
-        kind = next(k for k in ("number", "op", "arith", "ref", "word") if match.group(k) is not None)
-        tokens.append((kind, match.group(kind), match.group("unit") or ""))
-        position = match.end()
+    for found in TOKEN.finditer(body):
+        if found.start() != position or found.end() == position:  # something between two tokens is not one
+            break
+        kind = next(k for k in ("number", "op", "arith", "ref", "word") if found.group(k) is not None)
+        tokens.append((kind, found.group(kind), found.group("unit") or ""))
+        position = found.end()
+    if position < len(body):
+        raise bad(f"cannot read {body[position:].strip()!r}")
     return tokens
 
 
