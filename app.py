@@ -15,17 +15,23 @@ os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
 from aws_cdk import App
 
-from llm_config import ConfigError
+from llm_config import ConfigError, load_registry
 from planner.deploy_cost import deployment_cost_line
 from stacks.app_factory import add_deployment
+from stacks.cli_selection import requested_stacks, selection_error, unmatched
 
 
 def main() -> int:
     app = App()
     try:
-        add_deployment(app, os.environ)
+        stack = add_deployment(app, os.environ)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    request = requested_stacks()  # `cdk destroy NAME`: the CLI would find no NAME, say so and exit 0
+    if unmatched(request, stack.stack_name):
+        assert request is not None
+        print(selection_error(request, stack.stack_name, load_registry().known_names()), file=sys.stderr)
         return 2
     app.synth()
     print(deployment_cost_line(app.node.try_get_context, os.environ), file=sys.stderr)  # stdout carries the template

@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
 # One entry point for everything a user or CI runs. Each task installs what it needs first
 # (Python packages into .venv from the pinned requirements, the pinned CDK CLI into node_modules),
-# so it works on a fresh machine with only Python 3.11+, Node 20+ and npm.
+# so it works on a fresh machine with only Python 3.11+, Node 20+ and npm. `./tasks.sh TASK --help`
+# describes one task, its arguments and defaults.
 #
 #   ./tasks.sh deploy-local [MODEL] [-c KEY=VALUE ...]
-#                                install, start a local AWS emulator (moto) on 127.0.0.1, deploy MODEL's stack
-#                                into it with the real CDK CLI (default mixtral), verify every resource with boto3;
-#                                the emulator keeps running (docs/local-deploy.md)
-#   ./tasks.sh destroy-local     destroy that stack, check nothing is left, stop the emulator
+#                                install, start a local AWS emulator (moto) on 127.0.0.1, deploy the stack of
+#                                MODEL (default mixtral) or of -c deployment=FILE into it with the real CDK CLI,
+#                                verify every resource with boto3; the emulator keeps running (docs/local-deploy.md)
+#   ./tasks.sh status-local      what is deployed in the running emulator: stacks, endpoints, variants, alarms
+#   ./tasks.sh destroy-local     destroy those stacks, check nothing is left, stop the emulator
 #   ./tasks.sh run-local CMD ..  run CMD as a client app of the running emulator: AWS APIs at moto, the model
 #                                runtimes at a protocol stand-in (not a model), e.g. python examples/agent.py
-#   ./tasks.sh synth [MODEL]     install, then synthesize MODEL's stack (default mixtral) and summarise it
-#   ./tasks.sh test              install, then lint (ruff, mypy) and run the test suite
-#   ./tasks.sh plan ARGS         install, then run the cost planner (python -m planner ARGS; --help lists ARGS)
+#   ./tasks.sh synth [MODEL] [-c KEY=VALUE ...]
+#                                install, then synthesize the stack of MODEL (default mixtral) or of
+#                                -c deployment=FILE, and summarise it; any `cdk deploy` -c flag works
+#   ./tasks.sh test [PYTEST ARGS]
+#                                install, then lint (ruff, mypy) and run the test suite on every core
+#   ./tasks.sh plan ARGS         install, then run the cost planner (./tasks.sh plan --help lists ARGS)
+#   ./tasks.sh plan-migration .. install, then check the next migration deploy (docs/migrations.md)
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
-#   ./tasks.sh plan-migration .. install, then `python -m migration plan ..` (docs/migrations.md)
-#   ./tasks.sh evaluate ARGS     install, then compare targets on a test set: python -m evaluation ARGS
-#                                (--local: against the running local rehearsal; docs/evaluation.md)
+#   ./tasks.sh evaluate ARGS     install, then compare targets on a test set (./tasks.sh evaluate --help;
+#                                --local: against the running local rehearsal; docs/evaluation.md)
 #   ./tasks.sh setup             install only
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -26,17 +31,26 @@ export CDK_DISABLE_CLI_TELEMETRY=1 CDK_DISABLE_VERSION_CHECK=1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1
 export PIP_DISABLE_PIP_VERSION_CHECK=1 npm_config_update_notifier=false
 
+# The model a task uses when given neither a MODEL nor -c model=/-c deployment=.
+DEFAULT_MODEL=mixtral
+
 setup() {
+  # A task's --help needs no install when one exists (and must not start one, e.g. from the docs test).
+  if [ "$help_only" = 1 ] && [ -x .venv/bin/python ] && [ -x node_modules/.bin/cdk ]; then return 0; fi
   local python=${PYTHON:-python3}
   "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
     echo "error: Python 3.11 or newer is required (found $("$python" --version 2>&1))" >&2; exit 1; }
   local wanted
   wanted=$(cat requirements.txt requirements-dev.txt constraints.txt llm_client/pyproject.toml | sha256sum | cut -d' ' -f1)
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$wanted" ]; then
-    echo "==> installing Python packages into .venv (first run: about a minute)"
+    echo "==> installing the pinned Python packages into .venv (first run: 2-3 min on 2 cores, most of it downloads)"
     [ -x .venv/bin/python ] || "$python" -m venv .venv
-    # Some machines' pip config names find-links folders that do not exist; that warning is noise here.
-    .venv/bin/pip install --quiet -r requirements-dev.txt -c constraints.txt 2> >(grep -v "^WARNING: Location" >&2)
+    # Progress: one line per 25 packages pip resolves, then its install step. Some machines' pip config names
+    # find-links folders that do not exist; that warning is noise here.
+    .venv/bin/pip install --progress-bar off -r requirements-dev.txt -c constraints.txt \
+      2> >(grep -v "^WARNING: Location" >&2) |
+      awk '/^Collecting /{n++; if (n % 25 == 0) {print "    " n " packages resolved"; fflush()}}
+           /^Installing collected packages/{print "    " n " packages resolved; installing them"; fflush()}'
     echo "$wanted" > .venv/.installed
   fi
   wanted=$(sha256sum package-lock.json | cut -d' ' -f1)
@@ -49,19 +63,87 @@ setup() {
 
 cdk() { node_modules/.bin/cdk "$@"; }
 
+# The -c flags of a synth: MODEL (or the default) unless the flags already name -c model= or -c deployment=.
+synth_flags() {
+  local model="" args=("$@")
+  if [ ${#args[@]} -gt 0 ] && [[ ${args[0]} != -* ]]; then model=${args[0]}; args=("${args[@]:1}"); fi
+  local given=" ${args[*]-} "
+  if [ -z "$model" ] && [[ $given != *" model="* && $given != *" deployment="* && $given != *" --context=model="* ]]; then
+    model=$DEFAULT_MODEL
+  fi
+  [ -z "$model" ] || printf '%s\n' -c "model=$model"
+  [ ${#args[@]} -eq 0 ] || printf '%s\n' "${args[@]}"
+}
+
+task_help() {
+  case "$1" in
+    synth) cat <<EOF
+usage: ./tasks.sh synth [--dry-run] [MODEL] [-c KEY=VALUE ...]
+
+Install, then run \`cdk synth --quiet\` for one stack (cdk-nag included) into cdk.out/ and summarise it
+(resources, outputs, the estimated monthly cost).
+
+  MODEL            a model key or alias (default: $DEFAULT_MODEL unless -c model= or -c deployment= is given)
+  -c KEY=VALUE     any flag \`cdk deploy\` takes (README.md, "Deploying"), e.g. -c endpoint=chat,
+                   -c region=eu-west-1, -c deployment=deployments/chat.yaml (then no MODEL)
+  --dry-run        print the cdk command, install and run nothing
+
+examples: ./tasks.sh synth claude-3-sonnet
+          ./tasks.sh synth -c deployment=deployments/chat.yaml
+EOF
+      ;;
+    test) cat <<'EOF'
+usage: ./tasks.sh test [PYTEST ARGS ...]
+
+Install, then ruff (lint and format check), mypy (strict; its first run builds .mypy_cache, later runs take
+seconds) and pytest on every core (pytest-xdist, -n auto). PYTEST ARGS go to pytest, e.g.
+  ./tasks.sh test tests/test_planner_cli.py -k overrides
+  ./tasks.sh test -n 0        # one process (for a debugger)
+EOF
+      ;;
+    setup) cat <<'EOF'
+usage: ./tasks.sh setup
+
+Create .venv and install the pinned Python packages (requirements*.txt, constraints.txt), and the pinned CDK
+CLI into node_modules (package-lock.json). Every other task does this first; it is skipped when nothing changed.
+EOF
+      ;;
+    *) return 1 ;;
+  esac
+}
+
 task=${1:-help}
 shift || true
+help_only=0
+for arg in "$@"; do
+  case "$arg" in -h | --help) help_only=1 ;; esac
+done
+case "$task" in setup | synth | test)
+  for arg in "$@"; do
+    case "$arg" in -h | --help) task_help "$task"; exit 0 ;; esac
+  done ;;
+esac
 case "$task" in
   setup) setup ;;
   synth)
+    if [ "${1-}" = --dry-run ]; then
+      shift
+      flags=(); while IFS= read -r flag; do flags+=("$flag"); done < <(synth_flags "$@")  # bash 3.2 has no mapfile
+      echo "cdk synth --quiet ${flags[*]}"
+      exit 0
+    fi
     setup
-    model=${1:-mixtral}
-    cdk synth --quiet -c model="$model" "${@:2}"
+    flags=(); while IFS= read -r flag; do flags+=("$flag"); done < <(synth_flags "$@")  # bash 3.2 has no mapfile
+    cdk synth --quiet "${flags[@]}"
     .venv/bin/python scripts/summarize_synth.py cdk.out
     ;;
   deploy-local)
     setup
     .venv/bin/python -m local_aws.rehearsal deploy "$@"
+    ;;
+  status-local)
+    setup
+    .venv/bin/python -m local_aws.rehearsal status "$@"
     ;;
   destroy-local)
     setup
@@ -73,10 +155,13 @@ case "$task" in
     ;;
   test)
     setup
+    echo "==> ruff check, ruff format --check"
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
+    echo "==> mypy (strict; the first run builds .mypy_cache: 1-2 min)"
     .venv/bin/mypy
-    .venv/bin/pytest "$@"
+    echo "==> pytest on every core (-n auto; the slow end-to-end tests start first)"
+    .venv/bin/pytest -n auto "$@"
     ;;
   plan)
     setup
@@ -94,6 +179,6 @@ case "$task" in
     setup
     .venv/bin/python -m evaluation "$@"
     ;;
-  help|-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' ;;
+  help | -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;
 esac

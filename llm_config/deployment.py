@@ -1,4 +1,4 @@
-"""What one `cdk synth|deploy` deploys, read from the `-c` context flags or a deployment file (DESIGN.md section 2).
+"""What one `cdk synth|deploy` deploys, read from the `-c` context flags or a deployment file.
 
 A SageMaker deployment is one named endpoint serving one model, or two during a migration: `model` (the one
 serving now) and `candidate` (the one replacing it) with `candidate_weight` percent of the traffic.

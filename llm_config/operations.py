@@ -16,7 +16,7 @@ from llm_config._strict import StrictModel
 from llm_config.catalogue import HOURS_PER_MONTH, PositiveFloat, PositiveInt
 from llm_config.errors import ConfigError
 
-# Application Auto Scaling's predefined metrics for a SageMaker endpoint variant (DESIGN.md section 4).
+# Application Auto Scaling's predefined metrics for a SageMaker endpoint variant.
 # Scale to zero needs inference components, so a variant keeps at least one instance.
 ScalingMetric = Literal["SageMakerVariantConcurrentRequestsPerModelHighResolution", "SageMakerVariantInvocationsPerInstance"]
 # What Application Auto Scaling scales: a variant's instance count, named by endpoint and variant.

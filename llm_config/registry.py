@@ -62,6 +62,7 @@ def load_registry(config_dir: Path = DEFAULT_CONFIG_DIR) -> ModelRegistry:
     models: dict[str, ModelConfig] = {}
     aliases: dict[str, str] = {}
     sources: dict[str, str] = {}
+    paths: dict[str, Path] = {}
     for path in sorted(config_dir.glob("*.yaml")):
         if path.name in CATALOGUE_FILES:
             continue
@@ -70,16 +71,27 @@ def load_registry(config_dir: Path = DEFAULT_CONFIG_DIR) -> ModelRegistry:
         for name in model.names:
             owner = aliases.get(name, name if name in models else None)
             if owner is not None:
-                raise ConfigError(
-                    source, "aliases", f"{name!r} is already a model key or alias in {sources[owner]}", "pick a unique name"
-                )
+                raise _duplicate_name(name, path, paths[owner])
         models[model.key] = model
+        paths[model.key] = path
         aliases.update({alias: model.key for alias in model.aliases})
         sources[model.key] = source
     if not models:
         raise ConfigError(display_path(config_dir), None, "no model config files found", "add a <key>.yaml model config")
     _check_successors(models, sources)
     return ModelRegistry(models=models, aliases=aliases, instances=instances, containers=containers, sources=sources)
+
+
+def _duplicate_name(name: str, path: Path, other: Path) -> ConfigError:
+    """Two files claim ``name``. Blame the one changed last: it is the copy or the edit that made the clash, not the
+    untouched original (file order alone would blame whichever sorts later). Both files are named either way."""
+    blamed, kept = sorted([other, path], key=lambda p: (p.stat().st_mtime_ns, p.name))[::-1]
+    return ConfigError(
+        display_path(blamed),
+        "key" if name == blamed.stem else "aliases",
+        f"{name!r} is already a model key or alias in {display_path(kept)}: keys and aliases must be unique",
+        f"give this file its own key and aliases (a copied config keeps the original's aliases: remove {name!r} here)",
+    )
 
 
 def _load_model_file(path: Path, source: str, instances: InstanceCatalogue, containers: ContainerCatalogue) -> ModelConfig:

@@ -1,4 +1,4 @@
-"""CloudWatch metrics of one endpoint variant, in the units SageMaker publishes them (DESIGN.md section 4).
+"""CloudWatch metrics of one endpoint variant, in the units SageMaker publishes them.
 
 - ``AWS/SageMaker``: Invocations, Invocation4XXErrors, Invocation5XXErrors (counts) and ModelLatency
   (MICROSECONDS: a 5 s budget is 5,000,000).

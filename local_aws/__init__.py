@@ -2,7 +2,7 @@
 
 Not product code: nothing under stacks/, llm_constructs/ or llm_config/ imports this package.
 
-- ``moto_extension``: closes the gaps of stock moto that would make a local deploy lie (DESIGN.md section 5).
+- ``moto_extension``: closes the gaps of stock moto that would make a local deploy lie.
   Written for exactly one moto version (``MOTO_VERSION``); it refuses to run on another.
 - ``server``: runs moto in server mode with the extension applied.
 - ``verify``: checks with boto3 that every resource of a synthesized template exists with its key properties.

@@ -1,4 +1,4 @@
-"""Closes the gaps of stock moto that would make a local CDK deploy lie (DESIGN.md section 5).
+"""Closes the gaps of stock moto that would make a local CDK deploy lie.
 
 Call ``apply()`` once, before moto handles any request (``local_aws.server`` does). Every patch is
 written against moto ``MOTO_VERSION`` and ``apply()`` refuses any other version: moto's internals

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 ACCOUNT = "123456789012"
 EVENT_STREAM = "application/vnd.amazon.eventstream"
-SIGNING_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")  # SigV4's credential scope names the region
+SIGNING_REGION = re.compile(r"Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/")  # SigV4's credential scope names the region
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class Made:
         return len(self.text.split()) + (1 if self.tool else 0)
 
 
-NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
 def tool_arguments(schema: Mapping[str, Any], question: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,9 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
+from llm_config import ConfigError, SageMakerModelConfig, load_registry
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
-from llm_config.deployment import REGION_PATTERN
+from llm_config.deployment import REGION_PATTERN, DeploymentSpec, deployment_from_context
 from llm_config.errors import brief
 from local_aws.verify import (
     DYNAMIC_REFERENCE,
@@ -47,6 +48,8 @@ from local_aws.verify import (
     retained_physical_ids,
     verify_stack,
 )
+from migration.live import read_live_endpoint
+from migration.sequence import Finding, check_transition
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".local"
@@ -105,7 +108,7 @@ def local_environment(emulator: Emulator, base: Mapping[str, str] | None = None)
         "AWS_REGION": emulator.region,
         "AWS_DEFAULT_REGION": emulator.region,
         "AWS_ENDPOINT_URL": emulator.url,
-        # The CLI hands CloudFormation a template URL built from this endpoint (DESIGN.md section 5).
+        # The CLI hands CloudFormation a template URL built from this endpoint.
         "AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION": emulator.url,
     }
 
@@ -215,9 +218,30 @@ def stop_emulator(emulator: Emulator) -> None:
 
 
 def cdk(args: Sequence[str], emulator: Emulator, output_dir: Path) -> None:
+    """Run the pinned CDK CLI against the emulator, showing its output but for what the summary prints better."""
     command = [str(ROOT / "node_modules/.bin/cdk"), *args, "--output", str(output_dir), "--no-notices"]
     print(f"==> cdk {' '.join(args)}", flush=True)
-    subprocess.run(command, cwd=ROOT, env=local_environment(emulator), check=True)
+    with subprocess.Popen(
+        command, cwd=ROOT, env=local_environment(emulator), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in cli_lines(process.stdout):
+            print(line, end="", flush=True)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+
+
+_STACK_OUTPUT = re.compile(r"^[A-Za-z0-9-]+\.[A-Za-z0-9]+ = ")
+
+
+def cli_lines(lines: Iterable[str]) -> Iterator[str]:
+    """The CLI's lines without its "Outputs:" block, the "Stack ARN:" header and the bare ARN under it (on stdout, for
+    scripts): the deploy summary prints each output and the stack ARN as labelled lines."""
+    for line in lines:
+        text = line.strip()
+        if text in ("Outputs:", "Stack ARN:") or _STACK_OUTPUT.match(text) or text.startswith("arn:aws:cloudformation:"):
+            continue
+        yield line
 
 
 def bootstrap(emulator: Emulator, output_dir: Path) -> None:
@@ -284,8 +308,10 @@ def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> Depl
     make_client = client_factory(emulator)
     deployed = Deployed.load(make_client, stack_name, template)
     results = verify_stack(deployed)
-    outputs = make_client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
+    stack = make_client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = stack.get("Outputs", [])
     print(f"\nDeployed {stack_name} into the local AWS emulator at {emulator.url} in {time.monotonic() - started:.0f}s.")
+    print(f"  stack ARN {stack['StackId']}")
     print(f"Verified with boto3, resource by resource ({len(results)} of {len(template['Resources'])}):")
     for result in results:
         print(f"  ok {result.resource_type:<46} {result.detail}")
@@ -349,8 +375,13 @@ def assembly_dir(context: Sequence[str]) -> Path:
     return STATE_DIR / "assemblies" / re.sub(r"[^A-Za-z0-9.=-]+", "_", "_".join(context[1::2]))
 
 
-def context_flags(model: str, extra: Sequence[str]) -> list[str]:
-    flags = ["-c", f"model={model}"]
+DEFAULT_MODEL = "mixtral"  # when neither MODEL nor -c model= nor -c deployment= is given
+
+
+def context_flags(model: str | None, extra: Sequence[str]) -> list[str]:
+    """The deploy's -c flags: MODEL (or the default, unless the flags name a model or a deployment file) and ``extra``."""
+    named = any(item.split("=", 1)[0] in ("model", "deployment") for item in extra)
+    flags = ["-c", f"model={model or DEFAULT_MODEL}"] if model or not named else []
     for item in extra:
         flags += ["-c", item]
     return flags
@@ -363,10 +394,49 @@ def region_of(extra: Sequence[str]) -> str:
     return "us-east-1"
 
 
-def deploy_command(state: State | None, context: list[str], region: str) -> int:
+def validate(context: Sequence[str]) -> DeploymentSpec:
+    """The spec the app will build from ``context``, checked as the app checks it (ConfigError on bad input), before
+    anything starts: a bad model or flag must not cost an emulator start and a bootstrap."""
+    values: dict[str, str] = {}
+    for item in context[1::2]:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"-c {item}", None, "expected KEY=VALUE", "e.g. -c endpoint=chat")
+        values[key] = value
+    registry = load_registry()
+    spec = deployment_from_context(values.get, {}, registry)
+    if isinstance(spec.model, SageMakerModelConfig):
+        registry.image_for(spec.model)  # the region's image, as the stack resolves it
+    return spec
+
+
+def migration_findings(spec: DeploymentSpec, emulator: Emulator) -> list[Finding]:
+    """`./tasks.sh plan-migration --live`'s check of this deploy against the endpoint in the emulator: moto accepts
+    steps SageMaker refuses (removing a scaled variant), so the rehearsal refuses them as AWS would."""
+    if not isinstance(spec.model, SageMakerModelConfig):
+        return []
+    make_client = client_factory(emulator)
+    live = read_live_endpoint(spec.endpoint_name, make_client("sagemaker"), make_client("application-autoscaling"))
+    return check_transition(live.state, spec)
+
+
+def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec) -> int:
+    region = spec.region
     if state and state.region != region:
         print(f"error: the running emulator is for {state.region}; run ./tasks.sh destroy-local first", file=sys.stderr)
         return 2
+    if state is not None:
+        findings = migration_findings(spec, state.emulator)
+        for finding in findings:
+            print(f"{finding.severity}: {finding.message}", file=sys.stderr)
+        if any(f.severity == "error" for f in findings):
+            print(
+                "error: refused, as ./tasks.sh plan-migration --live refuses it against AWS (moto would accept the"
+                " deploy, SageMaker would not). The safe order: docs/migrations.md; see what runs: ./tasks.sh status-local",
+                file=sys.stderr,
+            )
+            return 1
+    started_here = state is None
     if state is None:
         emulator = start_emulator(region, STATE_DIR / "moto.log")
         state = State(pid=emulator.pid, port=emulator.port, region=region, standin_port=emulator.standin_port)
@@ -375,18 +445,94 @@ def deploy_command(state: State | None, context: list[str], region: str) -> int:
     output_dir = assembly_dir(context)
     try:
         deployed = deploy(context, state.emulator, output_dir)
-    finally:  # a stack that failed verification is still deployed: destroy-local must know it
-        stacks = {**state.stacks, **{name: str(output_dir) for name in _deployed_stack(state.emulator, output_dir)}}
-        write_state(replace(state, stacks=stacks))
+    except BaseException as error:  # a stack that failed verification is still deployed: destroy-local must know it
+        recorded = _record_stacks(state, output_dir)
+        if not isinstance(error, KeyboardInterrupt):  # Ctrl-C: main() says the state file records the emulator
+            _after_failure(recorded, started_here)
+        raise
+    stacks = _record_stacks(state, output_dir).stacks
     retained = tuple(dict.fromkeys((*state.retained, *retained_physical_ids(deployed))))
     write_state(replace(state, stacks=stacks, retained=retained))
+    print(f"\nThe emulator keeps running at {state.emulator.url} (dummy credentials). What is deployed: ./tasks.sh status-local")
+    print("Tear down: ./tasks.sh destroy-local. From Python, with that URL and region (docs/local-deploy.md):")
+    print(
+        f"  AWS_ENDPOINT_URL={state.emulator.url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+        f' AWS_DEFAULT_REGION={state.region} .venv/bin/python -c "import boto3;'
+        f" print(boto3.client('sagemaker').list_endpoints()['Endpoints'])\""
+    )
     endpoint = deployed.stack_name.removeprefix("llm-")
-    print(f"\nThe emulator keeps running: AWS_ENDPOINT_URL={state.emulator.url} with dummy credentials.")
     print(f"The model runtimes answer through a protocol stand-in (not a model) at {state.emulator.standin_url}:")
     print(f"  ./tasks.sh run-local python -m llm_client {endpoint} 'Hello'")
     print(f"  ./tasks.sh run-local python examples/agent.py --endpoint {endpoint} 'What is 1.408 times 730?'")
-    print("Explore with boto3 or the AWS CLI, then tear down with: ./tasks.sh destroy-local")
     return 0
+
+
+def _record_stacks(state: State, output_dir: Path) -> State:
+    """``state`` plus the stack of ``output_dir`` if it exists in the emulator, written to the state file."""
+    stacks = {**state.stacks, **{name: str(output_dir) for name in _deployed_stack(state.emulator, output_dir)}}
+    write_state(replace(state, stacks=stacks))
+    return replace(state, stacks=stacks)
+
+
+def _after_failure(state: State, started_here: bool) -> None:
+    """Never leave an emulator running unannounced: stop one this command started for nothing, else say it runs."""
+    if started_here and not state.stacks:
+        stop_emulator(state.emulator)
+        STATE_FILE.unlink(missing_ok=True)
+        print("Stopped the local AWS emulator this command started: nothing was deployed into it.", file=sys.stderr)
+    else:
+        print(
+            f"The local AWS emulator keeps running at {state.emulator.url} with {', '.join(state.stacks) or 'no stack'}:"
+            " ./tasks.sh status-local shows it, ./tasks.sh destroy-local removes it and stops the emulator.",
+            file=sys.stderr,
+        )
+
+
+def status_command(state: State | None) -> int:
+    """What the running emulator holds: stacks, endpoints with variants and weights, alarms, client parameters."""
+    if state is None:
+        print("No local AWS emulator is running (./tasks.sh deploy-local starts one).")
+        return 0
+    make_client = client_factory(state.emulator)
+    print(f"Local AWS emulator at {state.emulator.url}, region {state.region}, pid {state.pid} (.local/moto.json)")
+    summaries = make_client("cloudformation").list_stacks()["StackSummaries"]
+    live = sorted((s["StackName"], s["StackStatus"]) for s in summaries if s["StackStatus"] != "DELETE_COMPLETE")
+    print("stacks:")
+    for name, status in live:
+        origin = (
+            "CDK bootstrap" if name == "CDKToolkit" else f"from {_relative(state.stacks[name])}" if name in state.stacks else ""
+        )
+        print(f"  {name}: {status}" + (f" ({origin})" if origin else ""))
+    sagemaker = make_client("sagemaker")
+    endpoints = sagemaker.list_endpoints()["Endpoints"]
+    print("endpoints:" if endpoints else "endpoints: none")
+    for summary in sorted(endpoints, key=lambda e: e["EndpointName"]):
+        endpoint = sagemaker.describe_endpoint(EndpointName=summary["EndpointName"])
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        types = {v["VariantName"]: v.get("InstanceType", "serverless") for v in config["ProductionVariants"]}
+        variants = endpoint.get("ProductionVariants", [])
+        total = sum(v.get("CurrentWeight", 0.0) for v in variants) or 1.0
+        print(f"  {endpoint['EndpointName']}: {endpoint['EndpointStatus']}")
+        for v in variants:
+            count = v.get("CurrentInstanceCount", v.get("DesiredInstanceCount", 0))
+            weight = 100.0 * v.get("CurrentWeight", 0.0) / total
+            print(f"    variant {v['VariantName']}: {weight:g}% of traffic, {count} x {types.get(v['VariantName'], '?')}")
+    alarms = make_client("cloudwatch").describe_alarms()["MetricAlarms"]
+    print(f"alarms: {len(alarms)}" + (" (no metrics in the emulator: they never leave their first state)" if alarms else ""))
+    for alarm in sorted(alarms, key=lambda a: a["AlarmName"]):
+        print(f"  {alarm['AlarmName']}: {alarm.get('StateValue', '?')}")
+    parameters = make_client("ssm").get_parameters_by_path(Path="/llm-endpoints", Recursive=True)["Parameters"]
+    print("client parameters:" if parameters else "client parameters: none")
+    for parameter in sorted(parameters, key=lambda p: p["Name"]):
+        hosting = json.loads(parameter["Value"]).get("hosting", "?") if parameter["Value"].startswith("{") else "?"
+        print(f"  {parameter['Name']}: hosting {hosting}")
+    return 0
+
+
+def _relative(path: str) -> str:
+    with contextlib.suppress(ValueError):
+        return str(Path(path).relative_to(ROOT))
+    return path
 
 
 def run_command(state: State | None, command: Sequence[str]) -> int:
@@ -425,16 +571,59 @@ def destroy_command(state: State | None) -> int:
     return 0
 
 
+DEPLOY_EPILOG = f"""\
+MODEL and -c model= name a model config's key or alias; -c deployment=FILE deploys a deployment file instead
+(then give no MODEL). With none of them the model is {DEFAULT_MODEL}. Every -c flag of `cdk deploy` works
+(README.md, "Deploying"); -c region= sets the emulator's region (default us-east-1). A deploy into a running
+emulator is checked first as ./tasks.sh plan-migration --live checks it against AWS.
+
+examples:
+  ./tasks.sh deploy-local mistral
+  ./tasks.sh deploy-local -c endpoint=chat -c model=mistral -c candidate=mixtral -c candidate_weight=10
+  ./tasks.sh deploy-local -c deployment=deployments/chat.yaml
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="./tasks.sh deploy-local|destroy-local", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="./tasks.sh", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    deploy_parser = commands.add_parser("deploy", help="deploy MODEL into the local emulator (default mixtral)")
-    deploy_parser.add_argument("model", nargs="?", default="mixtral")
-    deploy_parser.add_argument(
-        "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="more cdk context, e.g. -c endpoint=chat"
+    deploy_parser = commands.add_parser(
+        "deploy",
+        prog="./tasks.sh deploy-local",
+        help="deploy one stack into the local emulator",
+        description="Start the local AWS emulator (or reuse the running one), deploy one stack into it with the real\n"
+        "CDK CLI, and verify every resource with boto3. The emulator keeps running.",
+        epilog=DEPLOY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands.add_parser("destroy", help="destroy the deployed stack, check nothing is left, stop the emulator")
-    run_parser = commands.add_parser("run", help="run a command as a client app of the running emulator")
+    deploy_parser.add_argument("model", nargs="?", metavar="MODEL", help=f"a model key or alias (default: {DEFAULT_MODEL})")
+    deploy_parser.add_argument(
+        "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="a cdk context flag, e.g. -c endpoint=chat"
+    )
+    deploy_parser.add_argument(
+        "--dry-run", action="store_true", help="check the model and flags and say what would be deployed; start nothing"
+    )
+    commands.add_parser(
+        "status",
+        prog="./tasks.sh status-local",
+        help="what the running emulator holds",
+        description="Show what the running local emulator holds: stacks, endpoints with their variants and weights,"
+        " alarms and client parameters.",
+    )
+    commands.add_parser(
+        "destroy",
+        prog="./tasks.sh destroy-local",
+        help="destroy the deployed stacks, check nothing is left, stop the emulator",
+        description="Destroy every stack deploy-local deployed, check that nothing but what the templates retain is"
+        " left, and stop the emulator.",
+    )
+    run_parser = commands.add_parser(
+        "run",
+        prog="./tasks.sh run-local",
+        help="run a command as a client app of the running emulator",
+        description="Run COMMAND with dummy credentials, every AWS API at the running emulator and the SageMaker and"
+        " Bedrock runtimes at its protocol stand-in (not a model), .venv/bin first on PATH; exit with its status.",
+    )
     run_parser.add_argument("run", nargs=argparse.REMAINDER, metavar="COMMAND")
     args = parser.parse_args(argv)
     region = region_of(args.context) if args.command == "deploy" else ""
@@ -448,8 +637,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return run_command(state, args.run)
         if args.command == "deploy":
-            return deploy_command(state, context_flags(args.model, args.context), region)
+            context = context_flags(args.model, args.context)
+            spec = validate(context)
+            if args.dry_run:
+                print(f"would deploy {spec.stack_name} ({' '.join(context)}) into the local emulator in {spec.region}")
+                return 0
+            return deploy_command(state, context, spec)
+        if args.command == "status":
+            return status_command(state)
         return destroy_command(state)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # the state file already names the emulator and every stack deployed so far
         print(f"\ninterrupted: {STATE_FILE} records what is running; ./tasks.sh destroy-local removes it", file=sys.stderr)
         return 130

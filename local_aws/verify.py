@@ -1,6 +1,6 @@
 """Checks with boto3 that every resource of a synthesized template exists with its key properties.
 
-CREATE_COMPLETE alone proves nothing against an emulator (DESIGN.md section 5), so after a local
+CREATE_COMPLETE alone proves nothing against an emulator, so after a local
 deploy every resource in the template is looked up through the service's own API and its key
 properties are compared with the template's. The checks are a table, ``CHECKS``, keyed by
 CloudFormation resource type: to support a new type, add one function and one table row. A type

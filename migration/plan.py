@@ -161,9 +161,37 @@ def render(
         lines += [f"  {change}" for change in _changes(before or {}, after)] or ["  no variant changes (config only)"]
         lines.append(f"cost: {_cost(hourly_usd(before or {}, registry))} -> {_cost(hourly_usd(after, registry))}")
     lines += [f"{f.severity.upper()}: {f.message}" for f in findings] or (["check: safe"] if source else [])
-    lines.append("next:")
-    lines += [f"  {label}: {command}" for label, command in next_steps(spec)]
+    if before is not None and any(f.severity == "error" for f in findings):
+        # The refused deploy never happens: what may follow is what may follow the endpoint as it is.
+        steps = steps_from_state(before, spec, registry)
+        lines.append(f"next, from the endpoint as it is ({source}):" if steps else "next: fix the step above")
+    else:
+        steps = next_steps(spec)
+        lines.append("next:")
+    lines += [f"  {label}: {command}" for label, command in steps]
     return "\n".join(lines)
+
+
+def steps_from_state(before: EndpointState, spec: DeploymentSpec, registry: ModelRegistry) -> list[tuple[str, str]]:
+    """The next steps of the phase ``before`` is in (its variants are model keys), for the endpoint of ``spec``."""
+    flags = {"endpoint": spec.endpoint_name, "region": spec.region}
+    names = list(before)
+    try:
+        if len(names) == 1:
+            running = names[0]
+            wanted = [spec.candidate.key if spec.candidate else None, spec.model.key]
+            candidate = next((key for key in wanted if key and key != running), "NEW_MODEL")
+            command = " ".join(
+                f"-c {k}={v}" for k, v in {**flags, "model": running, "candidate": candidate, "candidate_weight": 10}.items()
+            )
+            return [("start a migration (split)", f"npx cdk deploy {command}")]
+        if len(names) == 2:
+            model, other = names  # the endpoint config lists the serving model's variant first, then the candidate
+            context = {**flags, "model": model, "candidate": other, "candidate_weight": f"{before[other].weight_percent:.0f}"}
+            return next_steps(deployment_from_context(context.get, {}, registry))
+    except ConfigError:  # a variant that is not one of our model keys: no command to suggest
+        return []
+    return []
 
 
 def _describe(v: Any) -> str:

@@ -25,6 +25,9 @@ from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PRICE_FILES = "model_configs/instances.yaml, model_configs/claude-*.yaml, planner/data/token_prices.yaml"
+# Where the errors about the planner's own files point: the keys of its data files and of an --overrides file.
+DATA_DOC = "docs/planner.md#data-files"
+OVERRIDES_DOC = "docs/planner.md#overrides-your-region-your-discount-your-measurements"
 
 Quality = Literal["good", "high", "critical"]
 QUALITY_TIERS: tuple[Quality, ...] = ("good", "high", "critical")
@@ -132,7 +135,7 @@ def pay_per_token_prices(registry: ModelRegistry, data_dir: Path = DATA_DIR, tod
     }
     path = data_dir / "token_prices.yaml"
     source = display_path(path)
-    for key, price in parse_as(TokenPriceFile, read_yaml_mapping(path, source), source).prices.items():
+    for key, price in parse_as(TokenPriceFile, read_yaml_mapping(path, source), source, schema_doc=DATA_DOC).prices.items():
         if key in prices or price.provider == "bedrock":
             raise ConfigError(
                 source,
@@ -228,7 +231,7 @@ def load_planner_data(
     )
     if overrides_path is None:
         return data
-    return apply_overrides(data, _read(Overrides, overrides_path), display_path(overrides_path))
+    return apply_overrides(data, _read(Overrides, overrides_path, OVERRIDES_DOC), display_path(overrides_path))
 
 
 def apply_overrides(data: PlannerData, overrides: Overrides, source: str) -> PlannerData:
@@ -278,6 +281,6 @@ def _check_known(source: str, field: str, given: Mapping[str, object], known: Ma
             raise ConfigError(source, f"{field}.{name}", f"unknown {what}", f"use one of {', '.join(sorted(known))}")
 
 
-def _read(schema: type[Schema], path: Path) -> Schema:
+def _read(schema: type[Schema], path: Path, schema_doc: str = DATA_DOC) -> Schema:
     source = display_path(path)
-    return parse_as(schema, read_yaml_mapping(path, source), source)
+    return parse_as(schema, read_yaml_mapping(path, source), source, schema_doc=schema_doc)

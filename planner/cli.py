@@ -26,7 +26,7 @@ Every number comes from a file: instance types, counts and hourly prices from mo
 planner/data/. Change them for your region or discount with --overrides (docs/planner.md).
 A month is 730 hours. Bad input exits with status 2.
 
-example: python -m planner --requests-per-hour 100 --latency 2 --quality high --budget 500 --chart cost.svg
+example: ./tasks.sh plan --requests-per-hour 100 --latency 2 --quality high --budget 500 --chart cost.svg
 """
 
 
@@ -52,7 +52,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m planner", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="./tasks.sh plan", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     traffic = parser.add_argument_group("traffic (one of the two rates is required, except with --guide)")
     rate = traffic.add_mutually_exclusive_group()
@@ -236,7 +236,7 @@ def _report(
             lines.append(f"{pair} never: {hosted.key} cannot take {asks.traffic.tokens_per_request}-token requests")
     if not _pairs(compared):
         lines.append("  no pair among the compared options (use --compare with a SageMaker model and a pay-per-token model)")
-    lines += ["", "The guide's own cost figures, corrected: python -m planner --guide"]
+    lines += ["", "The guide's own cost figures, corrected: ./tasks.sh plan --guide"]
     return "\n".join(lines)
 
 

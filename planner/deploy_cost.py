@@ -10,6 +10,9 @@ from llm_config.deployment import DeploymentSpec, deployment_from_context
 from planner.costs import Traffic, monthly_instance_usd, request_usd
 
 EXAMPLE_TRAFFIC = Traffic(requests_per_hour=1000 / 730, input_tokens=500, output_tokens=300)  # 1,000 requests a month
+# Commands that work from a fresh clone: `python -m planner` needs the project's virtualenv, which ./tasks.sh sets up.
+PLANNER_HELP = "./tasks.sh plan --help"
+PLANNER_OVERRIDES = "./tasks.sh plan --overrides FILE (docs/planner.md)"
 
 
 def deployment_cost_line(get_context: Callable[[str], Any], environ: Mapping[str, str]) -> str:
@@ -30,7 +33,7 @@ def cost_line(spec: DeploymentSpec, registry: ModelRegistry) -> str:
         return (
             f"Estimated cost of {spec.stack_name}: ${monthly:,.0f}/month always-on ({instances},"
             f" SageMaker {prices_region} on-demand, 730 h){_caveat(spec, prices_region)}."
-            " At your traffic: python -m planner --help"
+            f" At your traffic: {PLANNER_HELP}"
         )
     input_usd, output_usd = model.price_per_1k  # the config's prices for its profile scope, as the planner reads them
     region = model.prices.region
@@ -39,9 +42,9 @@ def cost_line(spec: DeploymentSpec, registry: ModelRegistry) -> str:
         f"Estimated cost of {spec.stack_name}: no fixed cost; Bedrock bills ${input_usd:g} per 1K input and"
         f" ${output_usd:g} per 1K output tokens, ${example:,.2f} per 1,000 requests of 500 + 300 tokens"
         f" ({region} on-demand){_caveat(spec, region)}."
-        " At your traffic: python -m planner --help"
+        f" At your traffic: {PLANNER_HELP}"
     )
 
 
 def _caveat(spec: DeploymentSpec, prices_region: str) -> str:
-    return "" if spec.region == prices_region else f"; {spec.region} prices differ: see python -m planner --overrides"
+    return "" if spec.region == prices_region else f"; {spec.region} prices differ: see {PLANNER_OVERRIDES}"

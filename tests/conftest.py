@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -18,6 +22,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from llm_config import ModelRegistry, load_registry
+from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from stacks.app_factory import add_deployment
 
 # The tests never see the caller's AWS settings (profile, keys, region, endpoints, config files, instance or
@@ -65,13 +70,81 @@ def synth_template(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Template]]:
-    """``synth(model="mixtral", ...)`` returns the assertions Template; each context synthesizes once."""
+    """``synth(model="mixtral", ...)`` returns the assertions Template; each context synthesizes once per test run,
+    also when pytest-xdist spreads the tests over several processes (they share the templates on disk)."""
     cache: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+    shared = _shared_dir(tmp_path_factory, "templates")
 
     def _synth(**context: Any) -> Template:
         key = tuple(sorted(context.items()))
         if key not in cache:
-            cache[key] = synth_template(context, tmp_path_factory.mktemp("cdk.out"))
+            name = hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:32]
+            cache[key] = _once(shared / f"{name}.json", lambda: synth_template(context, tmp_path_factory.mktemp("cdk.out")))
         return Template.from_json(cache[key])
 
     yield _synth
+
+
+# The one run of app.py as the CDK CLI runs it that several tests inspect (stdout, stderr, the template it writes).
+APP_RUN_CONTEXT = {"model": "mixtral", "endpoint": "chat"}
+
+
+@pytest.fixture(scope="session")
+def app_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``app.py`` run once per test run with APP_RUN_CONTEXT: returncode, stdout, stderr and the template files."""
+
+    def run() -> dict[str, Any]:
+        outdir = tmp_path_factory.mktemp("app-run")
+        result = run_app_as_the_cli(REPO_ROOT, outdir, **APP_RUN_CONTEXT)
+        templates = {path.name: path.read_text() for path in sorted(outdir.glob("*.template.json"))}
+        return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr, "templates": templates}
+
+    return _once(_shared_dir(tmp_path_factory, "app-run") / "mixtral-chat.json", run)
+
+
+def run_app_as_the_cli(project: Path, outdir: Path, **context: str) -> subprocess.CompletedProcess[str]:
+    """Run app.py the way the CLI does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))},
+        **CDK_CLI_OFFLINE_ENV,
+        "CDK_CONTEXT_JSON": json.dumps({**CDK_JSON_CONTEXT, **context}),
+        "CDK_OUTDIR": str(outdir),
+    }
+    return subprocess.run(
+        [sys.executable, "app.py"], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def _shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder of this test run that every pytest-xdist worker sees: the workers' base folders share a parent."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _once(path: Path, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``build()``'s result, computed by the first process that asks and read from ``path`` by the others."""
+    with (path.parent / f"{path.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if path.exists():
+            data: dict[str, Any] = json.loads(path.read_text())
+            return data
+        result = build()
+        path.write_text(json.dumps(result))
+        return result
+
+
+# The end-to-end tests (real CDK CLI, moto server) take most of the suite's time. They run first, so that pytest-xdist
+# hands them out one per worker while the short tests fill the gaps, instead of one starting last on an idle machine.
+E2E_MARKER = "e2e"
+
+
+LONGEST_FIRST = ("test_local_deploy.py", "test_pipeline.py")  # a minute or more of CPU each on 2 cores
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def order(item: pytest.Item) -> tuple[bool, bool]:
+        return item.get_closest_marker(E2E_MARKER) is None, item.path.name not in LONGEST_FIRST
+
+    items.sort(key=order)  # stable: otherwise in file order

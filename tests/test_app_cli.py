@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,13 @@ from llm_config.context_keys import check_context_keys
 from llm_config.deployment import deployment_from_context
 from llm_config.principals import trusted_principals_from_context
 from stacks.app_factory import APP_CONTEXT_KEYS, add_deployment
-from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT, synth_template
+from tests.conftest import APP_RUN_CONTEXT, CDK_JSON_CONTEXT, REPO_ROOT, run_app_as_the_cli, synth_template
 
 PROJECT_PARTS = ["app.py", "cdk.json", "llm_config", "llm_constructs", "planner", "stacks", "model_configs"]
 OFFLINE_ENV = CDK_CLI_OFFLINE_ENV
 
 
-def run_app(project: Path, outdir: Path, **context: str) -> subprocess.CompletedProcess[str]:
-    """Run app.py the way the CLI does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))},
-        **OFFLINE_ENV,
-        "CDK_CONTEXT_JSON": json.dumps({**CDK_JSON_CONTEXT, **context}),
-        "CDK_OUTDIR": str(outdir),
-    }
-    return subprocess.run(
-        [sys.executable, "app.py"], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+run_app = run_app_as_the_cli
 
 
 @pytest.fixture
@@ -83,24 +72,22 @@ def test_model_that_does_not_fit_exits_2(project_copy, tmp_path):
     assert_clean_failure(result, outdir, "does not fit ml.g5.2xlarge")
 
 
-def test_synth_writes_exactly_one_stack_and_is_deterministic(tmp_path):
-    first, second = tmp_path / "first", tmp_path / "second"
-    for outdir in (first, second):
-        result = run_app(REPO_ROOT, outdir, model="mixtral", endpoint="chat")
-        assert result.returncode == 0, result.stderr
-    templates = sorted(p.name for p in first.glob("*.template.json"))
-    assert templates == ["llm-chat.template.json"]
-    assert (first / templates[0]).read_bytes() == (second / templates[0]).read_bytes()
+@pytest.mark.e2e
+def test_synth_writes_exactly_one_stack_and_is_deterministic(tmp_path, app_run):
+    assert app_run["returncode"] == 0, app_run["stderr"]
+    assert list(app_run["templates"]) == ["llm-chat.template.json"]
+    second = run_app(REPO_ROOT, tmp_path, **APP_RUN_CONTEXT)
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "llm-chat.template.json").read_text() == app_run["templates"]["llm-chat.template.json"]
 
 
-def test_tests_see_the_same_template_the_cli_synthesizes(tmp_path):
+def test_tests_see_the_same_template_the_cli_synthesizes(tmp_path, app_run):
     """The snapshots and assertions are only worth something if they test what `cdk synth` deploys."""
-    result = run_app(REPO_ROOT, tmp_path / "cli", model="mixtral")
-    assert result.returncode == 0, result.stderr
-    from_cli = json.loads((tmp_path / "cli" / "llm-mixtral-8x7b.template.json").read_text())
-    assert synth_template({"model": "mixtral"}, tmp_path / "in-process") == from_cli
+    from_cli = json.loads(app_run["templates"]["llm-chat.template.json"])
+    assert synth_template(APP_RUN_CONTEXT, tmp_path / "in-process") == from_cli
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("flag", "expected"),
     [

@@ -102,10 +102,26 @@ def test_bad_field_names_file_field_and_fix(config_dir, change, expected):
     assert re.search(expected, message), message
 
 
-def test_duplicate_alias_names_both_files(config_dir):
+def test_duplicate_alias_names_both_files_and_blames_the_edited_one(config_dir):
     edit(config_dir, "mistral-7b", lambda d: d.update(aliases=["mixtral"]))
     message = load_error(config_dir)
-    assert re.match(r".*mixtral-8x7b.yaml: aliases: 'mixtral' is already a model key or alias in .*mistral-7b.yaml", message)
+    assert message.startswith(
+        f"{config_dir / 'mistral-7b.yaml'}: aliases: 'mixtral' is already a model key or alias in "
+        f"{config_dir / 'mixtral-8x7b.yaml'}: keys and aliases must be unique"
+    )
+
+
+def test_a_copied_config_is_blamed_for_the_alias_it_kept_not_the_original(config_dir):
+    """The user copies mistral-7b.yaml to mistral-7b-v2.yaml and changes only the key. The copy sorts before the
+    original (`-` < `.`), so blaming the file read second would blame the untouched original."""
+    original = config_dir / "mistral-7b.yaml"
+    copy = config_dir / "mistral-7b-v2.yaml"
+    data = yaml.safe_load(original.read_text())
+    copy.write_text(yaml.safe_dump({**data, "key": "mistral-7b-v2"}))
+    assert sorted([copy.name, original.name])[0] == copy.name
+    message = load_error(config_dir)
+    assert message.startswith(f"{copy}: aliases: 'mistral' is already a model key or alias in {original}:"), message
+    assert "remove 'mistral' here" in message
 
 
 def test_malformed_yaml_names_the_line(config_dir):

@@ -102,7 +102,7 @@ def test_the_suite_finds_no_aws_credentials() -> None:
 
 
 CHAT = ["-c", "endpoint=chat", "-c", "model=mistral"]
-PHASES = {  # DESIGN.md section 1 / docs/migrations.md: Mistral 7B -> Mixtral 8x7B behind one endpoint
+PHASES = {  # docs/migrations.md: Mistral 7B -> Mixtral 8x7B behind one endpoint
     "serve": CHAT,
     "split": [*CHAT, "-c", "candidate=mixtral", "-c", "candidate_weight=10"],
     "shift": [*CHAT, "-c", "candidate=mixtral", "-c", "candidate_weight=100"],
@@ -118,6 +118,7 @@ def as_client_app(emulator: rehearsal.Emulator, monkeypatch: pytest.MonkeyPatch)
             monkeypatch.setenv(name, value)
 
 
+@pytest.mark.e2e
 def test_migration_round_trip(
     emulator: rehearsal.Emulator,
     tmp_path: Path,
@@ -153,6 +154,15 @@ def test_migration_round_trip(
     assert client.invoke("chat", "Hi").served_by == "mistral-7b"
     agent = example_agent.build_agent(llm_client.chat_model("chat", client=client))
     assert example_agent.ask(agent, QUESTION) == "The tool says: 1027.84"
+
+    # serve straight to shift: plan-migration refuses it, so the rehearsal does, though moto would accept it.
+    state = rehearsal.State(pid=emulator.pid, port=emulator.port, region=emulator.region)
+    shift_flags = rehearsal.context_flags(None, PHASES["shift"][1::2])
+    assert rehearsal.deploy_command(state, shift_flags, rehearsal.validate(shift_flags)) == 1
+    refused = capsys.readouterr().err
+    assert "error: this shift deploy adds mixtral-8x7b but carries the blue/green DeploymentConfig" in refused
+    assert "refused, as ./tasks.sh plan-migration --live refuses it against AWS" in refused
+    assert served() == (serve_config, {"mistral-7b": 100.0}), "nothing was deployed"
 
     # split (A/B): a new EndpointConfig with both variants; the endpoint follows it; both autoscale.
     rehearsal.deploy(PHASES["split"], emulator, tmp_path / "split")
@@ -235,6 +245,7 @@ def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulato
     assert rehearsal.client_factory(emulator)("sagemaker").list_endpoints()["Endpoints"] == []
 
 
+@pytest.mark.e2e
 def test_deploy_local_and_destroy_local_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -245,6 +256,11 @@ def test_deploy_local_and_destroy_local_commands(
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile")  # would fail the CLI if it were used
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: traffic through it would fail
     try:
+        # A model that does not exist is refused before the emulator starts (it used to bootstrap first).
+        assert rehearsal.main(["deploy", "gpt4"]) == 2
+        assert "error: -c model: unknown model 'gpt4'" in capfd.readouterr().err
+        assert rehearsal.read_state() is None, "no emulator was started"
+
         assert rehearsal.main(["deploy", "claude-haiku-4-5"]) == 0
         state = rehearsal.read_state()
         assert state is not None and list(state.stacks) == ["llm-claude-haiku-4-5"] and rehearsal.is_up(state.emulator)
@@ -252,6 +268,19 @@ def test_deploy_local_and_destroy_local_commands(
         assert "Deployed llm-claude-haiku-4-5 into the local AWS emulator" in printed
         assert "mistral" not in printed  # bootstrap did not synthesize cdk.json's default model
         assert "ok AWS::IAM::ManagedPolicy" in printed and "./tasks.sh destroy-local" in printed
+        # The CLI's "Stack ARN:" header and bare ARN line are gone; the summary labels the ARN.
+        assert "Stack ARN:" not in printed and "\narn:aws:cloudformation:" not in printed
+        assert "  stack ARN arn:aws:cloudformation:us-east-1:123456789012:stack/llm-claude-haiku-4-5/" in printed
+        assert "AWS CLI" not in printed and "./tasks.sh status-local" in printed
+
+        assert rehearsal.main(["status"]) == 0
+        status = capfd.readouterr().out
+        assert f"Local AWS emulator at {state.emulator.url}, region us-east-1" in status
+        assert "  llm-claude-haiku-4-5: CREATE_COMPLETE" in status and "  CDKToolkit: CREATE_COMPLETE (CDK bootstrap)" in status
+        assert "endpoints: none" in status  # a Bedrock stack runs no endpoint
+        assert "  /llm-endpoints/claude-haiku-4-5: hosting bedrock" in status
+        assert "alarms: 3" in status, status
+
         assert rehearsal.main(["destroy"]) == 0
         assert "Destroyed llm-claude-haiku-4-5; nothing else was left behind." in capfd.readouterr().out
         assert rehearsal.read_state() is None and not rehearsal.is_up(state.emulator)
@@ -259,6 +288,55 @@ def test_deploy_local_and_destroy_local_commands(
         left = rehearsal.read_state()
         if left is not None:
             rehearsal.stop_emulator(left.emulator)
+
+
+def test_a_failed_first_deploy_stops_the_emulator_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No emulator is left running unannounced: one this command started for a deploy that failed is stopped."""
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    started: list[rehearsal.Emulator] = []
+
+    def failing_deploy(context: list[str], emulator: rehearsal.Emulator, output_dir: Path) -> None:
+        started.append(emulator)
+        raise subprocess.CalledProcessError(1, ["cdk", "deploy"])
+
+    monkeypatch.setattr(rehearsal, "deploy", failing_deploy)
+    assert rehearsal.main(["deploy", "mistral"]) == 1
+    assert "Stopped the local AWS emulator this command started: nothing was deployed into it." in capsys.readouterr().err
+    assert len(started) == 1 and not rehearsal.is_up(started[0]) and rehearsal.read_state() is None
+
+
+def test_deploy_flags_default_to_mixtral_unless_a_model_or_deployment_file_is_named() -> None:
+    assert rehearsal.context_flags(None, []) == ["-c", "model=mixtral"]
+    assert rehearsal.context_flags("mistral", ["endpoint=chat"]) == ["-c", "model=mistral", "-c", "endpoint=chat"]
+    assert rehearsal.context_flags(None, ["deployment=deployments/chat.yaml"]) == ["-c", "deployment=deployments/chat.yaml"]
+    assert rehearsal.context_flags(None, ["model=mistral"]) == ["-c", "model=mistral"]
+
+
+def test_dry_run_validates_a_deployment_file_and_starts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    assert rehearsal.main(["deploy", "-c", "deployment=deployments/chat.yaml", "--dry-run"]) == 0
+    assert capsys.readouterr().out == (
+        "would deploy llm-chat (-c deployment=deployments/chat.yaml) into the local emulator in us-east-1\n"
+    )
+    assert rehearsal.main(["deploy", "mistral", "-c", "deployment=deployments/chat.yaml", "--dry-run"]) == 2
+    assert "cannot be combined with -c deployment" in capsys.readouterr().err
+
+
+def test_the_cli_output_loses_only_what_the_summary_prints_better() -> None:
+    cli = [
+        "✅  llm-chat\n",
+        "Outputs:\n",
+        "llm-chat.EndpointName = chat\n",
+        "Stack ARN:\n",
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/llm-chat/abc\n",
+        "✨  Total time: 2.28s\n",
+    ]
+    assert list(rehearsal.cli_lines(cli)) == ["✅  llm-chat\n", "✨  Total time: 2.28s\n"]
 
 
 def test_a_bad_region_is_refused_before_an_emulator_starts(

@@ -351,3 +351,32 @@ def test_next_steps_of_a_deployment_file_say_what_to_edit_in_it(registry, tmp_pa
         f"then npx cdk deploy -c deployment={path}"
     )
     assert commands["roll back"].startswith(f"in {path} set model: mistral-7b, candidate: mixtral-8x7b, candidate_weight: 0;")
+
+
+def test_a_refused_step_suggests_steps_from_the_live_endpoint_not_from_the_refused_phase(capsys):
+    """The endpoint serves Mixtral alone; a shift that would add Mistral is refused. The old output suggested
+    finishing that shift with retire=mistral-7b, a variant the endpoint does not have."""
+    live = LiveStub()
+    live.endpoint([("mixtral-8x7b", "ml.g5.12xlarge", 1.0, 1)], scaled=["mixtral-8x7b"])
+    shift = ["-c", "endpoint=chat", "-c", "model=mistral", "-c", "candidate=mixtral", "-c", "candidate_weight=100"]
+    code, out, _ = run_plan(capsys, *shift, "--live", clients=live.clients)
+    assert code == 1
+    assert "ERROR: this shift deploy adds mistral-7b" in out
+    next_section = out.split("\nnext", 1)[1]
+    assert "retire" not in next_section
+    assert next_section.splitlines()[1:] == [
+        "  start a migration (split): npx cdk deploy -c endpoint=chat -c region=us-east-1 -c model=mixtral-8x7b"
+        " -c candidate=mistral-7b -c candidate_weight=10"
+    ]
+
+
+def test_a_refused_retire_suggests_draining_first(capsys):
+    live = LiveStub()
+    live.endpoint(AB_LIVE, scaled=["mistral-7b", "mixtral-8x7b"])
+    code, out, _ = run_plan(capsys, *FINISH, "--live", clients=live.clients)
+    assert code == 1
+    steps = out.split("\nnext, from the endpoint as it is (live endpoint):\n", 1)[1].splitlines()
+    # The live split (mistral 90%, mixtral 10%) goes on with a shift or a roll back: each drains a variant first.
+    assert [step.split(":", 1)[0].strip() for step in steps] == ["shift all traffic", "roll back"]
+    assert all("retire" not in step for step in steps)
+    assert "-c model=mistral-7b -c candidate=mixtral-8x7b -c candidate_weight=100" in steps[0]

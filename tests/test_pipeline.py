@@ -422,6 +422,7 @@ def run_pipeline_app(tmp_path: Path, context: dict[str, str]) -> subprocess.Comp
     )
 
 
+@pytest.mark.e2e
 def test_pipeline_app_without_a_connection_exits_2_with_one_message(tmp_path):
     result = run_pipeline_app(tmp_path, {"github_repository": "acme/llm-endpoints"})
     assert result.returncode == 2
@@ -470,6 +471,7 @@ def test_a_bedrock_deployment_is_lifecycle_checked_deployed_and_smoke_tested_on_
     ) in commands
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("entry", "context", "template"),
     [

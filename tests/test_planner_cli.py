@@ -114,6 +114,18 @@ def test_bad_overrides_file_exits_2(capsys, tmp_path):
     assert err.startswith(f"error: {missing}: cannot read the file")
 
 
+def test_an_invalid_overrides_file_points_at_the_docs_that_list_its_keys(capsys, tmp_path):
+    overrides = tmp_path / "overrides.yaml"
+    overrides.write_text("sagemaker_price_multiplyer: 0.9\n")
+    status, _, err = run(capsys, "--requests-per-hour", "1", "--overrides", str(overrides))
+    assert status == 2
+    assert "sagemaker_price_multiplyer: unknown key" in err
+    assert "docs/planner.md#overrides-your-region-your-discount-your-measurements lists every key" in err
+    assert "model_configs/README.md" not in err
+    headings = (REPO_ROOT / "docs" / "planner.md").read_text(encoding="utf-8").splitlines()
+    assert "## Overrides: your region, your discount, your measurements" in headings  # the anchor exists
+
+
 def test_help_in_docs_matches_the_tool():
     help_text = subprocess.run(
         [sys.executable, "-m", "planner", "--help"],

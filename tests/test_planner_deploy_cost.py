@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 from llm_config.deployment import DeploymentSpec
 from planner.deploy_cost import cost_line, deployment_cost_line
 from tests.conftest import REPO_ROOT
@@ -23,7 +18,7 @@ def test_cost_line_for_a_sagemaker_model():
 def test_cost_line_warns_when_the_region_is_not_the_price_region():
     line = deployment_cost_line({"model": "mistral", "region": "eu-west-1"}.get, {})
     assert "$1,028/month" in line
-    assert "eu-west-1 prices differ: see python -m planner --overrides" in line
+    assert "eu-west-1 prices differ: see ./tasks.sh plan --overrides FILE (docs/planner.md)" in line
 
 
 def test_cost_line_for_a_bedrock_model_uses_its_config_prices(registry):
@@ -52,15 +47,31 @@ def test_cost_line_of_a_migration_counts_both_variants():
     )
 
 
-def test_app_prints_the_estimate_on_stderr_only(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=REPO_ROOT,
-        env={**os.environ, "CDK_OUTDIR": str(tmp_path), "CDK_CONTEXT_JSON": json.dumps({"model": "llama2-7b"})},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout == ""
-    assert "Estimated cost of llm-llama2-7b: $1,028/month always-on (1 x ml.g5.xlarge" in result.stderr
-    assert (tmp_path / "llm-llama2-7b.template.json").exists()
+def test_app_prints_the_estimate_on_stderr_only(app_run):
+    assert app_run["returncode"] == 0
+    assert app_run["stdout"] == ""
+    assert "Estimated cost of llm-chat: $5,176/month always-on (1 x ml.g5.12xlarge" in app_run["stderr"]
+    assert list(app_run["templates"]) == ["llm-chat.template.json"]
+
+
+def test_the_planner_hint_is_a_command_that_works_from_a_fresh_clone():
+    """`python -m planner` fails with the system Python (no packages): the hint names the task that sets up first."""
+    for context in ({"model": "mistral"}, {"model": "claude-haiku-4-5"}):
+        assert deployment_cost_line(context.get, {}).endswith(" At your traffic: ./tasks.sh plan --help")
+    tasks = (REPO_ROOT / "tasks.sh").read_text()
+    assert ".venv/bin/python -m planner" in tasks  # ./tasks.sh plan ARGS is the planner with ARGS
+
+
+def test_docs_quote_the_cost_lines_the_app_prints():
+    """docs/planner.md quotes whole cost lines; each must be what this code prints (no hand-written figures)."""
+    docs = (REPO_ROOT / "docs" / "planner.md").read_text(encoding="utf-8")
+    quoted = [line for line in docs.splitlines() if line.startswith("Estimated cost of ")]
+    expected = [
+        deployment_cost_line(context.get, {})
+        for context in (
+            {"model": "mistral"},
+            {"endpoint": "chat", "model": "mistral", "candidate": "mixtral", "candidate_weight": "10"},
+            {"model": "claude-sonnet-4-6"},
+        )
+    ]
+    assert quoted == expected

@@ -13,7 +13,7 @@ from llm_client.client import Client
 from llm_client.errors import LlmClientError
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m llm_client", description=__doc__.split("\n\n")[0])
     parser.add_argument("endpoint", help="endpoint name: reads SSM parameter /llm-endpoints/ENDPOINT")
     parser.add_argument("prompt")
@@ -22,7 +22,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, help="answer length (default 512, capped by the endpoint's limits)")
     parser.add_argument("--variant", help="call this SageMaker variant only (default: SageMaker picks by weight)")
     parser.add_argument("--stream", action="store_true", help="print the answer as it is generated")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         client = Client(region=args.region, log=lambda line: print(line, file=sys.stderr))
         options = {"system": args.system, "max_tokens": args.max_tokens, "variant": args.variant}
