@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from llm_config._strict import StrictModel
 from llm_config.errors import ConfigError
@@ -16,31 +16,129 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 HOURS_PER_MONTH = 730  # AWS pricing's convention: 24 x 365 / 12.
 
 
-class InstanceType(StrictModel):
-    """One SageMaker hosting instance type."""
+Fraction = Annotated[float, Field(gt=0, le=1)]
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
+
+class GpuSpec(StrictModel):
+    """One accelerator model: what the memory check and the throughput model need (llm_config/throughput.py)."""
+
+    name: str
+    memory_gb: PositiveFloat
+    memory_bandwidth_gb_per_second: PositiveFloat
+    fp16_tflops: PositiveFloat  # dense, without sparsity
+    decode_efficiency: Fraction  # fitted: measured single-GPU decode speed / the bandwidth ceiling
+    prefill_efficiency: Fraction  # share of fp16_tflops a prompt's prefill reaches
+    source: str
+    retrieved: Annotated[str, Field(pattern=ISO_DATE)]
+    unconfirmed: str | None = None
+
+
+class Interconnect(StrictModel):
+    """How the GPUs of one instance talk during tensor-parallel decoding."""
+
+    name: str
+    description: str
+    allreduce_step_microseconds: PositiveFloat  # fitted: fixed cost of one all-reduce step at batch 1
+    link_gb_per_second: PositiveFloat  # one direction, per GPU
+    source: str
+    retrieved: Annotated[str, Field(pattern=ISO_DATE)]
+
+
+class InstanceType(StrictModel):
+    """One SageMaker hosting instance type, with its GPU and interconnect resolved from the catalogue."""
+
+    gpu: GpuSpec
     gpus: PositiveInt
-    gpu_model: str
-    gpu_memory_gb: PositiveFloat
     vcpus: PositiveInt
     host_memory_gib: PositiveFloat
-    local_nvme: bool
+    nvme_gb: Annotated[int, Field(ge=0)]
+    interconnect: Interconnect
     sagemaker_hourly_usd: PositiveFloat
+    price_source: str
+    unconfirmed: str | None = None
+
+    @property
+    def gpu_model(self) -> str:
+        return self.gpu.name
+
+    @property
+    def gpu_memory_gb(self) -> float:
+        return self.gpu.memory_gb
 
     @property
     def total_gpu_memory_gb(self) -> float:
-        return self.gpus * self.gpu_memory_gb
+        return self.gpus * self.gpu.memory_gb
+
+    @property
+    def memory_bandwidth_gb_per_second(self) -> float:
+        """Aggregate over every GPU: tensor parallelism reads each GPU's shard at once."""
+        return self.gpus * self.gpu.memory_bandwidth_gb_per_second
+
+    @property
+    def host_memory_gb(self) -> float:
+        return self.host_memory_gib * 2**30 / 1e9
+
+    @property
+    def local_nvme(self) -> bool:
+        """SageMaker rejects VolumeSizeInGB and a config-level KmsKeyId on instances with local NVMe."""
+        return self.nvme_gb > 0
+
+    def describe(self) -> str:
+        return f"{self.gpus} x {self.gpu.name} {self.gpu.memory_gb:g} GB"
 
 
 class PriceSource(StrictModel):
     region: str
     source: str
-    retrieved: str
+    retrieved: Annotated[str, Field(pattern=ISO_DATE)]
 
 
 class InstanceCatalogue(StrictModel):
     prices: PriceSource
+    price_sources: dict[str, str]
+    gpu_models: dict[str, GpuSpec]
+    interconnects: dict[str, Interconnect]
     instances: dict[str, InstanceType]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_references(cls, data: Any) -> Any:
+        """Each instance names its GPU model and interconnect; inline their specs so an instance is complete."""
+        if not isinstance(data, dict):
+            return data
+        raw = {"gpu": data.get("gpu_models"), "interconnect": data.get("interconnects")}
+        tables: dict[str, dict[str, Any]] = {field: table if isinstance(table, dict) else {} for field, table in raw.items()}
+        named = {
+            field: {key: {"name": key, **spec} for key, spec in table.items() if isinstance(spec, dict)}
+            for field, table in tables.items()
+        }
+        resolved: dict[str, Any] = {}
+        instances = data.get("instances")
+        for name, instance in (instances if isinstance(instances, dict) else {}).items():
+            if isinstance(instance, dict):
+                instance = dict(instance)
+                for field, table in named.items():
+                    key = instance.get(field)
+                    if isinstance(key, str):
+                        if key not in table:
+                            plural = "gpu_models" if field == "gpu" else "interconnects"
+                            raise ValueError(
+                                f"instances.{name}.{field}: {key!r} is not in {plural}|use one of {', '.join(sorted(table))}"
+                            )
+                        instance[field] = table[key]
+            resolved[name] = instance
+        return {**data, "gpu_models": named["gpu"], "interconnects": named["interconnect"], "instances": resolved}
+
+    @model_validator(mode="after")
+    def _price_sources_known(self) -> InstanceCatalogue:
+        for name, instance in self.instances.items():
+            if instance.price_source not in self.price_sources:
+                raise ValueError(
+                    f"instances.{name}.price_source: {instance.price_source!r} is not in price_sources"
+                    f"|use one of {', '.join(sorted(self.price_sources))}, or add the source with the date you read it"
+                )
+        return self
 
     def get(self, name: str, source: str, field: str) -> InstanceType:
         try:

@@ -39,11 +39,30 @@ TimeoutSeconds = Annotated[int, Field(ge=60, le=3600)]
 
 
 class Architecture(StrictModel):
-    """The transformer shape the KV-cache estimate needs (from the model's config.json)."""
+    """The transformer shape the memory check and the throughput model need (from the model's config.json)."""
 
     layers: PositiveInt
+    attention_heads: PositiveInt
     kv_heads: PositiveInt
     head_dim: PositiveInt
+    experts: PositiveInt = 1  # mixture of experts: experts per layer (num_local_experts)
+    experts_per_token: PositiveInt = 1  # num_experts_per_tok
+
+    @model_validator(mode="after")
+    def _experts_ordered(self) -> Architecture:
+        if self.experts_per_token > self.experts:
+            raise ValueError(
+                f"experts_per_token ({self.experts_per_token}) exceeds experts ({self.experts})"
+                "|copy num_experts_per_tok and num_local_experts from the model's config.json"
+            )
+        return self
+
+
+class ReferenceRequest(StrictModel):
+    """The request the latency budget is checked with: a typical prompt and answer for this model's use."""
+
+    input_tokens: PositiveInt
+    output_tokens: PositiveInt
 
 
 class HuggingFaceSource(StrictModel):
@@ -119,12 +138,14 @@ class SageMakerModelConfig(ModelIdentity):
 
     hosting: Literal["sagemaker"]
     parameters_billion: PositiveFloat
+    active_parameters_billion: PositiveFloat | None = None  # mixture of experts: parameters one token uses
     context_length: PositiveInt
     architecture: Architecture
     hugging_face: HuggingFaceSource
     container: Container
     instance: Instance
     latency_budget_seconds: PositiveFloat
+    reference_request: ReferenceRequest
     prompt_format: str
     # Where the client ends an answer (published in the SSM parameter); the container already stops at end-of-sequence.
     stop_sequences: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
@@ -149,6 +170,36 @@ class SageMakerModelConfig(ModelIdentity):
         return self
 
     @model_validator(mode="after")
+    def _active_parameters_for_experts(self) -> SageMakerModelConfig:
+        experts = self.architecture.experts > 1
+        if experts and self.active_parameters_billion is None:
+            raise ValueError(
+                "a mixture of experts needs active_parameters_billion|set it to the parameters one token uses "
+                "(the model card states it, e.g. 12.9 for Mixtral 8x7B)"
+            )
+        if not experts and self.active_parameters_billion not in (None, self.parameters_billion):
+            raise ValueError(
+                "active_parameters_billion differs from parameters_billion but architecture.experts is 1"
+                "|set architecture.experts and experts_per_token, or remove active_parameters_billion"
+            )
+        if self.active_parameters_billion and self.active_parameters_billion > self.parameters_billion:
+            raise ValueError("active_parameters_billion exceeds parameters_billion|a token cannot use more than all of them")
+        return self
+
+    @model_validator(mode="after")
+    def _reference_request_accepted(self) -> SageMakerModelConfig:
+        request, container = self.reference_request, self.container
+        if request.input_tokens > container.max_input_tokens or (
+            request.input_tokens + request.output_tokens > container.max_total_tokens
+        ):
+            raise ValueError(
+                f"reference_request ({request.input_tokens} + {request.output_tokens} tokens) is longer than the container"
+                f" accepts (container.max_input_tokens {container.max_input_tokens}, max_total_tokens"
+                f" {container.max_total_tokens})|shorten the reference request or raise the container's limits"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _initial_count_within_scaling(self) -> SageMakerModelConfig:
         scaling = self.scaling
         if not scaling.min_instances <= self.instance.initial_count <= scaling.max_instances:
@@ -158,6 +209,11 @@ class SageMakerModelConfig(ModelIdentity):
                 "|Application Auto Scaling would move it at once: make them agree"
             )
         return self
+
+    @property
+    def active_parameters(self) -> float:
+        """Billions of parameters one token uses: all of them unless the model is a mixture of experts."""
+        return self.active_parameters_billion or self.parameters_billion
 
     @property
     def latency_alarm_seconds(self) -> float:

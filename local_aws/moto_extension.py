@@ -6,8 +6,8 @@ change between releases and a silently half-applied patch would bring the lies b
 
 What it changes, and why:
 
-- SageMaker accepts the GPU instance types we deploy (g5, g6, g6e, p4d, p4de, p5); stock moto
-  rejects them with a ValidationError.
+- SageMaker accepts every GPU instance type of model_configs/instances.yaml (g5, g6, g6e, p4d, p5);
+  stock moto rejects them with a ValidationError.
 - SageMaker resources created by CloudFormation keep the names the template gives them
   (``EndpointName``, ``ModelName``, ``EndpointConfigName``), and ``EnableNetworkIsolation`` is stored.
 - An endpoint variant with weight 0 (a drained variant) reports weight 0 instead of no weight.
@@ -49,16 +49,15 @@ from typing import Any, ClassVar
 
 from moto.core.common_models import CloudFormationModel
 
+from llm_config.catalogue import load_instance_catalogue
+from llm_config.registry import DEFAULT_CONFIG_DIR
 from local_aws.verify import DYNAMIC_REFERENCE
 
 MOTO_VERSION = "5.2.5"
 
-# Real-time hosting GPU instance types missing from moto's hard-coded list.
-_GPU_SIZES = ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")
-GPU_INSTANCE_TYPES = frozenset(
-    [f"ml.{family}.{size}" for family in ("g5", "g6", "g6e") for size in _GPU_SIZES]
-    + ["ml.p4d.24xlarge", "ml.p4de.24xlarge", "ml.p5.48xlarge"]
-)
+# Real-time hosting GPU instance types missing from moto's hard-coded list: every instance type the
+# catalogue knows, so a config the fit check accepts is one the rehearsal accepts too.
+GPU_INSTANCE_TYPES = frozenset(load_instance_catalogue(DEFAULT_CONFIG_DIR).instances)
 
 _applied = False
 

@@ -3,14 +3,15 @@
 - SageMaker models, their instance type and count, and instance prices; Bedrock models with their
   per-1K token prices, lifecycle, throughput and quality tier: `model_configs/` (the same registry
   `cdk synth` uses), so a new Bedrock model is one file.
-- OpenAI token prices, and the throughput and quality tiers of SageMaker and OpenAI models: `planner/data/*.yaml`.
+- OpenAI token prices and throughput, and the quality tiers of SageMaker and OpenAI models: `planner/data/*.yaml`.
+- SageMaker models' speed: the throughput model (llm_config/throughput.py) on the config's instance.
 - A user's overrides (region multiplier, negotiated discount, replacement prices or throughput):
   one YAML file given with `--overrides`, applied on top of both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,7 +21,7 @@ from pydantic import Field
 
 from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
 from llm_config._strict import StrictModel
-from llm_config.catalogue import PositiveFloat, PositiveInt
+from llm_config.catalogue import PositiveFloat
 from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -53,11 +54,10 @@ class TokenPriceFile(StrictModel):
 
 
 class Throughput(StrictModel):
-    """How fast a model answers; max_concurrent_requests only for self-hosted models."""
+    """How fast a pay-per-token model answers, or a self-hosted model's measured speed from an overrides file."""
 
     stream_tokens_per_second: PositiveFloat
     first_token_seconds: PositiveFloat
-    max_concurrent_requests: PositiveInt | None = None
     source: str
 
 
@@ -77,9 +77,10 @@ class TokenPriceOverride(StrictModel):
 
 
 class ThroughputOverride(StrictModel):
+    """Measured speeds. For a SageMaker model both are needed: they replace the throughput model's estimate."""
+
     stream_tokens_per_second: PositiveFloat | None = None
     first_token_seconds: PositiveFloat | None = None
-    max_concurrent_requests: PositiveInt | None = None
 
 
 class Overrides(StrictModel):
@@ -203,22 +204,23 @@ def load_planner_data(
         )
         quality[key] = figures.quality
     model_keys = sorted({*(m.key for m in registry.models.values()), *token_prices})
-    for path, covered in (
-        (data_dir / "throughput.yaml", throughput),
-        (data_dir / "quality.yaml", quality),
+    pay_per_token_keys = [key for key in model_keys if not _is_sagemaker(registry, key)]
+    for path, covered, keys in (
+        (data_dir / "throughput.yaml", throughput, pay_per_token_keys),
+        (data_dir / "quality.yaml", quality, model_keys),
     ):
-        missing = [key for key in model_keys if key not in covered]
+        missing = [key for key in keys if key not in covered]
         if missing:
             raise ConfigError(
                 display_path(path), None, f"no entry for {', '.join(missing)}", "add one per model (see the file's header)"
             )
-    for key, entry in throughput_file.models.items():
-        if _is_sagemaker(registry, key) != (entry.max_concurrent_requests is not None):
+    for key in throughput_file.models:
+        if _is_sagemaker(registry, key):
             raise ConfigError(
                 display_path(data_dir / "throughput.yaml"),
-                f"models.{key}.max_concurrent_requests",
-                "must be set for SageMaker models and only for them",
-                "set it for models in model_configs/, remove it for pay-per-token models",
+                f"models.{key}",
+                "a SageMaker model's speed comes from the throughput model (llm_config/throughput.py)",
+                "remove the entry; give measured figures with --overrides (docs/planner.md)",
             )
     data = PlannerData(
         registry=registry,
@@ -237,7 +239,7 @@ def load_planner_data(
 def apply_overrides(data: PlannerData, overrides: Overrides, source: str) -> PlannerData:
     _check_known(source, "sagemaker_hourly_usd", overrides.sagemaker_hourly_usd, data.sagemaker_hourly_usd, "instance type")
     _check_known(source, "token_prices", overrides.token_prices, data.token_prices, "pay-per-token model")
-    _check_known(source, "throughput", overrides.throughput, data.throughput, "model")
+    _check_known(source, "throughput", overrides.throughput, {*data.throughput, *data.registry.models}, "model")
     hourly = {
         name: overrides.sagemaker_hourly_usd.get(name, price) * overrides.sagemaker_price_multiplier
         for name, price in data.sagemaker_hourly_usd.items()
@@ -253,13 +255,23 @@ def apply_overrides(data: PlannerData, overrides: Overrides, source: str) -> Pla
                 "source": f"replaced by {source}" if replaced else price.source,
             }
         )
-    throughput = {
-        key: tp.model_copy(update=overrides.throughput[key].model_dump(exclude_none=True)) if key in overrides.throughput else tp
-        for key, tp in data.throughput.items()
-    }
-    for key, tp in throughput.items():
-        if tp.max_concurrent_requests is not None and not _is_sagemaker(data.registry, key):
-            raise ConfigError(source, f"throughput.{key}.max_concurrent_requests", "only SageMaker models have it", "remove it")
+    throughput = dict(data.throughput)
+    for key, override in overrides.throughput.items():
+        if key in throughput:
+            throughput[key] = throughput[key].model_copy(update=override.model_dump(exclude_none=True))
+        elif override.stream_tokens_per_second is None or override.first_token_seconds is None:
+            raise ConfigError(
+                source,
+                f"throughput.{key}",
+                "a SageMaker model's measured speed needs both figures",
+                "give stream_tokens_per_second and first_token_seconds (they replace the throughput model's estimate)",
+            )
+        else:
+            throughput[key] = Throughput(
+                stream_tokens_per_second=override.stream_tokens_per_second,
+                first_token_seconds=override.first_token_seconds,
+                source=f"measured ({source})",
+            )
     return PlannerData(
         registry=data.registry,
         sagemaker_hourly_usd=hourly,
@@ -275,7 +287,7 @@ def _is_sagemaker(registry: ModelRegistry, key: str) -> bool:
     return isinstance(registry.models.get(key), SageMakerModelConfig)
 
 
-def _check_known(source: str, field: str, given: Mapping[str, object], known: Mapping[str, object], what: str) -> None:
+def _check_known(source: str, field: str, given: Mapping[str, object], known: Collection[str], what: str) -> None:
     for name in given:
         if name not in known:
             raise ConfigError(source, f"{field}.{name}", f"unknown {what}", f"use one of {', '.join(sorted(known))}")

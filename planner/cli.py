@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.latency is not None and args.latency < fastest.first_token_seconds:
         parser.error(
             f"argument --latency: no option can answer within {args.latency:g} s: the fastest first token is"
-            f" {fastest.first_token_seconds:g} s ({fastest.display_name}, planner/data/throughput.yaml)"
+            f" {fastest.first_token_seconds:.2g} s ({fastest.display_name})"
         )
     compare_keys = _resolve(parser, data, args.compare) if args.compare else None
     asks = Asks(
@@ -214,7 +214,7 @@ def _report(
         f"Asks: quality {asks.quality} or better, {latency}, {budget}",
         f"Prices: {data.price_basis}; 730 h/month; throughput and quality: planner/data/, Bedrock models' own configs",
         "",
-        _table(ranked, traffic),
+        _table(ranked, traffic, asks.streaming),
         "",
         f"Recommendation: {recommendation.choice.option.display_name} on {recommendation.choice.option.hosting}"
         f" (${recommendation.choice.monthly_usd:,.0f}/month)",
@@ -230,7 +230,7 @@ def _report(
             full_load = hosted.hourly_usd / hosted.capacity_per_instance
             lines.append(
                 f"{pair} never: even at its scaling target ({hosted.scaling_target}), an instance costs"
-                f" ${full_load:.4f} per request, {api.key} ${api.request_usd:.4f}"
+                f" ${full_load:.3g} per request, {api.key} ${api.request_usd:.3g}"
             )
         else:
             lines.append(f"{pair} never: {hosted.key} cannot take {asks.traffic.tokens_per_request}-token requests")
@@ -240,8 +240,14 @@ def _report(
     return "\n".join(lines)
 
 
-def _table(ranked: list[Assessment], traffic: Traffic) -> str:
-    header = ("#", "model", "hosting", "quality", "latency", "always-on", "autoscaled", "per-token", "meets asks?")
+def _ceiling(option: Option, streaming: bool) -> str:
+    """The physical limit beside the estimate (self-hosted models only: an API's hardware is unknown)."""
+    ceiling = option.ceiling_seconds(streaming)
+    return "-" if ceiling is None else f"{ceiling:.1f} s"
+
+
+def _table(ranked: list[Assessment], traffic: Traffic, streaming: bool) -> str:
+    header = ("#", "model", "hosting", "quality", "latency", "ceiling", "always-on", "autoscaled", "per-token", "meets asks?")
     rows = [header]
     for number, assessment in enumerate(ranked, start=1):
         option = assessment.option
@@ -259,6 +265,7 @@ def _table(ranked: list[Assessment], traffic: Traffic) -> str:
                 option.hosting,
                 option.quality,
                 f"{assessment.latency_seconds:.1f} s",
+                _ceiling(option, streaming),
                 always_on,
                 autoscaled,
                 per_token,
@@ -266,7 +273,7 @@ def _table(ranked: list[Assessment], traffic: Traffic) -> str:
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    right = {0, 4, 5, 6, 7}
+    right = {0, 4, 5, 6, 7, 8}
     lines = []
     for row in rows:
         cells = [

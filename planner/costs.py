@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from llm_config import SageMakerModelConfig
 from llm_config.catalogue import HOURS_PER_MONTH
 from llm_config.operations import ScalingMetric, ScalingSettings
+from llm_config.sizing import batch_limit, predict_at_target
 from planner.assumptions import PlannerData, Provider, Quality
 
 PROVIDER_LABELS: dict[Provider, str] = {"bedrock": "Bedrock", "openai": "OpenAI API (not AWS)"}
@@ -63,6 +64,10 @@ class Option(ABC):
     @abstractmethod
     def hosting(self) -> str: ...
 
+    def ceiling_seconds(self, streaming: bool) -> float | None:
+        """The physical limit of the latency (every efficiency 1.0), where the planner knows one."""
+        return None
+
     @abstractmethod
     def monthly_usd_at(self, requests_per_hour: float) -> float: ...
 
@@ -80,6 +85,12 @@ class SageMakerOption(Option):
     concurrent_requests: int  # 0 when one request is longer than the container accepts
     scaling_target: str  # the config's autoscaling target, e.g. "8 concurrent requests per instance"
     capacity_per_instance: float  # requests per hour one instance serves before autoscaling adds another
+    ceiling_first_token_seconds: float
+    ceiling_response_seconds: float
+    speed_source: str  # "throughput model" or the overrides file that replaced it
+
+    def ceiling_seconds(self, streaming: bool) -> float | None:
+        return self.ceiling_first_token_seconds if streaming else self.ceiling_response_seconds
 
     @property
     def hosting(self) -> str:
@@ -122,21 +133,27 @@ class TokenOption(Option):
 
 
 def sagemaker_option(data: PlannerData, model: SageMakerModelConfig, traffic: Traffic) -> SageMakerOption:
-    throughput = data.throughput[model.key]
-    assert throughput.max_concurrent_requests is not None  # load_planner_data checks it
+    """A SageMaker config on its instance. Its speed comes from the throughput model (llm_config/throughput.py)
+    at the concurrency its autoscaling target lets in, unless an overrides file gives measured figures."""
     container = model.container
     fits = traffic.input_tokens <= container.max_input_tokens and traffic.tokens_per_request <= container.max_total_tokens
-    concurrent = (
-        min(throughput.max_concurrent_requests, container.max_batch_total_tokens // traffic.tokens_per_request) if fits else 0
-    )
-    response_seconds = throughput.first_token_seconds + traffic.output_tokens / throughput.stream_tokens_per_second
+    concurrent = batch_limit(model, traffic.input_tokens, traffic.output_tokens) if fits else 0
+    instance = data.registry.instances.instances[model.instance.type]
+    prediction, _ = predict_at_target(model, instance, traffic.input_tokens, traffic.output_tokens)
+    first_token, response = prediction.estimate.first_token_seconds, prediction.estimate.latency_seconds
+    speed_source = "throughput model"
+    measured = data.throughput.get(model.key)
+    if measured is not None:
+        first_token = measured.first_token_seconds
+        response = measured.first_token_seconds + traffic.output_tokens / measured.stream_tokens_per_second
+        speed_source = measured.source
     scaling = model.scaling
     return SageMakerOption(
         key=model.key,
         display_name=model.display_name,
         quality=data.quality[model.key],
-        first_token_seconds=throughput.first_token_seconds,
-        response_seconds=response_seconds,
+        first_token_seconds=first_token,
+        response_seconds=response,
         instance_type=model.instance.type,
         hourly_usd=data.sagemaker_hourly_usd[model.instance.type],
         initial_count=model.instance.initial_count,
@@ -144,7 +161,10 @@ def sagemaker_option(data: PlannerData, model: SageMakerModelConfig, traffic: Tr
         max_instances=model.scaling.max_instances,
         concurrent_requests=concurrent,
         scaling_target=f"{scaling.target_value:g} {SCALING_TARGET_UNITS[scaling.target_metric]}",
-        capacity_per_instance=scaling_capacity(scaling, concurrent, response_seconds),
+        capacity_per_instance=scaling_capacity(scaling, concurrent, response),
+        ceiling_first_token_seconds=prediction.ceiling.first_token_seconds,
+        ceiling_response_seconds=prediction.ceiling.latency_seconds,
+        speed_source=speed_source,
     )
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from llm_config import SageMakerModelConfig
 from llm_config.catalogue import HOURS_PER_MONTH
-from llm_config.sizing import estimate_gpu_memory
+from llm_config.sizing import estimate_gpu_memory, model_shape
+from llm_config.throughput import Hardware, predict
 from planner.assumptions import PRICE_FILES, PlannerData
 from planner.costs import (
     SageMakerOption,
@@ -19,7 +20,6 @@ from planner.costs import (
 )
 
 GUIDE_EC2_XLARGE_HOURLY_USD = 1.006  # what the guide calls the ml.g5.xlarge price
-A10G_GB_PER_SECOND = 600  # NVIDIA A10G memory bandwidth (NVIDIA A10G datasheet)
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,6 @@ def guide_findings(data: PlannerData, input_tokens: int, output_tokens: int) -> 
     increase = mixtral.always_on_usd - mistral.always_on_usd
     mistral_config = data.registry.models["mistral-7b"]
     assert isinstance(mistral_config, SageMakerModelConfig)
-    weights_gb = mistral_config.parameters_billion * 2
     return [
         Finding(
             "Mistral 7B hosting on ml.g5.xlarge",
@@ -74,7 +73,7 @@ def guide_findings(data: PlannerData, input_tokens: int, output_tokens: int) -> 
         Finding(
             "Llama 2 70B on ml.g5.12xlarge",
             "$8,676/month",
-            f"${llama70.always_on_usd:,.2f}/month with 4-bit GPTQ weights"
+            f"${llama70.always_on_usd:,.2f}/month with 4-bit GPTQ weights on {llama70.instance_type}"
             f" (fp16 needs {_fp16_need(data, 'llama2-70b', 'ml.g5.12xlarge')}; {_cheapest_fp16(data, 'llama2-70b')})",
         ),
         *_retired_guide_models(data),
@@ -95,14 +94,23 @@ def guide_findings(data: PlannerData, input_tokens: int, output_tokens: int) -> 
             "Hosted APIs or SageMaker Serverless",
             "SageMaker Serverless Inference has no GPUs and at most 6 GB of memory: it cannot serve these models",
         ),
-        Finding(
-            "Mistral 7B speed",
-            "~50 tokens/second (ml.g5.xlarge)",
-            f"decoding reads all {weights_gb:.1f} GB of fp16 weights per token; an A10G's {A10G_GB_PER_SECOND} GB/s caps one"
-            f" request at ~{A10G_GB_PER_SECOND / weights_gb:.0f} tokens/s (planner/data/throughput.yaml assumes"
-            f" {data.throughput['mistral-7b'].stream_tokens_per_second:g})",
-        ),
+        _mistral_speed(data, mistral_config),
     ]
+
+
+def _mistral_speed(data: PlannerData, model: SageMakerModelConfig) -> Finding:
+    """What one request alone gets on ml.g5.xlarge: the ceiling is the A10G's bandwidth over the weights."""
+    instance = data.registry.instances.instances["ml.g5.xlarge"]
+    alone = predict(model_shape(model), Hardware.of(instance), 500, 300, concurrency=1)
+    weights_gb = model.parameters_billion * 2
+    return Finding(
+        "Mistral 7B speed",
+        "~50 tokens/second (ml.g5.xlarge)",
+        f"decoding reads all {weights_gb:.1f} GB of fp16 weights per token; an A10G's"
+        f" {instance.gpu.memory_bandwidth_gb_per_second:g} GB/s caps one request at ~{alone.ceiling.tokens_per_second:.0f}"
+        f" tokens/s; the throughput model (calibrated on published measurements) predicts"
+        f" ~{alone.estimate.tokens_per_second:.0f}",
+    )
 
 
 GUIDE_BEDROCK_MODELS = ("claude-3-haiku", "claude-3-sonnet", "claude-3-opus")

@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -61,11 +62,29 @@ def registry() -> ModelRegistry:
 CDK_JSON_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
 
 
-def synth_template(context: dict[str, Any], outdir: Path) -> dict[str, Any]:
+def synth_template(context: dict[str, Any], outdir: Path, registry: ModelRegistry | None = None) -> dict[str, Any]:
     """Synthesize the app exactly as `cdk synth -c ...` would (cdk-nag included) and return the template."""
     app = App(context={**CDK_JSON_CONTEXT, **context}, outdir=str(outdir))
-    stack = add_deployment(app, NEUTRAL_ENVIRON, today=SYNTH_TODAY)
+    stack = add_deployment(app, NEUTRAL_ENVIRON, registry, today=SYNTH_TODAY)
     return dict(Template.from_stack(stack).to_json())
+
+
+@pytest.fixture(scope="session")
+def four_gpu_synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Template]:
+    """``synth`` with mixtral-8x7b on ml.g5.12xlarge (4 x A10G): no shipped config needs several GPUs any more,
+    but what depends on the GPU count (sharding, metrics normalised per GPU) must still be right when one does."""
+    config_dir = tmp_path_factory.mktemp("four-gpu") / "model_configs"
+    shutil.copytree(REPO_ROOT / "model_configs", config_dir)
+    path = config_dir / "mixtral-8x7b.yaml"
+    text = path.read_text().replace("type: ml.g6e.xlarge ", "type: ml.g5.12xlarge ")
+    path.write_text(text.replace("amount_usd: 150", "amount_usd: 400"))  # one ml.g5.12xlarge is $170/day
+    registry = load_registry(config_dir)
+    assert registry.models["mixtral-8x7b"].instance.type == "ml.g5.12xlarge"  # type: ignore[union-attr]
+
+    def _synth(**context: Any) -> Template:
+        return Template.from_json(synth_template(context, tmp_path_factory.mktemp("cdk.out"), registry))
+
+    return _synth
 
 
 @pytest.fixture(scope="session")

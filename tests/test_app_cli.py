@@ -66,10 +66,10 @@ def test_bad_config_file_exits_2_naming_file_and_field(project_copy, tmp_path):
 
 def test_model_that_does_not_fit_exits_2(project_copy, tmp_path):
     config = project_copy / "model_configs" / "mixtral-8x7b.yaml"
-    config.write_text(config.read_text().replace("type: ml.g5.12xlarge", "type: ml.g5.2xlarge"))
+    config.write_text(config.read_text().replace("type: ml.g6e.xlarge ", "type: ml.g5.2xlarge "))
     outdir = tmp_path / "out"
     result = run_app(project_copy, outdir, model="mistral")
-    assert_clean_failure(result, outdir, "does not fit ml.g5.2xlarge")
+    assert_clean_failure(result, outdir, "on ml.g5.2xlarge fails GPU memory")
 
 
 @pytest.mark.e2e

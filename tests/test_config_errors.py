@@ -60,7 +60,8 @@ def test_shipped_configs_load(config_dir):
         ),
         (
             lambda d: d.update(zzz=1),
-            r"zzz: unknown key\n  fix: remove it or correct its spelling; known here: alarms, aliases, .*best_for",
+            r"zzz: unknown key\n  fix: remove it or correct its spelling; known here: active_parameters_billion, alarms,"
+            r" aliases, .*best_for.*reference_request",
         ),
         (
             lambda d: d["container"].update(max_totl_tokens=1),
@@ -144,27 +145,28 @@ def test_broken_instance_catalogue(config_dir):
 def test_mixtral_on_the_guides_instance_does_not_fit(config_dir):
     edit(config_dir, "mixtral-8x7b", lambda d: d["instance"].update(type="ml.g5.2xlarge"))
     message = load_error(config_dir)
-    assert "mixtral-8x7b.yaml: instance.type: mixtral-8x7b (gptq weights) does not fit ml.g5.2xlarge" in message
+    assert "mixtral-8x7b.yaml: instance.type: mixtral-8x7b (gptq weights) on ml.g5.2xlarge fails GPU memory" in message
     assert "26.3 GB weights" in message
-    assert "fix: set instance.type to ml.g6.12xlarge, the cheapest catalogued instance that fits" in message
+    assert "fix: set instance.type to ml.g6e.xlarge, the cheapest catalogued instance that passes all three checks" in message
 
 
 def test_mixtral_fp16_on_g5_12xlarge_needs_quantization(config_dir):
     edit(config_dir, "mixtral-8x7b", lambda d: d["container"].update(quantization="none"))
+    edit(config_dir, "mixtral-8x7b", lambda d: d["instance"].update(type="ml.g5.12xlarge"))
     message = load_error(config_dir)
     assert "93.4 GB weights" in message
-    assert "ml.g5.48xlarge" in message
+    assert "fix: set instance.type to ml.g6e.12xlarge" in message
     assert "set container.quantization to eetq to keep ml.g5.12xlarge" in message
 
 
 def test_llama2_13b_fp16_does_not_fit_one_a10g(config_dir):
     edit(config_dir, "llama2-13b", lambda d: d["instance"].update(type="ml.g5.2xlarge"))
     message = load_error(config_dir)
-    assert "llama2-13b (fp16 weights) does not fit ml.g5.2xlarge" in message
+    assert "llama2-13b (fp16 weights) on ml.g5.2xlarge fails GPU memory" in message
     assert "26.0 GB weights" in message
 
 
-def test_llama2_70b_needs_quantized_weights_on_g5_12xlarge(config_dir):
+def test_llama2_70b_needs_quantized_weights(config_dir):
     edit(config_dir, "llama2-70b", lambda d: d["container"].update(quantization="none"))
     assert "138.0 GB weights" in load_error(config_dir)
 
@@ -172,7 +174,7 @@ def test_llama2_70b_needs_quantized_weights_on_g5_12xlarge(config_dir):
 def test_kv_cache_too_large_suggests_a_smaller_batch(config_dir):
     edit(config_dir, "llama2-7b", lambda d: d["container"].update(max_batch_total_tokens=16384))
     message = load_error(config_dir)
-    assert "does not fit ml.g5.xlarge" in message
+    assert "llama2-7b (fp16 weights) on ml.g5.xlarge fails GPU memory" in message
     assert "lower container.max_batch_total_tokens to at most" in message
 
 
@@ -215,12 +217,12 @@ def test_region_without_a_registry_account_is_refused(synth):
 
 
 def test_a_budget_below_the_always_on_floor_is_refused(config_dir):
-    edit(config_dir, "mixtral-8x7b", lambda d: d["budget"].update(amount_usd=100))
+    edit(config_dir, "mixtral-8x7b", lambda d: d["budget"].update(amount_usd=60))
     message = load_error(config_dir)
     assert re.search(
-        r"mixtral-8x7b.yaml: budget.amount_usd: the minimum capacity alone costs \$170\.16 per day \(\$7\.09/h\)", message
+        r"mixtral-8x7b.yaml: budget.amount_usd: the minimum capacity alone costs \$62\.64 per day \(\$2\.61/h\)", message
     )
-    assert "alert every period\n  fix: raise the budget above $170 or lower scaling.min_instances" in message
+    assert "alert every period\n  fix: raise the budget above $63 or lower scaling.min_instances" in message
 
 
 def test_a_monthly_budget_is_compared_with_730_hours(config_dir):

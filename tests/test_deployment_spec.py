@@ -47,8 +47,8 @@ MISTRAL = "endpoint: chat\nmodel: mistral\n"
         ({"model": "mixtral", "retire": "mixtral-8x7b"}, r"-c retire: 'mixtral-8x7b' is the model that stays"),
         ({"model": "mixtral", "retire": "gpt-5"}, r"-c retire: unknown model 'gpt-5'"),
         (
-            {**AB, "candidate_weight": "10", "budget_usd": "150"},
-            r"-c budget_usd: the minimum capacity alone costs \$203\.95 per day",
+            {**AB, "candidate_weight": "10", "budget_usd": "90"},
+            r"-c budget_usd: the minimum capacity alone costs \$96\.43 per day",
         ),
     ],
 )
@@ -69,7 +69,7 @@ def test_weights_split_the_traffic_and_drain_at_zero(registry):
 
 def test_a_migration_uses_the_larger_budget_and_both_models_emails(registry):
     ab = spec(registry, **AB, candidate_weight="10", alarm_email="ops@example.com")
-    assert ab.budget.amount_usd == 250  # mixtral's: mistral's $100/day is below the $204/day the two cost together
+    assert ab.budget.amount_usd == 150  # mixtral's, the larger: the two cost $96/day together, near mistral's $100
     assert ab.alarm_emails == ("ops@example.com",)
     assert spec(registry, model="mistral").budget.amount_usd == 100
 

@@ -143,8 +143,9 @@ def test_error_alarms(synth):
 
 
 @pytest.mark.parametrize(("key", "gpus"), [("mistral-7b", 1), ("mixtral-8x7b", 4)])
-def test_gpu_memory_is_normalised_by_the_gpu_count(synth, key, gpus):
-    alarm = alarms_by_suffix(synth(model=key), key, key)["gpu-memory"]
+def test_gpu_memory_is_normalised_by_the_gpu_count(synth, four_gpu_synth, key, gpus):
+    template = four_gpu_synth(model=key) if gpus > 1 else synth(model=key)
+    alarm = alarms_by_suffix(template, key, key)["gpu-memory"]
     gpu_stat = stat(alarm, "GPUMemoryUtilization")
     assert gpu_stat["Metric"]["Namespace"] == "/aws/sagemaker/Endpoints"
     assert (gpu_stat["Stat"], gpu_stat["Period"]) == ("Maximum", 60)
@@ -233,11 +234,11 @@ def test_dashboard_shows_every_required_graph_in_labelled_units(synth):
     assert latency["yAxis"]["left"]["label"] == "milliseconds"
     assert expressions("Model latency p50 / p90 / p99") == [f"latency_{p}_mixtral_8x7b / 1000" for p in ("p50", "p90", "p99")]
     assert latency["annotations"]["horizontal"] == [{"value": 10_000, "label": "mixtral-8x7b alarm", "yAxis": "left"}]
-    assert expressions("GPU utilization") == ["gpuutilization_mixtral_8x7b / 4"]
-    assert expressions("GPU memory (fullest instance)") == ["gpumemoryutilization_mixtral_8x7b / 4"]
+    assert expressions("GPU utilization") == ["gpuutilization_mixtral_8x7b / 1"]  # one L40S
+    assert expressions("GPU memory (fullest instance)") == ["gpumemoryutilization_mixtral_8x7b / 1"]
     assert graphs["GPU memory (fullest instance)"]["yAxis"]["left"]["max"] == 100
     assert expressions("Instances in service") == ["samples_mixtral_8x7b / (PERIOD(samples_mixtral_8x7b) / 60)"]
-    assert "instances_mixtral_8x7b * 7.09" in expressions("Estimated cost (on-demand)")
+    assert "instances_mixtral_8x7b * 2.61" in expressions("Estimated cost (on-demand)")
     assert graphs["Estimated cost (on-demand)"]["yAxis"]["left"]["label"] == "USD per hour"
 
 
@@ -284,7 +285,7 @@ def test_every_variant_gets_its_own_scaling_and_alarms_with_ids_from_its_name(re
     assert set(alarms_by_suffix(template, "chat", "mistral-7b")) == ALARM_SUFFIXES
     assert set(alarms_by_suffix(template, "chat", "mixtral-8x7b")) == ALARM_SUFFIXES
     gpu_mixtral = alarms_by_suffix(template, "chat", "mixtral-8x7b")["gpu-memory"]
-    assert expression(gpu_mixtral).endswith(" / 4")
+    assert expression(gpu_mixtral).endswith(" / 1")  # each variant divides by its own instance's GPU count
     assert expression(alarms_by_suffix(template, "chat", "mistral-7b")["gpu-memory"]).endswith(" / 1")
     assert set(stack.scaling) == set(stack.alarms) == {"mistral-7b", "mixtral-8x7b"}
     assert stack.scaling["mixtral-8x7b"].node.path == "llm-chat/Scalingmixtral-8x7b"

@@ -88,9 +88,9 @@ def test_offline_plan_of_the_shipped_file(capsys, tmp_path):
     assert_lines(
         out,
         "endpoint chat (us-east-1, stack llm-chat) from deployments/chat.yaml: phase split",
-        "  adds mixtral-8x7b: 1 x ml.g5.12xlarge, 10% of traffic, autoscaled",
+        "  adds mixtral-8x7b: 1 x ml.g6e.xlarge, 10% of traffic, autoscaled",
         "  mistral-7b: weight 100% -> 90%",
-        "cost: $1.41/h ($1,028/month) -> $8.50/h ($6,204/month)",
+        "cost: $1.41/h ($1,028/month) -> $4.02/h ($2,933/month)",
         "check: safe",
     )
     assert (
@@ -196,7 +196,7 @@ class LiveStub:
         self.autoscaling_stub.assert_no_pending_responses()
 
 
-AB_LIVE = [("mistral-7b", "ml.g5.xlarge", 9.0, 3), ("mixtral-8x7b", "ml.g5.12xlarge", 1.0, 1)]
+AB_LIVE = [("mistral-7b", "ml.g5.xlarge", 9.0, 3), ("mixtral-8x7b", "ml.g6e.xlarge", 1.0, 1)]
 
 
 def test_live_plan_reads_weights_counts_and_scaling(capsys):
@@ -223,7 +223,7 @@ def test_live_plan_reads_weights_counts_and_scaling(capsys):
         "  mistral-7b: weight 90% -> 0%",
         "  mistral-7b: autoscaling removed (drained)",
         # The drained variant keeps its 3 instances (RetainAllVariantProperties) until finish removes it.
-        "cost: $11.31/h ($8,259/month) -> $11.31/h ($8,259/month)",
+        "cost: $6.83/h ($4,989/month) -> $6.83/h ($4,989/month)",  # 3 x 1.408 + 2.61
         "check: safe",
     )
 
@@ -277,7 +277,7 @@ def test_deploy_runs_cdk_only_after_a_clean_live_check(capsys):
         return subprocess.CompletedProcess(command, 0)
 
     live = LiveStub()
-    live.endpoint([("mistral-7b", "ml.g5.xlarge", 0.0, 1), ("mixtral-8x7b", "ml.g5.12xlarge", 1.0, 1)], scaled=["mixtral-8x7b"])
+    live.endpoint([("mistral-7b", "ml.g5.xlarge", 0.0, 1), ("mixtral-8x7b", "ml.g6e.xlarge", 1.0, 1)], scaled=["mixtral-8x7b"])
     code, _, _ = run_plan(capsys, "--deployment", "deployments/chat.yaml", "--live", "--deploy", clients=live.clients, run=run)
     assert code == 0
     assert calls == [[str(REPO_ROOT / "node_modules" / ".bin" / "cdk"), "deploy", "-c", "deployment=deployments/chat.yaml"]]

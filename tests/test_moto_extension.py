@@ -22,6 +22,8 @@ from aws_cdk.assertions import Template
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from llm_config.catalogue import load_instance_catalogue
+from llm_config.registry import DEFAULT_CONFIG_DIR
 from local_aws import moto_extension
 from local_aws.verify import CHECKS, Deployed, VerificationError, leftovers, retained_physical_ids, verify_stack
 
@@ -237,6 +239,21 @@ def test_drained_variant_reports_weight_zero(aws: Any) -> None:
     sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c")
     weights = {v["VariantName"]: v["CurrentWeight"] for v in sagemaker.describe_endpoint(EndpointName="e")["ProductionVariants"]}
     assert weights == {"old": 0.0, "new": 1.0}
+
+
+def test_every_catalogued_instance_type_is_accepted(aws: Any) -> None:
+    """The rehearsal takes its instance types from the catalogue, so the fit check and the rehearsal agree."""
+    catalogued = set(load_instance_catalogue(DEFAULT_CONFIG_DIR).instances)
+    assert catalogued == moto_extension.GPU_INSTANCE_TYPES
+    assert {"ml.g6e.xlarge", "ml.g6e.48xlarge", "ml.g6.xlarge", "ml.p5.48xlarge"} <= catalogued
+    sagemaker = aws("sagemaker")
+    sagemaker.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"})
+    for number, instance_type in enumerate(sorted(catalogued)):
+        variant = {"VariantName": "v", "ModelName": "m", "InstanceType": instance_type, "InitialInstanceCount": 1}
+        sagemaker.create_endpoint_config(EndpointConfigName=f"c{number}", ProductionVariants=[variant])
+    with pytest.raises(ClientError, match=r"ml\.g7\.xlarge"):  # not catalogued: stock moto's validation still applies
+        variant = {"VariantName": "v", "ModelName": "m", "InstanceType": "ml.g7.xlarge", "InitialInstanceCount": 1}
+        sagemaker.create_endpoint_config(EndpointConfigName="unknown", ProductionVariants=[variant])
 
 
 def test_checks_cover_the_types_the_product_is_adding() -> None:

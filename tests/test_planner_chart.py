@@ -25,8 +25,8 @@ def options(registry):
 
 def test_sagemaker_curve_steps_where_autoscaling_adds_an_instance(options):
     mistral, _ = options
-    curve = cost_curve(mistral, 10, 10_000)  # one instance carries 3,246.38 req/h (its scaling target): steps at its multiples
-    assert [round(rate) for rate, _ in curve] == [10, 3246, 3246, 6493, 6493, 9739, 9739, 10_000]
+    curve = cost_curve(mistral, 10, 10_000)  # one instance carries 2,671.54 req/h (its scaling target): steps at its multiples
+    assert [round(rate) for rate, _ in curve] == [10, 2672, 2672, 5343, 5343, 8015, 8015, 10_000]
     assert [round(usd, 2) for _, usd in curve] == [1027.84, 1027.84, 2055.68, 2055.68, 3083.52, 3083.52, 4111.36, 4111.36]
 
 

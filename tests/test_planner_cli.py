@@ -35,7 +35,7 @@ def test_the_issue_question(capsys, tmp_path):
     assert len(table) == 1 + 11  # five SageMaker configs, three current Claude (the retired left out) and three OpenAI models
     assert table[1].split()[:2] == ["1", "gpt-3.5-turbo"]
     mistral = next(line for line in table if "mistral-7b" in line)
-    assert mistral.split()[7:11] == ["$1,028", "$1,028", "(1", "inst)"]  # always-on and autoscaled
+    assert mistral.split()[5:12] == ["10.8", "s", "8.0", "s", "$1,028", "$1,028", "(1"]  # latency, ceiling, costs
     assert "Recommendation: GPT-3.5 Turbo on OpenAI API (not AWS) ($51/month)" in out
     assert "mistral-7b on ml.g5.xlarge vs gpt-3.5-turbo: 2,011 requests/hour (48,274/day)" in out  # 1.408 / 0.0007
     assert chart.read_text(encoding="utf-8").startswith("<svg")
@@ -48,10 +48,10 @@ def test_requests_per_day_and_compare(capsys):
     assert status == 0
     assert "Traffic: 100 requests/hour" in out
     assert "mistral-7b on ml.g5.xlarge vs claude-3-sonnet: 235 requests/hour (5,632/day)" in out
-    # Mixtral's config scales out at 4 concurrent requests: 4 x 3600 / 12.6 s = 1,142.86 req/h, $7.09 / 1,142.86 = $0.0062
+    # Mixtral's config scales out at 4 concurrent requests: 4 x 3600 / 8.35 s = 1,723.6 req/h, $2.61 / 1,723.6 = $0.0015
     assert (
-        "mixtral-8x7b on ml.g5.12xlarge vs claude-3-haiku: never: even at its scaling target"
-        " (4 concurrent requests per instance), an instance costs $0.0062 per request" in out
+        "mixtral-8x7b on ml.g6e.xlarge vs claude-3-haiku: never: even at its scaling target"
+        " (4 concurrent requests per instance), an instance costs $0.00151 per request, claude-3-haiku $0.0005" in out
     )
 
 
@@ -66,7 +66,7 @@ def test_guide_corrections(capsys):
     status, out, _ = run(capsys, "--guide")
     assert status == 0
     assert "$1.006/h is the EC2 price; SageMaker charges $1.408/h = $1,027.84/month (730 h)" in out
-    assert "+$4,147.86 (+404%)" in out
+    assert "$1,027.84 -> $1,905.30/month: +$877.46 (+85%)" in out  # Mistral -> Mixtral, the guide's scenario 1
 
 
 def test_overrides_change_the_figures(capsys, tmp_path):
@@ -76,7 +76,7 @@ def test_overrides_change_the_figures(capsys, tmp_path):
     assert status == 0
     assert "with EDP 20% off" in out
     mistral = next(line for line in out.splitlines() if "mistral-7b" in line)
-    assert mistral.split()[7:11] == ["$822", "$822", "(1", "inst)"]  # always-on and autoscaled: 1027.84 x 0.8
+    assert mistral.split()[9:13] == ["$822", "$822", "(1", "inst)"]  # always-on and autoscaled: 1027.84 x 0.8
 
 
 @pytest.mark.parametrize(
@@ -92,8 +92,8 @@ def test_overrides_change_the_figures(capsys, tmp_path):
         (["--requests-per-hour", "1", "--budget", "-100"], "argument --budget: must be a number greater than 0"),
         (["--requests-per-hour", "1", "--quality", "best"], "argument --quality: invalid choice: 'best'"),
         (
-            ["--requests-per-hour", "1", "--latency", "0.1"],
-            "no option can answer within 0.1 s: the fastest first token is 0.3 s (",
+            ["--requests-per-hour", "1", "--latency", "0.05"],
+            "no option can answer within 0.05 s: the fastest first token is 0.072 s (Mixtral",
         ),
         (["--requests-per-hour", "1", "--compare", "gpt-5"], "argument --compare: unknown model 'gpt-5': use one of"),
         (["--requests-per-hour", "1", "--chart", "cost.png"], "the chart is written as SVG, so the file name must end in .svg"),

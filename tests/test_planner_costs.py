@@ -34,23 +34,30 @@ def test_mistral_on_sagemaker(data):
     option = hosted(data, "mistral-7b")
     assert option.instance_type == "ml.g5.xlarge"
     assert option.always_on_usd == pytest.approx(1027.84)  # 1.408 $/h x 730 h
-    assert option.response_seconds == pytest.approx(8.8714, abs=1e-4)  # 0.3 s + 300 tokens / 35 tokens/s
-    assert option.concurrent_requests == 16  # min(16 assumed, 32768 batch tokens // 800 tokens = 40)
+    # The throughput model at the scaling target's 8 requests in flight, on one A10G (600 GB/s, efficiency 0.77):
+    #   decode step = (7.24e9 x 2 bytes + 8 x 650 tokens x 131,072 bytes of KV) / (600e9 x 0.77) = 32.82 ms
+    #   prefill     = (2 x 7.24e9 x 500 + 2 x 32 x 500^2 x 4096) FLOPs / (125e12 x 0.5) = 0.1169 s
+    #   latency     = 8 x 0.1169 + 300 x 0.03282 = 10.780 s
+    assert option.response_seconds == pytest.approx(10.7803, abs=1e-4)
+    assert option.first_token_seconds == pytest.approx(0.1169, abs=1e-4)
+    assert option.ceiling_seconds(streaming=False) == pytest.approx(8.0483, abs=1e-4)  # efficiencies 1.0
+    assert option.concurrent_requests == 40  # 32768 batch tokens // 800 tokens
     assert option.scaling_target == "8 concurrent requests per instance"  # the config's scaling.target_value
-    assert option.capacity_per_instance == pytest.approx(3246.38, abs=0.01)  # min(8, 16) x 3600 / 8.8714 s
-    assert option.instances_at(3246) == 1
-    assert option.instances_at(3247) == 2
-    assert option.monthly_usd_at(3247) == pytest.approx(2055.68)  # 2 x 1027.84
+    assert option.capacity_per_instance == pytest.approx(2671.54, abs=0.01)  # min(8, 40) x 3600 / 10.7803 s
+    assert option.instances_at(2671) == 1
+    assert option.instances_at(2672) == 2
+    assert option.monthly_usd_at(2672) == pytest.approx(2055.68)  # 2 x 1027.84
     assert option.monthly_usd_at(0.01) == pytest.approx(1027.84)  # autoscaling never goes below one instance
 
 
 def test_kv_cache_limits_concurrency(data):
     option = hosted(data, "llama2-7b")
-    assert option.concurrent_requests == 10  # 8192 batch tokens // 800 tokens, below the 16 assumed
-    assert option.capacity_per_instance == pytest.approx(2434.78, abs=0.01)  # min(6 target, 10) x 3600 / 8.8714 s
+    assert option.concurrent_requests == 10  # 8192 batch tokens // 800 tokens
+    assert option.capacity_per_instance == pytest.approx(6 * 3600 / option.response_seconds)  # min(6 target, 10)
     tight = hosted(data, "llama2-7b", Traffic(requests_per_hour=100, input_tokens=3000, output_tokens=1000))
     assert tight.concurrent_requests == 2  # 8192 // 4000: below the config's target of 6, so it caps the capacity
-    assert tight.capacity_per_instance == pytest.approx(2 * 3600 / (0.3 + 1000 / 35))
+    assert tight.capacity_per_instance == pytest.approx(2 * 3600 / tight.response_seconds)
+    assert tight.response_seconds > option.response_seconds  # longer prompts and answers, at 2 in flight
 
 
 def test_a_request_longer_than_the_container_accepts_cannot_be_served(data):
@@ -84,11 +91,11 @@ def test_break_even(data):
 def test_no_break_even_when_a_busy_instance_costs_more_per_request(data):
     mixtral = hosted(data, "mixtral-8x7b")
     haiku = token_option(data, "claude-3-haiku", TRAFFIC)
-    # 7.09 $/h / 0.0005 $/request = 14,180 req/h, beyond one instance's min(4 target, 16) x 3600 / 12.6 s = 1,142.86 req/h.
-    assert mixtral.capacity_per_instance == pytest.approx(1142.857, abs=0.001)
+    # 2.61 $/h / 0.0005 $/request = 5,220 req/h, beyond one instance's 4 target x 3600 / 8.35 s = 1,723.6 req/h.
+    assert mixtral.capacity_per_instance == pytest.approx(1723.62, abs=0.01)
     assert break_even_requests_per_hour(mixtral, haiku) is None
-    # Against Sonnet too: 7.09 / 1,142.86 = $0.0062 per request at the scaling target, above Sonnet's $0.006.
-    assert break_even_requests_per_hour(mixtral, token_option(data, "claude-3-sonnet", TRAFFIC)) is None
+    # Against Sonnet it breaks even: 2.61 / 0.006 = 435 req/h, which one instance carries.
+    assert break_even_requests_per_hour(mixtral, token_option(data, "claude-3-sonnet", TRAFFIC)) == pytest.approx(435)
 
 
 def finding(data: PlannerData, topic_start: str) -> str:
@@ -99,10 +106,11 @@ def finding(data: PlannerData, topic_start: str) -> str:
 def test_guide_hosting_figures_are_corrected(data):
     assert "SageMaker charges $1.408/h = $1,027.84/month" in finding(data, "Mistral 7B hosting")
     assert finding(data, "Mixtral 8x7B on ml.g5.2xlarge").startswith("cannot run: fp16 needs ~104.0 GB")
-    assert "ml.g5.12xlarge with 4-bit GPTQ: $5,175.70/month" in finding(data, "Mixtral 8x7B on ml.g5.2xlarge")
-    assert finding(data, "Scenario 1") == "$1,027.84 -> $5,175.70/month: +$4,147.86 (+404%)"
+    assert "ml.g6e.xlarge with 4-bit GPTQ: $1,905.30/month" in finding(data, "Mixtral 8x7B on ml.g5.2xlarge")  # 2.61 x 730
+    assert finding(data, "Scenario 1") == "$1,027.84 -> $1,905.30/month: +$877.46 (+85%)"
     assert "26.0 GB weights" in finding(data, "Llama 2 13B")
-    assert "ml.g5.48xlarge, $14,862.80/month" in finding(data, "Llama 2 70B")  # 20.36 x 730
+    assert "$2,045.90/month with 4-bit GPTQ weights on ml.g6e.2xlarge" in finding(data, "Llama 2 70B")  # 2.8026 x 730
+    assert "ml.g6e.12xlarge, $9,574.53/month" in finding(data, "Llama 2 70B")  # 13.1158 x 730
 
 
 def test_guide_scenario_2(data):
@@ -181,7 +189,7 @@ def test_overrides_replace_then_scale_prices(registry, tmp_path):
             "token_price_multiplier": 0.5,
             "sagemaker_hourly_usd": {"ml.g5.xlarge": 1.6},
             "token_prices": {"claude-3-haiku": {"input_per_1k_usd": 0.001, "output_per_1k_usd": 0.002}},
-            "throughput": {"mistral-7b": {"stream_tokens_per_second": 50}},
+            "throughput": {"mistral-7b": {"stream_tokens_per_second": 50, "first_token_seconds": 0.3}},
         },
     )
     data = load_planner_data(registry, overrides)
@@ -192,8 +200,9 @@ def test_overrides_replace_then_scale_prices(registry, tmp_path):
     sonnet = token_option(data, "claude-3-sonnet", TRAFFIC)
     assert sonnet.request_usd == pytest.approx(0.003)  # 0.006 x 0.5
     mistral = hosted(data, "mistral-7b")
-    assert mistral.response_seconds == pytest.approx(6.3)  # 0.3 + 300 / 50
-    assert mistral.capacity_per_instance == pytest.approx(4571.43, abs=0.01)  # min(8, 16) x 3600 / 6.3
+    assert mistral.response_seconds == pytest.approx(6.3)  # measured figures replace the model: 0.3 + 300 / 50
+    assert mistral.capacity_per_instance == pytest.approx(4571.43, abs=0.01)  # min(8, 40) x 3600 / 6.3
+    assert mistral.speed_source.startswith("measured (")
     assert "eu-west-1 with 10% off" in data.price_basis
 
 
@@ -202,7 +211,8 @@ def test_overrides_replace_then_scale_prices(registry, tmp_path):
     [
         ({"sagemaker_hourly_usd": {"ml.g7.xlarge": 1.0}}, r"sagemaker_hourly_usd\.ml\.g7\.xlarge: unknown instance type"),
         ({"token_prices": {"gpt-5": {"input_per_1k_usd": 1, "output_per_1k_usd": 1}}}, r"token_prices\.gpt-5: unknown"),
-        ({"throughput": {"claude-3-haiku": {"max_concurrent_requests": 4}}}, r"only SageMaker models have it"),
+        ({"throughput": {"mistral-7b": {"stream_tokens_per_second": 40}}}, r"throughput\.mistral-7b: .* needs both figures"),
+        ({"throughput": {"claude-3-haiku": {"max_concurrent_requests": 4}}}, r"max_concurrent_requests: unknown key"),
         ({"sagemaker_price_multiplier": -1}, r"sagemaker_price_multiplier"),
         ({"discount": 10}, r"discount: unknown key"),
         ({"target_utilization": 0.5}, r"target_utilization: unknown key"),  # the config's scaling decides
@@ -215,12 +225,22 @@ def test_bad_overrides_name_the_file_and_field(registry, tmp_path, content, mess
     assert "overrides.yaml" in str(error.value)
 
 
-def test_every_model_needs_throughput_and_quality(registry, tmp_path):
+def test_every_pay_per_token_model_needs_throughput(registry, tmp_path):
     shutil.copytree(DATA_DIR, tmp_path, dirs_exist_ok=True)
     throughput = yaml.safe_load((tmp_path / "throughput.yaml").read_text())
-    del throughput["models"]["mixtral-8x7b"]
+    del throughput["models"]["gpt-4"]
     write_yaml(tmp_path / "throughput.yaml", throughput)
-    with pytest.raises(ConfigError, match=r"throughput.yaml: no entry for mixtral-8x7b"):
+    with pytest.raises(ConfigError, match=r"throughput.yaml: no entry for gpt-4"):
+        load_planner_data(registry, data_dir=tmp_path)
+
+
+def test_a_sagemaker_speed_in_the_data_file_is_an_error(registry, tmp_path):
+    """Self-hosted speeds come from the throughput model: a hand-entered figure would silently disagree with it."""
+    shutil.copytree(DATA_DIR, tmp_path, dirs_exist_ok=True)
+    throughput = yaml.safe_load((tmp_path / "throughput.yaml").read_text())
+    throughput["models"]["mixtral-8x7b"] = {"stream_tokens_per_second": 25, "first_token_seconds": 0.6, "source": "guess"}
+    write_yaml(tmp_path / "throughput.yaml", throughput)
+    with pytest.raises(ConfigError, match=r"throughput.yaml: models\.mixtral-8x7b: a SageMaker model's speed comes from"):
         load_planner_data(registry, data_dir=tmp_path)
 
 
@@ -267,7 +287,7 @@ def test_autoscaling_stays_within_the_configs_scaling_limits(data):
 def test_traffic_beyond_max_instances_is_a_missed_ask(data):
     traffic = Traffic(requests_per_hour=20_000, input_tokens=500, output_tokens=300)
     mistral = hosted(data, "mistral-7b", traffic)
-    assert mistral.instances_at(20_000) == 7  # ceil(20,000 / 3,246.38)
+    assert mistral.instances_at(20_000) == 8  # ceil(20,000 / 2,671.54)
     assessment = assess(mistral, Asks(traffic=traffic, quality="good", latency_seconds=None, budget_usd=None, streaming=False))
-    assert assessment.misses == ("needs 7 instances, config's scaling.max_instances is 4",)
-    assert assessment.monthly_usd == pytest.approx(7194.88)  # 7 x 1,027.84: what that traffic would need
+    assert assessment.misses == ("needs 8 instances, config's scaling.max_instances is 4",)
+    assert assessment.monthly_usd == pytest.approx(8222.72)  # 8 x 1,027.84: what that traffic would need

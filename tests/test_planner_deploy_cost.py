@@ -10,7 +10,7 @@ from tests.conftest import REPO_ROOT
 def test_cost_line_for_a_sagemaker_model():
     line = deployment_cost_line({"model": "mixtral"}.get, {})
     assert line.startswith(
-        "Estimated cost of llm-mixtral-8x7b: $5,176/month always-on (1 x ml.g5.12xlarge at $7.09/h,"
+        "Estimated cost of llm-mixtral-8x7b: $1,905/month always-on (1 x ml.g6e.xlarge at $2.61/h,"
         " SageMaker us-east-1 on-demand, 730 h)."
     )
 
@@ -42,7 +42,7 @@ def test_cost_line_of_a_migration_counts_both_variants():
     )
     # (1.408 + 7.09) x 730 = 6,203.54
     assert line.startswith(
-        "Estimated cost of llm-chat: $6,204/month always-on (1 x ml.g5.xlarge at $1.408/h + 1 x ml.g5.12xlarge at $7.09/h,"
+        "Estimated cost of llm-chat: $2,933/month always-on (1 x ml.g5.xlarge at $1.408/h + 1 x ml.g6e.xlarge at $2.61/h,"
         " SageMaker us-east-1 on-demand, 730 h)."
     )
 

@@ -49,10 +49,12 @@ def test_endpoint_serves_the_configured_model_on_its_instance(synth, registry, k
     assert container["Image"] == registry.image_for(model).uri("us-east-1")
 
 
-def test_mixtral_is_quantized_and_sharded_over_four_gpus(synth):
+def test_mixtral_is_quantized_and_sharded_over_every_gpu(synth, four_gpu_synth):
     environment = only(synth(model="mixtral"), "AWS::SageMaker::Model")["PrimaryContainer"]["Environment"]
     assert environment["HF_MODEL_QUANTIZE"] == "gptq"
-    assert environment["SM_NUM_GPUS"] == "4"
+    assert environment["SM_NUM_GPUS"] == "1"  # one L40S on ml.g6e.xlarge
+    on_four = only(four_gpu_synth(model="mixtral"), "AWS::SageMaker::Model")["PrimaryContainer"]["Environment"]
+    assert on_four["SM_NUM_GPUS"] == "4"  # ml.g5.12xlarge: sharded over its 4 A10Gs
 
 
 @pytest.mark.parametrize("key", ["mistral-7b", "llama2-7b", "llama2-13b"])
@@ -112,8 +114,8 @@ def test_outputs_tell_clients_where_to_look(synth):
     template = synth(model="mixtral")
     template.has_output("EndpointName", {"Value": "mixtral-8x7b"})
     template.has_output("ClientParameterName", Match.any_value())
-    # 1 x ml.g5.12xlarge at $7.09/h x 730 h
-    template.has_output("EstimatedMonthlyHostingUsd", {"Value": "5176"})
+    # 1 x ml.g6e.xlarge at $2.61/h x 730 h
+    template.has_output("EstimatedMonthlyHostingUsd", {"Value": "1905"})
 
 
 def test_staged_weights_skip_the_hub_and_isolate_the_network(registry):
