@@ -27,7 +27,7 @@ from evaluation.measure import Record
 from evaluation.report import ANSWER_CHARS
 from evaluation.runner import run
 from evaluation.stats import Summary, mean_interval, summarize, wilson
-from evaluation.targets import SageMakerPrice, TokenPrice
+from evaluation.targets import SageMakerPrice, TokenPrice, sagemaker_price
 from evaluation.testset import Case, EvaluationInputError, load_tests
 from llm_config import load_registry
 from llm_config.bedrock_model import BedrockModelConfig
@@ -378,8 +378,9 @@ def test_variants_and_a_bedrock_model_side_by_side(session: Session, tmp_path: P
     for r in records:
         if r["target"] == BEDROCK_KEY:
             assert r["cost_usd"] == pytest.approx(r["input_tokens"] / 1000 * haiku_in + r["output_tokens"] / 1000 * haiku_out)
-        elif r["target"] == "chat/mistral-7b":
-            assert r["cost_usd"] == pytest.approx(1.408 / 3600 * r["latency_seconds"] / 8)
+        else:  # the variant's instance price and scaling.target_value (mistral-7b: ml.g5.xlarge, $1.408/h, 8)
+            price = sagemaker_price(r["served_by"], load_registry(), "test")
+            assert r["cost_usd"] == pytest.approx(price.hourly_usd / 3600 * r["latency_seconds"] / price.slots)
     summaries = data["summaries"]
     bedrock = summaries[BEDROCK_KEY]
     costs = [r["cost_usd"] for r in records if r["target"] == BEDROCK_KEY]
@@ -532,13 +533,12 @@ def test_the_pipeline_offers_the_same_gate_before_a_shift(tmp_path: Path, regist
 
 
 def test_the_docs_cost_examples_come_from_the_configs(registry: Any) -> None:
-    from evaluation.targets import sagemaker_price
-
     doc = (REPO_ROOT / "docs" / "evaluation.md").read_text()
     mistral, mixtral = (sagemaker_price(key, registry, "doc") for key in ("mistral-7b", "mixtral-8x7b"))
-    assert f"ml.g5.xlarge (${mistral.hourly_usd}/h, {mistral.slots:g} slots)" in doc
+    assert f"{mistral.instance_type} (${mistral.hourly_usd}/h, {mistral.slots:g} slots)" in doc
     assert f"a 2-second answer costs ${mistral.cost(2.0):.7f}, ${mistral.cost(2.0) * 1000:.3f} per 1,000" in doc
-    assert f"ml.g5.12xlarge (${mixtral.hourly_usd}/h, {mixtral.slots:g} slots): ${mixtral.cost(2.0) * 1000:.2f} per 1,000" in doc
+    mixtral_line = f"{mixtral.instance_type} (${mixtral.hourly_usd}/h, {mixtral.slots:g} slots): ${mixtral.cost(2.0) * 1000:.2f}"
+    assert f"{mixtral_line} per 1,000" in doc
     haiku = TokenPrice(*haiku_prices())
     assert f"${haiku.input_per_1k_usd} / ${haiku.output_per_1k_usd} per 1K tokens" in doc
     assert f"cost ${haiku.cost(500, 200):.5f}, so ${haiku.cost(500, 200) * 1000:.2f} per 1,000" in doc  # type: ignore[operator]
