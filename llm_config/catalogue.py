@@ -153,21 +153,63 @@ class InstanceCatalogue(StrictModel):
         return sorted(self.instances.items(), key=lambda item: (item[1].sagemaker_hourly_usd, item[0]))
 
 
-class ContainerImage(StrictModel):
-    """A serving image pinned to an exact version, with its registry account per region."""
+ContainerFamilyName = Literal["lmi", "tgi"]
+CudaVersion = Annotated[str, Field(pattern=r"^[0-9]+[.][0-9]+$")]
+# The registry domain of each partition that is not plain amazonaws.com (longest prefix first).
+ECR_DOMAINS = (
+    ("cn-", "amazonaws.com.cn"),
+    ("us-isob-", "sc2s.sgov.gov"),
+    ("us-isof-", "csp.hci.ic.gov"),
+    ("us-iso-", "c2s.ic.gov"),
+    ("eu-isoe-", "cloud.adc-e.uk"),
+)
 
+
+def ecr_domain(region: str) -> str:
+    """The domain of ``region``'s ECR registries (China and the isolated partitions have their own)."""
+    return next((domain for prefix, domain in ECR_DOMAINS if region.startswith(prefix)), "amazonaws.com")
+
+
+def cuda_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+class SourceNote(StrictModel):
+    source: str
+    retrieved: str
+
+
+class ContainerFamily(StrictModel):
+    """A serving engine whose environment the project knows how to derive (llm_config/serving.py)."""
+
+    description: str
+    default_image: str
+
+
+class InferenceAmi(StrictModel):
+    """A SageMaker inference AMI (ProductionVariant InferenceAmiVersion): the host's NVIDIA driver."""
+
+    nvidia_driver: PositiveInt
+    cuda: CudaVersion
+
+
+class ContainerImage(StrictModel):
+    """A serving image pinned to an exact version, with its registry account per region and the AMI it needs."""
+
+    family: ContainerFamilyName
     description: str
     framework: str
     version: str
     repository: str
     tag: str
+    cuda: CudaVersion
+    inference_ami_version: str
+    source: str
+    retrieved: str
     accounts: dict[str, Annotated[str, Field(pattern=r"^[0-9]{12}$")]]
     # What clients send (published in the endpoint's SSM parameter): "messages" when the container answers the
     # OpenAI-style Chat Completions schema on /invocations (LMI/vLLM, TGI >= 1.4), "text" for {"inputs": PROMPT} only.
     chat_api: Literal["messages", "text"] = "messages"
-    # Whether its Messages API takes `tools`: TGI >= 1.4.3 does for any model (grammar-constrained); vLLM only when
-    # started with a tool-call parser (--enable-auto-tool-choice --tool-call-parser ...).
-    tool_calling: bool = True
 
     def account_for(self, region: str, source: str) -> str:
         try:
@@ -183,12 +225,40 @@ class ContainerImage(StrictModel):
 
     def uri(self, region: str, source: str = "model_configs/containers.yaml") -> str:
         account = self.account_for(region, source)
-        suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-        return f"{account}.dkr.ecr.{region}.{suffix}/{self.repository}:{self.tag}"
+        return f"{account}.dkr.ecr.{region}.{ecr_domain(region)}/{self.repository}:{self.tag}"
 
 
 class ContainerCatalogue(StrictModel):
+    """model_configs/containers.yaml: the families, the inference AMIs and the pinned images."""
+
+    families: dict[ContainerFamilyName, ContainerFamily]
+    inference_amis: dict[str, InferenceAmi]
+    inference_amis_source: SourceNote
     containers: dict[str, ContainerImage]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ContainerCatalogue:
+        for family_name, family in self.families.items():
+            default = self.containers.get(family.default_image)
+            if default is None or default.family != family_name:
+                raise ValueError(
+                    f"family {family_name}'s default_image {family.default_image!r} is not one of its images"
+                    f"|name an entry of `containers` whose family is {family_name}"
+                )
+        for name, image in self.containers.items():
+            ami = self.inference_amis.get(image.inference_ami_version)
+            if ami is None:
+                raise ValueError(
+                    f"{name}: inference_ami_version {image.inference_ami_version!r} is not listed"
+                    f"|use one of {', '.join(sorted(self.inference_amis))}"
+                )
+            if cuda_tuple(image.cuda) > cuda_tuple(ami.cuda):
+                raise ValueError(
+                    f"{name} is built for CUDA {image.cuda} but {image.inference_ami_version} ships driver "
+                    f"{ami.nvidia_driver} (CUDA {ami.cuda}): the container would fail on the GPU"
+                    "|pick an inference_ami_version whose CUDA is at least the image's"
+                )
+        return self
 
     def get(self, name: str, source: str, field: str) -> ContainerImage:
         try:
@@ -201,6 +271,22 @@ class ContainerCatalogue(StrictModel):
                 f"unknown container image {name!r}",
                 f"use one of {known}, or add it to model_configs/containers.yaml",
             ) from None
+
+    def image_for(self, family: ContainerFamilyName, image: str | None, source: str) -> ContainerImage:
+        """The image a model config asks for: ``image``, else the family's default; it must belong to ``family``."""
+        chosen = self.get(image or self.families[family].default_image, source, "container.image")
+        if chosen.family != family:
+            same_family = ", ".join(sorted(n for n, i in self.containers.items() if i.family == family))
+            raise ConfigError(
+                source,
+                "container.image",
+                f"{image} is a {chosen.family} image, but container.family is {family}",
+                f"use one of {same_family}, or set container.family: {chosen.family}",
+            )
+        return chosen
+
+    def ami_for(self, image: ContainerImage) -> InferenceAmi:
+        return self.inference_amis[image.inference_ami_version]
 
 
 def load_instance_catalogue(config_dir: Path) -> InstanceCatalogue:

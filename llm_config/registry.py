@@ -17,6 +17,7 @@ from llm_config.catalogue import (
 from llm_config.errors import ConfigError
 from llm_config.operations import check_budget_covers_floor
 from llm_config.sagemaker_model import SageMakerModelConfig
+from llm_config.serving import check_engine_rules
 from llm_config.sizing import check_fits
 from llm_config.yaml_files import SCHEMA_DOC, display_path, parse_as, read_yaml_mapping, unknown_key_fix
 
@@ -53,7 +54,7 @@ class ModelRegistry:
         return self.instances.get(model.instance.type, self.sources[model.key], "instance.type")
 
     def image_for(self, model: SageMakerModelConfig) -> ContainerImage:
-        return self.containers.get(model.container.image, self.sources[model.key], "container.image")
+        return self.containers.image_for(model.container.family, model.container.image, self.sources[model.key])
 
 
 def load_registry(config_dir: Path = DEFAULT_CONFIG_DIR) -> ModelRegistry:
@@ -113,8 +114,9 @@ def _load_model_file(path: Path, source: str, instances: InstanceCatalogue, cont
             f"rename the file to {model.key}.yaml or set key: {path.stem}",
         )
     if isinstance(model, SageMakerModelConfig):
-        containers.get(model.container.image, source, "container.image")
+        containers.image_for(model.container.family, model.container.image, source)
         check_fits(model, instances, source)
+        check_engine_rules(model, instances.get(model.instance.type, source, "instance.type"), source)
         floor_hourly_usd = (
             model.scaling.min_instances * instances.get(model.instance.type, source, "instance.type").sagemaker_hourly_usd
         )

@@ -10,30 +10,74 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from llm_config._strict import StrictModel
-from llm_config.catalogue import PositiveFloat, PositiveInt
+from llm_config.catalogue import ContainerFamilyName, PositiveFloat, PositiveInt
 from llm_config.model_identity import KEY_PATTERN as KEY_PATTERN  # re-exported: its old home
 from llm_config.model_identity import ModelIdentity
 from llm_config.operations import AlarmSettings, BudgetSettings, ScalingSettings
 
 Quantization = Literal["none", "gptq", "awq", "eetq", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4", "fp8"]
+DEFAULT_GPU_MEMORY_UTILIZATION = 0.9  # vLLM's own default; TGI's CUDA_MEMORY_FRACTION gets the same number
 
-# Environment variables the project derives from typed fields. Setting them by hand in
-# `container.environment` would let the two disagree, so the loader refuses it.
-MANAGED_ENVIRONMENT = frozenset(
-    {
-        "HF_MODEL_ID",
-        "HF_MODEL_REVISION",
-        "HF_MODEL_QUANTIZE",
-        "SM_NUM_GPUS",
-        "MAX_INPUT_TOKENS",
-        "MAX_TOTAL_TOKENS",
-        "MAX_BATCH_TOTAL_TOKENS",
-        "HUGGING_FACE_HUB_TOKEN",
-        "HF_TOKEN",
-    }
-)
+# Formats no engine produces while loading: the weights must come quantized (config.json's quantization_config).
+CHECKPOINT_ONLY_QUANTIZATIONS: frozenset[Quantization] = frozenset({"gptq", "awq"})
+# What each family can do with a checkpoint: quantize an fp16 one while loading (the environment names the
+# method), or load one quantized beforehand (the engine reads the method from its config.json).
+LOAD_TIME_QUANTIZATIONS: dict[ContainerFamilyName, tuple[Quantization, ...]] = {
+    # LMI's vLLM quantizes at load only to fp8 and bitsandbytes 4-bit (NF4): OPTION_QUANTIZE=fp8|bitsandbytes.
+    "lmi": ("fp8", "bitsandbytes-nf4"),
+    "tgi": ("eetq", "bitsandbytes-nf4", "bitsandbytes", "bitsandbytes-fp4", "fp8"),
+}
+PREQUANTIZED_CHECKPOINTS: dict[ContainerFamilyName, tuple[Quantization, ...]] = {
+    "lmi": ("gptq", "awq", "fp8", "bitsandbytes-nf4"),
+    "tgi": ("gptq", "awq", "fp8"),
+}
+# Environment variables each family derives from typed fields (llm_config/serving.py), plus their aliases
+# the engine would also read. Setting one in `container.environment` would let the two disagree (vLLM even
+# refuses some pairs, e.g. max_rolling_batch_size beside max_num_seqs), so the loader refuses them.
+MANAGED_ENVIRONMENT: dict[ContainerFamilyName, frozenset[str]] = {
+    "lmi": frozenset(
+        {
+            "HF_MODEL_ID",
+            "OPTION_MODEL_ID",
+            "OPTION_REVISION",
+            "HF_MODEL_REVISION",
+            "HF_TOKEN",
+            "HUGGING_FACE_HUB_TOKEN",
+            "OPTION_ASYNC_MODE",
+            "OPTION_ROLLING_BATCH",
+            "OPTION_ENTRYPOINT",
+            "OPTION_TENSOR_PARALLEL_DEGREE",
+            "TENSOR_PARALLEL_DEGREE",
+            "OPTION_TENSOR_PARALLEL_SIZE",
+            "OPTION_MAX_MODEL_LEN",
+            "OPTION_MAX_ROLLING_BATCH_SIZE",
+            "OPTION_MAX_NUM_SEQS",
+            "OPTION_GPU_MEMORY_UTILIZATION",
+            "GPU_MEMORY_UTILIZATION",
+            "OPTION_QUANTIZE",
+            "OPTION_QUANTIZATION",
+            "OPTION_MODEL_LOADING_TIMEOUT",
+            "SERVING_FAIL_FAST",
+        }
+    ),
+    "tgi": frozenset(
+        {
+            "HF_MODEL_ID",
+            "HF_MODEL_REVISION",
+            "HF_MODEL_QUANTIZE",
+            "SM_NUM_GPUS",
+            "MAX_INPUT_TOKENS",
+            "MAX_TOTAL_TOKENS",
+            "MAX_BATCH_TOTAL_TOKENS",
+            "CUDA_MEMORY_FRACTION",
+            "HUGGING_FACE_HUB_TOKEN",
+            "HF_TOKEN",
+        }
+    ),
+}
 # TGI refuses to start when both the old and the new name are set.
 DEPRECATED_ENVIRONMENT = {"MAX_INPUT_LENGTH": "max_input_tokens"}
+FAMILY_DOC = "model_configs/README.md#container-families"
 
 TimeoutSeconds = Annotated[int, Field(ge=60, le=3600)]
 
@@ -87,30 +131,78 @@ class HuggingFaceSource(StrictModel):
 
 
 class Container(StrictModel):
-    """The serving container and the limits it enforces."""
+    """The serving container family, its image and the limits the engine enforces.
 
-    image: str
+    What each field becomes in each family's environment: llm_config/serving.py and model_configs/README.md.
+    """
+
+    family: ContainerFamilyName = "lmi"
+    image: str | None = None
     quantization: Quantization
+    quantized_checkpoint: bool | None = None
     max_input_tokens: PositiveInt
     max_total_tokens: PositiveInt
     max_batch_total_tokens: PositiveInt
+    max_batch_size: PositiveInt | None = None
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = DEFAULT_GPU_MEMORY_UTILIZATION
     environment: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("environment")
-    @classmethod
-    def _no_managed_keys(cls, environment: dict[str, str]) -> dict[str, str]:
-        for name in environment:
-            if name in MANAGED_ENVIRONMENT:
-                raise ValueError(f"{name} is set by the project from typed fields|remove it from container.environment")
-            if name in DEPRECATED_ENVIRONMENT:
+    @property
+    def prequantized(self) -> bool:
+        """Do the weights arrive quantized (the engine detects the method), rather than quantized while loading?"""
+        if self.quantized_checkpoint is None:
+            return self.quantization in CHECKPOINT_ONLY_QUANTIZATIONS
+        return self.quantized_checkpoint
+
+    @property
+    def quantize_at_load(self) -> Quantization | None:
+        """The method the engine must apply while loading an fp16 checkpoint, if any."""
+        return None if self.quantization == "none" or self.prequantized else self.quantization
+
+    @model_validator(mode="after")
+    def _environment_not_managed(self) -> Container:
+        for name in self.environment:
+            if name in MANAGED_ENVIRONMENT[self.family]:
+                raise ValueError(
+                    f"{name} is set by the project from typed fields for the {self.family} family"
+                    f"|remove it from container.environment ({FAMILY_DOC} says which field sets it)"
+                )
+            if self.family == "tgi" and name in DEPRECATED_ENVIRONMENT:
                 raise ValueError(
                     f"{name} is the deprecated name of MAX_INPUT_TOKENS and TGI refuses both together"
                     f"|remove it and set container.{DEPRECATED_ENVIRONMENT[name]}"
                 )
-        return environment
+        return self
 
     @model_validator(mode="after")
-    def _token_limits_ordered(self) -> Container:
+    def _quantization_loads(self) -> Container:
+        family, quant = self.family, self.quantization
+        if quant == "none":
+            if self.quantized_checkpoint:
+                raise ValueError(
+                    "quantized_checkpoint is true but quantization is none"
+                    "|set container.quantization to the checkpoint's method (its config.json quantization_config)"
+                )
+            return self
+        if self.prequantized and quant not in PREQUANTIZED_CHECKPOINTS[family]:
+            raise ValueError(
+                f"the {family} family does not load {quant} checkpoints"
+                f"|use a {' or '.join(PREQUANTIZED_CHECKPOINTS[family])} checkpoint, or set container.family"
+            )
+        if not self.prequantized and quant not in LOAD_TIME_QUANTIZATIONS[family]:
+            if quant in CHECKPOINT_ONLY_QUANTIZATIONS:
+                problem = f"{quant} weights cannot be made while loading: the checkpoint must be quantized beforehand"
+                fix = "leave quantized_checkpoint out (or true) and point hugging_face.model_id at a " + quant + " checkpoint"
+            else:
+                problem = f"the {family} family cannot quantize to {quant} while loading"
+                fix = f"use one of {', '.join(LOAD_TIME_QUANTIZATIONS[family])}"
+                if quant in PREQUANTIZED_CHECKPOINTS[family]:
+                    fix += f", or a {quant} checkpoint with quantized_checkpoint: true"
+            raise ValueError(f"{problem}|{fix}")
+        return self
+
+    @model_validator(mode="after")
+    def _batch_limits(self) -> Container:
         if self.max_input_tokens >= self.max_total_tokens:
             raise ValueError(
                 f"max_input_tokens ({self.max_input_tokens}) must be below max_total_tokens ({self.max_total_tokens})"
@@ -119,7 +211,22 @@ class Container(StrictModel):
         if self.max_total_tokens > self.max_batch_total_tokens:
             raise ValueError(
                 f"max_total_tokens ({self.max_total_tokens}) exceeds max_batch_total_tokens ({self.max_batch_total_tokens})"
-                "|raise max_batch_total_tokens to at least max_total_tokens"
+                "|raise max_batch_total_tokens to at least max_total_tokens: the KV cache must hold one full request"
+            )
+        if self.family == "lmi" and self.max_batch_size is None:
+            raise ValueError(
+                "the lmi family needs max_batch_size (OPTION_MAX_ROLLING_BATCH_SIZE, vLLM's max_num_seqs)"
+                "|set container.max_batch_size: the most requests decoded together on one instance"
+            )
+        if self.family == "tgi" and self.max_batch_size is not None:
+            raise ValueError(
+                "TGI bounds its batch by max_batch_total_tokens; its MAX_BATCH_SIZE is for padded hardware only"
+                "|remove container.max_batch_size"
+            )
+        if self.max_batch_size is not None and self.max_batch_size > self.max_batch_total_tokens:
+            raise ValueError(
+                f"max_batch_size ({self.max_batch_size}) exceeds max_batch_total_tokens ({self.max_batch_total_tokens})"
+                "|each request in the batch holds at least one token of KV cache: lower max_batch_size"
             )
         return self
 
@@ -166,6 +273,17 @@ class SageMakerModelConfig(ModelIdentity):
             raise ValueError(
                 f"container.max_total_tokens ({self.container.max_total_tokens}) exceeds the model's "
                 f"context_length ({self.context_length})|lower container.max_total_tokens"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _gpu_memory_alarm_above_the_reservation(self) -> SageMakerModelConfig:
+        reserved_percent = self.container.gpu_memory_utilization * 100
+        if self.alarms.gpu_memory_utilization_percent <= reserved_percent:
+            raise ValueError(
+                f"alarms.gpu_memory_utilization_percent ({self.alarms.gpu_memory_utilization_percent:g}) is not above "
+                f"container.gpu_memory_utilization ({reserved_percent:g}%), which the engine reserves at start-up: "
+                "the alarm would fire all day|raise the threshold or lower container.gpu_memory_utilization"
             )
         return self
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from llm_config.catalogue import InstanceCatalogue, InstanceType
 from llm_config.errors import ConfigError
-from llm_config.sagemaker_model import Quantization, SageMakerModelConfig
+from llm_config.sagemaker_model import LOAD_TIME_QUANTIZATIONS, Quantization, SageMakerModelConfig
 from llm_config.throughput import Hardware, ModelShape, Prediction, predict
 
 BYTES_PER_PARAMETER: dict[str, float] = {
@@ -40,9 +40,6 @@ OVERHEAD_GB_PER_GPU = 2.0
 HOST_RESERVE_GB = 2.0  # OS, container runtime and the serving process beside the weights in the page cache
 # The invocations-per-minute target gives a concurrency only through the latency (Little's law): iterate.
 LITTLE_ITERATIONS = 8
-# Quantizations TGI applies while loading an ordinary fp16 checkpoint; gptq and awq need a
-# checkpoint that was quantized beforehand.
-ON_THE_FLY_QUANTIZATIONS: tuple[Quantization, ...] = ("eetq", "bitsandbytes-nf4")
 
 
 @dataclass(frozen=True)
@@ -225,7 +222,8 @@ def _fixes(model: SageMakerModelConfig, catalogue: InstanceCatalogue, instance: 
         )
     estimate = report.gpu_memory
     if not estimate.fits and model.container.quantization == "none":
-        for quant in ON_THE_FLY_QUANTIZATIONS:
+        # What the container family can quantize to while loading the fp16 checkpoint (gptq/awq need one made beforehand).
+        for quant in LOAD_TIME_QUANTIZATIONS[model.container.family]:
             quantized = model.model_copy(update={"container": model.container.model_copy(update={"quantization": quant})})
             if assess(quantized, model.instance.type, instance).passes:
                 fixes.append(f"set container.quantization to {quant} to keep {model.instance.type}")

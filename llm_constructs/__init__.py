@@ -6,7 +6,7 @@ from llm_constructs.endpoint_alarms import VariantAlarms
 from llm_constructs.endpoint_dashboard import EndpointDashboard
 from llm_constructs.endpoint_metrics import VariantMetrics
 from llm_constructs.endpoint_scaling import VariantScaling
-from llm_constructs.sagemaker_llm_endpoint import EndpointVariant, SageMakerLlmEndpoint, tgi_environment
+from llm_constructs.sagemaker_llm_endpoint import EndpointVariant, SageMakerLlmEndpoint
 
 __all__ = [
     "AlarmTopic",
@@ -17,5 +17,4 @@ __all__ = [
     "VariantAlarms",
     "VariantMetrics",
     "VariantScaling",
-    "tgi_environment",
 ]

@@ -1,4 +1,4 @@
-"""A SageMaker real-time endpoint serving LLMs from the Hugging Face TGI container."""
+"""A SageMaker real-time endpoint serving LLMs from a container family's image (LMI/vLLM by default, or TGI)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,13 @@ from constructs import Construct
 
 from llm_config import ContainerImage, InstanceType, SageMakerModelConfig
 from llm_config.guardrails import CapacitySize, Guardrails
+from llm_config.serving import TOKEN_VARIABLE, container_environment
 from llm_constructs.endpoint_metrics import VariantMetrics
 from llm_constructs.nag import acknowledge
 
 # Where SageMaker writes the container's logs and the endpoint's instance metrics.
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints"
 ENDPOINT_METRIC_NAMESPACES = ["/aws/sagemaker/Endpoints", "AWS/SageMaker"]
-# Where the container expects weights staged from S3 (ModelDataSource).
-STAGED_WEIGHTS_PATH = "/opt/ml/model"
 
 
 @dataclass(frozen=True)
@@ -41,24 +40,6 @@ class EndpointVariant:
     image: ContainerImage
     initial_weight: float = 1.0
     autoscaled: bool = True
-
-
-def tgi_environment(model: SageMakerModelConfig, instance: InstanceType) -> dict[str, str]:
-    """The TGI container's environment, derived from the typed config (never hand-set)."""
-    source = model.hugging_face
-    environment = {
-        "HF_MODEL_ID": STAGED_WEIGHTS_PATH if source.weights_s3_uri else source.model_id,
-        "SM_NUM_GPUS": str(instance.gpus),
-        "MAX_INPUT_TOKENS": str(model.container.max_input_tokens),
-        "MAX_TOTAL_TOKENS": str(model.container.max_total_tokens),
-        "MAX_BATCH_TOTAL_TOKENS": str(model.container.max_batch_total_tokens),
-    }
-    if not source.weights_s3_uri:
-        environment["HF_MODEL_REVISION"] = source.revision
-    if model.container.quantization != "none":
-        environment["HF_MODEL_QUANTIZE"] = model.container.quantization
-    environment.update(model.container.environment)
-    return dict(sorted(environment.items()))
 
 
 class SageMakerLlmEndpoint(Construct):
@@ -177,6 +158,8 @@ class SageMakerLlmEndpoint(Construct):
             instance_type=instance_settings.type,
             initial_instance_count=instance_settings.initial_count,
             initial_variant_weight=variant.initial_weight,
+            # The host's NVIDIA driver must support the image's CUDA version (containers.yaml pairs them).
+            inference_ami_version=variant.image.inference_ami_version,
             container_startup_health_check_timeout_in_seconds=instance_settings.container_startup_health_check_timeout_seconds,
             model_data_download_timeout_in_seconds=instance_settings.model_data_download_timeout_seconds,
         )
@@ -184,10 +167,11 @@ class SageMakerLlmEndpoint(Construct):
     def _model(self, variant: EndpointVariant) -> sagemaker.CfnModel:
         stack = Stack.of(self)
         source = variant.model.hugging_face
-        environment: dict[str, Any] = tgi_environment(variant.model, variant.instance)
+        environment: dict[str, Any] = container_environment(variant.model, variant.instance)
         if source.token_secret_name and not source.weights_s3_uri:
             # A CloudFormation dynamic reference: the template holds the secret's name, never the token.
-            environment["HUGGING_FACE_HUB_TOKEN"] = SecretValue.secrets_manager(source.token_secret_name).unsafe_unwrap()
+            token = SecretValue.secrets_manager(source.token_secret_name).unsafe_unwrap()
+            environment[TOKEN_VARIABLE[variant.model.container.family]] = token
         model_data_source = None
         if source.weights_s3_uri:
             model_data_source = sagemaker.CfnModel.ModelDataSourceProperty(

@@ -176,6 +176,7 @@ def check_sagemaker_endpoint_config(d: Deployed, physical_id: str, p: dict[str, 
         "InitialVariantWeight",
         "ContainerStartupHealthCheckTimeoutInSeconds",
         "ModelDataDownloadTimeoutInSeconds",
+        "InferenceAmiVersion",  # the host driver the image's CUDA version needs
     )
     deployed = [{k: v.get(k) for k in keys} for v in config["ProductionVariants"]]
     expect("ProductionVariants", deployed, [{k: v.get(k) for k in keys} for v in p["ProductionVariants"]])

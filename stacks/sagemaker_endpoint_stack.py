@@ -10,6 +10,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from llm_config import SageMakerModelConfig
 from llm_config.catalogue import HOURS_PER_MONTH
 from llm_config.guardrails import Guardrails, RollbackAlarm
 from llm_config.operations import BudgetSettings
@@ -33,6 +34,15 @@ ROLLBACK_ALARM_ATTRIBUTES: dict[RollbackAlarm, str] = {
     "5xx-errors": "server_errors",
     "4xx-rate": "client_error_rate",
 }
+
+
+def client_tool_calling(model: SageMakerModelConfig) -> bool:
+    """Whether the variant's Messages API takes ``tools`` (published for llm_client): TGI's does for any model
+    (grammar-constrained); vLLM's (LMI) only when started with a tool-call parser for the model's format."""
+    environment = model.container.environment
+    if model.container.family == "tgi":
+        return True
+    return environment.get("OPTION_ENABLE_AUTO_TOOL_CHOICE") == "true" and "OPTION_TOOL_CALL_PARSER" in environment
 
 
 def monthly_hosting_usd(variants: Sequence[EndpointVariant]) -> float:
@@ -164,7 +174,8 @@ class SageMakerEndpointStack(Stack):
                     "hf_model_id": v.model.hugging_face.model_id,
                     "container": v.image.framework,
                     "api": v.image.chat_api,
-                    "tool_calling": v.image.chat_api == "messages" and v.image.tool_calling,
+                    "container_family": v.model.container.family,
+                    "tool_calling": v.image.chat_api == "messages" and client_tool_calling(v.model),
                     "prompt_format": v.model.prompt_format,
                     "stop_sequences": list(v.model.stop_sequences),
                     "max_input_tokens": v.model.container.max_input_tokens,

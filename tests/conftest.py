@@ -19,12 +19,14 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
-from aws_cdk import App
+from aws_cdk import App, Stage, Validations
 from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
 
 from llm_config import ModelRegistry, load_registry
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
-from stacks.app_factory import add_deployment
+from llm_config.deployment import deployment_from_context
+from stacks.app_factory import add_deployment, build_stack
 
 # The tests never see the caller's AWS settings (profile, keys, region, endpoints, config files, instance or
 # container credentials): a test that needs credentials sets dummy ones, and one that forgot fails instead.
@@ -102,6 +104,37 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Te
         return Template.from_json(cache[key])
 
     yield _synth
+
+
+# The regions every SageMaker model must synthesize clean in: the main partition (with its own-account
+# registries in ap-east-1), China and GovCloud.
+MATRIX_REGIONS = ["us-east-1", "eu-west-1", "ap-east-1", "cn-north-1", "us-gov-west-1"]
+
+
+@pytest.fixture(scope="session")
+def region_matrix(registry: ModelRegistry, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every SageMaker model's template in every MATRIX_REGIONS region, keyed by (model, region).
+
+    One App with a Stage per region holds all the stacks, so the CDK and cdk-nag run once for the lot (a synth
+    per pair would cost minutes of CPU), and once per test run across pytest-xdist workers. cdk-nag findings
+    fail the synth, as in `cdk synth`.
+    """
+
+    def build() -> dict[str, Any]:
+        app = App(context=CDK_JSON_CONTEXT, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        stacks = {}
+        for region in MATRIX_REGIONS:
+            stage = Stage(app, f"Region{region.replace('-', '')}")
+            for key in SAGEMAKER_MODELS:
+                context = {"model": key, "region": region}
+                spec = deployment_from_context(context.get, NEUTRAL_ENVIRON, registry)
+                stacks[f"{key} {region}"] = build_stack(stage, spec, registry)
+        app.synth()
+        return {pair: dict(Template.from_stack(stack).to_json()) for pair, stack in stacks.items()}
+
+    templates = _once(_shared_dir(tmp_path_factory, "region-matrix") / "templates.json", build)
+    return {(pair.split(" ")[0], pair.split(" ")[1]): template for pair, template in templates.items()}
 
 
 # The one run of app.py as the CDK CLI runs it that several tests inspect (stdout, stderr, the template it writes).

@@ -83,8 +83,22 @@ def test_shipped_configs_load(config_dir):
             r"container: max_input_tokens \(8192\) must be below max_total_tokens \(8192\)",
         ),
         (lambda d: d["container"].update(max_batch_total_tokens=4096), r"exceeds max_batch_total_tokens"),
-        (lambda d: d["container"]["environment"].update(SM_NUM_GPUS="2"), r"SM_NUM_GPUS is set by the project"),
-        (lambda d: d["container"]["environment"].update(MAX_INPUT_LENGTH="1"), r"MAX_INPUT_LENGTH is the deprecated name"),
+        (
+            lambda d: d["container"]["environment"].update(OPTION_TENSOR_PARALLEL_DEGREE="2"),
+            r"container: OPTION_TENSOR_PARALLEL_DEGREE is set by the project from typed fields for the lmi family",
+        ),
+        (
+            lambda d: d["container"]["environment"].update(OPTION_MAX_NUM_SEQS="64"),
+            r"OPTION_MAX_NUM_SEQS is set by the project .*\n  fix: remove it from container.environment",
+        ),
+        (
+            lambda d: d["container"].update(family="tgi", max_batch_size=None, environment={"SM_NUM_GPUS": "2"}),
+            r"SM_NUM_GPUS is set by the project from typed fields for the tgi family",
+        ),
+        (
+            lambda d: d["container"].update(family="tgi", max_batch_size=None, environment={"MAX_INPUT_LENGTH": "1"}),
+            r"MAX_INPUT_LENGTH is the deprecated name",
+        ),
         (lambda d: d["container"].update(quantization="int3"), r"container.quantization: got 'int3'\n  fix: use 'none', 'gptq'"),
         (lambda d: d["instance"].update(model_data_download_timeout_seconds=7200), r"less than or equal to 3600"),
         (
@@ -156,7 +170,7 @@ def test_mixtral_fp16_on_g5_12xlarge_needs_quantization(config_dir):
     message = load_error(config_dir)
     assert "93.4 GB weights" in message
     assert "fix: set instance.type to ml.g6e.12xlarge" in message
-    assert "set container.quantization to eetq to keep ml.g5.12xlarge" in message
+    assert "set container.quantization to fp8 to keep ml.g5.12xlarge" in message  # what LMI quantizes to at load
 
 
 def test_llama2_13b_fp16_does_not_fit_one_a10g(config_dir):
@@ -212,8 +226,11 @@ def test_context_defaults(registry):
 
 
 def test_region_without_a_registry_account_is_refused(synth):
-    with pytest.raises(ConfigError, match=r"has no registry account listed for us-gov-west-1"):
-        synth(model="mistral", region="us-gov-west-1")
+    # The pinned SDK lists no LMI 0.38.0 registry in ap-southeast-6 (it does list TGI 3.3.6 there).
+    with pytest.raises(
+        ConfigError, match=r"djl-inference:0.38.0-lmi29.0.0-cu130 has no registry account listed for ap-southeast-6"
+    ):
+        synth(model="mistral", region="ap-southeast-6")
 
 
 def test_a_budget_below_the_always_on_floor_is_refused(config_dir):

@@ -131,8 +131,9 @@ def test_every_resource_of_the_endpoint_stack_exists_with_its_properties(aws: An
     endpoint = sagemaker.describe_endpoint(EndpointName="chat")
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     assert config["ProductionVariants"][0]["InstanceType"] == "ml.g5.xlarge"
+    assert config["ProductionVariants"][0]["InferenceAmiVersion"] == "al2023-ami-sagemaker-inference-gpu-4-1"
     model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
-    assert model["PrimaryContainer"]["Environment"]["HUGGING_FACE_HUB_TOKEN"] == "hf_dummy"
+    assert model["PrimaryContainer"]["Environment"]["HF_TOKEN"] == "hf_dummy"
     alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
     topic_arn = aws("sns").list_topics()["Topics"][0]["TopicArn"]
     assert alarms and all(alarm["AlarmActions"] == [topic_arn] for alarm in alarms)

@@ -50,7 +50,7 @@ def test_cost_line_of_a_migration_counts_both_variants():
 def test_app_prints_the_estimate_on_stderr_only(app_run):
     assert app_run["returncode"] == 0
     assert app_run["stdout"] == ""
-    assert "Estimated cost of llm-chat: $5,176/month always-on (1 x ml.g5.12xlarge" in app_run["stderr"]
+    assert "Estimated cost of llm-chat: $1,905/month always-on (1 x ml.g6e.xlarge" in app_run["stderr"]
     assert list(app_run["templates"]) == ["llm-chat.template.json"]
 
 

@@ -425,6 +425,20 @@ def test_bad_usage_exits_2(argv, message):
 
 
 @pytest.mark.parametrize(
+    "payload",
+    [
+        {"generated_text": "Hi!", "details": {"finish_reason": "length", "generated_tokens": 2}},  # LMI: one object
+        [{"generated_text": "Hi!", "details": {"finish_reason": "length", "generated_tokens": 2}}],  # TGI: a list
+    ],
+)
+def test_both_container_families_answers_are_read(payload):
+    from llm_client import wire
+
+    reply = wire.parse_text_response(payload)
+    assert (reply.text, reply.output_tokens) == ("Hi!", 2)
+
+
+@pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--endpoint", "chat", "--region", "us-east-1"], "error: no AWS credentials found (reading SSM parameter"),

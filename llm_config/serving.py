@@ -1,0 +1,100 @@
+"""Each container family's environment, derived from the typed config, and the engine's rules checked at synth.
+
+A model config never writes engine variables by hand (the loader refuses the managed ones): the same typed
+fields become LMI's ``OPTION_*`` variables or TGI's, so switching `container.family` is one line. The rules
+that need the instance (tensor-parallel degree = its GPU count) are checked here, when the registry loads,
+so a config the engine would refuse at start-up (on a GPU that is already billing) stops synth instead.
+"""
+
+from __future__ import annotations
+
+from llm_config.catalogue import ContainerFamilyName, InstanceType
+from llm_config.errors import ConfigError
+from llm_config.sagemaker_model import SageMakerModelConfig
+
+# Where SageMaker stages weights from S3 (ModelDataSource); both families load from a local path.
+STAGED_WEIGHTS_PATH = "/opt/ml/model"
+# LMI's vLLM async mode: LMI hands requests straight to vLLM's AsyncLLMEngine (recommended since LMI v16).
+LMI_ASYNC_ENTRYPOINT = "djl_python.lmi_vllm.vllm_async_service"
+# What LMI's OPTION_QUANTIZE calls each load-time method (vLLM's in-flight bitsandbytes is 4-bit NF4).
+LMI_QUANTIZE = {"fp8": "fp8", "bitsandbytes-nf4": "bitsandbytes"}
+# The variable the Hugging Face token goes in (a CloudFormation dynamic reference, added by the construct).
+TOKEN_VARIABLE: dict[ContainerFamilyName, str] = {"lmi": "HF_TOKEN", "tgi": "HUGGING_FACE_HUB_TOKEN"}
+
+
+def container_environment(model: SageMakerModelConfig, instance: InstanceType) -> dict[str, str]:
+    """The container's environment for ``model`` on ``instance`` (without the token), sorted by name."""
+    derive = {"lmi": _lmi_environment, "tgi": _tgi_environment}[model.container.family]
+    environment = derive(model, instance)
+    environment.update(model.container.environment)
+    return dict(sorted(environment.items()))
+
+
+def _model_location(model: SageMakerModelConfig) -> str:
+    source = model.hugging_face
+    return STAGED_WEIGHTS_PATH if source.weights_s3_uri else source.model_id
+
+
+def _lmi_environment(model: SageMakerModelConfig, instance: InstanceType) -> dict[str, str]:
+    container = model.container
+    assert container.max_batch_size is not None  # the loader requires it for lmi
+    environment = {
+        "HF_MODEL_ID": _model_location(model),
+        "OPTION_ASYNC_MODE": "true",
+        "OPTION_ROLLING_BATCH": "disable",
+        "OPTION_ENTRYPOINT": LMI_ASYNC_ENTRYPOINT,
+        "OPTION_TENSOR_PARALLEL_DEGREE": str(instance.gpus),
+        "OPTION_MAX_MODEL_LEN": str(container.max_total_tokens),
+        "OPTION_MAX_ROLLING_BATCH_SIZE": str(container.max_batch_size),
+        "OPTION_GPU_MEMORY_UTILIZATION": f"{container.gpu_memory_utilization:g}",
+        # LMI gives up loading after its own timeout; SageMaker's health check is the one that matters.
+        "OPTION_MODEL_LOADING_TIMEOUT": str(model.instance.container_startup_health_check_timeout_seconds),
+        # Exit when loading fails, so SageMaker reports the failure instead of waiting out the health check.
+        "SERVING_FAIL_FAST": "true",
+    }
+    if not model.hugging_face.weights_s3_uri:
+        environment["OPTION_REVISION"] = model.hugging_face.revision
+    # A quantized checkpoint is detected from its config.json; naming the method again would stop vLLM
+    # from choosing its fastest kernels (Marlin), so OPTION_QUANTIZE is set only to quantize while loading.
+    if container.quantize_at_load:
+        environment["OPTION_QUANTIZE"] = LMI_QUANTIZE[container.quantize_at_load]
+    return environment
+
+
+def _tgi_environment(model: SageMakerModelConfig, instance: InstanceType) -> dict[str, str]:
+    container = model.container
+    environment = {
+        "HF_MODEL_ID": _model_location(model),
+        "SM_NUM_GPUS": str(instance.gpus),
+        "MAX_INPUT_TOKENS": str(container.max_input_tokens),
+        "MAX_TOTAL_TOKENS": str(container.max_total_tokens),
+        "MAX_BATCH_TOTAL_TOKENS": str(container.max_batch_total_tokens),
+        "CUDA_MEMORY_FRACTION": f"{container.gpu_memory_utilization:g}",
+    }
+    if not model.hugging_face.weights_s3_uri:
+        environment["HF_MODEL_REVISION"] = model.hugging_face.revision
+    # TGI reads a checkpoint's method from its config.json too, and accepts it named again.
+    if container.quantization != "none":
+        environment["HF_MODEL_QUANTIZE"] = container.quantization
+    return environment
+
+
+def check_engine_rules(model: SageMakerModelConfig, instance: InstanceType, source: str) -> None:
+    """Stop synth when the engine would refuse ``model`` on ``instance`` at start-up."""
+    if model.container.family == "lmi":
+        _check_tensor_parallel(model, instance, source)
+
+
+def _check_tensor_parallel(model: SageMakerModelConfig, instance: InstanceType, source: str) -> None:
+    # vLLM shards the KV heads over the tensor-parallel ranks: either each rank holds whole heads
+    # (kv_heads divisible by the degree) or each head is replicated on a whole number of ranks.
+    degree, kv_heads = instance.gpus, model.architecture.kv_heads
+    if kv_heads % degree == 0 or degree % kv_heads == 0:
+        return
+    raise ConfigError(
+        source,
+        "instance.type",
+        f"vLLM cannot shard {kv_heads} KV heads over {degree} GPUs (OPTION_TENSOR_PARALLEL_DEGREE is the "
+        f"GPU count of {model.instance.type})",
+        "pick an instance whose GPU count divides the KV heads, or is a multiple of them",
+    )
