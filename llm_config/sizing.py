@@ -6,7 +6,8 @@
        KV cache  = max_batch_total_tokens x 2 (K and V) x layers x kv_heads x head_dim x 2 bytes (fp16)
        overhead  = OVERHEAD_GB_PER_GPU on every GPU (CUDA context, activations, NCCL buffers)
 
-   and the sum must not exceed the instance's total GPU memory (the container shards over all GPUs).
+   and the sum must not exceed the share of the instance's total GPU memory that the engine may use
+   (`container.gpu_memory_utilization`: vLLM and TGI allocate no more than that; the container shards over all GPUs).
 2. Host memory while loading: the weights pass through the host's page cache on their way to the
    GPUs, so the host needs one copy of them plus HOST_RESERVE_GB for the OS and the container.
 3. Latency: the config's `reference_request` must finish within `latency_budget_seconds` while the
@@ -60,7 +61,7 @@ class GpuMemoryEstimate:
     def describe(self) -> str:
         return (
             f"~{self.required_gb:.1f} GB ({self.weights_gb:.1f} GB weights + {self.kv_cache_gb:.1f} GB KV cache"
-            f" + {self.overhead_gb:.1f} GB overhead) of {self.available_gb:.0f} GB"
+            f" + {self.overhead_gb:.1f} GB overhead) of the {self.available_gb:.1f} GB the engine may use"
         )
 
 
@@ -79,7 +80,7 @@ def estimate_gpu_memory(
         weights_gb=model.parameters_billion * BYTES_PER_PARAMETER[quant],
         kv_cache_gb=model.container.max_batch_total_tokens * kv_bytes_per_token / 1e9,
         overhead_gb=OVERHEAD_GB_PER_GPU * instance.gpus,
-        available_gb=instance.total_gpu_memory_gb,
+        available_gb=instance.total_gpu_memory_gb * model.container.gpu_memory_utilization,
     )
 
 

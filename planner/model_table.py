@@ -15,7 +15,7 @@ WEIGHT_LABELS = {"none": "fp16", "gptq": "GPTQ 4-bit", "awq": "AWQ 4-bit"}
 
 def models_table(registry: ModelRegistry) -> str:
     lines = [
-        "| key | weights | instance | GPU memory needed / available | host memory for loading | reference request:"
+        "| key | weights | instance | GPU memory needed / engine's share | host memory for loading | reference request:"
         " predicted (ceiling) / budget | $/hour | $/month |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -27,7 +27,7 @@ def models_table(registry: ModelRegistry) -> str:
         request = model.reference_request
         lines.append(
             f"| `{model.key}` | {WEIGHT_LABELS.get(model.container.quantization, model.container.quantization)}"
-            f" | {name} ({instance.describe()}) | ~{report.gpu_memory.required_gb:.1f} / {instance.total_gpu_memory_gb:g} GB"
+            f" | {name} ({instance.describe()}) | ~{report.gpu_memory.required_gb:.1f} / {report.gpu_memory.available_gb:.1f} GB"
             f" | ~{report.host_memory_needed_gb:.0f} / {instance.host_memory_gb:.0f} GB"
             f" | {request.input_tokens} + {request.output_tokens} tokens at {report.concurrency} in flight:"
             f" {report.prediction.estimate.latency_seconds:.1f} s ({report.prediction.ceiling.latency_seconds:.1f} s)"
@@ -36,7 +36,8 @@ def models_table(registry: ModelRegistry) -> str:
         )
     lines += [
         "",
-        f"Host memory for loading = weights + {HOST_RESERVE_GB:g} GB; reference request = the config's"
+        "Engine's share = `container.gpu_memory_utilization` (vLLM's default 0.9) of the GPU memory;"
+        f" host memory for loading = weights + {HOST_RESERVE_GB:g} GB; reference request = the config's"
         " `reference_request`, in flight = its `scaling.target_value`.",
     ]
     return "\n".join(lines)

@@ -146,3 +146,15 @@ def test_the_catalogue_covers_the_real_time_gpu_lineup(registry):
     for name, instance in instances.items():
         assert instance.price_source in registry.instances.price_sources, name
         assert instance.local_nvme, name  # every catalogued GPU instance has instance storage
+
+
+def test_gpu_memory_counts_only_the_engines_share(registry):
+    """vLLM and TGI allocate at most container.gpu_memory_utilization of each GPU: a model that fits the whole
+    GPU but not that share is refused (mistral-7b needs ~20.8 GB of the A10G's 24 GB; 85% is 20.4 GB)."""
+    mistral = registry.models["mistral-7b"]
+    instance = registry.instances.instances[mistral.instance.type]
+    assert assess(mistral, mistral.instance.type, instance).gpu_memory.available_gb == pytest.approx(24 * 0.9)
+    squeezed = mistral.model_copy(update={"container": mistral.container.model_copy(update={"gpu_memory_utilization": 0.85})})
+    report = assess(squeezed, squeezed.instance.type, instance)
+    assert not report.gpu_memory.fits
+    assert report.gpu_memory.available_gb == pytest.approx(24 * 0.85)

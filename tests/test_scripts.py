@@ -37,7 +37,9 @@ def test_synth_summary_shows_memory_latency_and_cost(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = [line.strip() for line in result.stdout.splitlines()]
     variant = lines.index("variant mixtral-8x7b: 1 x ml.g6e.xlarge (1 x L40S 48 GB)")
-    assert lines[variant + 1] == ("GPU memory: ~36.9 GB (26.3 GB weights + 8.6 GB KV cache + 2.0 GB overhead) of 48 GB")
+    assert lines[variant + 1] == (
+        "GPU memory: ~36.9 GB (26.3 GB weights + 8.6 GB KV cache + 2.0 GB overhead) of the 43.2 GB the engine may use"
+    )
     assert lines[variant + 2] == (
         "reference request (2000 in + 300 out tokens): 9.6 s predicted (ceiling 7.3 s) at 4 concurrent requests; budget 10 s"
     )
