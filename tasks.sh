@@ -20,6 +20,8 @@
 #   ./tasks.sh plan ARGS         install, then run the cost planner (./tasks.sh plan --help lists ARGS)
 #   ./tasks.sh plan-migration .. install, then check the next migration deploy (docs/migrations.md)
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
+#   ./tasks.sh evaluate ARGS     install, then compare targets on a test set (./tasks.sh evaluate --help;
+#                                --local: against the running local rehearsal; docs/evaluation.md)
 #   ./tasks.sh setup             install only
 #   ./tasks.sh setup-locked      install only the runtime packages, from requirements.lock with pip --require-hashes
 #                                (CI jobs that hold deploy credentials), and the CDK CLI from package-lock.json
@@ -214,6 +216,10 @@ case "$task" in
   plan-migration)
     setup
     .venv/bin/python -m migration plan "$@"
+    ;;
+  evaluate)
+    setup
+    .venv/bin/python -m evaluation "$@"
     ;;
   help | -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;

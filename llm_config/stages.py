@@ -42,6 +42,9 @@ class StageConfig(StrictModel):
     region: Region  # every endpoint of the stage lives here; a deployment file may omit `region` or must agree
     approval: bool = False  # a person approves (pipeline) or reviews (GitHub environment) before this stage deploys
     deployments: list[str] = Field(default_factory=lambda: list(DEFAULT_DEPLOYMENTS), min_length=1)
+    # Optional: a test set (docs/evaluation.md). When set, a deploy that shifts an endpoint's traffic to its candidate
+    # first compares both variants on it (./tasks.sh evaluate, evaluation/ci.py's gates) and stops if one fails.
+    evaluation_tests: str | None = None
 
     @field_validator("deployments")
     @classmethod
@@ -53,6 +56,13 @@ class StageConfig(StrictModel):
                     "e.g. deployments/*.yaml"
                 )
         return patterns
+
+    @field_validator("evaluation_tests")
+    @classmethod
+    def _relative_tests(cls, path: str | None) -> str | None:
+        if path is not None and (path.startswith("/") or ".." in Path(path).parts):
+            raise ValueError(f"{path!r} is not a path inside the repository|give the test set's path from the repository root")
+        return path
 
 
 class StagesFile(StrictModel):

@@ -26,6 +26,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from evaluation.ci import shift_gate_command  # noqa: E402
 from llm_config import ConfigError, load_registry  # noqa: E402
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV  # noqa: E402
 from llm_config.deployment import DeploymentSpec  # noqa: E402
@@ -68,13 +69,17 @@ def preflight_command(stage: StageConfig, spec: DeploymentSpec) -> list[str]:
 
 def deploy_commands(stage: StageConfig, specs: Sequence[DeploymentSpec]) -> list[list[str]]:
     """First the read-only Bedrock lifecycle check (when the stage has Bedrock models), then per deployment file:
-    check the step against the live stage, deploy its one stack, smoke test the endpoint it describes."""
+    check the step against the live stage, the evaluation gate if the stage has one and the file shifts traffic,
+    deploy its one stack, then smoke test the endpoint it describes."""
     commands = []
     bedrock = sorted({spec.model.key for spec in specs if spec.model.hosting == "bedrock"})
     if bedrock:
         commands.append([PYTHON, "scripts/bedrock_lifecycle.py", "--region", stage.region, *bedrock])
     for spec in specs:
         commands.append(preflight_command(stage, spec))
+        if stage.evaluation_tests:  # optional: compare both variants before the shift (docs/evaluation.md)
+            gate = shift_gate_command(spec, region=stage.region, tests=stage.evaluation_tests, python=PYTHON)
+            commands += [gate] if gate else []
         commands.append([*CDK, "deploy", "-c", f"deployment={deployment_path(spec)}", "--require-approval", "never"])
         commands.append([PYTHON, "scripts/smoke_test.py", "--endpoint", spec.endpoint_name, "--region", stage.region])
     return commands

@@ -20,6 +20,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
+from evaluation.ci import shift_gate_commands
 from llm_config import BedrockModelConfig, ModelRegistry, SageMakerModelConfig
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from llm_config.deployment import DeploymentSpec
@@ -53,6 +54,10 @@ PREFLIGHT_INSTALL = "pip install --quiet --require-hashes --no-deps -r requireme
 # scripts/bedrock_lifecycle.py reads model_configs/ through llm_config: boto3 plus these, every transitive version
 # pinned by constraints.txt.
 LIFECYCLE_CHECK_INSTALL = "pip install --quiet -c constraints.txt boto3 botocore pydantic PyYAML"
+# The evaluation harness (evaluation/, optional gate before a shift): llm_client plus the harness's own packages.
+EVALUATION_INSTALL = (
+    "pip install --quiet -c constraints.txt ./llm_client boto3 botocore pydantic PyYAML numpy scipy matplotlib tqdm jsonschema"
+)
 # What CDK's grantReadWrite gives a role on a KMS-encrypted bucket (cdk-nag flags each action group).
 ARTIFACT_GRANT_ACTIONS = (
     "s3:GetObject*",
@@ -317,6 +322,26 @@ class LlmPipelineStack(Stack):
             )
             self._smoke_steps.append(lifecycle)
             pre.append(lifecycle)
+        gates = shift_gate_commands(
+            deployments.specs, region=stage.region, tests=stage.evaluation_tests or "", role_arn=smoke_role_arn
+        )
+        if stage.evaluation_tests and gates:
+            # Optional, before a deploy that shifts traffic to a candidate: both variants on the stage's test set
+            # (docs/evaluation.md); a failed gate stops the stage. Through the smoke-test role (InvokeEndpoint only).
+            evaluate = pipelines.CodeBuildStep(
+                "EvaluateBeforeShift",
+                input=repository,
+                role=caller,
+                env=OFFLINE_ENV,
+                install_commands=[EVALUATION_INSTALL],
+                commands=[shlex.join(command) for command in gates],
+                partial_build_spec=codebuild.BuildSpec.from_object(
+                    {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
+                ),
+                timeout=Duration.minutes(60),
+            )
+            self._smoke_steps.append(evaluate)
+            pre.append(evaluate)
         if stage.approval:
             pre.append(
                 pipelines.ManualApprovalStep(

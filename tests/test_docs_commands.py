@@ -185,6 +185,8 @@ def check_tasks_sh(words: tuple[str, ...], tmp_path: Path) -> None:
         check_migration(["plan", *args])
     elif task == "help":
         assert run(["bash", "tasks.sh", "help"]).returncode == 0
+    elif task == "evaluate":
+        check_evaluate(args)
     elif task == "run-local":  # a client app of the emulator: the app's own check (it needs the emulator to run)
         assert args, "run-local needs a command"
         check_venv_python(tuple(args), tmp_path)
@@ -192,6 +194,21 @@ def check_tasks_sh(words: tuple[str, ...], tmp_path: Path) -> None:
         assert not args, f"check {task}'s arguments: only its --help is run"
         result = run(["bash", "tasks.sh", task, "--help"])
         assert result.returncode == 0 and "usage" in result.stdout.lower(), result.stdout + result.stderr
+
+
+def check_evaluate(args: list[str]) -> None:
+    """The harness needs endpoints: its arguments must parse, a test set of the repository load, each gate parse."""
+    from evaluation import gate
+    from evaluation.cli import parser as evaluate_parser
+    from evaluation.testset import load_tests
+
+    if not args:  # the command named in prose
+        return
+    parsed = evaluate_parser().parse_args(args)
+    if (REPO_ROOT / parsed.tests).parent.is_dir() and str(parsed.tests).startswith("evaluation/"):
+        load_tests(REPO_ROOT / parsed.tests)
+    for condition in parsed.fail_if:
+        gate.parse(condition)
 
 
 def check_planner(args: list[str], tmp_path: Path) -> None:
@@ -276,8 +293,8 @@ def check_venv_python(words: tuple[str, ...], tmp_path: Path) -> None:
         assert result.returncode == 0 and result.stdout.startswith("|"), result.stdout + result.stderr
     elif words[1] == "-m" and words[2] == "local_aws.server":
         assert run([".venv/bin/python", "-m", "local_aws.server", "--help"]).returncode == 0
-    elif words[1] == "-m" and words[2] == "planner.model_table":  # prints the README's model table, offline
-        assert run([".venv/bin/python", "-m", "planner.model_table"]).returncode == 0
+    elif words[1] == "-m" and words[2] == "evaluation":
+        check_evaluate(list(words[3:]))
     elif words[1] == "-m" and words[2] == "llm_client":
         from llm_client.__main__ import parser as client_parser
 
