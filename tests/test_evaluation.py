@@ -496,12 +496,13 @@ def test_github_deploys_evaluate_both_variants_before_a_shift_when_the_stage_has
     )
     shift, split = chat_spec(100), chat_spec(10)
     commands = [shlex.join(c) for c in ci_stage.deploy_commands(stage, [shift])]
-    assert commands[0] == (
+    assert commands[0].startswith(".venv/bin/python -m migration check --deployment chat.yaml")  # the live preflight first
+    assert commands[1] == (
         ".venv/bin/python -m evaluation --tests tests.yaml --target chat/mistral-7b --target chat/mixtral-8x7b"
         " --region eu-west-1 --no-stream --no-progress --out evaluation-results/chat --fail-if 'p90 > budget'"
         " --fail-if 'error_rate > 1%' --fail-if 'chat/mixtral-8x7b: quality < [chat/mistral-7b] - 0.05'"
     )
-    assert "deploy -c deployment=chat.yaml" in commands[1]
+    assert "deploy -c deployment=chat.yaml" in commands[2]
     for condition in SHIFT_GATES:  # every shipped gate is in the grammar
         gate.parse(condition.format(model="a", candidate="b"))
     assert all("evaluation" not in " ".join(c) for c in ci_stage.deploy_commands(stage, [split]))  # only before a shift
