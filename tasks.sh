@@ -20,7 +20,12 @@
 #   ./tasks.sh plan ARGS         install, then run the cost planner (./tasks.sh plan --help lists ARGS)
 #   ./tasks.sh plan-migration .. install, then check the next migration deploy (docs/migrations.md)
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
+#   ./tasks.sh evaluate ARGS     install, then compare targets on a test set (./tasks.sh evaluate --help;
+#                                --local: against the running local rehearsal; docs/evaluation.md)
 #   ./tasks.sh setup             install only
+#   ./tasks.sh setup-locked      install only the runtime packages, from requirements.lock with pip --require-hashes
+#                                (CI jobs that hold deploy credentials), and the CDK CLI from package-lock.json
+#   ./tasks.sh lock              regenerate requirements.lock (pip-tools in a throwaway venv; needs PyPI)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -61,6 +66,27 @@ setup() {
 
 cdk() { node_modules/.bin/cdk "$@"; }
 
+PIP_TOOLS=pip-tools==7.6.2  # what generated requirements.lock
+
+# Jobs that hold deploy credentials run only hash-checked code: a package whose file changed on the index
+# fails the install instead of running with those credentials. npm ci checks package-lock.json's integrity hashes.
+setup_locked() {
+  local python=${PYTHON:-python3}
+  [ -x .venv/bin/python ] || "$python" -m venv .venv
+  .venv/bin/pip install --quiet --require-hashes --no-deps -r requirements.lock
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+}
+
+lock() {
+  local python=${PYTHON:-python3}
+  [ -x .venv-lock/bin/pip-compile ] || { "$python" -m venv .venv-lock && .venv-lock/bin/pip install --quiet "$PIP_TOOLS"; }
+  local header
+  header=$(sed -n '1,3p' requirements.lock)
+  .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-header \
+    --annotation-style=line --no-emit-index-url --no-emit-find-links -c constraints.txt -o requirements.lock requirements.txt
+  { echo "$header"; cat requirements.lock; } > requirements.lock.tmp && mv requirements.lock.tmp requirements.lock
+}
+
 # The -c flags of a synth: MODEL (or the default) unless the flags already name -c model= or -c deployment=.
 synth_flags() {
   local model="" args=("$@")
@@ -99,6 +125,22 @@ seconds) and pytest on every core (pytest-xdist, -n auto). PYTEST ARGS go to pyt
   ./tasks.sh test -n 0        # one process (for a debugger)
 EOF
       ;;
+    setup-locked) cat <<'EOF'
+usage: ./tasks.sh setup-locked
+
+Create .venv if needed and install only the runtime Python packages, from requirements.lock with
+pip --require-hashes --no-deps (every file's SHA-256 checked), and the CDK CLI with npm ci (package-lock.json's
+integrity hashes). For CI jobs that hold deploy credentials (docs/ci-cd.md); tests need ./tasks.sh setup.
+EOF
+      ;;
+    lock) cat <<'EOF'
+usage: ./tasks.sh lock
+
+Regenerate requirements.lock from requirements.txt with constraints.txt's versions and every file's hash
+(pip-compile --generate-hashes from pip-tools, installed once into .venv-lock). Reaches PyPI. Run it after
+changing requirements.txt or constraints.txt; tests/test_workflows.py fails while the lock and the pins disagree.
+EOF
+      ;;
     setup) cat <<'EOF'
 usage: ./tasks.sh setup
 
@@ -116,13 +158,15 @@ help_only=0
 for arg in "$@"; do
   case "$arg" in -h | --help) help_only=1 ;; esac
 done
-case "$task" in setup | synth | test)
+case "$task" in setup | setup-locked | lock | synth | test)
   for arg in "$@"; do
     case "$arg" in -h | --help) task_help "$task"; exit 0 ;; esac
   done ;;
 esac
 case "$task" in
   setup) setup ;;
+  setup-locked) setup_locked ;;
+  lock) lock ;;
   synth)
     if [ "${1-}" = --dry-run ]; then
       shift
@@ -172,6 +216,10 @@ case "$task" in
   plan-migration)
     setup
     .venv/bin/python -m migration plan "$@"
+    ;;
+  evaluate)
+    setup
+    .venv/bin/python -m evaluation "$@"
     ;;
   help | -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;

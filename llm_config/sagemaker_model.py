@@ -5,6 +5,7 @@ Every field is documented in model_configs/README.md; this module enforces it.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -113,11 +114,27 @@ class HuggingFaceSource(StrictModel):
     """Where the container gets the weights."""
 
     model_id: str
+    # A 40-hex commit SHA: a branch such as `main` can move between a blue/green deploy's two fleets or between
+    # scale-out instances, which would then serve different weights. A branch needs `unpinned_reason`.
     revision: str
+    unpinned_reason: str | None = None
     gated: bool
     licence: str
     token_secret_name: str | None = None
     weights_s3_uri: Annotated[str, Field(pattern=r"^s3://[a-z0-9.\-]{3,63}/.+/$")] | None = None
+
+    @model_validator(mode="after")
+    def _revision_is_pinned(self) -> HuggingFaceSource:
+        pinned = re.fullmatch(r"[0-9a-f]{40}", self.revision, flags=re.ASCII) is not None
+        if not pinned and not (self.unpinned_reason or "").strip():
+            raise ValueError(
+                f"revision {self.revision!r} is not a commit SHA, so two instances may load different weights"
+                f"|set hugging_face.revision to the 40-character commit SHA of {self.model_id} (its Files and versions "
+                "tab on huggingface.co), or keep the branch and say why in hugging_face.unpinned_reason"
+            )
+        if pinned and self.unpinned_reason:
+            raise ValueError("unpinned_reason is set but revision is a commit SHA|remove hugging_face.unpinned_reason")
+        return self
 
     @model_validator(mode="after")
     def _gated_models_need_access(self) -> HuggingFaceSource:

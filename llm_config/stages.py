@@ -42,6 +42,9 @@ class StageConfig(StrictModel):
     region: Region  # every endpoint of the stage lives here; a deployment file may omit `region` or must agree
     approval: bool = False  # a person approves (pipeline) or reviews (GitHub environment) before this stage deploys
     deployments: list[str] = Field(default_factory=lambda: list(DEFAULT_DEPLOYMENTS), min_length=1)
+    # Optional: a test set (docs/evaluation.md). When set, a deploy that shifts an endpoint's traffic to its candidate
+    # first compares both variants on it (./tasks.sh evaluate, evaluation/ci.py's gates) and stops if one fails.
+    evaluation_tests: str | None = None
 
     @field_validator("deployments")
     @classmethod
@@ -53,6 +56,13 @@ class StageConfig(StrictModel):
                     "e.g. deployments/*.yaml"
                 )
         return patterns
+
+    @field_validator("evaluation_tests")
+    @classmethod
+    def _relative_tests(cls, path: str | None) -> str | None:
+        if path is not None and (path.startswith("/") or ".." in Path(path).parts):
+            raise ValueError(f"{path!r} is not a path inside the repository|give the test set's path from the repository root")
+        return path
 
 
 class StagesFile(StrictModel):
@@ -140,6 +150,11 @@ def role_arn(account: str, region: str, role_name: str) -> str:
     return f"arn:{partition_of(region)}:iam::{account}:role/{role_name}"
 
 
+def bootstrap_role_arn(stage: StageConfig, kind: str) -> str:
+    """A role `cdk bootstrap` created in the stage's account (default qualifier): deploy, lookup, ..."""
+    return role_arn(stage.account, stage.region, f"cdk-hnb659fds-{kind}-role-{stage.account}-{stage.region}")
+
+
 def smoke_test_role_name(stage: StageConfig) -> str:
     """The role CI assumes in the stage's account to smoke test its endpoints (fixed, so both sides can name it)."""
     return f"llm-smoke-test-{stage.name}"
@@ -153,6 +168,11 @@ def github_deploy_role_name(stage: StageConfig) -> str:
 def github_diff_role_name(stage: StageConfig) -> str:
     """The read-only role pull-request checks assume to run `cdk diff`."""
     return f"llm-github-diff-{stage.name}"
+
+
+def preflight_role_name(stage: StageConfig) -> str:
+    """The CDK pipeline's CodeBuild role that runs the stage's preflight check (it may assume the lookup role)."""
+    return f"llm-pipeline-preflight-{stage.name}"
 
 
 def smoke_test_caller_role_name(stage: StageConfig) -> str:

@@ -20,6 +20,13 @@ from llm_config.sizing import ComponentShape
 from llm_constructs.endpoint_metrics import VariantMetrics
 from llm_constructs.nag import acknowledge
 
+# NIST 800-53 R5 prefers customer-managed policies; these stay inline on purpose.
+INLINE_POLICY_REASON = (
+    "The policy serves exactly one role, this endpoint's execution role, and is created and deleted with it: an inline "
+    "policy cannot be attached to any other principal, which a customer-managed policy could. IAM's own guidance "
+    "keeps inline policies for such strict one-to-one grants; the statements are scoped to this endpoint's resources."
+)
+
 # Where SageMaker writes the container's logs and the endpoint's instance metrics.
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints"
 ENDPOINT_METRIC_NAMESPACES = ["/aws/sagemaker/Endpoints", "AWS/SageMaker"]
@@ -108,6 +115,7 @@ class SageMakerLlmEndpoint(Construct):
             "EndpointConfig",
             production_variants=[self._production_variant(variant) for variant in self.variants],
         )
+        self._acknowledge_instance_storage()
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
@@ -169,6 +177,7 @@ class SageMakerLlmEndpoint(Construct):
             ],
         )
         policy.attach_to_role(self.execution_role)
+        acknowledge(policy, "NIST.800.53.R5-IAMNoInlinePolicy", INLINE_POLICY_REASON)
         self.endpoint.node.add_dependency(policy)
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -195,6 +204,15 @@ class SageMakerLlmEndpoint(Construct):
             inference_ami_version=variant.image.inference_ami_version,
             container_startup_health_check_timeout_in_seconds=instance_settings.container_startup_health_check_timeout_seconds,
             model_data_download_timeout_in_seconds=instance_settings.model_data_download_timeout_seconds,
+        )
+
+    def _acknowledge_instance_storage(self) -> None:
+        acknowledge(
+            self.endpoint_config,
+            "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured",
+            "SageMaker rejects an endpoint config KmsKeyId on instances with local NVMe instance storage, which every "
+            "GPU instance type in the catalogue has (g5, g6, g6e, p4d, p5): their storage volumes are NVMe SSDs that "
+            "AWS encrypts at rest with a hardware module on the instance.",
         )
 
     def _component_endpoint(self, variant: EndpointVariant, plan: ScaleToZero) -> None:
@@ -228,6 +246,7 @@ class SageMakerLlmEndpoint(Construct):
                 )
             ],
         )
+        self._acknowledge_instance_storage()
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "ComponentEndpoint",
@@ -341,6 +360,7 @@ class SageMakerLlmEndpoint(Construct):
             "SageMaker names the log streams after instance ids it chooses at run time; the role is limited "
             "to this endpoint's own log group.",
         )
+        acknowledge(role, "NIST.800.53.R5-IAMNoInlinePolicy", INLINE_POLICY_REASON)
         return role
 
     @property

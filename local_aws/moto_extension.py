@@ -11,6 +11,9 @@ What it changes, and why:
 - SageMaker resources created by CloudFormation keep the names the template gives them
   (``EndpointName``, ``ModelName``, ``EndpointConfigName``), and ``EnableNetworkIsolation`` is stored.
 - An endpoint variant with weight 0 (a drained variant) reports weight 0 instead of no weight.
+- A stack update creates and updates resources before it deletes the ones the template removed (CloudFormation's
+  cleanup phase), and a failed update rolls back (UPDATE_ROLLBACK_COMPLETE, the previous template and resources):
+  stock moto deleted first and kept a half-applied update.
 - A stack update re-applies every resource whose resolved properties changed, in dependency order,
   as CloudFormation does: stock moto only looks at the raw template text, so an endpoint whose
   EndpointConfig was replaced kept pointing at the deleted config. A resource removed by one update
@@ -33,6 +36,10 @@ What it changes, and why:
 - IAM managed policies are deleted (and detached) when their stack is, instead of outliving it.
 - CloudFormation dynamic references to Secrets Manager and SSM are resolved (stock moto passes the
   ``{{resolve:...}}`` text through) and a missing secret fails the deploy, as in AWS.
+- A log group created by CloudFormation keeps its ``KmsKeyId`` (stock moto read only the API's ``kmsKeyId``).
+- Termination protection works: UpdateTerminationProtection (which the CDK CLI calls when a stack's protection
+  changes) is answered, and DeleteStack refuses a protected stack with CloudFormation's own message; stock moto
+  stored the flag at creation and ignored it.
 - A template URL on 127.0.0.1 (what the CDK CLI sends when ``AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION``
   points at the local server) is read path-style; stock moto only knows ``localhost``.
 """
@@ -96,6 +103,8 @@ def apply() -> None:
     _patch_kms_key_policy()
     _add_budgets_describe_subscribers()
     _patch_bucket_policy_conditions()
+    _patch_termination_protection()
+    _patch_log_group_kms_key()
     from moto.cloudformation import parsing
 
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
@@ -168,9 +177,20 @@ def _patch_stack_updates() -> None:
             if logical_id in self._parsed_resources and logical_id in template["Resources"]
         }
         diff = self.build_resource_diff(template, parameters)
+        previous = (copy.deepcopy(self._template), copy.deepcopy(getattr(self, "input_parameters", None)))
         self.local_aws_updating = True
         try:
+            if diff["Remove"]:
+                # CloudFormation creates and updates first, and deletes removed resources only in its cleanup
+                # phase, after everything else succeeded. Stock moto deleted them first: a failing create (say,
+                # a parameter name that already exists) left the deleted resources deleted.
+                removed = {logical_id: self._resource_json_map[logical_id] for logical_id in diff["Remove"]}
+                stock_update(self, {**template, "Resources": {**template["Resources"], **removed}}, parameters)
             stock_update(self, template, parameters)
+        except Exception:
+            # A failed update rolls back, as in CloudFormation: what it created goes, what it changed returns.
+            stock_update(self, previous[0], previous[1])
+            raise
         finally:
             self.local_aws_updating = False
         applied = {logical_id: _resolved_properties(self, template["Resources"][logical_id]) for logical_id in diff["Modify"]}
@@ -196,6 +216,68 @@ def _patch_stack_updates() -> None:
 
     parsing.ResourceMap.update = update  # type: ignore[method-assign]
     parsing.ResourceMap._delete_resource = delete_resource  # type: ignore[method-assign]
+
+    from moto.cloudformation.models import Stack
+
+    stock_stack_update = Stack.update
+
+    def stack_update(self: Any, template: str, *args: Any, **kwargs: Any) -> None:
+        previous = self.template
+        try:
+            stock_stack_update(self, template, *args, **kwargs)
+        except Exception as error:
+            self.template = previous
+            self._parse_template()
+            self.output_map = self._create_output_map()
+            self._add_stack_event("UPDATE_ROLLBACK_COMPLETE", resource_status_reason=str(error))
+            self.status = "UPDATE_ROLLBACK_COMPLETE"
+            raise
+
+    Stack.update = stack_update  # type: ignore[method-assign]
+
+
+def _patch_log_group_kms_key() -> None:
+    from moto.logs.models import LogGroup
+
+    stock_init = LogGroup.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        stock_init(self, *args, **kwargs)
+        if self.kms_key_id is None and kwargs.get("KmsKeyId"):
+            self.kms_key_id = kwargs["KmsKeyId"]  # the template's name of the same property
+
+    LogGroup.__init__ = init  # type: ignore[method-assign]
+
+
+def _patch_termination_protection() -> None:
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    stock_delete = CloudFormationBackend.delete_stack
+
+    def delete_stack(self: Any, name_or_stack_id: str) -> None:
+        for stack in self.stacks.values():
+            if name_or_stack_id in (stack.stack_id, stack.name) and stack.enable_termination_protection:
+                # CloudFormation's wording (DeleteStack on a protected stack).
+                raise ValidationError(
+                    name_or_stack_id, message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled"
+                )
+        stock_delete(self, name_or_stack_id)
+
+    def update_termination_protection(self: Any) -> Any:
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        stack.enable_termination_protection = self._get_param("EnableTerminationProtection") in (True, "true")
+        return _stack_id_result(stack.stack_id)
+
+    CloudFormationBackend.delete_stack = delete_stack  # type: ignore[method-assign]
+    CloudFormationResponse.update_termination_protection = update_termination_protection  # type: ignore[attr-defined]
+
+
+def _stack_id_result(stack_id: str) -> Any:
+    from moto.core.responses import ActionResult
+
+    return ActionResult({"StackId": stack_id})
 
 
 def _patch_use_previous_parameter_value() -> None:
@@ -338,7 +420,12 @@ def _patch_iam_inline_policy_documents() -> None:
 
 
 def _patch_kms_key_policy() -> None:
-    """CloudFormation gives KeyPolicy as an object; stock moto stores it as such and GetKeyPolicy then fails."""
+    """CloudFormation gives KeyPolicy as an object; stock moto stores it as such and GetKeyPolicy then fails.
+
+    An update of a key (a changed key policy) made stock moto replace the key with None in the stack's resources:
+    every later Fn::GetAtt of it failed ("references undefined resource"). The key stays and takes the new policy.
+    """
+    from moto.cloudformation import parsing
     from moto.kms import models
 
     def policy_as_json(properties: dict[str, Any]) -> None:
@@ -346,6 +433,22 @@ def _patch_kms_key_policy() -> None:
             properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
 
     _wrap_cfn_create(models.Key, before=policy_as_json)
+
+    stock_parse_and_update = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(
+        logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
+    ) -> Any:
+        if resource_json.get("Type") != "AWS::KMS::Key":
+            return stock_parse_and_update(logical_id, resource_json, resources_map, account_id, region_name)
+        key = resources_map[logical_id]
+        properties = parsing.clean_json(copy.deepcopy(resource_json.get("Properties", {})), resources_map)
+        if "KeyPolicy" in properties:
+            policy_as_json(properties)
+            key.policy = properties["KeyPolicy"]
+        return key
+
+    parsing.parse_and_update_resource = parse_and_update_resource
 
 
 def _wrap_cfn_create(

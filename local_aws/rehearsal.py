@@ -49,6 +49,7 @@ from local_aws.verify import (
     verify_stack,
 )
 from migration.live import read_live_endpoint
+from migration.preflight import hosting_findings, read_live_stack
 from migration.sequence import Finding, check_transition
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -323,7 +324,14 @@ def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> Depl
 
 
 def destroy(stack_name: str, emulator: Emulator, assembly_dir: Path) -> None:
-    """The real ``cdk destroy`` of one stack, from the cloud assembly it was deployed from."""
+    """The real ``cdk destroy`` of one stack, from the cloud assembly it was deployed from. An endpoint stack has
+    termination protection: destroy-local is the explicit request, so it turns the protection off first, which
+    is the step docs/operations.md gives for AWS."""
+    cloudformation = client_factory(emulator)("cloudformation")
+    with contextlib.suppress(cloudformation.exceptions.ClientError):  # already gone: cdk destroy says so
+        if cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0].get("EnableTerminationProtection"):
+            print(f"==> turning off termination protection of {stack_name}: you asked to destroy it", flush=True)
+            cloudformation.update_termination_protection(StackName=stack_name, EnableTerminationProtection=False)
     cdk(["destroy", "--app", str(assembly_dir), "--force", stack_name], emulator, assembly_dir)
 
 
@@ -410,6 +418,12 @@ def validate(context: Sequence[str]) -> DeploymentSpec:
     return spec
 
 
+def hosting_refusals(spec: DeploymentSpec, emulator: Emulator) -> list[str]:
+    """The hosting-kind check CI runs before a deploy (migration.preflight), against the emulator's stack."""
+    stack = read_live_stack(spec.stack_name, client_factory(emulator)("cloudformation"))
+    return [finding.message for finding in hosting_findings(spec, stack) if finding.severity == "error"]
+
+
 def migration_findings(spec: DeploymentSpec, emulator: Emulator) -> list[Finding]:
     """`./tasks.sh plan-migration --live`'s check of this deploy against the endpoint in the emulator: moto accepts
     steps SageMaker refuses (removing a scaled variant), so the rehearsal refuses them as AWS would."""
@@ -426,6 +440,15 @@ def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec
         print(f"error: the running emulator is for {state.region}; run ./tasks.sh destroy-local first", file=sys.stderr)
         return 2
     if state is not None:
+        refusals = hosting_refusals(spec, state.emulator)
+        for message in refusals:
+            print(f"error: {message}", file=sys.stderr)
+        if refusals:
+            print(
+                "Nothing was deployed: the emulator is as it was (./tasks.sh destroy-local still tears it down).",
+                file=sys.stderr,
+            )
+            return 1
         findings = migration_findings(spec, state.emulator)
         for finding in findings:
             print(f"{finding.severity}: {finding.message}", file=sys.stderr)

@@ -244,6 +244,15 @@ def check_ssm_parameter(d: Deployed, physical_id: str, p: dict[str, Any]) -> str
     return f"{physical_id} ({len(parameter['Value'])} characters)"
 
 
+def check_log_group(d: Deployed, physical_id: str, p: dict[str, Any]) -> str:
+    groups = d.client("logs").describe_log_groups(logGroupNamePrefix=physical_id)["logGroups"]
+    [group] = [g for g in groups if g["logGroupName"] == physical_id]
+    expect("RetentionInDays", group.get("retentionInDays"), p.get("RetentionInDays"))
+    if "KmsKeyId" in p:
+        expect("KmsKeyId", group.get("kmsKeyId"), p["KmsKeyId"])
+    return f"{physical_id}: kept {group.get('retentionInDays')} days, encrypted with {group.get('kmsKeyId', 'no key')}"
+
+
 def check_sns_topic(d: Deployed, physical_id: str, p: dict[str, Any]) -> str:
     attributes = d.client("sns").get_topic_attributes(TopicArn=physical_id)["Attributes"]
     for prop in ("KmsMasterKeyId", "DisplayName"):
@@ -398,6 +407,7 @@ CHECKS: Mapping[str, Check] = {
     "AWS::IAM::Policy": check_iam_policy,
     "AWS::IAM::ManagedPolicy": check_iam_managed_policy,
     "AWS::SSM::Parameter": check_ssm_parameter,
+    "AWS::Logs::LogGroup": check_log_group,
     "AWS::SNS::Topic": check_sns_topic,
     "AWS::SNS::TopicPolicy": check_sns_topic_policy,
     "AWS::SNS::Subscription": check_sns_subscription,
@@ -474,6 +484,8 @@ def _remaining(make_client: ClientFactory) -> Iterator[str]:
     yield from (f"scalable-target {t['ResourceId']}" for t in targets)
     policies = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
     yield from (f"scaling-policy {p['PolicyName']}" for p in policies)
+    groups = make_client("logs").describe_log_groups()["logGroups"]
+    yield from (f"log-group {g['logGroupName']}" for g in groups)
     cloudwatch = make_client("cloudwatch")
     yield from (f"alarm {a['AlarmName']}" for a in cloudwatch.describe_alarms()["MetricAlarms"])
     yield from (f"dashboard {x['DashboardName']}" for x in cloudwatch.list_dashboards()["DashboardEntries"])

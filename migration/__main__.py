@@ -1,4 +1,4 @@
-"""`python -m migration plan ...`: see migration.plan."""
+"""`python -m migration plan|check ...`: see migration.plan and migration.preflight."""
 
 import sys
 

@@ -8,9 +8,11 @@ The state before the deploy comes from the live endpoint (`--live`, boto3, read-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,9 +25,11 @@ from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from llm_config.context_keys import check_context_keys
 from llm_config.deployment import CONTEXT_KEYS, FLAGS_SOURCE, MIGRATION_FIELDS, DeploymentSpec, deployment_from_context
 from migration.live import LiveEndpoint, read_live_endpoint
+from migration.preflight import preflight
 from migration.sequence import EndpointState, Finding, check_transition, hourly_usd, state_after, state_from_spec
 
 Clients = Callable[[str], tuple[Any, Any]]  # region -> (sagemaker client, application-autoscaling client)
+AwsClients = Callable[[str, str | None], Callable[[str], Any]]  # (region, role ARN) -> service name -> client
 CDK = str(Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "cdk")
 CDK_OFFLINE = CDK_CLI_OFFLINE_ENV
 
@@ -36,8 +40,33 @@ def boto3_clients(region: str) -> tuple[Any, Any]:
     return boto3.client("sagemaker", region_name=region), boto3.client("application-autoscaling", region_name=region)
 
 
-def main(argv: Sequence[str] | None = None, *, clients: Clients = boto3_clients, run: Callable[..., Any] = subprocess.run) -> int:
+def aws_clients(region: str, role_arn: str | None) -> Callable[[str], Any]:
+    """boto3 clients of ``region``, as ``role_arn`` if given."""
+    import boto3
+
+    session = boto3.Session(region_name=region)
+    if role_arn:
+        credentials = session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="llm-preflight")["Credentials"]
+        session = boto3.Session(
+            region_name=region,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+    client: Callable[[str], Any] = session.client
+    return client
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    clients: Clients = boto3_clients,
+    run: Callable[..., Any] = subprocess.run,
+    aws: AwsClients = aws_clients,
+) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "check":
+        return check_main(args, aws)
     if args.deploy and not args.live:
         print("error: --deploy needs --live: the step is checked against the endpoint as it is", file=sys.stderr)
         return 2
@@ -67,6 +96,24 @@ def main(argv: Sequence[str] | None = None, *, clients: Clients = boto3_clients,
     return 0
 
 
+def check_main(args: argparse.Namespace, aws: AwsClients) -> int:
+    """`check`: the preflight (migration.preflight) of one spec against the live stage; 1 when it refuses."""
+    try:
+        spec = deployment_from_context(_context(args).get, os.environ, load_registry())
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        make = aws(spec.region, args.role_arn)
+        findings = preflight(spec, make("cloudformation"), lambda: (make("sagemaker"), make("application-autoscaling")))
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: cannot read stack {spec.stack_name} or its endpoint in {spec.region}: {error}", file=sys.stderr)
+        return 2
+    print(f"preflight of {spec.source} (stack {spec.stack_name}, {spec.region}, phase {spec.phase}):")
+    print("\n".join(f"{f.severity.upper()}: {f.message}" for f in findings) or "check: safe")
+    return 1 if any(f.severity == "error" for f in findings) else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m migration", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -80,7 +127,11 @@ def _parser() -> argparse.ArgumentParser:
         "-c", dest="context", action="append", default=[], metavar="KEY=VALUE", help="a spec flag, e.g. -c candidate_weight=10"
     )
     plan.add_argument(
-        "--previous", metavar="FILE", help="the deployment file before this change: check the step offline against it"
+        "--previous",
+        metavar="[REV:]FILE",
+        help="the deployment file before this change: check the step offline against it. REV:FILE (e.g. "
+        "HEAD~1:deployments/chat.yaml) reads the file and the model configs at that git revision, so model-config "
+        "edits show; FILE alone uses today's model configs",
     )
     plan.add_argument(
         "--live",
@@ -88,6 +139,14 @@ def _parser() -> argparse.ArgumentParser:
         help="read the endpoint and its scalable targets with boto3 (AWS credentials; read-only) and check against them",
     )
     plan.add_argument("--deploy", action="store_true", help="with --live: if the check passes, run `cdk deploy` for this spec")
+    check = commands.add_parser(
+        "check",
+        help="before a deploy: refuse a change of hosting kind, a stack that cannot take an update, an unsafe step",
+        description="Reads the live stack and endpoint (read-only AWS credentials); exit 1 when the deploy must not run.",
+    )
+    check.add_argument("--deployment", metavar="FILE", help="a deployment file, as for cdk deploy -c deployment=FILE")
+    check.add_argument("-c", dest="context", action="append", default=[], metavar="KEY=VALUE", help="a spec flag")
+    check.add_argument("--role-arn", help="assume this role first (CI: the stage's CDK lookup role, read-only)")
     return parser
 
 
@@ -104,6 +163,35 @@ def _context(args: argparse.Namespace) -> dict[str, str]:
     return context
 
 
+def git_show(revision: str, path: str) -> bytes:
+    """``git show REV:PATH`` in the repository: a file as it was at that revision."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(["git", "show", f"{revision}:{path}"], cwd=root, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise ConfigError(f"--previous {revision}:{path}", None, result.stderr.decode(errors="replace").strip(), "give REV:FILE")
+    return result.stdout
+
+
+def _previous_spec(previous: str, registry: ModelRegistry, show: Callable[[str, str], bytes]) -> DeploymentSpec:
+    """``FILE``: the file with today's model configs. ``REV:FILE`` (e.g. HEAD~1:deployments/chat.yaml): the file and
+    the model configs as they were at git revision REV, so an edit to a model config (an autoscaled variant's
+    instance type, which SageMaker refuses to change) shows as a change."""
+    revision, sep, path = previous.partition(":")
+    if not sep:
+        return deployment_from_context({"deployment": previous}.get, os.environ, registry)
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        configs = Path(tmp) / "model_configs"
+        configs.mkdir()
+        for config in sorted((root / "model_configs").glob("*.yaml")):
+            with contextlib.suppress(ConfigError):  # a config added since then did not exist then
+                (configs / config.name).write_bytes(show(revision, f"model_configs/{config.name}"))
+        file = Path(tmp) / Path(path).name
+        file.write_bytes(show(revision, path))
+        then = load_registry(configs)
+        return deployment_from_context({"deployment": str(file)}.get, os.environ, then)
+
+
 def _before(
     args: argparse.Namespace, spec: DeploymentSpec, registry: ModelRegistry, clients: Clients
 ) -> tuple[EndpointState | None, str | None, str | None]:
@@ -113,7 +201,7 @@ def _before(
         live: LiveEndpoint = read_live_endpoint(spec.endpoint_name, sagemaker, autoscaling)
         return live.state, "live endpoint" if live.state is not None else "live: no such endpoint", live.status
     if args.previous:
-        previous = deployment_from_context({"deployment": args.previous}.get, os.environ, registry)
+        previous = _previous_spec(args.previous, registry, git_show)
         if previous.endpoint_name != spec.endpoint_name:
             raise ConfigError(
                 args.previous,
@@ -121,7 +209,10 @@ def _before(
                 f"is {previous.endpoint_name}, not {spec.endpoint_name}",
                 "compare specs of one endpoint",
             )
-        return state_from_spec(previous), f"previous spec {args.previous} (initial instance counts)", None
+        label = f"previous spec {args.previous} (initial instance counts"
+        if ":" not in args.previous:
+            label += "; today's model configs: give REV:FILE to see config edits"
+        return state_from_spec(previous), label + ")", None
     return None, None, None
 
 

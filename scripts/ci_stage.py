@@ -2,11 +2,14 @@
 """What the GitHub Actions workflows run for one stage of cicd/stages.yaml (docs/ci-cd.md).
 
     python scripts/ci_stage.py outputs STAGE               # account=, region=, deploy_role_arn=, diff_role_arn=
-    python scripts/ci_stage.py deploy STAGE [--dry-run]    # cdk deploy each deployment file, then smoke test it
+    python scripts/ci_stage.py deploy STAGE [--dry-run]    # per deployment file: preflight check, cdk deploy, smoke test
     python scripts/ci_stage.py diff STAGE [--dry-run]      # cdk diff each deployment file, as Markdown
 
 `outputs` prints `name=value` lines for $GITHUB_OUTPUT. `deploy` and `diff` first check that the
 credentials belong to the stage's account, so a misconfigured role can never deploy staging's files to prod.
+Before each file's deploy, `python -m migration check` (migration.preflight) reads the stage as it is, through the
+stage's read-only CDK lookup role, and stops the stage when the step is unsafe: a change of hosting kind, a stack
+that cannot take an update, a migration phase skipped (say, from the split straight to retire).
 Exit status: 0 success, 1 a deploy/diff/smoke test failed or the account is wrong, 2 bad config.
 """
 
@@ -23,12 +26,14 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from evaluation.ci import shift_gate_command  # noqa: E402
 from llm_config import ConfigError, load_registry  # noqa: E402
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV  # noqa: E402
 from llm_config.deployment import DeploymentSpec  # noqa: E402
 from llm_config.stages import (  # noqa: E402
     DEFAULT_STAGES_FILE,
     StageConfig,
+    bootstrap_role_arn,
     find_stage,
     github_deploy_role_name,
     github_diff_role_name,
@@ -56,14 +61,25 @@ def deployment_path(spec: DeploymentSpec) -> str:
     return spec.source
 
 
+def preflight_command(stage: StageConfig, spec: DeploymentSpec) -> list[str]:
+    """The check against the live stage that must pass before ``spec`` deploys (exit 1: refused)."""
+    lookup = bootstrap_role_arn(stage, "lookup")
+    return [PYTHON, "-m", "migration", "check", "--deployment", deployment_path(spec), "--role-arn", lookup]
+
+
 def deploy_commands(stage: StageConfig, specs: Sequence[DeploymentSpec]) -> list[list[str]]:
     """First the read-only Bedrock lifecycle check (when the stage has Bedrock models), then per deployment file:
+    check the step against the live stage, the evaluation gate if the stage has one and the file shifts traffic,
     deploy its one stack, then smoke test the endpoint it describes."""
     commands = []
     bedrock = sorted({spec.model.key for spec in specs if spec.model.hosting == "bedrock"})
     if bedrock:
         commands.append([PYTHON, "scripts/bedrock_lifecycle.py", "--region", stage.region, *bedrock])
     for spec in specs:
+        commands.append(preflight_command(stage, spec))
+        if stage.evaluation_tests:  # optional: compare both variants before the shift (docs/evaluation.md)
+            gate = shift_gate_command(spec, region=stage.region, tests=stage.evaluation_tests, python=PYTHON)
+            commands += [gate] if gate else []
         commands.append([*CDK, "deploy", "-c", f"deployment={deployment_path(spec)}", "--require-approval", "never"])
         commands.append([PYTHON, "scripts/smoke_test.py", "--endpoint", spec.endpoint_name, "--region", stage.region])
     return commands

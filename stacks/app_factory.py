@@ -42,7 +42,12 @@ def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry, today
     model = spec.model
     trusted_principals = trusted_principals_from_context(app.node.try_get_context)
     if isinstance(model, BedrockModelConfig):
-        return build_bedrock_stack(app, spec, model, trusted_principals, registry.sources[model.key], today)
+        stack = build_bedrock_stack(app, spec, model, trusted_principals, registry.sources[model.key], today)
+        # Protected like a SageMaker endpoint stack, though it holds no endpoint: the CDK CLI sets a stack's
+        # protection to the template's before it updates, so an unprotected Bedrock template deployed by mistake
+        # under a SageMaker endpoint's name would switch that endpoint's protection off even when the update fails.
+        stack.termination_protection = True
+        return stack
     if trusted_principals:
         raise ConfigError(f"-c {CONTEXT_KEY}", None, f"{model.key} is not a Bedrock model", "leave -c trusted_principals out")
     assert isinstance(model, SageMakerModelConfig)
@@ -75,6 +80,8 @@ def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry, today
         alarm_emails=spec.alarm_emails,
         guardrails=spec.guardrails if spec.uses_guardrails else None,
         scale_to_zero=scale_to_zero,
+        # A destroy of a GPU endpoint must be deliberate: docs/operations.md says how (the protection goes first).
+        termination_protection=True,
         env=Environment(region=spec.region),
         description=_description(spec, variants),
         analytics_reporting=False,

@@ -20,6 +20,7 @@ from llm_constructs.alarm_topic import AlarmTopic
 from llm_constructs.bedrock_model_access import BedrockModelAccess
 from llm_constructs.bedrock_model_monitoring import BedrockModelMonitoring
 from llm_constructs.cost_budget import cost_budget_where_supported
+from llm_constructs.hosting_lock import add_hosting_lock
 from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX, CLIENT_PARAMETER_SCHEMA_VERSION
 
 
@@ -88,6 +89,8 @@ class BedrockAccessStack(Stack):
             description=f"How client apps call the {endpoint_name} LLM endpoint (JSON)",
             string_value=self.to_json_string(self._client_metadata(endpoint_name, model)),
         )
+
+        self.hosting_lock = add_hosting_lock(self, endpoint_name=endpoint_name, kind="bedrock")
 
         CfnOutput(self, "ModelId", value=self.access.invoke_id, description="modelId to pass to InvokeModel / Converse")
         CfnOutput(self, "InvokePolicyArn", value=self.access.policy.managed_policy_arn, description="Attach to your own roles")

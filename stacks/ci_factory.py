@@ -32,7 +32,7 @@ BRANCH = re.compile(r"[A-Za-z0-9._/-]+")
 SETUP_DOC = "docs/ci-cd.md"
 # Every -c key each entry point reads (below); any other key is refused as a typo (llm_config.context_keys).
 PIPELINE_CONTEXT_KEYS = ("github_connection_arn", "github_repository", "github_branch", "stages_file")
-OIDC_CONTEXT_KEYS = ("github_repository", "stage", "oidc_provider_arn", "stages_file")
+OIDC_CONTEXT_KEYS = ("github_repository", "github_branch", "stage", "oidc_provider_arn", "stages_file")
 
 
 def add_pipeline(app: App, registry: ModelRegistry | None = None, repo_root: Path = REPO_ROOT) -> LlmPipelineStack:
@@ -51,7 +51,8 @@ def add_pipeline(app: App, registry: ModelRegistry | None = None, repo_root: Pat
     stages = load_stages(repo_root / stages_file, stages_file)
     registry = registry or load_registry()
     deployments = [
-        StageDeployments(stage=stage, specs=stage_specs(stage, repo_root, registry, stages_file)) for stage in stages.stages
+        StageDeployments(stage=stage, specs=stage_specs(stage, repo_root, registry, stages_file), repo_root=repo_root)
+        for stage in stages.stages
     ]
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return LlmPipelineStack(
@@ -80,6 +81,7 @@ def add_github_oidc(app: App, registry: ModelRegistry | None = None, repo_root: 
     get = app.node.try_get_context
     repository = _required(get, "github_repository", REPOSITORY, "the GitHub repository as owner/name")
     stage_name = _required(get, "stage", STAGE, "the name of a stage in the stages file")
+    branch = _optional(get, "github_branch", BRANCH, DEFAULT_BRANCH)
     provider_arn = get("oidc_provider_arn")
     if provider_arn is not None:
         provider_arn = _checked("oidc_provider_arn", provider_arn, OIDC_PROVIDER_ARN, "the ARN of GitHub's OIDC provider")
@@ -93,6 +95,7 @@ def add_github_oidc(app: App, registry: ModelRegistry | None = None, repo_root: 
         repository=repository,
         stage=stage,
         specs=specs,
+        branch=branch,
         provider_arn=provider_arn,
         env=Environment(account=stage.account, region=stage.region),
         description=f"GitHub Actions OIDC roles for {repository}, stage {stage.name}",

@@ -1,10 +1,14 @@
 """Optional, per stage account: GitHub's OIDC provider and the two roles the workflows assume (docs/ci-cd.md).
 
-- ``llm-github-deploy-STAGE``: only jobs in the GitHub environment STAGE of one repository may assume it. It may
-  assume the CDK bootstrap roles of this account and region (which do the deploying) and smoke test the stage's
-  endpoints; nothing else.
-- ``llm-github-diff-STAGE``: only pull-request jobs of that repository; it may assume the bootstrap lookup role
-  (read-only), which is what `cdk diff --method template` uses.
+- ``llm-github-deploy-STAGE``: only jobs in the GitHub environment STAGE of one repository, running the reusable
+  workflow deploy-stage.yml from the deploy branch (``job_workflow_ref``), may assume it. It may assume the CDK
+  bootstrap roles of this account and region (which do the deploying; the lookup role also reads the live stage for
+  the preflight check) and smoke test the stage's endpoints; nothing else.
+- ``llm-github-diff-STAGE``: only pull-request jobs of that repository. A pull request runs its own, unreviewed
+  code, so this role reads exactly what `cdk diff --method template` needs: the templates and descriptions of the
+  stage's endpoint stacks (CloudFormation DescribeStacks, GetTemplate). It no longer assumes the bootstrap lookup
+  role, whose ReadOnlyAccess includes sagemaker:DescribeModel, which returns a model's environment (a Hugging
+  Face token). A template holds secrets only as `{{resolve:...}}` references, never their values.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from llm_config.deployment import DeploymentSpec
-from llm_config.stages import StageConfig, github_deploy_role_name, github_diff_role_name, role_arn
+from llm_config.stages import StageConfig, bootstrap_role_arn, github_deploy_role_name, github_diff_role_name
+from llm_constructs.nag import acknowledge
 from stacks.pipeline_stack import smoke_test_statements
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
@@ -26,10 +32,16 @@ AUDIENCE = "sts.amazonaws.com"
 # The roles `cdk bootstrap` creates (default qualifier); the deploy role passes the CloudFormation execution role.
 BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
 MAX_SESSION = Duration.hours(3)  # deploy-stage.yml asks for 3 h: long blue/green updates
+DEPLOY_WORKFLOW = ".github/workflows/deploy-stage.yml"  # the reusable workflow that deploys a stage
+# What `cdk diff --method template` calls with the credentials it has (the CLI warns that it did not assume the
+# lookup role, then proceeds): DescribeStacks, then GetTemplate.
+DIFF_ACTIONS = ("cloudformation:DescribeStacks", "cloudformation:GetTemplate")
 
 
-def bootstrap_role_arn(stage: StageConfig, kind: str) -> str:
-    return role_arn(stage.account, stage.region, f"cdk-hnb659fds-{kind}-role-{stage.account}-{stage.region}")
+def stack_arn(stage: StageConfig, stack_name: str) -> str:
+    """Every incarnation of the stack ``stack_name`` (CloudFormation appends a generated stack ID)."""
+    partition = RegionInfo.get(stage.region).partition or "aws"
+    return f"arn:{partition}:cloudformation:{stage.region}:{stage.account}:stack/{stack_name}/*"
 
 
 class GitHubOidcStack(Stack):
@@ -43,6 +55,7 @@ class GitHubOidcStack(Stack):
         repository: str,
         stage: StageConfig,
         specs: Sequence[DeploymentSpec],
+        branch: str = "main",
         provider_arn: str | None = None,
         **stack_props: Any,
     ) -> None:
@@ -59,7 +72,13 @@ class GitHubOidcStack(Stack):
             "DeployRole",
             name=github_deploy_role_name(stage),
             description=f"GitHub Actions deploys stage {stage.name} of {repository}",
-            principal=self._github(provider, f"repo:{repository}:environment:{stage.name}"),
+            # GitHub sets job_workflow_ref to the reusable workflow and the ref it ran from: a workflow_dispatch
+            # from another branch, or another workflow that names the environment, gets no credentials.
+            principal=self._github(
+                provider,
+                f"repo:{repository}:environment:{stage.name}",
+                job_workflow_ref=f"{repository}/{DEPLOY_WORKFLOW}@refs/heads/{branch}",
+            ),
             max_session=MAX_SESSION,
             statements=[
                 iam.PolicyStatement(
@@ -74,8 +93,17 @@ class GitHubOidcStack(Stack):
             description=f"GitHub Actions pull requests of {repository} diff stage {stage.name} (read-only)",
             principal=self._github(provider, f"repo:{repository}:pull_request"),
             max_session=Duration.hours(1),
-            statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[bootstrap_role_arn(stage, "lookup")])],
+            statements=[
+                iam.PolicyStatement(actions=list(DIFF_ACTIONS), resources=[stack_arn(stage, s.stack_name) for s in specs])
+            ],
         )
+        for spec in specs:
+            acknowledge(
+                self.diff_role,
+                f"AwsSolutions-IAM5[Resource::{stack_arn(stage, spec.stack_name)}]",
+                "One named stack: CloudFormation appends a generated ID to the stack's ARN, which the template cannot "
+                "know, so `/*` stands for that ID (every incarnation of this stack), not for other stacks.",
+            )
         CfnOutput(self, "DeployRoleArn", value=self.deploy_role.role_arn, description="deploy-stage.yml assumes it")
         CfnOutput(self, "DiffRoleArn", value=self.diff_role.role_arn, description="checks.yml (cdk diff) assumes it")
 
@@ -97,9 +125,10 @@ class GitHubOidcStack(Stack):
         return role
 
     @staticmethod
-    def _github(provider: iam.IOidcProvider, subject: str) -> iam.IPrincipal:
-        """Tokens GitHub issued for AWS (audience) to exactly this repository and job kind (subject)."""
-        return iam.WebIdentityPrincipal(
-            provider.oidc_provider_arn,
-            conditions={"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": subject}},
-        )
+    def _github(provider: iam.IOidcProvider, subject: str, job_workflow_ref: str | None = None) -> iam.IPrincipal:
+        """Tokens GitHub issued for AWS (audience) to exactly this repository and job kind (subject), and, if given,
+        this reusable workflow at this ref (AWS STS checks GitHub's job_workflow_ref claim since January 2026)."""
+        claims = {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": subject}
+        if job_workflow_ref:
+            claims[f"{GITHUB_OIDC_HOST}:job_workflow_ref"] = job_workflow_ref
+        return iam.WebIdentityPrincipal(provider.oidc_provider_arn, conditions={"StringEquals": claims})

@@ -5,22 +5,33 @@ Built only by pipeline_app.py; `cdk deploy -c model=...` (app.py) never sees it.
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, Environment, Stack, Stage, Token, pipelines
+from aws_cdk import Duration, Environment, RemovalPolicy, Stack, Stage, Token, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
+from evaluation.ci import shift_gate_commands
 from llm_config import BedrockModelConfig, ModelRegistry, SageMakerModelConfig
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from llm_config.deployment import DeploymentSpec
-from llm_config.stages import StageConfig, role_arn, smoke_test_caller_role_name, smoke_test_role_name
+from llm_config.stages import (
+    StageConfig,
+    bootstrap_role_arn,
+    preflight_role_name,
+    role_arn,
+    smoke_test_caller_role_name,
+    smoke_test_role_name,
+)
 from llm_constructs.bedrock_model_access import invoke_statements
 from llm_constructs.nag import acknowledge
 from stacks.app_factory import build_stack
@@ -36,9 +47,17 @@ CDK_CLI_VERSION = "2.1148.1"
 # The smoke test calls through llm_client's plain path (the repository's llm_client/ package, boto3 only), the path
 # users' apps take; boto3 pinned to the project's own versions (requirements.txt, constraints.txt).
 SMOKE_TEST_DEPENDENCIES = "./llm_client boto3==1.44.8 botocore==1.44.8"
+BUILD_LOG_GROUP = "/llm-endpoints-pipeline/codebuild"  # every CodeBuild project of the pipeline logs here
+BUILD_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+# The preflight check imports the app's config code: the runtime packages, hash-checked (./tasks.sh lock).
+PREFLIGHT_INSTALL = "pip install --quiet --require-hashes --no-deps -r requirements.lock"
 # scripts/bedrock_lifecycle.py reads model_configs/ through llm_config: boto3 plus these, every transitive version
 # pinned by constraints.txt.
 LIFECYCLE_CHECK_INSTALL = "pip install --quiet -c constraints.txt boto3 botocore pydantic PyYAML"
+# The evaluation harness (evaluation/, optional gate before a shift): llm_client plus the harness's own packages.
+EVALUATION_INSTALL = (
+    "pip install --quiet -c constraints.txt ./llm_client boto3 botocore pydantic PyYAML numpy scipy matplotlib tqdm jsonschema"
+)
 # What CDK's grantReadWrite gives a role on a KMS-encrypted bucket (cdk-nag flags each action group).
 ARTIFACT_GRANT_ACTIONS = (
     "s3:GetObject*",
@@ -66,6 +85,10 @@ class StageDeployments:
 
     stage: StageConfig
     specs: Sequence[DeploymentSpec]
+    repo_root: Path = Path()  # where the specs' files live: build steps name them relative to the checkout
+
+    def file_in_checkout(self, spec: DeploymentSpec) -> str:
+        return Path(os.path.relpath(Path(spec.source).resolve(), self.repo_root.resolve())).as_posix()
 
 
 def smoke_test_statements(stage: StageConfig, specs: Sequence[DeploymentSpec]) -> list[iam.PolicyStatement]:
@@ -184,6 +207,15 @@ class LlmPipelineStack(Stack):
             primary_output_directory="cdk.out",
             partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}),
         )
+        # CodeBuild would create /aws/codebuild/PROJECT at run time: kept forever and outliving the stack. One group
+        # the stack owns, with retention, deleted with the stack (docs/ci-cd.md#logs).
+        self.build_logs = logs.LogGroup(
+            self,
+            "BuildLogs",
+            log_group_name=BUILD_LOG_GROUP,
+            retention=BUILD_LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
@@ -193,12 +225,18 @@ class LlmPipelineStack(Stack):
             enable_key_rotation=True,
             publish_assets_in_parallel=False,
             cli_version=CDK_CLI_VERSION,
+            # Executions queue: the default (SUPERSEDED) lets a newer run pass one waiting at the prod approval,
+            # and a stage would skip a migration phase. QUEUED needs a V2 pipeline.
+            pipeline_type=codepipeline.PipelineType.V2,
+            execution_mode=codepipeline.ExecutionMode.QUEUED,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
                 timeout=Duration.minutes(60),
+                logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs)),
             ),
         )
         self.smoke_test_roles: dict[str, iam.Role] = {}
+        self.preflight_roles: dict[str, iam.Role] = {}
         self._smoke_steps: list[pipelines.CodeBuildStep] = []
         self.stages: dict[str, LlmEndpointsStage] = {}
         for deployments in stages:
@@ -284,6 +322,26 @@ class LlmPipelineStack(Stack):
             )
             self._smoke_steps.append(lifecycle)
             pre.append(lifecycle)
+        gates = shift_gate_commands(
+            deployments.specs, region=stage.region, tests=stage.evaluation_tests or "", role_arn=smoke_role_arn
+        )
+        if stage.evaluation_tests and gates:
+            # Optional, before a deploy that shifts traffic to a candidate: both variants on the stage's test set
+            # (docs/evaluation.md); a failed gate stops the stage. Through the smoke-test role (InvokeEndpoint only).
+            evaluate = pipelines.CodeBuildStep(
+                "EvaluateBeforeShift",
+                input=repository,
+                role=caller,
+                env=OFFLINE_ENV,
+                install_commands=[EVALUATION_INSTALL],
+                commands=[shlex.join(command) for command in gates],
+                partial_build_spec=codebuild.BuildSpec.from_object(
+                    {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
+                ),
+                timeout=Duration.minutes(60),
+            )
+            self._smoke_steps.append(evaluate)
+            pre.append(evaluate)
         if stage.approval:
             pre.append(
                 pipelines.ManualApprovalStep(
@@ -292,8 +350,57 @@ class LlmPipelineStack(Stack):
                     "The stages before it deployed and passed their smoke tests.",
                 )
             )
+        preflight = self._preflight_step(repository, deployments, title)
+        for step in pre:  # after the approval: the check must describe the stage as it is when the deploy starts
+            preflight.add_step_dependency(step)
+        pre.append(preflight)
         self._smoke_steps.append(smoke)
         self.pipeline.add_stage(app_stage, pre=pre, post=[smoke])
+
+    def _preflight_step(
+        self, repository: pipelines.CodePipelineSource, deployments: StageDeployments, title: str
+    ) -> pipelines.CodeBuildStep:
+        """`python -m migration check` of every deployment file against the live stage, through the stage's CDK
+        lookup role (read-only; bootstrap's --trust lets the pipeline account assume it): a refused step (a change
+        of hosting kind, a skipped migration phase, a stack stuck in UPDATE_ROLLBACK_FAILED) fails the stage."""
+        stage = deployments.stage
+        lookup = bootstrap_role_arn(stage, "lookup")
+        role = iam.Role(
+            self,
+            f"Preflight{title}Role",
+            role_name=preflight_role_name(stage),
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description=f"CodeBuild role of the {stage.name} preflight check",
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[lookup]))
+        self.preflight_roles[stage.name] = role
+        step = pipelines.CodeBuildStep(
+            "Preflight",
+            input=repository,
+            role=role,
+            env=OFFLINE_ENV,
+            # Hash-checked packages only (requirements.lock): this step reads the stage with the lookup role.
+            install_commands=[PREFLIGHT_INSTALL],
+            commands=[
+                shlex.join(
+                    [
+                        "python",
+                        "-m",
+                        "migration",
+                        "check",
+                        "--deployment",
+                        deployments.file_in_checkout(spec),
+                        "--role-arn",
+                        lookup,
+                    ]
+                )
+                for spec in deployments.specs
+            ],
+            partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}),
+            timeout=Duration.minutes(15),
+        )
+        self._smoke_steps.append(step)  # same generated grants to acknowledge
+        return step
 
     def _acknowledge_pipeline_defaults(self) -> None:
         """cdk-nag findings on what CDK Pipelines generates, each with the reason it stays."""
@@ -310,7 +417,7 @@ class LlmPipelineStack(Stack):
             *(f"AwsSolutions-IAM5[Action::{action}]" for action in ARTIFACT_GRANT_ACTIONS),
             f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]",
         ]
-        roles: list[Construct] = [pipeline, *self.smoke_test_roles.values()]
+        roles: list[Construct] = [pipeline, *self.smoke_test_roles.values(), *self.preflight_roles.values()]
         for scope in roles:
             for rule in grant_wildcards:
                 acknowledge(

@@ -22,8 +22,10 @@ from llm_constructs.component_scaling import ComponentScaling
 from llm_constructs.cost_budget import cost_budget_where_supported
 from llm_constructs.endpoint_alarms import VariantAlarms
 from llm_constructs.endpoint_dashboard import EndpointDashboard
+from llm_constructs.endpoint_log_group import EndpointLogGroup
 from llm_constructs.endpoint_metrics import VariantMetrics
 from llm_constructs.endpoint_scaling import VariantScaling
+from llm_constructs.hosting_lock import add_hosting_lock
 from llm_constructs.sagemaker_llm_endpoint import COMPONENT_VARIANT, ScaleToZero
 
 CLIENT_PARAMETER_PREFIX = "/llm-endpoints"
@@ -93,6 +95,8 @@ class SageMakerEndpointStack(Stack):
         self.alarm_topic = AlarmTopic(
             self, "AlarmTopic", display_name=f"LLM endpoint {endpoint_name} alarms", emails=alarm_emails
         )
+        self.endpoint_logs = EndpointLogGroup(self, "EndpointLogs", endpoint_name=endpoint_name, key=self.alarm_topic.key)
+        self.llm_endpoint.endpoint.node.add_dependency(self.endpoint_logs.log_group)
         self.scaling: dict[str, VariantScaling] = {}
         self.alarms: dict[str, VariantAlarms] = {}
         self.component_scaling: ComponentScaling | None = None
@@ -165,6 +169,8 @@ class SageMakerEndpointStack(Stack):
             description=f"How client apps call the {endpoint_name} LLM endpoint (JSON)",
             string_value=json.dumps(self._client_metadata(endpoint_name, variants), sort_keys=True),
         )
+
+        self.hosting_lock = add_hosting_lock(self, endpoint_name=endpoint_name, kind="sagemaker")
 
         CfnOutput(self, "EndpointName", value=endpoint_name, description="SageMaker endpoint to invoke")
         CfnOutput(self, "EndpointArn", value=self.llm_endpoint.endpoint_arn)

@@ -21,7 +21,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 
 from aws_cdk import App, Stage, Validations
 from aws_cdk.assertions import Template
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from llm_config import ModelRegistry, load_registry
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
@@ -46,6 +46,13 @@ SYNTH_TODAY = date(2026, 12, 1)
 NEUTRAL_ENVIRON: dict[str, str] = {}
 
 
+def client_parameter(template: Template, endpoint: str) -> dict[str, Any]:
+    """The properties of the SSM parameter clients read, ``/llm-endpoints/<endpoint>`` (not the hosting lock)."""
+    [parameter] = template.find_resources("AWS::SSM::Parameter", {"Properties": {"Name": f"/llm-endpoints/{endpoint}"}}).values()
+    properties: dict[str, Any] = parameter["Properties"]
+    return properties
+
+
 def only(template: Template, resource_type: str) -> dict[str, Any]:
     """The properties of the template's one resource of ``resource_type`` (fails unless exactly one)."""
     resources = template.find_resources(resource_type)
@@ -65,9 +72,12 @@ CDK_JSON_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text
 
 
 def synth_template(context: dict[str, Any], outdir: Path, registry: ModelRegistry | None = None) -> dict[str, Any]:
-    """Synthesize the app exactly as `cdk synth -c ...` would (cdk-nag included) and return the template."""
+    """Synthesize the app as `cdk synth -c ...` would (cdk-nag AwsSolutions included), plus the NIST 800-53 R5 pack."""
     app = App(context={**CDK_JSON_CONTEXT, **context}, outdir=str(outdir))
     stack = add_deployment(app, NEUTRAL_ENVIRON, registry, today=SYNTH_TODAY)
+    # Every endpoint template the suite builds also passes the NIST 800-53 R5 pack (AwsSolutions runs on every
+    # synth; NIST has the SageMaker endpoint rules): a finding fails synth like any other.
+    Validations.of(app).add_plugins(NIST80053R5Checks(app))
     return dict(Template.from_stack(stack).to_json())
 
 

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Template
 from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, load_registry
 from llm_constructs.bedrock_model_access import invoke_statements
 from stacks.app_factory import add_deployment
-from tests.conftest import BEDROCK_MODELS, CDK_JSON_CONTEXT, REPO_ROOT, SYNTH_TODAY, only
+from tests.conftest import BEDROCK_MODELS, CDK_JSON_CONTEXT, REPO_ROOT, SYNTH_TODAY, client_parameter, only
 
 INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 
@@ -245,7 +245,7 @@ def test_budget_filters_bedrock_spend_and_alerts_the_topic(synth, registry):
 
 def test_client_parameter_names_the_model_id_clients_call(synth):
     template = synth(model="claude-haiku-4-5", endpoint="chat")
-    parameter = only(template, "AWS::SSM::Parameter")
+    parameter = client_parameter(template, "chat")
     assert parameter["Name"] == "/llm-endpoints/chat"  # the SageMaker stack's name for the same endpoint
     parts = parameter["Value"]["Fn::Join"][1]
     text = "".join(part if isinstance(part, str) else "ROLE_ARN" for part in parts)

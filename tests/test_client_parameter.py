@@ -9,12 +9,12 @@ from typing import Any
 import llm_client
 from llm_client.parameter import BedrockModel, SageMakerEndpoint, parse_parameter
 from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_SCHEMA_VERSION
-from tests.conftest import only
+from tests.conftest import client_parameter
 
 
-def published(template: Any) -> str:
+def published(template: Any, endpoint: str = "chat") -> str:
     """The parameter's value, with CloudFormation references (the client role's ARN) resolved to a sample."""
-    value = only(template, "AWS::SSM::Parameter")["Value"]
+    value = client_parameter(template, endpoint)["Value"]
     if isinstance(value, str):
         return value
     return "".join(part if isinstance(part, str) else "arn:aws:iam::123456789012:role/client" for part in value["Fn::Join"][1])

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from llm_config import ConfigError, load_registry
+from llm_config import ConfigError, SageMakerModelConfig, load_registry
 from llm_config.deployment import deployment_from_context
 from llm_config.deployment_file import DeploymentFile
 from llm_config.operations import MAX_BUDGET_USD
@@ -149,6 +149,25 @@ def test_malformed_yaml_names_the_line(config_dir):
 def test_non_mapping_file(config_dir):
     (config_dir / "llama2-7b.yaml").write_text("- just a list\n")
     assert "must hold a YAML mapping" in load_error(config_dir)
+
+
+def test_an_unpinned_revision_needs_a_written_reason(config_dir):
+    edit(config_dir, "mistral-7b", lambda d: d["hugging_face"].update(revision="main"))
+    message = load_error(config_dir)
+    assert "mistral-7b.yaml: hugging_face: revision 'main' is not a commit SHA, so two instances may load" in message
+    assert "or keep the branch and say why in hugging_face.unpinned_reason" in message
+    edit(config_dir, "mistral-7b", lambda d: d["hugging_face"].update(unpinned_reason="  "))
+    assert "revision 'main' is not a commit SHA" in load_error(config_dir)
+    edit(config_dir, "mistral-7b", lambda d: d["hugging_face"].update(unpinned_reason="rehearsal only"))
+    model = load_registry(config_dir).resolve("mistral")
+    assert isinstance(model, SageMakerModelConfig) and model.hugging_face.revision == "main"
+
+
+def test_every_shipped_branch_revision_says_why(registry):
+    for model in registry.models.values():
+        source = getattr(model, "hugging_face", None)
+        if source is not None and len(source.revision) != 40:
+            assert source.unpinned_reason and "Pin the SHA" in source.unpinned_reason, model.key
 
 
 def test_broken_instance_catalogue(config_dir):

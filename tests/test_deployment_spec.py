@@ -91,9 +91,9 @@ def write(tmp_path: Path, text: str) -> str:
 
 
 def test_the_file_and_the_flags_give_the_same_spec(registry):
-    from_file = spec(registry, deployment=str(REPO_ROOT / "deployments" / "chat.yaml"))
+    from_file = spec(registry, deployment=str(REPO_ROOT / "tests/fixtures/deployments/chat-ab.yaml"))
     from_flags = spec(registry, **AB, candidate_weight="10", region="us-east-1")
-    assert from_file.source.endswith("deployments/chat.yaml")
+    assert from_file.source.endswith("chat-ab.yaml")
     assert {**vars(from_file), "source": None} == {**vars(from_flags), "source": None}
 
 

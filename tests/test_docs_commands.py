@@ -185,6 +185,8 @@ def check_tasks_sh(words: tuple[str, ...], tmp_path: Path) -> None:
         check_migration(["plan", *args])
     elif task == "help":
         assert run(["bash", "tasks.sh", "help"]).returncode == 0
+    elif task == "evaluate":
+        check_evaluate(args)
     elif task == "run-local":  # a client app of the emulator: the app's own check (it needs the emulator to run)
         assert args, "run-local needs a command"
         check_venv_python(tuple(args), tmp_path)
@@ -192,6 +194,21 @@ def check_tasks_sh(words: tuple[str, ...], tmp_path: Path) -> None:
         assert not args, f"check {task}'s arguments: only its --help is run"
         result = run(["bash", "tasks.sh", task, "--help"])
         assert result.returncode == 0 and "usage" in result.stdout.lower(), result.stdout + result.stderr
+
+
+def check_evaluate(args: list[str]) -> None:
+    """The harness needs endpoints: its arguments must parse, a test set of the repository load, each gate parse."""
+    from evaluation import gate
+    from evaluation.cli import parser as evaluate_parser
+    from evaluation.testset import load_tests
+
+    if not args:  # the command named in prose
+        return
+    parsed = evaluate_parser().parse_args(args)
+    if (REPO_ROOT / parsed.tests).parent.is_dir() and str(parsed.tests).startswith("evaluation/"):
+        load_tests(REPO_ROOT / parsed.tests)
+    for condition in parsed.fail_if:
+        gate.parse(condition)
 
 
 def check_planner(args: list[str], tmp_path: Path) -> None:
@@ -210,8 +227,16 @@ def check_planner(args: list[str], tmp_path: Path) -> None:
 
 
 def check_migration(args: list[str]) -> None:
-    """Offline: the spec (and --previous) must be valid; --live and --deploy need AWS and are dropped."""
+    """Offline: the spec (and --previous) must be valid; --live and --deploy need AWS and are dropped. `check` reads
+    the live stage (AWS): its spec must be valid, and the command must exist."""
     from migration.plan import main as migration
+
+    if args[:1] == ["check"]:
+        with pytest.raises(SystemExit, match=r"^0$"):
+            migration(["check", "--help"])
+        if "--deployment" in args and not PLACEHOLDER.search(args[args.index("--deployment") + 1]):
+            deployment_from_context({"deployment": args[args.index("--deployment") + 1]}.get, {}, load_registry())
+        return
 
     offline = [arg for arg in args if arg not in ("--live", "--deploy")]
     if "--previous" in offline:  # `git show HEAD~1:FILE > /tmp/previous.yaml` wrote it: compare the file with itself
@@ -268,8 +293,8 @@ def check_venv_python(words: tuple[str, ...], tmp_path: Path) -> None:
         assert result.returncode == 0 and result.stdout.startswith("|"), result.stdout + result.stderr
     elif words[1] == "-m" and words[2] == "local_aws.server":
         assert run([".venv/bin/python", "-m", "local_aws.server", "--help"]).returncode == 0
-    elif words[1] == "-m" and words[2] == "planner.model_table":  # prints the README's model table, offline
-        assert run([".venv/bin/python", "-m", "planner.model_table"]).returncode == 0
+    elif words[1] == "-m" and words[2] == "evaluation":
+        check_evaluate(list(words[3:]))
     elif words[1] == "-m" and words[2] == "llm_client":
         from llm_client.__main__ import parser as client_parser
 

@@ -42,7 +42,7 @@ def role(template: Template, name: str) -> tuple[dict[str, Any], list[dict[str, 
     return resource["Properties"], policy["Properties"]["PolicyDocument"]["Statement"]
 
 
-def github_trust(subject: str, provider: Any) -> dict[str, Any]:
+def github_trust(subject: str, provider: Any, **claims: str) -> dict[str, Any]:
     return {
         "Statement": [
             {
@@ -51,6 +51,7 @@ def github_trust(subject: str, provider: Any) -> dict[str, Any]:
                     "StringEquals": {
                         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
                         "token.actions.githubusercontent.com:sub": subject,
+                        **{f"token.actions.githubusercontent.com:{k}": v for k, v in claims.items()},
                     }
                 },
                 "Effect": "Allow",
@@ -76,10 +77,14 @@ def test_the_provider_trusts_github_tokens_for_aws_and_survives_stack_deletion(t
     )
 
 
-def test_only_the_stage_environment_of_the_repository_may_deploy(template):
+def test_only_the_deploy_workflow_of_the_deploy_branch_in_the_stage_environment_may_deploy(template):
     props, statements = role(template, "llm-github-deploy-prod")
     (provider,) = template.find_resources("AWS::IAM::OIDCProvider")
-    assert props["AssumeRolePolicyDocument"] == github_trust("repo:acme/llm-endpoints:environment:prod", {"Ref": provider})
+    assert props["AssumeRolePolicyDocument"] == github_trust(
+        "repo:acme/llm-endpoints:environment:prod",
+        {"Ref": provider},
+        job_workflow_ref="acme/llm-endpoints/.github/workflows/deploy-stage.yml@refs/heads/main",
+    )
     assert props["MaxSessionDuration"] == 3 * 3600
     assert statements == [
         {
@@ -106,11 +111,30 @@ def test_only_the_stage_environment_of_the_repository_may_deploy(template):
     ]
 
 
-def test_pull_requests_may_only_read_through_the_lookup_role(template):
+def test_another_deploy_branch_is_pinned_too(tmp_path, registry):
+    template = synth(make_repo(tmp_path / "repo"), registry, tmp_path, github_branch="release")
+    props, _ = role(template, "llm-github-deploy-prod")
+    [claims] = [s["Condition"]["StringEquals"] for s in props["AssumeRolePolicyDocument"]["Statement"]]
+    assert claims["token.actions.githubusercontent.com:job_workflow_ref"].endswith("deploy-stage.yml@refs/heads/release")
+
+
+def test_pull_requests_read_only_the_stage_stacks_templates(template):
+    """A pull request runs unreviewed code: no role that could read a model's environment (DescribeModel returns
+    the Hugging Face token), so no lookup role (ReadOnlyAccess) either."""
     props, statements = role(template, "llm-github-diff-prod")
     (provider,) = template.find_resources("AWS::IAM::OIDCProvider")
     assert props["AssumeRolePolicyDocument"] == github_trust("repo:acme/llm-endpoints:pull_request", {"Ref": provider})
-    assert statements == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": bootstrap("lookup")}]
+    assert statements == [
+        {
+            "Action": ["cloudformation:DescribeStacks", "cloudformation:GetTemplate"],
+            "Effect": "Allow",
+            "Resource": [
+                "arn:aws:cloudformation:eu-west-1:333333333333:stack/llm-Support-Bot/*",
+                "arn:aws:cloudformation:eu-west-1:333333333333:stack/llm-chat/*",
+            ],
+        }
+    ]
+    assert props.get("ManagedPolicyArns") is None
 
 
 def test_the_workflows_assume_exactly_these_roles(capsys):

@@ -7,7 +7,10 @@ endpoint is the emulator.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -117,7 +120,11 @@ def as_client_app(emulator: rehearsal.Emulator, monkeypatch: pytest.MonkeyPatch)
 
 @pytest.mark.e2e
 def test_migration_round_trip(
-    emulator: rehearsal.Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], as_client_app: None
+    emulator: rehearsal.Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    as_client_app: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each phase is also called through llm_client: one chat model object (never rebuilt) follows the endpoint from
     Mistral on SageMaker, through the A/B split, to Mixtral, and then to a Bedrock model, where the example agent
@@ -170,6 +177,7 @@ def test_migration_round_trip(
     assert scaled() == ["endpoint/chat/variant/mistral-7b", "endpoint/chat/variant/mixtral-8x7b"]
     assert {client.invoke("chat", "Hi", variant=v).served_by for v in weights} == set(weights)
     assert model.invoke("Hi").text.endswith("You said: Hi")  # whichever variant SageMaker picks
+    evaluate_the_split(emulator, tmp_path, monkeypatch, capsys)
 
     # shift: Mistral drained (weight 0, no scaling target), Mixtral takes everything.
     shift = rehearsal.deploy(PHASES["shift"], emulator, tmp_path / "shift")
@@ -206,6 +214,35 @@ def test_migration_round_trip(
     agent = example_agent.build_agent(model)  # the same model object and agent code, now on Bedrock
     assert example_agent.ask(agent, QUESTION) == "The tool says: 1027.84"
     rehearsal.destroy(bedrock.stack_name, emulator, tmp_path / "bedrock")
+
+
+def evaluate_the_split(
+    emulator: rehearsal.Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/evaluation.md's documented command, as a user runs it after deploy-local with a 90/10 split: it finds the
+    rehearsal from its state file, compares the two variants and writes every report format."""
+    from evaluation import cli
+
+    [command] = re.findall(r"^(\./tasks\.sh evaluate --local .*)$", (REPO_ROOT / "docs" / "evaluation.md").read_text(), re.M)
+    args = shlex.split(command)[2:]
+    state = rehearsal.State(emulator.pid, emulator.port, emulator.region, standin_port=emulator.standin_port)
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "state" / "moto.json")
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path / "state")
+    rehearsal.write_state(state)
+    monkeypatch.chdir(REPO_ROOT)
+    out = tmp_path / "evaluation"
+    capsys.readouterr()
+    assert cli.main([*args, "--out", str(out), "--no-progress"]) == 0  # its --fail-if gates pass on the stand-in
+    printed = capsys.readouterr().out
+    assert printed.startswith("Local rehearsal: the runtimes are a protocol stand-in, not a model.")
+    assert re.search(r"^chat/mistral-7b +7 ", printed, re.M) and re.search(r"^chat/mixtral-8x7b +7 ", printed, re.M)
+    assert "pass  --fail-if 'chat/mixtral-8x7b: quality < [chat/mistral-7b] - 0.05'" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["summaries"]) == {"chat/mistral-7b", "chat/mixtral-8x7b"}
+    assert {r["served_by"] for r in results["records"] if r["target"] == "chat/mixtral-8x7b"} == {"mixtral-8x7b"}
+    assert all(r["ok"] for r in results["records"])
+    assert "protocol stand-in, not a model" in (out / "report.md").read_text()
+    assert (out / "report.html").read_text().count("<svg") == 2
 
 
 def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulator, tmp_path: Path) -> None:
@@ -253,6 +290,62 @@ def test_deploy_local_and_destroy_local_commands(
         assert rehearsal.main(["destroy"]) == 0
         assert "Destroyed llm-claude-haiku-4-5; nothing else was left behind." in capfd.readouterr().out
         assert rehearsal.read_state() is None and not rehearsal.is_up(state.emulator)
+    finally:
+        left = rehearsal.read_state()
+        if left is not None:
+            rehearsal.stop_emulator(left.emulator)
+
+
+def test_a_change_of_hosting_kind_is_refused_and_destroy_still_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """docs/bedrock.md's tempting move, as users run it: `deploy-local mistral -c endpoint=chat`, then
+    `deploy-local claude-haiku-4-5 -c endpoint=chat`. The second is refused before the CLI runs, the endpoint still
+    serves, and `destroy-local` (through the endpoint stack's termination protection) leaves nothing behind."""
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    try:
+        assert rehearsal.main(["deploy", "mistral", "-c", "endpoint=chat"]) == 0
+        state = rehearsal.read_state()
+        assert state is not None
+        make_client = rehearsal.client_factory(state.emulator)
+        [stack] = make_client("cloudformation").describe_stacks(StackName="llm-chat")["Stacks"]
+        assert stack["EnableTerminationProtection"] is True
+        capfd.readouterr()
+
+        assert rehearsal.main(["deploy", "claude-haiku-4-5", "-c", "endpoint=chat"]) == 1
+        err = capfd.readouterr().err
+        assert "stack llm-chat serves endpoint chat from a SageMaker endpoint; this deploy of claude-haiku-4-5 would serve" in err
+        assert "deploy claude-haiku-4-5 under a new name (-c endpoint=chat-bedrock)" in err
+        assert "Nothing was deployed: the emulator is as it was" in err
+        assert "Traceback" not in err
+        assert [e["EndpointName"] for e in make_client("sagemaker").list_endpoints()["Endpoints"]] == ["chat"]
+        parameter = make_client("ssm").get_parameter(Name="/llm-endpoints/chat")["Parameter"]["Value"]
+        assert '"hosting": "sagemaker"' in parameter
+        assert rehearsal.read_state() == state, "the refused deploy recorded nothing"
+
+        # A hand-run `npx cdk deploy` has no preflight: the template's hosting lock must stop it. The emulator
+        # orders the update as CloudFormation does (creates first, deletes in the cleanup phase) and rolls back.
+        assembly = tmp_path / "by-hand"
+        context = ["-c", "model=claude-haiku-4-5", "-c", "endpoint=chat"]
+        rehearsal.synth(context, state.emulator, assembly)
+        with pytest.raises(subprocess.CalledProcessError):
+            rehearsal.cdk(
+                ["deploy", "--app", str(assembly), "--method=direct", "--require-approval", "never"], state.emulator, assembly
+            )
+        printed = "".join(capfd.readouterr())
+        assert "The parameter already exists" in printed  # moto names no resource; CloudFormation names the lock
+        [stack] = make_client("cloudformation").describe_stacks(StackName="llm-chat")["Stacks"]
+        assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+        assert stack["EnableTerminationProtection"] is True, "the CLI set it to the (protected) Bedrock template's"
+        assert {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["Hosting"] == "sagemaker"
+        assert make_client("sagemaker").describe_endpoint(EndpointName="chat")["EndpointStatus"] == "InService"
+        assert '"hosting": "sagemaker"' in make_client("ssm").get_parameter(Name="/llm-endpoints/chat")["Parameter"]["Value"]
+
+        assert rehearsal.main(["destroy"]) == 0
+        out = capfd.readouterr().out
+        assert "turning off termination protection of llm-chat: you asked to destroy it" in out
+        assert "Destroyed llm-chat; nothing else was left behind." in out
     finally:
         left = rehearsal.read_state()
         if left is not None:

@@ -10,8 +10,10 @@ import json
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
 
+from tests.conftest import client_parameter
 from tests.test_snapshots import masked
 
 CHAT = {"endpoint": "chat"}
@@ -62,8 +64,8 @@ def test_every_phase_keeps_the_endpoint_identity(phases, phase):
     assert "EndpointConfigName" not in config["Properties"], "a fixed name would collide when CloudFormation replaces it"
     assert endpoint["Properties"]["RetainAllVariantProperties"] is True
     assert endpoint["Properties"]["ExcludeRetainedVariantProperties"] == [{"VariantPropertyType": "DesiredWeight"}]
-    parameter = next(iter(of_type(template, "AWS::SSM::Parameter").values()))
-    assert parameter["Properties"]["Name"] == "/llm-endpoints/chat"
+    assert len(of_type(template, "AWS::SSM::Parameter")) == 2  # the client parameter and the hosting lock
+    assert client_parameter(Template.from_json(template), "chat")["Name"] == "/llm-endpoints/chat"
 
 
 def test_every_phase_synthesizes_one_stack_named_after_the_endpoint():
@@ -169,9 +171,25 @@ def test_guardrails_from_a_deployment_file_reach_the_template(synth, tmp_path):
     assert template["Resources"][alarm["AlarmName"]["Ref"]]["Properties"]["AlarmName"] == "chat-mistral-7b-5xx-errors"
 
 
-def test_the_shipped_deployment_file_is_the_ab_phase(synth):
-    from_file = synth(deployment="deployments/chat.yaml").to_json()
-    assert masked(from_file) == masked(synth(**PHASES["ab"], region="us-east-1").to_json())
+# deployments/chat.yaml as the runbook edits it, phase by phase: the tests pin these, never the shipped file,
+# which moves to the next phase whenever the team follows docs/migrations.md.
+PHASE_FILES = {phase: f"tests/fixtures/deployments/chat-{phase}.yaml" for phase in PHASES}
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_each_phase_of_the_deployment_file_is_that_phase(synth, phase):
+    from_file = synth(deployment=PHASE_FILES[phase]).to_json()
+    assert masked(from_file) == masked(synth(**PHASES[phase], region="us-east-1").to_json())
+
+
+def test_the_shipped_deployment_file_is_a_phase_of_endpoint_chat(synth, registry):
+    """Whatever phase the team has moved it to: it synthesizes the one stack of endpoint chat."""
+    from llm_config.deployment import deployment_from_context
+
+    spec = deployment_from_context({"deployment": "deployments/chat.yaml"}.get, {}, registry)
+    assert (spec.endpoint_name, spec.stack_name) == ("chat", "llm-chat")
+    assert spec.phase in {"serve", "split", "shift", "revert", "retire"}
+    synth(deployment="deployments/chat.yaml").has_resource("AWS::SageMaker::Endpoint", {})
 
 
 def test_guardrails_without_rollback_alarms_fail_early(registry):

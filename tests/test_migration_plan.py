@@ -69,6 +69,9 @@ def test_retire_of_a_variant_the_endpoint_lacks_is_a_warning(registry):
     assert (finding.severity, finding.message) == ("warning", "retire: mistral-7b names no variant of the endpoint: drop retire")
 
 
+AB_FILE = "tests/fixtures/deployments/chat-ab.yaml"  # deployments/chat.yaml in its A/B phase
+
+
 def run_plan(capsys, *argv: str, **kwargs: Any) -> tuple[int, str, str]:
     code = main(["plan", *argv], **kwargs)
     out, err = capsys.readouterr()
@@ -80,29 +83,27 @@ def assert_lines(out: str, *lines: str) -> None:
     assert missing == [], out
 
 
-def test_offline_plan_of_the_shipped_file(capsys, tmp_path):
+def test_offline_plan_of_the_ab_phase_file(capsys, tmp_path):
     previous = tmp_path / "previous.yaml"
     previous.write_text("endpoint: chat\nmodel: mistral\n")
-    code, out, _ = run_plan(capsys, "--deployment", "deployments/chat.yaml", "--previous", str(previous))
+    code, out, _ = run_plan(capsys, "--deployment", AB_FILE, "--previous", str(previous))
     assert code == 0
     assert_lines(
         out,
-        "endpoint chat (us-east-1, stack llm-chat) from deployments/chat.yaml: phase split",
+        f"endpoint chat (us-east-1, stack llm-chat) from {AB_FILE}: phase split",
         "  adds mixtral-8x7b: 1 x ml.g6e.xlarge, 10% of traffic, autoscaled",
         "  mistral-7b: weight 100% -> 90%",
         "cost: $1.41/h ($1,028/month) -> $4.02/h ($2,933/month)",
         "check: safe",
     )
     assert (
-        "shift all traffic: in deployments/chat.yaml set model: mistral-7b, candidate: mixtral-8x7b, candidate_weight: 100; "
-        "then npx cdk deploy -c deployment=deployments/chat.yaml" in out
+        f"shift all traffic: in {AB_FILE} set model: mistral-7b, candidate: mixtral-8x7b, candidate_weight: 100; "
+        f"then npx cdk deploy -c deployment={AB_FILE}" in out
     )
 
 
 def test_offline_plan_refuses_an_unsafe_step(capsys):
-    code, out, _ = run_plan(
-        capsys, "-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral", "--previous", "deployments/chat.yaml"
-    )
+    code, out, _ = run_plan(capsys, "-c", "endpoint=chat", "-c", "model=mixtral", "-c", "retire=mistral", "--previous", AB_FILE)
     assert code == 1
     assert "ERROR: removes variant mistral-7b while it is an Application Auto Scaling target" in out
 
@@ -278,9 +279,9 @@ def test_deploy_runs_cdk_only_after_a_clean_live_check(capsys):
 
     live = LiveStub()
     live.endpoint([("mistral-7b", "ml.g5.xlarge", 0.0, 1), ("mixtral-8x7b", "ml.g6e.xlarge", 1.0, 1)], scaled=["mixtral-8x7b"])
-    code, _, _ = run_plan(capsys, "--deployment", "deployments/chat.yaml", "--live", "--deploy", clients=live.clients, run=run)
+    code, _, _ = run_plan(capsys, "--deployment", AB_FILE, "--live", "--deploy", clients=live.clients, run=run)
     assert code == 0
-    assert calls == [[str(REPO_ROOT / "node_modules" / ".bin" / "cdk"), "deploy", "-c", "deployment=deployments/chat.yaml"]]
+    assert calls == [[str(REPO_ROOT / "node_modules" / ".bin" / "cdk"), "deploy", "-c", f"deployment={AB_FILE}"]]
 
     unsafe = LiveStub()
     unsafe.endpoint(AB_LIVE, scaled=["mistral-7b", "mixtral-8x7b"])
@@ -294,7 +295,7 @@ def test_deploy_runs_cdk_only_after_a_clean_live_check(capsys):
 
 def test_the_module_runs_as_a_command():
     result = subprocess.run(
-        [sys.executable, "-m", "migration", "plan", "--deployment", "deployments/chat.yaml"],
+        [sys.executable, "-m", "migration", "plan", "--deployment", AB_FILE],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -351,6 +352,31 @@ def test_next_steps_of_a_deployment_file_say_what_to_edit_in_it(registry, tmp_pa
         f"then npx cdk deploy -c deployment={path}"
     )
     assert commands["roll back"].startswith(f"in {path} set model: mistral-7b, candidate: mixtral-8x7b, candidate_weight: 0;")
+
+
+def test_previous_at_a_git_revision_sees_a_model_config_edit(capsys, monkeypatch):
+    """Today's mistral-7b.yaml runs ml.g5.xlarge; at revision OLD it ran ml.g5.2xlarge. The same deployment file
+    then hides an instance-type change of an autoscaled variant, which SageMaker refuses."""
+    from migration import plan
+
+    def show(revision: str, path: str) -> bytes:
+        assert revision == "OLD"
+        if path == "deployments/chat.yaml":
+            return b"endpoint: chat\nmodel: mistral\n"
+        text = (REPO_ROOT / path).read_text()
+        if path == "model_configs/mistral-7b.yaml":
+            text = text.replace("type: ml.g5.xlarge", "type: ml.g5.2xlarge", 1)
+            assert "ml.g5.2xlarge" in text
+        return text.encode()
+
+    monkeypatch.setattr(plan, "git_show", show)
+    code, out, _ = run_plan(capsys, "-c", "endpoint=chat", "-c", "model=mistral", "--previous", "OLD:deployments/chat.yaml")
+    assert code == 1
+    assert "ERROR: changes the instance type of mistral-7b (ml.g5.2xlarge -> ml.g5.xlarge) while it is an" in out
+
+    today = REPO_ROOT / "tests/fixtures/deployments/chat-start.yaml"
+    code, out, _ = run_plan(capsys, "-c", "endpoint=chat", "-c", "model=mistral", "--previous", str(today))
+    assert code == 0 and "today's model configs: give REV:FILE to see config edits" in out
 
 
 def test_a_refused_step_suggests_steps_from_the_live_endpoint_not_from_the_refused_phase(capsys):

@@ -91,16 +91,7 @@ def test_a_change_flows_source_synth_staging_approval_prod(template):
         "Build": [("Synth", 1)],
         "UpdatePipeline": [("SelfMutate", 1)],
         "Staging": [
-            ("llm-Support-Bot.Prepare", 1),
-            ("llm-chat.Prepare", 1),
-            ("llm-smoke-test.Prepare", 1),
-            ("llm-Support-Bot.Deploy", 2),
-            ("llm-chat.Deploy", 2),
-            ("llm-smoke-test.Deploy", 2),
-            ("SmokeTest", 3),
-        ],
-        "Prod": [
-            ("Approve", 1),
+            ("Preflight", 1),
             ("llm-Support-Bot.Prepare", 2),
             ("llm-chat.Prepare", 2),
             ("llm-smoke-test.Prepare", 2),
@@ -109,7 +100,47 @@ def test_a_change_flows_source_synth_staging_approval_prod(template):
             ("llm-smoke-test.Deploy", 3),
             ("SmokeTest", 4),
         ],
+        "Prod": [
+            ("Approve", 1),
+            ("Preflight", 2),  # after the approval, right before the deploy
+            ("llm-Support-Bot.Prepare", 3),
+            ("llm-chat.Prepare", 3),
+            ("llm-smoke-test.Prepare", 3),
+            ("llm-Support-Bot.Deploy", 4),
+            ("llm-chat.Deploy", 4),
+            ("llm-smoke-test.Deploy", 4),
+            ("SmokeTest", 5),
+        ],
     }
+
+
+def test_executions_queue_so_no_run_overtakes_one_waiting_at_the_approval(template):
+    template.has_resource_properties("AWS::CodePipeline::Pipeline", {"PipelineType": "V2", "ExecutionMode": "QUEUED"})
+
+
+@pytest.mark.parametrize(("stage", "account"), [("staging", "222222222222"), ("prod", "333333333333")])
+def test_each_stage_checks_every_step_against_the_live_stage_before_it_deploys(template, stage, account):
+    lookup = f"arn:aws:iam::{account}:role/cdk-hnb659fds-lookup-role-{account}-eu-west-1"
+    spec = buildspec(template, f"--role-arn {lookup}")
+    assert spec["phases"]["install"]["commands"] == ["pip install --quiet --require-hashes --no-deps -r requirements.lock"]
+    assert spec["phases"]["build"]["commands"] == [
+        f"python -m migration check --deployment deployments/chat.yaml --role-arn {lookup}",
+        f"python -m migration check --deployment deployments/support.yaml --role-arn {lookup}",
+    ]
+    (logical_id,) = template.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": f"llm-pipeline-preflight-{stage}"}})
+    (policy,) = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": logical_id}]}}).values()
+    assume = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "sts:AssumeRole"]
+    assert assume == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": lookup}]
+
+
+def test_every_build_logs_to_one_group_the_stack_owns_with_retention(template):
+    [(group_id, group)] = template.find_resources("AWS::Logs::LogGroup").items()
+    assert group["Properties"] == {"LogGroupName": "/llm-endpoints-pipeline/codebuild", "RetentionInDays": 90}
+    assert group["DeletionPolicy"] == "Delete"
+    projects = template.find_resources("AWS::CodeBuild::Project").values()
+    assert len(projects) >= 6  # synth, self-mutation, assets, two preflights, two smoke tests
+    for project in projects:
+        assert project["Properties"]["LogsConfig"]["CloudWatchLogs"]["GroupName"] == {"Ref": group_id}
 
 
 def test_source_is_the_github_repository_through_the_connection(template):

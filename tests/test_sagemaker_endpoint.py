@@ -8,7 +8,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from llm_config import ModelRegistry, SageMakerModelConfig
-from tests.conftest import SAGEMAKER_MODELS, only
+from tests.conftest import SAGEMAKER_MODELS, client_parameter, only
 
 
 def sagemaker_model(registry: ModelRegistry, key: str) -> SageMakerModelConfig:
@@ -103,7 +103,7 @@ def test_image_comes_from_the_regions_own_registry_account(synth, registry):
 def test_endpoint_context_names_endpoint_stack_and_parameter(synth):
     template = synth(model="mixtral", endpoint="chat")
     assert only(template, "AWS::SageMaker::Endpoint")["EndpointName"] == "chat"
-    parameter = only(template, "AWS::SSM::Parameter")
+    parameter = client_parameter(template, "chat")
     assert parameter["Name"] == "/llm-endpoints/chat"
     metadata = json.loads(parameter["Value"])
     assert metadata["hosting"] == "sagemaker"  # the field a client branches on; a Bedrock stack writes "bedrock"
@@ -154,3 +154,45 @@ def test_staged_weights_skip_the_hub_and_isolate_the_network(registry):
     }
     statements = only(template, "AWS::IAM::Role")["Policies"][0]["PolicyDocument"]["Statement"]
     assert {"Action": "s3:GetObject", "Effect": "Allow", "Resource": "arn:aws:s3:::my-weights/llama2-13b/*"} in statements
+
+
+def test_the_stack_owns_the_endpoint_log_group_with_retention_and_encryption(synth):
+    template = synth(model="mistral", endpoint="chat")
+    [(group_id, group)] = template.find_resources("AWS::Logs::LogGroup").items()
+    assert group["Properties"]["LogGroupName"] == "/aws/sagemaker/Endpoints/chat"
+    assert group["Properties"]["RetentionInDays"] == 30
+    [key_id] = template.find_resources("AWS::KMS::Key")
+    assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}  # the stack's own rotating key
+    assert group["DeletionPolicy"] == "Delete"  # it goes with the stack: destroy leaves no log group behind
+    # Created before the endpoint, so SageMaker never creates it first (which would fail the stack's create).
+    [endpoint] = template.find_resources("AWS::SageMaker::Endpoint").values()
+    assert group_id in endpoint["DependsOn"]
+    [key] = template.find_resources("AWS::KMS::Key").values()
+    [logs_statement] = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowCloudWatchLogs"]
+    assert logs_statement["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs_statement["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"] == {
+        "Fn::Join": ["", ["arn:aws:logs:us-east-1:", {"Ref": "AWS::AccountId"}, ":log-group:/aws/sagemaker/Endpoints/chat"]]
+    }
+
+
+def test_endpoint_stacks_have_termination_protection(tmp_path):
+    from aws_cdk import App
+
+    from stacks.app_factory import add_deployment
+    from tests.conftest import CDK_JSON_CONTEXT
+
+    sagemaker = add_deployment(App(context={**CDK_JSON_CONTEXT, "model": "mistral"}, outdir=str(tmp_path / "s")), {})
+    bedrock = add_deployment(App(context={**CDK_JSON_CONTEXT, "model": "claude-haiku-4-5"}, outdir=str(tmp_path / "b")), {})
+    assert (sagemaker.termination_protection, bedrock.termination_protection) == (True, True)
+
+
+@pytest.mark.parametrize(("key", "kind"), [("mistral", "sagemaker"), ("claude-haiku-4-5", "bedrock")])
+def test_each_hosting_kind_owns_its_own_lock_parameter(synth, key, kind):
+    """Same parameter name, a logical ID per kind: a change of kind in one stack must create the other's lock while
+    the first exists, which SSM refuses before CloudFormation's cleanup phase could delete the endpoint."""
+    template = synth(model=key, endpoint="chat")
+    locks = template.find_resources("AWS::SSM::Parameter", {"Properties": {"Name": "/llm-endpoint-hosting/chat"}})
+    [(logical_id, lock)] = locks.items()
+    assert logical_id.startswith({"sagemaker": "HostingLockSageMaker", "bedrock": "HostingLockBedrock"}[kind])
+    assert lock["Properties"]["Value"] == kind
+    assert template.to_json()["Outputs"]["Hosting"]["Value"] == kind

@@ -29,6 +29,12 @@ from tests.conftest import (
 QUIET = {"model": "mistral", "endpoint": "quiet", "scale_to_zero": "true"}
 
 
+def client_parameter(template: Template) -> str:
+    """The client parameter's value (the stack also holds the hosting lock parameter)."""
+    (value,) = [p["Value"] for p in resources_of(template, "AWS::SSM::Parameter") if p["Name"].startswith("/llm-endpoints/")]
+    return str(value)
+
+
 def resources_of(template: Template, resource_type: str) -> list[dict[str, Any]]:
     return [r["Properties"] for r in template.find_resources(resource_type).values()]
 
@@ -184,7 +190,7 @@ def test_grant_invoke_covers_the_inference_component(tmp_path):
 
 
 def test_client_parameter_names_the_component_and_the_cold_start(synth):
-    value = json.loads(only(synth(**QUIET), "AWS::SSM::Parameter")["Value"])
+    value = json.loads(client_parameter(synth(**QUIET)))
     assert value["hosting"] == "sagemaker" and value["endpoint_name"] == "quiet"
     assert value["scale_to_zero"] is True
     assert value["inference_component_name"] == "quiet-mistral-7b"
@@ -196,7 +202,7 @@ def test_client_parameter_names_the_component_and_the_cold_start(synth):
 def test_variant_endpoint_is_unchanged_without_the_switch(synth):
     template = synth(model="mistral", endpoint="quiet")
     assert not template.find_resources("AWS::SageMaker::InferenceComponent")
-    value = json.loads(only(template, "AWS::SSM::Parameter")["Value"])
+    value = json.loads(client_parameter(template))
     assert "inference_component_name" not in value
 
 
@@ -299,6 +305,6 @@ def test_llm_client_still_reads_the_component_endpoints_parameter(synth):
     """Schema 2 plus the scale-to-zero fields: the client parses it (it does not yet pass the component's name)."""
     from llm_client.parameter import parse_parameter
 
-    value = only(synth(**QUIET), "AWS::SSM::Parameter")["Value"]
+    value = client_parameter(synth(**QUIET))
     endpoint = parse_parameter("/llm-endpoints/quiet", value)
     assert endpoint.name == "quiet"

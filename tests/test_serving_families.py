@@ -22,7 +22,7 @@ from llm_config import ConfigError, InstanceType, SageMakerModelConfig, load_reg
 from llm_config.serving import check_engine_rules, container_environment
 from llm_config.yaml_files import parse_as
 from stacks.app_factory import add_deployment
-from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT, only
+from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT, client_parameter, only
 
 Change = Callable[[dict[str, Any]], object]
 
@@ -182,12 +182,12 @@ def test_tgi_stays_selectable_per_config(tgi_template):
     # A CUDA 12.4 image on the driver-550 AMI, not the CUDA 13 one LMI needs.
     variant = only(tgi_template, "AWS::SageMaker::EndpointConfig")["ProductionVariants"][0]
     assert variant["InferenceAmiVersion"] == "al2-ami-sagemaker-inference-gpu-3-1"
-    metadata = json.loads(only(tgi_template, "AWS::SSM::Parameter")["Value"])
+    metadata = json.loads(client_parameter(tgi_template, "mistral-7b")["Value"])
     assert metadata["variants"][0]["container_family"] == "tgi"
 
 
 def test_clients_learn_the_family(synth):
-    metadata = json.loads(only(synth(model="mistral"), "AWS::SSM::Parameter")["Value"])
+    metadata = json.loads(client_parameter(synth(model="mistral"), "mistral-7b")["Value"])
     assert metadata["variants"][0]["container_family"] == "lmi"
 
 

@@ -127,7 +127,8 @@ def test_pull_requests_run_the_ci_checks_then_diff_every_stage():
 def test_main_deploys_stage_after_stage_each_in_its_environment():
     deploy = load("deploy.yml")
     assert deploy["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
-    assert deploy["concurrency"] == {"group": "deploy", "cancel-in-progress": False}
+    # Runs queue in order; none cancels a pending one (a skipped phase), none interrupts a deploy.
+    assert deploy["concurrency"] == {"group": "deploy", "cancel-in-progress": False, "queue": "max"}
     jobs = deploy["jobs"]
     assert list(jobs) == ["test", *STAGE_NAMES]
     previous = "test"
@@ -139,6 +140,35 @@ def test_main_deploys_stage_after_stage_each_in_its_environment():
     job = load("deploy-stage.yml")["jobs"]["deploy"]
     assert job["environment"] == "${{ inputs.stage }}"  # `prod` gets required reviewers in the repository settings
     assert job["steps"][-1]["run"] == '.venv/bin/python scripts/ci_stage.py deploy "$STAGE"'
+    # The job holds deploy credentials: every package it installs is hash-checked.
+    installs = [step["run"] for step in job["steps"] if "tasks.sh setup" in step.get("run", "")]
+    assert installs == ["./tasks.sh setup-locked"]
+
+
+def normalized(name: str) -> str:
+    """A package name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_deploy_install_is_hash_locked_and_the_lock_matches_the_pins():
+    tasks = (REPO_ROOT / "tasks.sh").read_text()
+    assert "pip install --quiet --require-hashes --no-deps -r requirements.lock" in tasks
+    pins = dict(line.split("==", 1) for line in (REPO_ROOT / "constraints.txt").read_text().splitlines() if "==" in line)
+    pins = {normalized(name): version for name, version in pins.items()}
+    locked: dict[str, str] = {}
+    hashes: dict[str, int] = {}
+    name = ""
+    for line in (REPO_ROOT / "requirements.lock").read_text().splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            name, version = line.split(" ", 1)[0].split("==")
+            locked[normalized(name)] = version
+        elif "--hash=sha256:" in line:
+            hashes[normalized(name)] = hashes.get(normalized(name), 0) + 1
+    requirements = (REPO_ROOT / "requirements.txt").read_text().splitlines()
+    runtime = [normalized(line.split("==")[0]) for line in requirements if "==" in line]
+    assert set(runtime) <= set(locked), "./tasks.sh lock after changing requirements.txt"
+    assert {n: v for n, v in locked.items() if pins.get(n) != v} == {}, "the lock and constraints.txt disagree: ./tasks.sh lock"
+    assert set(hashes) == set(locked), "every locked package carries its hashes"
 
 
 # --- scripts/ci_stage.py: what the workflows run --------------------------------------------------------------------
@@ -166,17 +196,22 @@ def test_role_arns_are_in_the_regions_partition(region, arn):
     assert role_arn("333333333333", region, "r") == arn
 
 
-def test_deploy_deploys_each_file_then_smoke_tests_its_endpoint(capsys):
+def test_deploy_checks_each_step_against_the_live_stage_then_deploys_and_smoke_tests(capsys):
     files = sorted(path.relative_to(REPO_ROOT) for path in (REPO_ROOT / "deployments").glob("*.yaml"))
     assert ci_stage.main(["deploy", "staging", "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 * len(files)
+    assert len(lines) == 3 * len(files)
     for index, path in enumerate(files):
         endpoint = yaml.safe_load((REPO_ROOT / path).read_text())["endpoint"]
-        assert lines[2 * index] == (
+        check, deploy, smoke = lines[3 * index : 3 * index + 3]
+        assert check == (
+            f".venv/bin/python -m migration check --deployment {path} "
+            "--role-arn arn:aws:iam::222222222222:role/cdk-hnb659fds-lookup-role-222222222222-us-east-1"
+        )
+        assert deploy == (
             f"node_modules/.bin/cdk --app '.venv/bin/python app.py' deploy -c deployment={path} --require-approval never"
         )
-        assert lines[2 * index + 1] == f".venv/bin/python scripts/smoke_test.py --endpoint {endpoint} --region us-east-1"
+        assert smoke == f".venv/bin/python scripts/smoke_test.py --endpoint {endpoint} --region us-east-1"
 
 
 def test_deploy_refuses_credentials_for_another_account(capsys):
@@ -184,16 +219,18 @@ def test_deploy_refuses_credentials_for_another_account(capsys):
     assert capsys.readouterr().err == "error: the credentials are for account 222222222222, stage prod is 333333333333\n"
 
 
-def test_a_deploy_that_fails_stops_the_stage(monkeypatch, capsys):
+@pytest.mark.parametrize(("failing", "ran_before_stop"), [("check", 1), ("deploy", 2)])
+def test_a_refused_check_or_a_failed_deploy_stops_the_stage(monkeypatch, capsys, failing, ran_before_stop):
+    """A refused preflight (say, the split straight to retire) deploys nothing; a failed deploy smoke tests nothing."""
     ran: list[list[str]] = []
 
     def fake_run(command, stage, capture=False):
         ran.append(list(command))
-        return subprocess.CompletedProcess(command, 1)
+        return subprocess.CompletedProcess(command, 1 if failing in command else 0)
 
     monkeypatch.setattr(ci_stage, "run", fake_run)
     assert ci_stage.main(["deploy", "staging"], account=lambda: "222222222222") == 1
-    assert len(ran) == 1 and "deploy" in ran[0], "no smoke test and no further deploy after a failed deploy"
+    assert len(ran) == ran_before_stop and failing in ran[-1]
     assert "stage staging stops here" in capsys.readouterr().err
 
 

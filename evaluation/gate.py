@@ -1,0 +1,171 @@
+"""``--fail-if CONDITION``: a run fails (exit status 1) when a condition holds for a target.
+
+Grammar (whitespace is free; parsed by this module's tokenizer, never eval'd):
+
+    condition := [ TARGET ":" ] METRIC OP expr
+    expr      := operand { ("+" | "-" | "*") NUMBER }        (left to right)
+    operand   := NUMBER | "budget" | "baseline" | "[" TARGET "]"
+    NUMBER    := decimal, optionally followed by a unit: "ms" (x 0.001), "s", "%" (x 0.01)
+    OP        := "<" | "<=" | ">" | ">="
+    METRIC    := p50 | p90 | p99 | ttft_p50 | ttft_p90 | tokens_per_s | error_rate | throttle_rate | quality | cost_per_1k
+
+- Without ``TARGET:`` the condition applies to every target; latencies are in seconds, rates are fractions.
+- ``budget``: the target's latency budget in seconds (from its endpoint parameter or model config); latency
+  metrics only.
+- ``baseline``: the same metric of the same target in the ``--baseline`` results file.
+- ``[TARGET]``: the same metric of another target of this run, e.g. ``chat/mixtral-8x7b: quality < [chat/mistral-7b] - 0.05``.
+- A condition whose figures are missing (no successful request, no quality score, target not in the baseline) holds:
+  a gate that cannot be checked does not pass.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+
+from evaluation.stats import Summary
+from evaluation.testset import EvaluationInputError
+
+METRICS = ("p50", "p90", "p99", "ttft_p50", "ttft_p90", "tokens_per_s", "error_rate", "throttle_rate", "quality", "cost_per_1k")
+LATENCY_METRICS = frozenset({"p50", "p90", "p99", "ttft_p50", "ttft_p90"})
+OPERATORS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+UNITS = {"": 1.0, "s": 1.0, "ms": 0.001, "%": 0.01}
+# "TARGET: rest" where rest starts with a metric; the target itself may contain ':' (endpoint:NAME).
+TARGET_PREFIX = re.compile(r"\s*(?P<target>\S.*?)\s*:\s*(?P<rest>(?:" + "|".join(METRICS) + r")\b.*)", re.DOTALL)
+TOKEN = re.compile(
+    r"\s*(?:(?P<number>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?P<unit>ms|s|%)?(?![\w.])|(?P<op><=|>=|<|>)|(?P<arith>[-+*])"
+    r"|\[(?P<ref>[^\]\s]+)\]|(?P<word>[A-Za-z_][\w.]*))"
+)
+
+
+@dataclass(frozen=True)
+class Operand:
+    kind: str  # number | budget | baseline | target
+    value: float = 0.0
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Condition:
+    text: str
+    target: str | None
+    metric: str
+    op: str
+    operand: Operand
+    steps: tuple[tuple[str, float], ...]  # ("+", 0.05), ("*", 1.1), ...
+
+
+@dataclass(frozen=True)
+class Verdict:
+    condition: str
+    target: str
+    holds: bool
+    detail: str
+
+
+def parse(text: str) -> Condition:
+    def bad(problem: str) -> EvaluationInputError:
+        return EvaluationInputError(f'--fail-if {text!r}: {problem} (grammar: docs/evaluation.md, e.g. "p90 > budget")')
+
+    target, body = None, text
+    prefixed = TARGET_PREFIX.fullmatch(text)
+    if prefixed:
+        target, body = prefixed.group("target").strip(), prefixed.group("rest")
+    tokens = _tokens(body, bad)
+    if len(tokens) < 3:
+        raise bad("write METRIC OP VALUE")
+    (kind, metric, _), (op_kind, op, _) = tokens[0], tokens[1]
+    if kind != "word" or metric not in METRICS:
+        raise bad(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
+    if op_kind != "op":
+        raise bad(f"expected a comparison (<, <=, >, >=) after {metric}, got {op!r}")
+    operand = _operand(tokens[2], metric, bad)
+    steps = []
+    rest_tokens = tokens[3:]
+    while rest_tokens:
+        if len(rest_tokens) < 2 or rest_tokens[0][0] != "arith" or rest_tokens[1][0] != "number":
+            raise bad("after the value, only '+ NUMBER', '- NUMBER' or '* NUMBER' may follow")
+        steps.append((rest_tokens[0][1], float(rest_tokens[1][1]) * UNITS[rest_tokens[1][2]]))
+        rest_tokens = rest_tokens[2:]
+    return Condition(text, target, metric, op, operand, tuple(steps))
+
+
+def _tokens(body: str, bad: Callable[[str], EvaluationInputError]) -> list[tuple[str, str, str]]:
+    tokens, position = [], 0
+    body = body.rstrip()
+    for found in TOKEN.finditer(body):
+        if found.start() != position or found.end() == position:  # something between two tokens is not one
+            break
+        kind = next(k for k in ("number", "op", "arith", "ref", "word") if found.group(k) is not None)
+        tokens.append((kind, found.group(kind), found.group("unit") or ""))
+        position = found.end()
+    if position < len(body):
+        raise bad(f"cannot read {body[position:].strip()!r}")
+    return tokens
+
+
+def _operand(token: tuple[str, str, str], metric: str, bad: Callable[[str], EvaluationInputError]) -> Operand:
+    kind, value, unit = token
+    if kind == "number":
+        return Operand("number", float(value) * UNITS[unit])
+    if kind == "ref":
+        return Operand("target", target=value)
+    if kind == "word" and value == "budget":
+        if metric not in LATENCY_METRICS:
+            raise bad(f"'budget' is a latency budget: compare it with {', '.join(sorted(LATENCY_METRICS))}, not {metric}")
+        return Operand("budget")
+    if kind == "word" and value == "baseline":
+        return Operand("baseline")
+    raise bad(f"expected a number, budget, baseline or [TARGET], got {value!r}")
+
+
+def check_inputs(condition: Condition, targets: Collection[str], has_baseline: bool) -> None:
+    """Before any request: the targets a condition names are this run's, and a baseline is given if it needs one."""
+    for name in (condition.target, condition.operand.target or None):
+        if name is not None and name not in targets:
+            raise EvaluationInputError(f"--fail-if {condition.text!r}: {name!r} is not one of this run's --target values")
+    if condition.operand.kind == "baseline" and not has_baseline:
+        raise EvaluationInputError(
+            f"--fail-if {condition.text!r}: uses 'baseline': give --baseline FILE (a results.json of an earlier run)"
+        )
+
+
+def check(condition: Condition, summaries: Mapping[str, Summary], baseline: Mapping[str, Summary] | None) -> list[Verdict]:
+    """One verdict per target the condition applies to."""
+    check_inputs(condition, summaries, baseline is not None)
+    names = [condition.target] if condition.target else list(summaries)
+    verdicts = []
+    for name in names:
+        if condition.operand.kind == "target" and name == condition.operand.target:
+            continue  # a target compared with itself
+        verdicts.append(_verdict(condition, name, summaries, baseline))
+    return verdicts
+
+
+def _verdict(
+    condition: Condition, name: str, summaries: Mapping[str, Summary], baseline: Mapping[str, Summary] | None
+) -> Verdict:
+    summary = summaries[name]
+    value = summary.metric(condition.metric)
+    operand = condition.operand
+    reference: float | None
+    if operand.kind == "number":
+        reference = operand.value
+    elif operand.kind == "budget":
+        reference = summary.latency_budget_seconds
+    elif operand.kind == "target":
+        reference = summaries[operand.target].metric(condition.metric)
+    else:
+        old = (baseline or {}).get(name)
+        reference = old.metric(condition.metric) if old else None
+    if value is None or reference is None:
+        missing = condition.metric if value is None else f"its reference ({operand.kind})"
+        return Verdict(condition.text, name, True, f"{name}: no figure for {missing}: the gate cannot pass")
+    for step, number in condition.steps:
+        reference = reference + number if step == "+" else reference - number if step == "-" else reference * number
+    holds = OPERATORS[condition.op](value, reference)
+    return Verdict(
+        condition.text, name, holds, f"{name}: {condition.metric} {value:.4g} {condition.op} {reference:.4g} is {holds}"
+    )
