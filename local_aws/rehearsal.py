@@ -486,8 +486,23 @@ def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec
     endpoint = deployed.stack_name.removeprefix("llm-")
     print(f"The model runtimes answer through a protocol stand-in (not a model) at {state.emulator.standin_url}:")
     print(f"  ./tasks.sh run-local python -m llm_client {endpoint} 'Hello'")
-    print(f"  ./tasks.sh run-local python examples/agent.py --endpoint {endpoint} 'What is 1.408 times 730?'")
+    if calls_tools(deployed.template, endpoint):  # the example agent's tool needs a model that can call tools
+        print(f"  ./tasks.sh run-local python examples/agent.py --endpoint {endpoint} 'What is 1.408 times 730?'")
     return 0
+
+
+def calls_tools(template: Mapping[str, Any], endpoint: str) -> bool:
+    """Whether the stack's client parameter lets llm_client attach tools: a SageMaker container without a tool-call
+    parser publishes ``tool_calling: false``; a Bedrock parameter (Claude calls tools) has no such field."""
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::SSM::Parameter" and properties.get("Name") == f"/llm-endpoints/{endpoint}":
+            value = properties.get("Value")
+            if isinstance(value, dict):  # Fn::Join around a reference (a role ARN) inside one of its JSON strings
+                value = "".join(part if isinstance(part, str) else "ref" for part in value["Fn::Join"][1])
+            published = json.loads(value)
+            return all(variant.get("tool_calling", True) is not False for variant in published.get("variants", [published]))
+    return False
 
 
 def _record_stacks(state: State, output_dir: Path) -> State:

@@ -452,3 +452,13 @@ def test_ctrl_c_while_the_emulator_starts_stops_it(tmp_path: Path, monkeypatch: 
     (pid,) = started
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_the_summary_suggests_the_tool_using_agent_only_where_the_model_calls_tools(synth: Any) -> None:
+    """The shipped SageMaker configs serve through LMI without a tool-call parser (tool_calling: false), so
+    deploy-local must not suggest the example agent there: it would fail. Claude on Bedrock calls tools."""
+    sagemaker = synth(model="mistral", endpoint="chat").to_json()
+    bedrock = synth(model="claude-haiku-4-5", endpoint="chat").to_json()
+    assert rehearsal.calls_tools(sagemaker, "chat") is False
+    assert rehearsal.calls_tools(bedrock, "chat") is True
+    assert rehearsal.calls_tools(bedrock, "other") is False  # no parameter of that name
