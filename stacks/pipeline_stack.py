@@ -251,14 +251,12 @@ class LlmPipelineStack(Stack):
         title = stage.name.title().replace("-", "")
         smoke_role_arn = role_arn(stage.account, stage.region, smoke_test_role_name(stage))
         # The step's own role, named so the stage's trust policy can name it; it may assume that one role only.
-        caller = iam.Role(
-            self,
+        caller = self._step_role(
             f"SmokeTest{title}Role",
             role_name=smoke_test_caller_role_name(stage),
-            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
             description=f"CodeBuild role of the {stage.name} smoke test",
+            assumes=smoke_role_arn,
         )
-        caller.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[smoke_role_arn]))
         self.smoke_test_roles[stage.name] = caller
         app_stage = LlmEndpointsStage(
             self,
@@ -357,6 +355,19 @@ class LlmPipelineStack(Stack):
         self._smoke_steps.append(smoke)
         self.pipeline.add_stage(app_stage, pre=pre, post=[smoke])
 
+    def _step_role(self, construct_id: str, *, role_name: str, description: str, assumes: str) -> iam.Role:
+        """A CodeBuild step's own role, named so the stage's trust policy can name it, that may assume exactly one
+        role in the stage's account and do nothing else."""
+        role = iam.Role(
+            self,
+            construct_id,
+            role_name=role_name,
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description=description,
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[assumes]))
+        return role
+
     def _preflight_step(
         self, repository: pipelines.CodePipelineSource, deployments: StageDeployments, title: str
     ) -> pipelines.CodeBuildStep:
@@ -365,14 +376,12 @@ class LlmPipelineStack(Stack):
         of hosting kind, a skipped migration phase, a stack stuck in UPDATE_ROLLBACK_FAILED) fails the stage."""
         stage = deployments.stage
         lookup = bootstrap_role_arn(stage, "lookup")
-        role = iam.Role(
-            self,
+        role = self._step_role(
             f"Preflight{title}Role",
             role_name=preflight_role_name(stage),
-            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
             description=f"CodeBuild role of the {stage.name} preflight check",
+            assumes=lookup,
         )
-        role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[lookup]))
         self.preflight_roles[stage.name] = role
         step = pipelines.CodeBuildStep(
             "Preflight",
