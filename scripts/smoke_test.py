@@ -13,6 +13,12 @@ model id. Each call must succeed within the model's ``latency_budget_seconds``. 
 retried with exponential backoff and jitter (llm_client's); the latency reported and checked is that of the
 successful try.
 
+A scale-to-zero endpoint (an inference component; ``scale_to_zero: true`` in its parameter) gets one call, naming
+its InferenceComponentName. While it has no copy running it answers "no capacity"; the wake-up alarm starts a copy,
+which takes minutes, so the smoke test waits with backoff (10, 20, 40, 60, 60 ... s) up to ``--cold-start-seconds``
+(default: the parameter's ``expected_cold_start_seconds``, 600 s as deployed). The report gives that cold start on
+its own line; the latency budget applies to the request's latency only.
+
 Exit status: 0 every target passed, 1 a target failed (error, empty answer, over budget), 2 bad usage (including
 no AWS credentials or region).
 Needs boto3 and llm_client (``pip install ./llm_client``); ``--model`` also reads model_configs/ with the project's
@@ -69,6 +75,7 @@ class Target:
     endpoint: str
     latency_budget_seconds: float
     variant_name: str | None = None
+    scale_to_zero: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class Result:
     output_tokens: int
     attempts: int
     text: str
+    cold_start_seconds: float = 0.0
 
     @property
     def tokens_per_second(self) -> float:
@@ -89,10 +97,16 @@ class Result:
 
     def summary(self) -> str:
         status = "ok  " if self.within_budget else "FAIL"
-        return (
+        line = (
             f"{status} {self.target.label}: {self.latency_seconds:.2f} s (budget {self.target.latency_budget_seconds:g} s), "
             f"{self.output_tokens} tokens, {self.tokens_per_second:.1f} tokens/s, {self.attempts} attempt(s)"
         )
+        if self.target.scale_to_zero:
+            line += (
+                f"\n     cold start: {self.cold_start_seconds:.1f} s waiting for a copy "
+                "(scale-to-zero; not part of the latency above or its budget)"
+            )
+        return line
 
 
 def targets_for(endpoint: Endpoint, budget_override: float | None, by_variant: bool = True) -> list[Target]:
@@ -100,6 +114,9 @@ def targets_for(endpoint: Endpoint, budget_override: float | None, by_variant: b
     if isinstance(endpoint, BedrockModel):
         label = f"{endpoint.name} ({endpoint.model_id})"
         return [Target(label, endpoint.name, budget_override or endpoint.latency_budget_seconds)]
+    if endpoint.scale_to_zero:  # one inference component: called by component name, never by variant
+        label = f"{endpoint.name} ({endpoint.inference_component_name})"
+        return [Target(label, endpoint.name, budget_override or endpoint.latency_budget_seconds, scale_to_zero=True)]
     if not by_variant:
         label = f"{endpoint.name} ({endpoint.model_label})"
         return [Target(label, endpoint.name, budget_override or endpoint.latency_budget_seconds)]
@@ -152,7 +169,7 @@ def run_target(client: Client, target: Target, *, prompt: str, max_new_tokens: i
         raise SmokeTestError(f"{target.label}: the model answered with no text")
     # The containers report the exact count; otherwise approximate by words.
     tokens = answer.output_tokens if answer.output_tokens is not None else len(answer.text.split())
-    return Result(target, answer.latency_seconds, tokens, answer.attempts, answer.text)
+    return Result(target, answer.latency_seconds, tokens, answer.attempts, answer.text, answer.cold_start_seconds)
 
 
 def assume_role(session: Any, role_arn: str) -> Any:
@@ -192,11 +209,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_ATTEMPTS,
         help=f"tries per target when throttled or not ready (default {DEFAULT_ATTEMPTS})",
     )
+    parser.add_argument(
+        "--cold-start-seconds",
+        type=float,
+        help="scale-to-zero endpoints: how long to wait for a copy to start while the endpoint answers 'no capacity' "
+        "(default: the parameter's expected_cold_start_seconds, 600 as deployed); reported apart from the latency",
+    )
     args = parser.parse_args(argv)
     if not args.endpoint and not args.model:
         parser.error("give --endpoint NAME (reads its SSM parameter) or --model KEY")
     if args.attempts < 1 or args.max_new_tokens < 1 or (args.budget_seconds is not None and args.budget_seconds <= 0):
         parser.error("--attempts, --max-new-tokens and --budget-seconds must be positive")
+    if args.cold_start_seconds is not None and args.cold_start_seconds < 0:
+        parser.error("--cold-start-seconds must not be negative")
     return args
 
 
@@ -218,6 +243,7 @@ def main(
             sleep=sleep,
             random=jitter,
             log=lambda line: print(f"  {line}"),
+            cold_start_seconds=args.cold_start_seconds,
         )
         if args.model:
             endpoint = endpoint_from_model(args.model, args.endpoint, client.region)

@@ -50,3 +50,14 @@ def test_a_bedrock_stacks_parameter_is_what_the_client_reads(synth, registry):
     assert model.model_id == profile == "us.anthropic.claude-haiku-4-5-20251001-v1:0"  # the inference profile
     assert (model.name, model.model_key, model.latency_budget_seconds) == ("chat", "claude-haiku-4-5", 2)
     assert json.loads(text)["schema_version"] == 2
+
+
+def test_a_scale_to_zero_stacks_parameter_is_what_the_client_reads(synth):
+    endpoint = parse_parameter("quiet", published(synth(model="mistral", endpoint="quiet", scale_to_zero="true"), "quiet"))
+
+    assert isinstance(endpoint, SageMakerEndpoint) and endpoint.scale_to_zero
+    assert (endpoint.name, endpoint.inference_component_name) == ("quiet", "quiet-mistral-7b")
+    assert endpoint.expected_cold_start_seconds == 600
+    assert llm_client.client.sagemaker_request(endpoint, [{"role": "user", "content": "Hi"}])["InferenceComponentName"] == (
+        "quiet-mistral-7b"
+    )

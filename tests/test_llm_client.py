@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from botocore.exceptions import ClientError
 
 import llm_client
 from llm_client.client import Client
-from llm_client.parameter import ParameterCache, parse_parameter
+from llm_client.parameter import ParameterCache, SageMakerEndpoint, parse_parameter
 from local_aws.protocol_standin import StandinEndpoint, StandinServer, StandinVariant, StaticCatalog
 from tests.conftest import REPO_ROOT
 
@@ -553,3 +554,119 @@ def test_a_bedrock_model_that_langchain_aws_will_not_stream_answers_a_stream_in_
 def test_a_bad_region_is_refused_before_any_call():
     with pytest.raises(llm_client.ConfigurationError, match=r"^'us-east-1; id' is not an AWS region name \(e\.g\. us-east-1\)$"):
         Client(region="us-east-1; id")
+
+
+# --- scale-to-zero endpoints (inference components) ----------------------------------------------------------------
+
+COMPONENT = "chat-mistral-7b-ic"
+NO_CAPACITY = "Inference Component has no capacity to process this request. Please retry later."
+COMPONENT_HEADER = "x-amzn-sagemaker-inference-component"
+VARIANT_HEADER = "x-amzn-sagemaker-target-variant"
+
+
+def component_parameter() -> dict[str, Any]:
+    """What SageMakerEndpointStack publishes with -c scale_to_zero=true."""
+    return {
+        **sagemaker_parameter(),
+        "scale_to_zero": True,
+        "inference_component_name": COMPONENT,
+        "expected_cold_start_seconds": 600,
+    }
+
+
+class SleepingClock:
+    """A clock that the injected sleep moves forward (no real waiting), on top of real time for the requests."""
+
+    def __init__(self) -> None:
+        self.slept = 0.0
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.slept += seconds
+
+    def __call__(self) -> float:
+        return time.perf_counter() + self.slept
+
+
+def test_a_scale_to_zero_endpoint_is_called_by_its_inference_component_on_every_path(session, server):
+    session.put("chat", component_parameter())
+    made = client(session)
+    endpoint = made.endpoint("chat")
+    assert isinstance(endpoint, SageMakerEndpoint)
+    assert endpoint.inference_component_name == COMPONENT and endpoint.expected_cold_start_seconds == 600
+
+    made.invoke("chat", "Hi")
+    made.invoke("chat", "Hi", variant="mistral-7b")  # a variant name is accepted but never sent with a component
+    "".join(made.stream("chat", "Hi", variant="mistral-7b"))
+    model = llm_client.chat_model("chat", client=made)
+    model.invoke("Hi")
+    "".join(chunk.text for chunk in model.stream("Hi"))
+    llm_client.chat_model("chat", client=made, variant="mistral-7b").invoke("Hi")
+
+    assert len(server.requests) == 6
+    for request in server.requests:
+        assert request["headers"].get(COMPONENT_HEADER) == COMPONENT
+        assert VARIANT_HEADER not in request["headers"]
+
+
+def test_a_parameter_without_the_scale_to_zero_fields_is_a_variant_endpoint(session, server):
+    made = client(session)
+    endpoint = made.endpoint("chat")
+    assert isinstance(endpoint, SageMakerEndpoint) and endpoint.inference_component_name is None
+    made.invoke("chat", "Hi", variant="mistral-7b")
+    assert COMPONENT_HEADER not in server.requests[-1]["headers"]
+    assert server.requests[-1]["headers"][VARIANT_HEADER] == "mistral-7b"
+
+
+def test_no_capacity_is_a_cold_start_waited_out_apart_from_the_latency(session, server):
+    session.put("chat", component_parameter())
+    clock = SleepingClock()
+    made = Client(session=session, sleep=clock.sleep, clock=clock, random=lambda: 1.0, attempts=2)
+    server.inject("ValidationError", status=400, message=NO_CAPACITY, times=2)
+
+    answer = made.invoke("chat", "Hi")
+
+    assert clock.waits == [10, 20]  # the cold-start backoff, not the throttling one; no try used up
+    assert answer.attempts == 3
+    assert 30 <= answer.cold_start_seconds < 31
+    assert answer.latency_seconds < 1  # the request alone
+
+
+def test_a_cold_start_longer_than_its_budget_is_one_clear_error(session, server):
+    session.put("chat", component_parameter())
+    clock = SleepingClock()
+    made = Client(session=session, sleep=clock.sleep, clock=clock, random=lambda: 1.0)
+    server.inject("ValidationError", status=400, message=NO_CAPACITY, times=5)
+
+    with pytest.raises(llm_client.ColdStartError) as raised:
+        made.invoke("chat", "Hi", cold_start_seconds=100)
+
+    assert clock.waits == [10, 20, 40, 30]  # 10, 20, 40, then what is left of the 100 s budget
+    message = str(raised.value)
+    assert message.startswith(
+        f"endpoint chat (scale-to-zero, inference component {COMPONENT}) still has no copy running after waiting 100 s"
+    )
+    assert "cold_start_seconds=" in message and "--cold-start-seconds" in message
+    assert no_traceback_chain(raised.value)
+
+
+def test_the_cold_start_budget_defaults_to_the_parameters_expected_cold_start(session, server):
+    session.put("chat", component_parameter())
+    clock = SleepingClock()
+    made = Client(session=session, sleep=clock.sleep, clock=clock, random=lambda: 1.0)
+    server.inject("ValidationError", status=400, message=NO_CAPACITY, times=13)
+
+    with pytest.raises(llm_client.ColdStartError, match="after waiting 600 s"):
+        made.invoke("chat", "Hi")
+
+    assert clock.waits == [10, 20, 40, *[60] * 8, 50]
+
+
+def test_a_variant_endpoint_does_not_wait_for_a_cold_start_on_no_capacity(session, server):
+    made = client(session, attempts=3)
+    server.inject("ValidationError", status=400, message=NO_CAPACITY, times=3)
+
+    with pytest.raises(llm_client.ColdStartError, match=r"is not ready after 3 tries"):
+        made.invoke("chat", "Hi", cold_start_seconds=600)
+    assert made.waits == [1, 2]  # type: ignore[attr-defined]  # the usual jittered backoff, attempts tries

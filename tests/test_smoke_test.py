@@ -453,3 +453,71 @@ def test_no_credentials_or_a_bad_region_is_one_message(capsys, argv, message):
     assert err.startswith(message)
     assert err.endswith(f"  fix: {smoke_test.AWS_SETUP_FIX}\n")
     assert "Traceback" not in err and len(err.splitlines()) == 2
+
+
+# --- scale-to-zero endpoints ----------------------------------------------------------------------------------------
+
+NO_CAPACITY = "Inference Component has no capacity to process this request. Please retry later."
+
+
+def component_parameter() -> dict[str, Any]:
+    """What SageMakerEndpointStack publishes with -c scale_to_zero=true (one variant, served as a component)."""
+    return {
+        **sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5), api="messages"),
+        "scale_to_zero": True,
+        "inference_component_name": "chat-mistral-7b",
+        "expected_cold_start_seconds": 600,
+    }
+
+
+def add_no_capacity(session: FakeSession, times: int) -> None:
+    for _ in range(times):
+        session.stubbers["sagemaker-runtime"].add_client_error(
+            "invoke_endpoint", service_error_code="ValidationError", service_message=NO_CAPACITY, http_status_code=400
+        )
+
+
+def test_a_scale_to_zero_endpoint_waits_out_its_cold_start_and_reports_it_apart_from_the_latency(session, capsys):
+    add_parameter(session, "chat", component_parameter())
+    add_no_capacity(session, 2)
+    request = {**expected_messages_invoke("Hi", None), "InferenceComponentName": "chat-mistral-7b"}  # no TargetVariant
+    session.stubbers["sagemaker-runtime"].add_response(
+        "invoke_endpoint", {"Body": chat_body("Hello there.", 4), "InvokedProductionVariant": "AllTraffic"}, request
+    )
+    waits: list[float] = []
+
+    status = smoke_test.main(["--endpoint", "chat", "--prompt", "Hi"], session=session, sleep=waits.append, jitter=lambda: 1.0)
+
+    out = capsys.readouterr().out
+    assert status == 0  # 30 s of cold start, yet within the 5 s latency budget: the budget is the request's
+    assert waits == [10, 20]
+    assert "ok   chat (chat-mistral-7b): " in out and "(budget 5 s)" in out and "3 attempt(s)" in out
+    assert "\n     cold start: 30.0 s waiting for a copy (scale-to-zero; not part of the latency above or its budget)" in out
+    assert "chat: no copy running (cold start from zero); waiting 10 s (0 of 600 s waited)" in out
+
+
+def test_a_cold_start_over_its_budget_fails_with_one_message_and_no_traceback(session, capsys):
+    add_parameter(session, "chat", component_parameter())
+    add_no_capacity(session, 3)
+    waits: list[float] = []
+
+    status = smoke_test.main(
+        ["--endpoint", "chat", "--prompt", "Hi", "--cold-start-seconds", "25"], session=session, sleep=waits.append
+    )
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert waits == [10, 15]
+    assert err.startswith(
+        "FAIL chat (chat-mistral-7b): endpoint chat (scale-to-zero, inference component chat-mistral-7b) still has no "
+        "copy running after waiting 25 s (its cold-start budget: 25 s; last answer: ValidationError: Inference "
+        "Component has no capacity"
+    )
+    assert "--cold-start-seconds" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_the_help_documents_the_cold_start_budget():
+    help_text = subprocess.run(
+        [sys.executable, "scripts/smoke_test.py", "--help"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "--cold-start-seconds" in help_text and "expected_cold_start_seconds" in help_text

@@ -22,6 +22,12 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-tokens", type=int, help="answer length (default 512, capped by the endpoint's limits)")
     parser.add_argument("--variant", help="call this SageMaker variant only (default: SageMaker picks by weight)")
     parser.add_argument("--stream", action="store_true", help="print the answer as it is generated")
+    parser.add_argument(
+        "--cold-start-seconds",
+        type=float,
+        help="scale-to-zero endpoints: how long to wait for a copy to start (default: the parameter's "
+        "expected_cold_start_seconds)",
+    )
     return parser
 
 
@@ -29,7 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         client = Client(region=args.region, log=lambda line: print(line, file=sys.stderr))
-        options = {"system": args.system, "max_tokens": args.max_tokens, "variant": args.variant}
+        options = {
+            "system": args.system,
+            "max_tokens": args.max_tokens,
+            "variant": args.variant,
+            "cold_start_seconds": args.cold_start_seconds,
+        }
         if args.stream:
             for piece in client.stream(args.endpoint, args.prompt, **options):
                 print(piece, end="", flush=True)
@@ -39,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(answer.text)
             print(
                 f"({answer.hosting}: {answer.served_by}, {answer.latency_seconds:.2f} s, "
-                f"{answer.output_tokens if answer.output_tokens is not None else '?'} tokens, {answer.attempts} try)",
+                f"{answer.output_tokens if answer.output_tokens is not None else '?'} tokens, {answer.attempts} try"
+                + (f", cold start {answer.cold_start_seconds:.1f} s)" if answer.cold_start_seconds else ")"),
                 file=sys.stderr,
             )
     except LlmClientError as error:

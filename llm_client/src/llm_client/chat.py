@@ -237,7 +237,9 @@ class EndpointChatModel(BaseChatModel):
             client=runtime,
             content_handler=ContainerContentHandler(endpoint),
             llm_endpoint=endpoint,
-            endpoint_kwargs={"TargetVariant": self.variant} if self.variant else None,
+            # A scale-to-zero endpoint is called by its inference component, never by variant.
+            inference_component_name=endpoint.inference_component_name,
+            endpoint_kwargs={"TargetVariant": self.variant} if self.variant and not endpoint.scale_to_zero else None,
             model_kwargs={k: v for k, v in {"max_tokens": self.max_tokens, "temperature": self.temperature}.items() if v},
         )
 

@@ -11,6 +11,11 @@ Defaults, each a keyword argument of ``Client`` (and of ``invoke`` / ``stream`` 
 - ``timeout_seconds``: the read timeout of one try; default twice the endpoint's latency budget (the largest of its
   variants'): an answer that late is a fault, not a slow model. SageMaker's InvokeEndpoint itself stops at 60 s.
 - ``max_tokens`` (512): answer length, never more than the room the endpoint's token limits leave.
+- ``cold_start_seconds``: a scale-to-zero endpoint (an inference component, ``scale_to_zero: true`` in its parameter)
+  answers "no capacity" while it has no copy running, and a copy takes minutes to start. The client then waits with
+  backoff (10, 20, 40, 60, 60 ... s) up to this budget; default: the parameter's ``expected_cold_start_seconds``
+  (600 s for the stacks of this repository). The wait does not use up ``attempts`` and is reported apart from the
+  latency (``Answer.cold_start_seconds``). A plain variant endpoint never waits like this.
 """
 
 from __future__ import annotations
@@ -63,7 +68,11 @@ THROTTLING_CODES = frozenset(
 )
 # "Not ready yet": a serverless or scaled-to-zero model starting, a new instance loading. Retried with backoff.
 COLD_START_CODES = frozenset({"ModelNotReadyException", "ServiceUnavailable", "ServiceUnavailableException"})
-COLD_START_MESSAGES = ("no capacity",)  # an inference component scaled to zero answers ValidationError "... no capacity ..."
+# An inference component with no copy running answers e.g. ValidationError "Inference Component has no capacity to
+# process this request" (the exact code and wording are not in the API reference: match the phrase).
+COLD_START_MESSAGES = ("no capacity",)
+# The waits (seconds) before each retry while a scale-to-zero endpoint has no copy; the last repeats.
+COLD_START_BACKOFF_SECONDS = (10.0, 20.0, 40.0, 60.0)
 ACCESS_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "ExpiredTokenException"})
 
 T = TypeVar("T")
@@ -81,6 +90,7 @@ class Answer:
     output_tokens: int | None
     latency_seconds: float  # of the successful try
     attempts: int
+    cold_start_seconds: float = 0.0  # waiting for a scale-to-zero endpoint's first copy; not in latency_seconds
 
 
 def messages_of(prompt: str | Sequence[Mapping[str, Any]], system: str | None = None) -> list[dict[str, Any]]:
@@ -104,9 +114,13 @@ class Client:
         random: Callable[[], float] = _random.random,
         clock: Callable[[], float] = time.perf_counter,
         log: Callable[[str], None] | None = None,
+        cold_start_seconds: float | None = None,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
+        if cold_start_seconds is not None and cold_start_seconds < 0:
+            raise ValueError("cold_start_seconds must not be negative")
+        self.cold_start_seconds = cold_start_seconds
         # botocore reads AWS_DEFAULT_REGION; other AWS SDKs and Lambda set AWS_REGION: honour both.
         region = region or os.environ.get("AWS_REGION") or None
         self.session = session or boto3.session.Session(region_name=region)
@@ -175,18 +189,41 @@ class Client:
     # --- retries and errors ---------------------------------------------------------------------------
 
     def call(self, name: str, attempt: Callable[[Endpoint], T], variant: str | None = None) -> tuple[T, int, float]:
-        """``attempt(endpoint)`` with retries; returns its result, the tries it took and the last try's seconds.
+        """``attempt(endpoint)`` with retries; returns its result, the tries it took and the last try's seconds."""
+        result, tries, seconds, _ = self.call_waiting(name, attempt, variant)
+        return result, tries, seconds
 
-        Throttling and not-ready errors are retried with exponential backoff and full jitter. An endpoint or model
-        that the runtime says does not exist makes the client re-read the parameter at once: after a redeploy it
-        names the new one, and the call goes there.
+    def call_waiting(
+        self,
+        name: str,
+        attempt: Callable[[Endpoint], T],
+        variant: str | None = None,
+        cold_start_seconds: float | None = None,
+    ) -> tuple[T, int, float, float]:
+        """As ``call``, and also the seconds spent waiting for a scale-to-zero endpoint's first copy.
+
+        Throttling and not-ready errors are retried with exponential backoff and full jitter, ``attempts`` tries in
+        all. A scale-to-zero endpoint's "no capacity" is a cold start instead: waited out with backoff
+        (COLD_START_BACKOFF_SECONDS) up to ``cold_start_seconds`` (default: the client's, else the parameter's
+        ``expected_cold_start_seconds``), without using up tries. An endpoint or model that the runtime says does not
+        exist makes the client re-read the parameter at once: after a redeploy it names the new one, and the call
+        goes there.
         """
         endpoint = self._resolve(name, variant)
         reread = False
-        for number in range(1, self.attempts + 1):
+        number = 0  # tries that count against attempts
+        tries = 0
+        waited = 0.0  # cold-start backoff slept so far
+        cold_since: float | None = None
+        cold_waits = 0
+        while True:
+            number += 1
+            tries += 1
             started = self.clock()
             try:
-                return attempt(endpoint), number, self.clock() - started
+                result = attempt(endpoint)
+                cold = started - cold_since if cold_since is not None else 0.0
+                return result, tries, self.clock() - started, max(cold, waited)
             except LlmClientError:
                 raise
             except (boto_errors.ClientError, boto_errors.BotoCoreError) as caught:
@@ -199,13 +236,43 @@ class Client:
                 if fresh != endpoint:
                     endpoint = fresh
                     continue
-            if kind not in ("throttled", "cold") or number == self.attempts:
-                raise self._final(error, kind, endpoint, number)
+            if kind == "cold" and is_no_capacity(error) and isinstance(endpoint, SageMakerEndpoint) and endpoint.scale_to_zero:
+                budget = self._cold_start_budget(endpoint, cold_start_seconds)
+                if cold_since is None:
+                    cold_since = started
+                if waited >= budget:
+                    raise ColdStartError(
+                        f"endpoint {endpoint.name} (scale-to-zero, inference component "
+                        f"{endpoint.inference_component_name}) still has no copy running after waiting {waited:g} s "
+                        f"(its cold-start budget: {budget:g} s; last answer: {describe(error)}). A copy starts when a "
+                        "request finds none and takes several minutes: wait longer with cold_start_seconds= "
+                        "(smoke test: --cold-start-seconds), try again in a few minutes, or deploy without "
+                        "scale_to_zero if callers cannot wait"
+                    )
+                step = COLD_START_BACKOFF_SECONDS[min(cold_waits, len(COLD_START_BACKOFF_SECONDS) - 1)]
+                delay = min(step, budget - waited)
+                if self.log:
+                    self.log(
+                        f"{name}: no copy running (cold start from zero); waiting {delay:g} s ({waited:g} of {budget:g} s waited)"
+                    )
+                self.sleep(delay)
+                waited += delay
+                cold_waits += 1
+                number -= 1  # a cold start does not use up a try
+                continue
+            if kind not in ("throttled", "cold") or number >= self.attempts:
+                raise self._final(error, kind, endpoint, tries)
             delay = self.random() * min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (number - 1))
             if self.log:
                 self.log(f"{name}: {describe(error)}; retrying in {delay:.1f} s (try {number}/{self.attempts})")
             self.sleep(delay)
-        raise AssertionError("unreachable: attempts >= 1")
+
+    def _cold_start_budget(self, endpoint: SageMakerEndpoint, override: float | None) -> float:
+        if override is not None:
+            return override
+        if self.cold_start_seconds is not None:
+            return self.cold_start_seconds
+        return endpoint.expected_cold_start_seconds
 
     def _resolve(self, name: str, variant: str | None) -> Endpoint:
         endpoint = self.endpoint(name)
@@ -252,6 +319,7 @@ class Client:
         max_tokens: int | None = None,
         temperature: float | None = None,
         variant: str | None = None,
+        cold_start_seconds: float | None = None,
     ) -> Answer:
         """One answer from endpoint ``name``: a prompt string or OpenAI-style messages."""
         messages = messages_of(prompt, system)
@@ -261,7 +329,7 @@ class Client:
                 return (*self._sagemaker_invoke(endpoint, messages, max_tokens, temperature, variant), endpoint)
             return (*self._bedrock_invoke(endpoint, messages, max_tokens, temperature), endpoint)
 
-        (reply, served_by, endpoint), tries, seconds = self.call(name, attempt, variant)
+        (reply, served_by, endpoint), tries, seconds, cold = self.call_waiting(name, attempt, variant, cold_start_seconds)
         return Answer(
             text=reply.text,
             endpoint=name,
@@ -271,6 +339,7 @@ class Client:
             output_tokens=reply.output_tokens,
             latency_seconds=seconds,
             attempts=tries,
+            cold_start_seconds=cold,
         )
 
     def stream(
@@ -282,6 +351,7 @@ class Client:
         max_tokens: int | None = None,
         temperature: float | None = None,
         variant: str | None = None,
+        cold_start_seconds: float | None = None,
     ) -> Iterator[str]:
         """The answer's text as it is generated. Retries happen only before the first piece arrives."""
         messages = messages_of(prompt, system)
@@ -289,13 +359,13 @@ class Client:
         def attempt(endpoint: Endpoint) -> tuple[Endpoint, Any]:
             if isinstance(endpoint, SageMakerEndpoint):
                 request = sagemaker_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature, stream=True)
-                if variant:
+                if variant and not endpoint.scale_to_zero:
                     request["TargetVariant"] = variant
                 return endpoint, self.runtime(endpoint).invoke_endpoint_with_response_stream(**request)["Body"]
             request = bedrock_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature)
             return endpoint, self.runtime(endpoint).converse_stream(**request)["stream"]
 
-        (endpoint, events), _, _ = self.call(name, attempt, variant)
+        (endpoint, events), _, _, _ = self.call_waiting(name, attempt, variant, cold_start_seconds)
         yield from self.guard(stream_texts(endpoint, events), endpoint)
 
     def guard(self, items: Iterator[T], endpoint: Endpoint) -> Iterator[T]:
@@ -314,7 +384,7 @@ class Client:
         variant: str | None,
     ) -> tuple[wire.Reply, str]:
         request = sagemaker_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature)
-        if variant:
+        if variant and not endpoint.scale_to_zero:  # a component endpoint is called by component, never by variant
             request["TargetVariant"] = variant
         response = self.runtime(endpoint).invoke_endpoint(**request)
         body = json.loads(response["Body"].read())
@@ -389,12 +459,15 @@ def sagemaker_request(
             stream=stream,
             temperature=temperature,
         )
-    return {
+    request = {
         "EndpointName": endpoint.name,
         "ContentType": "application/json",
         "Accept": "application/json",
         "Body": json.dumps(body),
     }
+    if endpoint.inference_component_name:  # SageMaker requires it on an endpoint that hosts inference components
+        request["InferenceComponentName"] = endpoint.inference_component_name
+    return request
 
 
 def bedrock_request(
@@ -434,6 +507,11 @@ def describe(error: Exception) -> str:
         info = error.response.get("Error", {})
         return f"{info.get('Code', 'Error')}: {info.get('Message', '')}".rstrip(": ")
     return str(error)
+
+
+def is_no_capacity(error: Exception) -> bool:
+    """An inference component with no copy running ("... has no capacity to process this request")."""
+    return "no capacity" in describe(error).lower()
 
 
 def classify(error: Exception) -> str:

@@ -7,7 +7,10 @@ this module is the one reader. Schema version 2, a JSON object:
 - ``sagemaker``: ``variants``, a list of ``{variant_name, model_key, container, api, prompt_format, stop_sequences,
   max_input_tokens, max_total_tokens, latency_budget_seconds, tool_calling}``. ``api`` is ``messages`` when the
   serving container answers the OpenAI-style Chat Completions schema on /invocations (LMI/vLLM and TGI >= 1.4 do),
-  ``text`` when it only takes ``{"inputs": PROMPT}`` (the client then applies ``prompt_format``).
+  ``text`` when it only takes ``{"inputs": PROMPT}`` (the client then applies ``prompt_format``). A scale-to-zero
+  endpoint (an inference component) adds ``scale_to_zero: true``, ``inference_component_name`` (every runtime call
+  must name it: InferenceComponentName, never TargetVariant) and ``expected_cold_start_seconds``. Absent, the
+  endpoint is a plain variant endpoint (parameters written before scale-to-zero existed).
 - ``bedrock``: ``model_key``, ``model_id`` (what the client passes as Converse's ``modelId``: the inference profile id
   when the model is called through one, else the foundation model id), ``foundation_model_id``, optional
   ``inference_profile_id``, ``client_role_arn``, ``context_length``, ``latency_budget_seconds``.
@@ -66,6 +69,12 @@ class SageMakerEndpoint:
     region: str
     variants: tuple[Variant, ...]
     hosting: Literal["sagemaker"] = "sagemaker"
+    inference_component_name: str | None = None  # set: a scale-to-zero endpoint, called by component
+    expected_cold_start_seconds: float = 0.0  # how long a copy takes to start from zero (the parameter's)
+
+    @property
+    def scale_to_zero(self) -> bool:
+        return self.inference_component_name is not None
 
     @property
     def api(self) -> Api:
@@ -172,6 +181,14 @@ def parse_parameter(name: str, value: str) -> Endpoint:
         if not isinstance(variants, list) or not variants:
             raise ParameterSchemaError(f"{where}: 'variants' must be a non-empty list")
         parsed = tuple(_variant(_Fields(f"{where} variant {i}", v)) for i, v in enumerate(variants))
+        if data.get("scale_to_zero") is True:
+            return SageMakerEndpoint(
+                name=fields.text("endpoint_name"),
+                region=region,
+                variants=parsed,
+                inference_component_name=fields.text("inference_component_name"),
+                expected_cold_start_seconds=fields.number("expected_cold_start_seconds"),
+            )
         return SageMakerEndpoint(name=fields.text("endpoint_name"), region=region, variants=parsed)
     if hosting == "bedrock":
         # model_id is what Converse takes (the inference profile id when there is one); tolerate parameters that
