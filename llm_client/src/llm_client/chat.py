@@ -25,7 +25,7 @@ from langchain_aws import ChatBedrockConverse
 from langchain_aws.chat_models.sagemaker_endpoint import ChatModelContentHandler, ChatSagemakerEndpoint
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, UsageMetadata
 from langchain_core.messages.tool import tool_call, tool_call_chunk
 from langchain_core.messages.utils import convert_to_openai_messages
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -81,34 +81,27 @@ class ContainerContentHandler(ChatModelContentHandler):
         return ai_message(reply)
 
 
+def usage_metadata(input_tokens: int | None, output_tokens: int | None) -> UsageMetadata | None:
+    """LangChain's token usage, or None when the container did not report both counts."""
+    if input_tokens is None or output_tokens is None:
+        return None
+    return UsageMetadata(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens)
+
+
 def ai_message(reply: wire.Reply) -> AIMessage:
-    usage = None
-    if reply.input_tokens is not None and reply.output_tokens is not None:
-        usage = {
-            "input_tokens": reply.input_tokens,
-            "output_tokens": reply.output_tokens,
-            "total_tokens": reply.input_tokens + reply.output_tokens,
-        }
     return AIMessage(
         content=reply.text,
         tool_calls=[tool_call(name=c.name, args=c.arguments, id=c.id) for c in reply.tool_calls],
-        usage_metadata=usage,
+        usage_metadata=usage_metadata(reply.input_tokens, reply.output_tokens),
         response_metadata={"finish_reason": reply.finish_reason, "model_provider": "sagemaker"},
     )
 
 
 def ai_chunk(delta: wire.Delta) -> AIMessageChunk:
-    usage = None
-    if delta.input_tokens is not None and delta.output_tokens is not None:
-        usage = {
-            "input_tokens": delta.input_tokens,
-            "output_tokens": delta.output_tokens,
-            "total_tokens": delta.input_tokens + delta.output_tokens,
-        }
     return AIMessageChunk(
         content=delta.text,
         tool_call_chunks=[tool_call_chunk(name=c.name, args=c.arguments, id=c.id, index=c.index) for c in delta.tool_calls],
-        usage_metadata=usage,
+        usage_metadata=usage_metadata(delta.input_tokens, delta.output_tokens),
         response_metadata={"finish_reason": delta.finish_reason} if delta.finish_reason else {},
     )
 
