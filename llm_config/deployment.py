@@ -86,8 +86,13 @@ class DeploymentSpec:
 
     @property
     def component_name(self) -> str:
-        """The inference component's name (scale to zero): endpoint and model, so it says what it serves."""
-        return f"{self.endpoint_name}-{self.model.key}"
+        """The serving model's inference component (scale to zero): see ``component_name_of``."""
+        return self.component_name_of(self.model.key)
+
+    def component_name_of(self, model_key: str) -> str:
+        """A model's inference component name on this endpoint (scale to zero): endpoint and model, so it says what
+        it serves, and each model of a migration gets its own."""
+        return component_name(self.endpoint_name, model_key)
 
     @property
     def stack_name(self) -> str:
@@ -272,27 +277,46 @@ def _scale_to_zero(
     if not (value or at_zero):
         return False
     if len(models) > 1:
-        raise ConfigError(
-            *where("candidate"),
-            "a scale-to-zero endpoint serves one inference component; migrations between components are not built yet",
-            "deploy the new model as its own scale-to-zero endpoint (-c endpoint=NEW-NAME) and move clients through"
-            " its parameter (docs/scale-to-zero.md)",
-        )
+        _check_components_share_instances(models, where, endpoint)
     if guardrails != Guardrails():
         raise ConfigError(
             *where("guardrails"),
             "blue/green guardrails update endpoint variants; a scale-to-zero endpoint updates its component in place",
             "drop guardrails, or drop scale_to_zero",
         )
-    name = f"{endpoint}-{models[0].key}"
+    longest = max((m.key for m in models), key=len)
+    name = component_name(endpoint, longest)
     if len(name) > MAX_COMPONENT_NAME:
         raise ConfigError(
             *where("endpoint"),
             f"the inference component's name {name!r} (endpoint-model) is longer than SageMaker's"
             f" {MAX_COMPONENT_NAME} characters",
-            f"use an endpoint name of at most {MAX_COMPONENT_NAME - len(models[0].key) - 1} characters",
+            f"use an endpoint name of at most {MAX_COMPONENT_NAME - len(longest) - 1} characters",
         )
     return True
+
+
+def component_name(endpoint_name: str, model_key: str) -> str:
+    return f"{endpoint_name}-{model_key}"
+
+
+def _check_components_share_instances(models: list[SageMakerModelConfig], where: Where, endpoint: str) -> None:
+    """A migration on a scale-to-zero endpoint runs both models as inference components on the endpoint's one
+    variant, so on one instance type: the serving model's. The candidate's config must name the same type, so that
+    no phase (the split, the shift, the retire that leaves only the candidate) changes the endpoint's instances.
+    Changing the instance type under live components is an endpoint replacement, which no deploy does unasked."""
+    model, candidate = models
+    if candidate.instance.type != model.instance.type:
+        raise ConfigError(
+            *where("candidate"),
+            f"{candidate.key} runs on {candidate.instance.type} (model_configs/{candidate.key}.yaml) but endpoint "
+            f"{endpoint}'s inference components share its {model.instance.type} instances ({model.key}'s instance"
+            " type): a scale-to-zero migration keeps the endpoint's instance type",
+            f"deploy {candidate.key} as its own scale-to-zero endpoint (-c endpoint={endpoint}-next -c model="
+            f"{candidate.key} -c scale_to_zero=true) and move clients through its parameter (docs/scale-to-zero.md"
+            f"#migrations-between-components), or use a config of {candidate.key} with instance.type"
+            f" {model.instance.type} if it fits there",
+        )
 
 
 def _percent(value: Any, location: tuple[str, str | None]) -> int:

@@ -26,6 +26,20 @@ class ComponentMetrics(VariantMetrics):
 
     component_name: str = ""
 
+    @property
+    def series(self) -> str:
+        """The component: two components of a migration share the endpoint's one variant."""
+        return self.component_name
+
+    @property
+    def subject(self) -> str:
+        return f"SageMaker endpoint {self.endpoint_name}, inference component {self.component_name}"
+
+    @property
+    def alarm_prefix(self) -> str:
+        """The component's name, which already starts with the endpoint's."""
+        return self.component_name
+
     def metric(
         self, metric_name: str, *, namespace: str, statistic: str, period: Duration, label: str | None = None
     ) -> cloudwatch.Metric:

@@ -20,19 +20,19 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from llm_config.operations import COMPONENT_SCALABLE_DIMENSION, ScalingSettings, component_resource_id
 from llm_constructs.component_metrics import ComponentMetrics
 from llm_constructs.endpoint_scaling import SERVICE_LINKED_ROLE
-from llm_constructs.sagemaker_llm_endpoint import SageMakerLlmEndpoint
 
 # One wake-up at a time: a cold start takes minutes, and each step adds a copy.
 WAKE_COOLDOWN = Duration.minutes(5)
 
 
 class ComponentScaling(Construct):
-    """Scale the endpoint's inference component between 0 and ``max_copies`` copies.
+    """Scale one inference component (``component``, named in ``metrics``) between 0 and ``max_copies`` copies.
 
     Children: ``Target``, ``TargetTracking``, ``WakeFromZero`` (+ alarm ``WakeAlarm``), ``ScaleInToZero``
     (+ alarm ``IdleAlarm``). The target depends on the component: Application Auto Scaling cannot register a
@@ -45,15 +45,12 @@ class ComponentScaling(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        endpoint: SageMakerLlmEndpoint,
+        component: sagemaker.CfnInferenceComponent,
         metrics: ComponentMetrics,
         settings: ScalingSettings,
         max_copies: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        component = endpoint.component
-        if component is None:
-            raise ValueError(f"endpoint {endpoint.endpoint_name} has no inference component to scale")
         name = metrics.component_name
         self.target = appscaling.ScalableTarget(
             self,

@@ -27,7 +27,8 @@ class VariantAlarms(Construct):
 
     Attributes (and child IDs): ``latency`` (LatencyP90), ``server_errors`` (ServerErrors),
     ``client_error_rate`` (ClientErrorRate), ``gpu_memory`` (GpuMemory), ``disk`` (Disk), ``idle`` (Idle);
-    ``alarms`` lists all six. Alarm names are ``<endpoint>-<variant>-<what>``, so notifications say where.
+    ``alarms`` lists them. Alarm names are ``<endpoint>-<variant>-<what>`` (an inference component's:
+    ``<component>-<what>``), so notifications say where.
     Every alarm notifies ``topic`` when it fires and when it recovers.
     """
 
@@ -41,8 +42,11 @@ class VariantAlarms(Construct):
         latency_threshold_seconds: float,
         topic: AlarmTopic,
         watch_idle: bool = True,
+        watch_instances: bool = True,
     ) -> None:
-        """``watch_idle=False`` leaves out the Idle alarm: an endpoint that scales to zero pays nothing while idle."""
+        """``watch_idle=False`` leaves out the Idle alarm: an endpoint that scales to zero pays nothing while idle.
+        ``watch_instances=False`` leaves out the instance alarms (GPU memory, disk): the second inference component
+        of a migration shares the first one's instances, which that one's alarms already watch."""
         super().__init__(scope, construct_id)
         self._metrics = metrics
         self._topic = topic
@@ -88,6 +92,33 @@ class VariantAlarms(Construct):
             "in each of the last three 5-minute periods",
             anchor="4xx-error-rate",
         )
+        self.alarms = [self.latency, self.server_errors, self.client_error_rate]
+        if watch_instances:
+            self.alarms += self._instance_alarms(settings)
+        self.idle: cloudwatch.Alarm | None = None
+        if watch_idle:
+            self.idle = self._alarm(
+                "Idle",
+                "idle",
+                metrics.metric_invocations(period=Duration.hours(1)),
+                threshold=1,
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                periods=settings.idle_hours,
+                datapoints=settings.idle_hours,
+                # SageMaker publishes no Invocations data point in an hour without requests, so missing data IS
+                # the idle signal. A variant endpoint's instances always run (min_instances >= 1; scale to zero is
+                # the component endpoint's, which has no Idle alarm), so every idle hour is a billed GPU hour.
+                missing=cloudwatch.TreatMissingData.BREACHING,
+                description=f"no invocations for {settings.idle_hours} hours while at least one instance runs: "
+                "paying for idle GPUs",
+                anchor="idle",
+            )
+        if self.idle is not None:
+            self.alarms.append(self.idle)
+
+    def _instance_alarms(self, settings: AlarmSettings) -> list[cloudwatch.Alarm]:
+        """GPU memory and disk of the instances (attributes ``gpu_memory`` and ``disk``)."""
+        metrics = self._metrics
         self.gpu_memory = self._alarm(
             "GpuMemory",
             "gpu-memory",
@@ -115,27 +146,7 @@ class VariantAlarms(Construct):
             description=f"disk above {settings.disk_utilization_percent:g}% on the fullest instance, for 15 minutes",
             anchor="disk",
         )
-        self.idle: cloudwatch.Alarm | None = None
-        if watch_idle:
-            self.idle = self._alarm(
-                "Idle",
-                "idle",
-                metrics.metric_invocations(period=Duration.hours(1)),
-                threshold=1,
-                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                periods=settings.idle_hours,
-                datapoints=settings.idle_hours,
-                # SageMaker publishes no Invocations data point in an hour without requests, so missing data IS
-                # the idle signal. A variant endpoint's instances always run (min_instances >= 1; scale to zero is
-                # the component endpoint's, which has no Idle alarm), so every idle hour is a billed GPU hour.
-                missing=cloudwatch.TreatMissingData.BREACHING,
-                description=f"no invocations for {settings.idle_hours} hours while at least one instance runs: "
-                "paying for idle GPUs",
-                anchor="idle",
-            )
-        self.alarms = [self.latency, self.server_errors, self.client_error_rate, self.gpu_memory, self.disk]
-        if self.idle is not None:
-            self.alarms.append(self.idle)
+        return [self.gpu_memory, self.disk]
 
     def _alarm(
         self,
@@ -155,9 +166,8 @@ class VariantAlarms(Construct):
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
-            alarm_name=f"{metrics.endpoint_name}-{metrics.variant_name}-{suffix}",
-            alarm_description=f"SageMaker endpoint {metrics.endpoint_name}, variant {metrics.variant_name}: {description}. "
-            f"Why and how to tune: {RUNBOOK}#{anchor}",
+            alarm_name=f"{metrics.alarm_prefix}-{suffix}",
+            alarm_description=f"{metrics.subject}: {description}. Why and how to tune: {RUNBOOK}#{anchor}",
             metric=metric,
             threshold=threshold,
             comparison_operator=comparison,

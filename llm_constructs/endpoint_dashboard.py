@@ -17,7 +17,8 @@ HEIGHT = 6
 class EndpointDashboard(Construct):
     """Child ``Dashboard`` named ``dashboard_name`` (dashboard names are account-wide: include the region).
 
-    One line per variant in every graph. Latency is shown in milliseconds (SageMaker publishes microseconds)
+    One line per variant (or inference component) in every graph; instance graphs one per endpoint variant.
+    Latency is shown in milliseconds (SageMaker publishes microseconds)
     with each variant's latency threshold as a horizontal line; GPU figures are percent of all the
     instance's GPUs; instance count is derived from instance metrics and the hourly cost from the instance
     count times the catalogue's on-demand price (an estimate: no discounts, no storage or data transfer).
@@ -36,6 +37,7 @@ class EndpointDashboard(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         minute = Duration.minutes(1)
+        instances = _one_per_variant(variants)
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -51,7 +53,7 @@ class EndpointDashboard(Construct):
                         [v.metric_model_latency_ms(statistic=s, period=minute) for v in variants for s in ("p50", "p90", "p99")],
                         annotations=[
                             cloudwatch.HorizontalAnnotation(
-                                value=latency_threshold_seconds[v.variant_name] * 1000, label=f"{v.variant_name} alarm"
+                                value=latency_threshold_seconds[v.series] * 1000, label=f"{v.series} alarm"
                             )
                             for v in variants
                         ],
@@ -70,28 +72,28 @@ class EndpointDashboard(Construct):
                     self._graph(
                         "GPU utilization",
                         "% of all GPUs",
-                        [v.metric_gpu_utilization_percent(period=minute) for v in variants],
+                        [v.metric_gpu_utilization_percent(period=minute) for v in instances],
                         percent=True,
                     ),
                     self._graph(
                         "GPU memory (fullest instance)",
                         "% of all GPUs",
-                        [v.metric_gpu_memory_utilization_percent(period=minute) for v in variants],
+                        [v.metric_gpu_memory_utilization_percent(period=minute) for v in instances],
                         percent=True,
                     ),
                     self._graph(
                         "Disk (fullest instance)",
                         "%",
-                        [v.metric_disk_utilization_percent(period=minute) for v in variants],
+                        [v.metric_disk_utilization_percent(period=minute) for v in instances],
                         percent=True,
                     ),
                 ],
                 [
-                    self._graph("Instances in service", "instances", [v.metric_instance_count(period=minute) for v in variants]),
+                    self._graph("Instances in service", "instances", [v.metric_instance_count(period=minute) for v in instances]),
                     self._graph(
                         "Estimated cost (on-demand)",
                         "USD per hour",
-                        [v.metric_hourly_cost_usd(period=minute) for v in variants],
+                        [v.metric_hourly_cost_usd(period=minute) for v in instances],
                         stacked=True,
                     ),
                 ],
@@ -118,3 +120,12 @@ class EndpointDashboard(Construct):
             width=WIDTH,
             height=HEIGHT,
         )
+
+
+def _one_per_variant(variants: Sequence[VariantMetrics]) -> list[VariantMetrics]:
+    """The first metrics of each endpoint variant: the inference components of a migration share one variant's
+    instances, which the instance graphs show once."""
+    seen: dict[tuple[str, str], VariantMetrics] = {}
+    for metrics in variants:
+        seen.setdefault((metrics.endpoint_name, metrics.variant_name), metrics)
+    return list(seen.values())

@@ -35,6 +35,21 @@ class VariantMetrics:
     gpus: int
     hourly_usd: float
 
+    @property
+    def series(self) -> str:
+        """What these metrics are of, in labels, metric-math ids and alarm names: the variant."""
+        return self.variant_name
+
+    @property
+    def subject(self) -> str:
+        """What these metrics are of, in words for alarm descriptions."""
+        return f"SageMaker endpoint {self.endpoint_name}, variant {self.variant_name}"
+
+    @property
+    def alarm_prefix(self) -> str:
+        """Alarm names start with it (``<endpoint>-<variant>``), so notifications say where."""
+        return f"{self.endpoint_name}-{self.variant_name}"
+
     def metric(
         self, metric_name: str, *, namespace: str, statistic: str, period: Duration, label: str | None = None
     ) -> cloudwatch.Metric:
@@ -45,7 +60,7 @@ class VariantMetrics:
             dimensions_map={"EndpointName": self.endpoint_name, "VariantName": self.variant_name},
             statistic=statistic,
             period=period,
-            label=label or f"{self.variant_name} {metric_name}",
+            label=label or f"{self.series} {metric_name}",
         )
 
     def metric_invocations(self, *, period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
@@ -59,7 +74,7 @@ class VariantMetrics:
             namespace=INVOCATION_NAMESPACE,
             statistic=statistic,
             period=period,
-            label=f"{self.variant_name} ModelLatency {statistic} (µs)",
+            label=f"{self.series} ModelLatency {statistic} (µs)",
         )
 
     def metric_model_latency_ms(self, *, statistic: str = "p90", period: Duration = ONE_MINUTE) -> cloudwatch.MathExpression:
@@ -111,7 +126,7 @@ class VariantMetrics:
             namespace=INSTANCE_NAMESPACE,
             statistic=statistic,
             period=period,
-            label=f"{self.variant_name} disk (%)",
+            label=f"{self.series} disk (%)",
         )
 
     def metric_instance_samples(self, *, period: Duration = ONE_MINUTE) -> cloudwatch.Metric:
@@ -132,7 +147,7 @@ class VariantMetrics:
 
     def _id(self, word: str) -> str:
         """A metric-math id unique to this variant: graphs and alarms may combine several variants."""
-        return f"{word}_{re.sub('[^a-z0-9]', '_', self.variant_name.lower())}"
+        return f"{word}_{re.sub('[^a-z0-9]', '_', self.series.lower())}"
 
     def _math(self, template: str, label: str, period: Duration, **metrics: cloudwatch.IMetric) -> cloudwatch.MathExpression:
         """Metric math over ``metrics``: ``{name}`` in ``template`` becomes that metric's variant-unique id."""
@@ -140,7 +155,7 @@ class VariantMetrics:
         return cloudwatch.MathExpression(
             expression=template.format(**ids),
             using_metrics={ids[name]: metric for name, metric in metrics.items()},
-            label=f"{self.variant_name} {label}",
+            label=f"{self.series} {label}",
             period=period,
         )
 

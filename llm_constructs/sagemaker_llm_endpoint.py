@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,22 +50,30 @@ class EndpointVariant:
     autoscaled: bool = True
 
 
-# The one variant of a scale-to-zero endpoint: it holds instances, not a model; the inference component holds the model.
+# The one variant of a scale-to-zero endpoint: it holds instances, not a model; the inference components hold the models.
 COMPONENT_VARIANT = "AllTraffic"
 
 
 @dataclass(frozen=True)
-class ScaleToZero:
-    """Serve the (one) variant's model as inference component ``component_name`` on an endpoint whose instances
-    scale between 0 and ``max_instances``, each holding ``shape.copies_per_instance`` copies."""
+class InferenceComponentPlan:
+    """One model served as inference component ``name``: what one copy needs, and at most ``max_copies`` copies."""
 
-    component_name: str
+    name: str
     shape: ComponentShape
-    max_instances: int
+    max_copies: int
 
-    @property
-    def max_copies(self) -> int:
-        return self.max_instances * self.shape.copies_per_instance
+
+@dataclass(frozen=True)
+class ScaleToZero:
+    """Serve each variant's model as an inference component (``components``, by variant name) on an endpoint whose
+    instances, of the first variant's instance type, scale between 0 and ``max_instances``.
+
+    Two components share the instances during a migration; a variant with ``autoscaled=False`` is a drained
+    component: 0 copies (it holds no instance) and no scaling, so that a later deploy may remove it.
+    """
+
+    max_instances: int
+    components: Mapping[str, InferenceComponentPlan]
 
 
 class SageMakerLlmEndpoint(Construct):
@@ -101,13 +109,15 @@ class SageMakerLlmEndpoint(Construct):
         self.variants = tuple(variants)
         self.scale_to_zero = scale_to_zero
         self.execution_role = self._execution_role()
-        self.component: sagemaker.CfnInferenceComponent | None = None
+        self.components: dict[str, sagemaker.CfnInferenceComponent] = {}
         if scale_to_zero is not None:
-            if len(self.variants) != 1:
-                raise ValueError("a scale-to-zero endpoint serves exactly one model")
-            variant = self.variants[0]
-            self.models = {variant.name: self._model(variant, gpus=scale_to_zero.shape.accelerators)}
-            self._component_endpoint(variant, scale_to_zero)
+            missing = [v.name for v in self.variants if v.name not in scale_to_zero.components]
+            if missing:
+                raise ValueError(f"scale_to_zero plans no inference component for variant {missing[0]}")
+            self.models = {
+                v.name: self._model(v, gpus=scale_to_zero.components[v.name].shape.accelerators) for v in self.variants
+            }
+            self._component_endpoint(scale_to_zero)
             return
         self.models = {variant.name: self._model(variant) for variant in self.variants}
         self.endpoint_config = sagemaker.CfnEndpointConfig(
@@ -182,10 +192,8 @@ class SageMakerLlmEndpoint(Construct):
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` call InvokeEndpoint and InvokeEndpointWithResponseStream on this endpoint only (and on
-        its inference component, which a scale-to-zero endpoint's callers name)."""
-        arns = [self.endpoint_arn]
-        if self.component is not None:
-            arns.append(self.component.attr_inference_component_arn)
+        its inference components, which a scale-to-zero endpoint's callers name)."""
+        arns = [self.endpoint_arn, *(component.attr_inference_component_arn for component in self.components.values())]
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
@@ -215,16 +223,17 @@ class SageMakerLlmEndpoint(Construct):
             "AWS encrypts at rest with a hardware module on the instance.",
         )
 
-    def _component_endpoint(self, variant: EndpointVariant, plan: ScaleToZero) -> None:
-        """The endpoint config, endpoint and inference component of a scale-to-zero endpoint.
+    def _component_endpoint(self, plan: ScaleToZero) -> None:
+        """The endpoint config, endpoint and inference components of a scale-to-zero endpoint.
 
         The endpoint's construct ID (``ComponentEndpoint``) differs from a variant endpoint's (``Endpoint``) while
         the name stays: switching one kind to the other under one name must create a second endpoint of that
         name before the first is deleted, which SageMaker refuses, so the update rolls back and the live endpoint
-        stays (docs/scale-to-zero.md). The component depends on the endpoint, so CloudFormation deletes the
-        component first on destroy (deleting an endpoint does not delete its components).
+        stays (docs/scale-to-zero.md). Each component (``InferenceComponent<variant>``) depends on the endpoint, so
+        CloudFormation deletes the components first on destroy (deleting an endpoint does not delete them).
         """
-        settings = variant.model.instance
+        host = self.variants[0]  # the serving model sets the instances; a candidate shares them
+        settings = host.model.instance
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
@@ -236,7 +245,7 @@ class SageMakerLlmEndpoint(Construct):
                     # The first copy needs an instance: a component cannot be created with 0 copies.
                     initial_instance_count=1,
                     # As for a model variant: the host's NVIDIA driver must support the image's CUDA version.
-                    inference_ami_version=variant.image.inference_ami_version,
+                    inference_ami_version=host.image.inference_ami_version,
                     managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
                         status="ENABLED", min_instance_count=0, max_instance_count=plan.max_instances
                     ),
@@ -253,10 +262,15 @@ class SageMakerLlmEndpoint(Construct):
             endpoint_name=self.endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
         )
-        self.component = sagemaker.CfnInferenceComponent(
+        for variant in self.variants:
+            self.components[variant.name] = self._component(variant, plan.components[variant.name])
+
+    def _component(self, variant: EndpointVariant, plan: InferenceComponentPlan) -> sagemaker.CfnInferenceComponent:
+        settings = variant.model.instance
+        return sagemaker.CfnInferenceComponent(
             self,
-            "InferenceComponent",
-            inference_component_name=plan.component_name,
+            f"InferenceComponent{variant.name}",
+            inference_component_name=plan.name,
             endpoint_name=self.endpoint.attr_endpoint_name,
             variant_name=COMPONENT_VARIANT,
             specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
@@ -270,8 +284,12 @@ class SageMakerLlmEndpoint(Construct):
                     model_data_download_timeout_in_seconds=settings.model_data_download_timeout_seconds,
                 ),
             ),
-            # Application Auto Scaling owns the count after creation (and takes it to 0 when idle).
-            runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(copy_count=1),
+            # Created with 1 copy (SageMaker refuses 0 at creation); Application Auto Scaling owns the count after
+            # that and takes it to 0 when idle. A drained component is set to 0 copies: it frees its instances
+            # until the deploy that removes it.
+            runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(
+                copy_count=1 if variant.autoscaled else 0
+            ),
         )
 
     def _model(self, variant: EndpointVariant, gpus: int | None = None) -> sagemaker.CfnModel:

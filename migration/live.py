@@ -1,16 +1,24 @@
-"""Read an endpoint's live state with boto3 (DescribeEndpoint, DescribeEndpointConfig, DescribeScalableTargets).
+"""Read an endpoint's live state with boto3 (DescribeEndpoint, DescribeEndpointConfig, DescribeScalableTargets, and
+for a scale-to-zero endpoint ListInferenceComponents and DescribeInferenceComponent).
 
-Read-only; needs sagemaker:DescribeEndpoint, sagemaker:DescribeEndpointConfig and
-application-autoscaling:DescribeScalableTargets. Tests use botocore's Stubber: nothing here runs in CI against AWS.
+Read-only; needs sagemaker:DescribeEndpoint, sagemaker:DescribeEndpointConfig, sagemaker:ListInferenceComponents,
+sagemaker:DescribeInferenceComponent and application-autoscaling:DescribeScalableTargets. Tests use botocore's
+Stubber: nothing here runs in CI against AWS.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from llm_config.operations import SCALABLE_DIMENSION, scalable_resource_id
+from llm_config.operations import (
+    COMPONENT_SCALABLE_DIMENSION,
+    SCALABLE_DIMENSION,
+    component_resource_id,
+    scalable_resource_id,
+)
 from migration.sequence import EndpointState, VariantState
 
 
@@ -31,6 +39,9 @@ def read_live_endpoint(endpoint_name: str, sagemaker: Any, autoscaling: Any) -> 
             return LiveEndpoint(None, None)
         raise
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    if not any("ModelName" in v for v in config["ProductionVariants"]):
+        # Variants without a model: the endpoint hosts inference components (scale to zero).
+        return LiveEndpoint(_component_state(endpoint_name, config, sagemaker, autoscaling), endpoint["EndpointStatus"])
     instance_types = {v["VariantName"]: v.get("InstanceType", "serverless") for v in config["ProductionVariants"]}
     variants = endpoint.get("ProductionVariants", [])
     targets = autoscaling.describe_scalable_targets(
@@ -51,3 +62,33 @@ def read_live_endpoint(endpoint_name: str, sagemaker: Any, autoscaling: Any) -> 
         for v in variants
     }
     return LiveEndpoint(state, endpoint["EndpointStatus"])
+
+
+def _component_state(endpoint_name: str, config: dict[str, Any], sagemaker: Any, autoscaling: Any) -> EndpointState:
+    """The components by model key (their names are ``<endpoint>-<model key>``), oldest first: the serving model,
+    then the candidate. Copy counts as SageMaker reports them. SageMaker knows no traffic weights between
+    components (clients apply the parameter's), so ``weight_percent`` is NaN: unknown here."""
+    instance_type = config["ProductionVariants"][0].get("InstanceType", "unknown")
+    summaries = sagemaker.list_inference_components(EndpointNameEquals=endpoint_name, MaxResults=100)
+    names = [c["InferenceComponentName"] for c in sorted(summaries["InferenceComponents"], key=lambda c: c["CreationTime"])]
+    if not names:
+        return {}
+    targets = autoscaling.describe_scalable_targets(
+        ServiceNamespace="sagemaker",
+        ResourceIds=[component_resource_id(name) for name in names],
+        ScalableDimension=COMPONENT_SCALABLE_DIMENSION,
+    )["ScalableTargets"]
+    scaled = {target["ResourceId"].split("/", 1)[-1] for target in targets}
+    state = {}
+    for name in names:
+        runtime = sagemaker.describe_inference_component(InferenceComponentName=name).get("RuntimeConfig", {})
+        key = name.removeprefix(f"{endpoint_name}-")
+        state[key] = VariantState(
+            name=key,
+            instance_type=instance_type,
+            weight_percent=math.nan,
+            instance_count=runtime.get("CurrentCopyCount", runtime.get("DesiredCopyCount", 0)),
+            autoscaled=name in scaled,
+            component=name,
+        )
+    return state

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import subprocess
 import sys
@@ -26,7 +27,15 @@ from llm_config.context_keys import check_context_keys
 from llm_config.deployment import CONTEXT_KEYS, FLAGS_SOURCE, MIGRATION_FIELDS, DeploymentSpec, deployment_from_context
 from migration.live import LiveEndpoint, read_live_endpoint
 from migration.preflight import preflight
-from migration.sequence import EndpointState, Finding, check_transition, hourly_usd, state_after, state_from_spec
+from migration.sequence import (
+    EndpointState,
+    Finding,
+    VariantState,
+    check_transition,
+    hourly_usd,
+    state_after,
+    state_from_spec,
+)
 
 Clients = Callable[[str], tuple[Any, Any]]  # region -> (sagemaker client, application-autoscaling client)
 AwsClients = Callable[[str, str | None], Callable[[str], Any]]  # (region, role ARN) -> service name -> client
@@ -220,16 +229,10 @@ def render(
     spec: DeploymentSpec, registry: ModelRegistry, before: EndpointState | None, source: str | None, findings: list[Finding]
 ) -> str:
     lines = [f"endpoint {spec.endpoint_name} ({spec.region}, stack {spec.stack_name}) from {spec.source}: phase {spec.phase}"]
-    lines.append(f"  {'variant':<16}{'instance':<20}{'weight':>7}  autoscaling")
-    for plan in spec.variants:
-        scaling = (
-            f"{plan.model.scaling.min_instances}-{plan.model.scaling.max_instances} instances"
-            if plan.autoscaled
-            else "none (drained)"
-        )
-        instances = f"{plan.model.instance.initial_count} x {plan.model.instance.type}"
-        lines.append(f"  {plan.name:<16}{instances:<20}{plan.weight:>6}%  {scaling}")
-    if spec.uses_guardrails:
+    lines += _component_lines(spec) if spec.scale_to_zero else _variant_lines(spec)
+    if spec.scale_to_zero:
+        lines.append("guardrails: none (a scale-to-zero endpoint's inference components update in place)")
+    elif spec.uses_guardrails:
         g = spec.guardrails
         lines.append(
             f"guardrails: blue/green {g.traffic_routing}, {g.wait_interval_seconds} s baking, old fleet kept "
@@ -250,7 +253,8 @@ def render(
         lines += [f"  {_describe(v)}" for v in (before or {}).values()] or ["  no endpoint"]
         lines.append("this deploy:")
         lines += [f"  {change}" for change in _changes(before or {}, after)] or ["  no variant changes (config only)"]
-        lines.append(f"cost: {_cost(hourly_usd(before or {}, registry))} -> {_cost(hourly_usd(after, registry))}")
+        label = "cost while every copy runs (scales to zero: $0 while idle)" if spec.scale_to_zero else "cost"
+        lines.append(f"{label}: {_cost(hourly_usd(before or {}, registry))} -> {_cost(hourly_usd(after, registry))}")
     lines += [f"{f.severity.upper()}: {f.message}" for f in findings] or (["check: safe"] if source else [])
     if before is not None and any(f.severity == "error" for f in findings):
         # The refused deploy never happens: what may follow is what may follow the endpoint as it is.
@@ -263,9 +267,33 @@ def render(
     return "\n".join(lines)
 
 
+def _variant_lines(spec: DeploymentSpec) -> list[str]:
+    lines = [f"  {'variant':<16}{'instance':<20}{'weight':>7}  autoscaling"]
+    for plan in spec.variants:
+        scaling = (
+            f"{plan.model.scaling.min_instances}-{plan.model.scaling.max_instances} instances"
+            if plan.autoscaled
+            else "none (drained)"
+        )
+        instances = f"{plan.model.instance.initial_count} x {plan.model.instance.type}"
+        lines.append(f"  {plan.name:<16}{instances:<20}{plan.weight:>6}%  {scaling}")
+    return lines
+
+
+def _component_lines(spec: DeploymentSpec) -> list[str]:
+    host = spec.variants[0].model.instance.type
+    lines = [f"  {'inference component':<32}{'weight':>7}  copies (on {host}, scaling to zero)"]
+    for plan in spec.variants:
+        copies = "autoscaled, 0 when idle" if plan.autoscaled else "0 (drained)"
+        lines.append(f"  {spec.component_name_of(plan.name):<32}{plan.weight:>6}%  {copies}")
+    return lines
+
+
 def steps_from_state(before: EndpointState, spec: DeploymentSpec, registry: ModelRegistry) -> list[tuple[str, str]]:
     """The next steps of the phase ``before`` is in (its variants are model keys), for the endpoint of ``spec``."""
     flags = {"endpoint": spec.endpoint_name, "region": spec.region}
+    if any(v.component for v in before.values()):
+        flags["scale_to_zero"] = "true"  # the endpoint's kind, which every deploy must keep
     names = list(before)
     try:
         if len(names) == 1:
@@ -278,16 +306,22 @@ def steps_from_state(before: EndpointState, spec: DeploymentSpec, registry: Mode
             return [("start a migration (split)", f"npx cdk deploy {command}")]
         if len(names) == 2:
             model, other = names  # the endpoint config lists the serving model's variant first, then the candidate
-            context = {**flags, "model": model, "candidate": other, "candidate_weight": f"{before[other].weight_percent:.0f}"}
+            weight = before[other].weight_percent  # NaN on a component endpoint: the weights are the parameter's
+            share = "10" if math.isnan(weight) else f"{weight:.0f}"
+            context = {**flags, "model": model, "candidate": other, "candidate_weight": share}
             return next_steps(deployment_from_context(context.get, {}, registry))
     except ConfigError:  # a variant that is not one of our model keys: no command to suggest
         return []
     return []
 
 
-def _describe(v: Any) -> str:
+def _describe(v: VariantState) -> str:
     scaling = "autoscaled" if v.autoscaled else "not autoscaled"
-    return f"{v.name}: {v.instance_count} x {v.instance_type}, {v.weight_percent:g}% of traffic, {scaling}"
+    share = "traffic share: the client parameter's" if math.isnan(v.weight_percent) else f"{v.weight_percent:g}% of traffic"
+    if v.component:
+        copies = f"{v.instance_count} cop{'y' if v.instance_count == 1 else 'ies'}"
+        return f"{v.name}: inference component {v.component}, {copies} on {v.instance_type}, {share}, {scaling}"
+    return f"{v.name}: {v.instance_count} x {v.instance_type}, {share}, {scaling}"
 
 
 def _changes(before: EndpointState, after: EndpointState) -> list[str]:
@@ -299,7 +333,9 @@ def _changes(before: EndpointState, after: EndpointState) -> list[str]:
         elif new is None:
             changes.append(f"removes {name}")
         elif old is not None:
-            if old.weight_percent != new.weight_percent:
+            if math.isnan(old.weight_percent):
+                changes.append(f"{name}: weight {new.weight_percent:g}% (published in the client parameter)")
+            elif old.weight_percent != new.weight_percent:
                 changes.append(f"{name}: weight {old.weight_percent:g}% -> {new.weight_percent:g}%")
             if old.instance_type != new.instance_type:
                 changes.append(f"{name}: instance type {old.instance_type} -> {new.instance_type}")
@@ -326,8 +362,11 @@ def next_steps(spec: DeploymentSpec) -> list[tuple[str, str]]:
             fields = ", ".join(f"{key}: {value}" for key, value in flags.items())
             removal = f" and remove {', '.join(dropped)}" if dropped else ""
             return f"in {spec.source} set {fields}{removal}; then npx cdk deploy -c deployment={spec.source}"
-        # The region too: the next deploy must reach this stack whatever CDK_DEFAULT_REGION says then.
+        # The region too: the next deploy must reach this stack whatever CDK_DEFAULT_REGION says then; and the
+        # endpoint's kind, which a deploy must keep.
         flags = {"endpoint": spec.endpoint_name, "region": spec.region, **flags}
+        if spec.scale_to_zero:
+            flags["scale_to_zero"] = "true"
         return "npx cdk deploy " + " ".join(f"-c {key}={value}" for key, value in flags.items())
 
     model, candidate = spec.model.key, spec.candidate.key if spec.candidate else None

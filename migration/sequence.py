@@ -7,11 +7,20 @@ The rules (docs/migrations.md explains each):
    variant first (weight 0: the stack drops its scaling), then remove it.
 2. A deploy that carries the blue/green DeploymentConfig keeps the variant names, which SageMaker's guardrails
    require: a candidate enters with a split (0 < weight < 100), a variant leaves with `retire`.
+
+On a scale-to-zero endpoint the models are inference components (docs/scale-to-zero.md), and:
+
+3. An endpoint keeps its kind: a deploy never switches it between variants and components under one name (that is a
+   new endpoint, and the update would have to replace the live one).
+4. A component leaves only drained (weight 0: no scaling target, 0 copies): clients read the weights from the
+   parameter (cached up to a minute), so a component still in the weights may still get requests. It enters with a
+   split, never at 0 copies (SageMaker refuses to create a component with none).
+5. The components share the endpoint's instances, whose type no deploy changes under them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llm_config import ModelRegistry
 from llm_config.deployment import DeploymentSpec
@@ -24,8 +33,13 @@ class VariantState:
     name: str
     instance_type: str
     weight_percent: float
-    instance_count: int
+    instance_count: int  # instances of a variant; copies of an inference component
     autoscaled: bool
+    component: str | None = None  # the inference component serving the model (scale to zero); None: a variant
+
+    @property
+    def kind(self) -> str:
+        return "inference component" if self.component else "variant"
 
 
 EndpointState = dict[str, VariantState]
@@ -38,7 +52,15 @@ class Finding:
 
 
 def state_from_spec(spec: DeploymentSpec) -> EndpointState:
-    """What an endpoint looks like after deploying ``spec``, before any scaling (initial instance counts)."""
+    """What an endpoint looks like after deploying ``spec``, before any scaling (initial instance or copy counts)."""
+    if spec.scale_to_zero:  # every component on the serving model's instances; one copy each, none when drained
+        host = spec.variants[0].model.instance.type
+        return {
+            plan.name: VariantState(
+                plan.name, host, float(plan.weight), int(plan.autoscaled), plan.autoscaled, spec.component_name_of(plan.name)
+            )
+            for plan in spec.variants
+        }
     return {
         plan.name: VariantState(
             name=plan.name,
@@ -59,19 +81,29 @@ def check_transition(before: EndpointState | None, spec: DeploymentSpec) -> list
             if spec.retire
             else []
         )
+    switch = _kind_switch(before, spec)
+    if switch:
+        return [switch]
     findings: list[Finding] = []
     after = {plan.name: plan for plan in spec.variants}
     added = sorted(set(after) - set(before))
     removed = sorted(set(before) - set(after))
     for name in removed:
         if before[name].autoscaled:
+            reason = (
+                "clients may still send it requests (they read the weights from the parameter)"
+                if before[name].component
+                else "SageMaker refuses the update"
+            )
             findings.append(
                 Finding(
                     "error",
-                    f"removes variant {name} while it is an Application Auto Scaling target: SageMaker refuses the "
-                    f"update. First deploy a phase with {name} at weight 0 (drained: its scaling is removed).",
+                    f"removes {before[name].kind} {name} while it is an Application Auto Scaling target: {reason}. "
+                    f"First deploy a phase with {name} at weight 0 (drained: its scaling is removed).",
                 )
             )
+    if spec.scale_to_zero:
+        return findings + _component_findings(before, spec, added, removed)
     for name in sorted(set(after) & set(before)):
         old, new_type = before[name], after[name].model.instance.type
         if old.instance_type != new_type and old.autoscaled:
@@ -102,8 +134,56 @@ def check_transition(before: EndpointState | None, spec: DeploymentSpec) -> list
     return findings
 
 
+def _kind_switch(before: EndpointState, spec: DeploymentSpec) -> Finding | None:
+    """Refuse serving an endpoint's models as variants after inference components, or the reverse (rule 3)."""
+    components = any(v.component for v in before.values())
+    if not before or components == spec.scale_to_zero:
+        return None
+    now, then = ("inference components", "production variants") if components else ("production variants", "inference components")
+    new_name = f"{spec.endpoint_name}-{'zero' if spec.scale_to_zero else 'always-on'}"
+    flag = "" if spec.scale_to_zero else " without scale_to_zero"
+    return Finding(
+        "error",
+        f"endpoint {spec.endpoint_name} serves its models as {now}; this deploy would serve them as {then}, which "
+        "one SageMaker endpoint cannot switch between: the update would have to replace the live endpoint. Deploy "
+        f"under a new name{flag} (-c endpoint={new_name}), move the clients to its parameter /llm-endpoints/{new_name}, "
+        f"then destroy {spec.stack_name} on purpose (docs/scale-to-zero.md#switching-an-existing-endpoint).",
+    )
+
+
+def _component_findings(before: EndpointState, spec: DeploymentSpec, added: list[str], removed: list[str]) -> list[Finding]:
+    """Rules 4 and 5 for a scale-to-zero spec on a component endpoint."""
+    findings = []
+    weights = {plan.name: plan.weight for plan in spec.variants}
+    for name in added:
+        if weights[name] in (0, 100):
+            findings.append(
+                Finding(
+                    "error",
+                    f"adds inference component {name} at weight {weights[name]}: let the candidate enter with a split "
+                    "(candidate_weight between 1 and 99)"
+                    + (", since SageMaker refuses to create a component with 0 copies" if weights[name] == 0 else "")
+                    + ".",
+                )
+            )
+    host = spec.variants[0].model.instance.type
+    moved = sorted({v.instance_type for v in before.values()} - {host})
+    if moved:
+        findings.append(
+            Finding(
+                "error",
+                f"changes the instance type of endpoint {spec.endpoint_name} ({moved[0]} -> {host}) under its inference "
+                f"components: deploy {spec.model.key} as a new scale-to-zero endpoint (-c endpoint={spec.endpoint_name}-"
+                f"{host.removeprefix('ml.').replace('.', '-')}) and move the clients through its parameter.",
+            )
+        )
+    return findings
+
+
 def hourly_usd(state: EndpointState, registry: ModelRegistry) -> float | None:
-    """On-demand cost of the variants' current instances; None if an instance type is not in the catalogue."""
+    """On-demand cost of the variants' current instances; None if an instance type is not in the catalogue. An
+    inference component's copies count as an instance each: exact for the shipped configs (one copy per instance),
+    an upper bound where an instance holds several copies."""
     total = 0.0
     for variant in state.values():
         instance = registry.instances.instances.get(variant.instance_type)
@@ -118,11 +198,14 @@ def state_after(before: EndpointState | None, spec: DeploymentSpec) -> EndpointS
     after = state_from_spec(spec)
     if before is None:
         return after
+    # A drained component is set to 0 copies by the deploy; every other existing one keeps what it runs.
     return {
-        name: variant if name not in before else _with_count(variant, before[name].instance_count)
+        name: variant
+        if name not in before or (variant.component and not variant.autoscaled)
+        else _with_count(variant, before[name].instance_count)
         for name, variant in after.items()
     }
 
 
 def _with_count(variant: VariantState, count: int) -> VariantState:
-    return VariantState(variant.name, variant.instance_type, variant.weight_percent, count, variant.autoscaled)
+    return replace(variant, instance_count=count)

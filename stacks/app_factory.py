@@ -14,7 +14,7 @@ from llm_config.deployment import CONTEXT_KEYS, DeploymentSpec, deployment_from_
 from llm_config.principals import CONTEXT_KEY, trusted_principals_from_context
 from llm_config.sizing import component_shape
 from llm_constructs import EndpointVariant
-from llm_constructs.sagemaker_llm_endpoint import ScaleToZero
+from llm_constructs.sagemaker_llm_endpoint import InferenceComponentPlan, ScaleToZero
 from stacks.bedrock_access_stack import build_bedrock_stack
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack, monthly_hosting_usd
 
@@ -62,14 +62,7 @@ def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry, today
         )
         for plan in spec.variants
     ]
-    scale_to_zero = None
-    if spec.scale_to_zero:
-        plan = spec.variants[0]
-        scale_to_zero = ScaleToZero(
-            component_name=spec.component_name,
-            shape=component_shape(plan.model, plan.model.instance.type, variants[0].instance),
-            max_instances=plan.model.scaling.max_instances,
-        )
+    scale_to_zero = _scale_to_zero(spec, variants) if spec.scale_to_zero else None
     return SageMakerEndpointStack(
         app,
         spec.stack_name,
@@ -88,15 +81,34 @@ def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry, today
     )
 
 
+def _scale_to_zero(spec: DeploymentSpec, variants: list[EndpointVariant]) -> ScaleToZero:
+    """Each model as an inference component on the serving model's instances (a candidate's config names the same
+    instance type: llm_config.deployment checks it), up to the serving model's max_instances."""
+    max_instances = spec.variants[0].model.scaling.max_instances
+    components = {}
+    for variant in variants:
+        shape = component_shape(variant.model, variant.model.instance.type, variant.instance)
+        components[variant.name] = InferenceComponentPlan(
+            name=spec.component_name_of(variant.name),
+            shape=shape,
+            max_copies=max_instances * shape.copies_per_instance,
+        )
+    return ScaleToZero(max_instances=max_instances, components=components)
+
+
 def _description(spec: DeploymentSpec, variants: list[EndpointVariant]) -> str:
     cost = f"~${monthly_hosting_usd(variants):,.0f}/month always-on"
     if spec.scale_to_zero:
         model = variants[0].model
         hourly = variants[0].instance.sagemaker_hourly_usd
-        return (
-            f"LLM endpoint {spec.endpoint_name}: {model.display_name} as inference component {spec.component_name}"
-            f" on {model.instance.type}, scales to zero (${hourly:g}/h per instance while a copy runs, $0 idle)"
-        )
+        idle = f"scales to zero (${hourly:g}/h per instance while a copy runs, $0 idle)"
+        if len(variants) == 1:
+            return (
+                f"LLM endpoint {spec.endpoint_name}: {model.display_name} as inference component {spec.component_name}"
+                f" on {model.instance.type}, {idle}"
+            )
+        split = ", ".join(f"{spec.component_name_of(v.name)} {v.initial_weight:g}%" for v in variants)
+        return f"LLM endpoint {spec.endpoint_name}, migration phase {spec.phase}: {split} on {model.instance.type}, {idle}"
     if len(variants) == 1:
         model = variants[0].model
         instances = f"{model.instance.initial_count} x {model.instance.type}"

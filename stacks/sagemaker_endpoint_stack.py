@@ -66,9 +66,11 @@ class SageMakerEndpointStack(Stack):
     ``autoscaled=False`` (drained) get alarms but no scaling. ``guardrails`` (default none) makes this deploy's
     endpoint update a blue/green deployment rolled back by the chosen alarms of every variant.
 
-    ``scale_to_zero`` (default none) serves the one variant's model as an inference component on an endpoint that
-    scales to zero instances: ``ComponentScaling`` instead of ``Scaling<variant>``, alarms and dashboard on the
-    component's metrics, no Idle alarm (idle costs nothing), and the client parameter names the component.
+    ``scale_to_zero`` (default none) serves each variant's model as an inference component on an endpoint that
+    scales to zero instances: ``ComponentScaling<variant>`` instead of ``Scaling<variant>`` (none for a drained
+    component), alarms and dashboard on the components' metrics, no Idle alarm (idle costs nothing), and the client
+    parameter names each component with its share of traffic, which clients apply (SageMaker does not split traffic
+    between components).
     """
 
     def __init__(
@@ -99,17 +101,18 @@ class SageMakerEndpointStack(Stack):
         self.llm_endpoint.endpoint.node.add_dependency(self.endpoint_logs.log_group)
         self.scaling: dict[str, VariantScaling] = {}
         self.alarms: dict[str, VariantAlarms] = {}
-        self.component_scaling: ComponentScaling | None = None
+        self.component_scaling: dict[str, ComponentScaling] = {}
         for variant in variants:
             if scale_to_zero is not None:
-                self.component_scaling = ComponentScaling(
-                    self,
-                    "ComponentScaling",
-                    endpoint=self.llm_endpoint,
-                    metrics=self._component_metrics(),
-                    settings=variant.model.scaling,
-                    max_copies=scale_to_zero.max_copies,
-                )
+                if variant.autoscaled:
+                    self.component_scaling[variant.name] = ComponentScaling(
+                        self,
+                        f"ComponentScaling{variant.name}",
+                        component=self.llm_endpoint.components[variant.name],
+                        metrics=self._component_metrics(variant.name),
+                        settings=variant.model.scaling,
+                        max_copies=scale_to_zero.components[variant.name].max_copies,
+                    )
             elif variant.autoscaled:
                 self.scaling[variant.name] = VariantScaling(
                     self,
@@ -126,6 +129,8 @@ class SageMakerEndpointStack(Stack):
                 latency_threshold_seconds=variant.model.latency_alarm_seconds,
                 topic=self.alarm_topic,
                 watch_idle=scale_to_zero is None,
+                # The components of a migration share the endpoint's instances: the first one's alarms watch them.
+                watch_instances=scale_to_zero is None or variant is variants[0],
             )
         if guardrails is not None:
             self.llm_endpoint.add_deployment_guardrails(
@@ -143,7 +148,7 @@ class SageMakerEndpointStack(Stack):
             "Dashboard",
             dashboard_name=account_wide_name,
             variants=[self._metrics(v.name) for v in variants],
-            latency_threshold_seconds={self._metrics(v.name).variant_name: v.model.latency_alarm_seconds for v in variants},
+            latency_threshold_seconds={self._metrics(v.name).series: v.model.latency_alarm_seconds for v in variants},
             alarms=[alarm for variant_alarms in self.alarms.values() for alarm in variant_alarms.alarms],
             extra_row=self._component_widgets(),
         )
@@ -194,30 +199,30 @@ class SageMakerEndpointStack(Stack):
 
     def _metrics(self, variant_name: str) -> VariantMetrics:
         """A variant's metrics, or on a scale-to-zero endpoint its component's (instance metrics: the one variant)."""
-        return self.llm_endpoint.metrics(variant_name) if self.scale_to_zero is None else self._component_metrics()
+        return self.llm_endpoint.metrics(variant_name) if self.scale_to_zero is None else self._component_metrics(variant_name)
 
-    def _component_metrics(self) -> ComponentMetrics:
+    def _component_metrics(self, variant_name: str) -> ComponentMetrics:
         assert self.scale_to_zero is not None
-        metrics = self.llm_endpoint.metrics(self.llm_endpoint.variants[0].name)
+        metrics = self.llm_endpoint.metrics(variant_name)
         return ComponentMetrics(
             endpoint_name=metrics.endpoint_name,
             variant_name=COMPONENT_VARIANT,
             gpus=metrics.gpus,
             hourly_usd=metrics.hourly_usd,
-            component_name=self.scale_to_zero.component_name,
+            component_name=self.scale_to_zero.components[variant_name].name,
         )
 
     def _component_widgets(self) -> list[cloudwatch.IWidget]:
         """Scale to zero: copies beside the requests refused for want of one, and the scaling alarms' states."""
-        if self.component_scaling is None:
+        if self.scale_to_zero is None:
             return []
-        metrics = self._component_metrics()
+        components = [self._component_metrics(name) for name in self.scale_to_zero.components]
         minute = Duration.minutes(1)
         return [
             cloudwatch.GraphWidget(
                 title="Copies and cold starts",
-                left=[metrics.metric_copy_count(period=minute)],
-                right=[metrics.metric_no_capacity_failures(period=minute)],
+                left=[metrics.metric_copy_count(period=minute) for metrics in components],
+                right=[metrics.metric_no_capacity_failures(period=minute) for metrics in components],
                 left_y_axis=cloudwatch.YAxisProps(label="copies", show_units=False, min=0),
                 right_y_axis=cloudwatch.YAxisProps(label="requests refused: no copy", show_units=False, min=0),
                 width=16,
@@ -225,24 +230,33 @@ class SageMakerEndpointStack(Stack):
             ),
             cloudwatch.AlarmStatusWidget(
                 title="Scaling from and to zero",
-                alarms=[self.component_scaling.wake_alarm, self.component_scaling.idle_alarm],
+                alarms=[
+                    alarm for scaling in self.component_scaling.values() for alarm in (scaling.wake_alarm, scaling.idle_alarm)
+                ],
                 width=8,
                 height=6,
             ),
         ]
 
     def _client_metadata(self, endpoint_name: str, variants: Sequence[EndpointVariant]) -> dict[str, Any]:
-        if self.scale_to_zero is not None:
-            # Callers pass InferenceComponentName to InvokeEndpoint, and wait out a cold start after idle periods.
-            component = {
-                "scale_to_zero": True,
-                "inference_component_name": self.scale_to_zero.component_name,
-                "expected_cold_start_seconds": EXPECTED_COLD_START_SECONDS,
-            }
-            metadata = {**self._variant_metadata(endpoint_name, variants), **component}
-            metadata["variants"][0]["variant_name"] = COMPONENT_VARIANT  # the endpoint's one (model-less) variant
+        metadata = self._variant_metadata(endpoint_name, variants)
+        if self.scale_to_zero is None:
             return metadata
-        return self._variant_metadata(endpoint_name, variants)
+        # Callers pass InferenceComponentName to InvokeEndpoint and wait out a cold start after idle periods.
+        # SageMaker does not split traffic between components: clients pick one per request by these weights.
+        components = self.scale_to_zero.components
+        for entry, variant in zip(metadata["variants"], variants, strict=True):
+            entry["variant_name"] = COMPONENT_VARIANT  # the endpoint's one (model-less) variant
+            entry["inference_component_name"] = components[variant.name].name
+            entry["weight"] = round(variant.initial_weight)
+        # For clients that do not read the weights: the component with the most traffic (the first on a tie).
+        main = max(variants, key=lambda v: v.initial_weight)
+        return {
+            **metadata,
+            "scale_to_zero": True,
+            "inference_component_name": components[main.name].name,
+            "expected_cold_start_seconds": EXPECTED_COLD_START_SECONDS,
+        }
 
     def _variant_metadata(self, endpoint_name: str, variants: Sequence[EndpointVariant]) -> dict[str, Any]:
         return {

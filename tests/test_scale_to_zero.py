@@ -156,18 +156,20 @@ def test_alarms_watch_the_component_and_skip_the_idle_alarm(synth):
     template = synth(**QUIET)
     alarms = resources_of(template, "AWS::CloudWatch::Alarm")
     names = sorted(a["AlarmName"] for a in alarms)
-    assert "quiet-AllTraffic-idle" not in names
-    (latency,) = watched(alarm(template, "quiet-AllTraffic-latency-p90"))
+    assert not [name for name in names if name.endswith("-idle")]
+    # Named after the component (which starts with the endpoint's name): a migration's two components share a variant.
+    (latency,) = watched(alarm(template, "quiet-mistral-7b-latency-p90"))
     assert latency["Dimensions"] == [{"Name": "InferenceComponentName", "Value": "quiet-mistral-7b"}]
-    (gpu,) = watched(alarm(template, "quiet-AllTraffic-gpu-memory"))
+    (gpu,) = watched(alarm(template, "quiet-mistral-7b-gpu-memory"))
     assert {"Name": "VariantName", "Value": "AllTraffic"} in gpu["Dimensions"]  # instance metrics: per variant
+    assert "inference component quiet-mistral-7b" in alarm(template, "quiet-mistral-7b-5xx-errors")["AlarmDescription"]
 
 
 def test_dashboard_shows_copies_cold_starts_and_cost_including_hours_at_zero(synth):
     body = json.dumps(only(synth(**QUIET), "AWS::CloudWatch::Dashboard")["DashboardBody"])
     assert "Copies and cold starts" in body
     assert "NoCapacityInvocationFailures" in body
-    assert "FILL(samples_alltraffic, 0)" in body  # instance count (and so cost) is 0 at zero, not a gap
+    assert "FILL(samples_quiet_mistral_7b, 0)" in body  # instance count (and so cost) is 0 at zero, not a gap
     assert "* 1.408" in body
 
 
