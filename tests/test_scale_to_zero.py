@@ -256,8 +256,8 @@ def test_deployment_file_key_turns_it_on(tmp_path, registry):
         ({"model": "mistral", "scale_to_zero": "yes"}, r"-c scale_to_zero: expected true or false, got 'yes'"),
         ({"model": "claude-haiku-4-5", "scale_to_zero": "true"}, r"Bedrock model: it already costs nothing while idle"),
         (
-            {"model": "mistral", "candidate": "llama2-7b", "candidate_weight": "10", "scale_to_zero": "true"},
-            r"-c candidate: a scale-to-zero endpoint serves one inference component",
+            {"model": "mistral", "candidate": "mixtral", "candidate_weight": "10", "scale_to_zero": "true"},
+            r"-c candidate: mixtral-8x7b runs on ml.g6e.xlarge .* a scale-to-zero migration keeps the endpoint's instance",
         ),
         ({"model": "mistral", "endpoint": "e" * 60, "scale_to_zero": "true"}, r"longer than SageMaker's 63 characters"),
     ],
