@@ -31,6 +31,10 @@ def cost_line(spec: DeploymentSpec, registry: ModelRegistry) -> str:
         monthly = sum(monthly_instance_usd(h, v.initial_count) for h, v in zip(hourly, variants, strict=True))
         instances = " + ".join(f"{v.initial_count} x {v.type} at ${h:g}/h" for h, v in zip(hourly, variants, strict=True))
         if spec.scale_to_zero:
+            # One copy of each component that takes traffic (a drained one has none), each copy on its own instance
+            # at most: the always-on bound.
+            running = [h for h, plan in zip(hourly, spec.variants, strict=True) if plan.autoscaled]
+            monthly = sum(monthly_instance_usd(h, 1) for h in running)
             return (
                 f"Estimated cost of {spec.stack_name}: $0 while idle, ${hourly[0]:g}/h per {variants[0].type} while a copy"
                 f" runs (scales to zero; ${monthly:,.0f}/month if never idle; SageMaker {prices_region} on-demand)"

@@ -370,3 +370,10 @@ def test_the_plan_shows_components_and_next_steps_keep_scale_to_zero(registry):
     assert "adds llama2-7b: inference component quiet-llama2-7b, 1 copy on ml.g5.xlarge, 10% of traffic" in text
     for _, command in next_steps(split):
         assert "-c scale_to_zero=true" in command
+
+
+@pytest.mark.parametrize(("phase", "monthly"), [("start", "$1,028"), ("split", "$2,056"), ("shift", "$1,028")])
+def test_the_synth_cost_line_counts_the_components_that_take_traffic(registry, phase, monthly):
+    from planner.deploy_cost import cost_line
+
+    assert f"{monthly}/month if never idle" in cost_line(spec(registry, phase), registry)
