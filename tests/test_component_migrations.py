@@ -377,3 +377,12 @@ def test_the_synth_cost_line_counts_the_components_that_take_traffic(registry, p
     from planner.deploy_cost import cost_line
 
     assert f"{monthly}/month if never idle" in cost_line(spec(registry, phase), registry)
+
+
+def test_split_template_snapshot(phases, snapshot):
+    """Reviewed: two components on one endpoint (compare with tests/__snapshots__/test_scale_to_zero/)."""
+    from syrupy.extensions.json import JSONSnapshotExtension
+
+    from tests.test_snapshots import masked
+
+    assert masked(phases["split"]) == snapshot.use_extension(JSONSnapshotExtension)
