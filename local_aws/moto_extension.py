@@ -1258,6 +1258,10 @@ class InferenceComponent(_ExtensionResource, CloudFormationModel):
         return self.arn
 
     def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name not in self.cfn_attributes:
+            from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+            raise UnformattedGetAttTemplateException()  # CloudFormation: Template error, no such attribute
         described = self._components().get(self.name).describe()
         if attribute_name.startswith("RuntimeConfig."):
             return described["RuntimeConfig"][attribute_name.split(".", 1)[1]]
