@@ -375,6 +375,12 @@ def test_a_stack_update_changes_the_component_in_place_and_keeps_the_scaled_coun
     with pytest.raises(VerificationError, match=r"InferenceComponent\): Specification.ComputeResourceRequirements"):
         verify_stack(Deployed.load(aws, STACK, template))
 
+    # A new name cannot be applied in place (UpdateInferenceComponent takes no new name): a new component replaces it.
+    resource["Properties"]["InferenceComponentName"] = "quiet-renamed"
+    update(aws, template)
+    listed = sagemaker.list_inference_components(EndpointNameEquals="quiet")["InferenceComponents"]
+    assert [c["InferenceComponentName"] for c in listed] == ["quiet-renamed"]
+
 
 @pytest.fixture
 def component_endpoint(aws: Any) -> Any:
