@@ -11,6 +11,19 @@ What it changes, and why:
 - SageMaker resources created by CloudFormation keep the names the template gives them
   (``EndpointName``, ``ModelName``, ``EndpointConfigName``), and ``EnableNetworkIsolation`` is stored.
 - An endpoint variant with weight 0 (a drained variant) reports weight 0 instead of no weight.
+- An endpoint config can host inference components: a variant without ``ModelName`` is accepted (stock moto
+  required a model), the config's ``ExecutionRoleArn`` is stored and returned (and required when a variant has no
+  model, as AWS requires it), and each variant's ``ManagedInstanceScaling`` and ``RoutingConfig`` come back as given.
+- SageMaker inference components exist (stock moto has none): CreateInferenceComponent (refusing a missing
+  endpoint, variant or model, a variant that serves a model itself, and a copy count below 1, as SageMaker does),
+  DescribeInferenceComponent, ListInferenceComponents (with its EndpointNameEquals, VariantNameEquals,
+  NameContains and StatusEquals filters), UpdateInferenceComponent, UpdateInferenceComponentRuntimeConfig (a copy
+  count of 0 allowed: that is how Application Auto Scaling scales a component to zero) and DeleteInferenceComponent;
+  and the CloudFormation type AWS::SageMaker::InferenceComponent (created InService; updated in place while its
+  name, endpoint and variant stay; Ref the ARN). Deleting an endpoint leaves its components, as in AWS.
+- Application Auto Scaling accepts the dimension ``sagemaker:inference-component:DesiredCopyCount`` (resource
+  ``inference-component/NAME``), and DescribeScalingPolicies honours ``PolicyNames`` (stock moto returned every
+  policy of the target).
 - A stack update creates and updates resources before it deletes the ones the template removed (CloudFormation's
   cleanup phase), and a failed update rolls back (UPDATE_ROLLBACK_COMPLETE, the previous template and resources):
   stock moto deleted first and kept a half-applied update.
@@ -91,6 +104,8 @@ def apply() -> None:
         return
     check_moto_version()
     _patch_sagemaker()
+    _patch_autoscaling_inference_components()
+    _patch_autoscaling_policy_names()
     _patch_stack_updates()
     _patch_use_previous_parameter_value()
     _patch_unsupported_types_fail()
@@ -154,6 +169,313 @@ def _patch_sagemaker() -> None:
         return result
 
     models.FakeEndpoint._process_production_variants = process_production_variants  # type: ignore[method-assign]
+    _patch_endpoint_config_for_components()
+    _add_inference_component_operations()
+
+
+def _patch_endpoint_config_for_components() -> None:
+    """An endpoint config that hosts inference components: variants without ModelName, and the config's own
+    ExecutionRoleArn (stock moto required a model per variant and dropped the role). ManagedInstanceScaling and
+    RoutingConfig are kept with each variant by stock moto already and returned by DescribeEndpointConfig."""
+    from moto.sagemaker import models, responses
+    from moto.sagemaker.exceptions import ValidationError
+
+    def validate_production_variants(self: Any, production_variants: list[dict[str, Any]]) -> None:
+        for variant in production_variants:
+            if "ModelName" in variant and variant["ModelName"] not in self._models:
+                arn = sagemaker_arn("model", variant["ModelName"], self.account_id, self.region_name)
+                raise ValidationError(message=f"Could not find model '{arn}'.")
+
+    def set_execution_role(config: Any, role_arn: str | None) -> None:
+        if role_arn is None and any("ModelName" not in v for v in config.production_variants):
+            # Seen from AWS (github.com/stdapi-ai/stdapi.ai/issues/43): a config for inference components needs a role.
+            raise ValidationError(
+                message=f"ExecutionRoleArn is required for endpoint config {config.endpoint_config_name}: "
+                "a production variant without ModelName hosts inference components"
+            )
+        config.execution_role_arn = role_arn  # DescribeEndpointConfig's ExecutionRoleArn; None is not returned
+
+    stock_create = models.SageMakerModelBackend.create_endpoint_config
+
+    def create_endpoint_config(self: Any, *args: Any, execution_role_arn: str | None = None, **kwargs: Any) -> Any:
+        config = stock_create(self, *args, **kwargs)
+        try:
+            set_execution_role(config, execution_role_arn)
+        except ValidationError:
+            del self.endpoint_configs[config.endpoint_config_name]
+            raise
+        return config
+
+    def create_endpoint_config_action(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        config = self.sagemaker_backend.create_endpoint_config(
+            endpoint_config_name=self._get_param("EndpointConfigName"),
+            async_inference_config=self._get_param("AsyncInferenceConfig"),
+            production_variants=self._get_param("ProductionVariants"),
+            data_capture_config=self._get_param("DataCaptureConfig"),
+            tags=self._get_param("Tags"),
+            kms_key_id=self._get_param("KmsKeyId"),
+            execution_role_arn=self._get_param("ExecutionRoleArn"),
+        )
+        return ActionResult({"EndpointConfigArn": config.endpoint_config_arn})
+
+    def create_from_cloudformation_json(
+        cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **_: Any
+    ) -> Any:
+        p = cloudformation_json["Properties"]  # stock moto's, plus the role
+        backend: Any = models.sagemaker_backends[account_id][region_name]
+        return backend.create_endpoint_config(
+            endpoint_config_name=resource_name,
+            production_variants=p["ProductionVariants"],
+            data_capture_config=p.get("DataCaptureConfig", {}),
+            async_inference_config=p.get("AsyncInferenceConfig", {}),
+            kms_key_id=p.get("KmsKeyId"),
+            tags=p.get("Tags", []),
+            execution_role_arn=p.get("ExecutionRoleArn"),
+        )
+
+    models.SageMakerModelBackend.validate_production_variants = validate_production_variants  # type: ignore[method-assign]
+    models.SageMakerModelBackend.create_endpoint_config = create_endpoint_config  # type: ignore[method-assign]
+    responses.SageMakerResponse.create_endpoint_config = create_endpoint_config_action  # type: ignore[method-assign]
+    models.FakeEndpointConfig.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+
+
+# --- SageMaker inference components -------------------------------------------------------------------
+
+
+class FakeInferenceComponent:
+    """One SageMaker inference component. It is created InService with its copies running: nothing starts here."""
+
+    def __init__(
+        self, name: str, arn: str, endpoint: Any, variant_name: str, specification: dict[str, Any], copy_count: int
+    ) -> None:
+        self.name = name
+        self.arn = arn
+        self.endpoint_name = endpoint.endpoint_name
+        self.endpoint_arn = endpoint.arn
+        self.variant_name = variant_name
+        self.specification = specification
+        self.copy_count = copy_count
+        self.creation_time = self.last_modified_time = _now()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "InferenceComponentName": self.name,
+            "InferenceComponentArn": self.arn,
+            "EndpointName": self.endpoint_name,
+            "EndpointArn": self.endpoint_arn,
+            "VariantName": self.variant_name,
+            "InferenceComponentStatus": "InService",
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        # Desired and current counts are equal: a change of copies takes effect at once here.
+        runtime = {"DesiredCopyCount": self.copy_count, "CurrentCopyCount": self.copy_count}
+        return {**self.summary(), "Specification": self.specification, "RuntimeConfig": runtime}
+
+
+def _now() -> Any:
+    from moto.core.utils import utcnow
+
+    return utcnow()
+
+
+class InferenceComponents:
+    """The inference components of one SageMaker backend (account and region), and the API's rules for them."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.components: dict[str, FakeInferenceComponent] = backend.__dict__.setdefault("local_aws_inference_components", {})
+
+    @staticmethod
+    def of(account_id: str, region_name: str) -> InferenceComponents:
+        from moto.sagemaker.models import sagemaker_backends
+
+        return InferenceComponents(sagemaker_backends[account_id][region_name])
+
+    def arn(self, kind: str, name: str) -> str:
+        return sagemaker_arn(kind, name, self.backend.account_id, self.backend.region_name)
+
+    def get(self, name: str) -> FakeInferenceComponent:
+        if name not in self.components:
+            raise _validation_error(f"Could not find inference component '{self.arn('inference-component', name)}'.")
+        return self.components[name]
+
+    def create(
+        self,
+        name: str,
+        endpoint_name: str,
+        variant_name: str | None,
+        specification: dict[str, Any] | None,
+        runtime_config: dict[str, Any] | None,
+    ) -> FakeInferenceComponent:
+        if name in self.components:
+            raise _validation_error(
+                f'Cannot create already existing inference component "{self.arn("inference-component", name)}".'
+            )
+        endpoint = self.backend.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise _validation_error(f"Could not find endpoint '{self.arn('endpoint', endpoint_name)}'.")
+        variants = {v["VariantName"]: v for v in self.backend.endpoint_configs[endpoint.endpoint_config_name].production_variants}
+        if variant_name is None or variant_name not in variants:
+            raise _validation_error(
+                f"Could not find variant '{variant_name}' of endpoint '{endpoint.arn}'; its variants: {', '.join(variants)}."
+            )
+        if "ModelName" in variants[variant_name]:
+            raise _validation_error(
+                f"Variant '{variant_name}' of endpoint '{endpoint.arn}' serves model "
+                f"'{variants[variant_name]['ModelName']}': inference components need a variant without a model."
+            )
+        specification = dict(specification or {})
+        self._check_model(specification)
+        copy_count = (runtime_config or {}).get("CopyCount")
+        if not isinstance(copy_count, int) or copy_count < 1:
+            # AWS's own words (github.com/stdapi-ai/stdapi.ai/issues/43): a component is never created cold.
+            raise _validation_error("Inference components copy count an integer larger than 0")
+        component = FakeInferenceComponent(
+            name, self.arn("inference-component", name), endpoint, variant_name, specification, copy_count
+        )
+        self.components[name] = component
+        return component
+
+    def _check_model(self, specification: dict[str, Any]) -> None:
+        model = specification.get("ModelName")
+        if model is not None and model not in self.backend._models:
+            raise _validation_error(f"Could not find model '{self.arn('model', model)}'.")
+
+    def update(
+        self, name: str, specification: dict[str, Any] | None, runtime_config: dict[str, Any] | None
+    ) -> FakeInferenceComponent:
+        component = self.get(name)
+        if specification is not None:
+            self._check_model(specification)
+            component.specification = dict(specification)
+        if runtime_config is not None and "CopyCount" in runtime_config:
+            component.copy_count = int(runtime_config["CopyCount"])
+        component.last_modified_time = _now()
+        return component
+
+    def set_copy_count(self, name: str, copy_count: int) -> FakeInferenceComponent:
+        """UpdateInferenceComponentRuntimeConfig, which Application Auto Scaling calls: 0 is allowed (scale to zero)."""
+        if copy_count < 0:
+            raise _validation_error(f"Value '{copy_count}' at 'desiredRuntimeConfig.copyCount' failed to satisfy constraint")
+        return self.update(name, None, {"CopyCount": copy_count})
+
+    def delete(self, name: str) -> None:
+        self.get(name)
+        del self.components[name]
+
+    def list(
+        self, endpoint_name: str | None, variant_name: str | None, name_contains: str | None, status: str | None
+    ) -> list[dict[str, Any]]:
+        found = [
+            c.summary()
+            for c in self.components.values()
+            if endpoint_name in (None, c.endpoint_name)
+            and variant_name in (None, c.variant_name)
+            and (name_contains or "") in c.name
+            and status in (None, "InService")
+        ]
+        return sorted(found, key=lambda c: c["CreationTime"], reverse=True)  # the API's default: newest first
+
+
+def sagemaker_arn(kind: str, name: str, account_id: str, region_name: str) -> str:
+    from moto.utilities.utils import get_partition
+
+    return f"arn:{get_partition(region_name)}:sagemaker:{region_name}:{account_id}:{kind}/{name}"  # as moto's own
+
+
+def _validation_error(message: str) -> Exception:
+    from moto.sagemaker.exceptions import ValidationError
+
+    return ValidationError(message=message)
+
+
+def _add_inference_component_operations() -> None:
+    """CreateInferenceComponent, DescribeInferenceComponent, ListInferenceComponents, UpdateInferenceComponent,
+    UpdateInferenceComponentRuntimeConfig and DeleteInferenceComponent: stock moto has none of them."""
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def components(response: Any) -> InferenceComponents:
+        return InferenceComponents(response.sagemaker_backend)
+
+    def params(response: Any, *names: str) -> list[Any]:
+        return [response._get_param(name) for name in names]
+
+    def create_inference_component(self: Any) -> ActionResult:
+        names = ("InferenceComponentName", "EndpointName", "VariantName", "Specification", "RuntimeConfig")
+        component = components(self).create(*params(self, *names))
+        return ActionResult({"InferenceComponentArn": component.arn})
+
+    def describe_inference_component(self: Any) -> ActionResult:
+        return ActionResult(components(self).get(self._get_param("InferenceComponentName")).describe())
+
+    def list_inference_components(self: Any) -> ActionResult:
+        found = components(self).list(*params(self, "EndpointNameEquals", "VariantNameEquals", "NameContains", "StatusEquals"))
+        return ActionResult({"InferenceComponents": found})
+
+    def update_inference_component(self: Any) -> ActionResult:
+        component = components(self).update(
+            self._get_param("InferenceComponentName"), self._get_param("Specification"), self._get_param("RuntimeConfig")
+        )
+        return ActionResult({"InferenceComponentArn": component.arn})
+
+    def update_inference_component_runtime_config(self: Any) -> ActionResult:
+        desired = self._get_param("DesiredRuntimeConfig")
+        component = components(self).set_copy_count(self._get_param("InferenceComponentName"), int(desired["CopyCount"]))
+        return ActionResult({"InferenceComponentArn": component.arn})
+
+    def delete_inference_component(self: Any) -> EmptyResult:
+        components(self).delete(self._get_param("InferenceComponentName"))
+        return EmptyResult()
+
+    for operation in (
+        create_inference_component,
+        describe_inference_component,
+        list_inference_components,
+        update_inference_component,
+        update_inference_component_runtime_config,
+        delete_inference_component,
+    ):
+        setattr(SageMakerResponse, operation.__name__, operation)
+
+
+def _patch_autoscaling_inference_components() -> None:
+    """Application Auto Scaling knows the dimension ``sagemaker:inference-component:DesiredCopyCount`` (resource
+    ``inference-component/NAME``); stock moto's list of dimensions predates it and refused the target."""
+    from enum import Enum
+
+    from moto.applicationautoscaling import models, responses
+
+    dimensions = {member.name: member.value for member in models.ScalableDimensionValueSet}
+    dimensions["SAGEMAKER_INFERENCE_COMPONENT_DESIRED_COPY_COUNT"] = INFERENCE_COMPONENT_DIMENSION
+    extended = Enum("ScalableDimensionValueSet", dimensions)  # type: ignore[misc]
+    for module in (models, responses):  # both validate against the module-level name
+        setattr(module, extended.__name__, extended)
+
+
+def _patch_autoscaling_policy_names() -> None:
+    """DescribeScalingPolicies honours PolicyNames: stock moto ignored it and returned every policy of the target,
+    which a target with several policies (an inference component's three) exposes."""
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+
+    stock_describe = ApplicationAutoScalingResponse.describe_scaling_policies
+
+    def describe_scaling_policies(self: Any) -> str:
+        result = json.loads(stock_describe(self))
+        names = self._get_param("PolicyNames")
+        if names:
+            result["ScalingPolicies"] = [p for p in result["ScalingPolicies"] if p["PolicyName"] in names]
+        return json.dumps(result)
+
+    ApplicationAutoScalingResponse.describe_scaling_policies = describe_scaling_policies  # type: ignore[method-assign]
+
+
+INFERENCE_COMPONENT_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
 
 
 # --- CloudFormation engine ---------------------------------------------------------------------------
@@ -904,6 +1226,74 @@ class Subscription(_ExtensionResource, CloudFormationModel):
         sns_backends[account_id][region_name].unsubscribe(self.name)
 
 
+class InferenceComponent(_ExtensionResource, CloudFormationModel):
+    """AWS::SageMaker::InferenceComponent. Ref: the component's ARN (the type's primary identifier in its CloudFormation
+    resource schema); Fn::GetAtt: the schema's read-only properties below (InferenceComponentName is not one)."""
+
+    cfn_type = "AWS::SageMaker::InferenceComponent"
+    name_property = "InferenceComponentName"
+    cfn_attributes = (
+        "InferenceComponentArn",
+        "InferenceComponentStatus",
+        "RuntimeConfig.CurrentCopyCount",
+        "RuntimeConfig.DesiredCopyCount",
+        "CreationTime",
+        "LastModifiedTime",
+    )
+    unsupported_properties = ("Specifications",)  # several specifications (one per instance type): not used here
+
+    def create(self) -> None:
+        p = self.properties
+        self.arn = (
+            self._components()
+            .create(self.name, p["EndpointName"], p.get("VariantName"), p.get("Specification"), p.get("RuntimeConfig"))
+            .arn
+        )
+
+    def _components(self) -> InferenceComponents:
+        return InferenceComponents.of(self.account_id, self.region_name)
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name not in self.cfn_attributes:
+            from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+            raise UnformattedGetAttTemplateException()  # CloudFormation: Template error, no such attribute
+        described = self._components().get(self.name).describe()
+        if attribute_name.startswith("RuntimeConfig."):
+            return described["RuntimeConfig"][attribute_name.split(".", 1)[1]]
+        if attribute_name in ("CreationTime", "LastModifiedTime"):
+            return described[attribute_name].isoformat()
+        return described[attribute_name]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.sagemaker.exceptions import ValidationError
+
+        with contextlib.suppress(ValidationError):  # already gone: CloudFormation treats that as deleted
+            self._components().delete(self.name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> Any:
+        """In place (UpdateInferenceComponent) while the name, endpoint and variant stay: the component keeps its ARN
+        and creation time. The copy count is sent only when the template's changed, so an update of something else
+        leaves Application Auto Scaling's count alone. Otherwise a new component replaces the old one."""
+        old, new = original_resource.properties, cloudformation_json.get("Properties", {})
+        same = ("InferenceComponentName", "EndpointName", "VariantName")
+        if any(old.get(key) != new.get(key) for key in same):
+            return super().update_from_cloudformation_json(
+                original_resource, new_resource_name, cloudformation_json, account_id, region_name
+            )
+        runtime = new.get("RuntimeConfig") if new.get("RuntimeConfig") != old.get("RuntimeConfig") else None
+        original_resource._components().update(original_resource.name, new.get("Specification"), runtime)
+        original_resource.properties = new
+        return original_resource
+
+
 EXTENSION_RESOURCES: tuple[type[_ExtensionResource], ...] = (
     ScalableTarget,
     ScalingPolicy,
@@ -912,6 +1302,7 @@ EXTENSION_RESOURCES: tuple[type[_ExtensionResource], ...] = (
     BucketPolicy,
     TopicPolicy,
     Subscription,
+    InferenceComponent,
 )
 
 __all__ = ["EXTENSION_RESOURCES", "GPU_INSTANCE_TYPES", "MOTO_VERSION", "UnsupportedMotoVersion", "apply", "check_moto_version"]

@@ -527,7 +527,8 @@ def _after_failure(state: State, started_here: bool) -> None:
 
 
 def status_command(state: State | None) -> int:
-    """What the running emulator holds: stacks, endpoints with variants and weights, alarms, client parameters."""
+    """What the running emulator holds: stacks, endpoints with variants and weights (or inference components and their
+    copies), alarms, client parameters."""
     if state is None:
         print("No local AWS emulator is running (./tasks.sh deploy-local starts one).")
         return 0
@@ -551,10 +552,22 @@ def status_command(state: State | None) -> int:
         variants = endpoint.get("ProductionVariants", [])
         total = sum(v.get("CurrentWeight", 0.0) for v in variants) or 1.0
         print(f"  {endpoint['EndpointName']}: {endpoint['EndpointStatus']}")
+        components = sagemaker.list_inference_components(EndpointNameEquals=endpoint["EndpointName"])["InferenceComponents"]
         for v in variants:
             count = v.get("CurrentInstanceCount", v.get("DesiredInstanceCount", 0))
-            weight = 100.0 * v.get("CurrentWeight", 0.0) / total
-            print(f"    variant {v['VariantName']}: {weight:g}% of traffic, {count} x {types.get(v['VariantName'], '?')}")
+            instances = f"{count} x {types.get(v['VariantName'], '?')}"
+            hosted = sorted(c["InferenceComponentName"] for c in components if c["VariantName"] == v["VariantName"])
+            if hosted or "CurrentWeight" not in v:  # a variant for inference components has no weight of its own
+                print(f"    variant {v['VariantName']}: {instances}, hosts {len(hosted)} inference component(s)")
+            else:
+                print(f"    variant {v['VariantName']}: {100.0 * v['CurrentWeight'] / total:g}% of traffic, {instances}")
+            for name in hosted:
+                component = sagemaker.describe_inference_component(InferenceComponentName=name)
+                copies = component["RuntimeConfig"]["CurrentCopyCount"]
+                print(
+                    f"      inference component {name}: {component['InferenceComponentStatus']}, {copies} "
+                    f"cop{'y' if copies == 1 else 'ies'} of model {component['Specification'].get('ModelName', '?')}"
+                )
     alarms = make_client("cloudwatch").describe_alarms()["MetricAlarms"]
     print(f"alarms: {len(alarms)}" + (" (no metrics in the emulator: they never leave their first state)" if alarms else ""))
     for alarm in sorted(alarms, key=lambda a: a["AlarmName"]):
@@ -645,8 +658,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status",
         prog="./tasks.sh status-local",
         help="what the running emulator holds",
-        description="Show what the running local emulator holds: stacks, endpoints with their variants and weights,"
-        " alarms and client parameters.",
+        description="Show what the running local emulator holds: stacks, endpoints with their variants and weights"
+        " (or their inference components and copy counts), alarms and client parameters.",
     )
     commands.add_parser(
         "destroy",

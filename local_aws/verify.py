@@ -114,6 +114,8 @@ class Deployed:
             return physical_id
         if resource_type == "AWS::CloudWatch::Alarm" and attribute == "Arn":
             return self.client("cloudwatch").describe_alarms(AlarmNames=[physical_id])["MetricAlarms"][0]["AlarmArn"]
+        if resource_type == "AWS::SageMaker::InferenceComponent" and attribute == "InferenceComponentArn":
+            return physical_id  # its Ref, too
         if resource_type.startswith("AWS::SageMaker::") and attribute.endswith("Name"):
             return physical_id.rsplit("/", 1)[-1]
         if attribute == "Arn" and physical_id.startswith("arn:"):
@@ -177,14 +179,66 @@ def check_sagemaker_endpoint_config(d: Deployed, physical_id: str, p: dict[str, 
         "ContainerStartupHealthCheckTimeoutInSeconds",
         "ModelDataDownloadTimeoutInSeconds",
         "InferenceAmiVersion",  # the host driver the image's CUDA version needs
+        "ManagedInstanceScaling",  # a variant hosting inference components: its instances scale (to 0)
+        "RoutingConfig",
     )
     deployed = [{k: v.get(k) for k in keys} for v in config["ProductionVariants"]]
     expect("ProductionVariants", deployed, [{k: v.get(k) for k in keys} for v in p["ProductionVariants"]])
-    variants = ", ".join(
-        f"{v['VariantName']} {v['InitialInstanceCount']} x {v['InstanceType']} weight {v['InitialVariantWeight']}"
-        for v in p["ProductionVariants"]
+    expect("ExecutionRoleArn", config.get("ExecutionRoleArn"), p.get("ExecutionRoleArn"))
+    return f"{name}: {', '.join(_variant_summary(v) for v in p['ProductionVariants'])}"
+
+
+def _variant_summary(variant: dict[str, Any]) -> str:
+    text = f"{variant['VariantName']} {variant['InitialInstanceCount']} x {variant['InstanceType']}"
+    if "ModelName" not in variant:  # hosts inference components: no weight of its own
+        scaling = variant.get("ManagedInstanceScaling", {})
+        return f"{text} for inference components, instances {scaling.get('MinInstanceCount')}-{scaling.get('MaxInstanceCount')}"
+    return f"{text} weight {variant['InitialVariantWeight']}"
+
+
+def check_sagemaker_inference_component(d: Deployed, physical_id: str, p: dict[str, Any]) -> str:
+    name = physical_id.rsplit("/", 1)[-1]
+    sagemaker = d.client("sagemaker")
+    component = sagemaker.describe_inference_component(InferenceComponentName=name)
+    if "InferenceComponentName" in p:
+        expect("InferenceComponentName", component["InferenceComponentName"], p["InferenceComponentName"])
+    expect("InferenceComponentStatus", component["InferenceComponentStatus"], "InService")
+    expect("EndpointName", component["EndpointName"], p["EndpointName"])
+    expect("VariantName", component.get("VariantName"), p.get("VariantName"))
+    deployed, expected = component["Specification"], p["Specification"]
+    expect("Specification.ModelName", deployed.get("ModelName"), expected.get("ModelName"))
+    expect(
+        "Specification.ComputeResourceRequirements",
+        deployed.get("ComputeResourceRequirements"),
+        expected.get("ComputeResourceRequirements"),
     )
-    return f"{name}: {variants}"
+    expect("Specification.StartupParameters", deployed.get("StartupParameters"), expected.get("StartupParameters"))
+    copies = component["RuntimeConfig"]["DesiredCopyCount"]
+    target = _component_scaling_target(d, name)
+    if target is None:
+        expect("RuntimeConfig.CopyCount", copies, p["RuntimeConfig"]["CopyCount"])
+        scaling = ""
+    else:  # Application Auto Scaling owns the count after creation (scale to zero sets it to 0)
+        if not target["MinCapacity"] <= copies <= target["MaxCapacity"]:
+            raise VerificationError(
+                f"RuntimeConfig.DesiredCopyCount: deployed {copies}, outside its scalable target's "
+                f"{target['MinCapacity']}-{target['MaxCapacity']}"
+            )
+        scaling = f" (autoscaled {target['MinCapacity']}-{target['MaxCapacity']})"
+    resources = expected.get("ComputeResourceRequirements", {})
+    return (
+        f"{name} on {p['EndpointName']}/{p.get('VariantName')}: {resources.get('NumberOfAcceleratorDevicesRequired')} "
+        f"accelerator(s), {resources.get('MinMemoryRequiredInMb')} MB, {copies} cop{'y' if copies == 1 else 'ies'}{scaling}"
+    )
+
+
+def _component_scaling_target(d: Deployed, name: str) -> dict[str, Any] | None:
+    targets = d.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker",
+        ResourceIds=[f"inference-component/{name}"],
+        ScalableDimension="sagemaker:inference-component:DesiredCopyCount",
+    )["ScalableTargets"]
+    return dict(targets[0]) if targets else None
 
 
 def check_sagemaker_endpoint(d: Deployed, physical_id: str, p: dict[str, Any]) -> str:
@@ -365,12 +419,16 @@ def check_scalable_target(d: Deployed, physical_id: str, p: dict[str, Any]) -> s
         raise VerificationError(f"scalable target {p['ResourceId']} is not registered")
     expect("MinCapacity", targets[0]["MinCapacity"], p["MinCapacity"])
     expect("MaxCapacity", targets[0]["MaxCapacity"], p["MaxCapacity"])
-    if p["ServiceNamespace"] == "sagemaker":  # AWS refuses a target on a variant that does not exist
+    unit = "instances"
+    if p["ResourceId"].startswith("inference-component/"):  # AWS refuses a target on a component that does not exist
+        unit = "copies"
+        d.client("sagemaker").describe_inference_component(InferenceComponentName=p["ResourceId"].split("/", 1)[1])
+    elif p["ServiceNamespace"] == "sagemaker":  # AWS refuses a target on a variant that does not exist
         _, endpoint_name, _, variant_name = p["ResourceId"].split("/")
         variants = d.client("sagemaker").describe_endpoint(EndpointName=endpoint_name)["ProductionVariants"]
         if variant_name not in [v["VariantName"] for v in variants]:
             raise VerificationError(f"scalable target {p['ResourceId']}: endpoint has no variant {variant_name}")
-    return f"{p['ResourceId']}: {p['MinCapacity']}-{p['MaxCapacity']} instances"
+    return f"{p['ResourceId']}: {p['MinCapacity']}-{p['MaxCapacity']} {unit}"
 
 
 def check_scaling_policy(d: Deployed, physical_id: str, p: dict[str, Any]) -> str:
@@ -403,6 +461,7 @@ CHECKS: Mapping[str, Check] = {
     "AWS::SageMaker::Model": check_sagemaker_model,
     "AWS::SageMaker::EndpointConfig": check_sagemaker_endpoint_config,
     "AWS::SageMaker::Endpoint": check_sagemaker_endpoint,
+    "AWS::SageMaker::InferenceComponent": check_sagemaker_inference_component,
     "AWS::IAM::Role": check_iam_role,
     "AWS::IAM::Policy": check_iam_policy,
     "AWS::IAM::ManagedPolicy": check_iam_managed_policy,
@@ -479,6 +538,9 @@ def _remaining(make_client: ClientFactory) -> Iterator[str]:
     yield from (f"endpoint {e['EndpointName']}" for e in sagemaker.list_endpoints()["Endpoints"])
     yield from (f"endpoint-config {c['EndpointConfigName']}" for c in sagemaker.list_endpoint_configs()["EndpointConfigs"])
     yield from (f"model {m['ModelName']}" for m in sagemaker.list_models()["Models"])
+    # Deleting an endpoint leaves its inference components (and their scalable targets) behind, as in AWS.
+    components = sagemaker.list_inference_components()["InferenceComponents"]
+    yield from (f"inference-component {c['InferenceComponentName']}" for c in components)
     autoscaling = make_client("application-autoscaling")
     targets = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     yield from (f"scalable-target {t['ResourceId']}" for t in targets)

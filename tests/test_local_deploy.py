@@ -245,6 +245,112 @@ def evaluate_the_split(
     assert (out / "report.html").read_text().count("<svg") == 2
 
 
+ZERO = ["-c", "model=mistral", "-c", "endpoint=quiet", "-c", "scale_to_zero=true"]  # docs/local-deploy.md
+COMPONENT_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
+
+
+@pytest.mark.e2e
+def test_scale_to_zero_round_trip(
+    emulator: rehearsal.Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/local-deploy.md's scale-to-zero rehearsal through the deploy-local command (its preflight included): the
+    components, their scaling and alarms exist as the template says, a budget change updates the stack in place, a
+    component scales to 0 copies as Application Auto Scaling would, and destroy leaves nothing of it."""
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    state = rehearsal.State(pid=emulator.pid, port=emulator.port, region=emulator.region)
+    rehearsal.write_state(state)
+    make_client = rehearsal.client_factory(emulator)
+    sagemaker, autoscaling = make_client("sagemaker"), make_client("application-autoscaling")
+
+    def recorded() -> rehearsal.State:
+        state = rehearsal.read_state()
+        assert state is not None
+        return state
+
+    def deploy_local(*extra: str) -> Deployed:
+        flags = [*ZERO, *extra]
+        assert rehearsal.deploy_command(recorded(), flags, rehearsal.validate(flags)) == 0
+        [(stack_name, assembly)] = recorded().stacks.items()
+        template = json.loads(next(Path(assembly).glob("*.template.json")).read_text())
+        return Deployed.load(make_client, stack_name, template)
+
+    def components(deployed: Deployed) -> dict[str, dict[str, Any]]:
+        """Each InferenceComponent resource of the template (1 or 2, whatever their logical IDs), as deployed."""
+        return {
+            logical_id: deployed.resolve(resource["Properties"])
+            for logical_id, resource in deployed.template["Resources"].items()
+            if resource["Type"] == "AWS::SageMaker::InferenceComponent"
+        }
+
+    first = deploy_local()
+    printed = capsys.readouterr().out
+    assert "ok AWS::SageMaker::InferenceComponent" in printed
+    assert 1 <= len(components(first)) <= 2
+    described = {}
+    for logical_id, expected in components(first).items():
+        name = expected["InferenceComponentName"]
+        component = sagemaker.describe_inference_component(InferenceComponentName=name)
+        described[name] = component
+        assert first.physical_ids[logical_id] == component["InferenceComponentArn"]
+        assert (component["EndpointName"], component["VariantName"]) == (expected["EndpointName"], expected["VariantName"])
+        assert component["Specification"]["ModelName"] == expected["Specification"]["ModelName"]
+        assert (
+            component["Specification"]["ComputeResourceRequirements"] == expected["Specification"]["ComputeResourceRequirements"]
+        )
+        assert component["RuntimeConfig"]["CurrentCopyCount"] == expected["RuntimeConfig"]["CopyCount"] == 1
+        [target] = autoscaling.describe_scalable_targets(
+            ServiceNamespace="sagemaker", ResourceIds=[f"inference-component/{name}"], ScalableDimension=COMPONENT_DIMENSION
+        )["ScalableTargets"]
+        assert target["MinCapacity"] == 0
+        policies = autoscaling.describe_scaling_policies(
+            ServiceNamespace="sagemaker", ResourceId=f"inference-component/{name}", ScalableDimension=COMPONENT_DIMENSION
+        )["ScalingPolicies"]
+        assert sorted(p["PolicyType"] for p in policies) == ["StepScaling", "StepScaling", "TargetTrackingScaling"]
+        step_arns = {p["PolicyARN"] for p in policies if p["PolicyType"] == "StepScaling"}
+        alarms = make_client("cloudwatch").describe_alarms()["MetricAlarms"]
+        assert len([a for a in alarms if set(a["AlarmActions"]) & step_arns]) == 2  # wake from zero, idle to zero
+    assert rehearsal.status_command(recorded()) == 0
+    status = capsys.readouterr().out
+    assert "    variant AllTraffic: 1 x ml.g5.xlarge, hosts 1 inference component(s)" in status
+    assert "      inference component quiet-mistral-7b: InService, 1 copy of model llm-quiet-" in status
+
+    # A second deploy that changes something real (the budget) updates the stack; the component stays as it was.
+    second = deploy_local("-c", "budget_usd=250")
+    printed, preflight = capsys.readouterr()
+    assert "Deployed llm-quiet into the local AWS emulator" in printed
+    assert preflight == "", "the preflight (plan-migration --live's check) reads a component endpoint without a finding"
+    [stack] = make_client("cloudformation").describe_stacks(StackName="llm-quiet")["Stacks"]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    [budget] = make_client("budgets").describe_budgets(AccountId=rehearsal.ACCOUNT)["Budgets"]
+    assert budget["BudgetLimit"]["Amount"] == "250"
+    for name, before in described.items():
+        after = sagemaker.describe_inference_component(InferenceComponentName=name)
+        assert (after["InferenceComponentArn"], after["CreationTime"]) == (
+            before["InferenceComponentArn"],
+            before["CreationTime"],
+        )
+
+    # Application Auto Scaling's idle policy sets the copy count to 0: the component stays, with no copy.
+    for name in described:
+        sagemaker.update_inference_component_runtime_config(InferenceComponentName=name, DesiredRuntimeConfig={"CopyCount": 0})
+        runtime = sagemaker.describe_inference_component(InferenceComponentName=name)["RuntimeConfig"]
+        assert runtime == {"DesiredCopyCount": 0, "CurrentCopyCount": 0}
+    assert len(verify_stack(second)) == len(second.template["Resources"])  # 0 is within the scalable target's range
+    assert rehearsal.status_command(recorded()) == 0
+    assert "inference component quiet-mistral-7b: InService, 0 copies of model" in capsys.readouterr().out
+
+    rehearsal.destroy(second.stack_name, emulator, Path(recorded().stacks[second.stack_name]))
+    rehearsal.delete_dummy_secrets(emulator)
+    assert sagemaker.list_inference_components()["InferenceComponents"] == []
+    assert sagemaker.list_endpoints()["Endpoints"] == sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sagemaker.list_models()["Models"] == []
+    assert autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    assert autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"] == []
+    assert make_client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert set(leftovers(make_client)) == {f"kms-key {key}" for key in retained_physical_ids(second)}
+
+
 def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulator, tmp_path: Path) -> None:
     with pytest.raises(subprocess.CalledProcessError):
         rehearsal.deploy(["-c", "model=no-such-model"], emulator, tmp_path)

@@ -31,6 +31,9 @@ REGION = "us-east-1"
 STACK = "llm-chat"
 HF_TOKEN_SECRET = "llm-endpoints/hugging-face-token"
 SERVE = {"endpoint": "chat", "model": "mistral"}  # gated: resolves the Hugging Face token secret
+ZERO = {"endpoint": "quiet", "model": "mistral", "scale_to_zero": "true"}  # docs/scale-to-zero.md
+COMPONENT = "AWS::SageMaker::InferenceComponent"
+ROLE_ARN = "arn:aws:iam::123456789012:role/r"
 
 
 def extras_template() -> dict[str, Any]:
@@ -62,6 +65,7 @@ def templates(synth: Callable[..., Template]) -> dict[str, dict[str, Any]]:
         "split": dict(synth(**SERVE, candidate="mixtral", candidate_weight="10").to_json()),
         "mixtral": dict(synth(endpoint="chat", model="mixtral").to_json()),
         "bedrock": dict(synth(model="claude-haiku-4-5").to_json()),
+        "zero": dict(synth(**ZERO).to_json()),
         "extras": extras_template(),
     }
 
@@ -272,4 +276,182 @@ def test_checks_cover_the_types_the_product_is_adding() -> None:
         "AWS::SageMaker::Model",
         "AWS::SageMaker::EndpointConfig",
         "AWS::SageMaker::Endpoint",
+        "AWS::SageMaker::InferenceComponent",
     } <= set(CHECKS)
+
+
+# --- scale to zero: inference components ---------------------------------------------------------------
+
+
+def of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """The template's resources of one type by logical ID: tests never name a construct's logical ID."""
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def test_scale_to_zero_stack_exists_with_its_component_and_leaves_nothing(aws: Any, templates: dict[str, Any]) -> None:
+    aws("secretsmanager").create_secret(Name=HF_TOKEN_SECRET, SecretString="hf_dummy")
+    template = templates["zero"]
+    deployed = create(aws, template)
+
+    assert len(verify_stack(deployed)) == len(template["Resources"])
+    sagemaker = aws("sagemaker")
+    endpoint = sagemaker.describe_endpoint(EndpointName="quiet")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    [config_resource] = of_type(template, "AWS::SageMaker::EndpointConfig").values()
+    [variant] = config["ProductionVariants"]
+    assert "ModelName" not in variant and variant["VariantName"] == "AllTraffic"
+    assert variant["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 4}
+    assert variant["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
+    assert config["ExecutionRoleArn"] == deployed.resolve(config_resource["Properties"]["ExecutionRoleArn"])
+    for logical_id, resource in of_type(template, COMPONENT).items():
+        expected = deployed.resolve(resource["Properties"])
+        component = sagemaker.describe_inference_component(InferenceComponentName=expected["InferenceComponentName"])
+        assert deployed.physical_ids[logical_id] == component["InferenceComponentArn"]  # Ref is the ARN
+        assert (component["EndpointName"], component["VariantName"]) == ("quiet", "AllTraffic")
+        assert component["Specification"] == expected["Specification"]
+        assert component["RuntimeConfig"] == {"DesiredCopyCount": 1, "CurrentCopyCount": 1}
+    listed = sagemaker.list_inference_components(EndpointNameEquals="quiet")["InferenceComponents"]
+    assert [c["InferenceComponentName"] for c in listed] == ["quiet-mistral-7b"]
+    assert sagemaker.list_inference_components(EndpointNameEquals="other")["InferenceComponents"] == []
+    autoscaling = aws("application-autoscaling")
+    [target] = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert (target["ResourceId"], target["ScalableDimension"], target["MinCapacity"]) == (
+        "inference-component/quiet-mistral-7b",
+        "sagemaker:inference-component:DesiredCopyCount",
+        0,
+    )
+
+    aws("cloudformation").delete_stack(StackName=STACK)
+
+    assert leftovers(aws) == ["parameter /cdk-bootstrap/hnb659fds/version", f"secret {HF_TOKEN_SECRET}"]
+
+
+def test_ref_and_getatt_of_a_component_are_what_cloudformation_documents(aws: Any, templates: dict[str, Any]) -> None:
+    """Ref and Fn::GetAtt InferenceComponentArn give the ARN (the type's primary identifier in its CloudFormation
+    schema); InferenceComponentName is no attribute of the type, so a template asking for it fails, as in AWS."""
+    aws("secretsmanager").create_secret(Name=HF_TOKEN_SECRET, SecretString="hf_dummy")
+    template = json.loads(json.dumps(templates["zero"]))
+    [logical_id] = of_type(template, COMPONENT)
+    value = {"Fn::Join": ["|", [{"Ref": logical_id}, {"Fn::GetAtt": [logical_id, "InferenceComponentArn"]}]]}
+    template["Resources"]["Probe"] = {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {"Name": "probe", "Type": "String", "Value": value},
+    }
+
+    verify_stack(create(aws, template))
+
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:inference-component/quiet-mistral-7b"
+    assert aws("ssm").get_parameter(Name="probe")["Parameter"]["Value"] == f"{arn}|{arn}"
+    template["Resources"]["Probe"]["Properties"]["Value"] = {"Fn::GetAtt": [logical_id, "InferenceComponentName"]}
+    with pytest.raises(ClientError, match=r"does not support attribute type InferenceComponentName in Fn::GetAtt"):
+        update(aws, template)
+
+
+def test_a_stack_update_changes_the_component_in_place_and_keeps_the_scaled_count(aws: Any, templates: dict[str, Any]) -> None:
+    aws("secretsmanager").create_secret(Name=HF_TOKEN_SECRET, SecretString="hf_dummy")
+    template = json.loads(json.dumps(templates["zero"]))
+    create(aws, template)
+    sagemaker = aws("sagemaker")
+    before = sagemaker.describe_inference_component(InferenceComponentName="quiet-mistral-7b")
+    sagemaker.update_inference_component_runtime_config(  # what Application Auto Scaling does when idle
+        InferenceComponentName="quiet-mistral-7b", DesiredRuntimeConfig={"CopyCount": 0}
+    )
+    [resource] = of_type(template, COMPONENT).values()
+    resource["Properties"]["Specification"]["ComputeResourceRequirements"]["MinMemoryRequiredInMb"] = 12000
+
+    results = verify_stack(update(aws, template))
+
+    after = sagemaker.describe_inference_component(InferenceComponentName="quiet-mistral-7b")
+    assert (after["InferenceComponentArn"], after["CreationTime"]) == (before["InferenceComponentArn"], before["CreationTime"])
+    assert after["Specification"]["ComputeResourceRequirements"]["MinMemoryRequiredInMb"] == 12000
+    assert after["RuntimeConfig"]["CurrentCopyCount"] == 0, "an update of something else leaves the scaled count"
+    assert "quiet-mistral-7b on quiet/AllTraffic: 1 accelerator(s), 12000 MB, 0 copies (autoscaled 0-4)" in [
+        r.detail for r in results
+    ]
+    sagemaker.update_inference_component(
+        InferenceComponentName="quiet-mistral-7b",
+        Specification={**after["Specification"], "ComputeResourceRequirements": {"MinMemoryRequiredInMb": 1024}},
+    )
+    with pytest.raises(VerificationError, match=r"InferenceComponent\): Specification.ComputeResourceRequirements"):
+        verify_stack(Deployed.load(aws, STACK, template))
+
+    # A new name cannot be applied in place (UpdateInferenceComponent takes no new name): a new component replaces it.
+    resource["Properties"]["InferenceComponentName"] = "quiet-renamed"
+    update(aws, template)
+    listed = sagemaker.list_inference_components(EndpointNameEquals="quiet")["InferenceComponents"]
+    assert [c["InferenceComponentName"] for c in listed] == ["quiet-renamed"]
+
+
+@pytest.fixture
+def component_endpoint(aws: Any) -> Any:
+    """Endpoint ``e`` whose variant ``v`` hosts components (no model of its own), and model ``m``, through the API."""
+    sagemaker = aws("sagemaker")
+    sagemaker.create_model(ModelName="m", ExecutionRoleArn=ROLE_ARN, PrimaryContainer={"Image": "i"})
+    variant = {"VariantName": "v", "InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 1}
+    sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[variant], ExecutionRoleArn=ROLE_ARN)
+    sagemaker.create_endpoint(EndpointName="e", EndpointConfigName="c")
+    return sagemaker
+
+
+def create_component(sagemaker: Any, name: str = "ic", endpoint: str = "e", variant: str = "v", copies: int = 1) -> Any:
+    return sagemaker.create_inference_component(
+        InferenceComponentName=name,
+        EndpointName=endpoint,
+        VariantName=variant,
+        Specification={"ModelName": "m", "ComputeResourceRequirements": {"MinMemoryRequiredInMb": 1024}},
+        RuntimeConfig={"CopyCount": copies},
+    )
+
+
+def test_create_inference_component_refuses_what_sagemaker_refuses(aws: Any, component_endpoint: Any) -> None:
+    sagemaker = component_endpoint
+    with pytest.raises(ClientError, match=r"ValidationException.*copy count an integer larger than 0"):
+        create_component(sagemaker, copies=0)  # a component is never created cold
+    with pytest.raises(ClientError, match=r"Could not find endpoint 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/x'"):
+        create_component(sagemaker, endpoint="x")
+    with pytest.raises(ClientError, match=r"Could not find variant 'AllTraffic' of endpoint .*; its variants: v\."):
+        create_component(sagemaker, variant="AllTraffic")
+    create_component(sagemaker)
+    with pytest.raises(ClientError, match=r"Cannot create already existing inference component"):
+        create_component(sagemaker)
+    with pytest.raises(ClientError, match=r"Could not find inference component '.*inference-component/nope'"):
+        sagemaker.describe_inference_component(InferenceComponentName="nope")
+    # A variant that serves a model itself hosts no components; a config for components needs its own role.
+    served = {"VariantName": "v", "ModelName": "m", "InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 1}
+    sagemaker.create_endpoint_config(EndpointConfigName="served", ProductionVariants=[served])
+    sagemaker.create_endpoint(EndpointName="served", EndpointConfigName="served")
+    with pytest.raises(ClientError, match=r"serves model 'm': inference components need a variant without a model"):
+        create_component(sagemaker, name="ic2", endpoint="served")
+    variant = {"VariantName": "v", "InstanceType": "ml.g5.xlarge", "InitialInstanceCount": 1}
+    with pytest.raises(ClientError, match=r"ExecutionRoleArn is required for endpoint config norole"):
+        sagemaker.create_endpoint_config(EndpointConfigName="norole", ProductionVariants=[variant])
+    assert "norole" not in [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]]
+
+
+def test_application_auto_scaling_scales_a_component_to_zero_and_back(aws: Any, component_endpoint: Any) -> None:
+    sagemaker = component_endpoint
+    arn = create_component(sagemaker)["InferenceComponentArn"]
+    autoscaling = aws("application-autoscaling")
+    target = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "inference-component/ic",
+        "ScalableDimension": "sagemaker:inference-component:DesiredCopyCount",
+    }
+    autoscaling.register_scalable_target(**target, MinCapacity=0, MaxCapacity=2)
+    assert autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"][0]["MinCapacity"] == 0
+
+    for copies in (0, 1):  # the idle policy's ExactCapacity 0, then the wake policy's +1
+        answer = sagemaker.update_inference_component_runtime_config(
+            InferenceComponentName="ic", DesiredRuntimeConfig={"CopyCount": copies}
+        )
+        assert answer["InferenceComponentArn"] == arn
+        described = sagemaker.describe_inference_component(InferenceComponentName="ic")
+        assert described["RuntimeConfig"] == {"DesiredCopyCount": copies, "CurrentCopyCount": copies}
+
+    # Deleting the endpoint leaves its component and the component's target behind, as in AWS: leftovers say so.
+    sagemaker.delete_endpoint(EndpointName="e")
+    left = leftovers(aws)
+    assert {"inference-component ic", "scalable-target inference-component/ic"} <= set(left)
+    sagemaker.delete_inference_component(InferenceComponentName="ic")
+    autoscaling.deregister_scalable_target(**target)
+    assert not [item for item in leftovers(aws) if "inference-component" in item]
