@@ -13,7 +13,7 @@ import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -268,8 +268,8 @@ def test_scale_to_zero_round_trip(
         assert state is not None
         return state
 
-    def deploy_local(*extra: str) -> Deployed:
-        flags = [*ZERO, *extra]
+    def deploy_local(*extra: str, base: tuple[str, ...] = tuple(ZERO)) -> Deployed:
+        flags = [*base, *extra]
         assert rehearsal.deploy_command(recorded(), flags, rehearsal.validate(flags)) == 0
         [(stack_name, assembly)] = recorded().stacks.items()
         template = json.loads(next(Path(assembly).glob("*.template.json")).read_text())
@@ -340,7 +340,9 @@ def test_scale_to_zero_round_trip(
     assert rehearsal.status_command(recorded()) == 0
     assert "inference component quiet-mistral-7b: InService, 0 copies of model" in capsys.readouterr().out
 
-    rehearsal.destroy(second.stack_name, emulator, Path(recorded().stacks[second.stack_name]))
+    last = migrate_between_components(deploy_local, recorded, make_client, capsys)
+
+    rehearsal.destroy(last.stack_name, emulator, Path(recorded().stacks[last.stack_name]))
     rehearsal.delete_dummy_secrets(emulator)
     assert sagemaker.list_inference_components()["InferenceComponents"] == []
     assert sagemaker.list_endpoints()["Endpoints"] == sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
@@ -349,6 +351,64 @@ def test_scale_to_zero_round_trip(
     assert autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"] == []
     assert make_client("cloudwatch").describe_alarms()["MetricAlarms"] == []
     assert set(leftovers(make_client)) == {f"kms-key {key}" for key in retained_physical_ids(second)}
+
+
+QUIET_ZERO = ("-c", "endpoint=quiet", "-c", "scale_to_zero=true")
+
+
+def migrate_between_components(
+    deploy_local: Callable[..., Deployed],
+    recorded: Callable[[], rehearsal.State],
+    make_client: Callable[[str], Any],
+    capsys: pytest.CaptureFixture[str],
+) -> Deployed:
+    """docs/scale-to-zero.md's migration on the live `quiet` (mistral-7b): split 90/10 with llama2-7b, shift, retire
+    mistral-7b, each step verified through the APIs; the unsafe steps are refused with nothing changed."""
+    sagemaker, autoscaling = make_client("sagemaker"), make_client("application-autoscaling")
+
+    def live() -> dict[str, tuple[int, bool]]:
+        """Component name -> (copies, whether it is a scalable target)."""
+        listed = sagemaker.list_inference_components(EndpointNameEquals="quiet")["InferenceComponents"]
+        targets = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+        scaled = {t["ResourceId"].removeprefix("inference-component/") for t in targets}
+        found = {}
+        for name in (c["InferenceComponentName"] for c in listed):
+            runtime = sagemaker.describe_inference_component(InferenceComponentName=name)["RuntimeConfig"]
+            found[name] = (runtime["CurrentCopyCount"], name in scaled)
+        return found
+
+    def weights() -> dict[str, int]:
+        value = json.loads(make_client("ssm").get_parameter(Name="/llm-endpoints/quiet")["Parameter"]["Value"])
+        return {entry["inference_component_name"]: entry["weight"] for entry in value["variants"]}
+
+    def refused(*flags: str) -> str:
+        before = live()
+        assert rehearsal.deploy_command(recorded(), list(flags), rehearsal.validate(list(flags))) == 1
+        assert live() == before
+        return capsys.readouterr().err
+
+    candidate = ("-c", "model=mistral", "-c", "candidate=llama2-7b")
+    deploy_local(*candidate, "-c", "candidate_weight=10", base=QUIET_ZERO)
+    capsys.readouterr()
+    assert live() == {"quiet-mistral-7b": (0, True), "quiet-llama2-7b": (1, True)}  # mistral-7b idled to 0 above
+    assert weights() == {"quiet-mistral-7b": 90, "quiet-llama2-7b": 10}
+
+    message = refused(*QUIET_ZERO, "-c", "model=llama2-7b", "-c", "retire=mistral")
+    assert "removes inference component mistral-7b while it is an Application Auto Scaling target" in message
+
+    deploy_local(*candidate, "-c", "candidate_weight=100", base=QUIET_ZERO)
+    assert live() == {"quiet-mistral-7b": (0, False), "quiet-llama2-7b": (1, True)}  # drained: no copy, no target
+    assert weights() == {"quiet-mistral-7b": 0, "quiet-llama2-7b": 100}
+
+    last = deploy_local("-c", "model=llama2-7b", "-c", "retire=mistral", base=QUIET_ZERO)
+    assert live() == {"quiet-llama2-7b": (1, True)}
+    [model] = sagemaker.list_models()["Models"]  # mistral-7b's model went with its component
+    assert "Modelllama27b" in model["ModelName"]
+    capsys.readouterr()
+
+    message = refused("-c", "model=llama2-7b", "-c", "endpoint=quiet")  # back to a variant endpoint under one name
+    assert "serves its models as inference components; this deploy would serve them as production variants" in message
+    return last
 
 
 def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulator, tmp_path: Path) -> None:
