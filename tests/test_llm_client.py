@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 import llm_client
 from llm_client.client import Client
 from llm_client.parameter import ParameterCache, SageMakerEndpoint, parse_parameter
-from local_aws.protocol_standin import StandinEndpoint, StandinServer, StandinVariant, StaticCatalog
+from local_aws.protocol_standin import StandinComponent, StandinEndpoint, StandinServer, StandinVariant, StaticCatalog
 from tests.conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "examples"))
@@ -121,6 +121,14 @@ def server() -> Iterator[StandinServer]:
             "lmi": StandinEndpoint("lmi", (StandinVariant("mistral-7b", 1.0, "lmi"),)),
             "split": StandinEndpoint(
                 "split", (StandinVariant("mistral-7b", 9.0, "lmi"), StandinVariant("mixtral-8x7b", 1.0, "lmi"))
+            ),
+            "quiet": StandinEndpoint(  # a scale-to-zero endpoint: its variant has no model, its components have
+                "quiet",
+                (),
+                (
+                    StandinComponent("quiet-mistral-7b", "mistral-7b", "tgi"),
+                    StandinComponent("quiet-llama2-7b", "llama2-7b", "lmi"),
+                ),
             ),
         },
         {PROFILE, UNSTREAMABLE},
@@ -558,7 +566,7 @@ def test_a_bad_region_is_refused_before_any_call():
 
 # --- scale-to-zero endpoints (inference components) ----------------------------------------------------------------
 
-COMPONENT = "chat-mistral-7b-ic"
+COMPONENT = "quiet-mistral-7b"
 NO_CAPACITY = "Inference Component has no capacity to process this request. Please retry later."
 COMPONENT_HEADER = "x-amzn-sagemaker-inference-component"
 VARIANT_HEADER = "x-amzn-sagemaker-target-variant"
@@ -567,7 +575,7 @@ VARIANT_HEADER = "x-amzn-sagemaker-target-variant"
 def component_parameter() -> dict[str, Any]:
     """What SageMakerEndpointStack publishes with -c scale_to_zero=true."""
     return {
-        **sagemaker_parameter(),
+        **sagemaker_parameter(name="quiet"),
         "scale_to_zero": True,
         "inference_component_name": COMPONENT,
         "expected_cold_start_seconds": 600,
@@ -590,19 +598,19 @@ class SleepingClock:
 
 
 def test_a_scale_to_zero_endpoint_is_called_by_its_inference_component_on_every_path(session, server):
-    session.put("chat", component_parameter())
+    session.put("quiet", component_parameter())
     made = client(session)
-    endpoint = made.endpoint("chat")
+    endpoint = made.endpoint("quiet")
     assert isinstance(endpoint, SageMakerEndpoint)
     assert endpoint.inference_component_name == COMPONENT and endpoint.expected_cold_start_seconds == 600
 
-    made.invoke("chat", "Hi")
-    made.invoke("chat", "Hi", variant="mistral-7b")  # a variant name is accepted but never sent with a component
-    "".join(made.stream("chat", "Hi", variant="mistral-7b"))
-    model = llm_client.chat_model("chat", client=made)
+    made.invoke("quiet", "Hi")
+    made.invoke("quiet", "Hi", variant="mistral-7b")  # selects the component by its model key: never a TargetVariant
+    "".join(made.stream("quiet", "Hi", variant="mistral-7b"))
+    model = llm_client.chat_model("quiet", client=made)
     model.invoke("Hi")
     "".join(chunk.text for chunk in model.stream("Hi"))
-    llm_client.chat_model("chat", client=made, variant="mistral-7b").invoke("Hi")
+    llm_client.chat_model("quiet", client=made, variant="mistral-7b").invoke("Hi")
 
     assert len(server.requests) == 6
     for request in server.requests:
@@ -620,12 +628,12 @@ def test_a_parameter_without_the_scale_to_zero_fields_is_a_variant_endpoint(sess
 
 
 def test_no_capacity_is_a_cold_start_waited_out_apart_from_the_latency(session, server):
-    session.put("chat", component_parameter())
+    session.put("quiet", component_parameter())
     clock = SleepingClock()
     made = Client(session=session, sleep=clock.sleep, clock=clock, random=lambda: 1.0, attempts=2)
     server.inject("ValidationError", status=400, message=NO_CAPACITY, times=2)
 
-    answer = made.invoke("chat", "Hi")
+    answer = made.invoke("quiet", "Hi")
 
     assert clock.waits == [10, 20]  # the cold-start backoff, not the throttling one; no try used up
     assert answer.attempts == 3
@@ -634,31 +642,31 @@ def test_no_capacity_is_a_cold_start_waited_out_apart_from_the_latency(session, 
 
 
 def test_a_cold_start_longer_than_its_budget_is_one_clear_error(session, server):
-    session.put("chat", component_parameter())
+    session.put("quiet", component_parameter())
     clock = SleepingClock()
     made = Client(session=session, sleep=clock.sleep, clock=clock, random=lambda: 1.0)
     server.inject("ValidationError", status=400, message=NO_CAPACITY, times=5)
 
     with pytest.raises(llm_client.ColdStartError) as raised:
-        made.invoke("chat", "Hi", cold_start_seconds=100)
+        made.invoke("quiet", "Hi", cold_start_seconds=100)
 
     assert clock.waits == [10, 20, 40, 30]  # 10, 20, 40, then what is left of the 100 s budget
     message = str(raised.value)
     assert message.startswith(
-        f"endpoint chat (scale-to-zero, inference component {COMPONENT}) still has no copy running after waiting 100 s"
+        f"endpoint quiet (scale-to-zero, inference component {COMPONENT}) still has no copy running after waiting 100 s"
     )
     assert "cold_start_seconds=" in message and "--cold-start-seconds" in message
     assert no_traceback_chain(raised.value)
 
 
 def test_the_cold_start_budget_defaults_to_the_parameters_expected_cold_start(session, server):
-    session.put("chat", component_parameter())
+    session.put("quiet", component_parameter())
     clock = SleepingClock()
     made = Client(session=session, sleep=clock.sleep, clock=clock, random=lambda: 1.0)
     server.inject("ValidationError", status=400, message=NO_CAPACITY, times=13)
 
     with pytest.raises(llm_client.ColdStartError, match="after waiting 600 s"):
-        made.invoke("chat", "Hi")
+        made.invoke("quiet", "Hi")
 
     assert clock.waits == [10, 20, 40, *[60] * 8, 50]
 
