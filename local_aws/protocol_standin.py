@@ -141,8 +141,8 @@ class MotoCatalog:
             described = sagemaker.describe_inference_component(InferenceComponentName=summary["InferenceComponentName"])
             specification = described["Specification"]
             model = specification.get("ModelName", "")
-            # The component's own container, or else its model's.
-            image = (specification.get("Container") or {}).get("Image") or (
+            # The component's own container (DescribeInferenceComponent reports it as DeployedImage), or else its model's.
+            image = ((specification.get("Container") or {}).get("DeployedImage") or {}).get("SpecifiedImage") or (
                 sagemaker.describe_model(ModelName=model)["PrimaryContainer"]["Image"]
             )
             name, variant = described["InferenceComponentName"], described.get("VariantName", "AllTraffic")

@@ -7,7 +7,9 @@ parameter it needs; tests/test_client_parameter.py proves the stacks write what 
 
 from __future__ import annotations
 
+import collections
 import json
+import random
 import subprocess
 import sys
 import time
@@ -678,3 +680,265 @@ def test_a_variant_endpoint_does_not_wait_for_a_cold_start_on_no_capacity(sessio
     with pytest.raises(llm_client.ColdStartError, match=r"is not ready after 3 tries"):
         made.invoke("chat", "Hi", cold_start_seconds=600)
     assert made.waits == [1, 2]  # type: ignore[attr-defined]  # the usual jittered backoff, attempts tries
+
+
+# --- a migration: two inference components on one scale-to-zero endpoint, split by the client ------------------------
+
+CANDIDATE = "quiet-llama2-7b"
+LLAMA_FORMAT = "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\n{prompt} [/INST]"
+
+
+def migration_parameter(old_weight: int = 90, candidate_weight: int = 10, **candidate: Any) -> dict[str, Any]:
+    """Two inference components, as the stacks publish a migration: mistral-7b (the Messages API, TGI) and llama2-7b
+    (the text API with its own prompt format and stop sequence, LMI)."""
+    old = {**variant(), "variant_name": "AllTraffic", "inference_component_name": COMPONENT, "weight": old_weight}
+    new = {
+        **variant("llama2-7b", api="text", container="djl-lmi", prompt_format=LLAMA_FORMAT, stop_sequences=["</s>"]),
+        "variant_name": "AllTraffic",
+        "max_input_tokens": 3072,
+        "max_total_tokens": 4096,
+        "latency_budget_seconds": 8,
+        "inference_component_name": CANDIDATE,
+        "weight": candidate_weight,
+        **candidate,
+    }
+    top = old if old_weight >= candidate_weight else new  # the largest weight, the first on a tie
+    return {**component_parameter(), "inference_component_name": top["inference_component_name"], "variants": [old, new]}
+
+
+class Draws(random.Random):
+    """A random source whose draws are given: random.choices picks by them (the first entry of 90/10 below 0.9)."""
+
+    def __init__(self, *draws: float) -> None:
+        super().__init__()
+        self.draws = list(draws)
+
+    def random(self) -> float:
+        return self.draws.pop(0)
+
+
+def component_of(request: dict[str, Any]) -> str:
+    return str(request["headers"][COMPONENT_HEADER])
+
+
+def test_the_client_splits_requests_between_components_by_weight():
+    endpoint = parse_parameter("quiet", json.dumps(migration_parameter(90, 10)))
+    made = Client(session=Session("http://127.0.0.1:9"), routing_random=random.Random(15))
+
+    picks = collections.Counter(made.route(endpoint).inference_component_name for _ in range(1000))  # type: ignore[union-attr]
+
+    assert set(picks) == {COMPONENT, CANDIDATE}
+    assert picks[COMPONENT] + picks[CANDIDATE] == 1000 and 860 <= picks[COMPONENT] <= 940  # 900 expected; sd 9.5
+    exact = Client(session=Session("http://127.0.0.1:9"), routing_random=Draws(0.0, 0.899, 0.9, 0.999))
+    assert [exact.route(endpoint).inference_component_name for _ in range(4)] == [  # type: ignore[union-attr]
+        COMPONENT,
+        COMPONENT,
+        CANDIDATE,
+        CANDIDATE,
+    ]
+
+
+@pytest.mark.parametrize(("weights", "served"), [((0, 100), {CANDIDATE}), ((100, 0), {COMPONENT})])
+def test_a_drained_component_gets_no_request(weights, served):
+    endpoint = parse_parameter("quiet", json.dumps(migration_parameter(*weights)))
+    made = Client(session=Session("http://127.0.0.1:9"), routing_random=random.Random(0))
+
+    assert {made.route(endpoint).inference_component_name for _ in range(1000)} == served  # type: ignore[union-attr]
+
+
+def test_each_request_is_built_for_its_components_model(session, server):
+    session.put("quiet", migration_parameter(50, 50))
+    made = Client(session=session, routing_random=Draws(0.1, 0.9, 0.9))
+
+    old = made.invoke("quiet", "Hello", max_tokens=2000)
+    new = made.invoke("quiet", "Hello", max_tokens=2000)
+    streamed = "".join(made.stream("quiet", "Hello"))
+
+    assert (old.served_by, old.model_key) == (COMPONENT, "mistral-7b")
+    assert old.text.startswith(f"[protocol stand-in, not a model: endpoint quiet component {COMPONENT} (mistral-7b, tgi)]")
+    assert (new.served_by, new.model_key) == (CANDIDATE, "llama2-7b")
+    assert new.text.startswith(f"[protocol stand-in, not a model: endpoint quiet component {CANDIDATE} (llama2-7b, lmi)]")
+    assert streamed == new.text
+    first, second, third = (r["body"] for r in server.requests)
+    assert [component_of(r) for r in server.requests] == [COMPONENT, CANDIDATE, CANDIDATE]
+    assert first["stop"] == ["[INST]"] and first["max_tokens"] == 2000  # mistral: the Messages API, within its room (2048)
+    assert second["inputs"] == LLAMA_FORMAT.format(prompt="Hello")  # llama2: its prompt format, LMI's parameters
+    assert second["parameters"]["stop_sequences"] == ["</s>"] and second["parameters"]["max_new_tokens"] == 4096 - 3072
+    assert third["inputs"] == second["inputs"] and third["stream"] is True
+    assert not any(VARIANT_HEADER in r["headers"] for r in server.requests)
+
+
+def test_retries_and_the_cold_start_stay_on_the_requests_component(session, server):
+    session.put("quiet", migration_parameter(90, 10))
+    clock = SleepingClock()
+    # Were the component drawn again per try, 0.1 would send the retries to the other one.
+    made = Client(session=session, sleep=clock.sleep, clock=clock, random=lambda: 1.0, routing_random=Draws(0.95, 0.1, 0.1))
+    server.inject("ThrottlingException", status=400, message="Rate exceeded", times=2)
+    server.inject("ValidationError", status=400, message=NO_CAPACITY, times=2)
+
+    answer = made.invoke("quiet", "Hi")
+
+    assert [component_of(r) for r in server.requests] == [CANDIDATE] * 5
+    assert all("inputs" in r["body"] for r in server.requests)  # every try in llama2's format
+    assert (answer.served_by, answer.attempts) == (CANDIDATE, 5) and clock.waits == [1, 2, 10, 20]
+    assert 30 <= answer.cold_start_seconds < 31
+    assert made.invoke("quiet", "Hi").served_by == COMPONENT  # the next request is drawn afresh
+
+
+def test_a_cold_start_past_its_budget_names_the_component_that_was_waited_for(session, server):
+    session.put("quiet", migration_parameter(90, 10))
+    clock = SleepingClock()
+    made = Client(session=session, sleep=clock.sleep, clock=clock, routing_random=Draws(0.95))
+    server.inject("ValidationError", status=400, message=NO_CAPACITY, times=3)
+
+    with pytest.raises(llm_client.ColdStartError, match=f"^endpoint quiet \\(scale-to-zero, inference component {CANDIDATE}\\)"):
+        made.invoke("quiet", "Hi", cold_start_seconds=30)
+    assert {component_of(r) for r in server.requests} == {CANDIDATE}
+
+
+def test_variant_selects_one_component_by_model_key_or_component_name(session, server):
+    session.put("quiet", migration_parameter(100, 0))
+    made = client(session)
+
+    assert made.invoke("quiet", "Hi", variant="llama2-7b").served_by == CANDIDATE  # even a drained one, by name
+    assert made.invoke("quiet", "Hi", variant=COMPONENT).model_key == "mistral-7b"
+    assert [component_of(r) for r in server.requests] == [CANDIDATE, COMPONENT]
+    message = (
+        r"^endpoint quiet has no inference component or model 'AllTraffic': give a model key or a component name "
+        rf"\(it has: mistral-7b \({COMPONENT}, 100%\), llama2-7b \({CANDIDATE}, 0%\)\)$"
+    )
+    with pytest.raises(llm_client.UnsupportedError, match=message):
+        made.invoke("quiet", "Hi", variant="AllTraffic")
+    with pytest.raises(llm_client.UnsupportedError, match=message.replace("AllTraffic", "nope")):
+        llm_client.chat_model("quiet", client=made, variant="nope")
+
+
+def test_the_chat_model_splits_too_and_says_which_component_answered(session, server):
+    session.put("quiet", migration_parameter(50, 50))
+    made = Client(session=session, routing_random=Draws(0.1, 0.9, 0.9))
+    model = llm_client.chat_model("quiet", client=made)
+
+    old = model.invoke("Hello")
+    new = model.invoke("Hello")
+    chunks = list(model.stream("Hello"))
+
+    assert old.response_metadata["inference_component"] == COMPONENT and old.response_metadata["model_name"] == "mistral-7b"
+    assert new.response_metadata["inference_component"] == CANDIDATE and new.response_metadata["model_name"] == "llama2-7b"
+    assert chunks[0].response_metadata["inference_component"] == CANDIDATE
+    assert "".join(c.text for c in chunks) == new.text
+    assert [component_of(r) for r in server.requests] == [COMPONENT, CANDIDATE, CANDIDATE]
+    assert "messages" in server.requests[0]["body"] and server.requests[1]["body"]["inputs"] == LLAMA_FORMAT.format(
+        prompt="Hello"
+    )
+
+
+def test_tools_need_every_component_with_traffic_to_call_tools(session, server):
+    session.put("quiet", migration_parameter(90, 10))
+    made = Client(session=session, routing_random=Draws(0.1, 0.1))
+    model = llm_client.chat_model("quiet", client=made)
+
+    with pytest.raises(
+        llm_client.UnsupportedError,
+        match=r"^endpoint quiet \(mistral-7b\+llama2-7b\) cannot call tools: the container of llama2-7b has no Messages "
+        r"API \(requests are split between its models by weight: call one with variant=\.\.\.\)",
+    ):
+        model.bind_tools([example_agent.multiply])
+    only_old = llm_client.chat_model("quiet", client=made, variant="mistral-7b").bind_tools([example_agent.multiply])
+    assert only_old.invoke(QUESTION).tool_calls[0]["name"] == "multiply"
+    session.put("quiet", migration_parameter(100, 0))  # the candidate drained: its requests are over
+    drained = llm_client.chat_model("quiet", client=Client(session=session)).bind_tools([example_agent.multiply])
+    assert drained.invoke(QUESTION).tool_calls[0]["args"] == {"a": 1.408, "b": 730.0}
+    assert {component_of(r) for r in server.requests} == {COMPONENT}
+
+
+def test_a_component_the_runtime_does_not_know_makes_the_client_reread_the_parameter(session, server):
+    session.put("quiet", migration_parameter(0, 100, inference_component_name="quiet-removed"))
+    made = client(session)
+    made.endpoint("quiet")  # cached: it names a component that is gone
+    session.put("quiet", migration_parameter(100, 0))  # the redeploy that removed it
+
+    assert made.invoke("quiet", "Hi").served_by == COMPONENT  # at once, not after the cache's 60 s
+    assert [component_of(r) for r in server.requests] == ["quiet-removed", COMPONENT]
+
+    session.put("quiet", migration_parameter(0, 100, inference_component_name="quiet-removed"))  # the parameter is wrong
+    with pytest.raises(
+        llm_client.EndpointNotFoundError,
+        match=r"^SageMaker endpoint quiet or its inference component quiet-removed does not exist in us-east-1 although "
+        r'SSM parameter /llm-endpoints/quiet names it \(ValidationError: Could not find inference component "quiet-removed"\.\)',
+    ) as raised:
+        client(session).invoke("quiet", "Hi")
+    assert no_traceback_chain(raised.value)
+
+
+def test_the_stand_in_refuses_components_as_sagemaker_does(server):
+    runtime = Session(server.url).client("sagemaker-runtime", region_name=REGION)
+    body = json.dumps({"inputs": "Hi"})
+
+    def error(**call: str) -> str:
+        with pytest.raises(ClientError) as raised:
+            runtime.invoke_endpoint(ContentType="application/json", Body=body, **call)
+        assert raised.value.response["Error"]["Code"] == "ValidationError"
+        return str(raised.value.response["Error"]["Message"])
+
+    assert error(EndpointName="quiet").startswith("Inference Component Name header is required for endpoints")
+    assert error(EndpointName="chat", InferenceComponentName=COMPONENT).startswith(
+        "Inference Component Name header is not allowed for endpoints"
+    )
+    assert error(EndpointName="quiet", InferenceComponentName="quiet-nope") == 'Could not find inference component "quiet-nope".'
+    answered = runtime.invoke_endpoint(
+        EndpointName="quiet", InferenceComponentName=CANDIDATE, ContentType="application/json", Body=body
+    )
+    assert json.loads(answered["Body"].read())["generated_text"].endswith(f"{CANDIDATE} (llama2-7b, lmi)] You said: Hi")
+
+
+def test_a_parameter_from_before_migrations_is_its_one_component_at_100_percent():
+    endpoint = parse_parameter("quiet", json.dumps(component_parameter()))  # one entry, no component, no weight
+
+    assert isinstance(endpoint, SageMakerEndpoint)
+    (only,) = endpoint.variants
+    assert (only.inference_component_name, only.weight, only.model_key) == (COMPONENT, 100, "mistral-7b")
+    assert endpoint.choose_component(Draws()) is endpoint  # nothing to draw
+
+
+def with_entry(index: int, **change: Any) -> dict[str, Any]:
+    parameter = migration_parameter()
+    parameter["variants"][index] = {**parameter["variants"][index], **change}
+    return parameter
+
+
+def without(index: int, key: str) -> dict[str, Any]:
+    parameter = migration_parameter()
+    del parameter["variants"][index][key]
+    return parameter
+
+
+FIX = "each entry names its own inference component and the weights are whole percents adding up to 100"
+
+
+@pytest.mark.parametrize(
+    ("parameter", "message"),
+    [
+        (with_entry(1, weight=101), r"variant 1: 'weight' is 101, expected a whole percent from 0 to 100"),
+        (with_entry(1, weight=-5), r"variant 1: 'weight' is -5, expected a whole percent"),
+        (with_entry(1, weight=10.5), r"variant 1: 'weight' is 10\.5, expected a whole percent"),
+        (with_entry(1, weight="10"), r"variant 1: 'weight' is '10', expected a whole percent"),
+        (with_entry(1, weight=True), r"variant 1: 'weight' is True, expected a whole percent"),
+        (without(1, "weight"), r"variant 1: 'weight' is None, expected a whole percent"),
+        (with_entry(1, weight=20), r": the entries' weights add up to 110, not 100: " + FIX),
+        (migration_parameter(0, 0), r": the entries' weights add up to 0, not 100"),
+        (without(0, "inference_component_name"), r"variant 0: missing or empty 'inference_component_name'"),
+        (with_entry(1, inference_component_name=""), r"variant 1: missing or empty 'inference_component_name'"),
+        (
+            with_entry(1, inference_component_name=COMPONENT),
+            rf": inference component {COMPONENT} is named by more than one entry: {FIX}",
+        ),
+        (
+            {**migration_parameter(), "inference_component_name": "quiet-other"},
+            rf"the top-level 'inference_component_name' 'quiet-other' is none of the entries' components "
+            rf"\({COMPONENT}, {CANDIDATE}\): it must name the entry with the largest weight$",
+        ),
+    ],
+)
+def test_a_migration_parameter_with_bad_components_or_weights_is_one_clear_error(parameter, message):
+    with pytest.raises(llm_client.ParameterSchemaError, match=r"^SSM parameter /llm-endpoints/quiet" + ".*" + message):
+        parse_parameter("quiet", json.dumps(parameter))
