@@ -127,7 +127,9 @@ class MotoCatalog:
             image = sagemaker.describe_model(ModelName=model)["PrimaryContainer"]["Image"]
             weight = live.get("CurrentWeight", live.get("InitialVariantWeight", 1.0))
             variants.append(StandinVariant(live["VariantName"], float(weight), container_of(image)))
-        return StandinEndpoint(name, tuple(variants), self._components(sagemaker, name))
+        # Only an endpoint with a model-less variant can host inference components: spare the others the listing.
+        hosts_components = any(model is None for model in models.values())
+        return StandinEndpoint(name, tuple(variants), self._components(sagemaker, name) if hosts_components else ())
 
     @staticmethod
     def _components(sagemaker: Any, endpoint: str) -> tuple[StandinComponent, ...]:

@@ -23,6 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import llm_client
+from llm_client import chat
 from llm_client.client import Client
 from llm_client.parameter import ParameterCache, SageMakerEndpoint, parse_parameter
 from local_aws.protocol_standin import StandinComponent, StandinEndpoint, StandinServer, StandinVariant, StaticCatalog
@@ -942,3 +943,20 @@ FIX = "each entry names its own inference component and the weights are whole pe
 def test_a_migration_parameter_with_bad_components_or_weights_is_one_clear_error(parameter, message):
     with pytest.raises(llm_client.ParameterSchemaError, match=r"^SSM parameter /llm-endpoints/quiet" + ".*" + message):
         parse_parameter("quiet", json.dumps(parameter))
+
+
+def test_the_chat_model_builds_each_components_model_once_and_keeps_only_a_few(session):
+    session.put("quiet", migration_parameter(50, 50))
+    made = client(session)
+    model = llm_client.chat_model("quiet", client=made)
+    endpoint = made.endpoint("quiet")
+    assert isinstance(endpoint, SageMakerEndpoint)
+    old, new = endpoint.only("mistral-7b"), endpoint.only("llama2-7b")
+
+    first = model.current_model(old)
+    assert model.current_model(new) is not first and model.current_model(old) is first  # not rebuilt per request
+    for weight in range(1, 10):  # redeploys with new weights: old models are dropped, not kept forever
+        parsed = parse_parameter("quiet", json.dumps(migration_parameter(100 - weight, weight)))
+        assert isinstance(parsed, SageMakerEndpoint)
+        model.current_model(parsed.only("llama2-7b"))
+    assert len(model._built) == chat.MODELS_KEPT

@@ -136,14 +136,20 @@ def test_the_catalog_reads_an_endpoints_inference_components_and_the_stand_in_an
     assert answer == {"generated_text": f"[protocol stand-in, not a model: {who}] You said: Hi"}
 
 
-def test_an_emulator_without_inference_components_still_serves_variant_endpoints(sagemaker):
+def test_a_variant_endpoint_is_read_without_listing_inference_components(sagemaker):
     client, stubber = sagemaker
     add_endpoint(stubber, "chat", "chat-mistral-model")
-    add_model(stubber, "chat-mistral-model", LMI)
-    stubber.add_client_error(
-        "list_inference_components", "InternalFailure", "The list_inference_components action has not been implemented", 500
-    )
+    add_model(stubber, "chat-mistral-model", LMI)  # and no ListInferenceComponents: the Stubber would refuse it
 
     endpoint = MotoCatalog(lambda service, region: client).sagemaker_endpoint(REGION, "chat")
 
     assert endpoint == StandinEndpoint("chat", (StandinVariant("AllTraffic", 1.0, "lmi"),))
+
+
+def test_an_emulator_without_inference_components_serves_none(sagemaker):
+    client, stubber = sagemaker
+    add_endpoint(stubber, "quiet", None)
+    unserved = "The list_inference_components action has not been implemented"  # moto's own
+    stubber.add_client_error("list_inference_components", "InternalFailure", unserved, 500)
+
+    assert MotoCatalog(lambda service, region: client).sagemaker_endpoint(REGION, "quiet") == StandinEndpoint("quiet", ())

@@ -23,6 +23,7 @@ answer's ``response_metadata`` names the ``inference_component`` and the ``model
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -224,6 +225,7 @@ class EndpointChatModel(BaseChatModel):
 
     # The langchain-aws models built, by what they call: a migration's two components alternate, so keep a few.
     _built: dict[Endpoint, BaseChatModel] = PrivateAttr(default_factory=dict)
+    _built_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # async calls run in threads
 
     @property
     def _llm_type(self) -> str:
@@ -237,10 +239,11 @@ class EndpointChatModel(BaseChatModel):
         """The langchain-aws model for ``endpoint`` (what one call goes to), default what the parameter says now; built
         once per endpoint (or component) while the parameter names it."""
         endpoint = endpoint or self.client.endpoint(self.endpoint_name)
-        model = self._built.pop(endpoint, None) or self._build(endpoint)
-        self._built[endpoint] = model  # the most recent last
-        while len(self._built) > MODELS_KEPT:
-            del self._built[next(iter(self._built))]
+        with self._built_lock:
+            model = self._built.pop(endpoint, None) or self._build(endpoint)
+            self._built[endpoint] = model  # the most recent last
+            while len(self._built) > MODELS_KEPT:
+                del self._built[next(iter(self._built))]
         return model
 
     def _build(self, endpoint: Endpoint) -> BaseChatModel:
