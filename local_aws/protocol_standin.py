@@ -110,6 +110,7 @@ class MotoCatalog:
 
     def __init__(self, make_client: Callable[[str, str], Any]) -> None:
         self.make_client = make_client  # (service, region) -> boto3 client of the emulator
+        self.lists_components = True  # False once the emulator refused ListInferenceComponents: not asked again
 
     def sagemaker_endpoint(self, region: str, name: str) -> StandinEndpoint | None:
         sagemaker = self.make_client("sagemaker", region)
@@ -118,26 +119,31 @@ class MotoCatalog:
             config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
         except Exception:
             return None
+        components = self._components(sagemaker, name)
+        if components:  # an endpoint that hosts inference components is called by component, never by variant
+            return StandinEndpoint(name, (), components)
         models = {v["VariantName"]: v.get("ModelName") for v in config["ProductionVariants"]}
         variants = []
         for live in endpoint.get("ProductionVariants", config["ProductionVariants"]):
             model = models.get(live["VariantName"])
             if model is None:
-                continue  # a variant without a model hosts inference components
+                continue  # a variant without a model is there for inference components (none yet, or none left)
             image = sagemaker.describe_model(ModelName=model)["PrimaryContainer"]["Image"]
             weight = live.get("CurrentWeight", live.get("InitialVariantWeight", 1.0))
             variants.append(StandinVariant(live["VariantName"], float(weight), container_of(image)))
-        # Only an endpoint with a model-less variant can host inference components: spare the others the listing.
-        hosts_components = any(model is None for model in models.values())
-        return StandinEndpoint(name, tuple(variants), self._components(sagemaker, name) if hosts_components else ())
+        return StandinEndpoint(name, tuple(variants))
 
-    @staticmethod
-    def _components(sagemaker: Any, endpoint: str) -> tuple[StandinComponent, ...]:
+    def _components(self, sagemaker: Any, endpoint: str) -> tuple[StandinComponent, ...]:
+        if not self.lists_components:
+            return ()
         pages = sagemaker.get_paginator("list_inference_components").paginate(EndpointNameEquals=endpoint)
         try:
             summaries = [s for page in pages for s in page["InferenceComponents"]]
         except ClientError:
-            return ()  # an emulator that does not serve inference components (moto's own does not)
+            # An emulator that does not serve inference components (moto's own answers 500, and botocore retries it):
+            # no endpoint has any, so do not pay for the question on every request.
+            self.lists_components = False
+            return ()
         components = []
         for summary in summaries:
             described = sagemaker.describe_inference_component(InferenceComponentName=summary["InferenceComponentName"])
@@ -415,7 +421,7 @@ class StandinServer:
     def _serving(self, endpoint: StandinEndpoint, headers: Mapping[str, str]) -> tuple[str, str, str]:
         """(who answers, its container, the variant reported as invoked) for one call."""
         component = headers.get(COMPONENT_HEADER)
-        if endpoint.components:
+        if endpoint.components or not endpoint.variants:  # an endpoint for inference components (maybe none left)
             if not component:
                 raise Fault(400, "ValidationError", COMPONENT_REQUIRED)
             for c in endpoint.components:

@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 
 from local_aws.protocol_standin import (
     COMPONENT_HEADER,
+    Fault,
     MotoCatalog,
     StandinComponent,
     StandinEndpoint,
@@ -136,20 +137,42 @@ def test_the_catalog_reads_an_endpoints_inference_components_and_the_stand_in_an
     assert answer == {"generated_text": f"[protocol stand-in, not a model: {who}] You said: Hi"}
 
 
-def test_a_variant_endpoint_is_read_without_listing_inference_components(sagemaker):
+def test_an_endpoint_without_components_is_read_by_its_variants(sagemaker):
     client, stubber = sagemaker
     add_endpoint(stubber, "chat", "chat-mistral-model")
-    add_model(stubber, "chat-mistral-model", LMI)  # and no ListInferenceComponents: the Stubber would refuse it
+    stubber.add_response("list_inference_components", {"InferenceComponents": []}, {"EndpointNameEquals": "chat"})
+    add_model(stubber, "chat-mistral-model", LMI)
 
     endpoint = MotoCatalog(lambda service, region: client).sagemaker_endpoint(REGION, "chat")
 
     assert endpoint == StandinEndpoint("chat", (StandinVariant("AllTraffic", 1.0, "lmi"),))
 
 
-def test_an_emulator_without_inference_components_serves_none(sagemaker):
+def test_an_emulator_without_inference_components_is_asked_once(sagemaker):
     client, stubber = sagemaker
-    add_endpoint(stubber, "quiet", None)
+    catalog = MotoCatalog(lambda service, region: client)
+    add_endpoint(stubber, "chat", "chat-mistral-model")
     unserved = "The list_inference_components action has not been implemented"  # moto's own
     stubber.add_client_error("list_inference_components", "InternalFailure", unserved, 500)
+    add_model(stubber, "chat-mistral-model", LMI)
+    add_endpoint(stubber, "chat", "chat-mistral-model")  # the next request: no listing (the Stubber would refuse it)
+    add_model(stubber, "chat-mistral-model", LMI)
 
-    assert MotoCatalog(lambda service, region: client).sagemaker_endpoint(REGION, "quiet") == StandinEndpoint("quiet", ())
+    first, second = catalog.sagemaker_endpoint(REGION, "chat"), catalog.sagemaker_endpoint(REGION, "chat")
+
+    assert first == second == StandinEndpoint("chat", (StandinVariant("AllTraffic", 1.0, "lmi"),))
+
+
+def test_a_component_endpoint_without_components_refuses_calls_as_sagemaker_does():
+    server = StandinServer(StaticCatalog({"quiet": StandinEndpoint("quiet", ())}))
+    server.start()
+    try:
+        for headers, message in (
+            ({}, "Inference Component Name header is required"),
+            ({COMPONENT_HEADER: "quiet-x"}, "Could not find"),
+        ):
+            with pytest.raises(Fault) as raised:
+                server.handle("/endpoints/quiet/invocations", headers, b'{"inputs": "Hi"}')
+            assert (raised.value.code, raised.value.message.startswith(message)) == ("ValidationError", True)
+    finally:
+        server.stop()
