@@ -640,7 +640,7 @@ def test_no_capacity_is_a_cold_start_waited_out_apart_from_the_latency(session, 
 
     assert clock.waits == [10, 20]  # the cold-start backoff, not the throttling one; no try used up
     assert answer.attempts == 3
-    assert 30 <= answer.cold_start_seconds < 31
+    assert 30 <= answer.cold_start_seconds < 40  # the 30 s slept, plus the failed tries' real time (a loaded machine: seconds)
     assert answer.latency_seconds < 1  # the request alone
 
 
@@ -782,7 +782,7 @@ def test_retries_and_the_cold_start_stay_on_the_requests_component(session, serv
     assert [component_of(r) for r in server.requests] == [CANDIDATE] * 5
     assert all("inputs" in r["body"] for r in server.requests)  # every try in llama2's format
     assert (answer.served_by, answer.attempts) == (CANDIDATE, 5) and clock.waits == [1, 2, 10, 20]
-    assert 30 <= answer.cold_start_seconds < 31
+    assert 30 <= answer.cold_start_seconds < 40  # the 30 s slept, plus the failed tries' real time (a loaded machine: seconds)
     assert made.invoke("quiet", "Hi").served_by == COMPONENT  # the next request is drawn afresh
 
 
