@@ -141,10 +141,11 @@ def _streamed(client: Client, target: Target, case: Case, record: Record, starte
     def attempt(endpoint: Endpoint) -> tuple[Endpoint, Any, str]:
         if isinstance(endpoint, SageMakerEndpoint):
             request = sagemaker_request(endpoint, messages, max_tokens=case.max_tokens, temperature=case.temperature, stream=True)
-            if target.variant:
+            if target.variant and not endpoint.scale_to_zero:  # a component endpoint is called by component only
                 request["TargetVariant"] = target.variant
             response = client.runtime(endpoint).invoke_endpoint_with_response_stream(**request)
-            return endpoint, response["Body"], str(response.get("InvokedProductionVariant") or target.variant or "")
+            invoked = str(response.get("InvokedProductionVariant") or target.variant or "")
+            return endpoint, response["Body"], endpoint.inference_component_name or invoked
         request = bedrock_request(endpoint, messages, case.max_tokens, case.temperature)
         return endpoint, client.runtime(endpoint).converse_stream(**request)["stream"], endpoint.model_id
 

@@ -4,7 +4,8 @@ A target is one of:
 
 - ``NAME``: the endpoint published as ``/llm-endpoints/NAME`` (SageMaker picks a variant by weight, or the endpoint is
   a Bedrock model: whatever the parameter says now);
-- ``NAME/VARIANT``: one production variant of a SageMaker endpoint (each request names it: ``TargetVariant``);
+- ``NAME/VARIANT``: one production variant of a SageMaker endpoint (each request names it: ``TargetVariant``), or
+  on a scale-to-zero endpoint one inference component, by model key or component name (``InferenceComponentName``);
 - ``MODEL``: a Bedrock model config key of model_configs/ (e.g. ``claude-haiku-4-5``), called directly with the model
   id or inference profile its config picks for the region, no stack needed. ``endpoint:NAME`` forces the endpoint
   meaning when an endpoint has the same name as a Bedrock model config.
@@ -65,7 +66,7 @@ class Target:
     hosting: str
     latency_budget_seconds: float
     token_price: TokenPrice | None = None  # Bedrock
-    variant_prices: tuple[tuple[str, SageMakerPrice], ...] = ()  # SageMaker: per variant name
+    variant_prices: tuple[tuple[str, SageMakerPrice], ...] = ()  # SageMaker: per variant (or inference component) name
 
     def price_of_variant(self, variant: str | None) -> SageMakerPrice | None:
         prices = dict(self.variant_prices)
@@ -122,7 +123,10 @@ def resolve_target(label: str, client: Client, registry: ModelRegistry) -> Targe
             endpoint.latency_budget_seconds,
             token_price=_token_price(endpoint.model_key, registry, label),
         )
-    prices = tuple((v.name, sagemaker_price(v.model_key, registry, label)) for v in endpoint.variants)
+    # By what a request reports as served_by: the variant, or on a scale-to-zero endpoint the inference component.
+    prices = tuple(
+        (v.inference_component_name or v.name, sagemaker_price(v.model_key, registry, label)) for v in endpoint.variants
+    )
     return Target(
         label,
         endpoint_name,

@@ -7,13 +7,17 @@ server on its own 127.0.0.1 port and points the clients' runtime endpoints at it
 - SageMaker runtime ``InvokeEndpoint`` (POST /endpoints/NAME/invocations) and ``InvokeEndpointWithResponseStream``
   (.../invocations-response-stream, AWS event-stream binary framing of ``PayloadPart`` events), with the serving
   container's JSON: the Messages API (Chat Completions, streamed as server-sent events) and the ``inputs`` API of
-  TGI (a list; events) and LMI (an object; JSON lines). Variants are picked by weight, or by TargetVariant.
+  TGI (a list; events) and LMI (an object; JSON lines). Variants are picked by weight, or by TargetVariant. An
+  endpoint that hosts inference components answers only calls that name one (InferenceComponentName), as that
+  component's model; SageMaker's errors for a call without one, for one on an endpoint without components, and for
+  an unknown one.
 - Bedrock runtime ``Converse`` and ``ConverseStream`` (POST /model/ID/converse[-stream]).
 
 What it says is made up by rules, not generated: offered tools and a fresh question -> a call of the first tool,
 its arguments filled from the question (numbers for number fields, the text for strings); a tool result -> a sentence
 that quotes it; otherwise "[protocol stand-in, not a model: WHO] You said: ..." (WHO names the variant or model
-that answered). Unknown endpoints and models get the services' own errors. Tests queue faults (throttling, not ready)
+that answered: the variant, or the inference component and its model). Unknown endpoints and models get the services'
+own errors. Tests queue faults (throttling, not ready)
 with ``inject``.
 """
 
@@ -32,9 +36,23 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 ACCOUNT = "123456789012"
 EVENT_STREAM = "application/vnd.amazon.eventstream"
 SIGNING_REGION = re.compile(r"Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/")  # SigV4's credential scope names the region
+COMPONENT_HEADER = "x-amzn-sagemaker-inference-component"  # InvokeEndpoint's InferenceComponentName
+TARGET_VARIANT_HEADER = "x-amzn-sagemaker-target-variant"
+# SageMaker's runtime errors (ValidationError) for a call without a component to an endpoint that hosts components,
+# and for a component on an endpoint that hosts none, as users have quoted them.
+COMPONENT_REQUIRED = (
+    "Inference Component Name header is required for endpoints to which you plan to deploy inference components. "
+    "Please include Inference Component Name header or consider using SageMaker models."
+)
+COMPONENT_NOT_ALLOWED = (
+    "Inference Component Name header is not allowed for endpoints to which you dont plan to deploy inference "
+    "components. Please remove the Inference Component Name header and try again."
+)
 
 
 @dataclass(frozen=True)
@@ -45,9 +63,20 @@ class StandinVariant:
 
 
 @dataclass(frozen=True)
+class StandinComponent:
+    """An inference component: one model in its container, on one of the endpoint's variants."""
+
+    name: str
+    model: str  # the SageMaker model it serves
+    container: str  # "tgi" | "lmi"
+    variant: str = "AllTraffic"
+
+
+@dataclass(frozen=True)
 class StandinEndpoint:
     name: str
     variants: tuple[StandinVariant, ...]
+    components: tuple[StandinComponent, ...] = ()  # set: every call names one (InferenceComponentName)
 
 
 class Catalog(Protocol):
@@ -70,12 +99,18 @@ class StaticCatalog:
         return model_id in self.bedrock_models
 
 
+def container_of(image: str) -> str:
+    return "lmi" if "djl-inference" in image else "tgi"
+
+
 class MotoCatalog:
-    """Reads the local emulator: SageMaker endpoints (variants, weights, images) and the Bedrock model ids that
-    deployed stacks published in their ``/llm-endpoints/*`` parameters."""
+    """Reads the local emulator: SageMaker endpoints (variants, weights, images), the inference components on them
+    (ListInferenceComponents, DescribeInferenceComponent) and the Bedrock model ids that deployed stacks published in
+    their ``/llm-endpoints/*`` parameters."""
 
     def __init__(self, make_client: Callable[[str, str], Any]) -> None:
         self.make_client = make_client  # (service, region) -> boto3 client of the emulator
+        self.lists_components = True  # False once the emulator refused ListInferenceComponents: not asked again
 
     def sagemaker_endpoint(self, region: str, name: str) -> StandinEndpoint | None:
         sagemaker = self.make_client("sagemaker", region)
@@ -84,13 +119,43 @@ class MotoCatalog:
             config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
         except Exception:
             return None
-        models = {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]}
+        components = self._components(sagemaker, name)
+        if components:  # an endpoint that hosts inference components is called by component, never by variant
+            return StandinEndpoint(name, (), components)
+        models = {v["VariantName"]: v.get("ModelName") for v in config["ProductionVariants"]}
         variants = []
         for live in endpoint.get("ProductionVariants", config["ProductionVariants"]):
-            image = sagemaker.describe_model(ModelName=models[live["VariantName"]])["PrimaryContainer"]["Image"]
+            model = models.get(live["VariantName"])
+            if model is None:
+                continue  # a variant without a model is there for inference components (none yet, or none left)
+            image = sagemaker.describe_model(ModelName=model)["PrimaryContainer"]["Image"]
             weight = live.get("CurrentWeight", live.get("InitialVariantWeight", 1.0))
-            variants.append(StandinVariant(live["VariantName"], float(weight), "lmi" if "djl-inference" in image else "tgi"))
+            variants.append(StandinVariant(live["VariantName"], float(weight), container_of(image)))
         return StandinEndpoint(name, tuple(variants))
+
+    def _components(self, sagemaker: Any, endpoint: str) -> tuple[StandinComponent, ...]:
+        if not self.lists_components:
+            return ()
+        pages = sagemaker.get_paginator("list_inference_components").paginate(EndpointNameEquals=endpoint)
+        try:
+            summaries = [s for page in pages for s in page["InferenceComponents"]]
+        except ClientError:
+            # An emulator that does not serve inference components (moto's own answers 500, and botocore retries it):
+            # no endpoint has any, so do not pay for the question on every request.
+            self.lists_components = False
+            return ()
+        components = []
+        for summary in summaries:
+            described = sagemaker.describe_inference_component(InferenceComponentName=summary["InferenceComponentName"])
+            specification = described["Specification"]
+            model = specification.get("ModelName", "")
+            # The component's own container (DescribeInferenceComponent reports it as DeployedImage), or else its model's.
+            image = ((specification.get("Container") or {}).get("DeployedImage") or {}).get("SpecifiedImage") or (
+                sagemaker.describe_model(ModelName=model)["PrimaryContainer"]["Image"]
+            )
+            name, variant = described["InferenceComponentName"], described.get("VariantName", "AllTraffic")
+            components.append(StandinComponent(name, model or name, container_of(image), variant))
+        return tuple(components)
 
     def bedrock_model(self, region: str, model_id: str) -> bool:
         ssm = self.make_client("ssm", region)
@@ -322,8 +387,7 @@ class StandinServer:
         endpoint = self.catalog.sagemaker_endpoint(region, name)
         if endpoint is None:
             raise Fault(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
-        variant = self._pick(endpoint, headers.get("x-amzn-sagemaker-target-variant"))
-        who = f"endpoint {name} variant {variant.name} ({variant.container})"
+        who, container, invoked = self._serving(endpoint, headers)
         if "messages" in body:
             question, result = last_turn(body["messages"])
             made = make_answer(who, question, openai_tools(body), result, int(body.get("max_tokens") or 512))
@@ -332,7 +396,7 @@ class StandinServer:
             if streaming:
                 lines = [f"data: {json.dumps(c)}\n\n".encode() for c in chat_chunks(made, finish)] + [b"data: [DONE]\n\n"]
             else:
-                return 200, self._sagemaker_headers(variant, streaming), [json.dumps(chat_completion(made, finish)).encode()]
+                return 200, self._sagemaker_headers(invoked, streaming), [json.dumps(chat_completion(made, finish)).encode()]
         elif "inputs" in body:
             parameters = body.get("parameters") or {}
             made = make_answer(who, str(body["inputs"]), (), None, int(parameters.get("max_new_tokens") or 512))
@@ -340,29 +404,45 @@ class StandinServer:
                 tokens = [
                     {"token": {"id": i, "text": p, "logprob": 0.0, "special": False}} for i, p in enumerate(pieces(made.text))
                 ]
-                prefix = b"" if variant.container == "lmi" else b"data:"
-                end = b"\n" if variant.container == "lmi" else b"\n\n"
+                prefix = b"" if container == "lmi" else b"data:"
+                end = b"\n" if container == "lmi" else b"\n\n"
                 lines = [prefix + json.dumps(t).encode() + end for t in tokens]
             else:
                 generated: dict[str, Any] = {"generated_text": made.text}
-                if variant.container == "tgi":
+                if container == "tgi":
                     generated["details"] = {"finish_reason": "eos_token", "generated_tokens": made.output_tokens}
-                answer = [generated] if variant.container == "tgi" else generated
-                return 200, self._sagemaker_headers(variant, streaming), [json.dumps(answer).encode()]
+                answer = [generated] if container == "tgi" else generated
+                return 200, self._sagemaker_headers(invoked, streaming), [json.dumps(answer).encode()]
         else:
             raise Fault(424, "ModelError", "Received client error (422) from primary: the body has neither messages nor inputs")
         frames = [event("PayloadPart", part, "application/octet-stream") for line in lines for part in split_bytes(line)]
-        return 200, self._sagemaker_headers(variant, streaming), frames
+        return 200, self._sagemaker_headers(invoked, streaming), frames
+
+    def _serving(self, endpoint: StandinEndpoint, headers: Mapping[str, str]) -> tuple[str, str, str]:
+        """(who answers, its container, the variant reported as invoked) for one call."""
+        component = headers.get(COMPONENT_HEADER)
+        if endpoint.components or not endpoint.variants:  # an endpoint for inference components (maybe none left)
+            if not component:
+                raise Fault(400, "ValidationError", COMPONENT_REQUIRED)
+            for c in endpoint.components:
+                if c.name == component:
+                    return f"endpoint {endpoint.name} component {c.name} ({c.model}, {c.container})", c.container, c.variant
+            # The runtime's wording for an unknown component is not documented: the control plane's, as a ValidationError.
+            raise Fault(400, "ValidationError", f'Could not find inference component "{component}".')
+        if component:
+            raise Fault(400, "ValidationError", COMPONENT_NOT_ALLOWED)
+        variant = self._pick(endpoint, headers.get(TARGET_VARIANT_HEADER))
+        return f"endpoint {endpoint.name} variant {variant.name} ({variant.container})", variant.container, variant.name
 
     @staticmethod
-    def _sagemaker_headers(variant: StandinVariant, streaming: bool) -> dict[str, str]:
+    def _sagemaker_headers(invoked_variant: str, streaming: bool) -> dict[str, str]:
         if streaming:
             return {
                 "Content-Type": EVENT_STREAM,
                 "X-Amzn-SageMaker-Content-Type": "application/json",
-                "x-Amzn-Invoked-Production-Variant": variant.name,
+                "x-Amzn-Invoked-Production-Variant": invoked_variant,
             }
-        return {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": variant.name}
+        return {"Content-Type": "application/json", "x-Amzn-Invoked-Production-Variant": invoked_variant}
 
     def _bedrock(
         self, region: str, model_id: str, streaming: bool, body: Mapping[str, Any]

@@ -13,11 +13,14 @@ model id. Each call must succeed within the model's ``latency_budget_seconds``. 
 retried with exponential backoff and jitter (llm_client's); the latency reported and checked is that of the
 successful try.
 
-A scale-to-zero endpoint (an inference component; ``scale_to_zero: true`` in its parameter) gets one call, naming
-its InferenceComponentName. While it has no copy running it answers "no capacity"; the wake-up alarm starts a copy,
+A scale-to-zero endpoint (models served as inference components; ``scale_to_zero: true`` in its parameter) gets one
+call per inference component that has traffic (weight > 0: during a migration, the old model's and the candidate's;
+a drained weight-0 component is skipped and said so), each naming its InferenceComponentName and in its own model's
+request format. While a component has no copy running it answers "no capacity"; its wake-up alarm starts a copy,
 which takes minutes, so the smoke test waits with backoff (10, 20, 40, 60, 60 ... s) up to ``--cold-start-seconds``
-(default: the parameter's ``expected_cold_start_seconds``, 600 s as deployed). The report gives that cold start on
-its own line; the latency budget applies to the request's latency only.
+(default: the parameter's ``expected_cold_start_seconds``, 600 s as deployed). Each component scales to zero on its
+own, so each has its own wait. The report gives each cold start on its own line; the latency budget applies to the
+request's latency only.
 
 Exit status: 0 every target passed, 1 a target failed (error, empty answer, over budget), 2 bad usage (including
 no AWS credentials or region).
@@ -69,7 +72,8 @@ class UsageError(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """One thing to invoke: a SageMaker endpoint variant (or the endpoint, by hand) or a Bedrock model."""
+    """One thing to invoke: a SageMaker endpoint variant or inference component (or the endpoint, by hand) or a
+    Bedrock model. ``variant_name`` is what llm_client's ``variant=`` selects: a variant, or a component's name."""
 
     label: str
     endpoint: str
@@ -114,15 +118,34 @@ def targets_for(endpoint: Endpoint, budget_override: float | None, by_variant: b
     if isinstance(endpoint, BedrockModel):
         label = f"{endpoint.name} ({endpoint.model_id})"
         return [Target(label, endpoint.name, budget_override or endpoint.latency_budget_seconds)]
-    if endpoint.scale_to_zero:  # one inference component: called by component name, never by variant
-        label = f"{endpoint.name} ({endpoint.inference_component_name})"
-        return [Target(label, endpoint.name, budget_override or endpoint.latency_budget_seconds, scale_to_zero=True)]
+    if endpoint.scale_to_zero:  # each inference component with traffic, called by its name, never by variant
+        return [
+            Target(
+                f"{endpoint.name} ({c.inference_component_name})",
+                endpoint.name,
+                budget_override or c.latency_budget_seconds,
+                variant_name=c.inference_component_name,
+                scale_to_zero=True,
+            )
+            for c in endpoint.served
+        ]
     if not by_variant:
         label = f"{endpoint.name} ({endpoint.model_label})"
         return [Target(label, endpoint.name, budget_override or endpoint.latency_budget_seconds)]
     return [
         Target(f"{endpoint.name}/{v.name}", endpoint.name, budget_override or v.latency_budget_seconds, variant_name=v.name)
         for v in endpoint.variants
+    ]
+
+
+def drained(endpoint: Endpoint) -> list[str]:
+    """The lines for a scale-to-zero endpoint's drained components (weight 0), which get no traffic and no test."""
+    if not isinstance(endpoint, SageMakerEndpoint) or not endpoint.scale_to_zero:
+        return []
+    return [
+        f"skip {endpoint.name} ({c.inference_component_name}): weight 0, drained (gets no traffic; about to be removed)"
+        for c in endpoint.variants
+        if c.weight == 0
     ]
 
 
@@ -250,7 +273,10 @@ def main(
             client.describe(endpoint.name, endpoint)
             targets = targets_for(endpoint, args.budget_seconds, by_variant=False)
         else:
-            targets = targets_for(client.endpoint(args.endpoint), args.budget_seconds)
+            endpoint = client.endpoint(args.endpoint)
+            targets = targets_for(endpoint, args.budget_seconds)
+            for line in drained(endpoint):
+                print(line)
     except (NoCredentialsError, ConfigurationError) as error:
         print(f"error: {error}\n  fix: {AWS_SETUP_FIX}", file=sys.stderr)
         return 2

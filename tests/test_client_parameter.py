@@ -61,3 +61,25 @@ def test_a_scale_to_zero_stacks_parameter_is_what_the_client_reads(synth):
     assert llm_client.client.sagemaker_request(endpoint, [{"role": "user", "content": "Hi"}])["InferenceComponentName"] == (
         "quiet-mistral-7b"
     )
+
+
+def test_a_migrations_parameter_is_the_scale_to_zero_one_with_a_component_and_weight_per_entry(synth):
+    """Hand-written from the stack's scale-to-zero parameter and the migration fields the stacks add (issue 15): each
+    entry names its inference component and its weight; the top-level component is the heaviest."""
+    one = json.loads(published(synth(model="mistral", endpoint="quiet", scale_to_zero="true"), "quiet"))
+    (entry,) = one["variants"]
+    candidate = {**entry, "model_key": "llama2-7b", "inference_component_name": "quiet-llama2-7b", "weight": 10}
+    two = {**one, "variants": [{**entry, "inference_component_name": "quiet-mistral-7b", "weight": 90}, candidate]}
+
+    endpoint = parse_parameter("quiet", json.dumps(two))
+
+    assert isinstance(endpoint, SageMakerEndpoint) and endpoint.inference_component_name == "quiet-mistral-7b"
+    split = [(v.inference_component_name, v.weight) for v in endpoint.variants]
+    assert split == [("quiet-mistral-7b", 90), ("quiet-llama2-7b", 10)]
+    chosen = endpoint.only("llama2-7b")
+    assert llm_client.client.sagemaker_request(chosen, [{"role": "user", "content": "Hi"}])["InferenceComponentName"] == (
+        "quiet-llama2-7b"
+    )
+    # The parameter the stack writes today (one entry, no weight) is that component at 100%.
+    (today,) = parse_parameter("quiet", json.dumps(one)).variants  # type: ignore[union-attr]
+    assert (today.inference_component_name, today.weight) == ("quiet-mistral-7b", 100)

@@ -34,10 +34,10 @@ from llm_config.bedrock_model import BedrockModelConfig
 from llm_config.deployment import DeploymentSpec
 from llm_config.sagemaker_model import SageMakerModelConfig
 from llm_config.stages import StageConfig
-from local_aws.protocol_standin import StandinEndpoint, StandinServer, StandinVariant, StaticCatalog
+from local_aws.protocol_standin import StandinComponent, StandinEndpoint, StandinServer, StandinVariant, StaticCatalog
 from scripts import ci_stage
 from tests.conftest import REPO_ROOT
-from tests.test_llm_client import FakeSsm, sagemaker_parameter, variant
+from tests.test_llm_client import FakeSsm, migration_parameter, sagemaker_parameter, variant
 
 EXAMPLE = REPO_ROOT / "evaluation" / "examples" / "example.yaml"
 BEDROCK_KEY = "claude-haiku-4-5"
@@ -332,7 +332,12 @@ class Session:
 @pytest.fixture(scope="module")
 def server() -> Iterator[StandinServer]:
     split = (StandinVariant("mistral-7b", 9.0, "lmi"), StandinVariant("mixtral-8x7b", 1.0, "lmi"))
-    standin = StandinServer(StaticCatalog({"chat": StandinEndpoint("chat", split)}, {BEDROCK_PROFILE}))
+    components = (
+        StandinComponent("quiet-mistral-7b", "mistral-7b", "tgi"),
+        StandinComponent("quiet-llama2-7b", "llama2-7b", "lmi"),
+    )
+    endpoints = {"chat": StandinEndpoint("chat", split), "quiet": StandinEndpoint("quiet", (), components)}
+    standin = StandinServer(StaticCatalog(endpoints, {BEDROCK_PROFILE}))
     standin.start()
     yield standin
     standin.stop()
@@ -392,6 +397,27 @@ def test_variants_and_a_bedrock_model_side_by_side(session: Session, tmp_path: P
     assert page.count("<svg") == 2 and "<script" not in page and "<link" not in page  # nothing to fetch: works offline
     assert not re.search(r"""(src|href)=["']?https?:""", page)
     assert len(page.encode()) < 400_000
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_migrations_components_are_evaluated_by_name_and_priced_as_their_models(
+    session: Session, server: StandinServer, tmp_path: Path, stream: bool
+) -> None:
+    session.ssm.parameters["/llm-endpoints/quiet"] = json.dumps(migration_parameter(50, 50))
+    server.requests.clear()
+    targets = ["--target", "quiet/mistral-7b", "--target", "quiet/llama2-7b", "--target", "quiet"]
+    assert evaluate(session, tmp_path, *targets, "--concurrency", "1", *([] if stream else ["--no-stream"])) == 0
+
+    records = results(tmp_path)["records"]
+    assert all(r["ok"] for r in records)
+    served = {(r["target"], r["served_by"]) for r in records}
+    assert {s for t, s in served if t == "quiet/mistral-7b"} == {"quiet-mistral-7b"}
+    assert {s for t, s in served if t == "quiet/llama2-7b"} == {"quiet-llama2-7b"}
+    assert {s for t, s in served if t == "quiet"} <= {"quiet-mistral-7b", "quiet-llama2-7b"}  # split by the client
+    for r in records:  # each request priced as the instance time of the model that served it
+        price = sagemaker_price(r["served_by"].removeprefix("quiet-"), load_registry(), "test")
+        assert r["cost_usd"] == pytest.approx(price.hourly_usd / 3600 * r["latency_seconds"] / price.slots)
+    assert not any("x-amzn-sagemaker-target-variant" in r["headers"] for r in server.requests)  # components only
 
 
 def test_throttles_are_retried_counted_and_reported(session: Session, server: StandinServer, tmp_path: Path) -> None:

@@ -7,7 +7,9 @@ parameter it needs; tests/test_client_parameter.py proves the stacks write what 
 
 from __future__ import annotations
 
+import collections
 import json
+import random
 import subprocess
 import sys
 import time
@@ -21,9 +23,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import llm_client
+from llm_client import chat
 from llm_client.client import Client
 from llm_client.parameter import ParameterCache, SageMakerEndpoint, parse_parameter
-from local_aws.protocol_standin import StandinEndpoint, StandinServer, StandinVariant, StaticCatalog
+from local_aws.protocol_standin import StandinComponent, StandinEndpoint, StandinServer, StandinVariant, StaticCatalog
 from tests.conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "examples"))
@@ -121,6 +124,14 @@ def server() -> Iterator[StandinServer]:
             "lmi": StandinEndpoint("lmi", (StandinVariant("mistral-7b", 1.0, "lmi"),)),
             "split": StandinEndpoint(
                 "split", (StandinVariant("mistral-7b", 9.0, "lmi"), StandinVariant("mixtral-8x7b", 1.0, "lmi"))
+            ),
+            "quiet": StandinEndpoint(  # a scale-to-zero endpoint: its variant has no model, its components have
+                "quiet",
+                (),
+                (
+                    StandinComponent("quiet-mistral-7b", "mistral-7b", "tgi"),
+                    StandinComponent("quiet-llama2-7b", "llama2-7b", "lmi"),
+                ),
             ),
         },
         {PROFILE, UNSTREAMABLE},
@@ -558,7 +569,7 @@ def test_a_bad_region_is_refused_before_any_call():
 
 # --- scale-to-zero endpoints (inference components) ----------------------------------------------------------------
 
-COMPONENT = "chat-mistral-7b-ic"
+COMPONENT = "quiet-mistral-7b"
 NO_CAPACITY = "Inference Component has no capacity to process this request. Please retry later."
 COMPONENT_HEADER = "x-amzn-sagemaker-inference-component"
 VARIANT_HEADER = "x-amzn-sagemaker-target-variant"
@@ -567,7 +578,7 @@ VARIANT_HEADER = "x-amzn-sagemaker-target-variant"
 def component_parameter() -> dict[str, Any]:
     """What SageMakerEndpointStack publishes with -c scale_to_zero=true."""
     return {
-        **sagemaker_parameter(),
+        **sagemaker_parameter(name="quiet"),
         "scale_to_zero": True,
         "inference_component_name": COMPONENT,
         "expected_cold_start_seconds": 600,
@@ -590,19 +601,19 @@ class SleepingClock:
 
 
 def test_a_scale_to_zero_endpoint_is_called_by_its_inference_component_on_every_path(session, server):
-    session.put("chat", component_parameter())
+    session.put("quiet", component_parameter())
     made = client(session)
-    endpoint = made.endpoint("chat")
+    endpoint = made.endpoint("quiet")
     assert isinstance(endpoint, SageMakerEndpoint)
     assert endpoint.inference_component_name == COMPONENT and endpoint.expected_cold_start_seconds == 600
 
-    made.invoke("chat", "Hi")
-    made.invoke("chat", "Hi", variant="mistral-7b")  # a variant name is accepted but never sent with a component
-    "".join(made.stream("chat", "Hi", variant="mistral-7b"))
-    model = llm_client.chat_model("chat", client=made)
+    made.invoke("quiet", "Hi")
+    made.invoke("quiet", "Hi", variant="mistral-7b")  # selects the component by its model key: never a TargetVariant
+    "".join(made.stream("quiet", "Hi", variant="mistral-7b"))
+    model = llm_client.chat_model("quiet", client=made)
     model.invoke("Hi")
     "".join(chunk.text for chunk in model.stream("Hi"))
-    llm_client.chat_model("chat", client=made, variant="mistral-7b").invoke("Hi")
+    llm_client.chat_model("quiet", client=made, variant="mistral-7b").invoke("Hi")
 
     assert len(server.requests) == 6
     for request in server.requests:
@@ -620,45 +631,45 @@ def test_a_parameter_without_the_scale_to_zero_fields_is_a_variant_endpoint(sess
 
 
 def test_no_capacity_is_a_cold_start_waited_out_apart_from_the_latency(session, server):
-    session.put("chat", component_parameter())
+    session.put("quiet", component_parameter())
     clock = SleepingClock()
     made = Client(session=session, sleep=clock.sleep, clock=clock, random=lambda: 1.0, attempts=2)
     server.inject("ValidationError", status=400, message=NO_CAPACITY, times=2)
 
-    answer = made.invoke("chat", "Hi")
+    answer = made.invoke("quiet", "Hi")
 
     assert clock.waits == [10, 20]  # the cold-start backoff, not the throttling one; no try used up
     assert answer.attempts == 3
-    assert 30 <= answer.cold_start_seconds < 31
+    assert 30 <= answer.cold_start_seconds < 40  # the 30 s slept, plus the failed tries' real time (a loaded machine: seconds)
     assert answer.latency_seconds < 1  # the request alone
 
 
 def test_a_cold_start_longer_than_its_budget_is_one_clear_error(session, server):
-    session.put("chat", component_parameter())
+    session.put("quiet", component_parameter())
     clock = SleepingClock()
     made = Client(session=session, sleep=clock.sleep, clock=clock, random=lambda: 1.0)
     server.inject("ValidationError", status=400, message=NO_CAPACITY, times=5)
 
     with pytest.raises(llm_client.ColdStartError) as raised:
-        made.invoke("chat", "Hi", cold_start_seconds=100)
+        made.invoke("quiet", "Hi", cold_start_seconds=100)
 
     assert clock.waits == [10, 20, 40, 30]  # 10, 20, 40, then what is left of the 100 s budget
     message = str(raised.value)
     assert message.startswith(
-        f"endpoint chat (scale-to-zero, inference component {COMPONENT}) still has no copy running after waiting 100 s"
+        f"endpoint quiet (scale-to-zero, inference component {COMPONENT}) still has no copy running after waiting 100 s"
     )
     assert "cold_start_seconds=" in message and "--cold-start-seconds" in message
     assert no_traceback_chain(raised.value)
 
 
 def test_the_cold_start_budget_defaults_to_the_parameters_expected_cold_start(session, server):
-    session.put("chat", component_parameter())
+    session.put("quiet", component_parameter())
     clock = SleepingClock()
     made = Client(session=session, sleep=clock.sleep, clock=clock, random=lambda: 1.0)
     server.inject("ValidationError", status=400, message=NO_CAPACITY, times=13)
 
     with pytest.raises(llm_client.ColdStartError, match="after waiting 600 s"):
-        made.invoke("chat", "Hi")
+        made.invoke("quiet", "Hi")
 
     assert clock.waits == [10, 20, 40, *[60] * 8, 50]
 
@@ -670,3 +681,282 @@ def test_a_variant_endpoint_does_not_wait_for_a_cold_start_on_no_capacity(sessio
     with pytest.raises(llm_client.ColdStartError, match=r"is not ready after 3 tries"):
         made.invoke("chat", "Hi", cold_start_seconds=600)
     assert made.waits == [1, 2]  # type: ignore[attr-defined]  # the usual jittered backoff, attempts tries
+
+
+# --- a migration: two inference components on one scale-to-zero endpoint, split by the client ------------------------
+
+CANDIDATE = "quiet-llama2-7b"
+LLAMA_FORMAT = "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\n{prompt} [/INST]"
+
+
+def migration_parameter(old_weight: int = 90, candidate_weight: int = 10, **candidate: Any) -> dict[str, Any]:
+    """Two inference components, as the stacks publish a migration: mistral-7b (the Messages API, TGI) and llama2-7b
+    (the text API with its own prompt format and stop sequence, LMI)."""
+    old = {**variant(), "variant_name": "AllTraffic", "inference_component_name": COMPONENT, "weight": old_weight}
+    new = {
+        **variant("llama2-7b", api="text", container="djl-lmi", prompt_format=LLAMA_FORMAT, stop_sequences=["</s>"]),
+        "variant_name": "AllTraffic",
+        "max_input_tokens": 3072,
+        "max_total_tokens": 4096,
+        "latency_budget_seconds": 8,
+        "inference_component_name": CANDIDATE,
+        "weight": candidate_weight,
+        **candidate,
+    }
+    top = old if old_weight >= candidate_weight else new  # the largest weight, the first on a tie
+    return {**component_parameter(), "inference_component_name": top["inference_component_name"], "variants": [old, new]}
+
+
+class Draws(random.Random):
+    """A random source whose draws are given: random.choices picks by them (the first entry of 90/10 below 0.9)."""
+
+    def __init__(self, *draws: float) -> None:
+        super().__init__()
+        self.draws = list(draws)
+
+    def random(self) -> float:
+        return self.draws.pop(0)
+
+
+def component_of(request: dict[str, Any]) -> str:
+    return str(request["headers"][COMPONENT_HEADER])
+
+
+def test_the_client_splits_requests_between_components_by_weight():
+    endpoint = parse_parameter("quiet", json.dumps(migration_parameter(90, 10)))
+    made = Client(session=Session("http://127.0.0.1:9"), routing_random=random.Random(15))
+
+    picks = collections.Counter(made.route(endpoint).inference_component_name for _ in range(1000))  # type: ignore[union-attr]
+
+    assert set(picks) == {COMPONENT, CANDIDATE}
+    assert picks[COMPONENT] + picks[CANDIDATE] == 1000 and 860 <= picks[COMPONENT] <= 940  # 900 expected; sd 9.5
+    exact = Client(session=Session("http://127.0.0.1:9"), routing_random=Draws(0.0, 0.899, 0.9, 0.999))
+    assert [exact.route(endpoint).inference_component_name for _ in range(4)] == [  # type: ignore[union-attr]
+        COMPONENT,
+        COMPONENT,
+        CANDIDATE,
+        CANDIDATE,
+    ]
+
+
+@pytest.mark.parametrize(("weights", "served"), [((0, 100), {CANDIDATE}), ((100, 0), {COMPONENT})])
+def test_a_drained_component_gets_no_request(weights, served):
+    endpoint = parse_parameter("quiet", json.dumps(migration_parameter(*weights)))
+    made = Client(session=Session("http://127.0.0.1:9"), routing_random=random.Random(0))
+
+    assert {made.route(endpoint).inference_component_name for _ in range(1000)} == served  # type: ignore[union-attr]
+
+
+def test_each_request_is_built_for_its_components_model(session, server):
+    session.put("quiet", migration_parameter(50, 50))
+    made = Client(session=session, routing_random=Draws(0.1, 0.9, 0.9))
+
+    old = made.invoke("quiet", "Hello", max_tokens=2000)
+    new = made.invoke("quiet", "Hello", max_tokens=2000)
+    streamed = "".join(made.stream("quiet", "Hello"))
+
+    assert (old.served_by, old.model_key) == (COMPONENT, "mistral-7b")
+    assert old.text.startswith(f"[protocol stand-in, not a model: endpoint quiet component {COMPONENT} (mistral-7b, tgi)]")
+    assert (new.served_by, new.model_key) == (CANDIDATE, "llama2-7b")
+    assert new.text.startswith(f"[protocol stand-in, not a model: endpoint quiet component {CANDIDATE} (llama2-7b, lmi)]")
+    assert streamed == new.text
+    first, second, third = (r["body"] for r in server.requests)
+    assert [component_of(r) for r in server.requests] == [COMPONENT, CANDIDATE, CANDIDATE]
+    assert first["stop"] == ["[INST]"] and first["max_tokens"] == 2000  # mistral: the Messages API, within its room (2048)
+    assert second["inputs"] == LLAMA_FORMAT.format(prompt="Hello")  # llama2: its prompt format, LMI's parameters
+    assert second["parameters"]["stop_sequences"] == ["</s>"] and second["parameters"]["max_new_tokens"] == 4096 - 3072
+    assert third["inputs"] == second["inputs"] and third["stream"] is True
+    assert not any(VARIANT_HEADER in r["headers"] for r in server.requests)
+
+
+def test_retries_and_the_cold_start_stay_on_the_requests_component(session, server):
+    session.put("quiet", migration_parameter(90, 10))
+    clock = SleepingClock()
+    # Were the component drawn again per try, 0.1 would send the retries to the other one.
+    made = Client(session=session, sleep=clock.sleep, clock=clock, random=lambda: 1.0, routing_random=Draws(0.95, 0.1, 0.1))
+    server.inject("ThrottlingException", status=400, message="Rate exceeded", times=2)
+    server.inject("ValidationError", status=400, message=NO_CAPACITY, times=2)
+
+    answer = made.invoke("quiet", "Hi")
+
+    assert [component_of(r) for r in server.requests] == [CANDIDATE] * 5
+    assert all("inputs" in r["body"] for r in server.requests)  # every try in llama2's format
+    assert (answer.served_by, answer.attempts) == (CANDIDATE, 5) and clock.waits == [1, 2, 10, 20]
+    assert 30 <= answer.cold_start_seconds < 40  # the 30 s slept, plus the failed tries' real time (a loaded machine: seconds)
+    assert made.invoke("quiet", "Hi").served_by == COMPONENT  # the next request is drawn afresh
+
+
+def test_a_cold_start_past_its_budget_names_the_component_that_was_waited_for(session, server):
+    session.put("quiet", migration_parameter(90, 10))
+    clock = SleepingClock()
+    made = Client(session=session, sleep=clock.sleep, clock=clock, routing_random=Draws(0.95))
+    server.inject("ValidationError", status=400, message=NO_CAPACITY, times=3)
+
+    with pytest.raises(llm_client.ColdStartError, match=f"^endpoint quiet \\(scale-to-zero, inference component {CANDIDATE}\\)"):
+        made.invoke("quiet", "Hi", cold_start_seconds=30)
+    assert {component_of(r) for r in server.requests} == {CANDIDATE}
+
+
+def test_variant_selects_one_component_by_model_key_or_component_name(session, server):
+    session.put("quiet", migration_parameter(100, 0))
+    made = client(session)
+
+    assert made.invoke("quiet", "Hi", variant="llama2-7b").served_by == CANDIDATE  # even a drained one, by name
+    assert made.invoke("quiet", "Hi", variant=COMPONENT).model_key == "mistral-7b"
+    assert [component_of(r) for r in server.requests] == [CANDIDATE, COMPONENT]
+    message = (
+        r"^endpoint quiet has no inference component or model 'AllTraffic': give a model key or a component name "
+        rf"\(it has: mistral-7b \({COMPONENT}, 100%\), llama2-7b \({CANDIDATE}, 0%\)\)$"
+    )
+    with pytest.raises(llm_client.UnsupportedError, match=message):
+        made.invoke("quiet", "Hi", variant="AllTraffic")
+    with pytest.raises(llm_client.UnsupportedError, match=message.replace("AllTraffic", "nope")):
+        llm_client.chat_model("quiet", client=made, variant="nope")
+
+
+def test_the_chat_model_splits_too_and_says_which_component_answered(session, server):
+    session.put("quiet", migration_parameter(50, 50))
+    made = Client(session=session, routing_random=Draws(0.1, 0.9, 0.9))
+    model = llm_client.chat_model("quiet", client=made)
+
+    old = model.invoke("Hello")
+    new = model.invoke("Hello")
+    chunks = list(model.stream("Hello"))
+
+    assert old.response_metadata["inference_component"] == COMPONENT and old.response_metadata["model_name"] == "mistral-7b"
+    assert new.response_metadata["inference_component"] == CANDIDATE and new.response_metadata["model_name"] == "llama2-7b"
+    assert chunks[0].response_metadata["inference_component"] == CANDIDATE
+    assert "".join(c.text for c in chunks) == new.text
+    assert [component_of(r) for r in server.requests] == [COMPONENT, CANDIDATE, CANDIDATE]
+    assert "messages" in server.requests[0]["body"] and server.requests[1]["body"]["inputs"] == LLAMA_FORMAT.format(
+        prompt="Hello"
+    )
+
+
+def test_tools_need_every_component_with_traffic_to_call_tools(session, server):
+    session.put("quiet", migration_parameter(90, 10))
+    made = Client(session=session, routing_random=Draws(0.1, 0.1))
+    model = llm_client.chat_model("quiet", client=made)
+
+    with pytest.raises(
+        llm_client.UnsupportedError,
+        match=r"^endpoint quiet \(mistral-7b\+llama2-7b\) cannot call tools: the container of llama2-7b has no Messages "
+        r"API \(requests are split between its models by weight: call one with variant=\.\.\.\)",
+    ):
+        model.bind_tools([example_agent.multiply])
+    only_old = llm_client.chat_model("quiet", client=made, variant="mistral-7b").bind_tools([example_agent.multiply])
+    assert only_old.invoke(QUESTION).tool_calls[0]["name"] == "multiply"
+    session.put("quiet", migration_parameter(100, 0))  # the candidate drained: its requests are over
+    drained = llm_client.chat_model("quiet", client=Client(session=session)).bind_tools([example_agent.multiply])
+    assert drained.invoke(QUESTION).tool_calls[0]["args"] == {"a": 1.408, "b": 730.0}
+    assert {component_of(r) for r in server.requests} == {COMPONENT}
+
+
+def test_a_component_the_runtime_does_not_know_makes_the_client_reread_the_parameter(session, server):
+    session.put("quiet", migration_parameter(0, 100, inference_component_name="quiet-removed"))
+    made = client(session)
+    made.endpoint("quiet")  # cached: it names a component that is gone
+    session.put("quiet", migration_parameter(100, 0))  # the redeploy that removed it
+
+    assert made.invoke("quiet", "Hi").served_by == COMPONENT  # at once, not after the cache's 60 s
+    assert [component_of(r) for r in server.requests] == ["quiet-removed", COMPONENT]
+
+    session.put("quiet", migration_parameter(0, 100, inference_component_name="quiet-removed"))  # the parameter is wrong
+    with pytest.raises(
+        llm_client.EndpointNotFoundError,
+        match=r"^SageMaker endpoint quiet or its inference component quiet-removed does not exist in us-east-1 although "
+        r'SSM parameter /llm-endpoints/quiet names it \(ValidationError: Could not find inference component "quiet-removed"\.\)',
+    ) as raised:
+        client(session).invoke("quiet", "Hi")
+    assert no_traceback_chain(raised.value)
+
+
+def test_the_stand_in_refuses_components_as_sagemaker_does(server):
+    runtime = Session(server.url).client("sagemaker-runtime", region_name=REGION)
+    body = json.dumps({"inputs": "Hi"})
+
+    def error(**call: str) -> str:
+        with pytest.raises(ClientError) as raised:
+            runtime.invoke_endpoint(ContentType="application/json", Body=body, **call)
+        assert raised.value.response["Error"]["Code"] == "ValidationError"
+        return str(raised.value.response["Error"]["Message"])
+
+    assert error(EndpointName="quiet").startswith("Inference Component Name header is required for endpoints")
+    assert error(EndpointName="chat", InferenceComponentName=COMPONENT).startswith(
+        "Inference Component Name header is not allowed for endpoints"
+    )
+    assert error(EndpointName="quiet", InferenceComponentName="quiet-nope") == 'Could not find inference component "quiet-nope".'
+    answered = runtime.invoke_endpoint(
+        EndpointName="quiet", InferenceComponentName=CANDIDATE, ContentType="application/json", Body=body
+    )
+    assert json.loads(answered["Body"].read())["generated_text"].endswith(f"{CANDIDATE} (llama2-7b, lmi)] You said: Hi")
+
+
+def test_a_parameter_from_before_migrations_is_its_one_component_at_100_percent():
+    endpoint = parse_parameter("quiet", json.dumps(component_parameter()))  # one entry, no component, no weight
+
+    assert isinstance(endpoint, SageMakerEndpoint)
+    (only,) = endpoint.variants
+    assert (only.inference_component_name, only.weight, only.model_key) == (COMPONENT, 100, "mistral-7b")
+    assert endpoint.choose_component(Draws()) is endpoint  # nothing to draw
+
+
+def with_entry(index: int, **change: Any) -> dict[str, Any]:
+    parameter = migration_parameter()
+    parameter["variants"][index] = {**parameter["variants"][index], **change}
+    return parameter
+
+
+def without(index: int, key: str) -> dict[str, Any]:
+    parameter = migration_parameter()
+    del parameter["variants"][index][key]
+    return parameter
+
+
+FIX = "each entry names its own inference component and the weights are whole percents adding up to 100"
+
+
+@pytest.mark.parametrize(
+    ("parameter", "message"),
+    [
+        (with_entry(1, weight=101), r"variant 1: 'weight' is 101, expected a whole percent from 0 to 100"),
+        (with_entry(1, weight=-5), r"variant 1: 'weight' is -5, expected a whole percent"),
+        (with_entry(1, weight=10.5), r"variant 1: 'weight' is 10\.5, expected a whole percent"),
+        (with_entry(1, weight="10"), r"variant 1: 'weight' is '10', expected a whole percent"),
+        (with_entry(1, weight=True), r"variant 1: 'weight' is True, expected a whole percent"),
+        (without(1, "weight"), r"variant 1: 'weight' is None, expected a whole percent"),
+        (with_entry(1, weight=20), r": the entries' weights add up to 110, not 100: " + FIX),
+        (migration_parameter(0, 0), r": the entries' weights add up to 0, not 100"),
+        (without(0, "inference_component_name"), r"variant 0: missing or empty 'inference_component_name'"),
+        (with_entry(1, inference_component_name=""), r"variant 1: missing or empty 'inference_component_name'"),
+        (
+            with_entry(1, inference_component_name=COMPONENT),
+            rf": inference component {COMPONENT} is named by more than one entry: {FIX}",
+        ),
+        (
+            {**migration_parameter(), "inference_component_name": "quiet-other"},
+            rf"the top-level 'inference_component_name' 'quiet-other' is none of the entries' components "
+            rf"\({COMPONENT}, {CANDIDATE}\): it must name the entry with the largest weight$",
+        ),
+    ],
+)
+def test_a_migration_parameter_with_bad_components_or_weights_is_one_clear_error(parameter, message):
+    with pytest.raises(llm_client.ParameterSchemaError, match=r"^SSM parameter /llm-endpoints/quiet" + ".*" + message):
+        parse_parameter("quiet", json.dumps(parameter))
+
+
+def test_the_chat_model_builds_each_components_model_once_and_keeps_only_a_few(session):
+    session.put("quiet", migration_parameter(50, 50))
+    made = client(session)
+    model = llm_client.chat_model("quiet", client=made)
+    endpoint = made.endpoint("quiet")
+    assert isinstance(endpoint, SageMakerEndpoint)
+    old, new = endpoint.only("mistral-7b"), endpoint.only("llama2-7b")
+
+    first = model.current_model(old)
+    assert model.current_model(new) is not first and model.current_model(old) is first  # not rebuilt per request
+    for weight in range(1, 10):  # redeploys with new weights: old models are dropped, not kept forever
+        parsed = parse_parameter("quiet", json.dumps(migration_parameter(100 - weight, weight)))
+        assert isinstance(parsed, SageMakerEndpoint)
+        model.current_model(parsed.only("llama2-7b"))
+    assert len(model._built) == chat.MODELS_KEPT

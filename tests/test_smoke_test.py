@@ -493,7 +493,7 @@ def test_a_scale_to_zero_endpoint_waits_out_its_cold_start_and_reports_it_apart_
     assert waits == [10, 20]
     assert "ok   chat (chat-mistral-7b): " in out and "(budget 5 s)" in out and "3 attempt(s)" in out
     assert "\n     cold start: 30.0 s waiting for a copy (scale-to-zero; not part of the latency above or its budget)" in out
-    assert "chat: no copy running (cold start from zero); waiting 10 s (0 of 600 s waited)" in out
+    assert "chat (chat-mistral-7b): no copy running (cold start from zero); waiting 10 s (0 of 600 s waited)" in out
 
 
 def test_a_cold_start_over_its_budget_fails_with_one_message_and_no_traceback(session, capsys):
@@ -521,3 +521,64 @@ def test_the_help_documents_the_cold_start_budget():
         [sys.executable, "scripts/smoke_test.py", "--help"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert "--cold-start-seconds" in help_text and "expected_cold_start_seconds" in help_text
+
+
+def migration_parameter(mistral_weight: int, llama_weight: int) -> dict[str, Any]:
+    """A migration on one scale-to-zero endpoint: two inference components, each with its model and its weight."""
+    old = sagemaker_parameter(("mistral-7b", MISTRAL_FORMAT, 5), api="messages")["variants"][0]
+    candidate = sagemaker_parameter(("llama2-7b", LLAMA_FORMAT, 8))["variants"][0]  # the text API, its own prompt
+    return {
+        **component_parameter(),
+        "inference_component_name": "chat-mistral-7b" if mistral_weight >= llama_weight else "chat-llama2-7b",
+        "variants": [
+            {**old, "variant_name": "AllTraffic", "inference_component_name": "chat-mistral-7b", "weight": mistral_weight},
+            {**candidate, "variant_name": "AllTraffic", "inference_component_name": "chat-llama2-7b", "weight": llama_weight},
+        ],
+    }
+
+
+def test_each_component_of_a_migration_is_smoke_tested_in_its_own_models_format_with_its_own_cold_start(session, capsys):
+    add_parameter(session, "chat", migration_parameter(90, 10))
+    runtime = session.stubbers["sagemaker-runtime"]
+    old_request = {**expected_messages_invoke("Hi", None), "InferenceComponentName": "chat-mistral-7b"}
+    runtime.add_response(
+        "invoke_endpoint", {"Body": chat_body("Hello there.", 4), "InvokedProductionVariant": "AllTraffic"}, old_request
+    )
+    add_no_capacity(session, 1)  # the candidate is at zero: its own cold start
+    candidate_request = {
+        **expected_invoke(LLAMA_FORMAT.format(prompt="Hi"), None),
+        "InferenceComponentName": "chat-llama2-7b",
+    }
+    runtime.add_response(
+        "invoke_endpoint", {"Body": tgi_body("Hello.", 3), "InvokedProductionVariant": "AllTraffic"}, candidate_request
+    )
+    waits: list[float] = []
+
+    status = smoke_test.main(["--endpoint", "chat", "--prompt", "Hi"], session=session, sleep=waits.append, jitter=lambda: 1.0)
+
+    out = capsys.readouterr().out.splitlines()
+    assert status == 0 and waits == [10]
+    results = [line for line in out if line.startswith(("ok", "     cold start"))]
+    assert [line.split(":")[0] for line in results] == [
+        "ok   chat (chat-mistral-7b)",
+        "     cold start",
+        "ok   chat (chat-llama2-7b)",
+        "     cold start",
+    ]
+    assert "(budget 5 s)" in results[0] and "(budget 8 s)" in results[2]  # each model's own budget
+    assert results[1].startswith("     cold start: 0.0 s") and results[3].startswith("     cold start: 10.0 s")
+
+
+def test_a_drained_component_is_skipped_and_said_so(session, capsys):
+    add_parameter(session, "chat", migration_parameter(0, 100))
+    request = {**expected_invoke(LLAMA_FORMAT.format(prompt="Hi"), None), "InferenceComponentName": "chat-llama2-7b"}
+    session.stubbers["sagemaker-runtime"].add_response(
+        "invoke_endpoint", {"Body": tgi_body("Hello.", 3), "InvokedProductionVariant": "AllTraffic"}, request
+    )
+
+    assert smoke_test.main(["--endpoint", "chat", "--prompt", "Hi"], session=session) == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "skip chat (chat-mistral-7b): weight 0, drained (gets no traffic; about to be removed)\nok   chat (chat-llama2-7b): "
+    )

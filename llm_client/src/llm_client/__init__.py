@@ -6,8 +6,9 @@
     for piece in llm_client.stream("chat", "Hello", region="us-east-1"):
         print(piece, end="")
 
-Whatever serves the endpoint now (a SageMaker endpoint, its A/B variants, a Bedrock model) is read from the
-parameter, cached for ``DEFAULT_TTL_SECONDS``: a redeploy never needs a change to the calling code.
+Whatever serves the endpoint now (a SageMaker endpoint, its A/B variants, a migration's two inference components that
+the client splits by weight, a Bedrock model) is read from the parameter, cached for ``DEFAULT_TTL_SECONDS``: a
+redeploy never needs a change to the calling code.
 """
 
 from __future__ import annotations

@@ -20,7 +20,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", help="AWS region (default: AWS_REGION or your AWS config)")
     parser.add_argument("--system", help="system prompt")
     parser.add_argument("--max-tokens", type=int, help="answer length (default 512, capped by the endpoint's limits)")
-    parser.add_argument("--variant", help="call this SageMaker variant only (default: SageMaker picks by weight)")
+    parser.add_argument(
+        "--variant",
+        help="call this SageMaker variant only, or on a scale-to-zero endpoint this inference component (its model key "
+        "or component name); default: by weight",
+    )
     parser.add_argument("--stream", action="store_true", help="print the answer as it is generated")
     parser.add_argument(
         "--cold-start-seconds",

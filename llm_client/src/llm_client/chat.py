@@ -13,11 +13,17 @@ The model it returns, ``EndpointChatModel``, holds no fixed backend. On each cal
 So a model swap behind the endpoint, an A/B variant split or a move from SageMaker to Bedrock reaches a running
 agent within ``ttl_seconds`` (at once when the old endpoint is gone), with no change to its code. Retries, the
 timeout and the error messages are ``llm_client.client.Client``'s.
+
+A scale-to-zero endpoint that serves two models as two inference components (a migration) is split by the client:
+each call (``invoke``, ``stream``, with or without tools) goes to one component drawn by the parameter's weights
+(``Client.route``) and is built for that component's model; its retries and cold-start wait stay on it. The
+answer's ``response_metadata`` names the ``inference_component`` and the ``model_name`` (the model key).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -37,6 +43,10 @@ from llm_client import wire
 from llm_client.client import DEFAULT_ATTEMPTS, Client, answer_tokens
 from llm_client.errors import LlmClientError, UnsupportedError
 from llm_client.parameter import DEFAULT_TTL_SECONDS, BedrockModel, Endpoint, SageMakerEndpoint
+
+# How many built langchain-aws models an EndpointChatModel keeps: a migration's two components and the whole endpoint,
+# with room for one redeploy.
+MODELS_KEPT = 4
 
 
 class ContainerContentHandler(ChatModelContentHandler):
@@ -135,6 +145,11 @@ class SageMakerChatModel(ChatSagemakerEndpoint):
             request["InferenceComponentName"] = self.inference_component_name
         return request
 
+    def _served_by(self, invoked_variant: str | None) -> dict[str, Any]:
+        """Who answered, for the message's response_metadata."""
+        served = {"variant": invoked_variant, "model_name": self.llm_endpoint.model_of(invoked_variant)}
+        return {**served, "inference_component": self.inference_component_name} if self.inference_component_name else served
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -145,7 +160,7 @@ class SageMakerChatModel(ChatSagemakerEndpoint):
         request = self._format_messages_request(messages, stop=stop, stream=False, **kwargs)
         response = self.client.invoke_endpoint(**request)
         message = self.content_handler.transform_output(response["Body"])
-        message.response_metadata["variant"] = response.get("InvokedProductionVariant")
+        message.response_metadata.update(self._served_by(response.get("InvokedProductionVariant")))
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
@@ -159,8 +174,13 @@ class SageMakerChatModel(ChatSagemakerEndpoint):
         response = self.client.invoke_endpoint_with_response_stream(**request)
         parse = wire.chat_chunk if self.llm_endpoint.api == "messages" else wire.text_chunk
         payloads = (event["PayloadPart"]["Bytes"] for event in response["Body"] if "PayloadPart" in event)
+        served_by: dict[str, Any] | None = self._served_by(response.get("InvokedProductionVariant"))
         for obj in wire.json_lines(payloads):
-            chunk = ChatGenerationChunk(message=ai_chunk(parse(obj)))
+            message = ai_chunk(parse(obj))
+            if served_by:  # on the first chunk only: LangChain concatenates the strings of chunks it adds up
+                message.response_metadata.update(served_by)
+                served_by = None
+            chunk = ChatGenerationChunk(message=message)
             if run_manager and chunk.text:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -169,10 +189,18 @@ class SageMakerChatModel(ChatSagemakerEndpoint):
         self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
     ) -> Runnable[LanguageModelInput, AIMessage]:
         endpoint = self.llm_endpoint
-        if not endpoint.tool_calling:
+        unable = [v for v in endpoint.served if not v.can_call_tools]
+        if unable:
+            split = len(endpoint.served) > 1  # a request may reach any of them
+            reasons = "; ".join(
+                f"{f'the container of {v.model_key}' if split else 'its container'} "
+                f"{'has no Messages API' if v.api == 'text' else 'was deployed without tool calling'}"
+                for v in unable
+            )
+            if split:
+                reasons += " (requests are split between its models by weight: call one with variant=...)"
             raise UnsupportedError(
-                f"endpoint {endpoint.name} ({endpoint.model_label}) cannot call tools: its container "
-                f"{'has no Messages API' if endpoint.api == 'text' else 'was deployed without tool calling'}. "
+                f"endpoint {endpoint.name} ({endpoint.model_label}) cannot call tools: {reasons}. "
                 "Serve the model from a container that has it (the parameter's tool_calling says which), or move the "
                 "endpoint to a Bedrock model"
             )
@@ -191,10 +219,13 @@ class EndpointChatModel(BaseChatModel):
     """Answer length (default 512 on SageMaker, capped by the endpoint's token limits; the model's default on Bedrock)."""
     temperature: float | None = None
     variant: str | None = None
-    """Call only this SageMaker variant (TargetVariant); default: SageMaker picks by weight."""
+    """Call only this SageMaker variant (TargetVariant), or on a scale-to-zero endpoint this inference component (its
+    model key or component name); default: by weight (SageMaker's between variants, the client's between components)."""
     client: Client = Field(exclude=True)
 
-    _built: tuple[Endpoint, BaseChatModel] | None = PrivateAttr(default=None)
+    # The langchain-aws models built, by what they call: a migration's two components alternate, so keep a few.
+    _built: dict[Endpoint, BaseChatModel] = PrivateAttr(default_factory=dict)
+    _built_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # async calls run in threads
 
     @property
     def _llm_type(self) -> str:
@@ -205,13 +236,15 @@ class EndpointChatModel(BaseChatModel):
         return {"endpoint_name": self.endpoint_name, "max_tokens": self.max_tokens, "temperature": self.temperature}
 
     def current_model(self, endpoint: Endpoint | None = None) -> BaseChatModel:
-        """The langchain-aws model for what the parameter says now (rebuilt only when the parameter changed)."""
+        """The langchain-aws model for ``endpoint`` (what one call goes to), default what the parameter says now; built
+        once per endpoint (or component) while the parameter names it."""
         endpoint = endpoint or self.client.endpoint(self.endpoint_name)
-        built = self._built
-        if built is None or built[0] != endpoint:
-            built = (endpoint, self._build(endpoint))
-            self._built = built
-        return built[1]
+        with self._built_lock:
+            model = self._built.pop(endpoint, None) or self._build(endpoint)
+            self._built[endpoint] = model  # the most recent last
+            while len(self._built) > MODELS_KEPT:
+                del self._built[next(iter(self._built))]
+        return model
 
     def _build(self, endpoint: Endpoint) -> BaseChatModel:
         runtime = self.client.runtime(endpoint)
@@ -296,6 +329,8 @@ class EndpointChatModel(BaseChatModel):
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Tools in OpenAI form; each call turns them into the current backend's format."""
         endpoint = self.client.endpoint(self.endpoint_name)
+        if self.variant is not None and isinstance(endpoint, SageMakerEndpoint):
+            endpoint = endpoint.only(self.variant)
         if not endpoint.tool_calling:  # fail at bind time too, where the agent is built
             self.current_model(endpoint).bind_tools(tools)
         formatted = [convert_to_openai_tool(t) for t in tools]
@@ -336,5 +371,10 @@ def describe_model(model: BaseChatModel) -> Mapping[str, Any]:
     if not isinstance(model, EndpointChatModel):
         raise LlmClientError("not a chat_model() model")
     endpoint = model.client.endpoint(model.endpoint_name)
-    target = endpoint.model_id if isinstance(endpoint, BedrockModel) else f"{endpoint.name} ({endpoint.api} API)"
+    if isinstance(endpoint, BedrockModel):
+        target = endpoint.model_id
+    elif endpoint.scale_to_zero:
+        target = f"{endpoint.name} (inference components: {endpoint.components_label})"
+    else:
+        target = f"{endpoint.name} ({endpoint.api} API)"
     return {"endpoint": model.endpoint_name, "hosting": endpoint.hosting, "model": endpoint.model_label, "calls": target}

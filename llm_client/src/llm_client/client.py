@@ -16,6 +16,12 @@ Defaults, each a keyword argument of ``Client`` (and of ``invoke`` / ``stream`` 
   backoff (10, 20, 40, 60, 60 ... s) up to this budget; default: the parameter's ``expected_cold_start_seconds``
   (600 s for the stacks of this repository). The wait does not use up ``attempts`` and is reported apart from the
   latency (``Answer.cold_start_seconds``). A plain variant endpoint never waits like this.
+- ``routing_random``: a scale-to-zero endpoint can serve two models as two inference components (a migration), with
+  the share of requests each gets in its parameter (``weight``). SageMaker does not split traffic between components,
+  so the client draws the component of each request by weight (``random.choices`` on this ``random.Random``; default
+  one seeded by the OS), never a weight-0 (drained) one, and builds the request for that component's model. The
+  request keeps its component for all its retries and its cold-start wait: each component scales to zero on its own.
+  ``variant=`` picks one component instead, by model key or component name.
 """
 
 from __future__ import annotations
@@ -71,6 +77,10 @@ COLD_START_CODES = frozenset({"ModelNotReadyException", "ServiceUnavailable", "S
 # An inference component with no copy running answers e.g. ValidationError "Inference Component has no capacity to
 # process this request" (the exact code and wording are not in the API reference: match the phrase).
 COLD_START_MESSAGES = ("no capacity",)
+# An endpoint ("Endpoint X of account Y not found.") or inference component the runtime does not know. The runtime's
+# wording for an unknown component is not in the API reference: match the control plane's ("Could not find inference
+# component ...") as well.
+GONE_MESSAGES = ("not found", "could not find")
 # The waits (seconds) before each retry while a scale-to-zero endpoint has no copy; the last repeats.
 COLD_START_BACKOFF_SECONDS = (10.0, 20.0, 40.0, 60.0)
 ACCESS_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "ExpiredTokenException"})
@@ -85,12 +95,13 @@ class Answer:
     text: str
     endpoint: str
     hosting: str
-    served_by: str  # the SageMaker variant that answered, or the Bedrock model id
+    served_by: str  # the SageMaker variant (scale-to-zero: the inference component) that answered, or the Bedrock model id
     input_tokens: int | None
     output_tokens: int | None
     latency_seconds: float  # of the successful try
     attempts: int
     cold_start_seconds: float = 0.0  # waiting for a scale-to-zero endpoint's first copy; not in latency_seconds
+    model_key: str | None = None  # the model that answered (None: a variant SageMaker picked that the parameter lacks)
 
 
 def messages_of(prompt: str | Sequence[Mapping[str, Any]], system: str | None = None) -> list[dict[str, Any]]:
@@ -115,6 +126,7 @@ class Client:
         clock: Callable[[], float] = time.perf_counter,
         log: Callable[[str], None] | None = None,
         cold_start_seconds: float | None = None,
+        routing_random: _random.Random | None = None,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
@@ -137,6 +149,7 @@ class Client:
         self.attempts = attempts
         self.timeout_seconds = timeout_seconds
         self.sleep, self.random, self.clock, self.log = sleep, random, clock, log
+        self.routing_random = routing_random or _random.Random()
         self._clients: dict[tuple[str, float], Any] = {}
         self._lock = threading.Lock()
 
@@ -209,7 +222,9 @@ class Client:
         exist makes the client re-read the parameter at once: after a redeploy it names the new one, and the call
         goes there.
         """
-        endpoint = self._resolve(name, variant)
+        parameter = self.endpoint(name)
+        # A scale-to-zero endpoint: the one inference component this request goes to, for every try and the cold start.
+        endpoint = self.route(parameter, variant)
         reread = False
         number = 0  # tries that count against attempts
         tries = 0
@@ -232,9 +247,9 @@ class Client:
             if kind == "gone" and not reread:
                 reread = True
                 self.cache.forget(self.region, name)
-                fresh = self._resolve(name, variant)
-                if fresh != endpoint:
-                    endpoint = fresh
+                fresh = self.endpoint(name)
+                if fresh != parameter:  # a redeploy: the request goes where the new parameter says, routed afresh
+                    parameter, endpoint = fresh, self.route(fresh, variant)
                     continue
             if kind == "cold" and is_no_capacity(error) and isinstance(endpoint, SageMakerEndpoint) and endpoint.scale_to_zero:
                 budget = self._cold_start_budget(endpoint, cold_start_seconds)
@@ -253,7 +268,8 @@ class Client:
                 delay = min(step, budget - waited)
                 if self.log:
                     self.log(
-                        f"{name}: no copy running (cold start from zero); waiting {delay:g} s ({waited:g} of {budget:g} s waited)"
+                        f"{name} ({endpoint.inference_component_name}): no copy running (cold start from zero); "
+                        f"waiting {delay:g} s ({waited:g} of {budget:g} s waited)"
                     )
                 self.sleep(delay)
                 waited += delay
@@ -274,11 +290,14 @@ class Client:
             return self.cold_start_seconds
         return endpoint.expected_cold_start_seconds
 
-    def _resolve(self, name: str, variant: str | None) -> Endpoint:
-        endpoint = self.endpoint(name)
-        if variant is not None and isinstance(endpoint, SageMakerEndpoint):
+    def route(self, endpoint: Endpoint, variant: str | None = None) -> Endpoint:
+        """What one request calls: ``variant``'s variant or component if given; on a scale-to-zero endpoint, one
+        inference component drawn by weight; otherwise the endpoint as it is (SageMaker routes between variants)."""
+        if not isinstance(endpoint, SageMakerEndpoint):
+            return endpoint
+        if variant is not None:
             return endpoint.only(variant)
-        return endpoint
+        return endpoint.choose_component(self.routing_random)
 
     def _final(self, error: Exception, kind: str, endpoint: Endpoint, tries: int) -> LlmClientError:
         label = f"endpoint {endpoint.name} ({endpoint.hosting}, {endpoint.model_label})"
@@ -301,6 +320,8 @@ class Client:
         if kind == "gone":
             where = "SageMaker endpoint" if isinstance(endpoint, SageMakerEndpoint) else "Bedrock model"
             target = endpoint.name if isinstance(endpoint, SageMakerEndpoint) else endpoint.model_id
+            if isinstance(endpoint, SageMakerEndpoint) and endpoint.scale_to_zero:
+                target += f" or its inference component {endpoint.inference_component_name}"
             return EndpointNotFoundError(
                 f"{where} {target} does not exist in {self.region} although SSM parameter "
                 f"{parameter_name(endpoint.name)} names it ({describe(error)}): the stack may be mid-deploy or "
@@ -324,12 +345,14 @@ class Client:
         """One answer from endpoint ``name``: a prompt string or OpenAI-style messages."""
         messages = messages_of(prompt, system)
 
-        def attempt(endpoint: Endpoint) -> tuple[wire.Reply, str, Endpoint]:
+        def attempt(endpoint: Endpoint) -> tuple[wire.Reply, str, str | None, Endpoint]:
             if isinstance(endpoint, SageMakerEndpoint):
                 return (*self._sagemaker_invoke(endpoint, messages, max_tokens, temperature, variant), endpoint)
-            return (*self._bedrock_invoke(endpoint, messages, max_tokens, temperature), endpoint)
+            return (*self._bedrock_invoke(endpoint, messages, max_tokens, temperature), endpoint.model_key, endpoint)
 
-        (reply, served_by, endpoint), tries, seconds, cold = self.call_waiting(name, attempt, variant, cold_start_seconds)
+        (reply, served_by, model_key, endpoint), tries, seconds, cold = self.call_waiting(
+            name, attempt, variant, cold_start_seconds
+        )
         return Answer(
             text=reply.text,
             endpoint=name,
@@ -340,6 +363,7 @@ class Client:
             latency_seconds=seconds,
             attempts=tries,
             cold_start_seconds=cold,
+            model_key=model_key,
         )
 
     def stream(
@@ -382,14 +406,17 @@ class Client:
         max_tokens: int | None,
         temperature: float | None,
         variant: str | None,
-    ) -> tuple[wire.Reply, str]:
+    ) -> tuple[wire.Reply, str, str | None]:
+        """The reply, who served it (the variant, or the inference component) and its model key."""
         request = sagemaker_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature)
         if variant and not endpoint.scale_to_zero:  # a component endpoint is called by component, never by variant
             request["TargetVariant"] = variant
         response = self.runtime(endpoint).invoke_endpoint(**request)
         body = json.loads(response["Body"].read())
         reply = wire.parse_chat_completion(body) if endpoint.api == "messages" else wire.parse_text_response(body)
-        return reply, str(response.get("InvokedProductionVariant") or variant or "")
+        invoked = response.get("InvokedProductionVariant")
+        served_by = endpoint.inference_component_name or str(invoked or variant or "")
+        return reply, served_by, endpoint.model_of(invoked or variant)
 
     def _bedrock_invoke(
         self, model: BedrockModel, messages: list[dict[str, Any]], max_tokens: int | None, temperature: float | None
@@ -527,7 +554,7 @@ def classify(error: Exception) -> str:
         return "cold"
     if code in ACCESS_CODES:
         return "access"
-    if code == "ResourceNotFoundException" or (code == "ValidationError" and "not found" in message):
+    if code == "ResourceNotFoundException" or (code == "ValidationError" and any(m in message for m in GONE_MESSAGES)):
         return "gone"
     if code == "ValidationException" and "model identifier is invalid" in message:
         return "gone"

@@ -7,10 +7,19 @@ this module is the one reader. Schema version 2, a JSON object:
 - ``sagemaker``: ``variants``, a list of ``{variant_name, model_key, container, api, prompt_format, stop_sequences,
   max_input_tokens, max_total_tokens, latency_budget_seconds, tool_calling}``. ``api`` is ``messages`` when the
   serving container answers the OpenAI-style Chat Completions schema on /invocations (LMI/vLLM and TGI >= 1.4 do),
-  ``text`` when it only takes ``{"inputs": PROMPT}`` (the client then applies ``prompt_format``). A scale-to-zero
-  endpoint (an inference component) adds ``scale_to_zero: true``, ``inference_component_name`` (every runtime call
-  must name it: InferenceComponentName, never TargetVariant) and ``expected_cold_start_seconds``. Absent, the
-  endpoint is a plain variant endpoint (parameters written before scale-to-zero existed).
+  ``text`` when it only takes ``{"inputs": PROMPT}`` (the client then applies ``prompt_format``). SageMaker splits
+  requests between the variants of a plain endpoint by their weights, server-side.
+- a scale-to-zero endpoint (models served as inference components) adds ``scale_to_zero: true``,
+  ``expected_cold_start_seconds`` and ``inference_component_name``, and each entry of ``variants`` is one inference
+  component: it adds ``inference_component_name`` (every runtime call names one: InferenceComponentName, never
+  TargetVariant) and ``weight``, the whole percent (0-100) of requests that clients send to that component. SageMaker
+  does not split traffic between components, so the client does: it draws the component of each request by weight
+  (``SageMakerEndpoint.choose_component``). The weights add up to 100; a weight-0 entry is a drained component about
+  to be removed, which gets no requests. Two entries are a migration between two models on one endpoint. The
+  top-level ``inference_component_name`` names the entry with the largest weight (the first on a tie), so a client
+  that predates the weights calls that one. A parameter written before the weights existed (one entry without
+  ``inference_component_name`` and ``weight``) means that entry is the top-level component, at 100%. Without
+  ``scale_to_zero`` the endpoint is a plain variant endpoint (parameters written before scale-to-zero existed).
 - ``bedrock``: ``model_key``, ``model_id`` (what the client passes as Converse's ``modelId``: the inference profile id
   when the model is called through one, else the foundation model id), ``foundation_model_id``, optional
   ``inference_profile_id``, ``client_role_arn``, ``context_length``, ``latency_budget_seconds``.
@@ -22,6 +31,7 @@ Parameters without ``schema_version`` are schema 1 (written before the client ex
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -58,12 +68,22 @@ class Variant:
     max_total_tokens: int
     latency_budget_seconds: float
     tool_calling: bool
+    # A scale-to-zero endpoint's entry: the inference component that serves this model, and the percent of requests
+    # clients send it (0: drained). None on a plain variant endpoint, where SageMaker applies the variants' weights.
+    inference_component_name: str | None = None
+    weight: int | None = None
+
+    @property
+    def can_call_tools(self) -> bool:
+        return self.api == "messages" and self.tool_calling
 
 
 @dataclass(frozen=True)
 class SageMakerEndpoint:
     """A SageMaker real-time endpoint. With several variants SageMaker picks one per request by weight, so every
-    request must suit all of them: the properties below are what all variants accept."""
+    request must suit all of them: the properties below are what all variants accept. A scale-to-zero endpoint is
+    called one inference component at a time: ``choose_component`` or ``only`` narrows it to the component a request
+    goes to, and the properties are then that component's model's."""
 
     name: str
     region: str
@@ -75,6 +95,11 @@ class SageMakerEndpoint:
     @property
     def scale_to_zero(self) -> bool:
         return self.inference_component_name is not None
+
+    @property
+    def served(self) -> tuple[Variant, ...]:
+        """The variants or components that get requests (a drained component, weight 0, gets none)."""
+        return tuple(v for v in self.variants if v.weight != 0)
 
     @property
     def api(self) -> Api:
@@ -103,14 +128,26 @@ class SageMakerEndpoint:
 
     @property
     def tool_calling(self) -> bool:
-        return self.api == "messages" and all(v.tool_calling for v in self.variants)
+        """Every variant or component a request may reach can take tools."""
+        return all(v.can_call_tools for v in self.served)
 
     @property
     def model_label(self) -> str:
         return "+".join(v.model_key for v in self.variants)
 
+    def model_of(self, variant_name: str | None) -> str | None:
+        """The model key of the variant that answered (the only one of a narrowed endpoint), if known."""
+        if len(self.variants) == 1:
+            return self.variants[0].model_key
+        return next((v.model_key for v in self.variants if v.name == variant_name), None)
+
     def check_one_request_shape(self) -> None:
         """SageMaker routes each request to a variant by weight: without TargetVariant, one body must suit all."""
+        if self.scale_to_zero and len(self.variants) > 1:
+            raise UnsupportedError(
+                f"endpoint {self.name} serves several inference components ({self.components_label}): a request goes "
+                "to one of them, so narrow the endpoint first (choose_component(), or only(NAME))"
+            )
         if self.api == "text" and len({(v.prompt_format, v.container) for v in self.variants}) > 1:
             raise UnsupportedError(
                 f"endpoint {self.name}: its variants need different prompts ({self.model_label}) and not all serve the "
@@ -118,13 +155,39 @@ class SageMakerEndpoint:
                 "with the Messages API (the LMI default), or call one variant at a time (variant=...)"
             )
 
-    def only(self, variant_name: str) -> SageMakerEndpoint:
-        """This endpoint restricted to one variant (requests then name it: TargetVariant)."""
-        chosen = tuple(v for v in self.variants if v.name == variant_name)
+    @property
+    def components_label(self) -> str:
+        """``mistral-7b (quiet-mistral-7b, 90%), llama2-7b (quiet-llama2-7b, 10%)``."""
+        return ", ".join(f"{v.model_key} ({v.inference_component_name}, {v.weight}%)" for v in self.variants)
+
+    def choose_component(self, rng: random.Random) -> SageMakerEndpoint:
+        """The endpoint narrowed to the inference component one request goes to, drawn by weight among the components
+        with weight > 0 (``rng.choices``: each request independently, so 90/10 sends about 9 in 10 requests to the
+        first). A plain variant endpoint comes back as it is: SageMaker applies its variants' weights."""
+        if not self.scale_to_zero or len(self.variants) == 1:
+            return self
+        served = self.served
+        return self._narrowed(rng.choices(served, weights=[v.weight or 0 for v in served])[0])
+
+    def only(self, name: str) -> SageMakerEndpoint:
+        """This endpoint restricted to one variant (requests then name it: TargetVariant), or on a scale-to-zero
+        endpoint to one inference component, named by its model key or its component name."""
+        if self.scale_to_zero:
+            for v in self.variants:
+                if name in (v.model_key, v.inference_component_name):
+                    return self._narrowed(v)
+            raise UnsupportedError(
+                f"endpoint {self.name} has no inference component or model {name!r}: give a model key or a component "
+                f"name (it has: {self.components_label})"
+            )
+        chosen = tuple(v for v in self.variants if v.name == name)
         if not chosen:
             known = ", ".join(v.name for v in self.variants)
-            raise UnsupportedError(f"endpoint {self.name} has no variant {variant_name!r} (it has: {known})")
+            raise UnsupportedError(f"endpoint {self.name} has no variant {name!r} (it has: {known})")
         return replace(self, variants=chosen)
+
+    def _narrowed(self, component: Variant) -> SageMakerEndpoint:
+        return replace(self, variants=(component,), inference_component_name=component.inference_component_name)
 
 
 @dataclass(frozen=True)
@@ -182,11 +245,12 @@ def parse_parameter(name: str, value: str) -> Endpoint:
             raise ParameterSchemaError(f"{where}: 'variants' must be a non-empty list")
         parsed = tuple(_variant(_Fields(f"{where} variant {i}", v)) for i, v in enumerate(variants))
         if data.get("scale_to_zero") is True:
+            top = fields.text("inference_component_name")
             return SageMakerEndpoint(
                 name=fields.text("endpoint_name"),
                 region=region,
-                variants=parsed,
-                inference_component_name=fields.text("inference_component_name"),
+                variants=_components(where, top, variants, parsed),
+                inference_component_name=top,
                 expected_cold_start_seconds=fields.number("expected_cold_start_seconds"),
             )
         return SageMakerEndpoint(name=fields.text("endpoint_name"), region=region, variants=parsed)
@@ -231,6 +295,39 @@ def _variant(fields: _Fields) -> Variant:
         latency_budget_seconds=fields.number("latency_budget_seconds"),
         tool_calling=bool(fields.data.get("tool_calling", False)),
     )
+
+
+def _components(where: str, top: str, entries: list[Any], variants: tuple[Variant, ...]) -> tuple[Variant, ...]:
+    """A scale-to-zero endpoint's entries with their inference components and weights, checked."""
+    if len(entries) == 1 and not {"inference_component_name", "weight"} & set(entries[0]):
+        return (replace(variants[0], inference_component_name=top, weight=100),)  # written before weights existed
+    fix = (
+        "each entry names its own inference component and the weights are whole percents adding up to 100, as the "
+        "llm-endpoints stacks write them (redeploy the endpoint's stack to rewrite the parameter)"
+    )
+    components = []
+    for i, (entry, variant) in enumerate(zip(entries, variants, strict=True)):
+        name = _Fields(f"{where} variant {i}", entry).text("inference_component_name")
+        weight = entry.get("weight")
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
+            raise ParameterSchemaError(
+                f"{where} variant {i}: 'weight' is {weight!r}, expected a whole percent from 0 to 100 (the share of "
+                f"requests its inference component gets; 0: drained): {fix}"
+            )
+        components.append(replace(variant, inference_component_name=name, weight=weight))
+    names = [c.inference_component_name for c in components]
+    twice = sorted({n for n in names if n is not None and names.count(n) > 1})
+    if twice:
+        raise ParameterSchemaError(f"{where}: inference component {', '.join(twice)} is named by more than one entry: {fix}")
+    total = sum(c.weight or 0 for c in components)
+    if total != 100:
+        raise ParameterSchemaError(f"{where}: the entries' weights add up to {total}, not 100: {fix}")
+    if top not in names:
+        raise ParameterSchemaError(
+            f"{where}: the top-level 'inference_component_name' {top!r} is none of the entries' components "
+            f"({', '.join(n for n in names if n)}): it must name the entry with the largest weight"
+        )
+    return tuple(components)
 
 
 class _Fields:
