@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shlex
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -251,7 +253,11 @@ COMPONENT_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
 
 @pytest.mark.e2e
 def test_scale_to_zero_round_trip(
-    emulator: rehearsal.Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    emulator: rehearsal.Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    as_client_app: None,
 ) -> None:
     """docs/local-deploy.md's scale-to-zero rehearsal through the deploy-local command (its preflight included): the
     components, their scaling and alarms exist as the template says, a budget change updates the stack in place, a
@@ -392,6 +398,11 @@ def migrate_between_components(
     capsys.readouterr()
     assert live() == {"quiet-mistral-7b": (0, True), "quiet-llama2-7b": (1, True)}  # mistral-7b idled to 0 above
     assert weights() == {"quiet-mistral-7b": 90, "quiet-llama2-7b": 10}
+    # Clients split the traffic by those weights, a component per request, through the runtime stand-in.
+    client = llm_client.Client(ttl_seconds=0, routing_random=random.Random(7))
+    served = Counter(client.invoke("quiet", "Hi").served_by for _ in range(40))
+    assert set(served) == {"quiet-mistral-7b", "quiet-llama2-7b"} and served["quiet-mistral-7b"] > served["quiet-llama2-7b"]
+    assert client.invoke("quiet", "Hi", variant="llama2-7b").model_key == "llama2-7b"
 
     message = refused(*QUIET_ZERO, "-c", "model=llama2-7b", "-c", "retire=mistral")
     assert "removes inference component mistral-7b while it is an Application Auto Scaling target" in message
@@ -399,6 +410,7 @@ def migrate_between_components(
     deploy_local(*candidate, "-c", "candidate_weight=100", base=QUIET_ZERO)
     assert live() == {"quiet-mistral-7b": (0, False), "quiet-llama2-7b": (1, True)}  # drained: no copy, no target
     assert weights() == {"quiet-mistral-7b": 0, "quiet-llama2-7b": 100}
+    assert {client.invoke("quiet", "Hi").served_by for _ in range(10)} == {"quiet-llama2-7b"}
 
     last = deploy_local("-c", "model=llama2-7b", "-c", "retire=mistral", base=QUIET_ZERO)
     assert live() == {"quiet-llama2-7b": (1, True)}
