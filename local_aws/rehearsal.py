@@ -501,7 +501,9 @@ def calls_tools(template: Mapping[str, Any], endpoint: str) -> bool:
             if isinstance(value, dict):  # Fn::Join around a reference (a role ARN) inside one of its JSON strings
                 value = "".join(part if isinstance(part, str) else "ref" for part in value["Fn::Join"][1])
             published = json.loads(value)
-            return all(variant.get("tool_calling", True) is not False for variant in published.get("variants", [published]))
+            # A drained inference component (weight 0) gets no request, so its tools do not matter (llm_client's rule).
+            served = [v for v in published.get("variants", [published]) if v.get("weight") != 0]
+            return all(variant.get("tool_calling", True) is not False for variant in served)
     return False
 
 

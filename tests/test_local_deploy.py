@@ -640,3 +640,13 @@ def test_the_summary_suggests_the_tool_using_agent_only_where_the_model_calls_to
     assert rehearsal.calls_tools(sagemaker, "chat") is False
     assert rehearsal.calls_tools(bedrock, "chat") is True
     assert rehearsal.calls_tools(bedrock, "other") is False  # no parameter of that name
+
+
+def test_a_drained_component_does_not_decide_whether_the_endpoint_calls_tools() -> None:
+    def template(drained_weight: int) -> dict[str, Any]:
+        entries = [{"tool_calling": True, "weight": 100 - drained_weight}, {"tool_calling": False, "weight": drained_weight}]
+        properties = {"Name": "/llm-endpoints/quiet", "Value": json.dumps({"variants": entries})}
+        return {"Resources": {"Parameter": {"Type": "AWS::SSM::Parameter", "Properties": properties}}}
+
+    assert rehearsal.calls_tools(template(0), "quiet") is True
+    assert rehearsal.calls_tools(template(10), "quiet") is False  # a request may reach the model without tools
