@@ -52,8 +52,11 @@ def client_tool_calling(model: SageMakerModelConfig) -> bool:
     return environment.get("OPTION_ENABLE_AUTO_TOOL_CHOICE") == "true" and "OPTION_TOOL_CALL_PARSER" in environment
 
 
-def monthly_hosting_usd(variants: Sequence[EndpointVariant]) -> float:
-    """Always-on cost of the variants' initial instances, SageMaker on-demand prices."""
+def monthly_hosting_usd(variants: Sequence[EndpointVariant], *, components: bool = False) -> float:
+    """Always-on cost of the variants' initial instances, SageMaker on-demand prices. For inference ``components``
+    (scale to zero): one copy of each that takes traffic, on an instance of its own at most (a drained one has none)."""
+    if components:
+        return sum(v.instance.sagemaker_hourly_usd for v in variants if v.autoscaled) * HOURS_PER_MONTH
     return sum(v.instance.sagemaker_hourly_usd * v.model.instance.initial_count for v in variants) * HOURS_PER_MONTH
 
 
@@ -92,7 +95,7 @@ class SageMakerEndpointStack(Stack):
             self, "LlmEndpoint", endpoint_name=endpoint_name, variants=variants, scale_to_zero=scale_to_zero
         )
         Tags.of(self.llm_endpoint).add(COST_TAG, endpoint_name)
-        monthly_usd = monthly_hosting_usd(variants)
+        monthly_usd = monthly_hosting_usd(variants, components=scale_to_zero is not None)
 
         self.alarm_topic = AlarmTopic(
             self, "AlarmTopic", display_name=f"LLM endpoint {endpoint_name} alarms", emails=alarm_emails

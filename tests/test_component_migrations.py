@@ -386,3 +386,9 @@ def test_split_template_snapshot(phases, snapshot):
     from tests.test_snapshots import masked
 
     assert masked(phases["split"]) == snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.mark.parametrize(("phase", "monthly"), [("start", "1028"), ("split", "2056"), ("shift", "1028"), ("revert", "1028")])
+def test_the_stacks_always_on_estimate_counts_the_components_that_take_traffic(phases, phase, monthly):
+    [output] = [o["Value"] for key, o in phases[phase]["Outputs"].items() if key == "EstimatedMonthlyHostingUsd"]
+    assert output == monthly
