@@ -40,20 +40,11 @@ class ComponentMetrics(VariantMetrics):
         """The component's name, which already starts with the endpoint's."""
         return self.component_name
 
-    def metric(
-        self, metric_name: str, *, namespace: str, statistic: str, period: Duration, label: str | None = None
-    ) -> cloudwatch.Metric:
+    def _dimensions(self, namespace: str) -> dict[str, str]:
         """Invocation and per-copy metrics by InferenceComponentName; instance metrics by endpoint and variant."""
-        if namespace not in (INVOCATION_NAMESPACE, COMPONENT_NAMESPACE):
-            return super().metric(metric_name, namespace=namespace, statistic=statistic, period=period, label=label)
-        return cloudwatch.Metric(
-            namespace=namespace,
-            metric_name=metric_name,
-            dimensions_map={"InferenceComponentName": self.component_name},
-            statistic=statistic,
-            period=period,
-            label=label or f"{self.component_name} {metric_name}",
-        )
+        if namespace in (INVOCATION_NAMESPACE, COMPONENT_NAMESPACE):
+            return {"InferenceComponentName": self.component_name}
+        return super()._dimensions(namespace)
 
     def metric_no_capacity_failures(self, *, period: Duration = ONE_MINUTE) -> cloudwatch.Metric:
         """Requests refused because no copy runs (Sum): the signal that wakes the component from zero."""

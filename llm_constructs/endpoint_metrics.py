@@ -53,15 +53,19 @@ class VariantMetrics:
     def metric(
         self, metric_name: str, *, namespace: str, statistic: str, period: Duration, label: str | None = None
     ) -> cloudwatch.Metric:
-        """Any metric of this variant, by name (dimensions EndpointName and VariantName)."""
+        """Any metric of this variant, by name (dimensions: ``_dimensions``)."""
         return cloudwatch.Metric(
             namespace=namespace,
             metric_name=metric_name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": self.variant_name},
+            dimensions_map=self._dimensions(namespace),
             statistic=statistic,
             period=period,
             label=label or f"{self.series} {metric_name}",
         )
+
+    def _dimensions(self, namespace: str) -> dict[str, str]:
+        """SageMaker publishes a variant's invocation and instance metrics by EndpointName and VariantName."""
+        return {"EndpointName": self.endpoint_name, "VariantName": self.variant_name}
 
     def metric_invocations(self, *, period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
         """Requests sent to the variant (Sum). SageMaker publishes no data point in a period without requests."""
