@@ -3,8 +3,8 @@
 SageMaker publishes the invocation metrics (``AWS/SageMaker``: Invocations, errors, ModelLatency,
 NoCapacityInvocationFailures, ConcurrentRequestsPerCopy) per inference component (dimension InferenceComponentName),
 and the instance metrics (``/aws/sagemaker/Endpoints``) per endpoint variant, as for any endpoint. So a component
-reuses the variant helpers with the component's dimension on invocation metrics; instance count and cost fill the
-hours at zero with 0 instead of leaving gaps.
+reuses the variant helpers with the component's dimension on invocation metrics, and its ``instances`` are the
+variant's, whose instance count and cost fill the hours at zero with 0 instead of leaving gaps.
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ class ComponentMetrics(VariantMetrics):
         """The component's name, which already starts with the endpoint's."""
         return self.component_name
 
+    @property
+    def instances(self) -> VariantMetrics:
+        """The endpoint variant's instances, which every component of the endpoint shares: named after the variant."""
+        return ZeroFilledInstanceMetrics(self.endpoint_name, self.variant_name, self.gpus, self.hourly_usd)
+
     def _dimensions(self, namespace: str) -> dict[str, str]:
         """Invocation and per-copy metrics by InferenceComponentName; instance metrics by endpoint and variant."""
         if namespace in (INVOCATION_NAMESPACE, COMPONENT_NAMESPACE):
@@ -57,8 +62,13 @@ class ComponentMetrics(VariantMetrics):
         )
         return self._math("FILL({copies}, 0) / (PERIOD({copies}) / 60)", "copies", period, copies=samples)
 
+
+@dataclass(frozen=True)
+class ZeroFilledInstanceMetrics(VariantMetrics):
+    """The instances of a variant that scales to zero: the instance count (and so the cost) is 0 while no instance
+    runs, not a gap, so cost graphs include those hours."""
+
     def metric_instance_count(self, *, period: Duration = ONE_MINUTE) -> cloudwatch.MathExpression:
-        """In-service instances, 0 (not a gap) while the endpoint is at zero, so cost graphs include those hours."""
         return self._math(
             "FILL({samples}, 0) / (PERIOD({samples}) / 60)",
             "instances",

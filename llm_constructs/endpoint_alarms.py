@@ -22,7 +22,81 @@ AT_LEAST = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 NOT_BREACHING = cloudwatch.TreatMissingData.NOT_BREACHING
 
 
-class VariantAlarms(Construct):
+class _Alarms(Construct):
+    """Alarms on ``metrics`` that notify ``topic`` when they fire and when they recover."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, metrics: VariantMetrics, topic: AlarmTopic) -> None:
+        super().__init__(scope, construct_id)
+        self._metrics = metrics
+        self._topic = topic
+        self.alarms: list[cloudwatch.Alarm] = []  # every alarm of this construct, for the dashboard
+
+    def _instance_alarms(self, settings: AlarmSettings) -> list[cloudwatch.Alarm]:
+        """GPU memory and disk of the instances (attributes ``gpu_memory`` and ``disk``)."""
+        metrics = self._metrics
+        self.gpu_memory = self._alarm(
+            "GpuMemory",
+            "gpu-memory",
+            metrics.metric_gpu_memory_utilization_percent(statistic="Maximum", period=Duration.minutes(1)),
+            threshold=settings.gpu_memory_utilization_percent,
+            comparison=ABOVE,
+            periods=15,
+            datapoints=15,
+            # Instance metrics stop only when no instance runs (creating, deleting): no GPU to run out of memory.
+            missing=NOT_BREACHING,
+            description=f"GPU memory above {settings.gpu_memory_utilization_percent:g}% of the instance's "
+            f"{metrics.gpus} GPU(s) on the fullest instance, for 15 minutes",
+            anchor="gpu-memory",
+        )
+        self.disk = self._alarm(
+            "Disk",
+            "disk",
+            metrics.metric_disk_utilization_percent(statistic="Maximum", period=Duration.minutes(5)),
+            threshold=settings.disk_utilization_percent,
+            comparison=ABOVE,
+            periods=3,
+            datapoints=3,
+            # As for GPU memory: no instance, no disk.
+            missing=NOT_BREACHING,
+            description=f"disk above {settings.disk_utilization_percent:g}% on the fullest instance, for 15 minutes",
+            anchor="disk",
+        )
+        return [self.gpu_memory, self.disk]
+
+    def _alarm(
+        self,
+        construct_id: str,
+        suffix: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        comparison: cloudwatch.ComparisonOperator,
+        periods: int,
+        datapoints: int,
+        missing: cloudwatch.TreatMissingData,
+        description: str,
+        anchor: str,
+    ) -> cloudwatch.Alarm:
+        metrics = self._metrics
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_name=f"{metrics.alarm_prefix}-{suffix}",
+            alarm_description=f"{metrics.subject}: {description}. Why and how to tune: {RUNBOOK}#{anchor}",
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=periods,
+            datapoints_to_alarm=datapoints,
+            treat_missing_data=missing,
+        )
+        action = actions.SnsAction(self._topic.topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        return alarm
+
+
+class VariantAlarms(_Alarms):
     """Six alarms on one variant, thresholds from ``settings`` (latency from ``latency_threshold_seconds``).
 
     Attributes (and child IDs): ``latency`` (LatencyP90), ``server_errors`` (ServerErrors),
@@ -45,11 +119,9 @@ class VariantAlarms(Construct):
         watch_instances: bool = True,
     ) -> None:
         """``watch_idle=False`` leaves out the Idle alarm: an endpoint that scales to zero pays nothing while idle.
-        ``watch_instances=False`` leaves out the instance alarms (GPU memory, disk): the second inference component
-        of a migration shares the first one's instances, which that one's alarms already watch."""
-        super().__init__(scope, construct_id)
-        self._metrics = metrics
-        self._topic = topic
+        ``watch_instances=False`` leaves out the instance alarms (GPU memory, disk): an inference component's
+        instances are its variant's, which ``InstanceAlarms`` watch."""
+        super().__init__(scope, construct_id, metrics=metrics, topic=topic)
         latency_us = round(latency_threshold_seconds * MICROSECONDS_PER_SECOND)
         self.latency = self._alarm(
             "LatencyP90",
@@ -116,66 +188,14 @@ class VariantAlarms(Construct):
         if self.idle is not None:
             self.alarms.append(self.idle)
 
-    def _instance_alarms(self, settings: AlarmSettings) -> list[cloudwatch.Alarm]:
-        """GPU memory and disk of the instances (attributes ``gpu_memory`` and ``disk``)."""
-        metrics = self._metrics
-        self.gpu_memory = self._alarm(
-            "GpuMemory",
-            "gpu-memory",
-            metrics.metric_gpu_memory_utilization_percent(statistic="Maximum", period=Duration.minutes(1)),
-            threshold=settings.gpu_memory_utilization_percent,
-            comparison=ABOVE,
-            periods=15,
-            datapoints=15,
-            # Instance metrics stop only when no instance runs (creating, deleting): no GPU to run out of memory.
-            missing=NOT_BREACHING,
-            description=f"GPU memory above {settings.gpu_memory_utilization_percent:g}% of the instance's "
-            f"{metrics.gpus} GPU(s) on the fullest instance, for 15 minutes",
-            anchor="gpu-memory",
-        )
-        self.disk = self._alarm(
-            "Disk",
-            "disk",
-            metrics.metric_disk_utilization_percent(statistic="Maximum", period=Duration.minutes(5)),
-            threshold=settings.disk_utilization_percent,
-            comparison=ABOVE,
-            periods=3,
-            datapoints=3,
-            # As for GPU memory: no instance, no disk.
-            missing=NOT_BREACHING,
-            description=f"disk above {settings.disk_utilization_percent:g}% on the fullest instance, for 15 minutes",
-            anchor="disk",
-        )
-        return [self.gpu_memory, self.disk]
 
-    def _alarm(
-        self,
-        construct_id: str,
-        suffix: str,
-        metric: cloudwatch.IMetric,
-        *,
-        threshold: float,
-        comparison: cloudwatch.ComparisonOperator,
-        periods: int,
-        datapoints: int,
-        missing: cloudwatch.TreatMissingData,
-        description: str,
-        anchor: str,
-    ) -> cloudwatch.Alarm:
-        metrics = self._metrics
-        alarm = cloudwatch.Alarm(
-            self,
-            construct_id,
-            alarm_name=f"{metrics.alarm_prefix}-{suffix}",
-            alarm_description=f"{metrics.subject}: {description}. Why and how to tune: {RUNBOOK}#{anchor}",
-            metric=metric,
-            threshold=threshold,
-            comparison_operator=comparison,
-            evaluation_periods=periods,
-            datapoints_to_alarm=datapoints,
-            treat_missing_data=missing,
-        )
-        action = actions.SnsAction(self._topic.topic)
-        alarm.add_alarm_action(action)
-        alarm.add_ok_action(action)
-        return alarm
+class InstanceAlarms(_Alarms):
+    """The instance alarms (GPU memory, disk; attributes and child IDs as in ``VariantAlarms``) of an endpoint variant
+    that hosts inference components: its instances outlive any one component, so their alarms belong to the variant
+    and keep their logical IDs and names (``<endpoint>-<variant>-<what>``) through every migration phase."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, metrics: VariantMetrics, settings: AlarmSettings, topic: AlarmTopic
+    ) -> None:
+        super().__init__(scope, construct_id, metrics=metrics, topic=topic)
+        self.alarms = self._instance_alarms(settings)

@@ -37,7 +37,7 @@ class EndpointDashboard(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         minute = Duration.minutes(1)
-        instances = _one_per_variant(variants)
+        instances = _one_per_variant([v.instances for v in variants])
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -123,7 +123,7 @@ class EndpointDashboard(Construct):
 
 
 def _one_per_variant(variants: Sequence[VariantMetrics]) -> list[VariantMetrics]:
-    """The first metrics of each endpoint variant: the inference components of a migration share one variant's
+    """One instance metrics per endpoint variant: the inference components of a migration share one variant's
     instances, which the instance graphs show once."""
     seen: dict[tuple[str, str], VariantMetrics] = {}
     for metrics in variants:

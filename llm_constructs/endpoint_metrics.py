@@ -50,6 +50,11 @@ class VariantMetrics:
         """Alarm names start with it (``<endpoint>-<variant>``), so notifications say where."""
         return f"{self.endpoint_name}-{self.variant_name}"
 
+    @property
+    def instances(self) -> VariantMetrics:
+        """The metrics of the instances these run on (GPU, disk, instance count, cost): a variant's own."""
+        return self
+
     def metric(
         self, metric_name: str, *, namespace: str, statistic: str, period: Duration, label: str | None = None
     ) -> cloudwatch.Metric:

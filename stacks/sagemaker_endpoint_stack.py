@@ -20,7 +20,7 @@ from llm_constructs.alarm_topic import AlarmTopic
 from llm_constructs.component_metrics import ComponentMetrics
 from llm_constructs.component_scaling import ComponentScaling
 from llm_constructs.cost_budget import cost_budget_where_supported
-from llm_constructs.endpoint_alarms import VariantAlarms
+from llm_constructs.endpoint_alarms import InstanceAlarms, VariantAlarms
 from llm_constructs.endpoint_dashboard import EndpointDashboard
 from llm_constructs.endpoint_log_group import EndpointLogGroup
 from llm_constructs.endpoint_metrics import VariantMetrics
@@ -71,9 +71,9 @@ class SageMakerEndpointStack(Stack):
 
     ``scale_to_zero`` (default none) serves each variant's model as an inference component on an endpoint that
     scales to zero instances: ``ComponentScaling<variant>`` instead of ``Scaling<variant>`` (none for a drained
-    component), alarms and dashboard on the components' metrics, no Idle alarm (idle costs nothing), and the client
-    parameter names each component with its share of traffic, which clients apply (SageMaker does not split traffic
-    between components).
+    component), alarms and dashboard on the components' metrics, the instances' alarms in ``AlarmsAllTraffic``, no
+    Idle alarm (idle costs nothing), and the client parameter names each component with its share of traffic, which
+    clients apply (SageMaker does not split traffic between components).
     """
 
     def __init__(
@@ -132,8 +132,17 @@ class SageMakerEndpointStack(Stack):
                 latency_threshold_seconds=variant.model.latency_alarm_seconds,
                 topic=self.alarm_topic,
                 watch_idle=scale_to_zero is None,
-                # The components of a migration share the endpoint's instances: the first one's alarms watch them.
-                watch_instances=scale_to_zero is None or variant is variants[0],
+                watch_instances=scale_to_zero is None,  # a component's instances are its variant's: below
+            )
+        self.instance_alarms: InstanceAlarms | None = None
+        if scale_to_zero is not None:
+            # One variant's instances under every component: alarms of their own, whose IDs no migration phase moves.
+            self.instance_alarms = InstanceAlarms(
+                self,
+                f"Alarms{COMPONENT_VARIANT}",
+                metrics=self._component_metrics(variants[0].name).instances,
+                settings=variants[0].model.alarms,
+                topic=self.alarm_topic,
             )
         if guardrails is not None:
             self.llm_endpoint.add_deployment_guardrails(
@@ -152,7 +161,11 @@ class SageMakerEndpointStack(Stack):
             dashboard_name=account_wide_name,
             variants=[self._metrics(v.name) for v in variants],
             latency_threshold_seconds={self._metrics(v.name).series: v.model.latency_alarm_seconds for v in variants},
-            alarms=[alarm for variant_alarms in self.alarms.values() for alarm in variant_alarms.alarms],
+            alarms=[
+                alarm
+                for alarms in [*self.alarms.values(), *([self.instance_alarms] if self.instance_alarms else [])]
+                for alarm in alarms.alarms
+            ],
             extra_row=self._component_widgets(),
         )
         self.budget = cost_budget_where_supported(

@@ -120,7 +120,7 @@ def test_a_split_has_alarms_per_component_and_instance_alarms_once(phases):
     for key in ("mistral-7b", "llama2-7b"):
         for what in ("latency-p90", "5xx-errors", "4xx-rate", "wake-from-zero", "idle-scale-to-zero"):
             assert f"quiet-{key}-{what}" in names
-    assert [n for n in names if n.endswith(("gpu-memory", "-disk"))] == ["quiet-mistral-7b-disk", "quiet-mistral-7b-gpu-memory"]
+    assert [n for n in names if n.endswith(("gpu-memory", "-disk"))] == ["quiet-AllTraffic-disk", "quiet-AllTraffic-gpu-memory"]
     assert len(names) == len(set(names))
 
 
@@ -136,7 +136,7 @@ def test_the_dashboard_graphs_both_components_with_unique_metric_ids(phases):
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     assert "quiet-mistral-7b" in body and "quiet-llama2-7b" in body
     assert "latency_p90_quiet_llama2_7b" in body and "latency_p90_quiet_mistral_7b" in body
-    assert body.count("samples_quiet_mistral_7b") and "samples_quiet_llama2_7b" not in body  # instances once
+    assert body.count("FILL(samples_alltraffic, 0)") == 2  # instances and cost, once: both components share them
 
 
 @pytest.mark.parametrize("phase", ["split", "shift", "revert"])
@@ -392,3 +392,18 @@ def test_split_template_snapshot(phases, snapshot):
 def test_the_stacks_always_on_estimate_counts_the_components_that_take_traffic(phases, phase, monthly):
     [output] = [o["Value"] for key, o in phases[phase]["Outputs"].items() if key == "EstimatedMonthlyHostingUsd"]
     assert output == monthly
+
+
+def test_the_instance_alarms_keep_their_ids_and_names_in_every_phase(phases):
+    """They watch the endpoint variant's instances, which outlive each component: were they a component's, the retire
+    would create the same alarm name under a new logical ID and its cleanup would delete it."""
+    instance_alarms = {
+        phase: {
+            logical_id: r["Properties"]["AlarmName"]
+            for logical_id, r in of_type(template, "AWS::CloudWatch::Alarm").items()
+            if r["Properties"]["AlarmName"].endswith(("-gpu-memory", "-disk"))
+        }
+        for phase, template in phases.items()
+    }
+    assert len({json.dumps(alarms, sort_keys=True) for alarms in instance_alarms.values()}) == 1
+    assert sorted(instance_alarms["finish"].values()) == ["quiet-AllTraffic-disk", "quiet-AllTraffic-gpu-memory"]

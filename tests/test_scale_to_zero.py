@@ -160,8 +160,11 @@ def test_alarms_watch_the_component_and_skip_the_idle_alarm(synth):
     # Named after the component (which starts with the endpoint's name): a migration's two components share a variant.
     (latency,) = watched(alarm(template, "quiet-mistral-7b-latency-p90"))
     assert latency["Dimensions"] == [{"Name": "InferenceComponentName", "Value": "quiet-mistral-7b"}]
-    (gpu,) = watched(alarm(template, "quiet-mistral-7b-gpu-memory"))
+    # The instances are the variant's (every component of the endpoint shares them): named and described so.
+    gpu_alarm = alarm(template, "quiet-AllTraffic-gpu-memory")
+    (gpu,) = watched(gpu_alarm)
     assert {"Name": "VariantName", "Value": "AllTraffic"} in gpu["Dimensions"]  # instance metrics: per variant
+    assert gpu_alarm["AlarmDescription"].startswith("SageMaker endpoint quiet, variant AllTraffic: GPU memory above")
     assert "inference component quiet-mistral-7b" in alarm(template, "quiet-mistral-7b-5xx-errors")["AlarmDescription"]
 
 
@@ -169,7 +172,7 @@ def test_dashboard_shows_copies_cold_starts_and_cost_including_hours_at_zero(syn
     body = json.dumps(only(synth(**QUIET), "AWS::CloudWatch::Dashboard")["DashboardBody"])
     assert "Copies and cold starts" in body
     assert "NoCapacityInvocationFailures" in body
-    assert "FILL(samples_quiet_mistral_7b, 0)" in body  # instance count (and so cost) is 0 at zero, not a gap
+    assert "FILL(samples_alltraffic, 0)" in body  # instance count (and so cost) is 0 at zero, not a gap
     assert "* 1.408" in body
 
 
