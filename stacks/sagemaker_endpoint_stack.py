@@ -206,7 +206,12 @@ class SageMakerEndpointStack(Stack):
             self,
             "EstimatedMonthlyHostingUsd",
             value=f"{monthly_usd:.0f}",
-            description="Always-on cost of the initial instances at us-east-1 SageMaker on-demand prices",
+            description=(
+                "Cost if never idle: an instance per inference component that takes traffic,"
+                if scale_to_zero is not None
+                else "Always-on cost of the initial instances"
+            )
+            + " at us-east-1 SageMaker on-demand prices",
         )
         CfnOutput(
             self, "AlarmTopicArn", value=self.alarm_topic.topic_arn, description="SNS topic of every alarm and budget alert"
