@@ -76,6 +76,7 @@ def policy_of(spec: DeploymentSpec, model: SageMakerModelConfig, registry: Model
         idle_minutes=scaling.idle_minutes_before_zero,
         start_seconds=value("scale_out_start_seconds"),
         cold_start_seconds=value("cold_start_seconds"),
+        initial_instances=model.instance.initial_count,  # a component, too, is created with CopyCount 1
     )
 
 

@@ -166,6 +166,7 @@ def simulate_exact(workload: Workload, service: ServiceModel, policy: Policy, li
     return summarize(
         "exact",
         workload,
+        n_requests,
         policy,
         limits,
         Counts(
@@ -175,6 +176,7 @@ def simulate_exact(workload: Workload, service: ServiceModel, policy: Policy, li
             cold_starts=int((zero_wait > 0).sum()),
         ),
         exact_quantiles(latency[served_mask]),
+        float(latency[served_mask].mean()) if served_mask.any() else 0.0,
         exact_quantiles(ttft[served_mask]),
         scaler,
         timeline,
@@ -212,16 +214,17 @@ class Counts:
 def summarize(
     engine: str,
     workload: Workload,
+    requests: int,
     policy: Policy,
     limits: Limits,
     counts: Counts,
     latency: tuple[float, float, float],
+    mean_latency: float,
     ttft: tuple[float, float, float],
     scaler: Autoscaler,
     timeline: Timeline,
 ) -> Summary:
     failed = counts.failed_timeout + counts.failed_no_capacity
-    requests = workload.requests
     hours = scaler.billed_seconds / 3600
     return Summary(
         engine=engine,
@@ -230,6 +233,7 @@ def summarize(
         failed=failed,
         failed_timeout=counts.failed_timeout,
         failed_no_capacity=counts.failed_no_capacity,
+        mean_s=mean_latency,
         p50_s=latency[0],
         p90_s=latency[1],
         p99_s=latency[2],

@@ -60,11 +60,13 @@ def simulate_chunks(
     running = 0
     capacity_since = 0.0 if scaler.in_service else math.inf
     latency_hist, ttft_hist = Histogram(), Histogram()
+    latency_sum = 0.0
     counts = {"timeout": 0, "lost": 0, "over": 0, "cold": 0, "total": 0}
     timeline = Timeline()
     window_in_flight = 0.0
     window_requests = 0
     minute_latencies: list[FloatArray] = []
+    minute_ttft: list[FloatArray] = []
     minute_arrivals = 0
     minute_in_flight = 0.0
     step = 0
@@ -116,9 +118,9 @@ def simulate_chunks(
                 counts["over"] += int((latency > limits.latency_budget_seconds).sum())
                 counts["cold"] += int(waited_at_zero.sum())
                 counts["total"] += start
-                latency_hist.add(latency)
-                ttft_hist.add(first - arrival)
+                latency_sum += float(latency.sum())
                 minute_latencies.append(latency)
+                minute_ttft.append(first - arrival)
                 _spread(begins, np.minimum(finish, (step + RING - 1) * STEP), step, whole_diff, partial)
                 done_step = np.minimum(np.rint(finish / STEP).astype(np.int64), step + RING - 1)
                 done_step = np.maximum(done_step, step + 1)
@@ -140,16 +142,22 @@ def simulate_chunks(
             window_in_flight, window_requests = 0.0, 0
             if step % (STEPS_PER_TICK * TICKS_PER_MINUTE) == 0:
                 latencies = np.concatenate(minute_latencies) if minute_latencies else np.empty(0)
+                latency_hist.add(latencies)
+                ttft_hist.add(np.concatenate(minute_ttft) if minute_ttft else np.empty(0))
                 timeline.requests_per_second.append(minute_arrivals / 60)
                 timeline.in_flight.append(minute_in_flight / 60 / STEP)
                 timeline.instances.append(scaler.desired)
                 timeline.p90_seconds.append(float(np.percentile(latencies, 90)) if latencies.size else math.nan)
-                minute_latencies, minute_arrivals, minute_in_flight = [], 0, 0.0
+                minute_latencies, minute_ttft, minute_arrivals, minute_in_flight = [], [], 0, 0.0
         if step >= end_steps and exhausted and head >= arrivals.size and running == 0:
             break
+    if minute_latencies:  # the last, partial minute
+        latency_hist.add(np.concatenate(minute_latencies))
+        ttft_hist.add(np.concatenate(minute_ttft))
     return summarize(
         "fast",
         workload,
+        counts["total"] + counts["lost"],
         policy,
         limits,
         Counts(
@@ -159,6 +167,7 @@ def simulate_chunks(
             cold_starts=counts["cold"],
         ),
         (latency_hist.quantile(0.5), latency_hist.quantile(0.9), latency_hist.quantile(0.99)),
+        latency_sum / max(1, counts["total"]),
         (ttft_hist.quantile(0.5), ttft_hist.quantile(0.9), ttft_hist.quantile(0.99)),
         scaler,
         timeline,

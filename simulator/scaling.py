@@ -17,6 +17,7 @@ Constants and their sources: simulator/data/constants.yaml.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class Policy:
     idle_minutes: int
     start_seconds: float
     cold_start_seconds: float
+    initial_instances: int = 0  # in service at the start (the config's instance.initial_count); at least min
 
     def scaling_block(self) -> str:
         """The model config's `scaling:` block for this policy (what --recommend prints to paste)."""
@@ -77,7 +79,7 @@ class Autoscaler:
 
     policy: Policy
     in_service: int = 0
-    starting: list[float] = field(default_factory=list)  # times at which starting instances serve
+    starting: list[float] = field(default_factory=list)  # times at which starting instances serve, sorted
     billed_seconds: float = 0.0
     peak: int = 0
     scale_events: int = 0
@@ -92,7 +94,8 @@ class Autoscaler:
     _ticks: int = 0
 
     def __post_init__(self) -> None:
-        self.in_service = self.policy.min_instances
+        policy = self.policy
+        self.in_service = min(policy.max_instances, max(policy.min_instances, policy.initial_instances))
         self.peak = self.in_service
 
     @property
@@ -101,11 +104,12 @@ class Autoscaler:
 
     def promote(self, now: float) -> int:
         """Instances whose start finished by ``now`` join; returns how many did."""
-        ready = [t for t in self.starting if t <= now]
-        if ready:
-            self.starting = [t for t in self.starting if t > now]
-            self.in_service += len(ready)
-        return len(ready)
+        if not self.starting or self.starting[0] > now:
+            return 0
+        ready = bisect.bisect_right(self.starting, now)
+        del self.starting[:ready]
+        self.in_service += ready
+        return ready
 
     def tick(self, now: float, in_flight: float, requests: int, refused: int) -> int:
         """End of a metric period at ``now``: ``in_flight`` is the period's mean of requests in flight or queued
@@ -161,7 +165,7 @@ class Autoscaler:
             self._remove(self.desired, now)
         elif self._minute_refused > 0 and now - self._last_wake >= WAKE_COOLDOWN and self.desired < policy.max_instances:
             self._last_wake = now
-            self.starting.append(now + (policy.cold_start_seconds if self.in_service == 0 else policy.start_seconds))
+            bisect.insort(self.starting, now + (policy.cold_start_seconds if self.in_service == 0 else policy.start_seconds))
             self.scale_events += 1
 
     def _scale_out(self, now: float, metric: float) -> None:
@@ -171,7 +175,8 @@ class Autoscaler:
             return  # target tracking cannot act at zero copies
         if wanted > self.desired:
             start = policy.start_seconds
-            self.starting += [now + start] * (wanted - self.desired)
+            for _ in range(wanted - self.desired):
+                bisect.insort(self.starting, now + start)
             self.scale_events += 1
             self._high.clear()
 

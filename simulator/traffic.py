@@ -218,7 +218,7 @@ def invocations_rates(path: Path) -> FloatArray:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise TrafficError(f"--invocations {path}", f"cannot read the file ({error.strerror})", "give a readable CSV") from None
-    rows = [line.split(",") for line in lines if line.strip()]
+    rows = [[cell.strip().strip('"') for cell in line.split(",")] for line in lines if line.strip()]
     if rows and not _is_number(rows[0][-1]):
         rows = rows[1:]
     if not rows:
@@ -227,7 +227,7 @@ def invocations_rates(path: Path) -> FloatArray:
     for number, row in enumerate(rows, start=len(lines) - len(rows) + 1):
         if len(row) < 2 or not _is_number(row[-1]) or float(row[-1]) < 0:
             raise TrafficError(f"{path}:{number}", f"expected Timestamp,Invocations (a count >= 0), got {row!r}", "fix the row")
-        stamps.append(row[0].strip().replace("Z", "").replace(" ", "T"))
+        stamps.append(_utc(row[0]))
         counts.append(float(row[-1]))
     try:
         times = np.array(stamps, dtype="datetime64[s]")
@@ -238,6 +238,12 @@ def invocations_rates(path: Path) -> FloatArray:
     rates = np.zeros(int(minutes[-1]) + 1)
     np.add.at(rates, minutes, np.asarray(counts)[order] / 60)
     return rates
+
+
+def _utc(text: str) -> str:
+    """CloudWatch's timestamps are UTC ("2026-12-01T10:00:00Z", "...+00:00", quoted by jq's @csv): the bare time."""
+    stamp = text.strip().strip('"').replace(" ", "T").removesuffix("Z")
+    return stamp[:19] if len(stamp) > 19 and stamp[19] in "+-" else stamp
 
 
 def _is_number(text: str) -> bool:
