@@ -97,7 +97,7 @@ def rows() -> list[Row]:
 
 
 def _result(summary: Summary) -> str:
-    failed = f", {summary.failed_share:.1%} failed" if summary.failed else ""
+    failed = f", {summary.failed_share:.2%} failed" if summary.failed else ""
     return f"${summary.cost_usd:,.2f}, p90 {summary.p90_s:.1f} s{failed}, peak {summary.peak_instances}"
 
 

@@ -239,17 +239,20 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     slo = Slo(budget, args.max_failed_percent / 100)
     price = bedrock_price(deployment.registry, args.bedrock)
     credit = TRACE_CREDIT if args.trace is None and not args.profile and args.invocations is None else ""
+    types = [policy.instance_type]
     if args.recommend:
         types = [args.instance_type] if args.instance_type else fitting_instances(deployment.model, deployment)
+    if args.recommend or args.latency_budget:
         best_possible = min(unloaded_p90(workload, deployment.service(t, mean_in, mean_out)) for t in types)
         if best_possible > budget:
             raise ConfigError(
                 "--latency-budget" if args.latency_budget else f"model_configs/{deployment.model.key}.yaml",
                 None if args.latency_budget else "latency_budget_seconds",
                 f"a p90 of {budget:g} s can never be met: with every request alone on an instance the p90 is already"
-                f" {best_possible:.1f} s on the fastest fitting instance",
+                f" {best_possible:.1f} s on {'the fastest fitting instance' if len(types) > 1 else types[0]}",
                 f"raise the latency budget above {best_possible:.1f} s, or use a smaller or faster model",
             )
+    if args.recommend:
         choice = search(deployment, workload, limits, slo, types)
         if choice is None:
             raise ConfigError(
@@ -331,17 +334,12 @@ def build_workload(args: argparse.Namespace) -> Workload:
                 f"profile {args.requests_per_hour:g} requests/active hour, {args.active_hours or 24:g} active h/day,"
                 f" {args.bursts_per_day} burst(s)"
             )
-        else:
-            rates = invocations_rates(args.invocations)
-            label = f"invocations {args.invocations.name}"
-        workload = poisson_workload(rates * args.rate_scale, 60.0, mix, args.seed, label)
-        if hours:
-            workload = (
-                poisson_workload(np.resize(rates * args.rate_scale, math.ceil(hours * 60)), 60.0, mix, args.seed, label)
-                if not args.profile
-                else workload
-            )
-        return workload
+            return poisson_workload(rates * args.rate_scale, 60.0, mix, args.seed, label)
+        rates, start = invocations_rates(args.invocations)
+        if hours:  # the export's minutes repeated to fill the duration
+            rates = np.resize(rates, math.ceil(hours * 60))
+        label = f"invocations {args.invocations.name}"
+        return poisson_workload(rates * args.rate_scale, 60.0, mix, args.seed, label, start)
     workload = read_trace(args.trace or SHIPPED_TRACE)
     if args.rate_scale != 1.0:
         workload = workload.scaled(args.rate_scale)

@@ -14,6 +14,7 @@ from llm_config.context_keys import check_context_keys
 from llm_config.deployment import CONTEXT_KEYS, DeploymentSpec, deployment_from_context
 from simulator.constants import value
 from simulator.scaling import Policy
+from simulator.schedule import parse_schedules
 from simulator.service import ServiceModel, build_service
 
 
@@ -77,6 +78,8 @@ def policy_of(spec: DeploymentSpec, model: SageMakerModelConfig, registry: Model
         start_seconds=value("scale_out_start_seconds"),
         cold_start_seconds=value("cold_start_seconds"),
         initial_instances=model.instance.initial_count,  # a component, too, is created with CopyCount 1
+        # The stack schedules a variant's range; a scale-to-zero endpoint's component has no scheduled actions.
+        schedules=() if spec.scale_to_zero else tuple(parse_schedules(scaling.scheduled, registry.sources[model.key])),
     )
 
 

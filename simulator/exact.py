@@ -67,7 +67,7 @@ def simulate_exact(workload: Workload, service: ServiceModel, policy: Policy, li
     finish = np.full(n_requests, np.nan)
     zero_wait = np.zeros(n_requests)  # seconds a request waited with no instance in service (a cold start)
     lost = np.zeros(n_requests, dtype=bool)  # gave up waiting for a copy
-    scaler = Autoscaler(policy)
+    scaler = Autoscaler(policy, start=workload.start)
     instances = [_Instance() for _ in range(scaler.in_service)]
     queue: deque[int] = deque()
     arrived_at_zero: set[int] = set()

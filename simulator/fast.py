@@ -50,7 +50,7 @@ def simulate_chunks(
     head = 0  # first request not yet started (or lost)
     arrived = 0  # first request not yet arrived
     exhausted = False
-    scaler = Autoscaler(policy)
+    scaler = Autoscaler(policy, start=workload.start)
     ring = np.zeros(RING, dtype=np.int64)  # batch slots freed at each step
     # Seconds in service per step, for the concurrency metric (a time average, as SageMaker's): whole steps a
     # request spans (a running count kept by differences) plus the parts of the steps it starts and ends in.

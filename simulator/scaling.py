@@ -21,8 +21,10 @@ import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from simulator.constants import CONSTANTS, value
+from simulator.schedule import Schedule, firing
 
 METRIC_PERIOD = value("metric_period_seconds")
 SCALE_OUT_DATAPOINTS = int(value("scale_out_datapoints"))
@@ -31,6 +33,7 @@ SCALE_IN_PERIOD = float(CONSTANTS["scale_in_datapoints"]["period_seconds"])
 WAKE_PERIOD = value("wake_alarm_period_seconds")
 WAKE_COOLDOWN = value("wake_cooldown_seconds")
 TICKS_PER_MINUTE = round(60 / METRIC_PERIOD)
+MONDAY = datetime(2026, 12, 7, tzinfo=UTC)  # second 0 of traffic without timestamps (a profile): a Monday, 00:00 UTC
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Policy:
     start_seconds: float
     cold_start_seconds: float
     initial_instances: int = 0  # in service at the start (the config's instance.initial_count); at least min
+    schedules: tuple[Schedule, ...] = ()  # scaling.scheduled (variant endpoints)
 
     def scaling_block(self) -> str:
         """The model config's `scaling:` block for this policy (what --recommend prints to paste)."""
@@ -78,6 +82,7 @@ class Autoscaler:
     ``tick(...)`` at the end of every metric period."""
 
     policy: Policy
+    start: datetime = MONDAY  # the wall-clock time of second 0, for scheduled actions
     in_service: int = 0
     starting: list[float] = field(default_factory=list)  # times at which starting instances serve, sorted
     billed_seconds: float = 0.0
@@ -97,6 +102,7 @@ class Autoscaler:
         policy = self.policy
         self.in_service = min(policy.max_instances, max(policy.min_instances, policy.initial_instances))
         self.peak = self.in_service
+        self.low_bound, self.high_bound = policy.min_instances, policy.max_instances  # scheduled actions change them
 
     @property
     def desired(self) -> int:
@@ -136,6 +142,9 @@ class Autoscaler:
 
     def _end_of_minute(self, now: float) -> None:
         policy = self.policy
+        action = firing(list(policy.schedules), self.start, now) if policy.schedules else None
+        if action is not None:
+            self._apply_range(action.min_instances, action.max_instances, now)
         if policy.per_invocation and self.in_service > 0:
             per_instance = self._minute_requests / self.in_service
             self._high.append(per_instance)
@@ -154,7 +163,7 @@ class Autoscaler:
             and max(self._low) < policy.target_value
             and now - self._last_scale_in >= policy.scale_in_cooldown
         ):
-            wanted = max(policy.min_instances, math.ceil(self.in_service * self._low[-1] / policy.target_value))
+            wanted = max(self.low_bound, math.ceil(self.in_service * self._low[-1] / policy.target_value))
             self._remove(self.desired - wanted, now)
         self._minute_requests = self._minute_refused = 0
 
@@ -170,7 +179,7 @@ class Autoscaler:
 
     def _scale_out(self, now: float, metric: float) -> None:
         policy = self.policy
-        wanted = min(policy.max_instances, math.ceil(self.in_service * metric / policy.target_value))
+        wanted = min(self.high_bound, math.ceil(self.in_service * metric / policy.target_value))
         if self.policy.scales_to_zero and self.desired == 0:
             return  # target tracking cannot act at zero copies
         if wanted > self.desired:
@@ -179,6 +188,15 @@ class Autoscaler:
                 bisect.insort(self.starting, now + start)
             self.scale_events += 1
             self._high.clear()
+
+    def _apply_range(self, low: int, high: int, now: float) -> None:
+        """A scheduled action: the new range, and the capacity moved into it at once."""
+        self.low_bound, self.high_bound = low, high
+        for _ in range(low - self.desired):
+            bisect.insort(self.starting, now + self.policy.start_seconds)
+        if self.desired > high:
+            self._remove(self.desired - high, now)
+        self.scale_events += 1
 
     def _remove(self, count: int, now: float) -> None:
         """Remove ``count`` instances, starting ones first (they serve nobody yet)."""

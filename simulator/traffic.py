@@ -11,12 +11,14 @@ import csv
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from simulator.constants import CONSTANTS
+from simulator.scaling import MONDAY
 
 TRACE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 SHIPPED_TRACE = Path(__file__).resolve().parent / "data" / "traces" / "AzureLLMInferenceTrace_code.csv"
@@ -49,6 +51,7 @@ class Workload:
     output_tokens: IntArray
     duration: float
     label: str
+    start: datetime = MONDAY  # the wall-clock time of second 0 (for scheduled actions)
 
     @property
     def requests(self) -> int:
@@ -67,7 +70,9 @@ class Workload:
     def scaled(self, factor: float) -> Workload:
         """``factor`` times the rate: arrivals compressed in time (more than 1) or stretched (less than 1), so the
         trace's burst shape stays and its token mix is unchanged."""
-        return Workload(self.arrivals / factor, self.input_tokens, self.output_tokens, self.duration / factor, self.label)
+        return Workload(
+            self.arrivals / factor, self.input_tokens, self.output_tokens, self.duration / factor, self.label, self.start
+        )
 
     def tiled(self, duration: float, active_hours: float | None) -> Workload:
         """The trace repeated to fill ``duration`` seconds. With ``active_hours`` (the planner's profile) copies fill
@@ -85,13 +90,14 @@ class Workload:
                 inputs.append(self.input_tokens[:keep])
                 outputs.append(self.output_tokens[:keep])
         if not arrivals:
-            return Workload(np.empty(0), np.empty(0, np.int64), np.empty(0, np.int64), duration, self.label)
+            return Workload(np.empty(0), np.empty(0, np.int64), np.empty(0, np.int64), duration, self.label, self.start)
         return Workload(
             np.concatenate(arrivals),
             np.concatenate(inputs),
             np.concatenate(outputs),
             duration,
             f"{self.label}, tiled over {duration / 3600:g} h",
+            self.start,
         )
 
 
@@ -129,17 +135,19 @@ def read_trace(path: Path) -> Workload:
             outputs.append(row[2].strip())
     if not stamps:
         raise TrafficError(f"{path}:2", "the trace has no rows", "add one row per request below the header")
-    seconds = _timestamps(path, stamps)
+    seconds, first = _timestamps(path, stamps)
     return Workload(
         arrivals=seconds - seconds[0],
         input_tokens=_tokens(path, inputs, "ContextTokens"),
         output_tokens=_tokens(path, outputs, "GeneratedTokens"),
         duration=max(float(seconds[-1] - seconds[0]), 1.0),
         label=f"trace {path.name}",
+        start=first,
     )
 
 
-def _timestamps(path: Path, stamps: list[str]) -> FloatArray:
+def _timestamps(path: Path, stamps: list[str]) -> tuple[FloatArray, datetime]:
+    """Seconds since the first timestamp, and the first as a UTC time (the Azure traces are UTC)."""
     try:
         times = np.array([s.replace(" ", "T") for s in stamps], dtype="datetime64[ns]")
     except ValueError:
@@ -163,7 +171,8 @@ def _timestamps(path: Path, stamps: list[str]) -> FloatArray:
             f"the timestamp {stamps[line - 2]!r} is earlier than the one before it ({stamps[line - 3]!r})",
             "sort the rows by TIMESTAMP",
         )
-    return np.asarray(seconds, dtype=np.float64)
+    first = datetime.fromtimestamp(times[0].astype("datetime64[us]").astype(np.int64) / 1e6, tz=UTC)
+    return np.asarray(seconds, dtype=np.float64), first
 
 
 def _tokens(path: Path, texts: list[str], column: str) -> IntArray:
@@ -185,7 +194,9 @@ def token_sampler(source: Workload, seed: int) -> Iterator[tuple[IntArray, IntAr
         yield source.input_tokens[picks], source.output_tokens[picks]
 
 
-def poisson_workload(rates_per_second: FloatArray, step_seconds: float, mix: Workload, seed: int, label: str) -> Workload:
+def poisson_workload(
+    rates_per_second: FloatArray, step_seconds: float, mix: Workload, seed: int, label: str, start: datetime = MONDAY
+) -> Workload:
     """Poisson arrivals at ``rates_per_second[i]`` during step i, tokens drawn from ``mix``."""
     rng = np.random.default_rng(seed)
     counts = rng.poisson(rates_per_second * step_seconds)
@@ -193,7 +204,7 @@ def poisson_workload(rates_per_second: FloatArray, step_seconds: float, mix: Wor
     starts = np.repeat(np.arange(counts.size) * step_seconds, counts)
     arrivals = np.sort(starts + rng.random(total) * step_seconds)
     picks = rng.integers(0, max(mix.requests, 1), total)
-    return Workload(arrivals, mix.input_tokens[picks], mix.output_tokens[picks], float(counts.size * step_seconds), label)
+    return Workload(arrivals, mix.input_tokens[picks], mix.output_tokens[picks], float(counts.size * step_seconds), label, start)
 
 
 def profile_rates(requests_per_hour: float, active_hours: float, bursts_per_day: int, duration: float) -> FloatArray:
@@ -211,7 +222,7 @@ def profile_rates(requests_per_hour: float, active_hours: float, bursts_per_day:
     return rates
 
 
-def invocations_rates(path: Path) -> FloatArray:
+def invocations_rates(path: Path) -> tuple[FloatArray, datetime]:
     """Per-minute rates from a CloudWatch export: a CSV with a timestamp and an Invocations (Sum per minute) column,
     as `aws cloudwatch get-metric-data ... --output text` turned into CSV gives (docs/capacity.md)."""
     try:
@@ -237,7 +248,7 @@ def invocations_rates(path: Path) -> FloatArray:
     minutes = ((times[order] - times[order][0]).astype(np.int64) // 60).astype(np.int64)
     rates = np.zeros(int(minutes[-1]) + 1)
     np.add.at(rates, minutes, np.asarray(counts)[order] / 60)
-    return rates
+    return rates, datetime.fromtimestamp(int(times[order][0].astype(np.int64)), tz=UTC)
 
 
 def _utc(text: str) -> str:

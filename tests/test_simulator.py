@@ -251,3 +251,22 @@ def test_recommendation_is_confirmed_by_the_same_simulation(tmp_path: Path, caps
     assert "this run meets p90" in printed and "  scaling:\n    min_instances:" in printed
     summary = json.loads(out.read_text())
     assert summary["p90_s"] <= summary["latency_budget_s"] and summary["failed"] <= 0.001 * summary["requests"]
+
+
+def test_a_scheduled_action_sets_the_range_at_its_minute() -> None:
+    """`scheduled:` from a model config: at 00:10 on weekdays (Europe/Berlin is UTC+1 in December, so 23:10 UTC the
+    day before: Sunday 23:10 does not fire, Monday 23:10 would) the range becomes 3-3; at 00:10 UTC (a Monday in
+    UTC) a UTC action fires and three instances are wanted from that minute."""
+    from llm_config.operations import ScheduledScaling
+    from simulator.schedule import parse_schedules
+
+    actions = [
+        ScheduledScaling(name="berlin", cron="10 0 ? * MON-FRI *", timezone="Europe/Berlin", min_instances=5, max_instances=5),
+        ScheduledScaling(name="utc", cron="10 0 ? * MON-FRI *", timezone="UTC", min_instances=3, max_instances=3),
+    ]
+    scheduled = policy(max_instances=6, schedules=tuple(parse_schedules(actions, "test.yaml")))
+    service = ServiceModel(max_batch=8, prefill_table=np.zeros(2), decode_table=np.full(9, 0.1))
+    summary = simulate_exact(steady(40, 30.0), service, scheduled, NO_LIMITS)  # 20 quiet minutes from Monday 00:00 UTC
+    instances = summary.timeline.instances  # minute i's row is written as minute i + 1 begins, after its actions
+    assert instances[:9] == [1] * 9
+    assert instances[9:] == [3] * (len(instances) - 9)
