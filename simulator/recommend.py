@@ -4,8 +4,8 @@ Searched: every catalogued instance type on which the model passes the fit check
 values 1, 2, 4, 8 and 16 concurrent requests per instance (up to the batch), scale to zero off (min_instances
 1, 2, ... until the SLO holds) and on (idle minutes 5, 15, 30, 60). max_instances is first left high enough for the
 busiest 10 s, then set to the peak the passing run reached (a lower max could only lose requests). Each candidate
-runs on the fast engine; the cheapest passing one is then run again on the engine the command line uses, and
-printed with that run's figures: the same simulation confirms it.
+runs on the fast engine; the passing ones are then run again, cheapest first, on the engine the command line uses,
+and the first that this run confirms is printed with that run's figures.
 """
 
 from __future__ import annotations
@@ -73,9 +73,10 @@ def full_throughput(workload: Workload, service: ServiceModel) -> float:
     return batch / (batch * mean_prefill + mean_output * float(service.decode_table[batch]))
 
 
-def search(deployment: Deployment, workload: Workload, limits: Limits, slo: Slo, instance_types: list[str]) -> Choice | None:
-    """The cheapest passing setting over ``instance_types`` (cost, then fewer peak instances)."""
-    best: Choice | None = None
+def search(deployment: Deployment, workload: Workload, limits: Limits, slo: Slo, instance_types: list[str]) -> list[Choice]:
+    """Every passing setting found over ``instance_types``, cheapest first (then fewer peak instances). Candidates
+    whose instance floor alone costs more than the cheapest found so far are not run."""
+    passing: list[Choice] = []
     mean_in, mean_out = float(workload.input_tokens.mean()), float(workload.output_tokens.mean())
     for instance_type in instance_types:
         service = deployment.service(instance_type, mean_in, mean_out)
@@ -86,7 +87,7 @@ def search(deployment: Deployment, workload: Workload, limits: Limits, slo: Slo,
             if not candidate.scales_to_zero and candidate.target_value in always_on_found:
                 continue
             floor = candidate.min_instances * hourly * workload.duration / 3600
-            if best is not None and floor > best.summary.cost_usd:
+            if passing and floor > min(c.summary.cost_usd for c in passing):
                 if not candidate.scales_to_zero:
                     always_on_found.add(candidate.target_value)
                 continue
@@ -96,6 +97,5 @@ def search(deployment: Deployment, workload: Workload, limits: Limits, slo: Slo,
             if not candidate.scales_to_zero:
                 always_on_found.add(candidate.target_value)
             tight = replace(candidate, max_instances=max(summary.peak_instances, candidate.min_instances, 1))
-            if best is None or (summary.cost_usd, summary.peak_instances) < (best.summary.cost_usd, best.summary.peak_instances):
-                best = Choice(tight, summary, service)
-    return best
+            passing.append(Choice(tight, summary, service))
+    return sorted(passing, key=lambda c: (c.summary.cost_usd, c.summary.peak_instances))

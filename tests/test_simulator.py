@@ -248,7 +248,7 @@ def test_recommendation_is_confirmed_by_the_same_simulation(tmp_path: Path, caps
         == 0
     )
     printed = capsys.readouterr().out
-    assert "this run meets p90" in printed and "  scaling:\n    min_instances:" in printed
+    assert "that this run confirms: p90 <= 5 s" in printed and "  scaling:\n    min_instances:" in printed
     summary = json.loads(out.read_text())
     assert summary["p90_s"] <= summary["latency_budget_s"] and summary["failed"] <= 0.001 * summary["requests"]
 
