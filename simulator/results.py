@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -88,4 +89,6 @@ class Summary:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["failed_share"] = self.failed_share
+        # A minute without a finished request has no p90: null, not NaN (which is not JSON).
+        data["timeline"]["p90_seconds"] = [None if math.isnan(v) else v for v in self.timeline.p90_seconds]
         return data

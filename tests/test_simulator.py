@@ -162,7 +162,7 @@ def test_cli_prints_the_summary_and_writes_json_and_chart(tmp_path: Path, capsys
     assert main(["-c", "model=mixtral", "--json", str(out), "--chart", str(tmp_path / "timeline")]) == 0
     printed = capsys.readouterr().out
     assert "p90" in printed and "instance-hours" in printed and "Bedrock" in printed and "CC-BY 4.0" in printed
-    summary = json.loads(out.read_text())
+    summary = json.loads(out.read_text(), parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
     documented = {
         "requests",
         "served",
