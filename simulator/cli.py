@@ -13,15 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from llm_config import ConfigError
+from llm_config import ConfigError, ModelRegistry
 from simulator.chart import write_chart
 from simulator.config import Deployment, load_deployment
 from simulator.constants import value
 from simulator.exact import Limits
 from simulator.recommend import Slo, fitting_instances, search
-from simulator.results import Summary
-from simulator.run import DEFAULT_BEDROCK, bedrock_price, simulate, unloaded_p90, with_bedrock
+from simulator.results import Summary, combine
+from simulator.run import DEFAULT_BEDROCK, BedrockPrice, bedrock_price, simulate, unloaded_p90, with_bedrock
 from simulator.scaling import Policy
+from simulator.service import build_service
 from simulator.traffic import (
     SHIPPED_TRACE,
     TRACE_CREDIT,
@@ -233,7 +234,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     workload = build_workload(args)
     if not workload.requests:
         raise TrafficError("traffic", "no requests to simulate", "give traffic with some requests (check --rate-scale)")
-    policy = _policy(parser, args, deployment)
+    policy = _policy(parser, args, deployment.policy, deployment.registry)
     mean_in, mean_out = float(workload.input_tokens.mean()), float(workload.output_tokens.mean())
     budget = args.latency_budget or deployment.model.latency_budget_seconds
     limits = Limits(budget, args.timeout_seconds, value("client_cold_start_wait_seconds"))
@@ -267,6 +268,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 f"no searched setting meets p90 <= {budget:g} s with at most {args.max_failed_percent:g}% failed",
                 "raise --latency-budget or --max-failed-percent, or allow more instances (docs/capacity.md#recommend)",
             )
+    elif len(deployment.variants) > 1:
+        summary = _split(parser, args, deployment, workload, price)
     else:
         service = deployment.service(policy.instance_type, mean_in, mean_out)
         summary = with_bedrock(simulate(workload, service, policy, limits, args.engine), workload, price)
@@ -289,9 +292,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
-def _policy(parser: argparse.ArgumentParser, args: argparse.Namespace, deployment: Deployment) -> Policy:
-    policy = deployment.policy
-    registry = deployment.registry
+def _policy(parser: argparse.ArgumentParser, args: argparse.Namespace, policy: Policy, registry: ModelRegistry) -> Policy:
+    """``policy`` with the command line's overrides."""
     if args.instance_type:
         if args.instance_type not in registry.instances.instances:
             parser.error(
@@ -322,6 +324,38 @@ def _policy(parser: argparse.ArgumentParser, args: argparse.Namespace, deploymen
     if policy.max_instances < max(policy.min_instances, 1):
         parser.error(f"argument --max-instances: {policy.max_instances} is below min_instances ({policy.min_instances}) or 1")
     return policy
+
+
+def _split(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, deployment: Deployment, workload: Workload, price: BedrockPrice
+) -> Summary:
+    """A migration split: each request goes to a variant at random by weight (SageMaker's variant weights), each
+    variant scales on its own; the summary adds them up. Prints one line per variant."""
+    pick = np.random.default_rng(args.seed).random(workload.requests) * 100
+    parts, low = [], 0.0
+    mean_in, mean_out = float(workload.input_tokens.mean()), float(workload.output_tokens.mean())
+    for variant in deployment.variants:
+        mask = (pick >= low) & (pick < low + variant.weight)
+        low += variant.weight
+        share = Workload(
+            workload.arrivals[mask],
+            workload.input_tokens[mask],
+            workload.output_tokens[mask],
+            workload.duration,
+            f"{variant.weight}% of {workload.label}",
+            workload.start,
+        )
+        policy = _policy(parser, args, variant.policy, deployment.registry)
+        service = build_service(variant.model, deployment.registry.instances.instances[policy.instance_type], mean_in, mean_out)
+        budget = args.latency_budget or variant.model.latency_budget_seconds
+        limits = Limits(budget, args.timeout_seconds, value("client_cold_start_wait_seconds"))
+        part = simulate(share, service, policy, limits, args.engine)
+        parts.append(part)
+        print(
+            f"Variant {variant.model.key} ({variant.weight}%, {policy.instance_type}): {part.requests:,} requests,"
+            f" p90 {part.p90_s:.2f} s, {part.failed:,} failed, peak {part.peak_instances}, ${part.cost_usd:,.2f}"
+        )
+    return with_bedrock(combine(parts), workload, price)
 
 
 def build_workload(args: argparse.Namespace) -> Workload:
@@ -358,9 +392,15 @@ def report(deployment: Deployment, policy: Policy, workload: Workload, summary: 
         if policy.scales_to_zero
         else f"{policy.min_instances}-{policy.max_instances} instances"
     )
-    lines = [
+    headline = (
         f"Simulated {deployment.model.key} on {policy.instance_type} (${policy.hourly_usd:g}/h): {scaling},"
-        f" target {policy.target_value:g} {unit}; {summary.engine} engine",
+        f" target {policy.target_value:g} {unit}; {summary.engine} engine"
+    )
+    if len(deployment.variants) > 1:
+        split = " + ".join(f"{v.model.key} {v.weight}%" for v in deployment.variants)
+        headline = f"Simulated endpoint {deployment.spec.endpoint_name}, split {split}, each variant scaling on its own (above)"
+    lines = [
+        headline,
         f"Traffic: {workload.label}: {workload.requests:,} requests over {workload.duration / 3600:.2f} h"
         f" (mean {workload.mean_rate():.2f}/s, busiest 10 s {workload.peak_rate():.1f}/s)",
     ]

@@ -19,13 +19,24 @@ from simulator.service import ServiceModel, build_service
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A model that takes traffic on the endpoint: its share in percent and its own scaling."""
+
+    model: SageMakerModelConfig
+    weight: int
+    policy: Policy
+
+
+@dataclass(frozen=True)
 class Deployment:
-    """The endpoint a spec deploys, as the simulator needs it."""
+    """The endpoint a spec deploys, as the simulator needs it: ``model`` and ``policy`` are those of the variant with
+    the most traffic; ``variants`` every variant that takes some (two during a migration split)."""
 
     spec: DeploymentSpec
     model: SageMakerModelConfig
     registry: ModelRegistry
     policy: Policy
+    variants: tuple[Variant, ...]
 
     def service(self, instance_type: str, mean_input: float, mean_output: float) -> ServiceModel:
         return build_service(self.model, self.registry.instances.instances[instance_type], mean_input, mean_output)
@@ -44,21 +55,25 @@ def parse_context(flags: Sequence[str]) -> dict[str, str]:
 
 
 def load_deployment(flags: Sequence[str], registry: ModelRegistry | None = None) -> Deployment:
-    """The serving model of the spec the flags describe (a candidate's split is simulated as the serving model's
-    endpoint: both share its instance type on a scale-to-zero endpoint, and the serving model takes the traffic)."""
+    """The endpoint the flags describe. During a migration split each variant gets its share of the traffic and its
+    own scaling (a scale-to-zero split's components are simulated on instances of their own)."""
     registry = registry or load_registry()
     context = parse_context(flags)
-    context.setdefault("model", "mixtral") if "deployment" not in context else None
+    if "deployment" not in context:
+        context.setdefault("model", "mixtral")  # the model tasks.sh uses when none is given
     spec = deployment_from_context(context.get, os.environ, registry)
-    model = spec.model
-    if not isinstance(model, SageMakerModelConfig):
+    if not isinstance(spec.model, SageMakerModelConfig):
         raise ConfigError(
             "-c model",
             None,
-            f"{model.key} is a Bedrock model: it has no instances to simulate (it scales per token)",
+            f"{spec.model.key} is a Bedrock model: it has no instances to simulate (it scales per token)",
             "simulate a SageMaker model; --bedrock MODEL prices the same traffic on Bedrock beside it",
         )
-    return Deployment(spec=spec, model=model, registry=registry, policy=policy_of(spec, model, registry))
+    variants = tuple(
+        Variant(plan.model, plan.weight, policy_of(spec, plan.model, registry)) for plan in spec.variants if plan.weight > 0
+    )
+    main = max(variants, key=lambda v: v.weight)
+    return Deployment(spec=spec, model=main.model, registry=registry, policy=main.policy, variants=variants)
 
 
 def policy_of(spec: DeploymentSpec, model: SageMakerModelConfig, registry: ModelRegistry) -> Policy:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.results import Summary, Timeline
+from simulator.results import Histogram, Summary, Timeline
 from simulator.scaling import METRIC_PERIOD, TICKS_PER_MINUTE, Autoscaler, Policy
 from simulator.service import ServiceModel
 from simulator.traffic import Workload
@@ -180,6 +180,7 @@ def simulate_exact(workload: Workload, service: ServiceModel, policy: Policy, li
         exact_quantiles(ttft[served_mask]),
         scaler,
         timeline,
+        (histogram(latency[served_mask]), histogram(ttft[served_mask])),
     )
 
 
@@ -194,6 +195,12 @@ def _minute_row(
     latencies = finish[lo:hi] - arrivals[lo:hi]
     latencies = latencies[~np.isnan(latencies)]
     timeline.p90_seconds.append(float(np.percentile(latencies, 90)) if latencies.size else math.nan)
+
+
+def histogram(values: np.ndarray) -> Histogram:
+    binned = Histogram()
+    binned.add(values)
+    return binned
 
 
 def exact_quantiles(values: np.ndarray) -> tuple[float, float, float]:
@@ -223,6 +230,7 @@ def summarize(
     ttft: tuple[float, float, float],
     scaler: Autoscaler,
     timeline: Timeline,
+    histograms: tuple[Histogram, Histogram],
 ) -> Summary:
     failed = counts.failed_timeout + counts.failed_no_capacity
     hours = scaler.billed_seconds / 3600
@@ -249,4 +257,6 @@ def summarize(
         hourly_usd=policy.hourly_usd,
         duration_hours=workload.duration / 3600,
         timeline=timeline,
+        latency_histogram=histograms[0],
+        ttft_histogram=histograms[1],
     )

@@ -171,6 +171,7 @@ def simulate_chunks(
         (ttft_hist.quantile(0.5), ttft_hist.quantile(0.9), ttft_hist.quantile(0.99)),
         scaler,
         timeline,
+        (latency_hist, ttft_hist),
     )
 
 

@@ -78,6 +78,9 @@ class Summary:
     bedrock_model: str = ""
     bedrock_cost_usd: float = 0.0
     timeline: Timeline = field(default_factory=Timeline)
+    # The served requests' latencies and times to first token, binned: what a split's variants merge (not in JSON).
+    latency_histogram: Histogram = field(default_factory=Histogram, repr=False, compare=False)
+    ttft_histogram: Histogram = field(default_factory=Histogram, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         assert self.served + self.failed == self.requests, "every request is served or failed"
@@ -88,7 +91,58 @@ class Summary:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["latency_histogram"], data["ttft_histogram"]
         data["failed_share"] = self.failed_share
         # A minute without a finished request has no p90: null, not NaN (which is not JSON).
         data["timeline"]["p90_seconds"] = [None if math.isnan(v) else v for v in self.timeline.p90_seconds]
         return data
+
+
+def combine(parts: list[Summary]) -> Summary:
+    """A migration split's variants as one endpoint: counts, instances and costs add up, percentiles come from the
+    merged histograms, and each minute of the timeline adds up (its p90: the slower variant's)."""
+    latency, ttft = Histogram(), Histogram()
+    for part in parts:
+        latency.counts += part.latency_histogram.counts
+        ttft.counts += part.ttft_histogram.counts
+    requests = sum(p.requests for p in parts)
+    served = sum(p.served for p in parts)
+    hours = sum(p.instance_hours for p in parts)
+    cost = sum(p.cost_usd for p in parts)
+    minutes = max(len(p.timeline.instances) for p in parts)
+
+    def column(name: str, merge: Any) -> list[Any]:
+        rows = [getattr(p.timeline, name) for p in parts]
+        return [merge([r[i] for r in rows if i < len(r)]) for i in range(minutes)]
+
+    return Summary(
+        engine="+".join(dict.fromkeys(p.engine for p in parts)),
+        requests=requests,
+        served=served,
+        failed=sum(p.failed for p in parts),
+        failed_timeout=sum(p.failed_timeout for p in parts),
+        failed_no_capacity=sum(p.failed_no_capacity for p in parts),
+        mean_s=sum(p.mean_s * p.served for p in parts) / served if served else 0.0,
+        p50_s=latency.quantile(0.5),
+        p90_s=latency.quantile(0.9),
+        p99_s=latency.quantile(0.99),
+        ttft_p50_s=ttft.quantile(0.5),
+        ttft_p90_s=ttft.quantile(0.9),
+        ttft_p99_s=ttft.quantile(0.99),
+        latency_budget_s=min(p.latency_budget_s for p in parts),
+        over_budget_share=sum(p.over_budget_share * p.requests for p in parts) / requests if requests else 0.0,
+        cold_start_requests=sum(p.cold_start_requests for p in parts),
+        peak_instances=sum(p.peak_instances for p in parts),
+        instance_hours=hours,
+        cost_usd=cost,
+        hourly_usd=cost / hours if hours else 0.0,
+        duration_hours=max(p.duration_hours for p in parts),
+        timeline=Timeline(
+            requests_per_second=column("requests_per_second", sum),
+            in_flight=column("in_flight", sum),
+            instances=column("instances", sum),
+            p90_seconds=column("p90_seconds", lambda values: max(values, default=math.nan)),
+        ),
+        latency_histogram=latency,
+        ttft_histogram=ttft,
+    )

@@ -270,3 +270,18 @@ def test_a_scheduled_action_sets_the_range_at_its_minute() -> None:
     instances = summary.timeline.instances  # minute i's row is written as minute i + 1 begins, after its actions
     assert instances[:9] == [1] * 9
     assert instances[9:] == [3] * (len(instances) - 9)
+
+
+def test_a_migration_split_sends_each_variant_its_share(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "split.json"
+    flags = ["-c", "endpoint=chat", "-c", "model=mistral", "-c", "candidate=mixtral", "-c", "candidate_weight=10"]
+    assert main([*flags, "--json", str(out), "--chart", str(tmp_path / "c")]) == 0
+    printed = capsys.readouterr().out
+    shares = {
+        key: int(re.search(rf"Variant {key} \(\d+%, [^)]*\): ([\d,]+) requests", printed)[1].replace(",", ""))  # type: ignore[index]
+        for key in ("mistral-7b", "mixtral-8x7b")
+    }
+    summary = json.loads(out.read_text())
+    assert sum(shares.values()) == summary["requests"] == summary["served"] + summary["failed"]
+    assert shares["mixtral-8x7b"] == pytest.approx(0.1 * summary["requests"], rel=0.15)
+    assert "split mistral-7b 90% + mixtral-8x7b 10%" in printed
