@@ -152,7 +152,10 @@ def simulate_exact(workload: Workload, service: ServiceModel, policy: Policy, li
             minute_in_flight += window_in_flight
             ticks += 1
             if ticks % TICKS_PER_MINUTE == 0:
-                _minute_row(timeline, arrivals, finish, next_tick, minute_in_flight, scaler.desired)
+                lo, hi = np.searchsorted(arrivals, [next_tick - 60, next_tick])
+                timeline.requests_per_second.append(float(hi - lo) / 60)
+                timeline.in_flight.append(minute_in_flight / 60)
+                timeline.instances.append(scaler.desired)
                 minute_in_flight = 0.0
             window_in_flight = 0.0
             window_requests = 0
@@ -163,6 +166,12 @@ def simulate_exact(workload: Workload, service: ServiceModel, policy: Policy, li
     ttft = first_token - arrivals
     own = latency - zero_wait  # the successful call alone: what SageMaker's 60 s timeout applies to
     timed_out = served_mask & (own > limits.timeout_seconds)
+    # Each minute's p90: the requests that arrived in it (known only now: the slow ones finish minutes later).
+    minute_of = (arrivals // 60).astype(np.int64)
+    for minute in range(len(timeline.instances)):
+        lo, hi = np.searchsorted(minute_of, [minute, minute + 1])
+        arrived = latency[lo:hi][served_mask[lo:hi]]
+        timeline.p90_seconds.append(float(np.percentile(arrived, 90)) if arrived.size else math.nan)
     return summarize(
         "exact",
         workload,
@@ -182,19 +191,6 @@ def simulate_exact(workload: Workload, service: ServiceModel, policy: Policy, li
         timeline,
         (histogram(latency[served_mask]), histogram(ttft[served_mask])),
     )
-
-
-def _minute_row(
-    timeline: Timeline, arrivals: np.ndarray, finish: np.ndarray, minute_end: float, in_flight_seconds: float, instances: int
-) -> None:
-    start = minute_end - 60
-    lo, hi = np.searchsorted(arrivals, [start, minute_end])
-    timeline.requests_per_second.append(float(hi - lo) / 60)
-    timeline.in_flight.append(in_flight_seconds / 60)
-    timeline.instances.append(instances)
-    latencies = finish[lo:hi] - arrivals[lo:hi]
-    latencies = latencies[~np.isnan(latencies)]
-    timeline.p90_seconds.append(float(np.percentile(latencies, 90)) if latencies.size else math.nan)
 
 
 def histogram(values: np.ndarray) -> Histogram:
