@@ -71,7 +71,12 @@ class Workload:
         """``factor`` times the rate: arrivals compressed in time (more than 1) or stretched (less than 1), so the
         trace's burst shape stays and its token mix is unchanged."""
         return Workload(
-            self.arrivals / factor, self.input_tokens, self.output_tokens, self.duration / factor, self.label, self.start
+            self.arrivals / factor,
+            self.input_tokens,
+            self.output_tokens,
+            self.duration / factor,
+            f"{self.label} at {factor:g}x its rate",
+            self.start,
         )
 
     def tiled(self, duration: float, active_hours: float | None) -> Workload:
