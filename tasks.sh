@@ -19,6 +19,8 @@
 #                                install, then lint (ruff, mypy) and run the test suite on every core
 #   ./tasks.sh plan ARGS         install, then run the cost planner (./tasks.sh plan --help lists ARGS)
 #   ./tasks.sh plan-migration .. install, then check the next migration deploy (docs/migrations.md)
+#   ./tasks.sh simulate ARGS     install, then replay traffic against a deployment's scaling (./tasks.sh simulate
+#                                --help; docs/capacity.md)
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
 #   ./tasks.sh evaluate ARGS     install, then compare targets on a test set (./tasks.sh evaluate --help;
 #                                --local: against the running local rehearsal; docs/evaluation.md)
@@ -220,6 +222,10 @@ case "$task" in
   evaluate)
     setup
     .venv/bin/python -m evaluation "$@"
+    ;;
+  simulate)
+    setup
+    .venv/bin/python -m simulator "$@"
     ;;
   help | -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;

@@ -237,6 +237,7 @@ def _report(
     if not _pairs(compared):
         lines.append("  no pair among the compared options (use --compare with a SageMaker model and a pay-per-token model)")
     lines += ["", "The guide's own cost figures, corrected: ./tasks.sh plan --guide"]
+    lines += ["Bursty traffic, p90 and the scaling settings to set: ./tasks.sh simulate (docs/capacity.md)"]
     return "\n".join(lines)
 
 
