@@ -1,0 +1,277 @@
+"""The evaluation harness against hostile input (issue 26): test sets that would hang, crash or fool a run, gates that
+could never fail, and reports that a case id or an answer could inject into. Whole runs use the protocol stand-in of
+tests/test_evaluation.py on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evaluation import cli, expectations, patterns, runner, schemas, testset
+from evaluation.expectations import check_answer, check_json
+from evaluation.patterns import Deadline
+from evaluation.testset import EvaluationInputError, load_tests
+from llm_config import ConfigError
+from local_aws.protocol_standin import StandinServer
+from tests import test_evaluation as base
+from tests.test_evaluation import Session, case, evaluate, load_tests_from, results
+
+server, session = base.server, base.session  # the stand-in's fixtures, found by name
+
+SLOW = "(a|a)+$"  # Python's re backtracks 2^n times on n a's that are not followed by the end
+SLOW_TEXT = "a" * 40 + "!"
+
+
+@pytest.fixture
+def short_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(patterns, "SCORING_SECONDS", 0.2)
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+# --- item 4: $ref in a JSON-schema expectation --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({"$ref": "#"}, r"at /\$ref: '#' refers to a schema that contains it \(recursion\)"),
+        (
+            {"properties": {"child": {"$ref": "#"}}},
+            r"at /properties/child/\$ref: '#' refers to a schema that contains it",
+        ),
+        (
+            {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"},
+            r"at /\$defs/b/\$ref: '#/\$defs/a' refers to a schema that contains it",
+        ),
+        ({"$ref": "file:///etc/passwd"}, r"at /\$ref: 'file:///etc/passwd' is not in this schema: nothing is fetched"),
+        ({"$ref": "https://example.com/city.json"}, r"at /\$ref: 'https://example.com/city.json' is not in this schema"),
+        ({"$ref": "#/$defs/missing"}, r"at /\$ref: '#/\$defs/missing' points at nothing in this schema"),
+        ({"$ref": "#city"}, r"at /\$ref: '#city': anchors are not supported"),
+        ({"$dynamicRef": "#meta"}, r"at /\$dynamicRef: dynamic references are not supported"),
+    ],
+)
+def test_references_that_cannot_be_resolved_here_are_refused_when_the_file_loads(schema: dict[str, Any], message: str) -> None:
+    with pytest.raises(EvaluationInputError, match=r"case 1 \(x\): expect\.json_schema: " + message):
+        case(json_schema=schema)
+
+
+def test_local_references_are_resolved_when_the_file_loads() -> None:
+    schema = {
+        "$defs": {"city": {"type": "string", "pattern": "^Rome$"}},
+        "type": "object",
+        "properties": {"city": {"$ref": "#/$defs/city", "minLength": 2}},
+        "required": ["city"],
+    }
+    loaded = case(json_schema=schema)
+    assert "$ref" not in json.dumps(loaded.json_schema)  # nothing left to resolve while answers are checked
+    assert [c.score for c in check_answer(loaded, '{"city": "Rome"}')] == [1.0]
+    assert check_answer(loaded, '{"city": "Paris"}')[0].detail == "invalid at city: 'Paris' does not match '^Rome$'"
+
+
+def test_references_to_references_cannot_grow_a_schema_without_bound() -> None:
+    definitions: dict[str, Any] = {"d0": {"type": "string"}}
+    for n in range(1, 40):  # each level refers to the one below twice: 2^39 schemas once written out
+        definitions[f"d{n}"] = {"allOf": [{"$ref": f"#/$defs/d{n - 1}"}, {"$ref": f"#/$defs/d{n - 1}"}]}
+    with pytest.raises(EvaluationInputError, match=f"more than {schemas.MAX_SCHEMA_NODES:,} values once references"):
+        case(json_schema={"$defs": definitions, "$ref": "#/$defs/d39"})
+
+
+# --- item 4 and 5: an error or a slow pattern while scoring one answer scores that case ------------------------------
+
+
+def test_a_slow_regex_scores_0_within_the_deadline(short_deadline: None) -> None:
+    checks = check_answer(case(regex=SLOW), SLOW_TEXT)
+    assert [(c.kind, c.score) for c in checks] == [("regex", 0.0)]
+    assert checks[0].detail == "not checked within 0.2 s: simplify the pattern or schema"
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "pattern": SLOW},
+        {"type": "object", "patternProperties": {SLOW: {"type": "integer"}}},
+        {"type": "object", "properties": {"ok": {}}, "patternProperties": {SLOW: {}}, "additionalProperties": False},
+        {"type": "object", "propertyNames": {"pattern": SLOW}},
+    ],
+)
+def test_a_schemas_slow_patterns_score_0_within_the_deadline(short_deadline: None, schema: dict[str, Any]) -> None:
+    answer = json.dumps(SLOW_TEXT) if schema["type"] == "string" else json.dumps({SLOW_TEXT: 1})
+    checks = check_answer(case(json_schema=schema), answer)
+    assert (checks[0].score, checks[0].detail) == (0.0, "not checked within 0.2 s: simplify the pattern or schema")
+
+
+def test_a_schema_check_stops_at_the_deadline_between_keywords() -> None:
+    ticks = iter(range(100))
+    deadline = Deadline(5, clock=lambda: float(next(ticks)))  # a second per keyword
+    schema = schemas.prepare({"type": "array", "items": {"type": "integer", "minimum": 0}})
+    with pytest.raises(TimeoutError, match="not checked within 5 s"):
+        check_json(json.dumps(list(range(50))), schema, deadline)
+
+
+def test_an_answer_that_cannot_be_parsed_scores_0_and_says_why() -> None:
+    deep = "[" * 100_000 + "]" * 100_000  # the JSON parser recurses once per level
+    checks = check_answer(case(json_schema={"type": "array"}), deep)
+    assert checks[0].score == 0.0 and checks[0].detail.startswith("could not be checked (RecursionError")
+
+
+def test_patterns_are_refused_when_they_do_not_compile() -> None:
+    with pytest.raises(EvaluationInputError, match=r"expect\.json_schema: not a valid JSON Schema \(\"'\(' is not a 'regex'"):
+        case(json_schema={"properties": {"a": {"pattern": "("}}})
+
+
+def test_schemas_have_a_size_cap_each_and_together(tmp_path: Path) -> None:
+    big = {"type": "object", "properties": {f"p{n}": {"type": "string"} for n in range(1000)}}  # 2,003 values
+    with pytest.raises(
+        EvaluationInputError, match=f"case 1 \\(x\\): expect.json_schema: at /: more than {schemas.MAX_SCHEMA_NODES:,}"
+    ):
+        case(json_schema=big)
+    with pytest.raises(EvaluationInputError, match="more than 64 levels deep"):
+        case(json_schema=json.loads('{"not": ' * 70 + "{}" + "}" * 70))
+    fair = {"type": "object", "properties": {f"p{n}": {"type": "string"} for n in range(900)}}  # 1,803 values
+    many = [{"id": f"c{n}", "prompt": "p", "expect": {"json_schema": fair}} for n in range(1, 13)]
+    with pytest.raises(EvaluationInputError, match=r"case 12 \(c12\): .* schemas hold more than 20,000 values together"):
+        load_tests_from({"cases": many})
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + n)}: &{chr(98 + n)} [{', '.join(['*' + chr(97 + n)] * 10)}]\n" for n in range(8)
+    )
+    path = write(tmp_path, "bomb.yaml", bomb + "cases:\n  - prompt: hi\n    expect: {json_schema: {enum: [*i]}}\n")
+    assert len(path.read_bytes()) < 700  # 10^9 values once expanded
+    with pytest.raises(ConfigError, match=r"YAML aliases \(\*name\) are not allowed in this file at line 2"):
+        load_tests(path)
+
+
+def test_an_error_while_scoring_one_answer_scores_that_case_and_the_run_goes_on(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = expectations.check_number
+
+    def broken(text: str, value: float, tolerance: float) -> Any:
+        if value == 1:
+            raise RuntimeError("a bug in a checker")
+        return real(text, value, tolerance)
+
+    monkeypatch.setattr(expectations, "check_number", broken)
+    tests = write(
+        tmp_path,
+        "t.jsonl",
+        '{"id": "broken", "prompt": "1", "expect": {"number": {"value": 1}}}\n'
+        '{"id": "fine", "prompt": "2", "expect": {"number": {"value": 2}}}\n',
+    )
+    assert evaluate(session, tmp_path, "--target", "chat/mistral-7b", tests=tests) == 0
+    checks = {r["case"]: r["checks"] for r in results(tmp_path)["records"]}
+    assert checks["broken"] == [
+        {"kind": "number", "score": 0.0, "detail": "could not be checked (RuntimeError: a bug in a checker)"}
+    ]
+    assert checks["fine"][0]["score"] == 1.0
+    assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_answers_are_scored_after_the_last_request_not_while_one_is_timed(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finished = threading.Event()
+    real_run, real_check = runner.run, expectations.check_answer
+    scored_while_running: list[str] = []
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        outcome = real_run(*args, **kwargs)
+        finished.set()
+        return outcome
+
+    def check(case: Any, text: str) -> Any:
+        if not finished.is_set():
+            scored_while_running.append(case.id)
+        return real_check(case, text)
+
+    monkeypatch.setattr(cli, "run", run)
+    monkeypatch.setattr(cli, "check_answer", check)
+    assert evaluate(session, tmp_path, "--target", "chat/mistral-7b", "--concurrency", "2") == 0
+    assert scored_while_running == []
+    assert any(r["checks"] for r in results(tmp_path)["records"])
+
+
+def test_a_catastrophic_regex_does_not_hold_the_run(session: Session, tmp_path: Path, short_deadline: None) -> None:
+    tests = write(tmp_path, "t.jsonl", json.dumps({"id": "slow", "prompt": SLOW_TEXT, "expect": {"regex": SLOW}}) + "\n")
+    assert evaluate(session, tmp_path, "--target", "chat/mistral-7b", tests=tests) == 0
+    (only,) = results(tmp_path)["records"]
+    assert only["checks"][0]["detail"] == "not checked within 0.2 s: simplify the pattern or schema"
+
+
+# --- item 7: bad test-set files get the config files' limits and messages ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("t.yaml", b"cases:\n  - prompt: caf\xe9\n", r"is not UTF-8 text \(byte 0xe9 at line 2\)"),
+        ("t.jsonl", b'{"prompt": "caf\xe9"}\n', r"is not UTF-8 text \(byte 0xe9 at line 1\)"),
+        ("t.yaml", "cases:\n  - prompt: " + "[" * 5000 + "]" * 5000 + "\n", r"the YAML is nested too deeply"),
+        ("t.jsonl", '{"prompt": "x", "id": ' + "[" * 100_000 + "]" * 100_000 + "}\n", r"line 1: nested too deeply"),
+        ("t.yaml", "cases:\n  - prompt: hi\n    max_tokens: " + "9" * 5000 + "\n", r"cannot read this value"),
+        ("t.jsonl", '{"prompt": "hi", "max_tokens": ' + "9" * 5000 + "}\n", r"line 1: cannot read this value \(Exceeds"),
+        ("t.yaml", "cases:\n  - prompt: hi\n    prompt: ho\n", r"duplicate key 'prompt' \(first at line 2\)"),
+        ("t.jsonl", '{"prompt": "hi", "prompt": "ho"}\n', r"line 1: duplicate key 'prompt'"),
+        (
+            "t.yaml",
+            "cases:\n  - prompt: hi\n    expect: {number: {value: 1, tolerance: .inf}}\n",
+            r"case 1: expect\.number\.tolerance: must be a finite number",
+        ),
+        ("t.yaml", "cases:\n  - prompt: hi\n    temperature: .inf\n", r"case 1: temperature: must be a finite number"),
+        ("t.yaml", "cases:\n  - prompt: hi\n    expect: {number: {value: .nan}}\n", r"number\.value: must be a finite number"),
+        (
+            "t.yaml",
+            "cases:\n  - prompt: hi\n    expect: {number: {value: 1" + "0" * 400 + "}}\n",
+            r"case 1: expect\.number\.value: must be a finite number",
+        ),
+        ("t.jsonl", '{"prompt": "hi", "expect": {"number": {"value": 1, "tolerance": Infinity}}}\n', r"Infinity is not a finite"),
+        ("t.yaml", "- prompt: hi\n", r"the file must hold a YAML mapping"),
+    ],
+)
+def test_bad_files_exit_2_with_the_config_files_messages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str | bytes, message: str
+) -> None:
+    path = write(tmp_path, name, content)
+    argv = ["--tests", str(path), "--target", "chat", "--out", str(tmp_path / "out"), "--no-progress"]
+    assert cli.main(argv) == 2  # before any AWS call: no session needed
+    err = capsys.readouterr().err
+    assert str(path) in err and "Traceback" not in err
+    assert re.search(message, err), err
+
+
+def test_a_test_set_has_a_size_cap(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.yaml", "cases: [{prompt: hi}]\n" + "# padding\n" * (testset.MAX_TEST_SET_BYTES // 10))
+    with pytest.raises(ConfigError, match=r"the file is larger than 4096 KiB\n  fix: is this the right file\? split a larger"):
+        load_tests(path)
+
+
+@pytest.mark.parametrize("make", ["file", "dir-report"])
+def test_an_out_folder_that_cannot_be_written_fails_before_any_request(
+    session: Session, server: StandinServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], make: str
+) -> None:
+    out = tmp_path / "out"
+    if make == "file":
+        out.write_text("not a folder")
+        expected = f"--out {out}: is a file, not a folder"
+    else:
+        (out / "report.md").mkdir(parents=True)
+        expected = f"--out {out}: report.md there cannot be replaced"
+    server.requests.clear()
+    assert evaluate(session, tmp_path, "--target", "chat/mistral-7b") == 2
+    assert expected in capsys.readouterr().err
+    assert server.requests == []
