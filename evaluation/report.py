@@ -7,19 +7,21 @@ import html
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaluation.gate import Verdict
 from evaluation.measure import Record
 from evaluation.stats import Summary
 from evaluation.testset import EvaluationInputError
+from llm_config.errors import brief
 
 RESULTS_FORMAT = "llm-endpoints-evaluation/1"
 ANSWER_CHARS = 2000  # answers are cut to this many characters in the JSON results
@@ -118,30 +120,73 @@ def results_document(
     }
 
 
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Seconds = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+Usd = Annotated[float, Field(ge=0)]
+
+
+class BaselineSummary(BaseModel):
+    """A Summary as results.json holds it, checked: finite numbers (JSON's NaN would make every gate on it pass),
+    no strings, each in its range. The fields are Summary's (a test keeps them equal)."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="ignore")
+
+    target: str
+    requests: Count
+    ok: Count
+    errors: Count
+    throttled: Count
+    p50: Seconds | None
+    p90: Seconds | None
+    p99: Seconds | None
+    ttft_p50: Seconds | None
+    ttft_p90: Seconds | None
+    tokens_per_s: Annotated[float, Field(ge=0)] | None
+    error_rate: Fraction
+    error_rate_ci: tuple[Fraction, Fraction]
+    throttle_rate: Fraction
+    quality: Fraction | None
+    quality_ci: tuple[Fraction, Fraction] | None
+    quality_n: Count
+    cost_usd: Usd
+    cost_per_1k: Usd | None
+    cost_unknown: Count
+    judge_cost_usd: Usd
+    latency_budget_seconds: Annotated[float, Field(gt=0)]
+
+
+class _ResultsFile(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    summaries: dict[str, BaselineSummary]
+
+
 def load_baseline(path: Path) -> dict[str, Summary]:
-    """The per-target summaries of an earlier run's results.json."""
+    """The per-target summaries of an earlier run's results.json, each figure checked (before any request)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
     except FileNotFoundError:
         raise EvaluationInputError(f"--baseline {path}: no such file (give the results.json of an earlier run)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise EvaluationInputError(f"--baseline {path}: cannot read it ({error})") from None
     except json.JSONDecodeError as error:
         raise EvaluationInputError(f"--baseline {path}: not JSON ({error.msg})") from None
+    except (ValueError, RecursionError) as error:
+        raise EvaluationInputError(f"--baseline {path}: not JSON this harness writes ({str(error)[:200]})") from None
     if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
         raise EvaluationInputError(f"--baseline {path}: not a results file of this harness (format {RESULTS_FORMAT})")
-    names = {f.name for f in fields(Summary)}
-    summaries = {}
     try:
-        for target, values in data["summaries"].items():
-            values = {k: v for k, v in values.items() if k in names}
-            for key in ("error_rate_ci", "quality_ci"):
-                if isinstance(values.get(key), list):
-                    values[key] = tuple(values[key])
-            summaries[target] = Summary(**values)
-    except (KeyError, TypeError, AttributeError) as error:
+        parsed = _ResultsFile.model_validate_json(text)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
         raise EvaluationInputError(
-            f"--baseline {path}: a summary is incomplete ({error}): rerun the baseline with this version"
+            f"--baseline {path}: {where}: {first['msg']} (got {brief(first.get('input'))}): "
+            "give a results.json this harness wrote, unedited, or rerun the baseline"
         ) from None
-    return summaries
+    return {target: Summary(**summary.model_dump()) for target, summary in parsed.summaries.items()}
 
 
 # --- Markdown -----------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ tests/test_evaluation.py on 127.0.0.1."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -12,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from evaluation import cli, expectations, patterns, runner, schemas, testset
+from evaluation import cli, expectations, gate, patterns, report, runner, schemas, testset
 from evaluation.expectations import check_answer, check_json
 from evaluation.patterns import Deadline
+from evaluation.stats import Summary
 from evaluation.testset import EvaluationInputError, load_tests
 from llm_config import ConfigError
 from local_aws.protocol_standin import StandinServer
@@ -275,3 +277,99 @@ def test_an_out_folder_that_cannot_be_written_fails_before_any_request(
     assert evaluate(session, tmp_path, "--target", "chat/mistral-7b") == 2
     assert expected in capsys.readouterr().err
     assert server.requests == []
+
+
+# --- item 6: gates that could pass without being checked ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("error_rate > 5", r"5: error_rate is a fraction from 0 to 1, so this can never fail: write 5% or 0\.05"),
+        ("quality < 90", r"quality is a fraction from 0 to 1"),
+        ("throttle_rate > 150%", r"150%: throttle_rate is a fraction"),
+        ("quality < baseline - 5", r"quality is a fraction from 0 to 1"),
+        ("p90 > 800", r"800: a plain latency is in seconds and no request here lasts 800 s: write 800ms or 800s"),
+        ("p90 > baseline + 100", r"write 100ms or 100s"),
+        ("p90 > 5%", r"5%: p90 is a latency: use ms or s"),
+        ("error_rate > 5ms", r"error_rate is a fraction from 0 to 1: use a plain number or %"),
+        ("tokens_per_s < 5s", r"tokens_per_s has no unit"),
+        ("p90 > baseline * 2s", r"2s: p90 is a latency"),
+    ],
+)
+def test_thresholds_that_can_never_fail_given_their_units_are_refused(text: str, message: str) -> None:
+    with pytest.raises(EvaluationInputError, match=message):
+        gate.parse(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["p90 > 800ms", "p90 > 800s", "p90 > 60", "error_rate > 5%", "quality < 0.9", "p90 > baseline * 1.5"]
+)
+def test_thresholds_with_their_units_are_read(text: str) -> None:
+    gate.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("targets", "condition"),
+    [
+        (["chat/mistral-7b", "chat/mixtral-8x7b"], "chat/mistral-7b: quality < [chat/mistral-7b] - 0.05"),
+        (["chat/mistral-7b"], "quality < [chat/mistral-7b] - 0.05"),  # the only target: nothing else to compare
+    ],
+)
+def test_a_target_compared_with_itself_is_refused_before_any_request(
+    session: Session,
+    server: StandinServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    targets: list[str],
+    condition: str,
+) -> None:
+    server.requests.clear()
+    argv = [arg for target in targets for arg in ("--target", target)]
+    assert evaluate(session, tmp_path, *argv, "--fail-if", condition) == 2
+    assert "compares chat/mistral-7b with itself, which can never fail" in capsys.readouterr().err
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda s: s.update(p90=float("nan")), r"p90: Input should be a finite number \(got nan\)"),
+        (lambda s: s.update(p90="0.5"), r"p90: Input should be a valid number \(got '0\.5'\)"),
+        (lambda s: s.update(quality=float("inf")), r"quality: Input should be a finite number"),
+        (lambda s: s.update(error_rate=5.0), r"error_rate: Input should be less than or equal to 1"),
+        (lambda s: s.update(cost_per_1k=-1.0), r"cost_per_1k: Input should be greater than or equal to 0"),
+        (lambda s: s.pop("quality"), r"quality: Field required"),
+    ],
+)
+def test_baseline_figures_must_be_finite_numbers_in_range(
+    session: Session, server: StandinServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: Any, message: str
+) -> None:
+    baseline = tmp_path / "baseline.json"
+    document: dict[str, Any] = {
+        "format": report.RESULTS_FORMAT,
+        "summaries": {"chat/mistral-7b": base.summary("chat/mistral-7b").as_dict()},
+    }
+    edit(document["summaries"]["chat/mistral-7b"])
+    baseline.write_text(json.dumps(document))  # json writes NaN and Infinity as such
+    server.requests.clear()
+    code = evaluate(session, tmp_path, "--target", "chat/mistral-7b", "--baseline", str(baseline), "--fail-if", "p90 > baseline")
+    err = capsys.readouterr().err
+    assert code == 2 and re.search(r"--baseline \S*baseline\.json: summaries\.chat/mistral-7b\." + message, err), err
+    assert server.requests == []
+
+
+def test_a_baseline_holds_every_figure_of_a_summary() -> None:
+    assert set(report.BaselineSummary.model_fields) == {f.name for f in dataclasses.fields(Summary)}
+
+
+def test_a_valid_baseline_reads_back_as_it_was_written(tmp_path: Path) -> None:
+    written = base.summary("a", quality=None, quality_ci=None, p90=None)
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({"format": report.RESULTS_FORMAT, "summaries": {"a": written.as_dict()}}))
+    assert report.load_baseline(path) == {"a": written}
+
+
+def test_a_figure_that_is_not_finite_does_not_pass_a_gate() -> None:
+    verdicts = gate.check(gate.parse("p90 > 1"), {"a": base.summary("a", p90=float("nan"))}, None)
+    assert verdicts[0].holds and "no figure for p90" in verdicts[0].detail
