@@ -293,7 +293,7 @@ def write_outputs(
     )
     (args.out / "results.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     (args.out / "report.md").write_text(report, encoding="utf-8")
-    (args.out / "report.html").write_text(html_page(report, summaries, records), encoding="utf-8")
+    (args.out / "report.html").write_text(html_page(report, summaries, records, notes), encoding="utf-8")
     for note in notes:
         print(note)
     print(terminal_table(summaries))

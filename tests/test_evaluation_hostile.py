@@ -15,6 +15,7 @@ import pytest
 
 from evaluation import cli, expectations, gate, patterns, report, runner, schemas, testset
 from evaluation.expectations import check_answer, check_json
+from evaluation.measure import Record
 from evaluation.patterns import Deadline
 from evaluation.stats import Summary
 from evaluation.testset import EvaluationInputError, load_tests
@@ -373,3 +374,74 @@ def test_a_valid_baseline_reads_back_as_it_was_written(tmp_path: Path) -> None:
 def test_a_figure_that_is_not_finite_does_not_pass_a_gate() -> None:
     verdicts = gate.check(gate.parse("p90 > 1"), {"a": base.summary("a", p90=float("nan"))}, None)
     assert verdicts[0].holds and "no figure for p90" in verdicts[0].detail
+
+
+# --- item 8 and 9: the reports ------------------------------------------------------------------------------------------
+
+HOSTILE = "x | y\n# Injected heading\n![pixel](https://example.com/p.png) [link](https://example.com) <img src=x> &lt;"
+
+
+def hostile_report() -> str:
+    summaries = [base.summary(HOSTILE), base.summary("chat/mistral-7b")]
+    records = [
+        Record(HOSTILE, HOSTILE, 0, ok=True, latency_seconds=1.0, quality=1.0),
+        Record("chat/mistral-7b", "1. " + HOSTILE, 0, ok=False, latency_seconds=1.0, error_kind="error", error=HOSTILE),
+    ]
+    verdicts = [gate.Verdict(f"{HOSTILE}: p90 > 1", HOSTILE, True, f"{HOSTILE}: p90 2 > 1 is True")]
+    return report.markdown(
+        tests=HOSTILE,
+        summaries=summaries,
+        records=records,
+        planned=2,
+        stopped_by=None,
+        verdicts=verdicts,
+        baseline={HOSTILE: base.summary(HOSTILE)},
+        notes=[HOSTILE],
+    )
+
+
+def test_report_md_keeps_user_and_model_strings_literal() -> None:
+    from markdown_it import MarkdownIt
+
+    text = hostile_report()
+    tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse(text)  # a renderer that allows it all
+    kinds = {t.type for t in tokens} | {c.type for t in tokens for c in t.children or []}
+    assert not kinds & {"image", "link_open", "html_inline", "html_block"}
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert [h.split(":")[0] for h in headings] == [
+        "Evaluation",
+        "Against the baseline",
+        "Gates",
+        "Quality per case",
+        "Errors (first 20)",
+    ]
+    rows, cells = 0, []
+    for token in tokens:
+        if token.type == "tr_open":
+            rows += 1
+            cells.append(0)
+        elif token.type in ("td_open", "th_open"):
+            cells[-1] += 1
+    assert rows == 3 + 2  # header and two targets; header and one case
+    assert cells == [len(report.COLUMNS)] * 3 + [3, 3]  # no cell split by a |
+    assert "Injected heading" in text and "\n# Injected" not in text  # kept, as text
+
+
+def test_report_html_says_at_the_top_that_figures_come_from_the_local_stand_in(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "use_local_rehearsal", lambda: None)  # the stand-in of this test is the rehearsal's
+    tests = write(tmp_path, "t.jsonl", '{"id": "a", "prompt": "Paris", "expect": {"contains": "Paris"}}\n')
+    assert evaluate(session, tmp_path, "--local", "--target", "chat/mistral-7b", "--fail-if", "p90 > 60", tests=tests) == 0
+    page = (tmp_path / "out" / "report.html").read_text()
+    body = page[page.index("<body>") :]
+    assert body.index("Local rehearsal: the runtimes are a protocol stand-in") < min(body.index("<table"), body.index("<svg"))
+    assert "<pre>" not in page  # the Markdown part is rendered, not shown as source
+    report_part = page[page.index("<h2>Full report</h2>") :]
+    assert "<h2>Evaluation: chat/mistral-7b</h2>" in report_part and "<h3>Gates</h3>" in report_part
+    assert "<table>" in report_part and "<blockquote>" in report_part and "| target |" not in report_part
+
+
+def test_report_html_renders_no_link_or_image_even_from_raw_markdown() -> None:
+    rendered = report.markdown_html("![x](https://example.com/p.png) [y](https://example.com) <https://example.com> <b>z</b>")
+    assert "<img" not in rendered and "<a " not in rendered and "<b>" not in rendered
