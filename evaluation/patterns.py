@@ -6,7 +6,7 @@ interrupted, not even by Ctrl-C. The ``regex`` package (https://pypi.org/project
 ``re`` (its default VERSION0 behaves as ``re``) and takes a ``timeout``, which it checks while it backtracks. Every
 match of one answer's checks shares one Deadline, so a check costs at most SCORING_SECONDS however many patterns a
 schema holds. (google-re2 matches in linear time but refuses look-arounds and back-references that ``re`` patterns
-use, so existing test sets would break; README.md, "Dependencies".)
+use, so existing test sets would break; README.md says why each dependency was chosen.)
 """
 
 from __future__ import annotations

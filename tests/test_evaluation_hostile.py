@@ -22,6 +22,7 @@ from evaluation.testset import EvaluationInputError, load_tests
 from llm_config import ConfigError
 from local_aws.protocol_standin import StandinServer
 from tests import test_evaluation as base
+from tests.conftest import REPO_ROOT
 from tests.test_evaluation import Session, case, evaluate, load_tests_from, results
 
 server, session = base.server, base.session  # the stand-in's fixtures, found by name
@@ -445,3 +446,18 @@ def test_report_html_says_at_the_top_that_figures_come_from_the_local_stand_in(
 def test_report_html_renders_no_link_or_image_even_from_raw_markdown() -> None:
     rendered = report.markdown_html("![x](https://example.com/p.png) [y](https://example.com) <https://example.com> <b>z</b>")
     assert "<img" not in rendered and "<a " not in rendered and "<b>" not in rendered
+
+
+def test_the_docs_limits_come_from_the_code() -> None:
+    doc = " ".join((REPO_ROOT / "docs" / "evaluation.md").read_text().split())
+    assert f"a regular UTF-8 file of at most {testset.MAX_TEST_SET_BYTES // 2**20} MiB" in doc
+    assert f"at most {testset.MAX_CASES:,} cases" in doc
+    assert f"A resolved schema may hold {schemas.MAX_SCHEMA_NODES:,} values" in doc
+    assert f"and {schemas.MAX_SCHEMA_DEPTH} levels, and a file's schemas {testset.MAX_SCHEMA_NODES_PER_FILE:,} values" in doc
+    assert f"each check of an answer has {patterns.SCORING_SECONDS:g} seconds in all" in doc
+    assert f"not checked within {patterns.SCORING_SECONDS:g} s: simplify the pattern or schema" in doc
+    assert f"a latency against a plain number above {gate.MAX_PLAIN_SECONDS:g} (" in doc
+    for refused in ("error_rate > 5", "p90 > 800"):  # the docs' examples of thresholds that could never fail
+        assert f"`{refused}`" in doc
+        with pytest.raises(EvaluationInputError):
+            gate.parse(refused)
