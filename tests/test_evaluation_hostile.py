@@ -15,6 +15,7 @@ import pytest
 
 from evaluation import cli, expectations, gate, patterns, report, runner, schemas, testset
 from evaluation.expectations import check_answer, check_json
+from evaluation.judge import JudgeReplyError, parse_reply
 from evaluation.measure import Record
 from evaluation.patterns import Deadline
 from evaluation.stats import Summary
@@ -461,3 +462,17 @@ def test_the_docs_limits_come_from_the_code() -> None:
         assert f"`{refused}`" in doc
         with pytest.raises(EvaluationInputError):
             gate.parse(refused)
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        ('{"scores": [{"item": 1, "score": 1e999}]}', "score inf is not a whole number 1..5"),
+        ('{"scores": [{"item": 1, "score": NaN}]}', "score nan is not a whole number 1..5"),
+        ('{"scores": [' + "[" * 100_000 + "]}", r"not JSON this harness reads \(RecursionError\)"),
+        ('{"scores": [{"item": 1, "score": 1' + "0" * 5000 + "}]}", r"not JSON this harness reads \(ValueError\)"),
+    ],
+)
+def test_a_judge_reply_that_cannot_be_read_leaves_its_items_unscored(reply: str, message: str) -> None:
+    with pytest.raises(JudgeReplyError, match=message):
+        parse_reply(reply, 1)
