@@ -113,13 +113,16 @@ def _number(
 ) -> float:
     """A number in the metric's units: seconds or a fraction 0-1; a factor (``* 1.1``) has no unit."""
     _, text, unit = token
-    if unit and (scales or metric not in UNITS_OF[unit]):
+    if unit and scales:
+        raise bad(f"* {text}{unit}: a factor has no unit: write * {text}")
+    if unit and metric not in UNITS_OF[unit]:
         raise bad(f"{text}{unit}: {metric} {_unit_advice(metric)}")
     value = float(text) * UNITS[unit]
     if scales:
         return value
     if metric in FRACTION_METRICS and value > 1:
-        raise bad(f"{text}{unit}: {metric} is a fraction from 0 to 1, so this can never fail: write {text}% or {value / 100:g}")
+        meant = "at most 100%" if unit else f"{text}% or {value / 100:g}"
+        raise bad(f"{text}{unit}: {metric} is a fraction from 0 to 1, so the gate never depends on the run: write {meant}")
     if metric in LATENCY_METRICS and not unit and value > MAX_PLAIN_SECONDS:
         raise bad(f"{text}: a plain latency is in seconds and no request here lasts {value:g} s: write {text}ms or {text}s")
     return value

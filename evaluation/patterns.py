@@ -5,8 +5,9 @@ Python's ``re`` backtracks without limit: ``(a|a)+$`` against 30 characters runs
 interrupted, not even by Ctrl-C. The ``regex`` package (https://pypi.org/project/regex/) reads the same syntax as
 ``re`` (its default VERSION0 behaves as ``re``) and takes a ``timeout``, which it checks while it backtracks. Every
 match of one answer's checks shares one Deadline, so a check costs at most SCORING_SECONDS however many patterns a
-schema holds (``regex`` counts processor time: on a busy machine a timed-out match takes longer on the clock). (google-re2 matches in linear time but refuses look-arounds and back-references that ``re`` patterns
-use, so existing test sets would break; README.md says why each dependency was chosen.)
+schema holds (``regex`` counts processor time: on a busy machine a timed-out match takes longer on the clock).
+google-re2 matches in linear time but refuses the look-arounds and back-references that ``re`` patterns use, so
+existing test sets would break (README.md says why each dependency was chosen).
 """
 
 from __future__ import annotations

@@ -288,16 +288,16 @@ def test_an_out_folder_that_cannot_be_written_fails_before_any_request(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("error_rate > 5", r"5: error_rate is a fraction from 0 to 1, so this can never fail: write 5% or 0\.05"),
+        ("error_rate > 5", r"5: error_rate is a fraction from 0 to 1, so the gate never depends on the run: write 5% or 0\.05"),
         ("quality < 90", r"quality is a fraction from 0 to 1"),
-        ("throttle_rate > 150%", r"150%: throttle_rate is a fraction"),
+        ("throttle_rate > 150%", r"150%: throttle_rate is a fraction from 0 to 1, .*: write at most 100%"),
         ("quality < baseline - 5", r"quality is a fraction from 0 to 1"),
         ("p90 > 800", r"800: a plain latency is in seconds and no request here lasts 800 s: write 800ms or 800s"),
         ("p90 > baseline + 100", r"write 100ms or 100s"),
         ("p90 > 5%", r"5%: p90 is a latency: use ms or s"),
         ("error_rate > 5ms", r"error_rate is a fraction from 0 to 1: use a plain number or %"),
         ("tokens_per_s < 5s", r"tokens_per_s has no unit"),
-        ("p90 > baseline * 2s", r"2s: p90 is a latency"),
+        ("p90 > baseline * 2s", r"\* 2s: a factor has no unit: write \* 2"),
     ],
 )
 def test_thresholds_that_can_never_fail_given_their_units_are_refused(text: str, message: str) -> None:
