@@ -105,10 +105,10 @@ def simulate_chunks(
                 index = slice(head, head + start)
                 head += start
                 queued = arrived - head
-                n = int(min(batch, max(1, round((running + start + queued) / k))))
                 arrival = arrivals[index]
                 begins = np.maximum(arrival, t0)
                 prefill = service.prefill(inputs[index])
+                n = _batch(service, k, running + queued, start, float(prefill.mean()), float(outputs[index].mean()))
                 first = begins + n * prefill
                 finish = first + outputs[index] * service.decode_table[n]
                 latency = finish - arrival
@@ -173,6 +173,20 @@ def simulate_chunks(
         timeline,
         (latency_hist, ttft_hist),
     )
+
+
+def _batch(service: ServiceModel, instances: int, others: int, starting: int, prefill: float, output: float) -> int:
+    """The batch the requests starting in this step run in, per instance: the requests already in (or queued for) the
+    fleet, plus this step's, each of which overlaps the others for its service time out of the step (Little's law:
+    a request of 0.5 s starting in a 1 s step is in flight half of it). The service time depends on the batch, so
+    iterate to the fixed point (three rounds settle it)."""
+    batch = service.max_batch
+    n = max(1, min(batch, round((others + starting) / instances)))
+    for _ in range(3):
+        seconds = n * prefill + output * float(service.decode_table[n])
+        overlap = min(1.0, seconds / STEP)
+        n = max(1, min(batch, round((others + starting * overlap) / instances)))
+    return n
 
 
 def _spread(begins: FloatArray, finish: FloatArray, step: int, whole_diff: IntArray, partial: FloatArray) -> None:
