@@ -333,6 +333,13 @@ def test_flag_values_are_checked_whole(registry, values, expected):
     assert len(str(caught.value)) < 2000
 
 
+def test_an_unknown_region_is_named_as_such_before_any_catalogue_looks_it_up(registry):
+    """`-c region=us-east-9` used to be blamed on containers.yaml (no image account for it)."""
+    with pytest.raises(ConfigError, match=r"^-c region: 'us-east-9' is not a known AWS region\n  fix: did you mean us-east-2\? "):
+        spec(registry, model="mistral", region="us-east-9")
+    assert spec(registry, model="claude-haiku-4-5", region="eu-west-1").region == "eu-west-1"
+
+
 def test_a_device_as_deployment_file_is_refused_at_once(registry):
     started = time.monotonic()
     with pytest.raises(ConfigError, match=r"^/dev/zero: is not a regular file"):
