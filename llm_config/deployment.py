@@ -7,6 +7,10 @@ docs/deployments.md documents the fields, docs/migrations.md the phases.
 
 from __future__ import annotations
 
+import difflib
+import functools
+import importlib.util
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from llm_config.deployment_file import load_deployment_file
-from llm_config.errors import ConfigError
+from llm_config.errors import ConfigError, brief
 from llm_config.guardrails import Guardrails, check_guardrails_fit
 from llm_config.operations import (
     HOURS_PER_PERIOD,
@@ -177,8 +181,7 @@ def resolve_deployment(
             "use 1-63 letters, digits and hyphens, starting and ending with a letter or digit",
         )
     region = values.get("region") or environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
-    if not REGION_PATTERN.fullmatch(region):
-        raise ConfigError(*where("region"), f"{region!r} is not an AWS region name", "use a name like us-east-1")
+    check_region(region, *where("region"))
     guardrails: Guardrails = values.get("guardrails") or Guardrails()
     if not isinstance(model, SageMakerModelConfig):
         for name in MIGRATION_FIELDS:
@@ -226,6 +229,38 @@ def resolve_deployment(
         location = ("-c budget_usd", None) if spec.budget_usd is not None else where("candidate")
         check_budget_covers_floor(spec.budget, floor_hourly_usd, *location)
     return spec
+
+
+def check_region(region: str, source: str, field: str | None) -> None:
+    """Refuse a region that is not an AWS region's name, or that no AWS partition has (``us-east-9``), before anything
+    looks it up in a catalogue (whose message would blame the catalogue)."""
+    if not REGION_PATTERN.fullmatch(region):
+        raise ConfigError(source, field, f"{brief(region)} is not an AWS region name", "use a name like us-east-1")
+    regions, version = known_regions()
+    if region not in regions:
+        nearest = difflib.get_close_matches(region, sorted(regions), n=1)
+        raise ConfigError(
+            source,
+            field,
+            f"{region!r} is not a known AWS region",
+            (f"did you mean {nearest[0]}? " if nearest else "")
+            + f"(botocore {version} lists {len(regions)} regions; a newer region needs a newer boto3 pin in requirements.txt)",
+        )
+
+
+@functools.cache
+def known_regions() -> tuple[frozenset[str], str]:
+    """Every region of every AWS partition, and the botocore version that lists them: botocore's partitions.json
+    (boto3 is pinned in requirements.txt; read as a file, since importing botocore would slow every synth)."""
+    spec = importlib.util.find_spec("botocore")
+    assert spec is not None and spec.submodule_search_locations, "boto3 (requirements.txt) brings botocore"
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    data = json.loads((folder / "data" / "partitions.json").read_text())
+    version = re.search(r"__version__ = ['\"]([^'\"]+)", (folder / "__init__.py").read_text())
+    regions = frozenset(
+        name for partition in data["partitions"] for name in partition["regions"] if REGION_PATTERN.fullmatch(name)
+    )
+    return regions, version[1] if version else "?"
 
 
 def _candidate(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from llm_config.bedrock_model import BedrockModelConfig
@@ -44,8 +46,24 @@ class ModelRegistry:
     def resolve(self, name: str, source: str = "-c model") -> ModelConfig:
         key = self.aliases.get(name, name)
         if key not in self.models:
-            raise ConfigError(source, None, f"unknown model {name!r}", f"use one of {', '.join(self.known_names())}")
+            raise ConfigError(source, None, f"unknown model {name!r}", self.unknown_name_fix(name))
         return self.models[key]
+
+    def unknown_name_fix(self, name: str) -> str:
+        """The fix for an unknown model name: the nearest name when one is close (a retired key too: resolving it
+        then names its successor), else the names of the models one can deploy today; the retired keys, which Bedrock
+        refuses, are counted rather than listed."""
+        nearest = difflib.get_close_matches(name, self.known_names(), n=1, cutoff=0.6)
+        if nearest:
+            return f"did you mean {nearest[0]}?"
+        current = [n for n in self.known_names() if not self.retired(self.aliases.get(n, n))]
+        retired = len(self.known_names()) - len(current)
+        return f"use one of {', '.join(current)}" + (f" ({retired} retired keys are left out)" if retired else "")
+
+    def retired(self, key: str, today: date | None = None) -> bool:
+        """Whether ``key`` is a Bedrock model past its end of life (its recorded state, before any region's)."""
+        model = self.models[key]
+        return isinstance(model, BedrockModelConfig) and model.lifecycle.state("", today or date.today()).status == "end-of-life"
 
     def known_names(self) -> list[str]:
         return sorted([*self.models, *self.aliases])

@@ -38,7 +38,7 @@ from tests.conftest import REPO_ROOT
 DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 PROJECT_COMMAND = re.compile(r"^(\./tasks\.sh |npx cdk |python -m |\.venv/bin/)")
 # Tools of the user's machine or AWS account: the docs may quote them; the test only checks that they parse.
-EXTERNAL = {"aws", "git", "jq", "export", "source", "cd", "curl", "pip"}
+EXTERNAL = {"aws", "git", "jq", "export", "source", "cd", "curl", "pip", "head"}
 
 
 @dataclass(frozen=True)

@@ -548,11 +548,26 @@ def test_a_failed_first_deploy_stops_the_emulator_it_started(
     assert len(started) == 1 and not rehearsal.is_up(started[0]) and rehearsal.read_state() is None
 
 
-def test_deploy_flags_default_to_mixtral_unless_a_model_or_deployment_file_is_named() -> None:
-    assert rehearsal.context_flags(None, []) == ["-c", "model=mixtral"]
+def test_deploy_flags_default_to_the_apps_model_unless_a_model_or_deployment_file_is_named() -> None:
+    assert rehearsal.context_flags(None, []) == ["-c", "model=mistral-7b"]
     assert rehearsal.context_flags("mistral", ["endpoint=chat"]) == ["-c", "model=mistral", "-c", "endpoint=chat"]
     assert rehearsal.context_flags(None, ["deployment=deployments/chat.yaml"]) == ["-c", "deployment=deployments/chat.yaml"]
     assert rehearsal.context_flags(None, ["model=mistral"]) == ["-c", "model=mistral"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["mixtral", "-c", "model=mistral"], "error: -c model: conflicts with MODEL 'mixtral': a deploy names its model once\n"),
+        (["-c", "model=mistral", "-c", "endpoint=a", "-c", "endpoint=b"], "error: -c endpoint: is given twice\n"),
+    ],
+)
+def test_deploy_local_refuses_two_values_for_one_flag(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    assert rehearsal.main(["deploy", *args, "--dry-run"]) == 2
+    assert capsys.readouterr().err.startswith(message)
 
 
 def test_dry_run_validates_a_deployment_file_and_starts_nothing(
@@ -564,7 +579,7 @@ def test_dry_run_validates_a_deployment_file_and_starts_nothing(
         "would deploy llm-chat (-c deployment=deployments/chat.yaml) into the local emulator in us-east-1\n"
     )
     assert rehearsal.main(["deploy", "mistral", "-c", "deployment=deployments/chat.yaml", "--dry-run"]) == 2
-    assert "cannot be combined with -c deployment" in capsys.readouterr().err
+    assert "-c deployment: conflicts with MODEL 'mistral'" in capsys.readouterr().err
 
 
 def test_the_cli_output_loses_only_what_the_summary_prints_better() -> None:

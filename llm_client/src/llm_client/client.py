@@ -139,7 +139,10 @@ class Client:
         self.region = region or self.session.region_name
         if not self.region:
             raise ConfigurationError(
-                "no AWS region: pass region=..., or set AWS_REGION or AWS_DEFAULT_REGION (or a region in your AWS config)"
+                # One message for the library and every command built on it (python -m llm_client, evaluate, the
+                # example agent): each names the region --region.
+                "no AWS region: pass --region on the command line (region=... in Python), or set AWS_REGION or"
+                " AWS_DEFAULT_REGION (or a region in your AWS config)"
             )
         try:
             validate_region_name(self.region)
