@@ -153,6 +153,10 @@ def test_migration_round_trip(
     serve_config, weights = served()
     assert weights == {"mistral-7b": 100.0}
     assert scaled() == ["endpoint/chat/variant/mistral-7b"]
+    # Capacity fallback: the variant's instance pools, as the config lists them (docs/capacity.md).
+    [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=serve_config)["ProductionVariants"]
+    pools = [(pool["Priority"], pool["InstanceType"]) for pool in variant["InstancePools"]]
+    assert pools == [(1, "ml.g5.xlarge"), (2, "ml.g5.2xlarge"), (3, "ml.g5.4xlarge")] and "InstanceType" not in variant
     client = llm_client.Client(ttl_seconds=0)  # re-read the parameter on every call: each phase shows at once
     assert client.invoke("chat", "Hi").served_by == "mistral-7b"
     model = llm_client.chat_model("chat", client=client)  # one chat model object for the whole test
@@ -292,6 +296,11 @@ def test_scale_to_zero_round_trip(
     first = deploy_local()
     printed = capsys.readouterr().out
     assert "ok AWS::SageMaker::InferenceComponent" in printed
+    # Idle release: the endpoint gives back instances without copies 5 minutes after the last one went.
+    config_name = sagemaker.describe_endpoint(EndpointName="quiet")["EndpointConfigName"]
+    [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    assert variant["ManagedInstanceScaling"]["ScaleInPolicy"] == {"Strategy": "IDLE_RELEASE", "CooldownInMinutes": 5}
+    assert [pool["InstanceType"] for pool in variant["InstancePools"]] == ["ml.g5.xlarge", "ml.g5.2xlarge", "ml.g5.4xlarge"]
     assert 1 <= len(components(first)) <= 2
     described = {}
     for logical_id, expected in components(first).items():
