@@ -236,3 +236,28 @@ def test_scale_to_zero_refuses_a_pool_of_another_gpu_count(config_dir, tmp_path)
     message = str(caught.value)
     assert "model_configs/mixtral-8x7b.yaml: instance.fallback_types: ml.g6e.2xlarge cannot hold" in message
     assert "a component asks every instance of the endpoint for the same resources" in message
+
+
+# Migrations
+
+
+def test_a_scale_to_zero_candidate_must_share_the_pools(config_dir):
+    """Both components run on the endpoint's one variant: its instance pools are the serving model's."""
+    set_fallbacks(config_dir, "llama2-7b", ["ml.g5.2xlarge"])
+    registry = load_registry(config_dir)
+    flags = {"endpoint": "quiet", "model": "mistral", "candidate": "llama2-7b", "candidate_weight": "10", "scale_to_zero": "true"}
+    with pytest.raises(ConfigError) as caught:
+        deployment_from_context(flags.get, NEUTRAL_ENVIRON, registry)
+    message = str(caught.value)
+    assert message.startswith("-c candidate: llama2-7b's instance pools (ml.g5.xlarge, ml.g5.2xlarge) differ from mistral-7b's")
+    assert "fix: give model_configs/llama2-7b.yaml the same instance.fallback_types as mistral-7b" in message
+
+
+def test_the_live_state_reads_a_pooled_variants_first_pool_as_its_instance_type():
+    from migration.live import instance_pools
+
+    pooled = {
+        "InstancePools": [{"InstanceType": "ml.g5.2xlarge", "Priority": 2}, {"InstanceType": "ml.g5.xlarge", "Priority": 1}]
+    }
+    assert instance_pools(pooled) == ("ml.g5.xlarge", "ml.g5.2xlarge")
+    assert instance_pools({"InstanceType": "ml.g6e.xlarge"}) == ("ml.g6e.xlarge",)
