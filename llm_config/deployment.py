@@ -223,11 +223,15 @@ def resolve_deployment(
         source=source,
         scale_to_zero=scale_to_zero,
     )
+    for served in models:
+        _check_pools_offered(served, region, registry, where("region"))
     if models and (spec.budget_usd is not None or candidate is not None):
-        floor_hourly_usd = sum(m.scaling.min_instances * registry.instance_for(m).sagemaker_hourly_usd for m in models)
+        # On each variant's dearest pool: a fallback may serve for as long as the first pool has no capacity.
+        floor_hourly_usd = sum(m.scaling.min_instances * registry.hourly_usd_range(m)[1] for m in models)
         floor_hourly_usd = 0.0 if spec.scale_to_zero else floor_hourly_usd
         location = ("-c budget_usd", None) if spec.budget_usd is not None else where("candidate")
-        check_budget_covers_floor(spec.budget, floor_hourly_usd, *location)
+        pooled = " on each variant's dearest instance pool" if any(m.instance.fallback_types for m in models) else ""
+        check_budget_covers_floor(spec.budget, floor_hourly_usd, *location, pools="" if spec.scale_to_zero else pooled)
     return spec
 
 
@@ -331,6 +335,28 @@ def _scale_to_zero(
     return True
 
 
+def _check_pools_offered(
+    model: SageMakerModelConfig, region: str, registry: ModelRegistry, region_source: tuple[str, str | None]
+) -> None:
+    """A fallback pool whose type the region does not offer for hosting would fail CreateEndpointConfig: refuse it
+    before the deploy (model_configs/hosting_regions.yaml). Only where the data says the region offers instance.type:
+    a region it does not cover is unknown, and where it omits instance.type itself the data disagrees with regions the
+    shipped configs deploy to (instance.type's availability is not checked here; docs/instance-pools.md)."""
+    if not registry.hosting_regions.offers(model.instance.type, region):
+        return
+    for name in model.instance.fallback_types:
+        if registry.hosting_regions.offers(name, region) is False:
+            offered = registry.hosting_regions.instances.get(name, [])
+            raise ConfigError(
+                registry.sources[model.key],
+                "instance.fallback_types",
+                f"{name} is not offered for SageMaker hosting in {region} ({region_source[0]}), so the endpoint config"
+                " would be refused (model_configs/hosting_regions.yaml)",
+                f"remove {name} from instance.fallback_types to deploy to {region}, or deploy to a region that offers"
+                f" it: {', '.join(offered) or 'none listed'}",
+            )
+
+
 def component_name(endpoint_name: str, model_key: str) -> str:
     return f"{endpoint_name}-{model_key}"
 
@@ -341,6 +367,15 @@ def _check_components_share_instances(models: list[SageMakerModelConfig], where:
     no phase (the split, the shift, the retire that leaves only the candidate) changes the endpoint's instances.
     Changing the instance type under live components is an endpoint replacement, which no deploy does unasked."""
     model, candidate = models
+    if candidate.instance.type == model.instance.type and candidate.instance.pool_types != model.instance.pool_types:
+        raise ConfigError(
+            *where("candidate"),
+            f"{candidate.key}'s instance pools ({', '.join(candidate.instance.pool_types)}) differ from"
+            f" {model.key}'s ({', '.join(model.instance.pool_types)}), but endpoint {endpoint}'s inference components"
+            " share one variant's instances: a scale-to-zero migration keeps the endpoint's instance pools",
+            f"give model_configs/{candidate.key}.yaml the same instance.fallback_types as {model.key}, or deploy it as"
+            f" its own scale-to-zero endpoint (docs/scale-to-zero.md#migrations-between-components)",
+        )
     if candidate.instance.type != model.instance.type:
         raise ConfigError(
             *where("candidate"),

@@ -79,11 +79,18 @@ def _tgi_environment(model: SageMakerModelConfig, instance: InstanceType) -> dic
     return environment
 
 
-def check_engine_rules(model: SageMakerModelConfig, instance: InstanceType, source: str) -> None:
-    """Stop synth when the engine would refuse ``model`` on ``instance`` at start-up, or when autoscaling could only
-    add an instance after requests queue behind a full batch."""
+def check_engine_rules(
+    model: SageMakerModelConfig,
+    instance: InstanceType,
+    source: str,
+    instance_type: str | None = None,
+    field: str = "instance.type",
+) -> None:
+    """Stop synth when the engine would refuse ``model`` on ``instance`` (default: instance.type; a fallback pool
+    names its own type and field) at start-up, or when autoscaling could only add an instance after requests queue
+    behind a full batch."""
     if model.container.family == "lmi":
-        _check_tensor_parallel(model, instance, source)
+        _check_tensor_parallel(model, instance, source, instance_type or model.instance.type, field)
     _check_scaling_target_within_batch(model, source)
 
 
@@ -116,7 +123,9 @@ def _check_scaling_target_within_batch(model: SageMakerModelConfig, source: str)
         )
 
 
-def _check_tensor_parallel(model: SageMakerModelConfig, instance: InstanceType, source: str) -> None:
+def _check_tensor_parallel(
+    model: SageMakerModelConfig, instance: InstanceType, source: str, instance_type: str, field: str
+) -> None:
     # vLLM shards the KV heads over the tensor-parallel ranks: either each rank holds whole heads
     # (kv_heads divisible by the degree) or each head is replicated on a whole number of ranks.
     degree, kv_heads = instance.gpus, model.architecture.kv_heads
@@ -124,8 +133,8 @@ def _check_tensor_parallel(model: SageMakerModelConfig, instance: InstanceType, 
         return
     raise ConfigError(
         source,
-        "instance.type",
+        field,
         f"vLLM cannot shard {kv_heads} KV heads over {degree} GPUs (OPTION_TENSOR_PARALLEL_DEGREE is the "
-        f"GPU count of {model.instance.type})",
+        f"GPU count of {instance_type})",
         "pick an instance whose GPU count divides the KV heads, or is a multiple of them",
     )

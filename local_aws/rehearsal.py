@@ -51,7 +51,7 @@ from local_aws.verify import (
     retained_physical_ids,
     verify_stack,
 )
-from migration.live import read_live_endpoint
+from migration.live import instance_pools, read_live_endpoint
 from migration.preflight import hosting_findings, read_live_stack
 from migration.sequence import Finding, check_transition
 
@@ -687,7 +687,7 @@ def status_command(state: State | None) -> int:
     for summary in sorted(endpoints, key=lambda e: e["EndpointName"]):
         endpoint = sagemaker.describe_endpoint(EndpointName=summary["EndpointName"])
         config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-        types = {v["VariantName"]: v.get("InstanceType", "serverless") for v in config["ProductionVariants"]}
+        types = {v["VariantName"]: " or ".join(instance_pools(v)) for v in config["ProductionVariants"]}
         variants = endpoint.get("ProductionVariants", [])
         total = sum(v.get("CurrentWeight", 0.0) for v in variants) or 1.0
         print(f"  {endpoint['EndpointName']}: {endpoint['EndpointStatus']}")

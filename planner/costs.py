@@ -78,7 +78,7 @@ class SageMakerOption(Option):
     ``scaling.min_instances`` and ``scaling.max_instances`` instances."""
 
     instance_type: str
-    hourly_usd: float
+    hourly_usd: float  # instance.type's: the pool SageMaker tries first
     initial_count: int
     min_instances: int
     max_instances: int
@@ -88,6 +88,12 @@ class SageMakerOption(Option):
     ceiling_first_token_seconds: float
     ceiling_response_seconds: float
     speed_source: str  # "throughput model" or the overrides file that replaced it
+    dearest_hourly_usd: float = 0.0  # the dearest of instance.type and its fallback pools (docs/instance-pools.md); 0: none
+
+    @property
+    def always_on_usd_range(self) -> tuple[float, float]:
+        """``always_on_usd`` on the first pool and on the dearest: a fallback serves when the first is sold out."""
+        return self.always_on_usd, monthly_instance_usd(max(self.hourly_usd, self.dearest_hourly_usd), self.initial_count)
 
     def ceiling_seconds(self, streaming: bool) -> float | None:
         return self.ceiling_first_token_seconds if streaming else self.ceiling_response_seconds
@@ -165,6 +171,7 @@ def sagemaker_option(data: PlannerData, model: SageMakerModelConfig, traffic: Tr
         ceiling_first_token_seconds=prediction.ceiling.first_token_seconds,
         ceiling_response_seconds=prediction.ceiling.latency_seconds,
         speed_source=speed_source,
+        dearest_hourly_usd=max(data.sagemaker_hourly_usd[name] for name in model.instance.pool_types),
     )
 
 

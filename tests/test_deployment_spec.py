@@ -48,7 +48,8 @@ MISTRAL = "endpoint: chat\nmodel: mistral\n"
         ({"model": "mixtral", "retire": "gpt-5"}, r"-c retire: unknown model 'gpt-5'"),
         (
             {**AB, "candidate_weight": "10", "budget_usd": "90"},
-            r"-c budget_usd: the minimum capacity alone costs \$96\.43 per day",
+            # mistral on ml.g5.4xlarge ($2.03/h) and mixtral on ml.g6e.4xlarge ($3.7553/h): their dearest pools.
+            r"-c budget_usd: the minimum capacity alone costs \$138\.85 per day \(\$5\.7853/h on each variant's dearest",
         ),
     ],
 )

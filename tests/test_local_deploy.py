@@ -153,6 +153,10 @@ def test_migration_round_trip(
     serve_config, weights = served()
     assert weights == {"mistral-7b": 100.0}
     assert scaled() == ["endpoint/chat/variant/mistral-7b"]
+    # Capacity fallback: the variant's instance pools, as the config lists them (docs/instance-pools.md).
+    [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=serve_config)["ProductionVariants"]
+    pools = [(pool["Priority"], pool["InstanceType"]) for pool in variant["InstancePools"]]
+    assert pools == [(1, "ml.g5.xlarge"), (2, "ml.g5.2xlarge"), (3, "ml.g5.4xlarge")] and "InstanceType" not in variant
     client = llm_client.Client(ttl_seconds=0)  # re-read the parameter on every call: each phase shows at once
     assert client.invoke("chat", "Hi").served_by == "mistral-7b"
     model = llm_client.chat_model("chat", client=client)  # one chat model object for the whole test
@@ -292,6 +296,11 @@ def test_scale_to_zero_round_trip(
     first = deploy_local()
     printed = capsys.readouterr().out
     assert "ok AWS::SageMaker::InferenceComponent" in printed
+    # Idle release: the endpoint gives back instances without copies 5 minutes after the last one went.
+    config_name = sagemaker.describe_endpoint(EndpointName="quiet")["EndpointConfigName"]
+    [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    assert variant["ManagedInstanceScaling"]["ScaleInPolicy"] == {"Strategy": "IDLE_RELEASE", "CooldownInMinutes": 5}
+    assert [pool["InstanceType"] for pool in variant["InstancePools"]] == ["ml.g5.xlarge", "ml.g5.2xlarge", "ml.g5.4xlarge"]
     assert 1 <= len(components(first)) <= 2
     described = {}
     for logical_id, expected in components(first).items():
@@ -318,7 +327,8 @@ def test_scale_to_zero_round_trip(
         assert len([a for a in alarms if set(a["AlarmActions"]) & step_arns]) == 2  # wake from zero, idle to zero
     assert rehearsal.status_command(recorded()) == 0
     status = capsys.readouterr().out
-    assert "    variant AllTraffic: 1 x ml.g5.xlarge, hosts 1 inference component(s)" in status
+    pools = "ml.g5.xlarge or ml.g5.2xlarge or ml.g5.4xlarge"  # the instance pools, in priority order
+    assert f"    variant AllTraffic: 1 x {pools}, hosts 1 inference component(s)" in status
     assert "      inference component quiet-mistral-7b: InService, 1 copy of model llm-quiet-" in status
 
     # A second deploy that changes something real (the budget) updates the stack; the component stays as it was.

@@ -35,7 +35,8 @@ def test_the_issue_question(capsys, tmp_path):
     assert len(table) == 1 + 11  # five SageMaker configs, three current Claude (the retired left out) and three OpenAI models
     assert table[1].split()[:2] == ["1", "gpt-3.5-turbo"]
     mistral = next(line for line in table if "mistral-7b" in line)
-    assert mistral.split()[5:12] == ["10.8", "s", "8.0", "s", "$1,028", "$1,028", "(1"]  # latency, ceiling, costs
+    # latency, ceiling, always-on up to the dearest fallback pool (ml.g5.4xlarge: docs/instance-pools.md), autoscaled
+    assert mistral.split()[5:12] == ["10.8", "s", "8.0", "s", "$1,028-1,482", "$1,028", "(1"]
     assert "Recommendation: GPT-3.5 Turbo on OpenAI API (not AWS) ($51/month)" in out
     assert "mistral-7b on ml.g5.xlarge vs gpt-3.5-turbo: 2,011 requests/hour (48,274/day)" in out  # 1.408 / 0.0007
     assert chart.read_text(encoding="utf-8").startswith("<svg")
@@ -76,7 +77,8 @@ def test_overrides_change_the_figures(capsys, tmp_path):
     assert status == 0
     assert "with EDP 20% off" in out
     mistral = next(line for line in out.splitlines() if "mistral-7b" in line)
-    assert mistral.split()[9:13] == ["$822", "$822", "(1", "inst)"]  # always-on and autoscaled: 1027.84 x 0.8
+    # always-on (ml.g5.xlarge up to its dearest fallback pool, ml.g5.4xlarge) and autoscaled: 1027.84 (1481.90) x 0.8
+    assert mistral.split()[9:13] == ["$822-1,186", "$822", "(1", "inst)"]
 
 
 @pytest.mark.parametrize(
