@@ -84,8 +84,9 @@ def check_tool_choice(label: str, capabilities: Capabilities | None, tool_choice
         return
     raise UnsupportedError(
         f"{label} refuses forced tool use (tool_choice {tool_choice!r}): leave tool_choice unset (auto), name the tool "
-        "in the prompt and retry when the answer has no tool call, or ask for structured output "
-        "(with_structured_output(..., method='json_schema')) where you forced a tool to get JSON"
+        "in the prompt and retry when the answer has no tool call; where a forced tool was a way to get JSON, use "
+        "structured output instead (langchain-aws: ChatBedrockConverse.with_structured_output(..., "
+        "method='json_schema'))"
     )
 
 
