@@ -129,10 +129,12 @@ class TokenOption(Option):
     provider: Provider
     request_usd: float
     retired: bool = False  # past end of life on Bedrock: shown only with --include-retired, never recommended
+    replaced: str | None = None  # "legacy" or "superseded" on Bedrock: marked, recommended only if nothing current fits
 
     @property
     def hosting(self) -> str:
-        return PROVIDER_LABELS[self.provider] + (" (retired)" if self.retired else "")
+        mark = "retired" if self.retired else self.replaced
+        return PROVIDER_LABELS[self.provider] + (f" ({mark})" if mark else "")
 
     def monthly_usd_at(self, requests_per_hour: float) -> float:
         return requests_per_hour * HOURS_PER_MONTH * self.request_usd
@@ -200,6 +202,7 @@ def token_option(data: PlannerData, key: str, traffic: Traffic) -> TokenOption:
         provider=price.provider,
         request_usd=request_usd(price.input_per_1k_usd, price.output_per_1k_usd, traffic),
         retired=price.retired,
+        replaced=price.replaced,
     )
 
 

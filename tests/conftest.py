@@ -37,7 +37,10 @@ os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.dev
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAGEMAKER_MODELS = ["mistral-7b", "mixtral-8x7b", "llama2-7b", "llama2-13b", "llama2-70b"]
 # Bedrock configs that deploy today, and the guide's four that Bedrock has retired (refused with the lifecycle message).
-BEDROCK_MODELS = ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-6"]
+BEDROCK_MODELS = [
+    *("claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5"),  # current
+    *("claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-6"),  # superseded, still served by Bedrock
+]
 RETIRED_BEDROCK_MODELS = ["claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"]
 # The day every test synth judges Bedrock lifecycles on, so a model retiring later never breaks the suite.
 SYNTH_TODAY = date(2026, 12, 1)

@@ -30,7 +30,7 @@ from tests.conftest import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / "examples"))
 
 # The Bedrock model the agent's endpoint moves to: any current (not retired) Bedrock config.
-BEDROCK_MODEL = "claude-haiku-4-5"
+BEDROCK_MODEL = "claude-sonnet-5-5"  # the guide's SageMaker -> Bedrock move, today
 QUESTION = "What is 1.408 times 730?"
 
 
@@ -443,7 +443,7 @@ def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulato
 def test_deploy_local_and_destroy_local_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """`./tasks.sh deploy-local claude-haiku-4-5` then `destroy-local`, as the user runs them: the commands start
+    """`./tasks.sh deploy-local claude-haiku-5-5` then `destroy-local`, as the user runs them: the commands start
     the emulator, record it in the state file, ignore a real-looking AWS profile, and stop the emulator."""
     monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
     monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
@@ -455,28 +455,28 @@ def test_deploy_local_and_destroy_local_commands(
         assert "error: -c model: unknown model 'gpt4'" in capfd.readouterr().err
         assert rehearsal.read_state() is None, "no emulator was started"
 
-        assert rehearsal.main(["deploy", "claude-haiku-4-5"]) == 0
+        assert rehearsal.main(["deploy", "claude-haiku-5-5"]) == 0
         state = rehearsal.read_state()
-        assert state is not None and list(state.stacks) == ["llm-claude-haiku-4-5"] and rehearsal.is_up(state.emulator)
+        assert state is not None and list(state.stacks) == ["llm-claude-haiku-5-5"] and rehearsal.is_up(state.emulator)
         printed = "".join(capfd.readouterr())  # the CLI's output too
-        assert "Deployed llm-claude-haiku-4-5 into the local AWS emulator" in printed
+        assert "Deployed llm-claude-haiku-5-5 into the local AWS emulator" in printed
         assert "mistral" not in printed  # bootstrap did not synthesize cdk.json's default model
         assert "ok AWS::IAM::ManagedPolicy" in printed and "./tasks.sh destroy-local" in printed
         # The CLI's "Stack ARN:" header and bare ARN line are gone; the summary labels the ARN.
         assert "Stack ARN:" not in printed and "\narn:aws:cloudformation:" not in printed
-        assert "  stack ARN arn:aws:cloudformation:us-east-1:123456789012:stack/llm-claude-haiku-4-5/" in printed
+        assert "  stack ARN arn:aws:cloudformation:us-east-1:123456789012:stack/llm-claude-haiku-5-5/" in printed
         assert "AWS CLI" not in printed and "./tasks.sh status-local" in printed
 
         assert rehearsal.main(["status"]) == 0
         status = capfd.readouterr().out
         assert f"Local AWS emulator at {state.emulator.url}, region us-east-1" in status
-        assert "  llm-claude-haiku-4-5: CREATE_COMPLETE" in status and "  CDKToolkit: CREATE_COMPLETE (CDK bootstrap)" in status
+        assert "  llm-claude-haiku-5-5: CREATE_COMPLETE" in status and "  CDKToolkit: CREATE_COMPLETE (CDK bootstrap)" in status
         assert "endpoints: none" in status  # a Bedrock stack runs no endpoint
-        assert "  /llm-endpoints/claude-haiku-4-5: hosting bedrock" in status
+        assert "  /llm-endpoints/claude-haiku-5-5: hosting bedrock" in status
         assert "alarms: 3" in status, status
 
         assert rehearsal.main(["destroy"]) == 0
-        assert "Destroyed llm-claude-haiku-4-5; nothing else was left behind." in capfd.readouterr().out
+        assert "Destroyed llm-claude-haiku-5-5; nothing else was left behind." in capfd.readouterr().out
         assert rehearsal.read_state() is None and not rehearsal.is_up(state.emulator)
     finally:
         left = rehearsal.read_state()

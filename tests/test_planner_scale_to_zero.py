@@ -44,14 +44,15 @@ def test_scale_to_zero_beats_the_api_above_the_break_even(data):  # noqa: F811
 
 
 def test_guide_finding_and_docs_agree(data):  # noqa: F811
-    text = finding(data, "Scenario 2 at 100 requests/day with scale to zero (Mistral 7B vs Claude Sonnet 4.6")
+    text = finding(data, "Scenario 2 at 100 requests/day with scale to zero (Mistral 7B vs Claude Sonnet 5.5")
     assert text.startswith("100 requests/day in 8 active hour(s): scale to zero $374.73/month (8.75 billed h/day)")
-    assert "Claude Sonnet 4.6 on Bedrock is cheapest" in text and "above 233 requests per active hour" in text
-    docs = " ".join((REPO_ROOT / "docs" / "planner.md").read_text(encoding="utf-8").split())
-    for figure in ("8.75 billed hours", "$374.73/month instead of $1,027.84", "$20.08", "**233 requests per active hour**"):
+    # Sonnet 5.5: 100/day x 30.4167 x $0.0044 = $13.38; break-even 1.408 x 8.75 / (8 x 0.0044) = 350.0 per active hour
+    assert "Claude Sonnet 5.5 on Bedrock is cheapest" in text and "above 350 requests per active hour" in text
+    docs = (REPO_ROOT / "docs" / "planner.md").read_text(encoding="utf-8")
+    for figure in ("8.75 billed hours", "$374.73/month instead of $1,027.84", "$13.38", "**350 requests per active hour**"):
         assert figure in docs
     assert "below 23.2 active hours a day" in docs
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert "$374.73/month scaling to zero instead of\n$1,027.84 always on" in readme
-    assert "$20.08; scale to zero beats it above 233 requests" in readme
+    assert "$13.38; scale to zero beats it above 350 requests" in readme
     assert "(default 30)" in readme and "idle_minutes_before_zero" in readme

@@ -52,6 +52,7 @@ from llm_client.errors import (
     NoCredentialsError,
     ThrottledError,
 )
+from llm_client.model_rules import check_request_fields
 from llm_client.parameter import (
     DEFAULT_TTL_SECONDS,
     BedrockModel,
@@ -344,14 +345,18 @@ class Client:
         temperature: float | None = None,
         variant: str | None = None,
         cold_start_seconds: float | None = None,
+        request_fields: Mapping[str, Any] | None = None,
     ) -> Answer:
-        """One answer from endpoint ``name``: a prompt string or OpenAI-style messages."""
+        """One answer from endpoint ``name``: a prompt string or OpenAI-style messages. ``request_fields``: Bedrock only,
+        Converse's ``additionalModelRequestFields`` (e.g. ``{"thinking": {"type": "adaptive"}}``), checked against what
+        the model accepts before the call."""
         messages = messages_of(prompt, system)
 
         def attempt(endpoint: Endpoint) -> tuple[wire.Reply, str, str | None, Endpoint]:
             if isinstance(endpoint, SageMakerEndpoint):
                 return (*self._sagemaker_invoke(endpoint, messages, max_tokens, temperature, variant), endpoint)
-            return (*self._bedrock_invoke(endpoint, messages, max_tokens, temperature), endpoint.model_key, endpoint)
+            reply = self._bedrock_invoke(endpoint, messages, max_tokens, temperature, request_fields)
+            return (*reply, endpoint.model_key, endpoint)
 
         (reply, served_by, model_key, endpoint), tries, seconds, cold = self.call_waiting(
             name, attempt, variant, cold_start_seconds
@@ -379,8 +384,10 @@ class Client:
         temperature: float | None = None,
         variant: str | None = None,
         cold_start_seconds: float | None = None,
+        request_fields: Mapping[str, Any] | None = None,
     ) -> Iterator[str]:
-        """The answer's text as it is generated. Retries happen only before the first piece arrives."""
+        """The answer's text as it is generated. Retries happen only before the first piece arrives. ``request_fields``:
+        as for ``invoke``."""
         messages = messages_of(prompt, system)
 
         def attempt(endpoint: Endpoint) -> tuple[Endpoint, Any]:
@@ -389,7 +396,7 @@ class Client:
                 if variant and not endpoint.scale_to_zero:
                     request["TargetVariant"] = variant
                 return endpoint, self.runtime(endpoint).invoke_endpoint_with_response_stream(**request)["Body"]
-            request = bedrock_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature)
+            request = bedrock_request(endpoint, messages, max_tokens, temperature, request_fields)
             return endpoint, self.runtime(endpoint).converse_stream(**request)["stream"]
 
         (endpoint, events), _, _, _ = self.call_waiting(name, attempt, variant, cold_start_seconds)
@@ -422,9 +429,14 @@ class Client:
         return reply, served_by, endpoint.model_of(invoked or variant)
 
     def _bedrock_invoke(
-        self, model: BedrockModel, messages: list[dict[str, Any]], max_tokens: int | None, temperature: float | None
+        self,
+        model: BedrockModel,
+        messages: list[dict[str, Any]],
+        max_tokens: int | None,
+        temperature: float | None,
+        fields: Mapping[str, Any] | None = None,
     ) -> tuple[wire.Reply, str]:
-        response = self.runtime(model).converse(**bedrock_request(model, messages, max_tokens, temperature))
+        response = self.runtime(model).converse(**bedrock_request(model, messages, max_tokens, temperature, fields))
         content = response["output"]["message"]["content"]
         usage = response.get("usage", {})
         reply = wire.Reply(
@@ -501,9 +513,15 @@ def sagemaker_request(
 
 
 def bedrock_request(
-    model: BedrockModel, messages: Sequence[Mapping[str, Any]], max_tokens: int | None, temperature: float | None
+    model: BedrockModel,
+    messages: Sequence[Mapping[str, Any]],
+    max_tokens: int | None,
+    temperature: float | None,
+    fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Converse's arguments for OpenAI-style text messages."""
+    """Converse's arguments for OpenAI-style text messages, with ``fields`` as ``additionalModelRequestFields``.
+    Raises UnsupportedError, before any call, for fields the model refuses (model_rules.py)."""
+    check_request_fields(f"{model.name} ({model.model_id})", model.capabilities, fields)
     request: dict[str, Any] = {
         "modelId": model.model_id,
         "messages": [
@@ -520,6 +538,8 @@ def bedrock_request(
         inference["temperature"] = temperature
     if inference:
         request["inferenceConfig"] = inference
+    if fields:
+        request["additionalModelRequestFields"] = dict(fields)
     return request
 
 
