@@ -1,7 +1,9 @@
 """Optional, per stage account: GitHub's OIDC provider and the two roles the workflows assume (docs/ci-cd.md).
 
 - ``llm-github-deploy-STAGE``: only jobs in the GitHub environment STAGE of one repository, running the reusable
-  workflow deploy-stage.yml from the deploy branch (``job_workflow_ref``), may assume it. It may assume the CDK
+  workflow deploy-stage.yml from the deploy branch (``job_workflow_ref``) for a run of the deploy branch itself
+  (``ref``: in a reusable workflow it is the caller's ref, and the caller's commit is what gets checked out and
+  deployed), may assume it. It may assume the CDK
   bootstrap roles of this account and region (which do the deploying; the lookup role also reads the live stage for
   the preflight check) and smoke test the stage's endpoints; nothing else.
 - ``llm-github-diff-STAGE``: only pull-request jobs of that repository. A pull request runs its own, unreviewed
@@ -72,12 +74,15 @@ class GitHubOidcStack(Stack):
             "DeployRole",
             name=github_deploy_role_name(stage),
             description=f"GitHub Actions deploys stage {stage.name} of {repository}",
-            # GitHub sets job_workflow_ref to the reusable workflow and the ref it ran from: a workflow_dispatch
-            # from another branch, or another workflow that names the environment, gets no credentials.
+            # job_workflow_ref names the reusable workflow and the ref it was read from; but a workflow on any branch
+            # may call deploy-stage.yml@BRANCH, and a reusable workflow runs in its caller's context: it checks out
+            # and deploys the caller's commit. The `ref` claim is the caller's ref (GitHub: "the workflow, ref, and
+            # other attributes describe the caller workflow"), so it is what pins the deployed code to the branch.
             principal=self._github(
                 provider,
                 f"repo:{repository}:environment:{stage.name}",
                 job_workflow_ref=f"{repository}/{DEPLOY_WORKFLOW}@refs/heads/{branch}",
+                ref=f"refs/heads/{branch}",
             ),
             max_session=MAX_SESSION,
             statements=[
@@ -125,10 +130,10 @@ class GitHubOidcStack(Stack):
         return role
 
     @staticmethod
-    def _github(provider: iam.IOidcProvider, subject: str, job_workflow_ref: str | None = None) -> iam.IPrincipal:
-        """Tokens GitHub issued for AWS (audience) to exactly this repository and job kind (subject), and, if given,
-        this reusable workflow at this ref (AWS STS checks GitHub's job_workflow_ref claim since January 2026)."""
-        claims = {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": subject}
-        if job_workflow_ref:
-            claims[f"{GITHUB_OIDC_HOST}:job_workflow_ref"] = job_workflow_ref
-        return iam.WebIdentityPrincipal(provider.oidc_provider_arn, conditions={"StringEquals": claims})
+    def _github(provider: iam.IOidcProvider, subject: str, **claims: str) -> iam.IPrincipal:
+        """Tokens GitHub issued for AWS (audience) to exactly this repository and job kind (subject), and with these
+        values of GitHub's other claims (AWS STS checks ``job_workflow_ref``, ``ref``, ``environment``, ``repository``
+        and a few more as condition keys since January 2026)."""
+        conditions = {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": subject}
+        conditions.update({f"{GITHUB_OIDC_HOST}:{claim}": value for claim, value in claims.items()})
+        return iam.WebIdentityPrincipal(provider.oidc_provider_arn, conditions={"StringEquals": conditions})

@@ -13,6 +13,7 @@ import yaml
 
 from llm_config.stages import role_arn
 from scripts import ci_stage
+from stacks.ci_factory import DEFAULT_BRANCH
 from tests.conftest import REPO_ROOT
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
@@ -143,6 +144,48 @@ def test_main_deploys_stage_after_stage_each_in_its_environment():
     # The job holds deploy credentials: every package it installs is hash-checked.
     installs = [step["run"] for step in job["steps"] if "tasks.sh setup" in step.get("run", "")]
     assert installs == ["./tasks.sh setup-locked"]
+
+
+def run_the_caller_guard(caller: str) -> subprocess.CompletedProcess[str]:
+    """deploy-stage.yml's first step, as the runner would run it, for a run whose github.workflow_ref is ``caller``."""
+    (guard, *_) = load("deploy-stage.yml")["jobs"]["deploy"]["steps"]
+    env = {
+        name: value.replace("${{ github.workflow_ref }}", caller).replace("${{ github.repository }}", "acme/llm")
+        for name, value in guard["env"].items()
+    }
+    return subprocess.run(
+        ["bash", "-e", "-c", guard["run"]], env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("caller", "goes_on"),
+    [
+        ("acme/llm/.github/workflows/deploy.yml@refs/heads/main", True),
+        # A workflow pushed on a branch calls deploy-stage.yml@main: its commit would be checked out and deployed.
+        ("acme/llm/.github/workflows/deploy.yml@refs/heads/feature", False),
+        ("acme/llm/.github/workflows/evil.yml@refs/heads/feature", False),
+        ("acme/llm/.github/workflows/other.yml@refs/heads/main", False),
+        ("acme/llm/.github/workflows/deploy.yml@refs/tags/v1", False),
+    ],
+)
+def test_the_deploy_job_stops_before_any_caller_code_unless_deploy_yml_runs_on_main(caller, goes_on):
+    job = load("deploy-stage.yml")["jobs"]["deploy"]
+    first = job["steps"][0]
+    # First: no checkout, install or token request (any step could request the job's OIDC token) comes before it.
+    assert "uses" not in first and first["name"] == "Refuse any caller but deploy.yml on the deploy branch"
+    result = run_the_caller_guard(caller)
+    assert (result.returncode == 0) is goes_on, result.stdout + result.stderr
+    if not goes_on:
+        expected = "acme/llm/.github/workflows/deploy.yml@refs/heads/main"
+        assert f"::error::deploy-stage.yml deploys only for {expected}, not for {caller}" in result.stdout
+
+
+def test_the_guard_the_deploy_role_and_deploy_yml_name_the_same_branch():
+    guard = load("deploy-stage.yml")["jobs"]["deploy"]["steps"][0]
+    branch = guard["env"]["DEPLOY_CALLER"].rpartition("@refs/heads/")[2]
+    assert load("deploy.yml")["on"]["push"]["branches"] == [branch]
+    assert branch == DEFAULT_BRANCH  # the OIDC stack's -c github_branch default: the role's `ref` condition
 
 
 def normalized(name: str) -> str:
