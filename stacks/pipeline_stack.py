@@ -1,4 +1,4 @@
-"""The CDK pipeline: GitHub source, tests in the synth step, then each stage deploys and is smoke tested.
+"""The CDK pipeline: GitHub source, tests, synth, then each stage deploys and is smoke tested.
 
 Built only by pipeline_app.py; `cdk deploy -c model=...` (app.py) never sees it. docs/ci-cd.md explains the setup.
 """
@@ -40,24 +40,19 @@ from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
 # The build image's runtimes match what tasks.sh requires (Python 3.11+, Node 20+); pinned, not "latest".
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "20"}
+RUNTIMES = codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}})
 # Synth, tests and lint never reach AWS or the CDK's telemetry endpoints (tasks.sh sets the same).
 OFFLINE_ENV = CDK_CLI_OFFLINE_ENV
 # Self-mutation and asset publishing install the CDK CLI: the same version as package.json (not "aws-cdk@2").
 CDK_CLI_VERSION = "2.1148.1"
-# The smoke test calls through llm_client's plain path (the repository's llm_client/ package, boto3 only), the path
-# users' apps take; boto3 pinned to the project's own versions (requirements.txt, constraints.txt).
-SMOKE_TEST_DEPENDENCIES = "./llm_client boto3==1.44.8 botocore==1.44.8"
 BUILD_LOG_GROUP = "/llm-endpoints-pipeline/codebuild"  # every CodeBuild project of the pipeline logs here
 BUILD_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
-# The preflight check imports the app's config code: the runtime packages, hash-checked (./tasks.sh lock).
-PREFLIGHT_INSTALL = "pip install --quiet --require-hashes --no-deps -r requirements.lock"
-# scripts/bedrock_lifecycle.py reads model_configs/ through llm_config: boto3 plus these, every transitive version
-# pinned by constraints.txt.
-LIFECYCLE_CHECK_INSTALL = "pip install --quiet -c constraints.txt boto3 botocore pydantic PyYAML"
-# The evaluation harness (evaluation/, optional gate before a shift): llm_client plus the harness's own packages.
-EVALUATION_INSTALL = (
-    "pip install --quiet -c constraints.txt ./llm_client boto3 botocore pydantic PyYAML numpy scipy matplotlib tqdm jsonschema"
-)
+# Every step that holds a credential installs only hash-checked packages: requirements.lock (the runtime packages
+# and the evaluation harness's, pip --require-hashes), llm_client from the checkout, the CDK CLI with npm ci. That is
+# synth too: the deploy roles apply the templates it writes. Only the Test step installs the dev tools unchecked,
+# and its role can read the source and write its logs, nothing else (docs/ci-cd.md, "Supply chain").
+LOCKED_INSTALL = "bash tasks.sh setup-locked"  # `bash`: source artifacts are zips, which need not keep the x bit
+PYTHON = ".venv/bin/python"  # what LOCKED_INSTALL installs into
 # What CDK's grantReadWrite gives a role on a KMS-encrypted bucket (cdk-nag flags each action group).
 ARTIFACT_GRANT_ACTIONS = (
     "s3:GetObject*",
@@ -176,7 +171,7 @@ class LlmEndpointsStage(Stage):
 
 
 class LlmPipelineStack(Stack):
-    """CodePipeline (via CDK Pipelines): source -> synth + tests -> [approval ->] stage -> smoke test, per stage."""
+    """CodePipeline (via CDK Pipelines): source -> tests -> synth -> [approval ->] stage -> smoke test, per stage."""
 
     def __init__(
         self,
@@ -194,19 +189,27 @@ class LlmPipelineStack(Stack):
             source.repository, source.branch, connection_arn=source.connection_arn, code_build_clone_output=False
         )
         context_flags = " ".join(f"-c {shlex.quote(f'{key}={value}')}" for key, value in sorted(synth_context.items()))
+        # The checks (ruff, mypy, pytest: every model synthesized, cfn-lint, cdk-nag) need the dev tools, which are
+        # not hash-locked; so they run in a step of their own, before synth, with no output and no credential.
+        tests = pipelines.CodeBuildStep(
+            "Test",
+            input=repository,
+            env=OFFLINE_ENV,
+            install_commands=["bash tasks.sh setup"],
+            commands=["bash tasks.sh test"],
+            partial_build_spec=RUNTIMES,
+        )
         synth = pipelines.CodeBuildStep(
             "Synth",
             input=repository,
             env=OFFLINE_ENV,
-            # `bash tasks.sh`: source artifacts are zips, which need not keep the executable bit.
-            install_commands=["bash tasks.sh setup"],
-            commands=[
-                "bash tasks.sh test",
-                f"node_modules/.bin/cdk synth --app '.venv/bin/python pipeline_app.py' {context_flags}",
-            ],
+            install_commands=[LOCKED_INSTALL],
+            commands=[f"node_modules/.bin/cdk synth --app '{PYTHON} pipeline_app.py' {context_flags}"],
             primary_output_directory="cdk.out",
-            partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}),
+            partial_build_spec=RUNTIMES,
         )
+        synth.add_step_dependency(tests)
+        self._smoke_steps: list[pipelines.CodeBuildStep] = [tests]  # steps whose generated grants cdk-nag flags
         # CodeBuild would create /aws/codebuild/PROJECT at run time: kept forever and outliving the stack. One group
         # the stack owns, with retention, deleted with the stack (docs/ci-cd.md#logs).
         self.build_logs = logs.LogGroup(
@@ -237,7 +240,6 @@ class LlmPipelineStack(Stack):
         )
         self.smoke_test_roles: dict[str, iam.Role] = {}
         self.preflight_roles: dict[str, iam.Role] = {}
-        self._smoke_steps: list[pipelines.CodeBuildStep] = []
         self.stages: dict[str, LlmEndpointsStage] = {}
         for deployments in stages:
             self._add_stage(repository, deployments, registry)
@@ -266,77 +268,48 @@ class LlmPipelineStack(Stack):
             smoke_test_caller_arn=role_arn(self.account, self.region, smoke_test_caller_role_name(stage)),
         )
         self.stages[stage.name] = app_stage
-        smoke = pipelines.CodeBuildStep(
+        smoke = self._locked_step(
             "SmokeTest",
-            input=repository,
+            repository,
             role=caller,
-            env=OFFLINE_ENV,
-            install_commands=[f"pip install --quiet {SMOKE_TEST_DEPENDENCIES}"],
             commands=[
-                shlex.join(
-                    [
-                        "python",
-                        "scripts/smoke_test.py",
-                        "--endpoint",
-                        spec.endpoint_name,
-                        "--region",
-                        stage.region,
-                        "--role-arn",
-                        smoke_role_arn,
-                    ]
-                )
+                [
+                    PYTHON,
+                    "scripts/smoke_test.py",
+                    "--endpoint",
+                    spec.endpoint_name,
+                    "--region",
+                    stage.region,
+                    "--role-arn",
+                    smoke_role_arn,
+                ]
                 for spec in deployments.specs
             ],
-            partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}),
             timeout=Duration.minutes(15),
         )
         pre: list[pipelines.Step] = []
         bedrock = sorted({spec.model.key for spec in deployments.specs if isinstance(spec.model, BedrockModelConfig)})
         if bedrock:
             # Before the deploy: Bedrock's modelLifecycle must agree with the configs (read-only, the smoke-test role).
-            lifecycle = pipelines.CodeBuildStep(
+            lifecycle = self._locked_step(
                 "BedrockLifecycle",
-                input=repository,
+                repository,
                 role=caller,
-                env=OFFLINE_ENV,
-                install_commands=[LIFECYCLE_CHECK_INSTALL],
                 commands=[
-                    shlex.join(
-                        [
-                            "python",
-                            "scripts/bedrock_lifecycle.py",
-                            "--region",
-                            stage.region,
-                            "--role-arn",
-                            smoke_role_arn,
-                            *bedrock,
-                        ]
-                    )
+                    [PYTHON, "scripts/bedrock_lifecycle.py", "--region", stage.region, "--role-arn", smoke_role_arn, *bedrock]
                 ],
-                partial_build_spec=codebuild.BuildSpec.from_object(
-                    {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
-                ),
                 timeout=Duration.minutes(10),
             )
             self._smoke_steps.append(lifecycle)
             pre.append(lifecycle)
         gates = shift_gate_commands(
-            deployments.specs, region=stage.region, tests=stage.evaluation_tests or "", role_arn=smoke_role_arn
+            deployments.specs, region=stage.region, tests=stage.evaluation_tests or "", python=PYTHON, role_arn=smoke_role_arn
         )
         if stage.evaluation_tests and gates:
             # Optional, before a deploy that shifts traffic to a candidate: both variants on the stage's test set
             # (docs/evaluation.md); a failed gate stops the stage. Through the smoke-test role (InvokeEndpoint only).
-            evaluate = pipelines.CodeBuildStep(
-                "EvaluateBeforeShift",
-                input=repository,
-                role=caller,
-                env=OFFLINE_ENV,
-                install_commands=[EVALUATION_INSTALL],
-                commands=[shlex.join(command) for command in gates],
-                partial_build_spec=codebuild.BuildSpec.from_object(
-                    {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
-                ),
-                timeout=Duration.minutes(60),
+            evaluate = self._locked_step(
+                "EvaluateBeforeShift", repository, role=caller, commands=gates, timeout=Duration.minutes(60)
             )
             self._smoke_steps.append(evaluate)
             pre.append(evaluate)
@@ -354,6 +327,27 @@ class LlmPipelineStack(Stack):
         pre.append(preflight)
         self._smoke_steps.append(smoke)
         self.pipeline.add_stage(app_stage, pre=pre, post=[smoke])
+
+    def _locked_step(
+        self,
+        name: str,
+        repository: pipelines.CodePipelineSource,
+        *,
+        role: iam.IRole,
+        commands: Sequence[Sequence[str]],
+        timeout: Duration,
+    ) -> pipelines.CodeBuildStep:
+        """A step that runs ``commands`` with ``role``'s credentials, after installing hash-checked packages only."""
+        return pipelines.CodeBuildStep(
+            name,
+            input=repository,
+            role=role,
+            env=OFFLINE_ENV,
+            install_commands=[LOCKED_INSTALL],
+            commands=[shlex.join(command) for command in commands],
+            partial_build_spec=RUNTIMES,
+            timeout=timeout,
+        )
 
     def _step_role(self, construct_id: str, *, role_name: str, description: str, assumes: str) -> iam.Role:
         """A CodeBuild step's own role, named so the stage's trust policy can name it, that may assume exactly one
@@ -383,29 +377,14 @@ class LlmPipelineStack(Stack):
             assumes=lookup,
         )
         self.preflight_roles[stage.name] = role
-        step = pipelines.CodeBuildStep(
+        step = self._locked_step(
             "Preflight",
-            input=repository,
+            repository,
             role=role,
-            env=OFFLINE_ENV,
-            # Hash-checked packages only (requirements.lock): this step reads the stage with the lookup role.
-            install_commands=[PREFLIGHT_INSTALL],
             commands=[
-                shlex.join(
-                    [
-                        "python",
-                        "-m",
-                        "migration",
-                        "check",
-                        "--deployment",
-                        deployments.file_in_checkout(spec),
-                        "--role-arn",
-                        lookup,
-                    ]
-                )
+                [PYTHON, "-m", "migration", "check", "--deployment", deployments.file_in_checkout(spec), "--role-arn", lookup]
                 for spec in deployments.specs
             ],
-            partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}),
             timeout=Duration.minutes(15),
         )
         self._smoke_steps.append(step)  # same generated grants to acknowledge
