@@ -20,13 +20,11 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from llm_config.deployment import DeploymentSpec
 from llm_config.stages import StageConfig, bootstrap_role_arn, github_deploy_role_name, github_diff_role_name
-from llm_constructs.nag import acknowledge
-from stacks.pipeline_stack import smoke_test_statements
+from stacks.pipeline_stack import grant_on_stacks, smoke_test_statements
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -38,12 +36,6 @@ DEPLOY_WORKFLOW = ".github/workflows/deploy-stage.yml"  # the reusable workflow 
 # What `cdk diff --method template` calls with the credentials it has (the CLI warns that it did not assume the
 # lookup role, then proceeds): DescribeStacks, then GetTemplate.
 DIFF_ACTIONS = ("cloudformation:DescribeStacks", "cloudformation:GetTemplate")
-
-
-def stack_arn(stage: StageConfig, stack_name: str) -> str:
-    """Every incarnation of the stack ``stack_name`` (CloudFormation appends a generated stack ID)."""
-    partition = RegionInfo.get(stage.region).partition or "aws"
-    return f"arn:{partition}:cloudformation:{stage.region}:{stage.account}:stack/{stack_name}/*"
 
 
 class GitHubOidcStack(Stack):
@@ -98,17 +90,9 @@ class GitHubOidcStack(Stack):
             description=f"GitHub Actions pull requests of {repository} diff stage {stage.name} (read-only)",
             principal=self._github(provider, f"repo:{repository}:pull_request"),
             max_session=Duration.hours(1),
-            statements=[
-                iam.PolicyStatement(actions=list(DIFF_ACTIONS), resources=[stack_arn(stage, s.stack_name) for s in specs])
-            ],
+            statements=[],
         )
-        for spec in specs:
-            acknowledge(
-                self.diff_role,
-                f"AwsSolutions-IAM5[Resource::{stack_arn(stage, spec.stack_name)}]",
-                "One named stack: CloudFormation appends a generated ID to the stack's ARN, which the template cannot "
-                "know, so `/*` stands for that ID (every incarnation of this stack), not for other stacks.",
-            )
+        grant_on_stacks(self.diff_role, stage, specs, DIFF_ACTIONS)
         CfnOutput(self, "DeployRoleArn", value=self.deploy_role.role_arn, description="deploy-stage.yml assumes it")
         CfnOutput(self, "DiffRoleArn", value=self.diff_role.role_arn, description="checks.yml (cdk diff) assumes it")
 

@@ -28,6 +28,8 @@ from llm_config.stages import (
     StageConfig,
     bootstrap_role_arn,
     preflight_role_name,
+    protect_caller_role_name,
+    protect_role_name,
     role_arn,
     smoke_test_caller_role_name,
     smoke_test_role_name,
@@ -113,10 +115,36 @@ def smoke_test_statements(stage: StageConfig, specs: Sequence[DeploymentSpec]) -
     return statements
 
 
-class SmokeTestAccessStack(Stack):
-    """In a stage's account: the role the pipeline's smoke test assumes, allowed to invoke that stage's endpoints only.
+def stack_arn(stage: StageConfig, stack_name: str) -> str:
+    """Every incarnation of the stack ``stack_name`` (CloudFormation appends a generated stack ID)."""
+    partition = RegionInfo.get(stage.region).partition or "aws"
+    return f"arn:{partition}:cloudformation:{stage.region}:{stage.account}:stack/{stack_name}/*"
 
-    Trust: the pipeline account, and there only the principal named ``caller_role_arn`` (the smoke-test step's role).
+
+def grant_on_stacks(role: iam.Role, stage: StageConfig, specs: Sequence[DeploymentSpec], actions: Sequence[str]) -> None:
+    """Allow ``actions`` on the stage's endpoint stacks (each named; `/*` is CloudFormation's stack ID)."""
+    arns = [stack_arn(stage, spec.stack_name) for spec in specs]
+    role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=arns))
+    for arn in arns:
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{arn}]",
+            "One named stack: CloudFormation appends a generated ID to the stack's ARN, which the template cannot "
+            "know, so `/*` stands for that ID (every incarnation of this stack), not for other stacks.",
+        )
+
+
+# What scripts/protect_stacks.py calls: turn the protection on, then read it back.
+PROTECT_ACTIONS = ("cloudformation:UpdateTerminationProtection", "cloudformation:DescribeStacks")
+
+
+class SmokeTestAccessStack(Stack):
+    """In a stage's account: the two roles the pipeline's post-deploy steps assume. ``llm-smoke-test-STAGE`` may invoke
+    that stage's endpoints only; ``llm-protect-stacks-STAGE`` may turn on its endpoint stacks' termination protection
+    only (CodePipeline's CloudFormation action cannot).
+
+    Trust: the pipeline account, and there only the principal named ``caller_role_arn`` (the smoke-test step's role),
+    respectively ``protect_caller_role_arn`` (the protection step's role).
     """
 
     def __init__(
@@ -127,20 +155,41 @@ class SmokeTestAccessStack(Stack):
         stage: StageConfig,
         specs: Sequence[DeploymentSpec],
         caller_role_arn: str,
+        protect_caller_role_arn: str,
         **stack_props: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_props)
-        caller_account = caller_role_arn.split(":")[4]
-        self.role = iam.Role(
-            self,
+        self.role = self._role(
             "SmokeTestRole",
-            role_name=smoke_test_role_name(stage),
+            name=smoke_test_role_name(stage),
             description=f"Assumed by the LLM endpoints pipeline to smoke test stage {stage.name}",
+            caller_role_arn=caller_role_arn,
+            statements=smoke_test_statements(stage, specs),
+        )
+        self.protect_role = self._role(
+            "ProtectStacksRole",
+            name=protect_role_name(stage),
+            description=f"Assumed by the LLM endpoints pipeline to turn on termination protection in stage {stage.name}",
+            caller_role_arn=protect_caller_role_arn,
+            statements=[],
+        )
+        grant_on_stacks(self.protect_role, stage, specs, PROTECT_ACTIONS)
+
+    def _role(
+        self, construct_id: str, *, name: str, description: str, caller_role_arn: str, statements: Sequence[iam.PolicyStatement]
+    ) -> iam.Role:
+        caller_account = caller_role_arn.split(":")[4]
+        role = iam.Role(
+            self,
+            construct_id,
+            role_name=name,
+            description=description,
             assumed_by=iam.AccountPrincipal(caller_account).with_conditions({"ArnEquals": {"aws:PrincipalArn": caller_role_arn}}),
             max_session_duration=Duration.hours(1),
         )
-        for statement in smoke_test_statements(stage, specs):
-            self.role.add_to_policy(statement)
+        for statement in statements:
+            role.add_to_policy(statement)
+        return role
 
 
 class LlmEndpointsStage(Stage):
@@ -154,6 +203,7 @@ class LlmEndpointsStage(Stage):
         deployments: StageDeployments,
         registry: ModelRegistry,
         smoke_test_caller_arn: str,
+        protect_caller_arn: str,
     ) -> None:
         stage = deployments.stage
         super().__init__(scope, construct_id, env=Environment(account=stage.account, region=stage.region))
@@ -165,7 +215,8 @@ class LlmEndpointsStage(Stage):
             stage=stage,
             specs=deployments.specs,
             caller_role_arn=smoke_test_caller_arn,
-            description=f"Role the LLM endpoints pipeline assumes to smoke test stage {stage.name}",
+            protect_caller_role_arn=protect_caller_arn,
+            description=f"Roles the LLM endpoints pipeline assumes in stage {stage.name}: smoke test, termination protection",
             analytics_reporting=False,
         )
 
@@ -240,6 +291,7 @@ class LlmPipelineStack(Stack):
         )
         self.smoke_test_roles: dict[str, iam.Role] = {}
         self.preflight_roles: dict[str, iam.Role] = {}
+        self.protect_roles: dict[str, iam.Role] = {}
         self.stages: dict[str, LlmEndpointsStage] = {}
         for deployments in stages:
             self._add_stage(repository, deployments, registry)
@@ -266,8 +318,10 @@ class LlmPipelineStack(Stack):
             deployments=deployments,
             registry=registry,
             smoke_test_caller_arn=role_arn(self.account, self.region, smoke_test_caller_role_name(stage)),
+            protect_caller_arn=role_arn(self.account, self.region, protect_caller_role_name(stage)),
         )
         self.stages[stage.name] = app_stage
+        protect = self._protect_step(repository, deployments, title)
         smoke = self._locked_step(
             "SmokeTest",
             repository,
@@ -326,7 +380,46 @@ class LlmPipelineStack(Stack):
             preflight.add_step_dependency(step)
         pre.append(preflight)
         self._smoke_steps.append(smoke)
-        self.pipeline.add_stage(app_stage, pre=pre, post=[smoke])
+        self.pipeline.add_stage(app_stage, pre=pre, post=[protect, smoke])
+
+    def _protect_step(
+        self, repository: pipelines.CodePipelineSource, deployments: StageDeployments, title: str
+    ) -> pipelines.CodeBuildStep:
+        """After the deploy, termination protection on every endpoint stack of the stage, as `cdk deploy` sets it:
+        CodePipeline's CloudFormation action has no setting for it. Through ``llm-protect-stacks-STAGE``, which may
+        make that call (and DescribeStacks) on those stacks only."""
+        stage = deployments.stage
+        protect_arn = role_arn(stage.account, stage.region, protect_role_name(stage))
+        stacks = [spec.stack_name for spec in deployments.specs]
+        step, self.protect_roles[stage.name] = self._assuming_step(
+            "TerminationProtection",
+            repository,
+            role_id=f"Protect{title}Role",
+            role_name=protect_caller_role_name(stage),
+            description=f"CodeBuild role of the {stage.name} termination-protection step",
+            assumes=protect_arn,
+            commands=[[PYTHON, "scripts/protect_stacks.py", "--region", stage.region, "--role-arn", protect_arn, *stacks]],
+            timeout=Duration.minutes(10),
+        )
+        return step
+
+    def _assuming_step(
+        self,
+        name: str,
+        repository: pipelines.CodePipelineSource,
+        *,
+        role_id: str,
+        role_name: str,
+        description: str,
+        assumes: str,
+        commands: Sequence[Sequence[str]],
+        timeout: Duration,
+    ) -> tuple[pipelines.CodeBuildStep, iam.Role]:
+        """A locked step with a role of its own that may assume exactly ``assumes`` (and do nothing else)."""
+        role = self._step_role(role_id, role_name=role_name, description=description, assumes=assumes)
+        step = self._locked_step(name, repository, role=role, commands=commands, timeout=timeout)
+        self._smoke_steps.append(step)  # same generated grants to acknowledge
+        return step, role
 
     def _locked_step(
         self,
@@ -370,24 +463,19 @@ class LlmPipelineStack(Stack):
         of hosting kind, a skipped migration phase, a stack stuck in UPDATE_ROLLBACK_FAILED) fails the stage."""
         stage = deployments.stage
         lookup = bootstrap_role_arn(stage, "lookup")
-        role = self._step_role(
-            f"Preflight{title}Role",
+        step, self.preflight_roles[stage.name] = self._assuming_step(
+            "Preflight",
+            repository,
+            role_id=f"Preflight{title}Role",
             role_name=preflight_role_name(stage),
             description=f"CodeBuild role of the {stage.name} preflight check",
             assumes=lookup,
-        )
-        self.preflight_roles[stage.name] = role
-        step = self._locked_step(
-            "Preflight",
-            repository,
-            role=role,
             commands=[
                 [PYTHON, "-m", "migration", "check", "--deployment", deployments.file_in_checkout(spec), "--role-arn", lookup]
                 for spec in deployments.specs
             ],
             timeout=Duration.minutes(15),
         )
-        self._smoke_steps.append(step)  # same generated grants to acknowledge
         return step
 
     def _acknowledge_pipeline_defaults(self) -> None:
@@ -406,6 +494,7 @@ class LlmPipelineStack(Stack):
             f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]",
         ]
         roles: list[Construct] = [pipeline, *self.smoke_test_roles.values(), *self.preflight_roles.values()]
+        roles += self.protect_roles.values()
         for scope in roles:
             for rule in grant_wildcards:
                 acknowledge(

@@ -99,6 +99,7 @@ def test_a_change_flows_source_synth_staging_approval_prod(template):
             ("llm-chat.Deploy", 3),
             ("llm-smoke-test.Deploy", 3),
             ("SmokeTest", 4),
+            ("TerminationProtection", 4),
         ],
         "Prod": [
             ("Approve", 1),
@@ -110,6 +111,7 @@ def test_a_change_flows_source_synth_staging_approval_prod(template):
             ("llm-chat.Deploy", 4),
             ("llm-smoke-test.Deploy", 4),
             ("SmokeTest", 5),
+            ("TerminationProtection", 5),
         ],
     }
 
@@ -280,6 +282,44 @@ def test_the_smoke_step_may_assume_only_its_stage_role(template, stage, account)
     assume = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "sts:AssumeRole"]
     assert assume == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": f"arn:aws:iam::{account}:role/llm-smoke-test-{stage}"}
+    ]
+
+
+@pytest.mark.parametrize(("stage", "account"), [("staging", "222222222222"), ("prod", "333333333333")])
+def test_after_each_deploy_every_endpoint_stack_gets_termination_protection(template, pipeline, stage, account):
+    """CodePipeline's CloudFormation action cannot set it: a post-deploy step does, through a role allowed only that."""
+    protect = f"arn:aws:iam::{account}:role/llm-protect-stacks-{stage}"
+    spec = buildspec(template, f"--role-arn {protect}")
+    assert spec["phases"]["install"]["commands"] == ["bash tasks.sh setup-locked"]
+    assert spec["phases"]["build"]["commands"] == [
+        f".venv/bin/python scripts/protect_stacks.py --region eu-west-1 --role-arn {protect} llm-chat llm-Support-Bot"
+    ]
+    (caller_id,) = template.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": f"llm-pipeline-protect-{stage}"}})
+    (policy,) = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": caller_id}]}}).values()
+    assume = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "sts:AssumeRole"]
+    assert assume == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": protect}]
+    access = Template.from_stack(pipeline.stages[stage].smoke_test_access)
+    (role_id, role), *_ = access.find_resources(
+        "AWS::IAM::Role", {"Properties": {"RoleName": f"llm-protect-stacks-{stage}"}}
+    ).items()
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::111111111111:role/llm-pipeline-protect-{stage}"}},
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+        }
+    ]
+    (granted,) = access.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}}).values()
+    assert granted["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Action": ["cloudformation:DescribeStacks", "cloudformation:UpdateTerminationProtection"],
+            "Effect": "Allow",
+            "Resource": [
+                f"arn:aws:cloudformation:eu-west-1:{account}:stack/llm-Support-Bot/*",
+                f"arn:aws:cloudformation:eu-west-1:{account}:stack/llm-chat/*",
+            ],
+        }
     ]
 
 
@@ -510,7 +550,8 @@ def test_a_bedrock_deployment_is_lifecycle_checked_deployed_and_smoke_tested_on_
     assert endpoint_stack.stack_name == "llm-assistant"
     Template.from_stack(endpoint_stack).resource_count_is("AWS::SageMaker::Endpoint", 0)
     access = Template.from_stack(stack.stages["staging"].smoke_test_access)
-    (policy,) = access.find_resources("AWS::IAM::Policy").values()
+    (smoke_role,) = access.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": "llm-smoke-test-staging"}})
+    (policy,) = access.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": smoke_role}]}}).values()
     model_id = "anthropic.claude-haiku-4-5-20251001-v1:0"
     profile = f"arn:aws:bedrock:us-east-1:222222222222:inference-profile/us.{model_id}"
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [

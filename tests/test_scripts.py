@@ -12,7 +12,9 @@ from stacks.app_factory import add_deployment
 from tests.conftest import CDK_JSON_CONTEXT, NEUTRAL_ENVIRON, REPO_ROOT
 
 
-@pytest.mark.parametrize("script", ["bench_synth.py", "bedrock_lifecycle.py", "ci_stage.py", "smoke_test.py"])
+@pytest.mark.parametrize(
+    "script", ["bench_synth.py", "bedrock_lifecycle.py", "ci_stage.py", "protect_stacks.py", "smoke_test.py"]
+)
 def test_script_runs_as_a_file(script):
     result = subprocess.run(
         [sys.executable, f"scripts/{script}", "--help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False
