@@ -79,7 +79,7 @@ def time_suite() -> float:
     return times[-1]
 
 
-def main() -> int:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="*", default=["mistral-7b"], help="model keys (default: mistral-7b)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per target, alternating (default 5)")
@@ -89,7 +89,11 @@ def main() -> int:
         action="store_true",
         help="CDK_VALIDATION=false for both apps: skip aws-cdk-lib's built-in template validator (README.md, Speed)",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> int:
+    args = arguments().parse_args()
     if args.no_builtin_validation:
         ENV["CDK_VALIDATION"] = "false"
 

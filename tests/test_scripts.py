@@ -46,3 +46,10 @@ def test_synth_summary_shows_memory_latency_and_cost(tmp_path):
         "reference request (2000 in + 300 out tokens): 9.6 s predicted (ceiling 7.3 s) at 4 concurrent requests; budget 10 s"
     )
     assert lines[variant + 3] == "cost: $1,905/month always-on (1 x $2.61/h x 730 h, us-east-1 on-demand)"
+
+
+def test_the_readme_states_the_benchmarks_goals():
+    from scripts.bench_synth import GOAL_RATIO, SUITE_GOAL_SECONDS
+
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    assert f"within {GOAL_RATIO}x of the empty app's, the warm suite under {SUITE_GOAL_SECONDS // 60} minutes" in readme
