@@ -19,7 +19,8 @@
 #                                install, then lint (ruff, mypy) and run the test suite on every core
 #   ./tasks.sh plan ARGS         install, then run the cost planner (./tasks.sh plan --help lists ARGS)
 #   ./tasks.sh plan-migration .. install, then check the next migration deploy (docs/migrations.md)
-#   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
+#   ./tasks.sh bench [--suite]   install, then print one model's synth time against an empty CDK app's (alternating
+#                                runs, medians); --suite also times a warm ./tasks.sh test (README.md, Speed)
 #   ./tasks.sh evaluate ARGS     install, then compare targets on a test set (./tasks.sh evaluate --help;
 #                                --local: against the running local rehearsal; docs/evaluation.md)
 #   ./tasks.sh setup             install only
