@@ -24,17 +24,19 @@ from stacks.cli_selection import requested_stacks, selection_error, unmatched
 def main() -> int:
     app = App()
     try:
-        stack = add_deployment(app, os.environ)
+        registry = load_registry()  # once per synth: the stack, the selection check and the cost line share it
+        stack = add_deployment(app, os.environ, registry)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     request = requested_stacks()  # `cdk destroy NAME`: the CLI would find no NAME, say so and exit 0
     if unmatched(request, stack.stack_name):
         assert request is not None
-        print(selection_error(request, stack.stack_name, load_registry().known_names()), file=sys.stderr)
+        print(selection_error(request, stack.stack_name, registry.known_names()), file=sys.stderr)
         return 2
     app.synth()
-    print(deployment_cost_line(app.node.try_get_context, os.environ), file=sys.stderr)  # stdout carries the template
+    cost = deployment_cost_line(app.node.try_get_context, os.environ, registry)
+    print(cost, file=sys.stderr)  # stdout carries the template
     return 0
 
 

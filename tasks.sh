@@ -21,12 +21,13 @@
 #   ./tasks.sh plan-migration .. install, then check the next migration deploy (docs/migrations.md)
 #   ./tasks.sh simulate ARGS     install, then replay traffic against a deployment's scaling (./tasks.sh simulate
 #                                --help; docs/capacity.md)
-#   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
+#   ./tasks.sh bench [--suite]   install, then print one model's synth time against an empty CDK app's (alternating
+#                                runs, medians); --suite also times a warm ./tasks.sh test (README.md, Speed)
 #   ./tasks.sh evaluate ARGS     install, then compare targets on a test set (./tasks.sh evaluate --help;
 #                                --local: against the running local rehearsal; docs/evaluation.md)
 #   ./tasks.sh setup             install only
-#   ./tasks.sh setup-locked      install only the runtime packages, from requirements.lock with pip --require-hashes
-#                                (CI jobs that hold deploy credentials), and the CDK CLI from package-lock.json
+#   ./tasks.sh setup-locked      install only the runtime and CI packages, from requirements.lock with pip
+#                                --require-hashes (CI jobs that hold credentials), and the CDK CLI from package-lock.json
 #   ./tasks.sh lock              regenerate requirements.lock (pip-tools in a throwaway venv; needs PyPI)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -47,7 +48,7 @@ setup() {
   "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
     echo "error: Python 3.11 or newer is required (found $("$python" --version 2>&1))" >&2; exit 1; }
   local wanted
-  wanted=$(cat requirements.txt requirements-dev.txt constraints.txt llm_client/pyproject.toml | sha256sum | cut -d' ' -f1)
+  wanted=$(cat requirements.txt requirements-deploy.txt requirements-dev.txt constraints.txt llm_client/pyproject.toml | sha256sum | cut -d' ' -f1)
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$wanted" ]; then
     echo "==> installing the pinned Python packages into .venv (first run: 2-3 min on 2 cores, most of it downloads)"
     [ -x .venv/bin/python ] || "$python" -m venv .venv
@@ -71,12 +72,16 @@ cdk() { node_modules/.bin/cdk "$@"; }
 
 PIP_TOOLS=pip-tools==7.6.2  # what generated requirements.lock
 
-# Jobs that hold deploy credentials run only hash-checked code: a package whose file changed on the index
-# fails the install instead of running with those credentials. npm ci checks package-lock.json's integrity hashes.
+# Jobs that hold credentials (deploys, and the pipeline's synth, whose templates the deploy roles apply) run only
+# hash-checked code: a package whose file changed on the index fails the install instead of running with those
+# credentials. npm ci checks package-lock.json's integrity hashes.
 setup_locked() {
   local python=${PYTHON:-python3}
   [ -x .venv/bin/python ] || "$python" -m venv .venv
   .venv/bin/pip install --quiet --require-hashes --no-deps -r requirements.lock
+  # llm_client (the smoke test and the evaluation gate call through it) from this checkout, as an editable install
+  # would put it on the path: building it would fetch setuptools from the index, unchecked.
+  echo "$PWD/llm_client/src" > "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/llm_client.pth"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
 }
 
@@ -86,7 +91,7 @@ lock() {
   local header
   header=$(sed -n '1,3p' requirements.lock)
   .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-header \
-    --annotation-style=line --no-emit-index-url --no-emit-find-links -c constraints.txt -o requirements.lock requirements.txt
+    --annotation-style=line --no-emit-index-url --no-emit-find-links -c constraints.txt -o requirements.lock requirements.txt requirements-deploy.txt
   { echo "$header"; cat requirements.lock; } > requirements.lock.tmp && mv requirements.lock.tmp requirements.lock
 }
 
@@ -149,17 +154,20 @@ EOF
     setup-locked) cat <<'EOF'
 usage: ./tasks.sh setup-locked
 
-Create .venv if needed and install only the runtime Python packages, from requirements.lock with
-pip --require-hashes --no-deps (every file's SHA-256 checked), and the CDK CLI with npm ci (package-lock.json's
-integrity hashes). For CI jobs that hold deploy credentials (docs/ci-cd.md); tests need ./tasks.sh setup.
+Create .venv if needed and install only what CI jobs with credentials run (synth, deploy, preflight check,
+smoke test, evaluation gate): the Python packages of requirements.txt and requirements-deploy.txt from
+requirements.lock with pip --require-hashes --no-deps (every file's SHA-256 checked), llm_client from this
+checkout, and the CDK CLI with npm ci (package-lock.json's integrity hashes). docs/ci-cd.md; tests need
+./tasks.sh setup.
 EOF
       ;;
     lock) cat <<'EOF'
 usage: ./tasks.sh lock
 
-Regenerate requirements.lock from requirements.txt with constraints.txt's versions and every file's hash
+Regenerate requirements.lock from requirements.txt and requirements-deploy.txt with constraints.txt's versions
+and every file's hash
 (pip-compile --generate-hashes from pip-tools, installed once into .venv-lock). Reaches PyPI. Run it after
-changing requirements.txt or constraints.txt; tests/test_workflows.py fails while the lock and the pins disagree.
+changing requirements.txt, requirements-deploy.txt or constraints.txt; tests/test_workflows.py fails while the lock and the pins disagree.
 EOF
       ;;
     setup) cat <<'EOF'

@@ -178,3 +178,14 @@ def preflight_role_name(stage: StageConfig) -> str:
 def smoke_test_caller_role_name(stage: StageConfig) -> str:
     """The CDK pipeline's CodeBuild role for that smoke test, in the pipeline account (the only one trusted)."""
     return f"llm-pipeline-smoke-test-{stage.name}"
+
+
+def protect_role_name(stage: StageConfig) -> str:
+    """The role the CDK pipeline assumes in the stage's account to turn on its endpoint stacks' termination protection
+    (allowed that call on those stacks, and DescribeStacks to confirm it, nothing else)."""
+    return f"llm-protect-stacks-{stage.name}"
+
+
+def protect_caller_role_name(stage: StageConfig) -> str:
+    """The CDK pipeline's CodeBuild role for that step, in the pipeline account (the only one trusted)."""
+    return f"llm-pipeline-protect-{stage.name}"

@@ -15,9 +15,11 @@ PLANNER_HELP = "./tasks.sh plan --help"
 PLANNER_OVERRIDES = "./tasks.sh plan --overrides FILE (docs/planner.md)"
 
 
-def deployment_cost_line(get_context: Callable[[str], Any], environ: Mapping[str, str]) -> str:
+def deployment_cost_line(
+    get_context: Callable[[str], Any], environ: Mapping[str, str], registry: ModelRegistry | None = None
+) -> str:
     """What the stack a `cdk synth|deploy -c ...` builds costs per month, from the planner's data."""
-    registry = load_registry()
+    registry = registry or load_registry()
     return cost_line(deployment_from_context(get_context, environ, registry), registry)
 
 

@@ -1,6 +1,13 @@
-"""Prints `cdk synth` wall time per model config and for an empty CDK app, on this machine.
+"""Prints `cdk synth` wall time of one model against an empty CDK app, and the warm `./tasks.sh test` time.
 
-Usage: .venv/bin/python scripts/bench_synth.py [--repeat N] [MODEL ...]   (or ./tasks.sh bench)
+Usage: .venv/bin/python scripts/bench_synth.py [--repeat N] [MODEL ...] [--suite]   (or ./tasks.sh bench ...)
+
+Each MODEL (default mistral-7b) and the empty app synthesize with the same CLI, flags and environment, in
+alternating runs (empty, model, empty, model, ...), so a machine that slows down mid-run slows both alike; the
+table gives medians and the ratio of the model's median to the empty app's (goal: at most 1.2, GOAL_RATIO).
+--suite also runs `./tasks.sh test` twice and prints the second (warm: mypy's cache built, packages installed)
+run's wall time (goal: under 3 minutes, SUITE_GOAL_SECONDS). It takes minutes and every core: run it on an idle
+machine.
 
 Figures, not pass/fail: speed goals live here, never in a test that fails on a slow day.
 """
@@ -22,6 +29,8 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: scripts/ is on the path, 
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV  # noqa: E402
 
 CLI = REPO_ROOT / "node_modules" / ".bin" / "cdk"
+GOAL_RATIO = 1.2  # one model's synth against an empty app's, same CLI (issue 26)
+SUITE_GOAL_SECONDS = 180  # a warm ./tasks.sh test on the 2-core reference machine
 EMPTY_APP = """import aws_cdk as cdk
 app = cdk.App()
 stack = cdk.Stack(app, "Empty", analytics_reporting=False)
@@ -54,21 +63,59 @@ def time_synth(extra_args: list[str], repeat: int) -> list[float]:
     return timings
 
 
-def main() -> int:
+def row(label: str, timings: list[float]) -> str:
+    return f"{label:<24} {statistics.median(timings):>9.2f} {min(timings):>7.2f} {max(timings):>7.2f}"
+
+
+def time_suite() -> float:
+    """The wall time of a warm `./tasks.sh test`: one run warms (installs, mypy's cache), the second is timed."""
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        result = subprocess.run([str(REPO_ROOT / "tasks.sh"), "test", "-q"], cwd=REPO_ROOT, env=ENV, check=False)
+        times.append(time.perf_counter() - started)
+        if result.returncode != 0:
+            sys.exit("./tasks.sh test failed: the suite's time counts only when it passes")
+    return times[-1]
+
+
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="*", default=["mistral-7b", "mixtral-8x7b", "llama2-7b", "llama2-13b", "llama2-70b"])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per target (default 3)")
-    args = parser.parse_args()
+    parser.add_argument("models", nargs="*", default=["mistral-7b"], help="model keys (default: mistral-7b)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per target, alternating (default 5)")
+    parser.add_argument("--suite", action="store_true", help="also time a warm ./tasks.sh test (minutes)")
+    parser.add_argument(
+        "--no-builtin-validation",
+        action="store_true",
+        help="CDK_VALIDATION=false for both apps: skip aws-cdk-lib's built-in template validator (README.md, Speed)",
+    )
+    return parser
+
+
+def main() -> int:
+    args = arguments().parse_args()
+    if args.no_builtin_validation:
+        ENV["CDK_VALIDATION"] = "false"
 
     empty_app = Path(tempfile.mkdtemp()) / "empty_app.py"
     empty_app.write_text(EMPTY_APP)
-    targets = [("empty CDK app", ["--app", f"{sys.executable} {empty_app}"])]
-    targets += [(f"-c model={model}", ["-c", f"model={model}"]) for model in args.models]
-    print(f"cdk synth wall time, {args.repeat} runs each, {os.cpu_count()} CPUs")
+    empty_args = ["--app", f"{sys.executable} {empty_app}"]
+    validation = "off" if args.no_builtin_validation else "on"
+    print(f"cdk synth wall time, {args.repeat} alternating runs each, {os.cpu_count()} CPUs, built-in validation {validation}")
     print(f"{'target':<24} {'median s':>9} {'min s':>7} {'max s':>7}")
-    for label, extra_args in targets:
-        timings = time_synth(extra_args, args.repeat)
-        print(f"{label:<24} {statistics.median(timings):>9.2f} {min(timings):>7.2f} {max(timings):>7.2f}")
+    for model in args.models:
+        empty: list[float] = []
+        synth: list[float] = []
+        for _ in range(args.repeat):
+            empty += time_synth(empty_args, 1)
+            synth += time_synth(["-c", f"model={model}"], 1)
+        print(row("empty CDK app", empty))
+        print(row(f"-c model={model}", synth))
+        ratio = statistics.median(synth) / statistics.median(empty)
+        print(f"{'':<24} ratio of medians {ratio:.2f} (goal: at most {GOAL_RATIO})")
+    if args.suite:
+        warm = time_suite()
+        print(f"warm ./tasks.sh test: {warm:.0f} s (goal: under {SUITE_GOAL_SECONDS} s)")
     return 0
 
 

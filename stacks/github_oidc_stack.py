@@ -1,7 +1,9 @@
 """Optional, per stage account: GitHub's OIDC provider and the two roles the workflows assume (docs/ci-cd.md).
 
 - ``llm-github-deploy-STAGE``: only jobs in the GitHub environment STAGE of one repository, running the reusable
-  workflow deploy-stage.yml from the deploy branch (``job_workflow_ref``), may assume it. It may assume the CDK
+  workflow deploy-stage.yml from the deploy branch (``job_workflow_ref``) for a run of the deploy branch itself
+  (``ref``: in a reusable workflow it is the caller's ref, and the caller's commit is what gets checked out and
+  deployed), may assume it. It may assume the CDK
   bootstrap roles of this account and region (which do the deploying; the lookup role also reads the live stage for
   the preflight check) and smoke test the stage's endpoints; nothing else.
 - ``llm-github-diff-STAGE``: only pull-request jobs of that repository. A pull request runs its own, unreviewed
@@ -18,13 +20,11 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from llm_config.deployment import DeploymentSpec
 from llm_config.stages import StageConfig, bootstrap_role_arn, github_deploy_role_name, github_diff_role_name
-from llm_constructs.nag import acknowledge
-from stacks.pipeline_stack import smoke_test_statements
+from stacks.pipeline_stack import grant_on_stacks, smoke_test_statements
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -36,12 +36,6 @@ DEPLOY_WORKFLOW = ".github/workflows/deploy-stage.yml"  # the reusable workflow 
 # What `cdk diff --method template` calls with the credentials it has (the CLI warns that it did not assume the
 # lookup role, then proceeds): DescribeStacks, then GetTemplate.
 DIFF_ACTIONS = ("cloudformation:DescribeStacks", "cloudformation:GetTemplate")
-
-
-def stack_arn(stage: StageConfig, stack_name: str) -> str:
-    """Every incarnation of the stack ``stack_name`` (CloudFormation appends a generated stack ID)."""
-    partition = RegionInfo.get(stage.region).partition or "aws"
-    return f"arn:{partition}:cloudformation:{stage.region}:{stage.account}:stack/{stack_name}/*"
 
 
 class GitHubOidcStack(Stack):
@@ -72,12 +66,15 @@ class GitHubOidcStack(Stack):
             "DeployRole",
             name=github_deploy_role_name(stage),
             description=f"GitHub Actions deploys stage {stage.name} of {repository}",
-            # GitHub sets job_workflow_ref to the reusable workflow and the ref it ran from: a workflow_dispatch
-            # from another branch, or another workflow that names the environment, gets no credentials.
+            # job_workflow_ref names the reusable workflow and the ref it was read from; but a workflow on any branch
+            # may call deploy-stage.yml@BRANCH, and a reusable workflow runs in its caller's context: it checks out
+            # and deploys the caller's commit. The `ref` claim is the caller's ref (GitHub: "the workflow, ref, and
+            # other attributes describe the caller workflow"), so it is what pins the deployed code to the branch.
             principal=self._github(
                 provider,
                 f"repo:{repository}:environment:{stage.name}",
                 job_workflow_ref=f"{repository}/{DEPLOY_WORKFLOW}@refs/heads/{branch}",
+                ref=f"refs/heads/{branch}",
             ),
             max_session=MAX_SESSION,
             statements=[
@@ -93,17 +90,9 @@ class GitHubOidcStack(Stack):
             description=f"GitHub Actions pull requests of {repository} diff stage {stage.name} (read-only)",
             principal=self._github(provider, f"repo:{repository}:pull_request"),
             max_session=Duration.hours(1),
-            statements=[
-                iam.PolicyStatement(actions=list(DIFF_ACTIONS), resources=[stack_arn(stage, s.stack_name) for s in specs])
-            ],
+            statements=[],
         )
-        for spec in specs:
-            acknowledge(
-                self.diff_role,
-                f"AwsSolutions-IAM5[Resource::{stack_arn(stage, spec.stack_name)}]",
-                "One named stack: CloudFormation appends a generated ID to the stack's ARN, which the template cannot "
-                "know, so `/*` stands for that ID (every incarnation of this stack), not for other stacks.",
-            )
+        grant_on_stacks(self.diff_role, stage, specs, DIFF_ACTIONS)
         CfnOutput(self, "DeployRoleArn", value=self.deploy_role.role_arn, description="deploy-stage.yml assumes it")
         CfnOutput(self, "DiffRoleArn", value=self.diff_role.role_arn, description="checks.yml (cdk diff) assumes it")
 
@@ -125,10 +114,10 @@ class GitHubOidcStack(Stack):
         return role
 
     @staticmethod
-    def _github(provider: iam.IOidcProvider, subject: str, job_workflow_ref: str | None = None) -> iam.IPrincipal:
-        """Tokens GitHub issued for AWS (audience) to exactly this repository and job kind (subject), and, if given,
-        this reusable workflow at this ref (AWS STS checks GitHub's job_workflow_ref claim since January 2026)."""
-        claims = {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": subject}
-        if job_workflow_ref:
-            claims[f"{GITHUB_OIDC_HOST}:job_workflow_ref"] = job_workflow_ref
-        return iam.WebIdentityPrincipal(provider.oidc_provider_arn, conditions={"StringEquals": claims})
+    def _github(provider: iam.IOidcProvider, subject: str, **claims: str) -> iam.IPrincipal:
+        """Tokens GitHub issued for AWS (audience) to exactly this repository and job kind (subject), and with these
+        values of GitHub's other claims (AWS STS checks ``job_workflow_ref``, ``ref``, ``environment``, ``repository``
+        and a few more as condition keys since January 2026)."""
+        conditions = {f"{GITHUB_OIDC_HOST}:aud": AUDIENCE, f"{GITHUB_OIDC_HOST}:sub": subject}
+        conditions.update({f"{GITHUB_OIDC_HOST}:{claim}": value for claim, value in claims.items()})
+        return iam.WebIdentityPrincipal(provider.oidc_provider_arn, conditions={"StringEquals": conditions})

@@ -1,4 +1,4 @@
-"""The CDK pipeline: GitHub source, tests in the synth step, then each stage deploys and is smoke tested.
+"""The CDK pipeline: GitHub source, tests, synth, then each stage deploys and is smoke tested.
 
 Built only by pipeline_app.py; `cdk deploy -c model=...` (app.py) never sees it. docs/ci-cd.md explains the setup.
 """
@@ -28,6 +28,8 @@ from llm_config.stages import (
     StageConfig,
     bootstrap_role_arn,
     preflight_role_name,
+    protect_caller_role_name,
+    protect_role_name,
     role_arn,
     smoke_test_caller_role_name,
     smoke_test_role_name,
@@ -40,24 +42,19 @@ from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
 # The build image's runtimes match what tasks.sh requires (Python 3.11+, Node 20+); pinned, not "latest".
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "20"}
+RUNTIMES = codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}})
 # Synth, tests and lint never reach AWS or the CDK's telemetry endpoints (tasks.sh sets the same).
 OFFLINE_ENV = CDK_CLI_OFFLINE_ENV
 # Self-mutation and asset publishing install the CDK CLI: the same version as package.json (not "aws-cdk@2").
 CDK_CLI_VERSION = "2.1148.1"
-# The smoke test calls through llm_client's plain path (the repository's llm_client/ package, boto3 only), the path
-# users' apps take; boto3 pinned to the project's own versions (requirements.txt, constraints.txt).
-SMOKE_TEST_DEPENDENCIES = "./llm_client boto3==1.44.8 botocore==1.44.8"
 BUILD_LOG_GROUP = "/llm-endpoints-pipeline/codebuild"  # every CodeBuild project of the pipeline logs here
 BUILD_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
-# The preflight check imports the app's config code: the runtime packages, hash-checked (./tasks.sh lock).
-PREFLIGHT_INSTALL = "pip install --quiet --require-hashes --no-deps -r requirements.lock"
-# scripts/bedrock_lifecycle.py reads model_configs/ through llm_config: boto3 plus these, every transitive version
-# pinned by constraints.txt.
-LIFECYCLE_CHECK_INSTALL = "pip install --quiet -c constraints.txt boto3 botocore pydantic PyYAML"
-# The evaluation harness (evaluation/, optional gate before a shift): llm_client plus the harness's own packages.
-EVALUATION_INSTALL = (
-    "pip install --quiet -c constraints.txt ./llm_client boto3 botocore pydantic PyYAML numpy scipy matplotlib tqdm jsonschema"
-)
+# Every step that holds a credential installs only hash-checked packages: requirements.lock (the runtime packages
+# and the evaluation harness's, pip --require-hashes), llm_client from the checkout, the CDK CLI with npm ci. That is
+# synth too: the deploy roles apply the templates it writes. Only the Test step installs the dev tools unchecked,
+# and its role can read the source and write its logs, nothing else (docs/ci-cd.md, "Supply chain").
+LOCKED_INSTALL = "bash tasks.sh setup-locked"  # `bash`: source artifacts are zips, which need not keep the x bit
+PYTHON = ".venv/bin/python"  # what LOCKED_INSTALL installs into
 # What CDK's grantReadWrite gives a role on a KMS-encrypted bucket (cdk-nag flags each action group).
 ARTIFACT_GRANT_ACTIONS = (
     "s3:GetObject*",
@@ -118,10 +115,36 @@ def smoke_test_statements(stage: StageConfig, specs: Sequence[DeploymentSpec]) -
     return statements
 
 
-class SmokeTestAccessStack(Stack):
-    """In a stage's account: the role the pipeline's smoke test assumes, allowed to invoke that stage's endpoints only.
+def stack_arn(stage: StageConfig, stack_name: str) -> str:
+    """Every incarnation of the stack ``stack_name`` (CloudFormation appends a generated stack ID)."""
+    partition = RegionInfo.get(stage.region).partition or "aws"
+    return f"arn:{partition}:cloudformation:{stage.region}:{stage.account}:stack/{stack_name}/*"
 
-    Trust: the pipeline account, and there only the principal named ``caller_role_arn`` (the smoke-test step's role).
+
+def grant_on_stacks(role: iam.Role, stage: StageConfig, specs: Sequence[DeploymentSpec], actions: Sequence[str]) -> None:
+    """Allow ``actions`` on the stage's endpoint stacks (each named; `/*` is CloudFormation's stack ID)."""
+    arns = [stack_arn(stage, spec.stack_name) for spec in specs]
+    role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=arns))
+    for arn in arns:
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{arn}]",
+            "One named stack: CloudFormation appends a generated ID to the stack's ARN, which the template cannot "
+            "know, so `/*` stands for that ID (every incarnation of this stack), not for other stacks.",
+        )
+
+
+# What scripts/protect_stacks.py calls: turn the protection on, then read it back.
+PROTECT_ACTIONS = ("cloudformation:UpdateTerminationProtection", "cloudformation:DescribeStacks")
+
+
+class SmokeTestAccessStack(Stack):
+    """In a stage's account: the two roles the pipeline's post-deploy steps assume. ``llm-smoke-test-STAGE`` may invoke
+    that stage's endpoints only; ``llm-protect-stacks-STAGE`` may turn on its endpoint stacks' termination protection
+    only (CodePipeline's CloudFormation action cannot).
+
+    Trust: the pipeline account, and there only the principal named ``caller_role_arn`` (the smoke-test step's role),
+    respectively ``protect_caller_role_arn`` (the protection step's role).
     """
 
     def __init__(
@@ -132,20 +155,41 @@ class SmokeTestAccessStack(Stack):
         stage: StageConfig,
         specs: Sequence[DeploymentSpec],
         caller_role_arn: str,
+        protect_caller_role_arn: str,
         **stack_props: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_props)
-        caller_account = caller_role_arn.split(":")[4]
-        self.role = iam.Role(
-            self,
+        self.role = self._role(
             "SmokeTestRole",
-            role_name=smoke_test_role_name(stage),
+            name=smoke_test_role_name(stage),
             description=f"Assumed by the LLM endpoints pipeline to smoke test stage {stage.name}",
+            caller_role_arn=caller_role_arn,
+            statements=smoke_test_statements(stage, specs),
+        )
+        self.protect_role = self._role(
+            "ProtectStacksRole",
+            name=protect_role_name(stage),
+            description=f"Assumed by the LLM endpoints pipeline to turn on termination protection in stage {stage.name}",
+            caller_role_arn=protect_caller_role_arn,
+            statements=[],
+        )
+        grant_on_stacks(self.protect_role, stage, specs, PROTECT_ACTIONS)
+
+    def _role(
+        self, construct_id: str, *, name: str, description: str, caller_role_arn: str, statements: Sequence[iam.PolicyStatement]
+    ) -> iam.Role:
+        caller_account = caller_role_arn.split(":")[4]
+        role = iam.Role(
+            self,
+            construct_id,
+            role_name=name,
+            description=description,
             assumed_by=iam.AccountPrincipal(caller_account).with_conditions({"ArnEquals": {"aws:PrincipalArn": caller_role_arn}}),
             max_session_duration=Duration.hours(1),
         )
-        for statement in smoke_test_statements(stage, specs):
-            self.role.add_to_policy(statement)
+        for statement in statements:
+            role.add_to_policy(statement)
+        return role
 
 
 class LlmEndpointsStage(Stage):
@@ -159,6 +203,7 @@ class LlmEndpointsStage(Stage):
         deployments: StageDeployments,
         registry: ModelRegistry,
         smoke_test_caller_arn: str,
+        protect_caller_arn: str,
     ) -> None:
         stage = deployments.stage
         super().__init__(scope, construct_id, env=Environment(account=stage.account, region=stage.region))
@@ -170,13 +215,14 @@ class LlmEndpointsStage(Stage):
             stage=stage,
             specs=deployments.specs,
             caller_role_arn=smoke_test_caller_arn,
-            description=f"Role the LLM endpoints pipeline assumes to smoke test stage {stage.name}",
+            protect_caller_role_arn=protect_caller_arn,
+            description=f"Roles the LLM endpoints pipeline assumes in stage {stage.name}: smoke test, termination protection",
             analytics_reporting=False,
         )
 
 
 class LlmPipelineStack(Stack):
-    """CodePipeline (via CDK Pipelines): source -> synth + tests -> [approval ->] stage -> smoke test, per stage."""
+    """CodePipeline (via CDK Pipelines): source -> tests -> synth -> [approval ->] stage -> smoke test, per stage."""
 
     def __init__(
         self,
@@ -194,19 +240,27 @@ class LlmPipelineStack(Stack):
             source.repository, source.branch, connection_arn=source.connection_arn, code_build_clone_output=False
         )
         context_flags = " ".join(f"-c {shlex.quote(f'{key}={value}')}" for key, value in sorted(synth_context.items()))
+        # The checks (ruff, mypy, pytest: every model synthesized, cfn-lint, cdk-nag) need the dev tools, which are
+        # not hash-locked; so they run in a step of their own, before synth, with no output and no credential.
+        tests = pipelines.CodeBuildStep(
+            "Test",
+            input=repository,
+            env=OFFLINE_ENV,
+            install_commands=["bash tasks.sh setup"],
+            commands=["bash tasks.sh test"],
+            partial_build_spec=RUNTIMES,
+        )
         synth = pipelines.CodeBuildStep(
             "Synth",
             input=repository,
             env=OFFLINE_ENV,
-            # `bash tasks.sh`: source artifacts are zips, which need not keep the executable bit.
-            install_commands=["bash tasks.sh setup"],
-            commands=[
-                "bash tasks.sh test",
-                f"node_modules/.bin/cdk synth --app '.venv/bin/python pipeline_app.py' {context_flags}",
-            ],
+            install_commands=[LOCKED_INSTALL],
+            commands=[f"node_modules/.bin/cdk synth --app '{PYTHON} pipeline_app.py' {context_flags}"],
             primary_output_directory="cdk.out",
-            partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}),
+            partial_build_spec=RUNTIMES,
         )
+        synth.add_step_dependency(tests)
+        self._smoke_steps: list[pipelines.CodeBuildStep] = [tests]  # steps whose generated grants cdk-nag flags
         # CodeBuild would create /aws/codebuild/PROJECT at run time: kept forever and outliving the stack. One group
         # the stack owns, with retention, deleted with the stack (docs/ci-cd.md#logs).
         self.build_logs = logs.LogGroup(
@@ -237,7 +291,7 @@ class LlmPipelineStack(Stack):
         )
         self.smoke_test_roles: dict[str, iam.Role] = {}
         self.preflight_roles: dict[str, iam.Role] = {}
-        self._smoke_steps: list[pipelines.CodeBuildStep] = []
+        self.protect_roles: dict[str, iam.Role] = {}
         self.stages: dict[str, LlmEndpointsStage] = {}
         for deployments in stages:
             self._add_stage(repository, deployments, registry)
@@ -264,79 +318,52 @@ class LlmPipelineStack(Stack):
             deployments=deployments,
             registry=registry,
             smoke_test_caller_arn=role_arn(self.account, self.region, smoke_test_caller_role_name(stage)),
+            protect_caller_arn=role_arn(self.account, self.region, protect_caller_role_name(stage)),
         )
         self.stages[stage.name] = app_stage
-        smoke = pipelines.CodeBuildStep(
+        protect = self._protect_step(repository, deployments, title)
+        smoke = self._locked_step(
             "SmokeTest",
-            input=repository,
+            repository,
             role=caller,
-            env=OFFLINE_ENV,
-            install_commands=[f"pip install --quiet {SMOKE_TEST_DEPENDENCIES}"],
             commands=[
-                shlex.join(
-                    [
-                        "python",
-                        "scripts/smoke_test.py",
-                        "--endpoint",
-                        spec.endpoint_name,
-                        "--region",
-                        stage.region,
-                        "--role-arn",
-                        smoke_role_arn,
-                    ]
-                )
+                [
+                    PYTHON,
+                    "scripts/smoke_test.py",
+                    "--endpoint",
+                    spec.endpoint_name,
+                    "--region",
+                    stage.region,
+                    "--role-arn",
+                    smoke_role_arn,
+                ]
                 for spec in deployments.specs
             ],
-            partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}),
             timeout=Duration.minutes(15),
         )
         pre: list[pipelines.Step] = []
         bedrock = sorted({spec.model.key for spec in deployments.specs if isinstance(spec.model, BedrockModelConfig)})
         if bedrock:
             # Before the deploy: Bedrock's modelLifecycle must agree with the configs (read-only, the smoke-test role).
-            lifecycle = pipelines.CodeBuildStep(
+            lifecycle = self._locked_step(
                 "BedrockLifecycle",
-                input=repository,
+                repository,
                 role=caller,
-                env=OFFLINE_ENV,
-                install_commands=[LIFECYCLE_CHECK_INSTALL],
                 commands=[
-                    shlex.join(
-                        [
-                            "python",
-                            "scripts/bedrock_lifecycle.py",
-                            "--region",
-                            stage.region,
-                            "--role-arn",
-                            smoke_role_arn,
-                            *bedrock,
-                        ]
-                    )
+                    [PYTHON, "scripts/bedrock_lifecycle.py", "--region", stage.region, "--role-arn", smoke_role_arn, *bedrock]
                 ],
-                partial_build_spec=codebuild.BuildSpec.from_object(
-                    {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
-                ),
                 timeout=Duration.minutes(10),
             )
             self._smoke_steps.append(lifecycle)
             pre.append(lifecycle)
         gates = shift_gate_commands(
-            deployments.specs, region=stage.region, tests=stage.evaluation_tests or "", role_arn=smoke_role_arn
+            deployments.specs, region=stage.region, tests=stage.evaluation_tests or "", python=PYTHON, role_arn=smoke_role_arn
         )
         if stage.evaluation_tests and gates:
             # Optional, before a deploy that shifts traffic to a candidate: both variants on the stage's test set
             # (docs/evaluation.md); a failed gate stops the stage. Through the smoke-test role (InvokeEndpoint only).
-            evaluate = pipelines.CodeBuildStep(
-                "EvaluateBeforeShift",
-                input=repository,
-                role=caller,
-                env=OFFLINE_ENV,
-                install_commands=[EVALUATION_INSTALL],
-                commands=[shlex.join(command) for command in gates],
-                partial_build_spec=codebuild.BuildSpec.from_object(
-                    {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
-                ),
-                timeout=Duration.minutes(60),
+            evaluate = self._locked_step(
+                "EvaluateBeforeShift", repository, role=caller, commands=gates, timeout=Duration.minutes(60)
             )
             self._smoke_steps.append(evaluate)
             pre.append(evaluate)
@@ -353,7 +380,67 @@ class LlmPipelineStack(Stack):
             preflight.add_step_dependency(step)
         pre.append(preflight)
         self._smoke_steps.append(smoke)
-        self.pipeline.add_stage(app_stage, pre=pre, post=[smoke])
+        self.pipeline.add_stage(app_stage, pre=pre, post=[protect, smoke])
+
+    def _protect_step(
+        self, repository: pipelines.CodePipelineSource, deployments: StageDeployments, title: str
+    ) -> pipelines.CodeBuildStep:
+        """After the deploy, termination protection on every endpoint stack of the stage, as `cdk deploy` sets it:
+        CodePipeline's CloudFormation action has no setting for it. Through ``llm-protect-stacks-STAGE``, which may
+        make that call (and DescribeStacks) on those stacks only."""
+        stage = deployments.stage
+        protect_arn = role_arn(stage.account, stage.region, protect_role_name(stage))
+        stacks = [spec.stack_name for spec in deployments.specs]
+        step, self.protect_roles[stage.name] = self._assuming_step(
+            "TerminationProtection",
+            repository,
+            role_id=f"Protect{title}Role",
+            role_name=protect_caller_role_name(stage),
+            description=f"CodeBuild role of the {stage.name} termination-protection step",
+            assumes=protect_arn,
+            commands=[[PYTHON, "scripts/protect_stacks.py", "--region", stage.region, "--role-arn", protect_arn, *stacks]],
+            timeout=Duration.minutes(10),
+        )
+        return step
+
+    def _assuming_step(
+        self,
+        name: str,
+        repository: pipelines.CodePipelineSource,
+        *,
+        role_id: str,
+        role_name: str,
+        description: str,
+        assumes: str,
+        commands: Sequence[Sequence[str]],
+        timeout: Duration,
+    ) -> tuple[pipelines.CodeBuildStep, iam.Role]:
+        """A locked step with a role of its own that may assume exactly ``assumes`` (and do nothing else)."""
+        role = self._step_role(role_id, role_name=role_name, description=description, assumes=assumes)
+        step = self._locked_step(name, repository, role=role, commands=commands, timeout=timeout)
+        self._smoke_steps.append(step)  # same generated grants to acknowledge
+        return step, role
+
+    def _locked_step(
+        self,
+        name: str,
+        repository: pipelines.CodePipelineSource,
+        *,
+        role: iam.IRole,
+        commands: Sequence[Sequence[str]],
+        timeout: Duration,
+    ) -> pipelines.CodeBuildStep:
+        """A step that runs ``commands`` with ``role``'s credentials, after installing hash-checked packages only."""
+        return pipelines.CodeBuildStep(
+            name,
+            input=repository,
+            role=role,
+            env=OFFLINE_ENV,
+            install_commands=[LOCKED_INSTALL],
+            commands=[shlex.join(command) for command in commands],
+            partial_build_spec=RUNTIMES,
+            timeout=timeout,
+        )
 
     def _step_role(self, construct_id: str, *, role_name: str, description: str, assumes: str) -> iam.Role:
         """A CodeBuild step's own role, named so the stage's trust policy can name it, that may assume exactly one
@@ -376,39 +463,19 @@ class LlmPipelineStack(Stack):
         of hosting kind, a skipped migration phase, a stack stuck in UPDATE_ROLLBACK_FAILED) fails the stage."""
         stage = deployments.stage
         lookup = bootstrap_role_arn(stage, "lookup")
-        role = self._step_role(
-            f"Preflight{title}Role",
+        step, self.preflight_roles[stage.name] = self._assuming_step(
+            "Preflight",
+            repository,
+            role_id=f"Preflight{title}Role",
             role_name=preflight_role_name(stage),
             description=f"CodeBuild role of the {stage.name} preflight check",
             assumes=lookup,
-        )
-        self.preflight_roles[stage.name] = role
-        step = pipelines.CodeBuildStep(
-            "Preflight",
-            input=repository,
-            role=role,
-            env=OFFLINE_ENV,
-            # Hash-checked packages only (requirements.lock): this step reads the stage with the lookup role.
-            install_commands=[PREFLIGHT_INSTALL],
             commands=[
-                shlex.join(
-                    [
-                        "python",
-                        "-m",
-                        "migration",
-                        "check",
-                        "--deployment",
-                        deployments.file_in_checkout(spec),
-                        "--role-arn",
-                        lookup,
-                    ]
-                )
+                [PYTHON, "-m", "migration", "check", "--deployment", deployments.file_in_checkout(spec), "--role-arn", lookup]
                 for spec in deployments.specs
             ],
-            partial_build_spec=codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}),
             timeout=Duration.minutes(15),
         )
-        self._smoke_steps.append(step)  # same generated grants to acknowledge
         return step
 
     def _acknowledge_pipeline_defaults(self) -> None:
@@ -427,6 +494,7 @@ class LlmPipelineStack(Stack):
             f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]",
         ]
         roles: list[Construct] = [pipeline, *self.smoke_test_roles.values(), *self.preflight_roles.values()]
+        roles += self.protect_roles.values()
         for scope in roles:
             for rule in grant_wildcards:
                 acknowledge(

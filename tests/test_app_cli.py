@@ -172,3 +172,24 @@ def test_a_misspelt_key_fails_the_app_as_the_cli_runs_it(tmp_path):
     result = run_app(REPO_ROOT, outdir, model="mixtral", endpiont="chat", retire="mistral")
     assert_clean_failure(result, outdir, "error: -c endpiont: unknown context key: app.py reads no such key")
     assert "fix: did you mean -c endpoint?" in result.stderr
+
+
+def test_a_synth_reads_the_model_configs_once(monkeypatch, tmp_path, registry):
+    """Parsing every YAML file of model_configs/ is the app's own largest cost before cdk's synth (scripts/bench_synth.py)."""
+    import app as entry_point
+    import planner.deploy_cost
+    import stacks.app_factory
+
+    loads: list[int] = []
+
+    def counted() -> Any:
+        loads.append(1)
+        return registry
+
+    for module in (entry_point, planner.deploy_cost, stacks.app_factory):
+        monkeypatch.setattr(module, "load_registry", counted)
+    monkeypatch.setattr(App, "synth", lambda self, **_: None)  # the stack is built; writing it out is cdk's part
+    monkeypatch.setenv("CDK_CONTEXT_JSON", json.dumps({**CDK_JSON_CONTEXT, "model": "mistral"}))
+    monkeypatch.setenv("CDK_OUTDIR", str(tmp_path))
+    assert entry_point.main() == 0
+    assert len(loads) == 1

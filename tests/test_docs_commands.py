@@ -189,6 +189,10 @@ def check_tasks_sh(words: tuple[str, ...], tmp_path: Path) -> None:
         check_evaluate(args)
     elif task == "simulate":
         check_simulate(args)
+    elif task == "bench":  # minutes of synths: its arguments must parse
+        from scripts.bench_synth import arguments
+
+        arguments().parse_args(args)
     elif task == "run-local":  # a client app of the emulator: the app's own check (it needs the emulator to run)
         assert args, "run-local needs a command"
         check_venv_python(tuple(args), tmp_path)

@@ -84,6 +84,7 @@ def test_only_the_deploy_workflow_of_the_deploy_branch_in_the_stage_environment_
         "repo:acme/llm-endpoints:environment:prod",
         {"Ref": provider},
         job_workflow_ref="acme/llm-endpoints/.github/workflows/deploy-stage.yml@refs/heads/main",
+        ref="refs/heads/main",
     )
     assert props["MaxSessionDuration"] == 3 * 3600
     assert statements == [
@@ -116,6 +117,7 @@ def test_another_deploy_branch_is_pinned_too(tmp_path, registry):
     props, _ = role(template, "llm-github-deploy-prod")
     [claims] = [s["Condition"]["StringEquals"] for s in props["AssumeRolePolicyDocument"]["Statement"]]
     assert claims["token.actions.githubusercontent.com:job_workflow_ref"].endswith("deploy-stage.yml@refs/heads/release")
+    assert claims["token.actions.githubusercontent.com:ref"] == "refs/heads/release"
 
 
 def test_pull_requests_read_only_the_stage_stacks_templates(template):
@@ -135,6 +137,45 @@ def test_pull_requests_read_only_the_stage_stacks_templates(template):
         }
     ]
     assert props.get("ManagedPolicyArns") is None
+
+
+def admits(trust: dict[str, Any], token: dict[str, str]) -> bool:
+    """Whether a token with these claims meets the trust policy's StringEquals conditions (all the policy uses)."""
+    (statement,) = trust["Statement"]
+    (operator,) = statement["Condition"]
+    assert operator == "StringEquals"
+    prefix = "token.actions.githubusercontent.com:"
+    return all(token.get(key.removeprefix(prefix)) == value for key, value in statement["Condition"][operator].items())
+
+
+# GitHub's token for a job of a reusable workflow: "the workflow, ref, and other attributes describe the caller
+# workflow, while job_workflow_ref refers to the called workflow" (docs: OIDC with reusable workflows).
+DEPLOY_TOKEN = {
+    "aud": "sts.amazonaws.com",
+    "sub": "repo:acme/llm-endpoints:environment:prod",
+    "environment": "prod",
+    "ref": "refs/heads/main",
+    "job_workflow_ref": "acme/llm-endpoints/.github/workflows/deploy-stage.yml@refs/heads/main",
+}
+
+
+@pytest.mark.parametrize(
+    ("claims", "admitted"),
+    [
+        ({}, True),  # deploy.yml's run on main calls deploy-stage.yml
+        # A workflow pushed on a branch calls deploy-stage.yml@main in the environment: the job would check out and
+        # deploy the branch's unreviewed code; its token says so in `ref`.
+        ({"ref": "refs/heads/feature"}, False),
+        ({"ref": "refs/pull/7/merge"}, False),
+        ({"ref": "refs/tags/v1"}, False),
+        ({"job_workflow_ref": "acme/llm-endpoints/.github/workflows/deploy-stage.yml@refs/heads/feature"}, False),
+        ({"sub": "repo:acme/llm-endpoints:environment:staging", "environment": "staging"}, False),
+        ({"sub": "repo:acme/llm-endpoints:ref:refs/heads/main"}, False),  # a job outside the environment
+    ],
+)
+def test_a_caller_on_any_other_ref_gets_no_deploy_credentials(template, claims, admitted):
+    props, _ = role(template, "llm-github-deploy-prod")
+    assert admits(props["AssumeRolePolicyDocument"], {**DEPLOY_TOKEN, **claims}) is admitted
 
 
 def test_the_workflows_assume_exactly_these_roles(capsys):

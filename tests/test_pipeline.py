@@ -19,7 +19,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from llm_config import ConfigError
 from stacks.ci_factory import add_pipeline
-from stacks.pipeline_stack import SMOKE_TEST_DEPENDENCIES, LlmPipelineStack
+from stacks.pipeline_stack import LlmPipelineStack
 from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT
 from tests.test_app_cli import OFFLINE_ENV
 from tests.test_snapshots import masked
@@ -88,7 +88,7 @@ def buildspec(template: Template, marker: str) -> dict[str, Any]:
 def test_a_change_flows_source_synth_staging_approval_prod(template):
     assert stage_actions(template) == {
         "Source": [("acme_llm-endpoints", 1)],
-        "Build": [("Synth", 1)],
+        "Build": [("Test", 1), ("Synth", 2)],
         "UpdatePipeline": [("SelfMutate", 1)],
         "Staging": [
             ("Preflight", 1),
@@ -99,6 +99,7 @@ def test_a_change_flows_source_synth_staging_approval_prod(template):
             ("llm-chat.Deploy", 3),
             ("llm-smoke-test.Deploy", 3),
             ("SmokeTest", 4),
+            ("TerminationProtection", 4),
         ],
         "Prod": [
             ("Approve", 1),
@@ -110,6 +111,7 @@ def test_a_change_flows_source_synth_staging_approval_prod(template):
             ("llm-chat.Deploy", 4),
             ("llm-smoke-test.Deploy", 4),
             ("SmokeTest", 5),
+            ("TerminationProtection", 5),
         ],
     }
 
@@ -122,10 +124,10 @@ def test_executions_queue_so_no_run_overtakes_one_waiting_at_the_approval(templa
 def test_each_stage_checks_every_step_against_the_live_stage_before_it_deploys(template, stage, account):
     lookup = f"arn:aws:iam::{account}:role/cdk-hnb659fds-lookup-role-{account}-eu-west-1"
     spec = buildspec(template, f"--role-arn {lookup}")
-    assert spec["phases"]["install"]["commands"] == ["pip install --quiet --require-hashes --no-deps -r requirements.lock"]
+    assert spec["phases"]["install"]["commands"] == ["bash tasks.sh setup-locked"]
     assert spec["phases"]["build"]["commands"] == [
-        f"python -m migration check --deployment deployments/chat.yaml --role-arn {lookup}",
-        f"python -m migration check --deployment deployments/support.yaml --role-arn {lookup}",
+        f".venv/bin/python -m migration check --deployment deployments/chat.yaml --role-arn {lookup}",
+        f".venv/bin/python -m migration check --deployment deployments/support.yaml --role-arn {lookup}",
     ]
     (logical_id,) = template.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": f"llm-pipeline-preflight-{stage}"}})
     (policy,) = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": logical_id}]}}).values()
@@ -198,14 +200,24 @@ def test_prod_waits_for_a_manual_approval(template):
     )
 
 
-def test_synth_installs_pinned_dependencies_runs_the_tests_then_synthesizes_itself(template):
+def test_the_tests_run_first_with_the_dev_tools_and_no_output(template):
     spec = buildspec(template, "bash tasks.sh test")
     assert spec["phases"]["install"] == {
         "runtime-versions": {"python": "3.11", "nodejs": "20"},
         "commands": ["bash tasks.sh setup"],
     }
+    assert spec["phases"]["build"]["commands"] == ["bash tasks.sh test"]
+    assert "artifacts" not in spec
+
+
+def test_synth_installs_only_hash_checked_packages_then_synthesizes_itself(template):
+    """The deploy roles apply the templates synth writes: it runs no package the lock does not hash."""
+    spec = buildspec(template, "cdk synth")
+    assert spec["phases"]["install"] == {
+        "runtime-versions": {"python": "3.11", "nodejs": "20"},
+        "commands": ["bash tasks.sh setup-locked"],
+    }
     assert spec["phases"]["build"]["commands"] == [
-        "bash tasks.sh test",
         "node_modules/.bin/cdk synth --app '.venv/bin/python pipeline_app.py' "
         f"-c github_branch=main -c github_connection_arn={CONNECTION} -c github_repository=acme/llm-endpoints "
         "-c stages_file=cicd/stages.yaml",
@@ -213,23 +225,52 @@ def test_synth_installs_pinned_dependencies_runs_the_tests_then_synthesizes_itse
     assert spec["artifacts"]["base-directory"] == "cdk.out"
 
 
+def test_every_step_with_a_role_of_its_own_installs_only_hash_checked_packages(template):
+    """Every CodeBuild project but the tests (no credential) and CDK's own (self-mutation, assets: the pinned CLI)."""
+    installs = {
+        json.dumps(json.loads(project["Properties"]["Source"]["BuildSpec"])["phases"]["install"]["commands"])
+        for project in template.find_resources("AWS::CodeBuild::Project").values()
+        if "bash tasks.sh test" not in project["Properties"]["Source"]["BuildSpec"]
+    }
+    cli = json.loads((REPO_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    assert installs == {json.dumps(["bash tasks.sh setup-locked"]), json.dumps([f"npm install -g aws-cdk@{cli}"])}
+
+
+def test_the_test_step_can_read_its_source_and_write_its_logs_only(template):
+    """It runs unhashed dev packages: no write to the artifact bucket (what the deploys apply), no role to assume."""
+    spec = json.dumps(buildspec(template, "bash tasks.sh test"), indent=2)
+    (project,) = [
+        p for p in template.find_resources("AWS::CodeBuild::Project").values() if p["Properties"]["Source"]["BuildSpec"] == spec
+    ]
+    role_id = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    (policy,) = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}}).values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    actions = {action for s in statements for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert actions == {
+        *("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"),
+        *("codebuild:BatchPutCodeCoverages", "codebuild:BatchPutTestCases", "codebuild:CreateReport"),
+        *("codebuild:CreateReportGroup", "codebuild:UpdateReport"),
+        *("s3:GetBucket*", "s3:GetObject*", "s3:List*"),  # the source artifact
+        # CDK's grant on the pipeline's key; with no s3:PutObject there is nothing to encrypt for.
+        *("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"),
+    }
+
+
 def test_the_pipeline_pins_the_tools_it_installs(template):
     cli = json.loads((REPO_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
     assert buildspec(template, "deploy llm-endpoints-pipeline")["phases"]["install"]["commands"] == [
         f"npm install -g aws-cdk@{cli}"
     ]
-    pins = dict(line.split("==") for line in (REPO_ROOT / "constraints.txt").read_text().splitlines() if "==" in line)
-    assert f"./llm_client boto3=={pins['boto3']} botocore=={pins['botocore']}" == SMOKE_TEST_DEPENDENCIES
 
 
 @pytest.mark.parametrize(("stage", "account"), [("staging", "222222222222"), ("prod", "333333333333")])
 def test_each_stage_smoke_tests_every_endpoint_through_its_own_role(template, stage, account):
     role = f"arn:aws:iam::{account}:role/llm-smoke-test-{stage}"
     spec = buildspec(template, role)
-    assert spec["phases"]["install"]["commands"] == ["pip install --quiet ./llm_client boto3==1.44.8 botocore==1.44.8"]
+    assert spec["phases"]["install"]["commands"] == ["bash tasks.sh setup-locked"]
     assert spec["phases"]["build"]["commands"] == [
-        f"python scripts/smoke_test.py --endpoint chat --region eu-west-1 --role-arn {role}",
-        f"python scripts/smoke_test.py --endpoint Support-Bot --region eu-west-1 --role-arn {role}",
+        f".venv/bin/python scripts/smoke_test.py --endpoint chat --region eu-west-1 --role-arn {role}",
+        f".venv/bin/python scripts/smoke_test.py --endpoint Support-Bot --region eu-west-1 --role-arn {role}",
     ]
 
 
@@ -241,6 +282,44 @@ def test_the_smoke_step_may_assume_only_its_stage_role(template, stage, account)
     assume = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "sts:AssumeRole"]
     assert assume == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": f"arn:aws:iam::{account}:role/llm-smoke-test-{stage}"}
+    ]
+
+
+@pytest.mark.parametrize(("stage", "account"), [("staging", "222222222222"), ("prod", "333333333333")])
+def test_after_each_deploy_every_endpoint_stack_gets_termination_protection(template, pipeline, stage, account):
+    """CodePipeline's CloudFormation action cannot set it: a post-deploy step does, through a role allowed only that."""
+    protect = f"arn:aws:iam::{account}:role/llm-protect-stacks-{stage}"
+    spec = buildspec(template, f"--role-arn {protect}")
+    assert spec["phases"]["install"]["commands"] == ["bash tasks.sh setup-locked"]
+    assert spec["phases"]["build"]["commands"] == [
+        f".venv/bin/python scripts/protect_stacks.py --region eu-west-1 --role-arn {protect} llm-chat llm-Support-Bot"
+    ]
+    (caller_id,) = template.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": f"llm-pipeline-protect-{stage}"}})
+    (policy,) = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": caller_id}]}}).values()
+    assume = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "sts:AssumeRole"]
+    assert assume == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": protect}]
+    access = Template.from_stack(pipeline.stages[stage].smoke_test_access)
+    (role_id, role), *_ = access.find_resources(
+        "AWS::IAM::Role", {"Properties": {"RoleName": f"llm-protect-stacks-{stage}"}}
+    ).items()
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::111111111111:role/llm-pipeline-protect-{stage}"}},
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+        }
+    ]
+    (granted,) = access.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}}).values()
+    assert granted["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Action": ["cloudformation:DescribeStacks", "cloudformation:UpdateTerminationProtection"],
+            "Effect": "Allow",
+            "Resource": [
+                f"arn:aws:cloudformation:eu-west-1:{account}:stack/llm-Support-Bot/*",
+                f"arn:aws:cloudformation:eu-west-1:{account}:stack/llm-chat/*",
+            ],
+        }
     ]
 
 
@@ -471,7 +550,8 @@ def test_a_bedrock_deployment_is_lifecycle_checked_deployed_and_smoke_tested_on_
     assert endpoint_stack.stack_name == "llm-assistant"
     Template.from_stack(endpoint_stack).resource_count_is("AWS::SageMaker::Endpoint", 0)
     access = Template.from_stack(stack.stages["staging"].smoke_test_access)
-    (policy,) = access.find_resources("AWS::IAM::Policy").values()
+    (smoke_role,) = access.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": "llm-smoke-test-staging"}})
+    (policy,) = access.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": smoke_role}]}}).values()
     model_id = "anthropic.claude-haiku-4-5-20251001-v1:0"
     profile = f"arn:aws:bedrock:us-east-1:222222222222:inference-profile/us.{model_id}"
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [

@@ -13,7 +13,8 @@ from tests.conftest import CDK_JSON_CONTEXT, NEUTRAL_ENVIRON, REPO_ROOT
 
 
 @pytest.mark.parametrize(
-    "script", ["bench_synth.py", "bedrock_lifecycle.py", "ci_stage.py", "smoke_test.py", "bench_simulate.py"]
+    "script",
+    ["bench_synth.py", "bedrock_lifecycle.py", "ci_stage.py", "protect_stacks.py", "smoke_test.py", "bench_simulate.py"],
 )
 def test_script_runs_as_a_file(script):
     result = subprocess.run(
@@ -47,3 +48,10 @@ def test_synth_summary_shows_memory_latency_and_cost(tmp_path):
     )
     assert lines[variant + 3] == "cost: $1,905/month always-on (1 x $2.61/h x 730 h, us-east-1 on-demand)"
     assert lines[variant + 4] == "fallback pools: ml.g6e.2xlarge, ml.g6e.4xlarge (up to $2,741/month if the dearest serves)"
+
+
+def test_the_readme_states_the_benchmarks_goals():
+    from scripts.bench_synth import GOAL_RATIO, SUITE_GOAL_SECONDS
+
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    assert f"within {GOAL_RATIO}x of the empty app's, the warm suite under {SUITE_GOAL_SECONDS // 60} minutes" in readme

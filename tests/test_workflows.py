@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import re
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import yaml
 
 from llm_config.stages import role_arn
 from scripts import ci_stage
+from stacks.ci_factory import DEFAULT_BRANCH
 from tests.conftest import REPO_ROOT
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
@@ -140,9 +143,114 @@ def test_main_deploys_stage_after_stage_each_in_its_environment():
     job = load("deploy-stage.yml")["jobs"]["deploy"]
     assert job["environment"] == "${{ inputs.stage }}"  # `prod` gets required reviewers in the repository settings
     assert job["steps"][-1]["run"] == '.venv/bin/python scripts/ci_stage.py deploy "$STAGE"'
-    # The job holds deploy credentials: every package it installs is hash-checked.
-    installs = [step["run"] for step in job["steps"] if "tasks.sh setup" in step.get("run", "")]
-    assert installs == ["./tasks.sh setup-locked"]
+
+
+def test_every_job_that_holds_a_credential_installs_only_hash_checked_packages():
+    """A job that may request an OIDC token (or writes to pull requests) runs nothing the lock does not hash."""
+    jobs = [
+        (path.name, name, job)
+        for path in sorted(WORKFLOWS.glob("*.yml"))
+        for name, job in load(path.name)["jobs"].items()
+        if "steps" in job and "write" in job.get("permissions", {}).values()
+    ]
+    assert [(path, name) for path, name, _ in jobs] == [("checks.yml", "diff"), ("deploy-stage.yml", "deploy")]
+    for path, name, job in jobs:
+        installs = [step["run"] for step in job["steps"] if "tasks.sh" in step.get("run", "") and "setup" in step["run"]]
+        assert installs == ["./tasks.sh setup-locked"], f"{path} job {name}"
+        assert not any("pip install" in step.get("run", "") or "npm " in step.get("run", "") for step in job["steps"])
+
+
+def run_the_caller_guard(caller: str) -> subprocess.CompletedProcess[str]:
+    """deploy-stage.yml's first step, as the runner would run it, for a run whose github.workflow_ref is ``caller``."""
+    (guard, *_) = load("deploy-stage.yml")["jobs"]["deploy"]["steps"]
+    env = {
+        name: value.replace("${{ github.workflow_ref }}", caller).replace("${{ github.repository }}", "acme/llm")
+        for name, value in guard["env"].items()
+    }
+    return subprocess.run(
+        ["bash", "-e", "-c", guard["run"]], env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("caller", "goes_on"),
+    [
+        ("acme/llm/.github/workflows/deploy.yml@refs/heads/main", True),
+        # A workflow pushed on a branch calls deploy-stage.yml@main: its commit would be checked out and deployed.
+        ("acme/llm/.github/workflows/deploy.yml@refs/heads/feature", False),
+        ("acme/llm/.github/workflows/evil.yml@refs/heads/feature", False),
+        ("acme/llm/.github/workflows/other.yml@refs/heads/main", False),
+        ("acme/llm/.github/workflows/deploy.yml@refs/tags/v1", False),
+    ],
+)
+def test_the_deploy_job_stops_before_any_caller_code_unless_deploy_yml_runs_on_main(caller, goes_on):
+    job = load("deploy-stage.yml")["jobs"]["deploy"]
+    first = job["steps"][0]
+    # First: no checkout, install or token request (any step could request the job's OIDC token) comes before it.
+    assert "uses" not in first and first["name"] == "Refuse any caller but deploy.yml on the deploy branch"
+    result = run_the_caller_guard(caller)
+    assert (result.returncode == 0) is goes_on, result.stdout + result.stderr
+    if not goes_on:
+        expected = "acme/llm/.github/workflows/deploy.yml@refs/heads/main"
+        assert f"::error::deploy-stage.yml deploys only for {expected}, not for {caller}" in result.stdout
+
+
+def test_the_guard_the_deploy_role_and_deploy_yml_name_the_same_branch():
+    guard = load("deploy-stage.yml")["jobs"]["deploy"]["steps"][0]
+    branch = guard["env"]["DEPLOY_CALLER"].rpartition("@refs/heads/")[2]
+    assert load("deploy.yml")["on"]["push"]["branches"] == [branch]
+    assert branch == DEFAULT_BRANCH  # the OIDC stack's -c github_branch default: the role's `ref` condition
+
+
+LOCKED_INPUTS = ("requirements.txt", "requirements-deploy.txt")  # what ./tasks.sh lock compiles
+# The code that CI runs with credentials: synth (app.py, pipeline_app.py), ci_stage.py's deploy, the preflight check,
+# the smoke test, the Bedrock lifecycle check and the evaluation gate.
+CREDENTIALED_CODE = (
+    *("app.py", "pipeline_app.py", "scripts/ci_stage.py", "scripts/smoke_test.py", "scripts/bedrock_lifecycle.py"),
+    *("stacks", "llm_constructs", "llm_config", "migration", "evaluation", "llm_client/src"),
+)
+# llm_client's optional extra (`[langchain]`): chat_model() only, which no CI step calls.
+OPTIONAL_IMPORTS = {"langchain_aws": "llm_client/src/llm_client/chat.py", "langchain_core": "llm_client/src/llm_client/chat.py"}
+
+
+def module_imports(path: Path) -> set[str]:
+    """The top-level packages a module imports when it loads (not in functions, not under TYPE_CHECKING)."""
+    found: set[str] = set()
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for statement in statements:
+            if isinstance(statement, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in statement.names)
+            elif isinstance(statement, ast.ImportFrom) and statement.level == 0 and statement.module:
+                found.add(statement.module.split(".")[0])
+            elif isinstance(statement, ast.If) and ast.unparse(statement.test) != "TYPE_CHECKING":
+                visit(statement.body + statement.orelse)
+            elif isinstance(statement, ast.Try):
+                visit(statement.body)
+
+    visit(ast.parse(path.read_text()).body)
+    return found
+
+
+def test_every_package_the_credentialed_steps_import_is_in_the_hash_lock():
+    """A package added to requirements-dev.txt but imported by, say, the evaluation harness would fail the pipeline's
+    EvaluateBeforeShift step (it installs only the lock) after the stage's approval: this test fails first."""
+    lock = (REPO_ROOT / "requirements.lock").read_text().splitlines()
+    locked = {normalized(line.split("==")[0]) for line in lock if "==" in line and not line[0].isspace()}
+    distributions = importlib.metadata.packages_distributions()
+    missing: dict[str, list[str]] = {}
+    for entry in CREDENTIALED_CODE:
+        path = REPO_ROOT / entry
+        for module in [path] if path.is_file() else sorted(path.rglob("*.py")):
+            where = module.relative_to(REPO_ROOT).as_posix()
+            for name in module_imports(module):
+                if name in sys.stdlib_module_names or (REPO_ROOT / name).is_dir() or name == "llm_client":
+                    continue
+                if OPTIONAL_IMPORTS.get(name) == where:
+                    continue
+                if not {normalized(d) for d in distributions.get(name, [name])} & locked:
+                    missing.setdefault(name, []).append(where)
+    assert missing == {}, "add these to requirements.txt (synth) or requirements-deploy.txt, then ./tasks.sh lock"
 
 
 def normalized(name: str) -> str:
@@ -164,9 +272,9 @@ def test_the_deploy_install_is_hash_locked_and_the_lock_matches_the_pins():
             locked[normalized(name)] = version
         elif "--hash=sha256:" in line:
             hashes[normalized(name)] = hashes.get(normalized(name), 0) + 1
-    requirements = (REPO_ROOT / "requirements.txt").read_text().splitlines()
+    requirements = [line for name in LOCKED_INPUTS for line in (REPO_ROOT / name).read_text().splitlines()]
     runtime = [normalized(line.split("==")[0]) for line in requirements if "==" in line]
-    assert set(runtime) <= set(locked), "./tasks.sh lock after changing requirements.txt"
+    assert set(runtime) <= set(locked), f"./tasks.sh lock after changing {' or '.join(LOCKED_INPUTS)}"
     assert {n: v for n, v in locked.items() if pins.get(n) != v} == {}, "the lock and constraints.txt disagree: ./tasks.sh lock"
     assert set(hashes) == set(locked), "every locked package carries its hashes"
 
