@@ -17,7 +17,7 @@ On a scale-to-zero endpoint the models are inference components (docs/scale-to-z
    split, never at 0 copies (SageMaker refuses to create a component with none).
 5. The components share the endpoint's instances, whose type no deploy changes under them.
 
-Instance pools (docs/capacity.md): rules 1 and 5 compare instance.type, the first pool. A deploy that keeps it but
+Instance pools (docs/instance-pools.md): rules 1 and 5 compare instance.type, the first pool. A deploy that keeps it but
 adds, removes or reorders fallback types passes: SageMaker does not document such a change as an instance type
 change, and if it refused one, the update would fail and CloudFormation would roll back to the live config (nothing
 is replaced or deleted). The live state reads the pools (``fallbacks``) so that a pooled endpoint's first pool is

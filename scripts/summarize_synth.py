@@ -55,7 +55,7 @@ def _variants(template: dict[str, Any]) -> list[dict[str, Any]]:
 def _variant_lines(variant: dict[str, Any], registry: ModelRegistry) -> list[str]:
     """The variant's model (its name is the model key) on the instance type the template deploys."""
     name, count = variant["VariantName"], variant.get("InitialInstanceCount", 1)
-    # With instance pools the first pool is the instance SageMaker tries first (docs/capacity.md).
+    # With instance pools the first pool is the instance SageMaker tries first (docs/instance-pools.md).
     pools = [p["InstanceType"] for p in sorted(variant.get("InstancePools", []), key=lambda p: p["Priority"])]
     instance_type = pools[0] if pools else variant.get("InstanceType")
     model = registry.models.get(name)

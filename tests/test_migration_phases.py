@@ -133,7 +133,8 @@ def test_guardrails_only_where_the_variant_names_stay(phases, phase):
 
 def test_stack_description_names_the_phase(phases):
     assert phases["ab"]["Description"] == (
-        "LLM endpoint chat, migration phase split: mistral-7b 90%, mixtral-8x7b 10% (~$2,933/month always-on)"
+        # Both variants on their first instance pool, to both on their dearest fallback (docs/instance-pools.md).
+        "LLM endpoint chat, migration phase split: mistral-7b 90%, mixtral-8x7b 10% (~$2,933-4,223/month always-on)"
     )
 
 

@@ -143,7 +143,7 @@ def synth_stack(**context: Any) -> None:
         ({"budget_usd": "1000000.01"}, "at most 1,000,000"),
         ({"budget_usd": "nan"}, "expected a positive number"),
         ({"budget_usd": "-inf"}, "expected a positive number"),
-        ({"model": "mixtral", "budget_usd": "50"}, r"-c budget_usd: the minimum capacity alone costs \$62\.64 per day"),
+        ({"model": "mixtral", "budget_usd": "50"}, r"-c budget_usd: the minimum capacity alone costs \$90\.13 per day"),
         ({"alarm_email": "ops@example.com,oops"}, "-c alarm_email: 'oops' is not an e-mail address"),
         ({"alarm_email": ""}, "expected a non-empty text value"),
     ],
@@ -156,7 +156,8 @@ def test_bad_context_overrides_stop_synth(context, message):
 def test_the_app_reports_a_bad_override_without_a_traceback(tmp_path):
     result = run_app(REPO_ROOT, tmp_path / "cdk.out", model="mixtral", budget_usd="50")
     assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("error: -c budget_usd: the minimum capacity alone costs $62.64 per day")
+    # mixtral's minimum capacity on its dearest instance pool, ml.g6e.4xlarge ($3.7553/h x 24)
+    assert result.stderr.startswith("error: -c budget_usd: the minimum capacity alone costs $90.13 per day")
     assert "Traceback" not in result.stderr
     assert not list((tmp_path / "cdk.out").glob("*.template.json"))
 

@@ -60,7 +60,8 @@ def test_endpoint_config_has_a_role_and_a_model_less_variant_scaling_to_zero(syn
     (variant,) = config["ProductionVariants"]
     assert "ModelName" not in variant
     assert variant["VariantName"] == "AllTraffic"
-    assert variant["InstanceType"] == "ml.g5.xlarge"
+    # The model config's instance type and fallbacks, as instance pools (docs/instance-pools.md).
+    assert [pool["InstanceType"] for pool in variant["InstancePools"]] == ["ml.g5.xlarge", "ml.g5.2xlarge", "ml.g5.4xlarge"]
     assert variant["ManagedInstanceScaling"] == {
         "Status": "ENABLED",
         "MinInstanceCount": 0,
@@ -307,8 +308,9 @@ def test_cost_line_says_zero_while_idle(registry):
 
     line = cost_line(spec_of(QUIET, registry), registry)
     assert line.startswith(
-        "Estimated cost of llm-quiet: $0 while idle, $1.408/h per ml.g5.xlarge while a copy runs"
-        " (scales to zero; $1,028/month if never idle; SageMaker us-east-1 on-demand)."
+        "Estimated cost of llm-quiet: $0 while idle, $1.408-2.03/h per ml.g5.xlarge or ml.g5.2xlarge or ml.g5.4xlarge"
+        " while a copy runs (scales to zero; $1,028-1,482/month if never idle; SageMaker us-east-1 on-demand)"
+        " (the range: cheapest to dearest instance pool, AWS picks by capacity)."
     )
 
 
