@@ -27,16 +27,15 @@ import numpy as np
 
 from evaluation.report import RESULTS_FORMAT
 from evaluation.testset import EvaluationInputError, load_tests
+from routing.errors import RoutingInputError
 from routing.metrics import Floats
+
+__all__ = ["Outcomes", "RoutingInputError", "load_outcomes", "load_prompts"]
 
 csv.field_size_limit(10_000_000)  # prompts with long contexts
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
-
-
-class RoutingInputError(Exception):
-    """Bad input (a file, a flag): the CLI prints it and exits 2, without a traceback."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_client.routing_policy import Policy, PolicyError, load_policy
-from routing.data import RoutingInputError
+from routing.errors import RoutingInputError
 
 
 def write_policy_file(path: Path, policy: dict[str, Any], calibration: dict[str, Any]) -> None:

@@ -82,7 +82,9 @@ def test_tampered_policy_and_loops_are_refused(session: Session) -> None:
 def test_chat_model_is_sticky_per_thread(session: Session) -> None:
     session.put("router", router_parameter())
     model = chat.chat_model("router", client=client(session))
-    node: RunnableLambda[str, AIMessage] = RunnableLambda(lambda text: model.invoke(text))  # as a LangGraph node calls it: the run's config in context
+    node: RunnableLambda[str, AIMessage] = RunnableLambda(
+        lambda text: model.invoke(text)
+    )  # as a LangGraph node calls it: the run's config in context
     first = node.invoke("Why is the sky blue?", config={"configurable": {"thread_id": "t1"}})
     again = node.invoke("Hello", config={"configurable": {"thread_id": "t1"}})
     other = node.invoke("Hello", config={"configurable": {"thread_id": "t2"}})
