@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from llm_client.routing_policy import heuristic_policy
 from llm_config import ConfigError
@@ -17,6 +18,7 @@ from planner.costs import Traffic
 from routing.calibrate import DEFAULT_KEEP_QUALITY, calibrate
 from routing.data import RoutingInputError, load_outcomes, load_prompts
 from routing.policy_file import read_policy_file, write_policy_file
+from routing.preflight import check_routes
 from routing.pricing import RoutedCost, routed_cost
 from routing.report import summary_lines, write_report
 
@@ -95,10 +97,22 @@ def parser() -> argparse.ArgumentParser:
         help="a CSV with a 'prompt' column, JSONL with 'prompt', or an evaluation test set (.yaml/.jsonl)",
     )
     r.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl", help="where to write the decisions")
+    k = sub.add_parser("check", help="live preflight: do a router's routes exist? (reads SSM; needs AWS credentials)")
+    k.add_argument("--weak", required=True, metavar="ROUTE", help="the weak route's endpoint name")
+    k.add_argument("--strong", required=True, metavar="ROUTE", help="the strong route's endpoint name")
+    k.add_argument("--router", metavar="NAME", help="the router's name (a route may not be the router itself)")
+    k.add_argument("--region", metavar="REGION", help="default: AWS_REGION / AWS_DEFAULT_REGION / your AWS config")
     h = sub.add_parser("heuristic", help="write the guide's keyword rule as a policy file (the baseline)")
     h.add_argument("--weak", default="weak", metavar="NAME", help="label of the weak route (default weak)")
     h.add_argument("--strong", default="strong", metavar="NAME", help="label of the strong route (default strong)")
     h.add_argument("--out", type=Path, required=True, metavar="POLICY", help="the policy file to write")
+    h.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        metavar="T",
+        help="0.5 (default): the guide's rule; 0: everything strong, 2: everything weak (a plain failover pair)",
+    )
     return p
 
 
@@ -165,15 +179,30 @@ def run_replay(args: argparse.Namespace) -> int:
 
 def run_heuristic(args: argparse.Namespace) -> int:
     write_policy_file(
-        args.out, heuristic_policy(), {"weak": args.weak, "strong": args.strong, "from": "the guide's keyword rule"}
+        args.out, heuristic_policy(args.threshold), {"weak": args.weak, "strong": args.strong, "from": "the guide's keyword rule"}
     )
     print(f"Wrote {args.out}")
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run_check(args: argparse.Namespace, session: Any = None) -> int:
+    import boto3
+
+    session = session or boto3.session.Session(region_name=args.region)
+    region = args.region or session.region_name
+    if not region:
+        raise RoutingInputError("--region: no AWS region given or configured; pass --region, e.g. us-east-1")
+    ssm = session.client("ssm", region_name=region)
+    for line in check_routes(ssm, region, {"weak": args.weak, "strong": args.strong}, args.router):
+        print(line)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if args.command == "check":
+            return run_check(args, session)
         return {"calibrate": run_calibrate, "replay": run_replay, "heuristic": run_heuristic}[args.command](args)
     except RoutingInputError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -7,14 +7,22 @@ from __future__ import annotations
 import csv
 import json
 import random
+import sys
 from pathlib import Path
+from typing import Any
 
+import boto3
 import numpy as np
 import pytest
+from botocore.stub import Stubber
 
 from llm_client.routing_policy import PolicyError, guide_heuristic, heuristic_policy, load_policy, seal
 from routing import cli
 from routing.metrics import curve
+from routing.policy_file import read_policy_file
+from tests.conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
 TOPICS_STRONG = ("integral", "eigenvalue", "theorem", "derivative", "matrix")
 TOPICS_WEAK = ("capital", "colour", "animal", "river", "city")
@@ -254,3 +262,50 @@ def test_tampered_and_truncated_policy_files(calibrated: Path, tmp_path: Path, c
     )
     assert f"{tampered}: policy: field 'sha256' does not match" in error
     assert "recalibrate it with ./tasks.sh route calibrate" in error
+
+
+# --- live preflight (SSM stubbed) --------------------------------------------------------------------------------
+
+
+class FakeSession:
+    region_name = "us-east-1"
+
+    def __init__(self, parameters: dict[str, dict[str, Any]]) -> None:
+        self.ssm = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+        stub = Stubber(self.ssm)
+        for name, value in parameters.items():
+            if value:
+                stub.add_response("get_parameter", {"Parameter": {"Name": name, "Value": json.dumps(value)}}, {"Name": name})
+            else:
+                stub.add_client_error("get_parameter", "ParameterNotFound", expected_params={"Name": name})
+        stub.activate()
+
+    def client(self, service: str, region_name: str) -> Any:
+        return self.ssm
+
+
+def test_check_refuses_a_route_that_does_not_exist_or_is_a_router(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["check", "--weak", "chat", "--strong", "claude", "--region", "us-east-1"]
+    ok = FakeSession({"/llm-endpoints/chat": {"hosting": "sagemaker"}, "/llm-endpoints/claude": {"hosting": "bedrock"}})
+    assert cli.main(args, session=ok) == 0
+    assert "strong: claude (bedrock) exists in us-east-1" in capsys.readouterr().out
+    missing = FakeSession({"/llm-endpoints/chat": {"hosting": "sagemaker"}, "/llm-endpoints/claude": {}})
+    assert cli.main(args, session=missing) == 2
+    assert "--strong claude: no /llm-endpoints/claude in us-east-1: deploy that endpoint" in capsys.readouterr().err
+    nested = FakeSession({"/llm-endpoints/chat": {"hosting": "router"}})
+    assert cli.main(args, session=nested) == 2
+    assert "--weak chat: is itself a router" in capsys.readouterr().err
+
+
+# --- the README's figures come from the shipped policy ------------------------------------------------------------
+
+
+def test_readme_routing_table_is_the_shipped_policys_held_out_figures() -> None:
+    import bench_routing
+
+    _, policy, _ = read_policy_file(bench_routing.SHIPPED_POLICY)
+    _, held = bench_routing.shipped_split()
+    figures = bench_routing.held_out_figures(policy, held)
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert bench_routing.readme_table(figures) in readme
+    assert f"{figures.sent_strong:.0%} of requests to GPT-4 and kept {figures.quality / held.strong.mean():.1%}" in readme
