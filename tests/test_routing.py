@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,8 @@ from llm_client.routing_policy import PolicyError, guide_heuristic, heuristic_po
 from routing import cli
 from routing.metrics import curve
 from routing.policy_file import read_policy_file
+from scripts import bench_routing
 from tests.conftest import REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
 
 TOPICS_STRONG = ("integral", "eigenvalue", "theorem", "derivative", "matrix")
 TOPICS_WEAK = ("capital", "colour", "animal", "river", "city")
@@ -301,8 +299,6 @@ def test_check_refuses_a_route_that_does_not_exist_or_is_a_router(capsys: pytest
 
 
 def test_readme_routing_table_is_the_shipped_policys_held_out_figures() -> None:
-    import bench_routing
-
     _, policy, _ = read_policy_file(bench_routing.SHIPPED_POLICY)
     _, held = bench_routing.shipped_split()
     figures = bench_routing.held_out_figures(policy, held)
