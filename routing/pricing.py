@@ -5,10 +5,12 @@ whatever share it gets); a token-priced route (Bedrock) per request."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from planner.assumptions import PlannerData
 from planner.costs import Option, Traffic, build_options
-from routing.data import RoutingInputError
+from routing.errors import RoutingInputError
+from routing.policy_file import read_policy_file
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,15 @@ def routed_cost(data: PlannerData, traffic: Traffic, weak: str, strong: str, str
         strong_share=strong_share,
         traffic=traffic,
     )
+
+
+def calibrated_share(path: Path) -> float:
+    """The expected strong share a policy file's calibration recorded (out-of-fold, at its threshold)."""
+    _, _, calibration = read_policy_file(path, flag="--routing-policy")
+    share = calibration.get("figures", {}).get("strong_share") if isinstance(calibration.get("figures"), dict) else None
+    if not isinstance(share, int | float) or not 0 <= share <= 1:
+        raise RoutingInputError(
+            f"--routing-policy {path}: field 'calibration.figures.strong_share' is missing (not a calibrated policy); "
+            "write one with ./tasks.sh route calibrate"
+        )
+    return float(share)

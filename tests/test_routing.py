@@ -305,3 +305,29 @@ def test_readme_routing_table_is_the_shipped_policys_held_out_figures() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert bench_routing.readme_table(figures) in readme
     assert f"{figures.sent_strong:.0%} of requests to GPT-4 and kept {figures.quality / held.strong.mean():.1%}" in readme
+
+
+# --- the planner prices a routed mix ------------------------------------------------------------------------------
+
+
+def test_plan_prices_the_calibrated_share_beside_the_guides_80_20(capsys: pytest.CaptureFixture[str]) -> None:
+    from planner.cli import main as plan
+
+    policy = str(bench_routing.SHIPPED_POLICY)
+    args = [
+        "--routing-policy",
+        policy,
+        "--weak-model",
+        "mistral-7b",
+        "--strong-model",
+        "claude-haiku-4-5",
+        "--requests-per-day",
+        "2400",
+    ]
+    assert plan(["--guide", *args]) == 0
+    out = capsys.readouterr().out
+    share = json.loads(bench_routing.SHIPPED_POLICY.read_text())["calibration"]["figures"]["strong_share"]
+    assert f"calibrated ({policy}): {share:.0%} to claude-haiku-4-5 (Bedrock)" in out
+    assert "guide's 80/20: 20% to claude-haiku-4-5 (Bedrock)" in out
+    assert plan([*args[:-4], "--strong-model", "gpt-5", "--requests-per-day", "2400"]) == 2
+    assert "--strong-model 'gpt-5': not a model the planner prices" in capsys.readouterr().err
