@@ -111,3 +111,11 @@ def test_tools_go_to_a_route_that_can_call_them(session: Session) -> None:
     session.put("assistant", sagemaker_parameter(variant(tool_calling=False), name="assistant"))
     with pytest.raises(llm_client.UnsupportedError, match="no route can call tools"):
         chat.chat_model("router", client=client(session)).bind_tools([add])
+
+
+def test_tool_calling_none_is_a_route_that_cannot_call_tools(session: Session) -> None:
+    session.put("chat", sagemaker_parameter(variant(tool_calling="none")))
+    session.put("lmi", sagemaker_parameter(variant(tool_calling="constrained", container="djl-lmi"), name="lmi"))
+    session.put("router", router_parameter(strong="lmi"))
+    reply = chat.chat_model("router", client=client(session)).bind_tools([add]).invoke("Hello")
+    assert reply.response_metadata["route"] == "lmi"

@@ -305,7 +305,8 @@ def _variant(fields: _Fields) -> Variant:
         max_input_tokens=int(fields.number("max_input_tokens")),
         max_total_tokens=int(fields.number("max_total_tokens")),
         latency_budget_seconds=fields.number("latency_budget_seconds"),
-        tool_calling=bool(fields.data.get("tool_calling", False)),
+        # Newer stacks write "native" | "constrained" | "none", older ones a boolean: "none" and false cannot call tools.
+        tool_calling=fields.data.get("tool_calling", False) not in (False, None, "none"),
     )
 
 
