@@ -16,6 +16,7 @@ policy must be smaller (fewer buckets).
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,11 @@ def _spec(values: Mapping[str, Any], where: Callable[[str], tuple[str, str | Non
     if routes["weak"] == routes["strong"]:
         raise ConfigError(*where("strong"), f"is the weak route too ({routes['weak']})", "name two different routes")
     # Imported here: only a router's synth needs llm_client (the policy's integrity check); endpoint synths do not.
+    # CI deploy jobs install only requirements.lock, which cannot hold this checkout's llm_client: use its source.
+    try:
+        import llm_client  # noqa: F401
+    except ImportError:
+        sys.path.append(str(Path(__file__).resolve().parent.parent / "llm_client" / "src"))
     from routing.policy_file import read_policy_file
 
     policy_path = text("policy", "give a policy file: ./tasks.sh route calibrate (or route heuristic) writes one")

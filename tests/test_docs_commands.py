@@ -195,8 +195,9 @@ def check_tasks_sh(words: tuple[str, ...], tmp_path: Path) -> None:
     elif task == "run-local":  # a client app of the emulator: the app's own check (it needs the emulator to run)
         assert args, "run-local needs a command"
         check_venv_python(tuple(args), tmp_path)
-    elif task == "route":  # the flags parse (the files are the user's)
-        route_parser().parse_args(args)
+    elif task == "route":  # the flags parse (the files are the user's); bare `./tasks.sh route` names the task
+        if args:
+            route_parser().parse_args(args)
     else:
         assert not args, f"check {task}'s arguments: only its --help is run"
         result = run(["bash", "tasks.sh", task, "--help"])
