@@ -14,7 +14,18 @@ from langchain_core.tools import tool
 import llm_client
 from llm_client import chat
 from llm_client.routing_policy import heuristic_policy
-from tests.test_llm_client import PROFILE, Session, client, sagemaker_parameter, server, session, variant
+from local_aws.protocol_standin import StandinServer
+from tests.test_llm_client import (
+    PROFILE,
+    QUESTION,
+    Session,
+    client,
+    example_agent,
+    sagemaker_parameter,
+    server,
+    session,
+    variant,
+)
 
 __all__ = ["server", "session"]  # the stand-in fixtures
 
@@ -119,3 +130,15 @@ def test_tool_calling_none_is_a_route_that_cannot_call_tools(session: Session) -
     session.put("router", router_parameter(strong="lmi"))
     reply = chat.chat_model("router", client=client(session)).bind_tools([add]).invoke("Hello")
     assert reply.response_metadata["route"] == "lmi"
+
+
+def test_the_example_agent_runs_unchanged_on_a_router_and_keeps_one_route_through_its_tool_loop(
+    session: Session, server: StandinServer
+) -> None:
+    session.put("router", router_parameter())
+    agent = example_agent.build_agent(llm_client.chat_model("router", session=session))
+    assert example_agent.ask(agent, QUESTION) == "The tool says: 1027.84"  # the policy: weak (no reasoning word)
+    assert [r["path"] for r in server.requests] == ["/endpoints/chat/invocations"] * 2  # model, tool, model: one route
+    server.requests.clear()
+    assert example_agent.ask(agent, f"Explain: {QUESTION}") == "The tool says: 1027.84"  # strong: Bedrock
+    assert {r["path"] for r in server.requests} == {f"/model/{PROFILE.replace(':', '%3A')}/converse"}
