@@ -4,6 +4,7 @@ LangGraph thread keeps its route, and a tampered policy or a looping router is r
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -15,12 +16,12 @@ import llm_client
 from llm_client import chat
 from llm_client.routing_policy import heuristic_policy
 from local_aws.protocol_standin import StandinServer
+from tests.conftest import REPO_ROOT
 from tests.test_llm_client import (
     PROFILE,
     QUESTION,
     Session,
     client,
-    example_agent,
     sagemaker_parameter,
     server,
     session,
@@ -28,6 +29,9 @@ from tests.test_llm_client import (
 )
 
 __all__ = ["server", "session"]  # the stand-in fixtures
+
+sys.path.insert(0, str(REPO_ROOT / "examples"))
+import agent as example_agent
 
 
 def router_parameter(name: str = "router", weak: str = "chat", strong: str = "assistant", **overrides: Any) -> dict[str, Any]:
