@@ -1,4 +1,4 @@
-"""``./tasks.sh route calibrate|replay|heuristic``: fit a routing policy on your own results, see what it would do
+"""``./tasks.sh route calibrate|replay|check|heuristic``: fit a routing policy on your own results, see what it would do
 to traffic before it is deployed (docs/routing.md). Bad input: one message naming the file, field and fix; exit 2."""
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ from routing.pricing import RoutedCost, routed_cost
 from routing.report import summary_lines, write_report
 
 DEFAULT_REQUESTS_PER_DAY = 10_000.0
+DESCRIPTION = (
+    "Fit a routing policy on your own per-prompt results (calibrate), see what it would do to traffic before it is "
+    "deployed (replay), check a router's routes exist (check), or write the guide's keyword rule as a policy "
+    "(heuristic). docs/routing.md. Bad input: one message naming the file, field and fix; exit status 2."
+)
 
 
 def _fraction(text: str) -> float:
@@ -36,7 +41,7 @@ def _fraction(text: str) -> float:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="./tasks.sh route", description=__doc__)
+    p = argparse.ArgumentParser(prog="./tasks.sh route", description=DESCRIPTION)
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser(
         "calibrate",
