@@ -19,6 +19,7 @@ from llm_config import ConfigError, load_registry
 from planner.deploy_cost import deployment_cost_line
 from stacks.app_factory import add_deployment
 from stacks.cli_selection import requested_stacks, selection_error, unmatched
+from stacks.router_stack import RouterStack
 
 
 def main() -> int:
@@ -35,8 +36,10 @@ def main() -> int:
         print(selection_error(request, stack.stack_name, registry.known_names()), file=sys.stderr)
         return 2
     app.synth()
-    cost = deployment_cost_line(app.node.try_get_context, os.environ, registry)
-    print(cost, file=sys.stderr)  # stdout carries the template
+    if isinstance(stack, RouterStack):
+        print(f"Router {stack.stack_name}: no hosting cost of its own (its routes bill as deployed)", file=sys.stderr)
+        return 0
+    print(deployment_cost_line(app.node.try_get_context, os.environ, registry), file=sys.stderr)  # stdout carries the template
     return 0
 
 

@@ -25,6 +25,9 @@
 #                                runs, medians); --suite also times a warm ./tasks.sh test (README.md, Speed)
 #   ./tasks.sh evaluate ARGS     install, then compare targets on a test set (./tasks.sh evaluate --help;
 #                                --local: against the running local rehearsal; docs/evaluation.md)
+#   ./tasks.sh route calibrate|replay|heuristic ARGS
+#                                install, then fit a routing policy on your own results, or replay one on
+#                                prompts (./tasks.sh route calibrate --help; docs/routing.md)
 #   ./tasks.sh setup             install only
 #   ./tasks.sh setup-locked      install only the runtime and CI packages, from requirements.lock with pip
 #                                --require-hashes (CI jobs that hold credentials), and the CDK CLI from package-lock.json
@@ -250,6 +253,10 @@ case "$task" in
   simulate)
     setup
     .venv/bin/python -m simulator "$@"
+    ;;
+  route)
+    setup
+    .venv/bin/python -m routing "$@"
     ;;
   help | -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;

@@ -104,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML file of price multipliers, replacement prices and throughput (docs/planner.md)",
     )
     output.add_argument("--guide", action="store_true", help="recompute the guide's cost figures and scenarios, with corrections")
+    routed = parser.add_argument_group("a routed mix (docs/routing.md)")
+    routed.add_argument(
+        "--routing-policy",
+        type=Path,
+        metavar="FILE",
+        help="price the strong share a calibrated policy expects (./tasks.sh route calibrate); with --guide, beside the"
+        " guide's 80/20",
+    )
+    routed.add_argument("--weak-model", metavar="KEY", help="the weak route's model (with --routing-policy)")
+    routed.add_argument("--strong-model", metavar="KEY", help="the strong route's model (with --routing-policy)")
     return parser
 
 
@@ -119,9 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.routing_policy is not None:
+        if not (args.weak_model and args.strong_model):
+            parser.error("argument --routing-policy: give the routes' models too: --weak-model KEY --strong-model KEY")
+        if args.requests_per_hour is None and args.requests_per_day is None:
+            parser.error("argument --routing-policy: give the traffic: --requests-per-hour N or --requests-per-day N")
     if args.guide:
         print(format_findings(guide_findings(data, args.input_tokens, args.output_tokens)))
-        return 0
+        return _routed(args, data) if args.routing_policy is not None else 0
     if args.requests_per_hour is None and args.requests_per_day is None:
         parser.error("give the traffic: --requests-per-hour N or --requests-per-day N")
     traffic = Traffic(
@@ -157,6 +172,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_report(data, asks, ranked, recommendation, compared))
     if args.chart is not None:
         print(f"\nChart: {args.chart}")
+    return _routed(args, data) if args.routing_policy is not None else 0
+
+
+def _routed(args: argparse.Namespace, data: PlannerData) -> int:
+    """The routed mix at the calibrated strong share (and, with --guide, at the guide's 20%)."""
+    from routing.errors import RoutingInputError
+    from routing.pricing import calibrated_share, routed_cost
+
+    traffic = Traffic(args.requests_per_hour or args.requests_per_day / 24, args.input_tokens, args.output_tokens)
+    try:
+        share = calibrated_share(args.routing_policy)
+        mixes = [(f"calibrated ({args.routing_policy})", share)] + ([("guide's 80/20", 0.2)] if args.guide else [])
+        lines = [routed_cost(data, traffic, args.weak_model, args.strong_model, s).line(label) for label, s in mixes]
+    except RoutingInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\nRouted mix, per month:\n" + "\n".join(f"  {line}" for line in lines))
     return 0
 
 

@@ -15,11 +15,13 @@ from llm_config.principals import CONTEXT_KEY, trusted_principals_from_context
 from llm_config.sizing import COMPONENT_HOST_MEMORY_SHARE, ComponentShape, component_shape
 from llm_constructs import EndpointVariant
 from llm_constructs.sagemaker_llm_endpoint import InferenceComponentPlan, ScaleToZero
+from routing.router_spec import ROUTER_CONTEXT_KEYS, router_from_context
 from stacks.bedrock_access_stack import build_bedrock_stack
+from stacks.router_stack import RouterStack
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack, monthly_hosting_usd, usd_range
 
 # Every -c key app.py reads, each declared beside the code that reads it; any other key is refused as a typo.
-APP_CONTEXT_KEYS = (*CONTEXT_KEYS, CONTEXT_KEY)
+APP_CONTEXT_KEYS = (*CONTEXT_KEYS, CONTEXT_KEY, *ROUTER_CONTEXT_KEYS)
 
 
 def add_deployment(
@@ -31,6 +33,12 @@ def add_deployment(
     the Bedrock lifecycle check judges; tests pass it.
     """
     check_context_keys(app.node.get_all_context(), APP_CONTEXT_KEYS, "app.py", "README.md")
+    router = router_from_context(app.node.try_get_context, environ)
+    if router is not None:  # a router: its parameter only (docs/routing.md)
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        description = f"LLM router {router.name}: {router.weak} (weak) / {router.strong} (strong), policy {router.policy_source}"
+        env = Environment(region=router.region)
+        return RouterStack(app, router.stack_name, spec=router, stack_name=router.stack_name, env=env, description=description)
     registry = registry or load_registry()
     spec = deployment_from_context(app.node.try_get_context, environ, registry)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))

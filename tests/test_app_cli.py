@@ -17,10 +17,11 @@ from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from llm_config.context_keys import check_context_keys
 from llm_config.deployment import deployment_from_context
 from llm_config.principals import trusted_principals_from_context
+from routing.router_spec import router_from_context
 from stacks.app_factory import APP_CONTEXT_KEYS, add_deployment
 from tests.conftest import APP_RUN_CONTEXT, CDK_JSON_CONTEXT, REPO_ROOT, run_app_as_the_cli, synth_template
 
-PROJECT_PARTS = ["app.py", "cdk.json", "llm_config", "llm_constructs", "planner", "stacks", "model_configs"]
+PROJECT_PARTS = ["app.py", "cdk.json", "llm_config", "llm_constructs", "planner", "routing", "stacks", "model_configs"]
 OFFLINE_ENV = CDK_CLI_OFFLINE_ENV
 
 
@@ -164,6 +165,7 @@ def test_every_key_the_app_reads_is_declared(registry):
 
     deployment_from_context(get_context, {}, registry)
     trusted_principals_from_context(get_context)
+    assert router_from_context(get_context, {}) is None
     assert set(asked) == set(APP_CONTEXT_KEYS)
 
 

@@ -32,6 +32,8 @@ import pytest
 
 from llm_config import load_registry
 from llm_config.deployment import deployment_from_context
+from routing.cli import parser as route_parser
+from routing.router_spec import ROUTER_CONTEXT_KEYS
 from stacks.cli_selection import CLI_OPTION_REGISTRY, CliRequest, unmatched
 from tests.conftest import REPO_ROOT
 
@@ -149,6 +151,9 @@ def check_spec(flags: dict[str, str], names: list[str] | None = None) -> None:
     placeholder for a value: then only the command's form is checked."""
     if any(PLACEHOLDER.search(value) for value in [*flags.values(), *(names or [])]):
         return
+    if "router" in flags:  # a router's flags (routing/router_spec.py); its policy file is the user's
+        assert set(flags) <= {*ROUTER_CONTEXT_KEYS, "region"}, f"not a router's flags: {sorted(flags)}"
+        return
     spec = deployment_from_context(flags.get, {}, load_registry())
     if names:
         request = CliRequest("deploy", tuple(names), all_stacks=False)
@@ -196,6 +201,9 @@ def check_tasks_sh(words: tuple[str, ...], tmp_path: Path) -> None:
     elif task == "run-local":  # a client app of the emulator: the app's own check (it needs the emulator to run)
         assert args, "run-local needs a command"
         check_venv_python(tuple(args), tmp_path)
+    elif task == "route":  # the flags parse (the files are the user's); bare `./tasks.sh route` names the task
+        if args:
+            route_parser().parse_args(args)
     else:
         assert not args, f"check {task}'s arguments: only its --help is run"
         result = run(["bash", "tasks.sh", task, "--help"])

@@ -38,7 +38,7 @@ __version__ = "0.1.0"
 
 
 def chat_model(name: str, **options: Any) -> EndpointChatModel:
-    """A LangChain chat model for endpoint ``name``; options: see ``llm_client.chat.chat_model``."""
+    """A LangChain chat model for endpoint (or router) ``name``; options: see ``llm_client.chat.chat_model``."""
     try:
         from llm_client.chat import chat_model as build
     except ImportError as error:

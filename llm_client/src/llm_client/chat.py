@@ -44,6 +44,7 @@ from llm_client.client import DEFAULT_ATTEMPTS, Client, answer_tokens
 from llm_client.errors import LlmClientError, UnsupportedError
 from llm_client.model_rules import check_request_fields, check_tool_choice
 from llm_client.parameter import DEFAULT_TTL_SECONDS, BedrockModel, Endpoint, SageMakerEndpoint
+from llm_client.router import Router
 
 # How many built langchain-aws models an EndpointChatModel keeps: a migration's two components and the whole endpoint,
 # with room for one redeploy.
@@ -366,7 +367,7 @@ def chat_model(
     client: Client | None = None,
     log: Callable[[str], None] | None = None,
 ) -> EndpointChatModel:
-    """A LangChain chat model for endpoint ``name`` (``/llm-endpoints/NAME`` in ``region``).
+    """A LangChain chat model for endpoint ``name`` (``/llm-endpoints/NAME`` in ``region``; a router: RouterChatModel).
 
     Reads the parameter once now, so a wrong name, region, missing credentials or an old parameter fail here with
     one clear ``LlmClientError``, not at the agent's first question.
@@ -374,6 +375,10 @@ def chat_model(
     client = client or Client(
         region=region, session=session, ttl_seconds=ttl_seconds, attempts=attempts, timeout_seconds=timeout_seconds, log=log
     )
+    if isinstance(client.target(name), Router):  # a router: its routes' models, chosen per call (llm_client.router_chat)
+        from llm_client.router_chat import RouterChatModel
+
+        return RouterChatModel(endpoint_name=name, max_tokens=max_tokens, temperature=temperature, client=client)
     model = EndpointChatModel(endpoint_name=name, max_tokens=max_tokens, temperature=temperature, variant=variant, client=client)
     endpoint = client.endpoint(name)
     if variant is not None and isinstance(endpoint, SageMakerEndpoint):
@@ -382,7 +387,13 @@ def chat_model(
 
 
 def describe_model(model: BaseChatModel) -> Mapping[str, Any]:
-    """What an EndpointChatModel calls now (for logs and the example agent)."""
+    """What an EndpointChatModel (or a router's model) calls now (for logs and the example agent)."""
+    from llm_client.router_chat import RouterChatModel
+
+    if isinstance(model, RouterChatModel):
+        router = model.router()
+        routes = ", ".join(f"{side} {route}" for side, route in router.routes.items())
+        return {"endpoint": model.endpoint_name, "hosting": "router", "model": f"{router.policy.kind} policy", "calls": routes}
     if not isinstance(model, EndpointChatModel):
         raise LlmClientError("not a chat_model() model")
     endpoint = model.client.endpoint(model.endpoint_name)

@@ -40,7 +40,7 @@ import botocore.exceptions as boto_errors
 from botocore.config import Config
 from botocore.utils import validate_region_name
 
-from llm_client import wire
+from llm_client import router, wire
 from llm_client.errors import (
     AccessDeniedError,
     CallTimeoutError,
@@ -51,6 +51,7 @@ from llm_client.errors import (
     LlmClientError,
     NoCredentialsError,
     ThrottledError,
+    UnsupportedError,
 )
 from llm_client.model_rules import check_request_fields
 from llm_client.parameter import (
@@ -61,6 +62,7 @@ from llm_client.parameter import (
     SageMakerEndpoint,
     parameter_name,
 )
+from llm_client.router import Router
 
 DEFAULT_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 1.0
@@ -103,6 +105,8 @@ class Answer:
     attempts: int
     cold_start_seconds: float = 0.0  # waiting for a scale-to-zero endpoint's first copy; not in latency_seconds
     model_key: str | None = None  # the model that answered (None: a variant SageMaker picked that the parameter lacks)
+    route: str | None = None  # called through a router (llm_client.router): the route that answered
+    route_reason: str | None = None  # and why: the policy's score, tools, or a failover
 
 
 def messages_of(prompt: str | Sequence[Mapping[str, Any]], system: str | None = None) -> list[dict[str, Any]]:
@@ -161,6 +165,16 @@ class Client:
 
     def endpoint(self, name: str) -> Endpoint:
         """What ``/llm-endpoints/NAME`` says now (cached for ``ttl_seconds``)."""
+        target = self.target(name)
+        if isinstance(target, Router):
+            raise UnsupportedError(
+                f"{name} is a router (routes {', '.join(target.routes.values())}): call it with invoke(), stream() or "
+                "chat_model(), or call one of its routes by name"
+            )
+        return target
+
+    def target(self, name: str) -> Endpoint | Router:
+        """An endpoint, or a router (llm_client.router) whose routes are endpoints."""
         return self.cache.get(self.region, name, lambda: self._read_parameter(name))
 
     def describe(self, name: str, endpoint: Endpoint) -> None:
@@ -350,6 +364,10 @@ class Client:
         """One answer from endpoint ``name``: a prompt string or OpenAI-style messages. ``request_fields``: Bedrock only,
         Converse's ``additionalModelRequestFields`` (e.g. ``{"thinking": {"type": "adaptive"}}``), checked against what
         the model accepts before the call."""
+        target = self.target(name)
+        if isinstance(target, Router):
+            options = {"max_tokens": max_tokens, "temperature": temperature, "cold_start_seconds": cold_start_seconds}
+            return router.invoke(self, target, prompt, system=system, **options)
         messages = messages_of(prompt, system)
 
         def attempt(endpoint: Endpoint) -> tuple[wire.Reply, str, str | None, Endpoint]:
@@ -388,6 +406,11 @@ class Client:
     ) -> Iterator[str]:
         """The answer's text as it is generated. Retries happen only before the first piece arrives. ``request_fields``:
         as for ``invoke``."""
+        target = self.target(name)
+        if isinstance(target, Router):
+            options = {"max_tokens": max_tokens, "temperature": temperature, "cold_start_seconds": cold_start_seconds}
+            yield from router.stream(self, target, prompt, system=system, **options)
+            return
         messages = messages_of(prompt, system)
 
         def attempt(endpoint: Endpoint) -> tuple[Endpoint, Any]:

@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 from llm_client.errors import ParameterSchemaError, UnsupportedError
 from llm_client.model_rules import Capabilities, parse_capabilities
+from llm_client.router import Router, parse_router
 
 PARAMETER_PREFIX = "/llm-endpoints"
 SCHEMA_VERSION = 2
@@ -219,6 +220,17 @@ class BedrockModel:
 Endpoint = SageMakerEndpoint | BedrockModel
 
 
+def parse_target(name: str, value: str) -> Endpoint | Router:
+    """An endpoint, or a router (``hosting: router``, llm_client.router) whose routes are endpoints."""
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError:
+        data = None
+    if isinstance(data, dict) and data.get("hosting") == "router" and data.get("schema_version") == SCHEMA_VERSION:
+        return parse_router(f"SSM parameter {parameter_name(name)}", name, data)
+    return parse_parameter(name, value)
+
+
 def parse_parameter(name: str, value: str) -> Endpoint:
     """The endpoint a parameter value describes; ParameterSchemaError says what is wrong and how to fix it."""
     where = f"SSM parameter {parameter_name(name)}"
@@ -298,7 +310,8 @@ def _variant(fields: _Fields) -> Variant:
         max_input_tokens=int(fields.number("max_input_tokens")),
         max_total_tokens=int(fields.number("max_total_tokens")),
         latency_budget_seconds=fields.number("latency_budget_seconds"),
-        tool_calling=bool(fields.data.get("tool_calling", False)),
+        # Newer stacks write "native" | "constrained" | "none", older ones a boolean: "none" and false cannot call tools.
+        tool_calling=fields.data.get("tool_calling", False) not in (False, None, "none"),
     )
 
 
@@ -361,17 +374,17 @@ class ParameterCache:
     def __init__(self, ttl_seconds: float = DEFAULT_TTL_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_seconds = ttl_seconds
         self._clock = clock
-        self._entries: dict[tuple[str, str], tuple[float, Endpoint]] = {}
+        self._entries: dict[tuple[str, str], tuple[float, Endpoint | Router]] = {}
         self._lock = threading.Lock()
 
-    def get(self, region: str, name: str, read: Callable[[], str]) -> Endpoint:
+    def get(self, region: str, name: str, read: Callable[[], str]) -> Endpoint | Router:
         key = (region, name)
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
             if entry and now < entry[0]:
                 return entry[1]
-        endpoint = parse_parameter(name, read())
+        endpoint = parse_target(name, read())
         with self._lock:
             self._entries[key] = (now + self.ttl_seconds, endpoint)
         return endpoint
