@@ -1,7 +1,8 @@
 """`--recommend`: the cheapest scaling settings that meet the SLO on this traffic, found by simulation.
 
 Searched: every catalogued instance type on which the model passes the fit check (llm_config/sizing.py), target
-values 1, 2, 4, 8 and 16 concurrent requests per instance (up to the batch), scale to zero off (min_instances
+values 1, 2, 4, 8 and 16 concurrent requests per instance (up to the batch, and only those the fit check accepts: its
+latency check runs the reference request at the target's concurrency), scale to zero off (min_instances
 1, 2, ... until the SLO holds) and on (idle minutes 5, 15, 30, 60). max_instances is first left high enough for the
 busiest 10 s, then set to the peak the passing run reached (a lower max could only lose requests). Each candidate
 runs on the fast engine; the passing ones are then run again, cheapest first, on the engine the command line uses,
@@ -54,7 +55,9 @@ def fitting_instances(model: SageMakerModelConfig, deployment: Deployment) -> li
 def candidates(deployment: Deployment, workload: Workload, service: ServiceModel, policy: Policy) -> Iterator[Policy]:
     """Scale to zero first (cheapest when it passes), then always-on from one instance up."""
     high_max = max(policy.max_instances, math.ceil(workload.peak_rate() / full_throughput(workload, service)) + 1, 2)
-    for target in (t for t in TARGETS if t <= service.max_batch):
+    for target in (
+        t for t in TARGETS if t <= service.max_batch and passes_fit_check(deployment.model, policy.instance_type, t, deployment)
+    ):
         for idle in IDLE_MINUTES:
             yield replace(
                 policy, min_instances=0, max_instances=high_max, target_value=target, scales_to_zero=True, idle_minutes=idle
@@ -63,6 +66,13 @@ def candidates(deployment: Deployment, workload: Workload, service: ServiceModel
             yield replace(
                 policy, min_instances=minimum, max_instances=max(high_max, minimum), target_value=target, scales_to_zero=False
             )
+
+
+def passes_fit_check(model: SageMakerModelConfig, instance_type: str, target: float, deployment: Deployment) -> bool:
+    """Whether synth's fit check accepts the model on ``instance_type`` with this target: its latency check runs the
+    reference request at the concurrency the target lets in, so a higher target can fail it."""
+    retargeted = model.model_copy(update={"scaling": model.scaling.model_copy(update={"target_value": target})})
+    return assess(retargeted, instance_type, deployment.registry.instances.instances[instance_type]).passes
 
 
 def full_throughput(workload: Workload, service: ServiceModel) -> float:

@@ -16,6 +16,7 @@ from simulator.cli import main
 from simulator.config import load_deployment
 from simulator.exact import Limits, simulate_exact
 from simulator.fast import simulate_fast
+from simulator.recommend import passes_fit_check
 from simulator.scaling import Policy
 from simulator.service import ServiceModel
 from simulator.traffic import SHIPPED_TRACE, Workload, poisson_workload, read_trace
@@ -224,6 +225,14 @@ def test_an_slo_that_can_never_be_met_is_refused(tmp_path: Path, capsys: pytest.
     assert "--latency-budget: a p90 of 0.05 s can never be met" in error and "fix: raise the latency budget" in error
 
 
+def test_recommend_never_offers_a_target_the_fit_check_refuses() -> None:
+    """mixtral's reference request at 16 concurrent requests misses its 10 s budget on ml.g6e.xlarge: synth would
+    refuse a config with that target, so the search must not offer it."""
+    deployment = load_deployment(["model=mixtral"])
+    assert passes_fit_check(deployment.model, "ml.g6e.xlarge", 4, deployment)
+    assert not passes_fit_check(deployment.model, "ml.g6e.xlarge", 16, deployment)
+
+
 def test_recommendation_is_confirmed_by_the_same_simulation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A short slice of the trace keeps the search quick; the printed block is what the confirming run used."""
     trace = tmp_path / "slice.csv"
@@ -251,6 +260,9 @@ def test_recommendation_is_confirmed_by_the_same_simulation(tmp_path: Path, caps
     assert "that this run confirms: p90 <= 5 s" in printed and "  scaling:\n    min_instances:" in printed
     summary = json.loads(out.read_text())
     assert summary["p90_s"] <= summary["latency_budget_s"] and summary["failed"] <= 0.001 * summary["requests"]
+    target = float(re.search(r"target_value: ([\d.]+)", printed)[1])  # type: ignore[index]
+    deployment = load_deployment(["model=mistral"])
+    assert passes_fit_check(deployment.model, "ml.g5.xlarge", target, deployment)  # synth would accept the block
 
 
 def test_a_scheduled_action_sets_the_range_at_its_minute() -> None:
