@@ -10,14 +10,15 @@ from tests.conftest import REPO_ROOT
 def test_cost_line_for_a_sagemaker_model():
     line = deployment_cost_line({"model": "mixtral"}.get, {})
     assert line.startswith(
-        "Estimated cost of llm-mixtral-8x7b: $1,905/month always-on (1 x ml.g6e.xlarge at $2.61/h,"
-        " SageMaker us-east-1 on-demand, 730 h)."
+        "Estimated cost of llm-mixtral-8x7b: $1,905-2,741/month always-on (1 x ml.g6e.xlarge or ml.g6e.2xlarge or"
+        " ml.g6e.4xlarge at $2.61-3.7553/h, SageMaker us-east-1 on-demand, 730 h) (the range: cheapest to dearest instance"
+        " pool, AWS picks by capacity)."
     )
 
 
 def test_cost_line_warns_when_the_region_is_not_the_price_region():
     line = deployment_cost_line({"model": "mistral", "region": "eu-west-1"}.get, {})
-    assert "$1,028/month" in line
+    assert "$1,028-1,482/month" in line
     assert "eu-west-1 prices differ: see ./tasks.sh plan --overrides FILE (docs/planner.md)" in line
 
 
@@ -40,17 +41,18 @@ def test_cost_line_of_a_migration_counts_both_variants():
     line = deployment_cost_line(
         {"endpoint": "chat", "model": "mistral", "candidate": "mixtral", "candidate_weight": "10"}.get, {}
     )
-    # (1.408 + 7.09) x 730 = 6,203.54
+    # (1.408 + 2.61) x 730 = 2,933 on the first pools; (2.03 + 3.7553) x 730 = 4,223 on the dearest
     assert line.startswith(
-        "Estimated cost of llm-chat: $2,933/month always-on (1 x ml.g5.xlarge at $1.408/h + 1 x ml.g6e.xlarge at $2.61/h,"
-        " SageMaker us-east-1 on-demand, 730 h)."
+        "Estimated cost of llm-chat: $2,933-4,223/month always-on (1 x ml.g5.xlarge or ml.g5.2xlarge or ml.g5.4xlarge at"
+        " $1.408-2.03/h + 1 x ml.g6e.xlarge or ml.g6e.2xlarge or ml.g6e.4xlarge at $2.61-3.7553/h,"
+        " SageMaker us-east-1 on-demand, 730 h) (the range: cheapest to dearest instance pool, AWS picks by capacity)."
     )
 
 
 def test_app_prints_the_estimate_on_stderr_only(app_run):
     assert app_run["returncode"] == 0
     assert app_run["stdout"] == ""
-    assert "Estimated cost of llm-chat: $1,905/month always-on (1 x ml.g6e.xlarge" in app_run["stderr"]
+    assert "Estimated cost of llm-chat: $1,905-2,741/month always-on (1 x ml.g6e.xlarge" in app_run["stderr"]
     assert list(app_run["templates"]) == ["llm-chat.template.json"]
 
 
@@ -71,7 +73,7 @@ def test_docs_quote_the_cost_lines_the_app_prints():
         for context in (
             {"model": "mistral"},
             {"endpoint": "chat", "model": "mistral", "candidate": "mixtral", "candidate_weight": "10"},
-            {"model": "claude-sonnet-4-6"},
+            {"model": "claude-sonnet-5-5"},
         )
     ]
     assert quoted == expected

@@ -320,14 +320,14 @@ def test_plan_prices_the_calibrated_share_beside_the_guides_80_20(capsys: pytest
         "--weak-model",
         "mistral-7b",
         "--strong-model",
-        "claude-haiku-4-5",
+        "claude-haiku-5-5",
         "--requests-per-day",
         "2400",
     ]
     assert plan(["--guide", *args]) == 0
     out = capsys.readouterr().out
     share = json.loads(bench_routing.SHIPPED_POLICY.read_text())["calibration"]["figures"]["strong_share"]
-    assert f"calibrated ({policy}): {share:.0%} to claude-haiku-4-5 (Bedrock)" in out
-    assert "guide's 80/20: 20% to claude-haiku-4-5 (Bedrock)" in out
+    assert f"calibrated ({policy}): {share:.0%} to claude-haiku-5-5 (Bedrock)" in out
+    assert "guide's 80/20: 20% to claude-haiku-5-5 (Bedrock)" in out
     assert plan([*args[:-4], "--strong-model", "gpt-5", "--requests-per-day", "2400"]) == 2
     assert "--strong-model 'gpt-5': not a model the planner prices" in capsys.readouterr().err

@@ -210,7 +210,10 @@ CREDENTIALED_CODE = (
     *("stacks", "llm_constructs", "llm_config", "migration", "evaluation", "llm_client/src"),
 )
 # llm_client's optional extra (`[langchain]`): chat_model() only, which no CI step calls.
-OPTIONAL_IMPORTS = {"langchain_aws": "llm_client/src/llm_client/chat.py", "langchain_core": "llm_client/src/llm_client/chat.py"}
+# The client's LangChain extra (`pip install llm_client[langchain]`): only its chat models import LangChain, and the
+# credentialed steps call the plain path, which never imports them.
+LANGCHAIN_MODULES = {"llm_client/src/llm_client/chat.py", "llm_client/src/llm_client/router_chat.py"}
+OPTIONAL_IMPORTS = {"langchain_aws": LANGCHAIN_MODULES, "langchain_core": LANGCHAIN_MODULES}
 
 
 def module_imports(path: Path) -> set[str]:
@@ -246,7 +249,7 @@ def test_every_package_the_credentialed_steps_import_is_in_the_hash_lock():
             for name in module_imports(module):
                 if name in sys.stdlib_module_names or (REPO_ROOT / name).is_dir() or name == "llm_client":
                     continue
-                if OPTIONAL_IMPORTS.get(name) == where:
+                if where in OPTIONAL_IMPORTS.get(name, set()):
                     continue
                 if not {normalized(d) for d in distributions.get(name, [name])} & locked:
                     missing.setdefault(name, []).append(where)
