@@ -24,6 +24,7 @@ with ``inject``.
 from __future__ import annotations
 
 import binascii
+import contextlib
 import json
 import random
 import re
@@ -311,6 +312,17 @@ class Fault(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+@dataclass(frozen=True)
+class Scripted:
+    """A reply a test sets instead of the made-up one: a 200 with these body parts (a SageMaker stream's as PayloadPart
+    events), ``delay_seconds`` apart. Clients must survive what real containers and proxies can send: HTML error pages,
+    JSON of the wrong shape, huge bodies, streams that trickle."""
+
+    parts: tuple[bytes, ...]
+    delay_seconds: float = 0.0
+    content_type: str = "application/json"
+
+
 # --- the server ---------------------------------------------------------------------------------------------
 
 
@@ -322,6 +334,7 @@ class StandinServer:
         self.requests: list[dict[str, Any]] = []  # what clients sent, for tests: {"path", "headers", "body"}
         self.delay_seconds = 0.0
         self._faults: list[Fault] = []
+        self._scripted: list[Scripted] = []
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -348,6 +361,15 @@ class StandinServer:
         with self._lock:
             self._faults.extend(Fault(status, code, message) for _ in range(times))
 
+    def script(self, *parts: bytes, delay_seconds: float = 0.0, content_type: str = "application/json") -> None:
+        """Answer the next request with ``parts`` (see ``Scripted``)."""
+        with self._lock:
+            self._scripted.append(Scripted(parts, delay_seconds, content_type))
+
+    def _next_scripted(self) -> Scripted | None:
+        with self._lock:
+            return self._scripted.pop(0) if self._scripted else None
+
     def _next_fault(self) -> Fault | None:
         with self._lock:
             return self._faults.pop(0) if self._faults else None
@@ -370,6 +392,9 @@ class StandinServer:
         fault = self._next_fault()
         if fault:
             raise fault
+        scripted = self._next_scripted()
+        if scripted:
+            return self._scripted_reply(scripted, path.endswith("-stream"))
         if self.delay_seconds:
             time.sleep(self.delay_seconds)
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
@@ -433,6 +458,16 @@ class StandinServer:
             raise Fault(400, "ValidationError", COMPONENT_NOT_ALLOWED)
         variant = self._pick(endpoint, headers.get(TARGET_VARIANT_HEADER))
         return f"endpoint {endpoint.name} variant {variant.name} ({variant.container})", variant.container, variant.name
+
+    @staticmethod
+    def _scripted_reply(scripted: Scripted, streaming: bool) -> tuple[int, dict[str, str], list[bytes]]:
+        def parts() -> Iterator[bytes]:
+            for part in scripted.parts:
+                yield event("PayloadPart", part, "application/octet-stream") if streaming else part
+                time.sleep(scripted.delay_seconds)
+
+        headers = {"Content-Type": EVENT_STREAM if streaming else scripted.content_type, "Transfer-Encoding": "chunked"}
+        return 200, headers, parts()  # type: ignore[return-value]  # iterated once, as it is sent
 
     @staticmethod
     def _sagemaker_headers(invoked_variant: str, streaming: bool) -> dict[str, str]:
@@ -502,6 +537,14 @@ class StandinServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1, as AWS answers: a stream is sent in chunks, which clients read as they arrive.
+            protocol_version = "HTTP/1.1"
+
+            def handle(self) -> None:
+                # A client that closed a kept-alive connection, or gave up on a reply (a deadline, a size cap).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    super().handle()
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
@@ -512,15 +555,23 @@ class StandinServer:
                     status, parts = fault.status, [json.dumps({"message": fault.message}).encode()]
                     headers = {"Content-Type": "application/json", "x-amzn-ErrorType": fault.code}
                 self.send_response(status)
+                chunked = headers.pop("Transfer-Encoding", None) == "chunked" or headers.get("Content-Type") == EVENT_STREAM
                 for key, value in headers.items():
                     self.send_header(key, value)
                 self.send_header("x-amzn-RequestId", "standin")
-                if headers.get("Content-Type") != EVENT_STREAM:
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
                     self.send_header("Content-Length", str(sum(len(p) for p in parts)))
                 self.end_headers()
-                for part in parts:  # no Content-Length on a stream: HTTP/1.0, the connection's close ends it
-                    self.wfile.write(part)
-                    self.wfile.flush()
+                try:
+                    for part in parts:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+                        self.wfile.flush()
+                    if chunked:
+                        self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up (a deadline, a size cap)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: the rehearsal's log has moto's lines

@@ -32,7 +32,7 @@ from langchain_aws.chat_models.sagemaker_endpoint import ChatModelContentHandler
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, UsageMetadata
-from langchain_core.messages.tool import tool_call, tool_call_chunk
+from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 from langchain_core.messages.utils import convert_to_openai_messages
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
@@ -40,7 +40,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from llm_client import wire
-from llm_client.client import DEFAULT_ATTEMPTS, Client, answer_tokens
+from llm_client.client import DEFAULT_ATTEMPTS, Client, answer_tokens, check_temperature, parse_reply, payloads
 from llm_client.errors import LlmClientError, UnsupportedError
 from llm_client.parameter import DEFAULT_TTL_SECONDS, BedrockModel, Endpoint, SageMakerEndpoint
 
@@ -62,6 +62,7 @@ class ContainerContentHandler(ChatModelContentHandler):
         """``prompt``: OpenAI-style messages; ``model_kwargs``: stop, stream, max_tokens, temperature, tools."""
         endpoint = self.endpoint
         endpoint.check_one_request_shape()
+        check_temperature(model_kwargs.get("temperature"))
         stop = list(dict.fromkeys([*endpoint.stop_sequences, *(model_kwargs.get("stop") or [])]))
         tokens = answer_tokens(endpoint, model_kwargs.get("max_tokens"))
         if endpoint.api == "messages":
@@ -86,9 +87,7 @@ class ContainerContentHandler(ChatModelContentHandler):
         return json.dumps(body).encode()
 
     def transform_output(self, output: Any) -> AIMessage:
-        body = json.loads(output.read() if hasattr(output, "read") else output)
-        reply = wire.parse_chat_completion(body) if self.endpoint.api == "messages" else wire.parse_text_response(body)
-        return ai_message(reply)
+        return ai_message(parse_reply(self.endpoint, output))
 
 
 def usage_metadata(input_tokens: int | None, output_tokens: int | None) -> UsageMetadata | None:
@@ -98,10 +97,28 @@ def usage_metadata(input_tokens: int | None, output_tokens: int | None) -> Usage
     return UsageMetadata(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens)
 
 
+def offered_only(reply: wire.Reply, tools: Sequence[Mapping[str, Any]] | None) -> wire.Reply:
+    """``reply`` with each call of a tool that was not offered marked as an error (a model can name anything)."""
+    names = [str((t.get("function") or {}).get("name")) for t in tools or ()]
+    for call in reply.tool_calls:
+        if call.error is None and call.name not in names:
+            call.error = f"{call.name!r} is not one of the offered tools ({', '.join(names) or 'none'})"
+            call.raw_arguments = call.raw_arguments or json.dumps(call.arguments)
+    return reply
+
+
 def ai_message(reply: wire.Reply) -> AIMessage:
+    """The reply as LangChain's message. A tool call the agent cannot make (its arguments are not a JSON object, or it
+    names a tool that was not offered) is an ``invalid_tool_calls`` entry with the reason: LangGraph's ToolNode never
+    runs it, and the agent sees why."""
     return AIMessage(
         content=reply.text,
-        tool_calls=[tool_call(name=c.name, args=c.arguments, id=c.id) for c in reply.tool_calls],
+        tool_calls=[tool_call(name=c.name, args=c.arguments, id=c.id) for c in reply.tool_calls if c.error is None],
+        invalid_tool_calls=[
+            invalid_tool_call(name=c.name, args=c.raw_arguments, id=c.id, error=c.error)
+            for c in reply.tool_calls
+            if c.error is not None
+        ],
         usage_metadata=usage_metadata(reply.input_tokens, reply.output_tokens),
         response_metadata={"finish_reason": reply.finish_reason, "model_provider": "sagemaker"},
     )
@@ -131,6 +148,12 @@ class SageMakerChatModel(ChatSagemakerEndpoint):
     """langchain-aws's SageMaker chat model, speaking the endpoint's container API, with tool calling."""
 
     llm_endpoint: SageMakerEndpoint = Field(exclude=True)
+    deadline_seconds: float = 600.0
+    """One call's limit, from the request to the reply's last byte (the Client's ``deadline_for`` the endpoint)."""
+
+    def _deadline(self) -> wire.Deadline:
+        endpoint = self.llm_endpoint
+        return wire.Deadline(self.deadline_seconds, f"endpoint {endpoint.name} (sagemaker, {endpoint.model_label})")
 
     def _format_messages_request(self, messages: list[BaseMessage], **kwargs: Any) -> dict[str, Any]:
         openai_messages = convert_to_openai_messages(messages, text_format="string")
@@ -158,8 +181,9 @@ class SageMakerChatModel(ChatSagemakerEndpoint):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._format_messages_request(messages, stop=stop, stream=False, **kwargs)
+        deadline = self._deadline()
         response = self.client.invoke_endpoint(**request)
-        message = self.content_handler.transform_output(response["Body"])
+        message = ai_message(offered_only(parse_reply(self.llm_endpoint, response["Body"], deadline), kwargs.get("tools")))
         message.response_metadata.update(self._served_by(response.get("InvokedProductionVariant")))
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -171,11 +195,11 @@ class SageMakerChatModel(ChatSagemakerEndpoint):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._format_messages_request(messages, stop=stop, stream=True, **kwargs)
+        deadline = self._deadline()
         response = self.client.invoke_endpoint_with_response_stream(**request)
         parse = wire.chat_chunk if self.llm_endpoint.api == "messages" else wire.text_chunk
-        payloads = (event["PayloadPart"]["Bytes"] for event in response["Body"] if "PayloadPart" in event)
         served_by: dict[str, Any] | None = self._served_by(response.get("InvokedProductionVariant"))
-        for obj in wire.json_lines(payloads):
+        for obj in wire.json_lines(payloads(response["Body"]), deadline):
             message = ai_chunk(parse(obj))
             if served_by:  # on the first chunk only: LangChain concatenates the strings of chunks it adds up
                 message.response_metadata.update(served_by)
@@ -263,6 +287,7 @@ class EndpointChatModel(BaseChatModel):
             client=runtime,
             content_handler=ContainerContentHandler(endpoint),
             llm_endpoint=endpoint,
+            deadline_seconds=self.client.deadline_for(endpoint),
             # A scale-to-zero endpoint is called by its inference component, never by variant.
             inference_component_name=endpoint.inference_component_name,
             endpoint_kwargs={"TargetVariant": self.variant} if self.variant and not endpoint.scale_to_zero else None,
@@ -322,7 +347,8 @@ class EndpointChatModel(BaseChatModel):
         (first, chunks, endpoint), _, _ = self.client.call(self.endpoint_name, attempt, self.variant)
         if first is not None:
             yield first
-        yield from self.client.guard(chunks, endpoint)
+        # Bedrock's stream is langchain-aws's: the deadline is checked between its chunks here (SageMaker's inside).
+        yield from self.client.guard(chunks, endpoint, self.client.deadline(endpoint))
 
     def bind_tools(
         self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any

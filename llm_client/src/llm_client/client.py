@@ -10,6 +10,9 @@ Defaults, each a keyword argument of ``Client`` (and of ``invoke`` / ``stream`` 
   full jitter: a random 0..min(20, 2**(n-1)) seconds before try n+1, so many clients do not retry in step.
 - ``timeout_seconds``: the read timeout of one try; default twice the endpoint's latency budget (the largest of its
   variants'): an answer that late is a fault, not a slow model. SageMaker's InvokeEndpoint itself stops at 60 s.
+- ``deadline_seconds``: the whole call's limit, from sending the request to the reply's last byte (per try; the
+  backoff between tries and a cold-start wait are bounded apart). The read timeout alone is per socket read, so a
+  reply that trickles in would never end. Default ``DEADLINE_FACTOR`` (10) times the latency budget.
 - ``max_tokens`` (512): answer length, never more than the room the endpoint's token limits leave.
 - ``cold_start_seconds``: a scale-to-zero endpoint (an inference component, ``scale_to_zero: true`` in its parameter)
   answers "no capacity" while it has no copy running, and a copy takes minutes to start. The client then waits with
@@ -27,6 +30,7 @@ Defaults, each a keyword argument of ``Client`` (and of ``invoke`` / ``stream`` 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random as _random
 import threading
@@ -38,6 +42,8 @@ from typing import Any, TypeVar
 import boto3
 import botocore.exceptions as boto_errors
 from botocore.config import Config
+from botocore.eventstream import ParserError as EventStreamParserError
+from botocore.parsers import ResponseParserError
 from botocore.utils import validate_region_name
 
 from llm_client import wire
@@ -49,6 +55,7 @@ from llm_client.errors import (
     EndpointNotFoundError,
     InvocationError,
     LlmClientError,
+    MalformedReplyError,
     NoCredentialsError,
     ThrottledError,
 )
@@ -65,8 +72,13 @@ DEFAULT_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 20.0
 TIMEOUT_FACTOR = 2.0
+DEADLINE_FACTOR = 10.0  # the whole call's deadline, in latency budgets: a long streamed answer, not a stalled one
 CONNECT_TIMEOUT_SECONDS = 5.0
 DEFAULT_MAX_TOKENS = 512
+
+# botocore's own errors for a reply it cannot parse (an HTML page where Converse's JSON belongs, a broken event-stream
+# frame): not ClientError or BotoCoreError, so named here.
+UNPARSEABLE = (ResponseParserError, EventStreamParserError)
 
 # "Slow down": retried with backoff.
 THROTTLING_CODES = frozenset(
@@ -127,12 +139,19 @@ class Client:
         log: Callable[[str], None] | None = None,
         cold_start_seconds: float | None = None,
         routing_random: _random.Random | None = None,
+        deadline_seconds: float | None = None,
     ) -> None:
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
-        if cold_start_seconds is not None and cold_start_seconds < 0:
-            raise ValueError("cold_start_seconds must not be negative")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
+            raise ConfigurationError(f"attempts={attempts!r}: give a whole number of tries from 1 to 100")
+        for option, value in (
+            ("ttl_seconds", ttl_seconds),
+            ("timeout_seconds", timeout_seconds),
+            ("cold_start_seconds", cold_start_seconds),
+            ("deadline_seconds", deadline_seconds),
+        ):
+            check_seconds(option, value, zero=option in ("ttl_seconds", "cold_start_seconds"))
         self.cold_start_seconds = cold_start_seconds
+        self.deadline_seconds = deadline_seconds
         # botocore reads AWS_DEFAULT_REGION; other AWS SDKs and Lambda set AWS_REGION: honour both.
         region = region or os.environ.get("AWS_REGION") or None
         self.session = session or boto3.session.Session(region_name=region)
@@ -181,6 +200,15 @@ class Client:
     def timeout_for(self, endpoint: Endpoint) -> float:
         return self.timeout_seconds or TIMEOUT_FACTOR * endpoint.latency_budget_seconds
 
+    def deadline_for(self, endpoint: Endpoint) -> float:
+        """Seconds one try may take, from the request to the reply's last byte."""
+        return self.deadline_seconds or DEADLINE_FACTOR * endpoint.latency_budget_seconds
+
+    def deadline(self, endpoint: Endpoint) -> wire.Deadline:
+        """The deadline of one try at ``endpoint``, starting now."""
+        label = f"endpoint {endpoint.name} ({endpoint.hosting}, {endpoint.model_label})"
+        return wire.Deadline(self.deadline_for(endpoint), label)
+
     def boto_client(self, service: str, read_timeout: float) -> Any:
         """One boto3 client per service and timeout. botocore makes one try: ``call`` owns the retries."""
         key = (service, read_timeout)
@@ -222,6 +250,7 @@ class Client:
         exist makes the client re-read the parameter at once: after a redeploy it names the new one, and the call
         goes there.
         """
+        check_seconds("cold_start_seconds", cold_start_seconds, zero=True)
         parameter = self.endpoint(name)
         # A scale-to-zero endpoint: the one inference component this request goes to, for every try and the cold start.
         endpoint = self.route(parameter, variant)
@@ -239,8 +268,12 @@ class Client:
                 result = attempt(endpoint)
                 cold = started - cold_since if cold_since is not None else 0.0
                 return result, tries, self.clock() - started, max(cold, waited)
+            except MalformedReplyError as caught:
+                raise malformed(caught, endpoint) from None
             except LlmClientError:
                 raise
+            except UNPARSEABLE as caught:
+                raise malformed(caught, endpoint) from None
             except (boto_errors.ClientError, boto_errors.BotoCoreError) as caught:
                 error, kind = caught, classify(caught)
             # Outside the except clause, so an error raised here carries no chained traceback.
@@ -380,22 +413,31 @@ class Client:
         """The answer's text as it is generated. Retries happen only before the first piece arrives."""
         messages = messages_of(prompt, system)
 
-        def attempt(endpoint: Endpoint) -> tuple[Endpoint, Any]:
+        def attempt(endpoint: Endpoint) -> tuple[Endpoint, Any, wire.Deadline]:
+            deadline = self.deadline(endpoint)
             if isinstance(endpoint, SageMakerEndpoint):
                 request = sagemaker_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature, stream=True)
                 if variant and not endpoint.scale_to_zero:
                     request["TargetVariant"] = variant
-                return endpoint, self.runtime(endpoint).invoke_endpoint_with_response_stream(**request)["Body"]
+                return endpoint, self.runtime(endpoint).invoke_endpoint_with_response_stream(**request)["Body"], deadline
             request = bedrock_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature)
-            return endpoint, self.runtime(endpoint).converse_stream(**request)["stream"]
+            return endpoint, self.runtime(endpoint).converse_stream(**request)["stream"], deadline
 
-        (endpoint, events), _, _, _ = self.call_waiting(name, attempt, variant, cold_start_seconds)
-        yield from self.guard(stream_texts(endpoint, events), endpoint)
+        (endpoint, events, deadline), _, _, _ = self.call_waiting(name, attempt, variant, cold_start_seconds)
+        yield from self.guard(stream_texts(endpoint, events, deadline), endpoint, deadline)
 
-    def guard(self, items: Iterator[T], endpoint: Endpoint) -> Iterator[T]:
-        """``items``, with an error in the middle of a stream turned into an LlmClientError (not retried)."""
+    def guard(self, items: Iterator[T], endpoint: Endpoint, deadline: wire.Deadline | None = None) -> Iterator[T]:
+        """``items``, with an error in the middle of a stream turned into an LlmClientError (not retried), and
+        ``deadline`` checked after each item."""
         try:
-            yield from items
+            for item in items:
+                yield item
+                if deadline:
+                    deadline.check()
+        except MalformedReplyError as error:
+            raise malformed(error, endpoint) from None
+        except UNPARSEABLE as error:
+            raise malformed(error, endpoint) from None
         except (boto_errors.ClientError, boto_errors.BotoCoreError) as error:
             raise self._final(error, classify(error), endpoint, 1) from None
 
@@ -411,9 +453,9 @@ class Client:
         request = sagemaker_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature)
         if variant and not endpoint.scale_to_zero:  # a component endpoint is called by component, never by variant
             request["TargetVariant"] = variant
+        deadline = self.deadline(endpoint)
         response = self.runtime(endpoint).invoke_endpoint(**request)
-        body = json.loads(response["Body"].read())
-        reply = wire.parse_chat_completion(body) if endpoint.api == "messages" else wire.parse_text_response(body)
+        reply = parse_reply(endpoint, response["Body"], deadline)
         invoked = response.get("InvokedProductionVariant")
         served_by = endpoint.inference_component_name or str(invoked or variant or "")
         return reply, served_by, endpoint.model_of(invoked or variant)
@@ -433,12 +475,27 @@ class Client:
         return reply, model.model_id
 
 
-def stream_texts(endpoint: Endpoint, events: Any) -> Iterator[str]:
+def parse_reply(endpoint: SageMakerEndpoint, body: Any, deadline: wire.Deadline | None = None) -> wire.Reply:
+    """The container's answer from InvokeEndpoint's body, read within the size cap and ``deadline``."""
+    data = wire.read_body(body, deadline)
+    if endpoint.api == "messages":
+        return wire.parse_chat_completion(wire.loads(data, "a Chat Completions object"))
+    return wire.parse_text_response(wire.loads(data, "a text-generation answer"))
+
+
+def payloads(events: Any) -> Iterator[bytes]:
+    """The bytes of InvokeEndpointWithResponseStream's PayloadPart events."""
+    for event in events:
+        part = event.get("PayloadPart") if isinstance(event, dict) else None
+        if isinstance(part, dict) and isinstance(part.get("Bytes"), bytes):
+            yield part["Bytes"]
+
+
+def stream_texts(endpoint: Endpoint, events: Any, deadline: wire.Deadline | None = None) -> Iterator[str]:
     """The text pieces of a SageMaker response stream (container chunks) or a ConverseStream."""
     if isinstance(endpoint, SageMakerEndpoint):
         parse = wire.chat_chunk if endpoint.api == "messages" else wire.text_chunk
-        payloads = (event["PayloadPart"]["Bytes"] for event in events if "PayloadPart" in event)
-        for obj in wire.json_lines(payloads):
+        for obj in wire.json_lines(payloads(events), deadline):
             text = parse(obj).text
             if text:
                 yield text
@@ -451,7 +508,20 @@ def stream_texts(endpoint: Endpoint, events: Any) -> Iterator[str]:
 
 def answer_tokens(endpoint: SageMakerEndpoint, max_tokens: int | None) -> int:
     """``max_tokens`` (default 512), never more than the room the endpoint's token limits leave."""
+    check_max_tokens(max_tokens)
     return min(max_tokens or DEFAULT_MAX_TOKENS, endpoint.max_new_tokens)
+
+
+def check_max_tokens(max_tokens: int | None) -> None:
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        raise ConfigurationError(f"max_tokens={max_tokens!r}: give a whole number of tokens, at least 1")
+
+
+def check_temperature(temperature: float | None) -> None:
+    if temperature is None:
+        return
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
+        raise ConfigurationError(f"temperature={temperature!r}: give a number from 0 to 2")
 
 
 def sagemaker_request(
@@ -466,6 +536,7 @@ def sagemaker_request(
 ) -> dict[str, Any]:
     """InvokeEndpoint's arguments: the body in the shape every variant's container takes."""
     endpoint.check_one_request_shape()
+    check_temperature(temperature)
     tokens = answer_tokens(endpoint, max_tokens)
     if endpoint.api == "messages":
         body = wire.messages_request(
@@ -501,6 +572,8 @@ def bedrock_request(
     model: BedrockModel, messages: Sequence[Mapping[str, Any]], max_tokens: int | None, temperature: float | None
 ) -> dict[str, Any]:
     """Converse's arguments for OpenAI-style text messages."""
+    check_temperature(temperature)
+    check_max_tokens(max_tokens)
     request: dict[str, Any] = {
         "modelId": model.model_id,
         "messages": [
@@ -534,6 +607,25 @@ def describe(error: Exception) -> str:
         info = error.response.get("Error", {})
         return f"{info.get('Code', 'Error')}: {info.get('Message', '')}".rstrip(": ")
     return str(error)
+
+
+def malformed(error: Exception, endpoint: Endpoint) -> MalformedReplyError:
+    """A reply that is not the container's or the service's format, as one error naming the endpoint."""
+    return MalformedReplyError(
+        f"endpoint {endpoint.name} ({endpoint.hosting}, {endpoint.model_label}) answered, but not in its container's "
+        f"format ({error}): check the endpoint's logs (CloudWatch /aws/sagemaker/Endpoints/{endpoint.name}) and that "
+        "the parameter's container and api match what serves it"
+    )
+
+
+def check_seconds(option: str, value: float | None, *, zero: bool = False) -> None:
+    """A duration option: None (the default) or a finite number of seconds > 0 (>= 0 where ``zero``), at most a day."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigurationError(f"{option}={value!r}: give a finite number of seconds")
+    if not (value >= 0 if zero else value > 0) or value > 86_400:
+        raise ConfigurationError(f"{option}={value!r}: give seconds {'from 0' if zero else 'above 0'} up to 86400")
 
 
 def is_no_capacity(error: Exception) -> bool:

@@ -31,6 +31,7 @@ Parameters without ``schema_version`` are schema 1 (written before the client ex
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 import time
@@ -46,6 +47,10 @@ SCHEMA_VERSION = 2
 # Bedrock) within a minute without a restart; long enough that a busy agent reads SSM about once a minute, far below
 # SSM's GetParameter rate limit. A call that finds the endpoint gone re-reads at once (see client.py).
 DEFAULT_TTL_SECONDS = 60.0
+# The ranges a number of the parameter must lie in (the stacks write values far inside them). They keep a hostile or
+# corrupt value from making a wait endless (NaN or Infinity seconds) or an int() overflow.
+MAX_SECONDS = 3600.0  # a latency budget or a cold start longer than an hour is not one a caller waits for
+MAX_TOKENS = 10_000_000  # token limits: no model's context comes near
 
 Api = Literal["messages", "text"]
 
@@ -220,7 +225,7 @@ def parse_parameter(name: str, value: str) -> Endpoint:
     where = f"SSM parameter {parameter_name(name)}"
     try:
         data = json.loads(value)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise ParameterSchemaError(f"{where} does not hold JSON: it is not one the llm-endpoints stacks write") from None
     if not isinstance(data, dict):
         raise ParameterSchemaError(f"{where} does not hold a JSON object: it is not one the llm-endpoints stacks write")
@@ -283,6 +288,12 @@ def _variant(fields: _Fields) -> Variant:
     stops = fields.data.get("stop_sequences", [])
     if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
         raise ParameterSchemaError(f"{fields.where}: 'stop_sequences' must be a list of strings")
+    max_input, max_total = fields.integer("max_input_tokens"), fields.integer("max_total_tokens")
+    if max_total <= max_input:
+        raise ParameterSchemaError(
+            f"{fields.where}: 'max_total_tokens' ({max_total}) must be above 'max_input_tokens' ({max_input}): the "
+            "difference is the room left for the answer. Redeploy the endpoint's stack to rewrite the parameter"
+        )
     return Variant(
         name=fields.text("variant_name"),
         model_key=fields.text("model_key"),
@@ -290,8 +301,8 @@ def _variant(fields: _Fields) -> Variant:
         api=api,  # type: ignore[arg-type]  # checked above
         prompt_format=fields.text("prompt_format"),
         stop_sequences=tuple(stops),
-        max_input_tokens=int(fields.number("max_input_tokens")),
-        max_total_tokens=int(fields.number("max_total_tokens")),
+        max_input_tokens=max_input,
+        max_total_tokens=max_total,
         latency_budget_seconds=fields.number("latency_budget_seconds"),
         tool_calling=bool(fields.data.get("tool_calling", False)),
     )
@@ -343,11 +354,19 @@ class _Fields:
             raise ParameterSchemaError(f"{self.where}: missing or empty '{key}'")
         return value
 
-    def number(self, key: str) -> float:
+    def number(self, key: str, limit: float = MAX_SECONDS) -> float:
+        """A positive, finite number up to ``limit`` (seconds, by default)."""
         value = self.data.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ParameterSchemaError(f"{self.where}: '{key}' must be a positive number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= limit or math.isnan(value):
+            raise ParameterSchemaError(f"{self.where}: '{key}' is {value!r}; it must be a positive number up to {limit:g}")
         return float(value)
+
+    def integer(self, key: str) -> int:
+        """A positive whole number of tokens up to MAX_TOKENS."""
+        value = self.data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_TOKENS:
+            raise ParameterSchemaError(f"{self.where}: '{key}' is {value!r}; it must be a whole number from 1 to {MAX_TOKENS}")
+        return value
 
 
 class ParameterCache:
