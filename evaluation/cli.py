@@ -23,6 +23,7 @@ from evaluation.runner import run
 from evaluation.stats import Summary, summarize
 from evaluation.targets import Target, resolve_target, resolve_targets
 from evaluation.testset import Case, EvaluationInputError, load_tests
+from evaluation.tool_expectations import check_tool_calls
 from llm_client import Client, LlmClientError
 from llm_config import ConfigError, load_registry
 
@@ -174,7 +175,7 @@ def evaluate(args: argparse.Namespace, **client_options: Any) -> int:
         target, case, repeat = job
         record = measure(client, retry_log, target, case, repeat, stream=args.stream)
         if record.ok:
-            record.checks = check_answer(case, record.answer)
+            record.checks = check_answer(case, record.answer) + check_tool_calls(case.tool_call, record.tool_calls)
             if case.rubric and judge is not None:
                 checks, record.judge_cost_usd = judge.score(case.prompt, record.answer, case.rubric)
                 record.checks += checks

@@ -48,6 +48,7 @@ class Record:
     answer: str = ""
     checks: list[Check] = field(default_factory=list)
     quality: float | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {"name", "arguments", "error"} of each call
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -89,7 +90,7 @@ def measure(
     started = clock()
     record = Record(target.label, case.id, repeat, ok=False, latency_seconds=0.0)
     try:
-        if stream:
+        if stream and not case.tools:  # a case with tools is never streamed (docs/evaluation.md)
             _streamed(client, target, case, record, started, clock)
         else:
             answer = client.invoke(
@@ -99,8 +100,10 @@ def measure(
                 max_tokens=case.max_tokens,
                 temperature=case.temperature,
                 variant=target.variant,
+                tools=case.tools,
             )
             record.answer, record.served_by = answer.text, answer.served_by
+            record.tool_calls = [{"name": c.name, "arguments": c.arguments, "error": c.error} for c in answer.tool_calls]
             record.input_tokens, record.output_tokens = answer.input_tokens, answer.output_tokens
         record.ok = True
     except LlmClientError as error:

@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
+from evaluation import tool_expectations
 from evaluation.gate import Verdict
 from evaluation.measure import Record
 from evaluation.stats import Summary
@@ -187,6 +188,7 @@ def markdown(
         for case, scores in by_case.items():
             cells = [f"{sum(v) / len(v):.2f}" if (v := scores.get(t)) else "-" for t in targets]
             out.append(f"| {case} | " + " | ".join(cells) + " |")
+    out += tool_expectations.report_lines([(t, [r.checks for r in records if r.target == t]) for t in targets])
     failed = [r for r in records if not r.ok]
     if failed:
         out += ["", "## Errors (first 20)", ""] + [f"- {r.target} / {r.case}: {r.error_kind}: {r.error}" for r in failed[:20]]

@@ -46,7 +46,7 @@ from botocore.eventstream import ParserError as EventStreamParserError
 from botocore.parsers import ResponseParserError
 from botocore.utils import validate_region_name
 
-from llm_client import wire
+from llm_client import constrained, wire
 from llm_client.errors import (
     AccessDeniedError,
     CallTimeoutError,
@@ -58,6 +58,7 @@ from llm_client.errors import (
     MalformedReplyError,
     NoCredentialsError,
     ThrottledError,
+    UnsupportedError,
 )
 from llm_client.parameter import (
     DEFAULT_TTL_SECONDS,
@@ -114,6 +115,8 @@ class Answer:
     attempts: int
     cold_start_seconds: float = 0.0  # waiting for a scale-to-zero endpoint's first copy; not in latency_seconds
     model_key: str | None = None  # the model that answered (None: a variant SageMaker picked that the parameter lacks)
+    # With tools=: the calls the model made (a call with ``error`` set cannot be made: see wire.ToolCall).
+    tool_calls: tuple[wire.ToolCall, ...] = ()
 
 
 def messages_of(prompt: str | Sequence[Mapping[str, Any]], system: str | None = None) -> list[dict[str, Any]]:
@@ -374,14 +377,20 @@ class Client:
         temperature: float | None = None,
         variant: str | None = None,
         cold_start_seconds: float | None = None,
+        tools: Sequence[Mapping[str, Any]] = (),
+        tool_choice: Any = None,
     ) -> Answer:
-        """One answer from endpoint ``name``: a prompt string or OpenAI-style messages."""
+        """One answer from endpoint ``name``: a prompt string or OpenAI-style messages. ``tools`` (Chat Completions
+        form, ``{"type": "function", "function": {name, description, parameters}}``) go the endpoint's tool path;
+        ``tool_choice``: None / "auto", "required", "none" or ``{"type": "function", "function": {"name": ...}}``."""
         messages = messages_of(prompt, system)
 
         def attempt(endpoint: Endpoint) -> tuple[wire.Reply, str, str | None, Endpoint]:
             if isinstance(endpoint, SageMakerEndpoint):
-                return (*self._sagemaker_invoke(endpoint, messages, max_tokens, temperature, variant), endpoint)
-            return (*self._bedrock_invoke(endpoint, messages, max_tokens, temperature), endpoint.model_key, endpoint)
+                replied = self._sagemaker_invoke(endpoint, messages, max_tokens, temperature, variant, tools, tool_choice)
+                return (*replied, endpoint)
+            replied_by = self._bedrock_invoke(endpoint, messages, max_tokens, temperature, tools, tool_choice)
+            return (*replied_by, endpoint.model_key, endpoint)
 
         (reply, served_by, model_key, endpoint), tries, seconds, cold = self.call_waiting(
             name, attempt, variant, cold_start_seconds
@@ -397,6 +406,7 @@ class Client:
             attempts=tries,
             cold_start_seconds=cold,
             model_key=model_key,
+            tool_calls=tuple(reply.tool_calls),
         )
 
     def stream(
@@ -448,26 +458,44 @@ class Client:
         max_tokens: int | None,
         temperature: float | None,
         variant: str | None,
+        tools: Sequence[Mapping[str, Any]] = (),
+        tool_choice: Any = None,
     ) -> tuple[wire.Reply, str, str | None]:
         """The reply, who served it (the variant, or the inference component) and its model key."""
-        request = sagemaker_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature)
+        request = sagemaker_request(
+            endpoint, messages, max_tokens=max_tokens, temperature=temperature, tools=tools, tool_choice=tool_choice
+        )
         if variant and not endpoint.scale_to_zero:  # a component endpoint is called by component, never by variant
             request["TargetVariant"] = variant
         deadline = self.deadline(endpoint)
         response = self.runtime(endpoint).invoke_endpoint(**request)
-        reply = parse_reply(endpoint, response["Body"], deadline)
+        reply = parse_reply(endpoint, response["Body"], deadline, tools, tool_choice)
         invoked = response.get("InvokedProductionVariant")
         served_by = endpoint.inference_component_name or str(invoked or variant or "")
         return reply, served_by, endpoint.model_of(invoked or variant)
 
     def _bedrock_invoke(
-        self, model: BedrockModel, messages: list[dict[str, Any]], max_tokens: int | None, temperature: float | None
+        self,
+        model: BedrockModel,
+        messages: list[dict[str, Any]],
+        max_tokens: int | None,
+        temperature: float | None,
+        tools: Sequence[Mapping[str, Any]] = (),
+        tool_choice: Any = None,
     ) -> tuple[wire.Reply, str]:
-        response = self.runtime(model).converse(**bedrock_request(model, messages, max_tokens, temperature))
-        content = response["output"]["message"]["content"]
-        usage = response.get("usage", {})
+        request = bedrock_request(model, messages, max_tokens, temperature)
+        if tools and tool_choice != "none":
+            request["toolConfig"] = bedrock_tool_config(tools, tool_choice)
+        response = self.runtime(model).converse(**request)
+        content = ((response.get("output") or {}).get("message") or {}).get("content") or []
+        usage = response.get("usage") or {}
         reply = wire.Reply(
             text="".join(block.get("text", "") for block in content),
+            tool_calls=[
+                wire.tool_call_of(str(use.get("toolUseId") or ""), str(use.get("name") or ""), use.get("input"))
+                for use in (block.get("toolUse") for block in content)
+                if isinstance(use, dict)
+            ],
             input_tokens=usage.get("inputTokens"),
             output_tokens=usage.get("outputTokens"),
             finish_reason=response.get("stopReason"),
@@ -475,12 +503,42 @@ class Client:
         return reply, model.model_id
 
 
-def parse_reply(endpoint: SageMakerEndpoint, body: Any, deadline: wire.Deadline | None = None) -> wire.Reply:
-    """The container's answer from InvokeEndpoint's body, read within the size cap and ``deadline``."""
+def bedrock_tool_config(tools: Sequence[Mapping[str, Any]], tool_choice: Any) -> dict[str, Any]:
+    """Converse's ``toolConfig`` for Chat Completions tools and tool_choice."""
+    config: dict[str, Any] = {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": t["function"]["name"],
+                    "description": t["function"].get("description") or t["function"]["name"],
+                    "inputSchema": {"json": t["function"].get("parameters") or {"type": "object", "properties": {}}},
+                }
+            }
+            for t in tools
+        ]
+    }
+    forced = constrained.forced_tool(tool_choice)
+    if forced:
+        config["toolChoice"] = {"tool": {"name": forced}}
+    elif tool_choice == "required":
+        config["toolChoice"] = {"any": {}}
+    return config
+
+
+def parse_reply(
+    endpoint: SageMakerEndpoint,
+    body: Any,
+    deadline: wire.Deadline | None = None,
+    tools: Sequence[Mapping[str, Any]] = (),
+    tool_choice: Any = None,
+) -> wire.Reply:
+    """The container's answer from InvokeEndpoint's body, read within the size cap and ``deadline``; a constrained
+    reply to ``tools`` becomes the tool call or answer it holds."""
     data = wire.read_body(body, deadline)
-    if endpoint.api == "messages":
-        return wire.parse_chat_completion(wire.loads(data, "a Chat Completions object"))
-    return wire.parse_text_response(wire.loads(data, "a text-generation answer"))
+    if endpoint.api == "text":
+        return wire.parse_text_response(wire.loads(data, "a text-generation answer"))
+    reply = wire.parse_chat_completion(wire.loads(data, "a Chat Completions object"))
+    return constrained.parse(reply, tools) if is_constrained(endpoint, tools, tool_choice) else reply
 
 
 def payloads(events: Any) -> Iterator[bytes]:
@@ -535,28 +593,16 @@ def sagemaker_request(
     tool_choice: Any = None,
 ) -> dict[str, Any]:
     """InvokeEndpoint's arguments: the body in the shape every variant's container takes."""
-    endpoint.check_one_request_shape()
-    check_temperature(temperature)
-    tokens = answer_tokens(endpoint, max_tokens)
-    if endpoint.api == "messages":
-        body = wire.messages_request(
-            messages,
-            max_tokens=tokens,
-            stop=endpoint.stop_sequences,
-            stream=stream,
-            temperature=temperature,
-            tools=tools,
-            tool_choice=tool_choice,
-        )
-    else:
-        body = wire.text_request(
-            wire.render_prompt(endpoint.prompt_format, messages),
-            container=endpoint.container,
-            max_new_tokens=tokens,
-            stop=endpoint.stop_sequences,
-            stream=stream,
-            temperature=temperature,
-        )
+    body = request_body(
+        endpoint,
+        messages,
+        max_tokens=max_tokens,
+        stop=endpoint.stop_sequences,
+        stream=stream,
+        temperature=temperature,
+        tools=tools,
+        tool_choice=tool_choice,
+    )
     request = {
         "EndpointName": endpoint.name,
         "ContentType": "application/json",
@@ -566,6 +612,67 @@ def sagemaker_request(
     if endpoint.inference_component_name:  # SageMaker requires it on an endpoint that hosts inference components
         request["InferenceComponentName"] = endpoint.inference_component_name
     return request
+
+
+def request_body(
+    endpoint: SageMakerEndpoint,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    max_tokens: int | None,
+    stop: Sequence[str],
+    stream: bool,
+    temperature: float | None,
+    tools: Sequence[Mapping[str, Any]] = (),
+    tool_choice: Any = None,
+) -> dict[str, Any]:
+    """The container's JSON body. ``tools`` (OpenAI form) go the endpoint's tool path: native as ``tools``, constrained
+    as a JSON schema in ``response_format`` (``llm_client.constrained``); an endpoint without tool calling refuses."""
+    endpoint.check_one_request_shape()
+    check_temperature(temperature)
+    tokens = answer_tokens(endpoint, max_tokens)
+    if endpoint.api == "text":
+        if tools:
+            raise tools_unsupported(endpoint)
+        return wire.text_request(
+            wire.render_prompt(endpoint.prompt_format, messages),
+            container=endpoint.container,
+            max_new_tokens=tokens,
+            stop=stop,
+            stream=stream,
+            temperature=temperature,
+        )
+    if tools and endpoint.tool_path == "none":
+        raise tools_unsupported(endpoint)
+    if is_constrained(endpoint, tools, tool_choice):
+        turns = constrained.messages(messages, tools, tool_choice)
+        body = wire.messages_request(turns, max_tokens=tokens, stop=stop, stream=stream, temperature=temperature)
+        return {**body, "response_format": constrained.response_format(tools, tool_choice)}
+    return wire.messages_request(
+        messages, max_tokens=tokens, stop=stop, stream=stream, temperature=temperature, tools=tools, tool_choice=tool_choice
+    )
+
+
+def is_constrained(endpoint: Endpoint, tools: Sequence[Mapping[str, Any]], tool_choice: Any) -> bool:
+    """Whether a request with these tools takes the constrained path (tool_choice "none": a plain request)."""
+    return bool(tools) and endpoint.tool_path == "constrained" and tool_choice != "none"
+
+
+def tools_unsupported(endpoint: SageMakerEndpoint) -> UnsupportedError:
+    """The error for tools sent to an endpoint that a request may reach a variant without tool calling on."""
+    unable = [v for v in endpoint.served if not v.can_call_tools]
+    split = len(endpoint.served) > 1  # a request may reach any of them
+    reasons = "; ".join(
+        f"{f'the container of {v.model_key}' if split else 'its container'} "
+        f"{'has no Messages API' if v.api == 'text' else 'was deployed without tool calling (tool_calling: none)'}"
+        for v in unable
+    )
+    if split:
+        reasons += " (requests are split between its models by weight: call one with variant=...)"
+    return UnsupportedError(
+        f"endpoint {endpoint.name} ({endpoint.model_label}) cannot call tools: {reasons}. Serve the model from the LMI "
+        "container (Messages API; the parameter's tool_calling then says native or constrained), or move the endpoint "
+        "to a Bedrock model"
+    )
 
 
 def bedrock_request(
