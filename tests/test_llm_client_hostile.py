@@ -224,3 +224,14 @@ def test_evaluate_scores_a_hostile_reply_as_an_error_and_still_writes_its_report
     kinds = sorted((r["case"], r["ok"], r["error_kind"]) for r in records)
     assert kinds == [("one", False, "error"), ("two", True, None)]
     assert "not in its container's format" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_evaluate_ends_a_trickling_stream_at_the_deadline_and_scores_it_as_a_timeout(session, server, tmp_path: Path):
+    tests = tmp_path / "tests.yaml"
+    tests.write_text(json.dumps({"cases": [{"id": "one", "prompt": "Hello"}]}))
+    server.script(*[b"x"] * 1000, delay_seconds=0.02)  # 20 s if read to the end
+    argv = ["--tests", str(tests), "--target", "chat", "--out", str(tmp_path / "out"), "--no-progress"]  # streams: the default
+    assert cli.main(argv, session=session, sleep=lambda _: None, deadline_seconds=0.5) == 0
+    (record,) = json.loads((tmp_path / "out" / "results.json").read_text())["records"]
+    assert (record["ok"], record["error_kind"]) == (False, "timeout")
+    assert record["latency_seconds"] < 10
