@@ -17,7 +17,7 @@ The request goes to the endpoint with the tools (llm_client's tool path: native,
 on Bedrock), never streamed (other cases stream unless --no-stream). The check scores 1 when the first call names
 the tool and its arguments match, else 0 with why: ``missing`` (no call, or one the agent could not make) or
 ``wrong`` (another tool, other arguments). The report counts both per target, so two models' tool use compare before
-traffic moves. """
+traffic moves."""
 
 from __future__ import annotations
 
