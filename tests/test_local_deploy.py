@@ -198,6 +198,9 @@ def test_migration_round_trip(
     assert len(sagemaker.list_models()["Models"]) == 1
     assert client.invoke("chat", "Hi").served_by == "mixtral-8x7b"
     assert "".join(client.stream("chat", "Hi")).endswith("You said: Hi")
+    # Mixtral 8x7B v0.1 has no tool-call parser either: the same agent calls its tool through the constrained path.
+    mixtral_answer = example_agent.ask(example_agent.build_agent(model), "What is 1.408 times 730?")
+    assert mixtral_answer.startswith("The tool says: Result of multiply: 1027.84")
 
     # destroy: nothing of the stack is left but what its template retains (the bootstrap stack stays).
     rehearsal.destroy(retire.stack_name, emulator, tmp_path / "retire")
