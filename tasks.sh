@@ -6,19 +6,21 @@
 #
 #   ./tasks.sh deploy-local [MODEL] [-c KEY=VALUE ...]
 #                                install, start a local AWS emulator (moto) on 127.0.0.1, deploy the stack of
-#                                MODEL (default mixtral) or of -c deployment=FILE into it with the real CDK CLI,
+#                                MODEL (default mistral-7b) or of -c deployment=FILE into it with the real CDK CLI,
 #                                verify every resource with boto3; the emulator keeps running (docs/local-deploy.md)
 #   ./tasks.sh status-local      what is deployed in the running emulator: stacks, endpoints, variants, alarms
 #   ./tasks.sh destroy-local     destroy those stacks, check nothing is left, stop the emulator
 #   ./tasks.sh run-local CMD ..  run CMD as a client app of the running emulator: AWS APIs at moto, the model
 #                                runtimes at a protocol stand-in (not a model), e.g. python examples/agent.py
 #   ./tasks.sh synth [MODEL] [-c KEY=VALUE ...]
-#                                install, then synthesize the stack of MODEL (default mixtral) or of
+#                                install, then synthesize the stack of MODEL (default mistral-7b) or of
 #                                -c deployment=FILE, and summarise it; any `cdk deploy` -c flag works
 #   ./tasks.sh test [PYTEST ARGS]
 #                                install, then lint (ruff, mypy) and run the test suite on every core
 #   ./tasks.sh plan ARGS         install, then run the cost planner (./tasks.sh plan --help lists ARGS)
 #   ./tasks.sh plan-migration .. install, then check the next migration deploy (docs/migrations.md)
+#   ./tasks.sh simulate ARGS     install, then replay traffic against a deployment's scaling (./tasks.sh simulate
+#                                --help; docs/capacity.md)
 #   ./tasks.sh bench             install, then print synth time per model and for an empty CDK app
 #   ./tasks.sh evaluate ARGS     install, then compare targets on a test set (./tasks.sh evaluate --help;
 #                                --local: against the running local rehearsal; docs/evaluation.md)
@@ -34,8 +36,9 @@ export CDK_DISABLE_CLI_TELEMETRY=1 CDK_DISABLE_VERSION_CHECK=1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1
 export PIP_DISABLE_PIP_VERSION_CHECK=1 npm_config_update_notifier=false
 
-# The model a task uses when given neither a MODEL nor -c model=/-c deployment=.
-DEFAULT_MODEL=mixtral
+# The model a task uses when given neither a MODEL nor -c model=/-c deployment=: the app's own default
+# (llm_config/deployment.py DEFAULT_MODEL), so `./tasks.sh synth` and `npx cdk synth` build the same stack. For help only.
+DEFAULT_MODEL=mistral-7b
 
 setup() {
   # A task's --help needs no install when one exists (and must not start one, e.g. from the docs test).
@@ -87,16 +90,33 @@ lock() {
   { echo "$header"; cat requirements.lock; } > requirements.lock.tmp && mv requirements.lock.tmp requirements.lock
 }
 
-# The -c flags of a synth: MODEL (or the default) unless the flags already name -c model= or -c deployment=.
+# Sets `flags`, the -c flags of a synth: -c model=MODEL if given, then the rest (no model: the app's default). The CDK
+# CLI keeps the last of two values of a key without a word, so MODEL with -c model=/deployment=, or a key given
+# twice, is refused, as deploy-local refuses it (local_aws/rehearsal.py).
 synth_flags() {
-  local model="" args=("$@")
+  local model="" args=("$@") keys=" " i item key
   if [ ${#args[@]} -gt 0 ] && [[ ${args[0]} != -* ]]; then model=${args[0]}; args=("${args[@]:1}"); fi
-  local given=" ${args[*]-} "
-  if [ -z "$model" ] && [[ $given != *" model="* && $given != *" deployment="* && $given != *" --context=model="* ]]; then
-    model=$DEFAULT_MODEL
-  fi
-  [ -z "$model" ] || printf '%s\n' -c "model=$model"
-  [ ${#args[@]} -eq 0 ] || printf '%s\n' "${args[@]}"
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+      -c | --context) item=${args[i + 1]-} ;;
+      --context=*) item=${args[i]#--context=} ;;
+      *) continue ;;
+    esac
+    key=${item%%=*}
+    if [ -n "$model" ] && { [ "$key" = model ] || [ "$key" = deployment ]; }; then
+      printf "error: -c %s: conflicts with MODEL '%s': a synth names its model once\n  fix: drop MODEL or -c %s=\n" \
+        "$key" "$model" "$key" >&2
+      exit 2
+    fi
+    if [[ $keys == *" $key "* ]]; then
+      printf 'error: -c %s: is given twice\n  fix: give it once\n' "$key" >&2
+      exit 2
+    fi
+    keys+="$key "
+  done
+  flags=()
+  [ -z "$model" ] || flags+=(-c "model=$model")
+  [ ${#args[@]} -eq 0 ] || flags+=("${args[@]}")
 }
 
 task_help() {
@@ -107,7 +127,8 @@ usage: ./tasks.sh synth [--dry-run] [MODEL] [-c KEY=VALUE ...]
 Install, then run \`cdk synth --quiet\` for one stack (cdk-nag included) into cdk.out/ and summarise it
 (resources, outputs, the estimated monthly cost).
 
-  MODEL            a model key or alias (default: $DEFAULT_MODEL unless -c model= or -c deployment= is given)
+  MODEL            a model key or alias (default: $DEFAULT_MODEL, as for npx cdk synth, unless -c model= or
+                   -c deployment= is given)
   -c KEY=VALUE     any flag \`cdk deploy\` takes (README.md, "Deploying"), e.g. -c endpoint=chat,
                    -c region=eu-west-1, -c deployment=deployments/chat.yaml (then no MODEL)
   --dry-run        print the cdk command, install and run nothing
@@ -168,15 +189,12 @@ case "$task" in
   setup-locked) setup_locked ;;
   lock) lock ;;
   synth)
-    if [ "${1-}" = --dry-run ]; then
-      shift
-      flags=(); while IFS= read -r flag; do flags+=("$flag"); done < <(synth_flags "$@")  # bash 3.2 has no mapfile
-      echo "cdk synth --quiet ${flags[*]}"
-      exit 0
-    fi
+    dry_run=0
+    if [ "${1-}" = --dry-run ]; then dry_run=1; shift; fi
+    synth_flags "$@"
+    if [ "$dry_run" = 1 ]; then echo "cdk synth --quiet ${flags[*]-}" | sed 's/ *$//'; exit 0; fi
     setup
-    flags=(); while IFS= read -r flag; do flags+=("$flag"); done < <(synth_flags "$@")  # bash 3.2 has no mapfile
-    cdk synth --quiet "${flags[@]}"
+    cdk synth --quiet ${flags[@]+"${flags[@]}"}
     .venv/bin/python scripts/summarize_synth.py cdk.out
     ;;
   deploy-local)
@@ -220,6 +238,10 @@ case "$task" in
   evaluate)
     setup
     .venv/bin/python -m evaluation "$@"
+    ;;
+  simulate)
+    setup
+    .venv/bin/python -m simulator "$@"
     ;;
   help | -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
   *) echo "error: unknown task '$task' (try: ./tasks.sh help)" >&2; exit 2 ;;

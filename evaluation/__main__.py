@@ -1,5 +1,6 @@
 import sys
 
 from evaluation.cli import main
+from llm_config.cli_env import run_cli
 
-sys.exit(main())
+sys.exit(run_cli(main))

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from llm_config import ConfigError, load_registry
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_OUT = Path("evaluation-results")
+OUTPUT_FILES = ("results.json", "report.md", "report.html")
 EXIT_GATE, EXIT_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 STANDIN_NOTE = (
     "Local rehearsal: the runtimes are a protocol stand-in, not a model. Its latencies, tokens and answers are made up "
@@ -153,8 +155,24 @@ def check_numbers(args: argparse.Namespace) -> None:
         raise EvaluationInputError("--judge and --rate both score rubric items: choose one")
 
 
+def check_out(out: Path) -> None:
+    """--out is a folder this process can write into, checked before any request is sent, not after the last."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        problem = "is a file, not a folder" if out.is_file() else f"cannot write there ({error.strerror or error})"
+        raise EvaluationInputError(f"--out {out}: {problem}: give a folder you can write to") from None
+    for name in OUTPUT_FILES:
+        path = out / name
+        if path.exists() and (not path.is_file() or not os.access(path, os.W_OK)):
+            raise EvaluationInputError(f"--out {out}: {name} there cannot be replaced: remove it or give another folder")
+
+
 def evaluate(args: argparse.Namespace, **client_options: Any) -> int:
     check_numbers(args)
+    check_out(args.out)
     cases = load_tests(args.tests)
     conditions = [gate.parse(text) for text in args.fail_if]  # bad gates fail before any request is sent
     baseline = load_baseline(args.baseline) if args.baseline else None
@@ -174,12 +192,8 @@ def evaluate(args: argparse.Namespace, **client_options: Any) -> int:
     def work(job: tuple[Target, Case, int]) -> Record:
         target, case, repeat = job
         record = measure(client, retry_log, target, case, repeat, stream=args.stream)
-        if record.ok:
-            record.checks = check_answer(case, record.answer) + check_tool_calls(case.tool_call, record.tool_calls)
-            if case.rubric and judge is not None:
-                checks, record.judge_cost_usd = judge.score(case.prompt, record.answer, case.rubric)
-                record.checks += checks
-            record.quality = quality_of(record.checks)
+        if record.ok and case.rubric and judge is not None:  # a request of its own: waits, never holds the others
+            record.checks, record.judge_cost_usd = judge.score(case.prompt, record.answer, case.rubric)
         return record
 
     jobs = [(t, c, n) for c in cases for n in range(args.repeat) for t in targets]
@@ -192,21 +206,41 @@ def evaluate(args: argparse.Namespace, **client_options: Any) -> int:
         progress=args.progress,
     )
     records = outcome.records
-    if args.rate and outcome.stopped_by != "interrupted":
-        rate(records, {c.id: c for c in cases})
+    by_id = {c.id: c for c in cases}
+    stopped_by = outcome.stopped_by
+    if not score(records, by_id):
+        stopped_by = "interrupted"
+    if args.rate and stopped_by != "interrupted":
+        rate(records, by_id)
     order = {(t.label, c.id, n): i for i, (t, c, n) in enumerate(jobs)}
     records.sort(key=lambda r: (list(by_label).index(r.target), order[(r.target, r.case, r.repeat)]))
     summaries = [summarize(t.label, [r for r in records if r.target == t.label], t.latency_budget_seconds) for t in targets]
     by_target = {s.target: s for s in summaries}
     verdicts = [v for condition in conditions for v in gate.check(condition, by_target, baseline)]
     notes = [STANDIN_NOTE] if args.local else []
-    if outcome.stopped_by:
-        notes.append(f"Stopped early ({outcome.stopped_by}): {len(records)} of {len(jobs)} requests measured.")
-    write_outputs(args, summaries, records, outcome.planned, outcome.stopped_by, verdicts, baseline, notes)
-    if outcome.stopped_by == "interrupted":
+    if stopped_by:
+        notes.append(f"Stopped early ({stopped_by}): {len(records)} of {len(jobs)} requests measured.")
+    write_outputs(args, summaries, records, outcome.planned, stopped_by, verdicts, baseline, notes)
+    if stopped_by == "interrupted":
         print("Interrupted: the requests measured so far are reported above and written.", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_GATE if any(v.holds for v in verdicts) else 0
+
+
+def score(records: list[Record], cases: dict[str, Case]) -> bool:
+    """Check each answer against its case, after every request was measured: a slow pattern or schema holds the
+    interpreter, which would book its time to the requests in flight. False when Ctrl-C stopped the scoring (the
+    answers not scored keep no quality)."""
+    try:
+        for record in records:
+            if record.ok:
+                case = cases[record.case]
+                answer_checks = check_answer(case, record.answer) + check_tool_calls(case.tool_call, record.tool_calls)
+                record.checks = answer_checks + record.checks  # then the judge's
+                record.quality = quality_of(record.checks)
+    except KeyboardInterrupt:
+        return False
+    return True
 
 
 def rate(records: list[Record], cases: dict[str, Case]) -> None:
@@ -260,10 +294,9 @@ def write_outputs(
         stopped_by=stopped_by,
         verdicts=verdicts,
     )
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     (args.out / "report.md").write_text(report, encoding="utf-8")
-    (args.out / "report.html").write_text(html_page(report, summaries, records), encoding="utf-8")
+    (args.out / "report.html").write_text(html_page(report, summaries, records, notes), encoding="utf-8")
     for note in notes:
         print(note)
     print(terminal_table(summaries))

@@ -16,10 +16,22 @@ Grammar (whitespace is free; parsed by this module's tokenizer, never eval'd):
 - ``[TARGET]``: the same metric of another target of this run, e.g. ``chat/mixtral-8x7b: quality < [chat/mistral-7b] - 0.05``.
 - A condition whose figures are missing (no successful request, no quality score, target not in the baseline) holds:
   a gate that cannot be checked does not pass.
+
+Gates that could never fail are refused before any request is sent (exit 2):
+
+- a unit that does not fit the metric: ``ms``/``s`` on a latency only, ``%`` on a rate or quality only;
+- a rate or quality (fractions 0-1) against a number outside 0-1, e.g. ``error_rate > 5`` (meant as 5%: write
+  ``5%`` or ``0.05``); an added or subtracted step larger than 1 likewise;
+- a latency against a plain number above MAX_PLAIN_SECONDS, e.g. ``p90 > 800`` (meant as ms): no request here
+  lasts 13 minutes (each try times out at twice the latency budget), so such a number must carry its unit,
+  ``800ms`` or ``800s``;
+- a target compared with itself (``T: quality < [T]``), or ``[T]`` without a prefix when T is the only target (with
+  several targets, an unprefixed condition compares every other target with T).
 """
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -31,7 +43,10 @@ from evaluation.testset import EvaluationInputError
 METRICS = ("p50", "p90", "p99", "ttft_p50", "ttft_p90", "tokens_per_s", "error_rate", "throttle_rate", "quality", "cost_per_1k")
 LATENCY_METRICS = frozenset({"p50", "p90", "p99", "ttft_p50", "ttft_p90"})
 OPERATORS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+FRACTION_METRICS = frozenset({"error_rate", "throttle_rate", "quality"})
 UNITS = {"": 1.0, "s": 1.0, "ms": 0.001, "%": 0.01}
+UNITS_OF = {"s": LATENCY_METRICS, "ms": LATENCY_METRICS, "%": FRACTION_METRICS}  # "" fits every metric
+MAX_PLAIN_SECONDS = 60.0
 # "TARGET: rest" where rest starts with a metric; the target itself may contain ':' (endpoint:NAME).
 TARGET_PREFIX = re.compile(r"\s*(?P<target>\S.*?)\s*:\s*(?P<rest>(?:" + "|".join(METRICS) + r")\b.*)", re.DOTALL)
 TOKEN = re.compile(
@@ -87,9 +102,38 @@ def parse(text: str) -> Condition:
     while rest_tokens:
         if len(rest_tokens) < 2 or rest_tokens[0][0] != "arith" or rest_tokens[1][0] != "number":
             raise bad("after the value, only '+ NUMBER', '- NUMBER' or '* NUMBER' may follow")
-        steps.append((rest_tokens[0][1], float(rest_tokens[1][1]) * UNITS[rest_tokens[1][2]]))
+        step = rest_tokens[0][1]
+        steps.append((step, _number(rest_tokens[1], metric, bad, scales=step == "*")))
         rest_tokens = rest_tokens[2:]
     return Condition(text, target, metric, op, operand, tuple(steps))
+
+
+def _number(
+    token: tuple[str, str, str], metric: str, bad: Callable[[str], EvaluationInputError], *, scales: bool = False
+) -> float:
+    """A number in the metric's units: seconds or a fraction 0-1; a factor (``* 1.1``) has no unit."""
+    _, text, unit = token
+    if unit and scales:
+        raise bad(f"* {text}{unit}: a factor has no unit: write * {text}")
+    if unit and metric not in UNITS_OF[unit]:
+        raise bad(f"{text}{unit}: {metric} {_unit_advice(metric)}")
+    value = float(text) * UNITS[unit]
+    if scales:
+        return value
+    if metric in FRACTION_METRICS and value > 1:
+        meant = "at most 100%" if unit else f"{text}% or {value / 100:g}"
+        raise bad(f"{text}{unit}: {metric} is a fraction from 0 to 1, so the gate never depends on the run: write {meant}")
+    if metric in LATENCY_METRICS and not unit and value > MAX_PLAIN_SECONDS:
+        raise bad(f"{text}: a plain latency is in seconds and no request here lasts {value:g} s: write {text}ms or {text}s")
+    return value
+
+
+def _unit_advice(metric: str) -> str:
+    if metric in LATENCY_METRICS:
+        return "is a latency: use ms or s"
+    if metric in FRACTION_METRICS:
+        return "is a fraction from 0 to 1: use a plain number or %"
+    return "has no unit: write a plain number"
 
 
 def _tokens(body: str, bad: Callable[[str], EvaluationInputError]) -> list[tuple[str, str, str]]:
@@ -107,9 +151,9 @@ def _tokens(body: str, bad: Callable[[str], EvaluationInputError]) -> list[tuple
 
 
 def _operand(token: tuple[str, str, str], metric: str, bad: Callable[[str], EvaluationInputError]) -> Operand:
-    kind, value, unit = token
+    kind, value, _ = token
     if kind == "number":
-        return Operand("number", float(value) * UNITS[unit])
+        return Operand("number", _number(token, metric, bad))
     if kind == "ref":
         return Operand("target", target=value)
     if kind == "word" and value == "budget":
@@ -126,6 +170,12 @@ def check_inputs(condition: Condition, targets: Collection[str], has_baseline: b
     for name in (condition.target, condition.operand.target or None):
         if name is not None and name not in targets:
             raise EvaluationInputError(f"--fail-if {condition.text!r}: {name!r} is not one of this run's --target values")
+    other = condition.operand.target
+    if other and (condition.target == other or (condition.target is None and set(targets) == {other})):
+        raise EvaluationInputError(
+            f"--fail-if {condition.text!r}: compares {other} with itself, which can never fail: "
+            "compare another --target with it (OTHER: METRIC OP [TARGET])"
+        )
     if condition.operand.kind == "baseline" and not has_baseline:
         raise EvaluationInputError(
             f"--fail-if {condition.text!r}: uses 'baseline': give --baseline FILE (a results.json of an earlier run)"
@@ -160,8 +210,8 @@ def _verdict(
     else:
         old = (baseline or {}).get(name)
         reference = old.metric(condition.metric) if old else None
-    if value is None or reference is None:
-        missing = condition.metric if value is None else f"its reference ({operand.kind})"
+    if value is None or reference is None or not math.isfinite(value) or not math.isfinite(reference):
+        missing = condition.metric if value is None or not math.isfinite(value) else f"its reference ({operand.kind})"
         return Verdict(condition.text, name, True, f"{name}: no figure for {missing}: the gate cannot pass")
     for step, number in condition.steps:
         reference = reference + number if step == "+" else reference - number if step == "-" else reference * number

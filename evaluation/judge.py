@@ -54,6 +54,8 @@ class Judge:
             scores = parse_reply(reply.text, len(rubric))
         except JudgeReplyError as error:
             return unscored(rubric, f"judge reply unusable: {error}"), cost
+        except Exception as error:  # a bug on one reply leaves its items unscored; the run goes on
+            return unscored(rubric, f"judge reply not read ({type(error).__name__}: {str(error)[:200]})"), cost
         return [
             Check("rubric", rubric_score(score), f"{item} -> {score}/5: {reason}")
             for item, (score, reason) in zip(rubric, scores, strict=True)
@@ -84,6 +86,8 @@ def parse_reply(text: str, items: int) -> list[tuple[int, str]]:
         data: Any = json.loads(match.group(0))
     except json.JSONDecodeError as error:
         raise JudgeReplyError(f"not valid JSON ({error.msg})") from None
+    except (ValueError, RecursionError) as error:  # a 5000-digit number, nesting deeper than Python recurses
+        raise JudgeReplyError(f"not JSON this harness reads ({type(error).__name__})") from None
     scores = data.get("scores") if isinstance(data, dict) else None
     if not isinstance(scores, list):
         raise JudgeReplyError("no 'scores' list")
@@ -95,7 +99,7 @@ def parse_reply(text: str, items: int) -> list[tuple[int, str]]:
         score = entry.get("score")
         if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= items:
             raise JudgeReplyError(f"score entry {position}: item {item!r} is not 1..{items}")
-        if isinstance(score, bool) or not isinstance(score, int | float) or score != int(score) or not 1 <= score <= 5:
+        if isinstance(score, bool) or not isinstance(score, int | float) or not 1 <= score <= 5 or score != int(score):
             raise JudgeReplyError(f"item {item}: score {score!r} is not a whole number 1..5")
         by_item[item] = (int(score), str(entry.get("reason", "")))
     missing = [i for i in range(1, items + 1) if i not in by_item]

@@ -1,26 +1,36 @@
 """The run's outputs: a side-by-side terminal table, JSON results (which ``--baseline`` reads back), a Markdown
-report and a self-contained HTML page whose charts are matplotlib SVG embedded inline (no script, no network)."""
+report and a self-contained HTML page whose charts are matplotlib SVG embedded inline (no script, no network).
+
+Target names, case ids, gate conditions, test-set paths and error messages come from the user or a model: in the
+Markdown report each is one line of literal text (``inline``), so none can break a table, start a heading or embed
+an image or a link. The HTML page renders that Markdown with markdown-it-py (CommonMark; raw HTML, links and images
+off, as a second guard) instead of showing it as preformatted text.
+"""
 
 from __future__ import annotations
 
 import html
 import io
 import json
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
+from markdown_it import MarkdownIt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaluation import tool_expectations
 from evaluation.gate import Verdict
 from evaluation.measure import Record
 from evaluation.stats import Summary
 from evaluation.testset import EvaluationInputError
+from llm_config.errors import brief
 
 RESULTS_FORMAT = "llm-endpoints-evaluation/1"
 ANSWER_CHARS = 2000  # answers are cut to this many characters in the JSON results
@@ -119,33 +129,96 @@ def results_document(
     }
 
 
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Seconds = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+Usd = Annotated[float, Field(ge=0)]
+
+
+class BaselineSummary(BaseModel):
+    """A Summary as results.json holds it, checked: finite numbers (JSON's NaN would make every gate on it pass),
+    no strings, each in its range. The fields are Summary's (a test keeps them equal)."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="ignore")
+
+    target: str
+    requests: Count
+    ok: Count
+    errors: Count
+    throttled: Count
+    p50: Seconds | None
+    p90: Seconds | None
+    p99: Seconds | None
+    ttft_p50: Seconds | None
+    ttft_p90: Seconds | None
+    tokens_per_s: Annotated[float, Field(ge=0)] | None
+    error_rate: Fraction
+    error_rate_ci: tuple[Fraction, Fraction]
+    throttle_rate: Fraction
+    quality: Fraction | None
+    quality_ci: tuple[Fraction, Fraction] | None
+    quality_n: Count
+    cost_usd: Usd
+    cost_per_1k: Usd | None
+    cost_unknown: Count
+    judge_cost_usd: Usd
+    latency_budget_seconds: Annotated[float, Field(gt=0)]
+
+
+class _ResultsFile(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    summaries: dict[str, BaselineSummary]
+
+
 def load_baseline(path: Path) -> dict[str, Summary]:
-    """The per-target summaries of an earlier run's results.json."""
+    """The per-target summaries of an earlier run's results.json, each figure checked (before any request)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
     except FileNotFoundError:
         raise EvaluationInputError(f"--baseline {path}: no such file (give the results.json of an earlier run)") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise EvaluationInputError(f"--baseline {path}: cannot read it ({error})") from None
     except json.JSONDecodeError as error:
         raise EvaluationInputError(f"--baseline {path}: not JSON ({error.msg})") from None
+    except (ValueError, RecursionError) as error:
+        raise EvaluationInputError(f"--baseline {path}: not JSON this harness writes ({str(error)[:200]})") from None
     if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
         raise EvaluationInputError(f"--baseline {path}: not a results file of this harness (format {RESULTS_FORMAT})")
-    names = {f.name for f in fields(Summary)}
-    summaries = {}
     try:
-        for target, values in data["summaries"].items():
-            values = {k: v for k, v in values.items() if k in names}
-            for key in ("error_rate_ci", "quality_ci"):
-                if isinstance(values.get(key), list):
-                    values[key] = tuple(values[key])
-            summaries[target] = Summary(**values)
-    except (KeyError, TypeError, AttributeError) as error:
+        parsed = _ResultsFile.model_validate_json(text)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
         raise EvaluationInputError(
-            f"--baseline {path}: a summary is incomplete ({error}): rerun the baseline with this version"
+            f"--baseline {path}: {where}: {first['msg']} (got {brief(first.get('input'))}): "
+            "give a results.json this harness wrote, unedited, or rerun the baseline"
         ) from None
-    return summaries
+    return {target: Summary(**summary.model_dump()) for target, summary in parsed.summaries.items()}
 
 
 # --- Markdown -----------------------------------------------------------------------------------------------
+
+# What CommonMark (and GitHub's tables and strikethrough) read inside a line: escapes, code, emphasis, links and
+# images, autolinks and raw HTML, entities, table cells.
+INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~!])")
+# What starts a block at the beginning of a list item: a heading, a quote, a list, a setext underline.
+BLOCK_START = re.compile(r"^(?:[#>+=-]|[0-9]+(?=[.)]))")
+INLINE_CHARS = 500  # a longer string (an error message) is cut
+
+
+def inline(text: str) -> str:
+    """``text`` as literal Markdown on one line: whitespace runs (newlines too) become one space, specials escaped."""
+    line = " ".join(text.split())
+    if len(line) > INLINE_CHARS:
+        line = line[:INLINE_CHARS] + "..."
+    line = INLINE_SPECIAL.sub(r"\\\1", line)
+    start = BLOCK_START.match(line)
+    if start:  # "# x" -> "\# x"; "1. x" -> "1\. x"
+        end = start.end()
+        line = line[:end] + "\\" + line[end:] if line[:end].isdigit() else "\\" + line
+    return line
 
 
 def markdown(
@@ -159,14 +232,14 @@ def markdown(
     baseline: Mapping[str, Summary] | None,
     notes: Sequence[str],
 ) -> str:
-    out = [f"# Evaluation: {', '.join(s.target for s in summaries)}", ""]
+    out = [f"# Evaluation: {inline(', '.join(s.target for s in summaries))}", ""]
     out.append(
-        f"Test set `{tests}`; {len(records)} of {planned} planned requests measured"
+        f"Test set {inline(tests)}; {len(records)} of {planned} planned requests measured"
         + (f" (stopped: {stopped_by})." if stopped_by else ".")
     )
-    out += [""] + [f"> {note}" for note in notes] + ([""] if notes else [])
+    out += [""] + [f"> {inline(note)}" for note in notes] + ([""] if notes else [])
     out += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows(summaries)]
+    out += ["| " + " | ".join(inline(cell) for cell in row) + " |" for row in rows(summaries)]
     out += [
         "",
         "Latencies are end to end in seconds (retries included) over successful requests; tok/s is the median of output "
@@ -175,23 +248,27 @@ def markdown(
     ]
     if baseline:
         lines = deltas(summaries, baseline)
-        out += ["", "## Against the baseline", ""] + [f"- {line}" for line in lines or ["no target in common with the baseline"]]
+        out += ["", "## Against the baseline", ""]
+        out += [f"- {inline(line)}" for line in lines or ["no target in common with the baseline"]]
     if verdicts:
-        out += ["", "## Gates", ""] + [f"- {'FAIL' if v.holds else 'pass'} `{v.condition}`: {v.detail}" for v in verdicts]
+        out += ["", "## Gates", ""]
+        out += [f"- {'FAIL' if v.holds else 'pass'} {inline(v.condition)}: {inline(v.detail)}" for v in verdicts]
     targets = [s.target for s in summaries]
     by_case: dict[str, dict[str, list[float]]] = {}
     for r in records:
         if r.quality is not None:
             by_case.setdefault(r.case, {}).setdefault(r.target, []).append(r.quality)
     if by_case:
-        out += ["", "## Quality per case", "", "| case | " + " | ".join(targets) + " |", "|" + "---|" * (len(targets) + 1)]
+        header = "| case | " + " | ".join(inline(t) for t in targets) + " |"
+        out += ["", "## Quality per case", "", header, "|" + "---|" * (len(targets) + 1)]
         for case, scores in by_case.items():
             cells = [f"{sum(v) / len(v):.2f}" if (v := scores.get(t)) else "-" for t in targets]
-            out.append(f"| {case} | " + " | ".join(cells) + " |")
+            out.append(f"| {inline(case)} | " + " | ".join(cells) + " |")
     out += tool_expectations.report_lines([(t, [r.checks for r in records if r.target == t]) for t in targets])
     failed = [r for r in records if not r.ok]
     if failed:
-        out += ["", "## Errors (first 20)", ""] + [f"- {r.target} / {r.case}: {r.error_kind}: {r.error}" for r in failed[:20]]
+        out += ["", "## Errors (first 20)", ""]
+        out += [f"- {inline(r.target)} / {inline(r.case)}: {r.error_kind}: {inline(r.error or '')}" for r in failed[:20]]
     return "\n".join(out) + "\n"
 
 
@@ -240,7 +317,22 @@ def quality_cost_chart(summaries: Sequence[Summary]) -> str | None:
         return _svg(figure)
 
 
-def html_page(report_markdown: str, summaries: Sequence[Summary], records: Sequence[Record]) -> str:
+# CommonMark with tables; raw HTML shown as text; links, images and autolinks not rendered (the report has none of its
+# own, so one could only come from a string that escaped ``inline``).
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["link", "image", "autolink"])
+
+
+def markdown_html(report_markdown: str) -> str:
+    """The report's Markdown as HTML, each heading a level lower (the page has its own h1)."""
+    tokens = MARKDOWN.parse(report_markdown)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+    return str(MARKDOWN.renderer.render(tokens, MARKDOWN.options, {}))
+
+
+def html_page(report_markdown: str, summaries: Sequence[Summary], records: Sequence[Record], notes: Sequence[str] = ()) -> str:
+    """``notes`` (e.g. that the figures come from the local stand-in) open the page, above every figure."""
     charts = [latency_chart(summaries, records)]
     quality = quality_cost_chart(summaries)
     charts.append(quality if quality else "<p>No quality scores (no expectations scored), so no quality/cost chart.</p>")
@@ -248,15 +340,17 @@ def html_page(report_markdown: str, summaries: Sequence[Summary], records: Seque
         "<tr>" + "".join(f"<{tag}>{html.escape(cell)}</{tag}>" for cell in row) + "</tr>"
         for tag, row in [("th", list(COLUMNS))] + [("td", r) for r in rows(summaries)]
     )
+    banner = "".join(f"<p class=note role=note><strong>{html.escape(note)}</strong></p>\n" for note in notes)
     style = (
         "body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}pre{white-space:pre-wrap;background:#f6f6f6;padding:1rem}"
+        "td:first-child,th:first-child{text-align:left}"
+        ".note{background:#fff3cd;border:1px solid #e0b000;padding:.6rem 1rem}"
         "svg{max-width:100%;height:auto}"
     )
     return (
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>Evaluation report</title>"
-        f"<style>{style}</style></head><body>\n<h1>Evaluation report</h1>\n<table>{table}</table>\n"
+        f"<style>{style}</style></head><body>\n<h1>Evaluation report</h1>\n{banner}<table>{table}</table>\n"
         + "\n".join(f"<figure>{chart}</figure>" for chart in charts)
-        + f"\n<h2>Full report</h2>\n<pre>{html.escape(report_markdown)}</pre>\n</body></html>\n"
+        + f"\n<h2>Full report</h2>\n{markdown_html(report_markdown)}</body></html>\n"
     )

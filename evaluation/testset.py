@@ -11,28 +11,51 @@ applied to every case that does not set its own). JSON Lines: one case object pe
     expect:                      # optional; every kind optional, several may be combined
       contains: Paris            # or a list: all must appear (case-sensitive unless ignore_case: true)
       ignore_case: true
-      regex: "\\bParis\\b"        # Python re.search
+      regex: "\\bParis\\b"        # re.search syntax, matched with a time bound (evaluation/patterns.py)
       number: {value: 1027.84, tolerance: 0.01}   # some number in the answer within +-tolerance (absolute)
       json_schema: {type: object, required: [city]}  # the answer (or its ```json block) is JSON valid against it
       rubric: [Names the capital, Is one sentence]  # items a judge (or you, --rate) scores 1-5
       tool_call: {name: multiply, arguments: {a: 1.408, b: 730}}  # with `tools:` (evaluation/tool_expectations.py)
+
+The file is read as config files are (llm_config/yaml_files.py): a regular UTF-8 file, no YAML aliases, no duplicate
+keys (in JSON Lines too), numbers finite; its own limits are MAX_TEST_SET_BYTES and MAX_CASES, and its JSON schemas
+are resolved and bounded when it loads (evaluation/schemas.py). Each problem exits 2 with one message.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+import regex
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 
+from evaluation import schemas
+from evaluation.patterns import compile_pattern
 from evaluation.tool_expectations import ToolCallExpectation, ToolSpec, check_case
+from llm_config.errors import ConfigError, bounded, brief
+from llm_config.yaml_files import read_text, read_yaml_mapping
 
 MAX_CASES = 10_000
+# 10,000 cases with 300-character prompts are 3.5 MiB; parsing YAML takes about 2 s per MiB here.
+MAX_TEST_SET_BYTES = 4 * 1024 * 1024
+TOO_LARGE_FIX = "split a larger test set into several runs"
+# All the JSON schemas of one file together, counted before the meta-schema check (about 0.2 s per 1,000 values).
+MAX_SCHEMA_NODES_PER_FILE = 20_000
 
 
 class EvaluationInputError(Exception):
@@ -43,9 +66,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _finite(value: float | int | None) -> float | int | None:
+    """A number that is a finite float, as the checks use it: not NaN, not infinite (``tolerance: .inf`` would pass
+    any answer), not a 400-digit integer."""
+    try:
+        if value is not None and not math.isfinite(float(value)):
+            raise ValueError
+    except (OverflowError, ValueError):
+        raise ValueError("must be a finite number") from None
+    return value
+
+
 class NumberExpectation(_Strict):
     value: StrictFloat | StrictInt
     tolerance: StrictFloat | StrictInt = Field(default=0, ge=0)
+
+    _finite = field_validator("value", "tolerance")(_finite)
 
 
 class Expect(_Strict):
@@ -67,11 +103,15 @@ class _Case(_Strict):
     tools: list[ToolSpec] | None = None
     expect: Expect = Field(default_factory=Expect)
 
+    _finite = field_validator("temperature")(_finite)
+
 
 class _Defaults(_Strict):
     system: StrictStr | None = None
     max_tokens: StrictInt | None = Field(default=None, gt=0)
     temperature: StrictFloat | StrictInt | None = Field(default=None, ge=0)
+
+    _finite = field_validator("temperature")(_finite)
 
 
 class _File(_Strict):
@@ -81,7 +121,7 @@ class _File(_Strict):
 
 @dataclass(frozen=True)
 class Case:
-    """One prompt of the test set, defaults applied, patterns compiled, schema checked."""
+    """One prompt of the test set, defaults applied, patterns compiled, schema checked and resolved."""
 
     id: str
     prompt: str
@@ -90,7 +130,7 @@ class Case:
     temperature: float | None = None
     contains: tuple[str, ...] = ()
     ignore_case: bool = False
-    regex: re.Pattern[str] | None = None
+    regex: Any = None  # a compiled regex.Pattern (evaluation/patterns.py)
     number: tuple[float, float] | None = None  # (value, tolerance)
     json_schema: dict[str, Any] | bool | None = None
     rubric: tuple[str, ...] = ()
@@ -100,18 +140,16 @@ class Case:
 
 
 def load_tests(path: Path) -> list[Case]:
-    """The cases of ``path`` (.yaml/.yml or .jsonl); EvaluationInputError names the file, the case and the fix."""
+    """The cases of ``path`` (.yaml/.yml or .jsonl); EvaluationInputError or ConfigError names the file, the case and
+    the fix."""
     if not path.is_file():
         raise EvaluationInputError(
             f"--tests {path}: no such file (give a .yaml or .jsonl test set, e.g. evaluation/examples/example.yaml)"
         )
-    text = path.read_text(encoding="utf-8")
+    source = str(path)
     defaults = _Defaults()
     if path.suffix in (".yaml", ".yml"):
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise EvaluationInputError(f"{path}: not valid YAML ({error})") from None
+        data = read_yaml_mapping(path, source, max_bytes=MAX_TEST_SET_BYTES, usual_size=TOO_LARGE_FIX)
         try:
             parsed = _File.model_validate(data)
         except ValidationError as error:
@@ -120,23 +158,17 @@ def load_tests(path: Path) -> list[Case]:
             ) from None
         defaults, raw = parsed.defaults, parsed.cases
     elif path.suffix == ".jsonl":
-        raw = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                raw.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise EvaluationInputError(
-                    f"{path}: line {number} is not JSON ({error.msg}): write one case object per line"
-                ) from None
-        if not raw:
-            raise EvaluationInputError(f"{path}: no cases: write one JSON object per line")
+        raw = _json_lines(path, read_text(path, source, max_bytes=MAX_TEST_SET_BYTES, usual_size=TOO_LARGE_FIX))
     else:
         raise EvaluationInputError(f"--tests {path}: unknown file type {path.suffix!r}: use .yaml, .yml or .jsonl")
     if len(raw) > MAX_CASES:
         raise EvaluationInputError(f"{path}: {len(raw)} cases; at most {MAX_CASES}: split the file")
-    cases = [_case(path, index, item, defaults) for index, item in enumerate(raw, 1)]
+    cases: list[Case] = []
+    schema_nodes = 0  # of all the file's schemas so far
+    for index, item in enumerate(raw, 1):
+        case, nodes = _case(path, index, item, defaults, schema_nodes)
+        cases.append(case)
+        schema_nodes += nodes
     seen: set[str] = set()
     for case in cases:
         if case.id in seen:
@@ -145,30 +177,94 @@ def load_tests(path: Path) -> list[Case]:
     return cases
 
 
-def _case(path: Path, index: int, item: Any, defaults: _Defaults) -> Case:
+def _json_lines(path: Path, text: str) -> list[Any]:
+    """One JSON value per non-blank line; duplicate keys, NaN and Infinity refused as in YAML files."""
+    raw = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            raw.append(json.loads(line, object_pairs_hook=_without_duplicates, parse_constant=_no_constant))
+        except _Duplicate as error:
+            raise ConfigError(
+                str(path),
+                None,
+                f"line {number}: duplicate key {brief(error.key)}",
+                "keep one of the two: JSON would silently use the last",
+            ) from None
+        except RecursionError:
+            raise ConfigError(
+                str(path), None, f"line {number}: nested too deeply", "a case is a few levels deep: flatten it"
+            ) from None
+        except json.JSONDecodeError as error:
+            raise EvaluationInputError(
+                f"{path}: line {number} is not JSON ({error.msg}): write one case object per line"
+            ) from None
+        except ValueError as error:  # NaN or Infinity, a 5000-digit number: as YAML files say it
+            problem = str(error).split(";")[0]  # without Python's advice to raise its digit limit
+            raise ConfigError(
+                str(path),
+                None,
+                f"line {number}: cannot read this value ({bounded(problem, 200)})",
+                "write a finite number, or quote it if it is text",
+            ) from None
+    if not raw:
+        raise EvaluationInputError(f"{path}: no cases: write one JSON object per line")
+    return raw
+
+
+class _Duplicate(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in mapping:
+            raise _Duplicate(key)
+        mapping[key] = value
+    return mapping
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _case(path: Path, index: int, item: Any, defaults: _Defaults, schema_nodes_before: int) -> tuple[Case, int]:
+    """The case, and how many values its JSON schema holds (the file's schemas together are capped)."""
     label = f"case {index}"
     if isinstance(item, dict) and isinstance(item.get("id"), str):
-        label += f" ({item['id']})"
+        label += f" ({bounded(item['id'], 80)})"
     try:
         case = _Case.model_validate(item)
     except ValidationError as error:
         raise EvaluationInputError(_message(path, label, error, "see the schema in docs/evaluation.md")) from None
     expect = case.expect
-    regex = None
+    compiled = None
     if expect.regex is not None:
         try:
-            regex = re.compile(expect.regex)
-        except re.error as error:
+            compiled = compile_pattern(expect.regex)
+        except regex.error as error:
             raise EvaluationInputError(
                 f"{path}: {label}: expect.regex: not a valid regular expression ({error}): fix the pattern"
             ) from None
+    schema, nodes = None, 0
     if expect.json_schema is not None:
         try:
-            jsonschema.validators.validator_for(expect.json_schema).check_schema(expect.json_schema)
+            nodes = schemas.size(expect.json_schema)
+            if schema_nodes_before + nodes > MAX_SCHEMA_NODES_PER_FILE:
+                raise schemas.SchemaRefused(
+                    "", f"the file's schemas hold more than {MAX_SCHEMA_NODES_PER_FILE:,} values together: simplify them"
+                )
+            schema = schemas.prepare(expect.json_schema)
         except jsonschema.SchemaError as error:
             raise EvaluationInputError(
-                f"{path}: {label}: expect.json_schema: not a valid JSON Schema ({error.message}): fix the schema"
+                f"{path}: {label}: expect.json_schema: not a valid JSON Schema ({brief(error.message)}): fix the schema"
             ) from None
+        except schemas.SchemaRefused as error:
+            raise EvaluationInputError(f"{path}: {label}: expect.json_schema: {error}") from None
     contains = (expect.contains,) if isinstance(expect.contains, str) else tuple(expect.contains or ())
     rubric = (expect.rubric,) if isinstance(expect.rubric, str) else tuple(expect.rubric or ())
     if any(not item.strip() for item in rubric):
@@ -180,7 +276,7 @@ def _case(path: Path, index: int, item: Any, defaults: _Defaults) -> Case:
         kind
         for kind, present in (
             ("contains", bool(contains)),
-            ("regex", regex is not None),
+            ("regex", compiled is not None),
             ("number", expect.number is not None),
             ("json_schema", expect.json_schema is not None),
             ("rubric", bool(rubric)),
@@ -197,18 +293,18 @@ def _case(path: Path, index: int, item: Any, defaults: _Defaults) -> Case:
         temperature=float(temperature) if temperature is not None else None,
         contains=contains,
         ignore_case=expect.ignore_case,
-        regex=regex,
+        regex=compiled,
         number=(float(expect.number.value), float(expect.number.tolerance)) if expect.number else None,
-        json_schema=expect.json_schema,
+        json_schema=schema,
         rubric=rubric,
         expectation_kinds=kinds,
         tools=tuple(t.openai() for t in case.tools or ()),
         tool_call=expect.tool_call,
-    )
+    ), nodes
 
 
 def _message(path: Path, label: str | None, error: ValidationError, fix: str) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "(top level)"
     prefix = f"{path}: {label}: " if label else f"{path}: "
-    return f"{prefix}{where}: {first['msg']}: {fix}"
+    return f"{prefix}{where}: {first['msg'].removeprefix('Value error, ')}: {fix}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """An example LangGraph agent with one tool, whose LLM is whatever the endpoint's SSM parameter names.
 
-    ./tasks.sh deploy-local claude-haiku-4-5     # the local rehearsal: a Bedrock endpoint in a local AWS emulator
-    ./tasks.sh run-local python examples/agent.py --endpoint claude-haiku-4-5 "What is 1.408 times 730?"
+    ./tasks.sh deploy-local claude-haiku-5-5     # the local rehearsal: a Bedrock endpoint in a local AWS emulator
+    ./tasks.sh run-local python examples/agent.py --endpoint claude-haiku-5-5 "What is 1.408 times 730?"
     ./tasks.sh deploy-local mixtral-8x7b && ./tasks.sh run-local python examples/agent.py --endpoint mixtral-8x7b
     # against AWS: your credentials and region, the endpoint you deployed
     python examples/agent.py --endpoint chat --region us-east-1 "What is 1.408 times 730?"

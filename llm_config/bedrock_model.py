@@ -241,6 +241,40 @@ DEFAULT_PLANNER_FIGURES = PlannerFigures(
 )
 
 
+ThinkingType = Literal["enabled", "adaptive", "disabled"]
+
+
+class ModelCapabilities(StrictModel):
+    """What the model refuses with a 400 that an agent can send without knowing: published in the client parameter,
+    so llm_client refuses such a request before the call, with the way out (model_configs/README.md: capabilities).
+
+    ``thinking_types``: the ``thinking.type`` values the model accepts (Opus 4.7 and later: no ``enabled`` with
+    ``budget_tokens``; Opus and Sonnet 5.5: not ``disabled`` either). ``forced_tool_use``: whether ``tool_choice``
+    ``any`` or a named tool is accepted (Sonnet and Opus 5.5: no). ``refused_anthropic_versions``: Anthropic API
+    versions the model refuses on Bedrock (the ARN-versioned Opus 4.6 and earlier: ``2026-10-21``).
+    """
+
+    thinking_types: Annotated[list[ThinkingType], Field(min_length=1)]
+    forced_tool_use: bool
+    refused_anthropic_versions: list[Annotated[str, Field(pattern=ISO_DATE_PATTERN)]] = Field(default_factory=list)
+    source: Annotated[str, Field(min_length=1)]
+    retrieved: Annotated[str, Field(pattern=ISO_DATE_PATTERN)]
+
+    @model_validator(mode="after")
+    def _no_repeats(self) -> ModelCapabilities:
+        if len(set(self.thinking_types)) != len(self.thinking_types):
+            raise ValueError("a thinking type is listed twice|list each of enabled, adaptive, disabled once")
+        return self
+
+    def published(self) -> dict[str, object]:
+        """The parameter's ``capabilities`` object (llm_client/src/llm_client/parameter.py reads it)."""
+        return {
+            "thinking_types": list(self.thinking_types),
+            "forced_tool_use": self.forced_tool_use,
+            "refused_anthropic_versions": list(self.refused_anthropic_versions),
+        }
+
+
 class BedrockModelConfig(ModelIdentity):
     """One Bedrock model: `model_configs/<key>.yaml` with `hosting: bedrock`."""
 
@@ -249,6 +283,7 @@ class BedrockModelConfig(ModelIdentity):
     context_length: PositiveInt
     latency_budget_seconds: PositiveFloat
     prompt_notes: str | None = None
+    capabilities: ModelCapabilities | None = None
     prices: TokenPrices
     lifecycle: ModelLifecycle
     inference_profiles: InferenceProfiles | None = None

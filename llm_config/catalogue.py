@@ -94,12 +94,20 @@ class PriceSource(StrictModel):
     retrieved: Annotated[str, Field(pattern=ISO_DATE)]
 
 
+class NotSelectable(StrictModel):
+    """An instance type SageMaker hosting offers that the catalogue cannot price or size yet: refused with ``reason``."""
+
+    reason: str
+    retrieved: Annotated[str, Field(pattern=ISO_DATE)]
+
+
 class InstanceCatalogue(StrictModel):
     prices: PriceSource
     price_sources: dict[str, str]
     gpu_models: dict[str, GpuSpec]
     interconnects: dict[str, Interconnect]
     instances: dict[str, InstanceType]
+    not_selectable: dict[str, NotSelectable] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -140,11 +148,24 @@ class InstanceCatalogue(StrictModel):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _selectable_or_not(self) -> InstanceCatalogue:
+        for name in sorted(set(self.instances) & set(self.not_selectable)):
+            raise ValueError(f"not_selectable.{name}: it is also in instances|remove one of the two entries")
+        return self
+
     def get(self, name: str, source: str, field: str) -> InstanceType:
         try:
             return self.instances[name]
         except KeyError:
             known = ", ".join(sorted(self.instances))
+            if name in self.not_selectable:
+                raise ConfigError(
+                    source,
+                    field,
+                    f"{name} is listed in model_configs/instances.yaml as not selectable: {self.not_selectable[name].reason}",
+                    f"use one of {known}; or confirm its hosting price (source and date) and add it to instances",
+                ) from None
             raise ConfigError(
                 source, field, f"unknown instance type {name!r}", f"use one of {known}, or add it to model_configs/instances.yaml"
             ) from None
@@ -293,6 +314,33 @@ def load_instance_catalogue(config_dir: Path) -> InstanceCatalogue:
     path = config_dir / "instances.yaml"
     source = display_path(path)
     return parse_as(InstanceCatalogue, read_yaml_mapping(path, source), source)
+
+
+class HostingRegions(StrictModel):
+    """Where SageMaker hosting offers each catalogued instance type (model_configs/hosting_regions.yaml)."""
+
+    source: str = "none"
+    retrieved: Annotated[str, Field(pattern=ISO_DATE)] | None = None
+    regions: list[str] = Field(default_factory=list)  # the regions the source covers; any other is unknown
+    instances: dict[str, list[str]] = Field(default_factory=dict)
+
+    def offers(self, instance_type: str, region: str) -> bool | None:
+        """Whether ``region`` offers ``instance_type`` for hosting; None where the source does not cover the region."""
+        if region not in self.regions:
+            return None
+        return region in self.instances.get(instance_type, [])
+
+
+HOSTING_REGIONS_FILE = "hosting_regions.yaml"
+
+
+def load_hosting_regions(config_dir: Path) -> HostingRegions:
+    """The file is optional: without it every region is unknown, and nothing is refused for want of it."""
+    path = config_dir / HOSTING_REGIONS_FILE
+    if not path.exists():
+        return HostingRegions()
+    source = display_path(path)
+    return parse_as(HostingRegions, read_yaml_mapping(path, source), source)
 
 
 def load_container_catalogue(config_dir: Path) -> ContainerCatalogue:

@@ -7,6 +7,10 @@ docs/deployments.md documents the fields, docs/migrations.md the phases.
 
 from __future__ import annotations
 
+import difflib
+import functools
+import importlib.util
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from llm_config.deployment_file import load_deployment_file
-from llm_config.errors import ConfigError
+from llm_config.errors import ConfigError, brief
 from llm_config.guardrails import Guardrails, check_guardrails_fit
 from llm_config.operations import (
     HOURS_PER_PERIOD,
@@ -177,8 +181,7 @@ def resolve_deployment(
             "use 1-63 letters, digits and hyphens, starting and ending with a letter or digit",
         )
     region = values.get("region") or environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION
-    if not REGION_PATTERN.fullmatch(region):
-        raise ConfigError(*where("region"), f"{region!r} is not an AWS region name", "use a name like us-east-1")
+    check_region(region, *where("region"))
     guardrails: Guardrails = values.get("guardrails") or Guardrails()
     if not isinstance(model, SageMakerModelConfig):
         for name in MIGRATION_FIELDS:
@@ -220,12 +223,48 @@ def resolve_deployment(
         source=source,
         scale_to_zero=scale_to_zero,
     )
+    for served in models:
+        _check_pools_offered(served, region, registry, where("region"))
     if models and (spec.budget_usd is not None or candidate is not None):
-        floor_hourly_usd = sum(m.scaling.min_instances * registry.instance_for(m).sagemaker_hourly_usd for m in models)
+        # On each variant's dearest pool: a fallback may serve for as long as the first pool has no capacity.
+        floor_hourly_usd = sum(m.scaling.min_instances * registry.hourly_usd_range(m)[1] for m in models)
         floor_hourly_usd = 0.0 if spec.scale_to_zero else floor_hourly_usd
         location = ("-c budget_usd", None) if spec.budget_usd is not None else where("candidate")
-        check_budget_covers_floor(spec.budget, floor_hourly_usd, *location)
+        pooled = " on each variant's dearest instance pool" if any(m.instance.fallback_types for m in models) else ""
+        check_budget_covers_floor(spec.budget, floor_hourly_usd, *location, pools="" if spec.scale_to_zero else pooled)
     return spec
+
+
+def check_region(region: str, source: str, field: str | None) -> None:
+    """Refuse a region that is not an AWS region's name, or that no AWS partition has (``us-east-9``), before anything
+    looks it up in a catalogue (whose message would blame the catalogue)."""
+    if not REGION_PATTERN.fullmatch(region):
+        raise ConfigError(source, field, f"{brief(region)} is not an AWS region name", "use a name like us-east-1")
+    regions, version = known_regions()
+    if region not in regions:
+        nearest = difflib.get_close_matches(region, sorted(regions), n=1)
+        raise ConfigError(
+            source,
+            field,
+            f"{region!r} is not a known AWS region",
+            (f"did you mean {nearest[0]}? " if nearest else "")
+            + f"(botocore {version} lists {len(regions)} regions; a newer region needs a newer boto3 pin in requirements.txt)",
+        )
+
+
+@functools.cache
+def known_regions() -> tuple[frozenset[str], str]:
+    """Every region of every AWS partition, and the botocore version that lists them: botocore's partitions.json
+    (boto3 is pinned in requirements.txt; read as a file, since importing botocore would slow every synth)."""
+    spec = importlib.util.find_spec("botocore")
+    assert spec is not None and spec.submodule_search_locations, "boto3 (requirements.txt) brings botocore"
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    data = json.loads((folder / "data" / "partitions.json").read_text())
+    version = re.search(r"__version__ = ['\"]([^'\"]+)", (folder / "__init__.py").read_text())
+    regions = frozenset(
+        name for partition in data["partitions"] for name in partition["regions"] if REGION_PATTERN.fullmatch(name)
+    )
+    return regions, version[1] if version else "?"
 
 
 def _candidate(
@@ -296,6 +335,28 @@ def _scale_to_zero(
     return True
 
 
+def _check_pools_offered(
+    model: SageMakerModelConfig, region: str, registry: ModelRegistry, region_source: tuple[str, str | None]
+) -> None:
+    """A fallback pool whose type the region does not offer for hosting would fail CreateEndpointConfig: refuse it
+    before the deploy (model_configs/hosting_regions.yaml). Only where the data says the region offers instance.type:
+    a region it does not cover is unknown, and where it omits instance.type itself the data disagrees with regions the
+    shipped configs deploy to (instance.type's availability is not checked here; docs/instance-pools.md)."""
+    if not registry.hosting_regions.offers(model.instance.type, region):
+        return
+    for name in model.instance.fallback_types:
+        if registry.hosting_regions.offers(name, region) is False:
+            offered = registry.hosting_regions.instances.get(name, [])
+            raise ConfigError(
+                registry.sources[model.key],
+                "instance.fallback_types",
+                f"{name} is not offered for SageMaker hosting in {region} ({region_source[0]}), so the endpoint config"
+                " would be refused (model_configs/hosting_regions.yaml)",
+                f"remove {name} from instance.fallback_types to deploy to {region}, or deploy to a region that offers"
+                f" it: {', '.join(offered) or 'none listed'}",
+            )
+
+
 def component_name(endpoint_name: str, model_key: str) -> str:
     return f"{endpoint_name}-{model_key}"
 
@@ -306,6 +367,15 @@ def _check_components_share_instances(models: list[SageMakerModelConfig], where:
     no phase (the split, the shift, the retire that leaves only the candidate) changes the endpoint's instances.
     Changing the instance type under live components is an endpoint replacement, which no deploy does unasked."""
     model, candidate = models
+    if candidate.instance.type == model.instance.type and candidate.instance.pool_types != model.instance.pool_types:
+        raise ConfigError(
+            *where("candidate"),
+            f"{candidate.key}'s instance pools ({', '.join(candidate.instance.pool_types)}) differ from"
+            f" {model.key}'s ({', '.join(model.instance.pool_types)}), but endpoint {endpoint}'s inference components"
+            " share one variant's instances: a scale-to-zero migration keeps the endpoint's instance pools",
+            f"give model_configs/{candidate.key}.yaml the same instance.fallback_types as {model.key}, or deploy it as"
+            f" its own scale-to-zero endpoint (docs/scale-to-zero.md#migrations-between-components)",
+        )
     if candidate.instance.type != model.instance.type:
         raise ConfigError(
             *where("candidate"),

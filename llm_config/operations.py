@@ -29,6 +29,13 @@ COMPONENT_SCALING_METRIC = "SageMakerInferenceComponentConcurrentRequestsPerCopy
 # a 2026 run on ml.g5.xlarge took 9.4 minutes to the first HTTP 200 (issue 15). Clients get the larger figure
 # in the endpoint's parameter so that they wait long enough; read 2026-12-01.
 EXPECTED_COLD_START_SECONDS = 600
+# How a scale-to-zero endpoint gives back an instance that no longer holds a copy (ManagedInstanceScaling
+# ScaleInPolicy; docs/scale-to-zero.md#idle-release). IDLE_RELEASE releases instances without copies and never
+# moves a live copy: CONSOLIDATION would restart copies on other instances to empty one, and an LLM copy takes
+# minutes to load. The cooldown is SageMaker's minimum (5-1440, default 20): the component's idle alarm has already
+# waited scaling.idle_minutes_before_zero without a request, so every further minute bills an empty GPU instance.
+SCALE_IN_STRATEGY = "IDLE_RELEASE"
+SCALE_IN_COOLDOWN_MINUTES = 5
 Percent = Annotated[float, Field(gt=0, le=100)]
 # A budget's amount per period, config or -c budget_usd: a bound that catches a slipped exponent (1e300, 25000000).
 MAX_BUDGET_USD = 1_000_000
@@ -174,14 +181,18 @@ def parse_emails(text: str, source: str) -> list[str]:
     return emails
 
 
-def check_budget_covers_floor(budget: BudgetSettings, floor_hourly_usd: float, source: str, field: str | None) -> None:
-    """Refuse a budget that the always-on minimum capacity alone exceeds: it would alert every period."""
+def check_budget_covers_floor(
+    budget: BudgetSettings, floor_hourly_usd: float, source: str, field: str | None, pools: str = ""
+) -> None:
+    """Refuse a budget that the always-on minimum capacity alone exceeds: it would alert every period. With instance
+    pools the caller prices the floor on the dearest pool (``pools`` says so): a fallback may serve for weeks."""
     floor_usd = floor_hourly_usd * HOURS_PER_PERIOD[budget.time_unit]
     if floor_usd >= budget.amount_usd:
         raise ConfigError(
             source,
             field,
             f"the minimum capacity alone costs ${floor_usd:,.2f} per {PERIOD_NOUN[budget.time_unit]}"
-            f" (${floor_hourly_usd:g}/h), so a ${budget.amount_usd:,.2f} {budget.time_unit} budget would alert every period",
+            f" (${floor_hourly_usd:g}/h{pools}), so a ${budget.amount_usd:,.2f} {budget.time_unit} budget would alert"
+            " every period",
             f"raise the budget above ${floor_usd:,.0f} or lower scaling.min_instances",
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from llm_config._strict import StrictModel
 from llm_config.catalogue import ContainerFamilyName, PositiveFloat, PositiveInt
@@ -248,13 +248,44 @@ class Container(StrictModel):
         return self
 
 
+# SageMaker's limit on a production variant's InstancePools: the first pool is instance.type, so 4 fallbacks.
+MAX_INSTANCE_POOLS = 5
+POOLS_DOC = "docs/instance-pools.md"
+
+
 class Instance(StrictModel):
-    """What the endpoint runs on."""
+    """What the endpoint runs on: ``type`` first, then each of ``fallback_types`` in order when AWS has no capacity
+    for the ones before it (SageMaker instance pools, priorities 1 to 5; docs/instance-pools.md)."""
 
     type: str
+    fallback_types: list[str] = Field(default_factory=list)
     initial_count: PositiveInt
     container_startup_health_check_timeout_seconds: TimeoutSeconds
     model_data_download_timeout_seconds: TimeoutSeconds
+
+    @field_validator("fallback_types")
+    @classmethod
+    def _pools_distinct_and_few(cls, fallbacks: list[str], info: ValidationInfo) -> list[str]:
+        pools = [info.data.get("type"), *fallbacks]
+        if len(pools) > MAX_INSTANCE_POOLS:
+            raise ValueError(
+                f"lists {len(fallbacks)} types: with instance.type that makes {len(pools)} instance pools, and"
+                f" SageMaker takes at most {MAX_INSTANCE_POOLS}|keep at most {MAX_INSTANCE_POOLS - 1} fallbacks"
+                f" ({POOLS_DOC}: order them by price, the cheapest first)"
+            )
+        for position, name in enumerate(fallbacks):
+            if name in pools[: position + 1]:
+                where = "instance.type" if name == pools[0] else "listed earlier in fallback_types"
+                raise ValueError(
+                    f"entry {position} ({name}) is {where}: a pool listed twice adds no capacity"
+                    f"|remove {name} from instance.fallback_types"
+                )
+        return fallbacks
+
+    @property
+    def pool_types(self) -> list[str]:
+        """Every instance type the variant may run on, in SageMaker's priority order (1 first)."""
+        return [self.type, *self.fallback_types]
 
 
 class SageMakerModelConfig(ModelIdentity):

@@ -79,13 +79,53 @@ def _tgi_environment(model: SageMakerModelConfig, instance: InstanceType) -> dic
     return environment
 
 
-def check_engine_rules(model: SageMakerModelConfig, instance: InstanceType, source: str) -> None:
-    """Stop synth when the engine would refuse ``model`` on ``instance`` at start-up."""
+def check_engine_rules(
+    model: SageMakerModelConfig,
+    instance: InstanceType,
+    source: str,
+    instance_type: str | None = None,
+    field: str = "instance.type",
+) -> None:
+    """Stop synth when the engine would refuse ``model`` on ``instance`` (default: instance.type; a fallback pool
+    names its own type and field) at start-up, or when autoscaling could only add an instance after requests queue
+    behind a full batch."""
     if model.container.family == "lmi":
-        _check_tensor_parallel(model, instance, source)
+        _check_tensor_parallel(model, instance, source, instance_type or model.instance.type, field)
+    _check_scaling_target_within_batch(model, source)
 
 
-def _check_tensor_parallel(model: SageMakerModelConfig, instance: InstanceType, source: str) -> None:
+def max_batch(model: SageMakerModelConfig) -> tuple[int, str]:
+    """The most requests one instance (or copy) decodes at once, and where that bound comes from: LMI's
+    max_batch_size (vLLM's max_num_seqs); TGI admits by tokens, so its KV budget over the reference request's length."""
+    container, request = model.container, model.reference_request
+    if container.max_batch_size is not None:
+        return container.max_batch_size, f"container.max_batch_size ({container.max_batch_size})"
+    tokens = request.input_tokens + request.output_tokens
+    batch = max(1, container.max_batch_total_tokens // tokens)
+    return batch, f"container.max_batch_total_tokens {container.max_batch_total_tokens} / reference_request {tokens} tokens"
+
+
+def _check_scaling_target_within_batch(model: SageMakerModelConfig, source: str) -> None:
+    # A concurrency target (requests in flight or queued per instance, or per copy on a scale-to-zero endpoint) above
+    # the batch is reached only by requests waiting behind a full batch: each waits a whole answer before it starts.
+    # An invocations-per-minute target is a rate, not comparable with a batch (sizing.predict_at_target relates them).
+    scaling = model.scaling
+    if scaling.target_metric == "SageMakerVariantInvocationsPerInstance":
+        return
+    batch, bound = max_batch(model)
+    if scaling.target_value > batch:
+        raise ConfigError(
+            source,
+            "scaling.target_value",
+            f"{scaling.target_value:g} requests in flight per instance is above the {batch} the engine decodes at once"
+            f" ({bound}): autoscaling would add an instance only after requests queue behind a full batch",
+            f"set scaling.target_value to at most {batch}, or raise the batch (the memory check permitting)",
+        )
+
+
+def _check_tensor_parallel(
+    model: SageMakerModelConfig, instance: InstanceType, source: str, instance_type: str, field: str
+) -> None:
     # vLLM shards the KV heads over the tensor-parallel ranks: either each rank holds whole heads
     # (kv_heads divisible by the degree) or each head is replicated on a whole number of ranks.
     degree, kv_heads = instance.gpus, model.architecture.kv_heads
@@ -93,8 +133,8 @@ def _check_tensor_parallel(model: SageMakerModelConfig, instance: InstanceType, 
         return
     raise ConfigError(
         source,
-        "instance.type",
+        field,
         f"vLLM cannot shard {kv_heads} KV heads over {degree} GPUs (OPTION_TENSOR_PARALLEL_DEGREE is the "
-        f"GPU count of {model.instance.type})",
+        f"GPU count of {instance_type})",
         "pick an instance whose GPU count divides the KV heads, or is a multiple of them",
     )

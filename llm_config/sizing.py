@@ -213,6 +213,29 @@ def check_fits(model: SageMakerModelConfig, catalogue: InstanceCatalogue, source
     )
 
 
+def check_pools_fit(model: SageMakerModelConfig, catalogue: InstanceCatalogue, source: str) -> list[FitReport]:
+    """Each fallback pool passes the same three checks as instance.type, on its own: SageMaker may put the whole
+    variant on any one of them. Return their reports in priority order, or stop naming the first that fails."""
+    reports = []
+    for priority, name in enumerate(model.instance.fallback_types, start=2):
+        report = assess(model, name, catalogue.get(name, source, "instance.fallback_types"))
+        if not report.passes:
+            request = model.reference_request
+            raise ConfigError(
+                source,
+                "instance.fallback_types",
+                f"{model.key} ({weights_label(model.container.quantization)} weights) on fallback {name} (pool"
+                f" {priority}) fails "
+                + "; ".join(report.failures())
+                + f" (reference_request {request.input_tokens} + {request.output_tokens} tokens): SageMaker would"
+                " start the model there when the pools before it have no capacity",
+                f"remove {name} from instance.fallback_types, or list an instance that passes all three checks"
+                " (python -m planner shows them)",
+            )
+        reports.append(report)
+    return reports
+
+
 def _fixes(model: SageMakerModelConfig, catalogue: InstanceCatalogue, instance: InstanceType, report: FitReport) -> list[str]:
     fixes = []
     best = cheapest_passing(model, catalogue)

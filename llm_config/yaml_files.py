@@ -71,9 +71,11 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def read_yaml_mapping(path: Path, source: str) -> dict[str, Any]:
-    """Parse ``path`` as YAML whose top level must be a mapping."""
-    text = _read_text(path, source)
+def read_yaml_mapping(
+    path: Path, source: str, *, max_bytes: int = MAX_FILE_BYTES, usual_size: str = "configs are a few kB"
+) -> dict[str, Any]:
+    """Parse ``path`` as YAML whose top level must be a mapping (``max_bytes``, ``usual_size``: see read_text)."""
+    text = read_text(path, source, max_bytes=max_bytes, usual_size=usual_size)
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
@@ -92,20 +94,23 @@ def read_yaml_mapping(path: Path, source: str) -> dict[str, Any]:
     return data
 
 
-def _read_text(path: Path, source: str) -> str:
-    """The file's text: a regular file (not a device or pipe, which may never end) of at most MAX_FILE_BYTES."""
+def read_text(path: Path, source: str, *, max_bytes: int = MAX_FILE_BYTES, usual_size: str = "configs are a few kB") -> str:
+    """The file's text: a regular file (not a device or pipe, which may never end) of at most ``max_bytes`` of UTF-8.
+
+    ``usual_size`` tells the user of a larger file how large such a file usually is (another reader, e.g. the
+    evaluation's test sets, allows more than a config's MAX_FILE_BYTES).
+    """
     fix = f"check the path: it is relative to the directory you run from ({Path.cwd()})"
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # before open(): opening a FIFO blocks until a writer comes
             raise ConfigError(source, None, "is not a regular file", fix)
         with path.open("rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)
+            data = file.read(max_bytes + 1)
     except OSError as error:
         raise ConfigError(source, None, f"cannot read the file ({error.strerror or error})", fix) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(
-            source, None, f"the file is larger than {MAX_FILE_BYTES // 1024} KiB", "is this the right file? configs are a few kB"
-        )
+    if len(data) > max_bytes:
+        too_large = f"the file is larger than {max_bytes // 1024} KiB"
+        raise ConfigError(source, None, too_large, f"is this the right file? {usual_size}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -44,8 +44,12 @@ class _Alarms(Construct):
             datapoints=15,
             # Instance metrics stop only when no instance runs (creating, deleting): no GPU to run out of memory.
             missing=NOT_BREACHING,
+            # The engine reserves its share of GPU memory at start-up, whatever the load (the loader keeps the threshold
+            # above it), so this is not a load alarm: it says memory outside that reservation is growing toward a
+            # CUDA out-of-memory crash (docs/operations.md#gpu-memory decides this).
             description=f"GPU memory above {settings.gpu_memory_utilization_percent:g}% of the instance's "
-            f"{metrics.gpus} GPU(s) on the fullest instance, for 15 minutes",
+            f"{metrics.gpus} GPU(s) on the fullest instance, for 15 minutes: beyond what the engine reserves at start-up,"
+            " so memory outside its reservation is growing toward out-of-memory (not load: see the latency alarm)",
             anchor="gpu-memory",
         )
         self.disk = self._alarm(

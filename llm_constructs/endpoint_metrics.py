@@ -5,6 +5,12 @@
 - ``/aws/sagemaker/Endpoints``: CPU/GPU/GPU memory/disk utilization in percent, one data point per instance
   per minute. GPU figures are summed over the instance's GPUs (0-400% on 4 GPUs); the ``*_percent`` helpers
   divide by the GPU count so that 100 means every GPU is full.
+
+With instance pools of different GPU counts the metrics do not say which pool an instance came from, so the divisor
+is inferred from the summed GPU memory: the fewest GPUs ``g`` of the pools whose 100 x g it does not exceed. The
+engine reserves ``container.gpu_memory_utilization`` (90%) of every GPU at start-up, so a 4-GPU instance reads ~360
+and a 1-GPU one ~90: the inference is exact whenever each GPU holds more than (fewer GPUs / more GPUs) of its
+memory, which the reservation guarantees on a serving instance.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ class VariantMetrics:
     variant_name: str
     gpus: int
     hourly_usd: float
+    # The GPU counts of every instance pool, when they differ (else empty: ``gpus`` is every instance's).
+    pool_gpus: tuple[int, ...] = ()
 
     @property
     def series(self) -> str:
@@ -171,5 +179,15 @@ class VariantMetrics:
     def _per_gpu(self, metric_name: str, what: str, statistic: str, period: Duration) -> cloudwatch.MathExpression:
         name = metric_name.lower()
         summed = self.metric(metric_name, namespace=INSTANCE_NAMESPACE, statistic=statistic, period=period)
-        gpus = f"{self.gpus} GPU{'s' if self.gpus > 1 else ''}"
-        return self._math(f"{{{name}}} / {self.gpus}", f"{what} (% of {gpus})", period, **{name: summed})
+        counts = sorted(set(self.pool_gpus))
+        if len(counts) < 2:
+            gpus = f"{self.gpus} GPU{'s' if self.gpus > 1 else ''}"
+            return self._math(f"{{{name}}} / {self.gpus}", f"{what} (% of {gpus})", period, **{name: summed})
+        # Nested IF over the pools' GPU counts, fewest first: divide by the first count the summed memory fits.
+        memory = self.metric("GPUMemoryUtilization", namespace=INSTANCE_NAMESPACE, statistic=statistic, period=period)
+        expression = f"{{{name}}} / {counts[-1]}"
+        for count in reversed(counts[:-1]):
+            expression = f"IF({{memory}} <= {100 * count}, {{{name}}} / {count}, {expression})"
+        label = f"{what} (% per GPU, {' or '.join(map(str, counts))} GPUs by pool)"
+        metrics: dict[str, cloudwatch.IMetric] = {name: summed, "memory": memory}
+        return self._math(expression, label, period, **metrics)

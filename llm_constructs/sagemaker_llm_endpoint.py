@@ -15,6 +15,7 @@ from constructs import Construct
 
 from llm_config import ContainerImage, InstanceType, SageMakerModelConfig
 from llm_config.guardrails import CapacitySize, Guardrails
+from llm_config.operations import SCALE_IN_COOLDOWN_MINUTES, SCALE_IN_STRATEGY
 from llm_config.serving import TOKEN_VARIABLE, container_environment
 from llm_config.sizing import ComponentShape
 from llm_constructs.endpoint_metrics import VariantMetrics
@@ -48,6 +49,18 @@ class EndpointVariant:
     image: ContainerImage
     initial_weight: float = 1.0
     autoscaled: bool = True
+    # instance.fallback_types with their catalogue entries, in priority order (instance pools 2-5).
+    fallbacks: tuple[tuple[str, InstanceType], ...] = ()
+
+    @property
+    def pools(self) -> tuple[tuple[str, InstanceType], ...]:
+        """Every instance type the variant may run on, with its catalogue entry: instance.type first."""
+        return ((self.model.instance.type, self.instance), *self.fallbacks)
+
+    @property
+    def pool_gpu_counts(self) -> list[int]:
+        """The distinct GPU counts of the pools, instance.type's first: one SageMaker model (tensor-parallel degree) each."""
+        return list(dict.fromkeys(instance.gpus for _, instance in self.pools))
 
 
 # The one variant of a scale-to-zero endpoint: it holds instances, not a model; the inference components hold the models.
@@ -81,6 +94,10 @@ class SageMakerLlmEndpoint(Construct):
 
     Children (their IDs are part of the stack's contract: renaming one replaces the resource):
     ``ExecutionRole``, ``Model<variant>`` per variant, ``EndpointConfig``, ``Endpoint``.
+
+    A variant with fallback instance types gets ``InstancePools`` (priority 1 is instance.type) instead of an
+    InstanceType; a pool whose GPU count differs from instance.type's runs its own model,
+    ``Model<variant>On<n>Gpus`` (the engine shards over n GPUs), named by the pool's ``ModelNameOverride``.
 
     The EndpointConfig never gets a fixed name: CloudFormation replaces it on every change and a
     fixed name would collide. It sets neither VolumeSizeInGB nor KmsKeyId, which SageMaker rejects
@@ -120,6 +137,12 @@ class SageMakerLlmEndpoint(Construct):
             self._component_endpoint(scale_to_zero)
             return
         self.models = {variant.name: self._model(variant) for variant in self.variants}
+        # The models of pools whose GPU count differs from instance.type's, by variant and GPU count.
+        self.pool_models = {
+            (variant.name, gpus): self._model(variant, gpus=gpus, construct_id=f"Model{variant.name}On{gpus}Gpus")
+            for variant in self.variants
+            for gpus in variant.pool_gpu_counts[1:]
+        }
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
@@ -149,6 +172,7 @@ class SageMakerLlmEndpoint(Construct):
                     endpoint_name=self.endpoint_name,
                     variant_name=variant.name,
                     gpus=variant.instance.gpus,
+                    pool_gpus=tuple(variant.pool_gpu_counts) if len(variant.pool_gpu_counts) > 1 else (),
                     hourly_usd=variant.instance.sagemaker_hourly_usd,
                 )
         raise ValueError(f"endpoint {self.endpoint_name} has no variant {variant_name!r}")
@@ -200,12 +224,36 @@ class SageMakerLlmEndpoint(Construct):
             resource_arns=arns,
         )
 
+    def _instance_pools(
+        self, variant: EndpointVariant, *, override_models: bool
+    ) -> list[sagemaker.CfnEndpointConfig.InstancePoolProperty] | None:
+        """The variant's InstancePools (None without fallbacks: plain InstanceType). With ``override_models`` a pool
+        whose GPU count differs from instance.type's names its own model (ModelNameOverride)."""
+        if not variant.fallbacks:
+            return None
+        primary_gpus = variant.instance.gpus
+        return [
+            sagemaker.CfnEndpointConfig.InstancePoolProperty(
+                instance_type=name,
+                priority=priority,
+                model_name_override=(
+                    self.pool_models[variant.name, instance.gpus].attr_model_name
+                    if override_models and instance.gpus != primary_gpus
+                    else None
+                ),
+            )
+            for priority, (name, instance) in enumerate(variant.pools, start=1)
+        ]
+
     def _production_variant(self, variant: EndpointVariant) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
         instance_settings = variant.model.instance
+        pools = self._instance_pools(variant, override_models=True)
         return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
             variant_name=variant.name,
             model_name=self.models[variant.name].attr_model_name,
-            instance_type=instance_settings.type,
+            # SageMaker takes either an instance type or instance pools, never both.
+            instance_type=None if pools else instance_settings.type,
+            instance_pools=pools,
             initial_instance_count=instance_settings.initial_count,
             initial_variant_weight=variant.initial_weight,
             # The host's NVIDIA driver must support the image's CUDA version (containers.yaml pairs them).
@@ -232,8 +280,10 @@ class SageMakerLlmEndpoint(Construct):
         stays (docs/scale-to-zero.md). Each component (``InferenceComponent<variant>``) depends on the endpoint, so
         CloudFormation deletes the components first on destroy (deleting an endpoint does not delete them).
         """
-        host = self.variants[0]  # the serving model sets the instances; a candidate shares them
+        host = self.variants[0]  # the serving model sets the instances and pools; a candidate shares them
         settings = host.model.instance
+        # Components name their own models: every pool has the same GPU count (stacks/app_factory.py checks it).
+        pools = self._instance_pools(host, override_models=False)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
@@ -241,13 +291,19 @@ class SageMakerLlmEndpoint(Construct):
             production_variants=[
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                     variant_name=COMPONENT_VARIANT,
-                    instance_type=settings.type,
+                    instance_type=None if pools else settings.type,
+                    instance_pools=pools,
                     # The first copy needs an instance: a component cannot be created with 0 copies.
                     initial_instance_count=1,
                     # As for a model variant: the host's NVIDIA driver must support the image's CUDA version.
                     inference_ami_version=host.image.inference_ami_version,
                     managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
-                        status="ENABLED", min_instance_count=0, max_instance_count=plan.max_instances
+                        status="ENABLED",
+                        min_instance_count=0,
+                        max_instance_count=plan.max_instances,
+                        scale_in_policy=sagemaker.CfnEndpointConfig.ScaleInPolicyProperty(
+                            strategy=SCALE_IN_STRATEGY, cooldown_in_minutes=SCALE_IN_COOLDOWN_MINUTES
+                        ),
                     ),
                     routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
                         routing_strategy="LEAST_OUTSTANDING_REQUESTS"
@@ -292,7 +348,7 @@ class SageMakerLlmEndpoint(Construct):
             ),
         )
 
-    def _model(self, variant: EndpointVariant, gpus: int | None = None) -> sagemaker.CfnModel:
+    def _model(self, variant: EndpointVariant, gpus: int | None = None, construct_id: str | None = None) -> sagemaker.CfnModel:
         """The variant's SageMaker model; ``gpus`` (default: the instance's) is what one copy of it shards over."""
         stack = Stack.of(self)
         source = variant.model.hugging_face
@@ -311,7 +367,7 @@ class SageMakerLlmEndpoint(Construct):
             )
         return sagemaker.CfnModel(
             self,
-            f"Model{variant.name}",
+            construct_id or f"Model{variant.name}",
             execution_role_arn=self.execution_role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 image=variant.image.uri(stack.region),

@@ -8,3 +8,6 @@ Not product code: nothing under stacks/, llm_constructs/ or llm_config/ imports 
 - ``verify``: checks with boto3 that every resource of a synthesized template exists with its key properties.
 - ``rehearsal``: the ``./tasks.sh deploy-local`` / ``destroy-local`` commands.
 """
+
+# ``python -m local_aws.server`` exits with this status when its port is taken, so the rehearsal can try another.
+PORT_TAKEN = 3

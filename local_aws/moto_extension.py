@@ -14,6 +14,10 @@ What it changes, and why:
 - An endpoint config can host inference components: a variant without ``ModelName`` is accepted (stock moto
   required a model), the config's ``ExecutionRoleArn`` is stored and returned (and required when a variant has no
   model, as AWS requires it), and each variant's ``ManagedInstanceScaling`` and ``RoutingConfig`` come back as given.
+- A variant may name ``InstancePools`` instead of an ``InstanceType`` (capacity fallback): 1-5 pools, priorities
+  1-5 each used once, each type known and listed once, never beside an InstanceType, each ``ModelNameOverride`` an
+  existing model. ``ManagedInstanceScaling.ScaleInPolicy`` is checked against SageMaker's limits (Strategy
+  IDLE_RELEASE or CONSOLIDATION, CooldownInMinutes 5-1440, MaximumStepSize 1-100). Both come back as given.
 - SageMaker inference components exist (stock moto has none): CreateInferenceComponent (refusing a missing
   endpoint, variant or model, a variant that serves a model itself, and a copy count below 1, as SageMaker does),
   DescribeInferenceComponent, ListInferenceComponents (with its EndpointNameEquals, VariantNameEquals,
@@ -182,9 +186,25 @@ def _patch_endpoint_config_for_components() -> None:
 
     def validate_production_variants(self: Any, production_variants: list[dict[str, Any]]) -> None:
         for variant in production_variants:
-            if "ModelName" in variant and variant["ModelName"] not in self._models:
-                arn = sagemaker_arn("model", variant["ModelName"], self.account_id, self.region_name)
-                raise ValidationError(message=f"Could not find model '{arn}'.")
+            models_named = [
+                variant.get("ModelName"),
+                *(pool.get("ModelNameOverride") for pool in variant.get("InstancePools", [])),
+            ]
+            for name in models_named:
+                if name is not None and name not in self._models:
+                    arn = sagemaker_arn("model", name, self.account_id, self.region_name)
+                    raise ValidationError(message=f"Could not find model '{arn}'.")
+
+    stock_validate_variants = models.FakeEndpointConfig.validate_production_variants
+
+    def validate_config_variants(self: Any, production_variants: list[dict[str, Any]]) -> None:
+        """Stock moto's checks, plus instance pools in place of an instance type and the scale-in policy."""
+        for variant in production_variants:
+            _check_scale_in_policy(variant.get("ManagedInstanceScaling", {}).get("ScaleInPolicy"))
+        stock_validate_variants(self, [v for v in production_variants if "InstancePools" not in v])
+        for variant in production_variants:
+            if "InstancePools" in variant:
+                _check_instance_pools(self, variant)
 
     def set_execution_role(config: Any, role_arn: str | None) -> None:
         if role_arn is None and any("ModelName" not in v for v in config.production_variants):
@@ -236,9 +256,49 @@ def _patch_endpoint_config_for_components() -> None:
         )
 
     models.SageMakerModelBackend.validate_production_variants = validate_production_variants  # type: ignore[method-assign]
+    models.FakeEndpointConfig.validate_production_variants = validate_config_variants  # type: ignore[method-assign]
     models.SageMakerModelBackend.create_endpoint_config = create_endpoint_config  # type: ignore[method-assign]
     responses.SageMakerResponse.create_endpoint_config = create_endpoint_config_action  # type: ignore[method-assign]
     models.FakeEndpointConfig.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+
+
+MAX_INSTANCE_POOLS = 5  # SageMaker's limit; priorities run 1 (first choice) to 5
+SCALE_IN_STRATEGIES = ("IDLE_RELEASE", "CONSOLIDATION")
+
+
+def _check_instance_pools(config: Any, variant: dict[str, Any]) -> None:
+    from moto.sagemaker.exceptions import ValidationError
+
+    pools = variant["InstancePools"]
+    name = variant.get("VariantName")
+    if "InstanceType" in variant:
+        raise ValidationError(message=f"Variant {name}: specify either InstanceType or InstancePools, not both.")
+    if not 1 <= len(pools) <= MAX_INSTANCE_POOLS:
+        raise ValidationError(message=f"Variant {name}: InstancePools must have 1 to {MAX_INSTANCE_POOLS} members.")
+    priorities = [pool.get("Priority") for pool in pools]
+    types = [pool.get("InstanceType") for pool in pools]
+    if any(not isinstance(p, int) or not 1 <= p <= MAX_INSTANCE_POOLS for p in priorities) or len(set(priorities)) < len(pools):
+        raise ValidationError(
+            message=f"Variant {name}: each instance pool needs its own Priority from 1 to {MAX_INSTANCE_POOLS}."
+        )
+    if len(set(types)) < len(types):
+        raise ValidationError(message=f"Variant {name}: an instance type appears in more than one instance pool.")
+    for instance_type in types:
+        config.validate_instance_type(instance_type)
+
+
+def _check_scale_in_policy(policy: dict[str, Any] | None) -> None:
+    from moto.sagemaker.exceptions import ValidationError
+
+    if policy is None:
+        return
+    limits = {"CooldownInMinutes": (5, 1440), "MaximumStepSize": (1, 100)}
+    if policy.get("Strategy") not in SCALE_IN_STRATEGIES:
+        raise ValidationError(message=f"ScaleInPolicy.Strategy must be one of {', '.join(SCALE_IN_STRATEGIES)}.")
+    for field, (low, high) in limits.items():
+        value = policy.get(field)
+        if value is not None and not (isinstance(value, int) and low <= value <= high):
+            raise ValidationError(message=f"ScaleInPolicy.{field} must be between {low} and {high}.")
 
 
 # --- SageMaker inference components -------------------------------------------------------------------

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
+import fcntl
 import json
 import os
 import re
@@ -26,7 +28,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,9 +38,10 @@ import botocore.session
 from botocore.config import Config
 
 from llm_config import ConfigError, SageMakerModelConfig, load_registry
-from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
-from llm_config.deployment import REGION_PATTERN, DeploymentSpec, deployment_from_context
+from llm_config.cli_env import CDK_CLI_OFFLINE_ENV, run_cli
+from llm_config.deployment import DEFAULT_MODEL, DeploymentSpec, deployment_from_context
 from llm_config.errors import brief
+from local_aws import PORT_TAKEN
 from local_aws.verify import (
     DYNAMIC_REFERENCE,
     ClientFactory,
@@ -48,7 +51,7 @@ from local_aws.verify import (
     retained_physical_ids,
     verify_stack,
 )
-from migration.live import read_live_endpoint
+from migration.live import instance_pools, read_live_endpoint
 from migration.preflight import hosting_findings, read_live_stack
 from migration.sequence import Finding, check_transition
 
@@ -157,15 +160,36 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class EmulatorError(RuntimeError):
+    """The emulator could not be started or found; the message says what to do."""
+
+
 def start_emulator(region: str, log_path: Path, port: int | None = None, timeout: float = 30.0) -> Emulator:
     """Start ``python -m local_aws.server`` (moto and the runtimes' protocol stand-in) in its own session (so Ctrl-C
-    on a deploy leaves it running)."""
-    port = port or free_port()
+    on a deploy leaves it running). A free port can be taken by another program before the server binds it: then
+    the server exits with ``server.PORT_TAKEN`` and this tries fresh ports (unless ``port`` was asked for)."""
+    for attempt in range(1 if port else 3):
+        try:
+            return _start_emulator(region, log_path, port or free_port(), timeout)
+        except _PortTaken as taken:
+            if port or attempt == 2:
+                raise EmulatorError(f"{taken}; see {log_path}") from None
+    raise AssertionError("unreachable")
+
+
+class _PortTaken(EmulatorError):
+    pass
+
+
+def _start_emulator(region: str, log_path: Path, port: int, timeout: float) -> Emulator:
     standin_port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # --state-file and --region only mark the command line, so that a damaged state file can be recovered (recover_state).
+    command = [sys.executable, "-m", "local_aws.server", "--port", str(port), "--standin-port", str(standin_port)]
+    command += ["--region", region, "--state-file", str(STATE_FILE)]
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local_aws.server", "--port", str(port), "--standin-port", str(standin_port)],
+            command,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -178,7 +202,9 @@ def start_emulator(region: str, log_path: Path, port: int | None = None, timeout
     try:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"the local AWS emulator exited with status {process.returncode}; see {log_path}")
+                if process.returncode == PORT_TAKEN:
+                    raise _PortTaken(f"port {port} or {standin_port} of 127.0.0.1 is taken by another program")
+                raise EmulatorError(f"the local AWS emulator exited with status {process.returncode}; see {log_path}")
             if is_up(emulator):
                 return emulator
             time.sleep(0.2)
@@ -186,7 +212,7 @@ def start_emulator(region: str, log_path: Path, port: int | None = None, timeout
         stop_emulator(emulator)
         raise
     stop_emulator(emulator)
-    raise RuntimeError(f"the local AWS emulator did not answer on {emulator.url} within {timeout:.0f}s; see {log_path}")
+    raise EmulatorError(f"the local AWS emulator did not answer on {emulator.url} within {timeout:.0f}s; see {log_path}")
 
 
 _NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -201,35 +227,57 @@ def is_up(emulator: Emulator) -> bool:
 
 
 def stop_emulator(emulator: Emulator) -> None:
-    """SIGTERM the emulator (started by this process or an earlier one), SIGKILL it after 5 s."""
+    """Stop the emulator (started by this process or an earlier one)."""
+    stop_session(emulator.pid)
+
+
+def stop_session(pid: int) -> None:
+    """SIGTERM the process ``pid`` and every process of the session it leads (it was started with
+    ``start_new_session``), SIGKILL them after 5 s."""
     try:
-        os.kill(emulator.pid, signal.SIGTERM)
+        os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
     for _ in range(50):
         with contextlib.suppress(ChildProcessError):  # not our child: another command started it
-            if os.waitpid(emulator.pid, os.WNOHANG)[0] == emulator.pid:
-                return
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                break
         try:
-            os.kill(emulator.pid, 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
-            return
+            break
         time.sleep(0.1)
-    os.kill(emulator.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):  # the leader has gone; a child that ignored SIGTERM has not
+        os.killpg(pid, signal.SIGKILL)
 
 
 def cdk(args: Sequence[str], emulator: Emulator, output_dir: Path) -> None:
     """Run the pinned CDK CLI against the emulator, showing its output but for what the summary prints better."""
     command = [str(ROOT / "node_modules/.bin/cdk"), *args, "--output", str(output_dir), "--no-notices"]
     print(f"==> cdk {' '.join(args)}", flush=True)
-    with subprocess.Popen(
-        command, cwd=ROOT, env=local_environment(emulator), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as process:
+    run_streamed(command, local_environment(emulator), cli_lines)
+
+
+def run_streamed(command: Sequence[str], env: Mapping[str, str], keep: Callable[[Iterable[str]], Iterable[str]]) -> None:
+    """Run ``command`` showing the lines ``keep`` keeps; CalledProcessError if it fails.
+
+    It runs in a session of its own, so a Ctrl-C (or any error here) stops it and every process it started (the CDK
+    CLI runs the app and node helpers) instead of leaving them deploying with nobody watching.
+    """
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
         assert process.stdout is not None
-        for line in cli_lines(process.stdout):
-            print(line, end="", flush=True)
+        with process.stdout:
+            for line in keep(process.stdout):
+                print(line, end="", flush=True)
+        process.wait()
+    except BaseException:
+        stop_session(process.pid)
+        raise
     if process.returncode:
-        raise subprocess.CalledProcessError(process.returncode, command)
+        raise subprocess.CalledProcessError(process.returncode, list(command))
 
 
 _STACK_OUTPUT = re.compile(r"^[A-Za-z0-9-]+\.[A-Za-z0-9]+ = ")
@@ -360,22 +408,111 @@ class State:
 
 
 def read_state() -> State | None:
-    if not STATE_FILE.exists():
+    """The state file's record, or None when there is none. A damaged file (cut short, edited by hand) is set aside
+    and the emulator recovered from its process (``recover_state``): it must never leave a running emulator that
+    destroy-local cannot find."""
+    try:
+        text = STATE_FILE.read_text()
+    except FileNotFoundError:
         return None
-    data = json.loads(STATE_FILE.read_text())
+    try:
+        return parse_state(json.loads(text))
+    except (ValueError, KeyError, TypeError) as error:
+        return recover_state(f"{type(error).__name__}: {brief(str(error))}")
+
+
+def parse_state(data: Any) -> State:
+    """The State a state file's JSON holds; ValueError, KeyError or TypeError if it is not one."""
+    numbers = [data["pid"], data["port"], data.get("standin_port", 0)]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers) or not data["pid"]:
+        raise ValueError("pid and ports must be numbers")
+    stacks, retained = data.get("stacks", {}), data.get("retained", [])
+    if not isinstance(data["region"], str) or not isinstance(stacks, dict) or not isinstance(retained, list):
+        raise TypeError("region, stacks or retained has the wrong type")
     return State(
         data["pid"],
         data["port"],
         data["region"],
-        dict(data.get("stacks", {})),
-        tuple(data.get("retained", ())),
-        int(data.get("standin_port", 0)),
+        {str(k): str(v) for k, v in stacks.items()},
+        tuple(map(str, retained)),
+        data.get("standin_port", 0),
     )
 
 
+def recover_state(problem: str) -> State | None:
+    """Set a damaged state file aside and rebuild the record from the emulator that names it on its command line
+    (``_start_emulator`` puts ``--state-file`` there): its pid, ports and region, and the stacks it holds whose
+    cloud assembly is still in ``.local/assemblies``. What cannot be rebuilt (retained resources) is said."""
+    damaged = STATE_FILE.with_name(STATE_FILE.name + ".damaged")
+    os.replace(STATE_FILE, damaged)
+    print(f"warning: {STATE_FILE} was damaged ({problem}); kept it as {damaged.name}", file=sys.stderr)
+    found = running_emulators()
+    for other in found[1:]:
+        print(
+            f"warning: another emulator of this checkout runs as pid {other.pid}: stop it with kill {other.pid}", file=sys.stderr
+        )
+    if not found:
+        print("  no emulator of this checkout is running: nothing to recover", file=sys.stderr)
+        return None
+    emulator = found[0]
+    live = client_factory(emulator)("cloudformation").list_stacks()["StackSummaries"]
+    names = {s["StackName"] for s in live if s["StackStatus"] != "DELETE_COMPLETE"} - {"CDKToolkit"}
+    assemblies = {}
+    for manifest in sorted((STATE_DIR / "assemblies").glob("*/manifest.json")):
+        with contextlib.suppress(ValueError, KeyError, OSError):
+            assemblies[_stack_artifact(manifest.parent)[0]] = str(manifest.parent)
+    stacks = {name: assemblies[name] for name in sorted(names) if name in assemblies}
+    state = State(emulator.pid, emulator.port, emulator.region, stacks, (), emulator.standin_port)
+    write_state(state)
+    print(
+        f"  recovered the emulator at {emulator.url} (pid {emulator.pid}) with {', '.join(stacks) or 'no stack'} from"
+        " its process; resources kept by DeletionPolicy Retain are no longer known, so destroy-local reports them",
+        file=sys.stderr,
+    )
+    for name in sorted(names - set(stacks)):
+        print(f"  {name} runs in it but its cloud assembly is gone: destroy-local will report what it leaves", file=sys.stderr)
+    return state
+
+
+_SERVER_COMMAND = re.compile(
+    r"^\s*(?P<pid>[0-9]+) (?P<python>\S+) -m local_aws\.server --port (?P<port>[0-9]+) --standin-port (?P<standin>[0-9]+)"
+    r" --region (?P<region>\S+) --state-file (?P<state>.+?)\s*$"
+)
+
+
+def running_emulators() -> list[Emulator]:
+    """The emulators started for this state file (``ps`` works alike on Linux and macOS)."""
+    listing = subprocess.run(["ps", "-ww", "-A", "-o", "pid=", "-o", "args="], capture_output=True, text=True, check=False).stdout
+    matches = [_SERVER_COMMAND.match(line) for line in listing.splitlines()]
+    return [
+        Emulator(int(m["pid"]), int(m["port"]), m["region"], int(m["standin"]))
+        for m in matches
+        if m and m["state"] == str(STATE_FILE) and int(m["pid"]) != os.getpid()
+    ]
+
+
 def write_state(state: State) -> None:
-    STATE_DIR.mkdir(exist_ok=True)
-    STATE_FILE.write_text(json.dumps(asdict(state), indent=2) + "\n")
+    """Replace the state file in one step (a reader never sees half of it; a crash leaves the old or the new one)."""
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    partial = STATE_FILE.with_name(f"{STATE_FILE.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(asdict(state), indent=2) + "\n")
+    os.replace(partial, STATE_FILE)
+
+
+@contextlib.contextmanager
+def exclusive() -> Iterator[None]:
+    """Hold the rehearsal's lock: one deploy-local or destroy-local at a time per checkout, so two never start two
+    emulators (only one of which the state file could name). The lock is the OS's (flock): it ends with the process,
+    so a killed command leaves no stale lock. The emulator does not inherit it (Popen closes other descriptors)."""
+    lock = STATE_FILE.with_name(STATE_FILE.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("==> waiting for another deploy-local or destroy-local of this checkout to finish", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def assembly_dir(context: Sequence[str]) -> Path:
@@ -383,23 +520,21 @@ def assembly_dir(context: Sequence[str]) -> Path:
     return STATE_DIR / "assemblies" / re.sub(r"[^A-Za-z0-9.=-]+", "_", "_".join(context[1::2]))
 
 
-DEFAULT_MODEL = "mixtral"  # when neither MODEL nor -c model= nor -c deployment= is given
-
-
 def context_flags(model: str | None, extra: Sequence[str]) -> list[str]:
-    """The deploy's -c flags: MODEL (or the default, unless the flags name a model or a deployment file) and ``extra``."""
-    named = any(item.split("=", 1)[0] in ("model", "deployment") for item in extra)
+    """The deploy's -c flags: MODEL (or the app's default, unless the flags name a model or a deployment file) and
+    ``extra``. MODEL with -c model= or -c deployment= is refused: the CLI would silently deploy the last one."""
+    named = [key for key in (item.split("=", 1)[0] for item in extra) if key in ("model", "deployment")]
+    if model and named:
+        raise ConfigError(
+            f"-c {named[0]}",
+            None,
+            f"conflicts with MODEL {model!r}: a deploy names its model once",
+            f"drop MODEL or -c {named[0]}=",
+        )
     flags = ["-c", f"model={model or DEFAULT_MODEL}"] if model or not named else []
     for item in extra:
         flags += ["-c", item]
     return flags
-
-
-def region_of(extra: Sequence[str]) -> str:
-    for item in extra:
-        if item.startswith("region="):
-            return item.split("=", 1)[1]
-    return "us-east-1"
 
 
 def validate(context: Sequence[str]) -> DeploymentSpec:
@@ -410,6 +545,8 @@ def validate(context: Sequence[str]) -> DeploymentSpec:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"-c {item}", None, "expected KEY=VALUE", "e.g. -c endpoint=chat")
+        if key in values:  # the CLI keeps the last one without a word
+            raise ConfigError(f"-c {key}", None, "is given twice", "give it once")
         values[key] = value
     registry = load_registry()
     spec = deployment_from_context(values.get, {}, registry)
@@ -551,7 +688,7 @@ def status_command(state: State | None) -> int:
     for summary in sorted(endpoints, key=lambda e: e["EndpointName"]):
         endpoint = sagemaker.describe_endpoint(EndpointName=summary["EndpointName"])
         config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-        types = {v["VariantName"]: v.get("InstanceType", "serverless") for v in config["ProductionVariants"]}
+        types = {v["VariantName"]: " or ".join(instance_pools(v)) for v in config["ProductionVariants"]}
         variants = endpoint.get("ProductionVariants", [])
         total = sum(v.get("CurrentWeight", 0.0) for v in variants) or 1.0
         print(f"  {endpoint['EndpointName']}: {endpoint['EndpointStatus']}")
@@ -597,7 +734,19 @@ def run_command(state: State | None, command: Sequence[str]) -> int:
     if not command:
         print("error: give a command, e.g. ./tasks.sh run-local python examples/agent.py", file=sys.stderr)
         return 2
-    return subprocess.run(list(command), env=client_environment(state.emulator), check=False).returncode
+    env = client_environment(state.emulator)
+    try:
+        return subprocess.run(list(command), env=env, check=False).returncode
+    except PermissionError:  # the shell's statuses: 126 not executable, 127 not found
+        print(f"error: run-local: {command[0]}: not executable", file=sys.stderr)
+        return 126
+    except FileNotFoundError:
+        names = {p.name for folder in env["PATH"].split(os.pathsep) if os.path.isdir(folder) for p in Path(folder).iterdir()}
+        nearest = difflib.get_close_matches(command[0], sorted(names), n=1)
+        hint = f"did you mean {nearest[0]}? " if nearest else ""
+        print(f"error: run-local: {command[0]}: command not found", file=sys.stderr)
+        print(f"  fix: {hint}e.g. ./tasks.sh run-local python -m llm_client ENDPOINT 'Hello'", file=sys.stderr)
+        return 127
 
 
 def destroy_command(state: State | None) -> int:
@@ -680,26 +829,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     run_parser.add_argument("run", nargs=argparse.REMAINDER, metavar="COMMAND")
     args = parser.parse_args(argv)
-    region = region_of(args.context) if args.command == "deploy" else ""
-    if args.command == "deploy" and not REGION_PATTERN.fullmatch(region):  # before an emulator claims it
-        print(f"error: -c region: {brief(region)} is not an AWS region name\n  fix: use a name like us-east-1", file=sys.stderr)
-        return 2
-    state = read_state()
-    if state and not is_up(state.emulator):
-        state = None
     try:
-        if args.command == "run":
-            return run_command(state, args.run)
         if args.command == "deploy":
             context = context_flags(args.model, args.context)
-            spec = validate(context)
+            spec = validate(context)  # the model, the flags and the region (a file's too), before an emulator starts
             if args.dry_run:
                 print(f"would deploy {spec.stack_name} ({' '.join(context)}) into the local emulator in {spec.region}")
                 return 0
-            return deploy_command(state, context, spec)
-        if args.command == "status":
-            return status_command(state)
-        return destroy_command(state)
+            with exclusive():  # the state is read under the lock: a second deploy reuses the first one's emulator
+                return deploy_command(running_state(), context, spec)
+        if args.command == "destroy":
+            with exclusive():
+                return destroy_command(running_state())
+        if args.command == "run":
+            return run_command(running_state(), args.run)
+        return status_command(running_state())
+    except EmulatorError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -714,5 +861,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def running_state() -> State | None:
+    """The state file's emulator if it answers."""
+    state = read_state()
+    return state if state and is_up(state.emulator) else None
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -174,12 +174,13 @@ def check_sagemaker_endpoint_config(d: Deployed, physical_id: str, p: dict[str, 
         "VariantName",
         "ModelName",
         "InstanceType",
+        "InstancePools",  # capacity fallback: types, priorities and each pool's ModelNameOverride
         "InitialInstanceCount",
         "InitialVariantWeight",
         "ContainerStartupHealthCheckTimeoutInSeconds",
         "ModelDataDownloadTimeoutInSeconds",
         "InferenceAmiVersion",  # the host driver the image's CUDA version needs
-        "ManagedInstanceScaling",  # a variant hosting inference components: its instances scale (to 0)
+        "ManagedInstanceScaling",  # a variant hosting inference components: its instances scale (to 0), its ScaleInPolicy
         "RoutingConfig",
     )
     deployed = [{k: v.get(k) for k in keys} for v in config["ProductionVariants"]]
@@ -189,10 +190,17 @@ def check_sagemaker_endpoint_config(d: Deployed, physical_id: str, p: dict[str, 
 
 
 def _variant_summary(variant: dict[str, Any]) -> str:
-    text = f"{variant['VariantName']} {variant['InitialInstanceCount']} x {variant['InstanceType']}"
+    pools = sorted(variant.get("InstancePools", []), key=lambda pool: pool["Priority"])
+    types = " or ".join(pool["InstanceType"] for pool in pools) if pools else variant["InstanceType"]
+    text = f"{variant['VariantName']} {variant['InitialInstanceCount']} x {types}"
     if "ModelName" not in variant:  # hosts inference components: no weight of its own
         scaling = variant.get("ManagedInstanceScaling", {})
-        return f"{text} for inference components, instances {scaling.get('MinInstanceCount')}-{scaling.get('MaxInstanceCount')}"
+        policy = scaling.get("ScaleInPolicy")
+        release = f", {policy['Strategy']} after {policy.get('CooldownInMinutes', 20)} min" if policy else ""
+        return (
+            f"{text} for inference components, instances {scaling.get('MinInstanceCount')}-{scaling.get('MaxInstanceCount')}"
+            + release
+        )
     return f"{text} weight {variant['InitialVariantWeight']}"
 
 

@@ -1,4 +1,4 @@
 """The migration planner: which phase an endpoint is in, what the next deploy changes, what it costs, whether it is safe.
 
-`python -m migration plan --help`; the runbook is docs/migrations.md.
+`./tasks.sh plan-migration --help`; the runbook is docs/migrations.md.
 """

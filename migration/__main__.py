@@ -2,6 +2,7 @@
 
 import sys
 
+from llm_config.cli_env import run_cli
 from migration.plan import main
 
-sys.exit(main())
+sys.exit(run_cli(main))

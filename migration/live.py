@@ -42,7 +42,7 @@ def read_live_endpoint(endpoint_name: str, sagemaker: Any, autoscaling: Any) -> 
     if not any("ModelName" in v for v in config["ProductionVariants"]):
         # Variants without a model: the endpoint hosts inference components (scale to zero).
         return LiveEndpoint(_component_state(endpoint_name, config, sagemaker, autoscaling), endpoint["EndpointStatus"])
-    instance_types = {v["VariantName"]: v.get("InstanceType", "serverless") for v in config["ProductionVariants"]}
+    pools = {v["VariantName"]: instance_pools(v) for v in config["ProductionVariants"]}
     variants = endpoint.get("ProductionVariants", [])
     targets = autoscaling.describe_scalable_targets(
         ServiceNamespace="sagemaker",
@@ -54,7 +54,8 @@ def read_live_endpoint(endpoint_name: str, sagemaker: Any, autoscaling: Any) -> 
     state = {
         v["VariantName"]: VariantState(
             name=v["VariantName"],
-            instance_type=instance_types.get(v["VariantName"], "unknown"),
+            instance_type=pools.get(v["VariantName"], ("unknown",))[0],
+            fallbacks=pools.get(v["VariantName"], ("unknown",))[1:],
             weight_percent=100.0 * v.get("CurrentWeight", 0.0) / total_weight,
             instance_count=v.get("CurrentInstanceCount", v.get("DesiredInstanceCount", 0)),
             autoscaled=v["VariantName"] in scaled,
@@ -64,11 +65,19 @@ def read_live_endpoint(endpoint_name: str, sagemaker: Any, autoscaling: Any) -> 
     return LiveEndpoint(state, endpoint["EndpointStatus"])
 
 
+def instance_pools(variant: dict[str, Any]) -> tuple[str, ...]:
+    """A production variant's instance types in priority order: its InstancePools, else its one InstanceType."""
+    pools = sorted(variant.get("InstancePools", []), key=lambda pool: pool["Priority"])
+    if pools:
+        return tuple(pool["InstanceType"] for pool in pools)
+    return (variant.get("InstanceType", "serverless"),)
+
+
 def _component_state(endpoint_name: str, config: dict[str, Any], sagemaker: Any, autoscaling: Any) -> EndpointState:
     """The components by model key (their names are ``<endpoint>-<model key>``), oldest first: the serving model,
     then the candidate. Copy counts as SageMaker reports them. SageMaker knows no traffic weights between
     components (clients apply the parameter's), so ``weight_percent`` is NaN: unknown here."""
-    instance_type = config["ProductionVariants"][0].get("InstanceType", "unknown")
+    instance_type, *fallbacks = instance_pools(config["ProductionVariants"][0])
     summaries = sagemaker.list_inference_components(EndpointNameEquals=endpoint_name, MaxResults=100)
     names = [c["InferenceComponentName"] for c in sorted(summaries["InferenceComponents"], key=lambda c: c["CreationTime"])]
     if not names:
@@ -86,6 +95,7 @@ def _component_state(endpoint_name: str, config: dict[str, Any], sagemaker: Any,
         state[key] = VariantState(
             name=key,
             instance_type=instance_type,
+            fallbacks=tuple(fallbacks),
             weight_percent=math.nan,
             instance_count=runtime.get("CurrentCopyCount", runtime.get("DesiredCopyCount", 0)),
             autoscaled=name in scaled,

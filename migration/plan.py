@@ -1,5 +1,6 @@
-"""`python -m migration plan`: show a deployment spec's phase, what its deploy changes, the cost before and after,
-and whether the step is safe (migration.sequence); optionally run that one deploy.
+"""`./tasks.sh plan-migration` (`python -m migration plan` with the project's .venv): show a deployment spec's phase,
+what its deploy changes, the cost before and after, and whether the step is safe (migration.sequence); optionally run
+that one deploy.
 
 The state before the deploy comes from the live endpoint (`--live`, boto3, read-only) or from the previous spec
 (`--previous FILE`, offline, e.g. the deployment file as it was in the last commit). docs/migrations.md is the runbook.
@@ -123,11 +124,17 @@ def check_main(args: argparse.Namespace, aws: AwsClients) -> int:
     return 1 if any(f.severity == "error" for f in findings) else 0
 
 
+# How users run each command: plan through tasks.sh (it needs the project's .venv), check as CI runs it.
+PLAN_COMMAND = "./tasks.sh plan-migration"
+CHECK_COMMAND = "python -m migration check"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m migration", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     plan = commands.add_parser(
         "plan",
+        prog=PLAN_COMMAND,
         help="show the phase, the changes, the cost and the safety of the deploy of one spec",
         description="Give the spec as a deployment file (--deployment) or as the same -c flags `cdk deploy` takes.",
     )
@@ -166,7 +173,9 @@ def _context(args: argparse.Namespace) -> dict[str, str]:
         if not sep or not key:
             raise ConfigError(f"-c {item}", None, "expected KEY=VALUE", "e.g. -c candidate_weight=10")
         context[key] = value
-    check_context_keys(context, CONTEXT_KEYS, "python -m migration plan", "README.md")  # a typo must not plan the default
+    check_context_keys(
+        context, CONTEXT_KEYS, PLAN_COMMAND if args.command == "plan" else CHECK_COMMAND, "README.md"
+    )  # a typo must not plan the default
     if args.deployment:
         context["deployment"] = args.deployment
     return context

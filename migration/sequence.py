@@ -16,6 +16,12 @@ On a scale-to-zero endpoint the models are inference components (docs/scale-to-z
    parameter (cached up to a minute), so a component still in the weights may still get requests. It enters with a
    split, never at 0 copies (SageMaker refuses to create a component with none).
 5. The components share the endpoint's instances, whose type no deploy changes under them.
+
+Instance pools (docs/capacity.md): rules 1 and 5 compare instance.type, the first pool. A deploy that keeps it but
+adds, removes or reorders fallback types passes: SageMaker does not document such a change as an instance type
+change, and if it refused one, the update would fail and CloudFormation would roll back to the live config (nothing
+is replaced or deleted). The live state reads the pools (``fallbacks``) so that a pooled endpoint's first pool is
+its instance type.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class VariantState:
     instance_count: int  # instances of a variant; copies of an inference component
     autoscaled: bool
     component: str | None = None  # the inference component serving the model (scale to zero); None: a variant
+    fallbacks: tuple[str, ...] = ()  # instance pools 2-5, in priority order (instance_type is pool 1)
 
     @property
     def kind(self) -> str:
@@ -54,10 +61,16 @@ class Finding:
 def state_from_spec(spec: DeploymentSpec) -> EndpointState:
     """What an endpoint looks like after deploying ``spec``, before any scaling (initial instance or copy counts)."""
     if spec.scale_to_zero:  # every component on the serving model's instances; one copy each, none when drained
-        host = spec.variants[0].model.instance.type
+        host = spec.variants[0].model.instance
         return {
             plan.name: VariantState(
-                plan.name, host, float(plan.weight), int(plan.autoscaled), plan.autoscaled, spec.component_name_of(plan.name)
+                plan.name,
+                host.type,
+                float(plan.weight),
+                int(plan.autoscaled),
+                plan.autoscaled,
+                spec.component_name_of(plan.name),
+                tuple(host.fallback_types),
             )
             for plan in spec.variants
         }
@@ -68,6 +81,7 @@ def state_from_spec(spec: DeploymentSpec) -> EndpointState:
             weight_percent=float(plan.weight),
             instance_count=plan.model.instance.initial_count,
             autoscaled=plan.autoscaled,
+            fallbacks=tuple(plan.model.instance.fallback_types),
         )
         for plan in spec.variants
     }

@@ -46,6 +46,9 @@ class TokenPrice(StrictModel):
     source: str
     retrieved: str
     retired: bool = False  # a Bedrock model past end of life in the planner's price region
+    # A Bedrock model Bedrock still serves but that is on its way out: "legacy" (its Bedrock legacy window, before
+    # end of life) or "superseded" (active, but its lifecycle names a newer generation). Marked, never preferred.
+    replaced: Literal["legacy", "superseded"] | None = None
     successor: str | None = None  # its lifecycle.successor
 
 
@@ -110,10 +113,15 @@ class PlannerData:
         price = self.token_prices.get(key)
         return price is not None and price.retired
 
+    def is_replaced(self, key: str) -> bool:
+        """Past end of life, in its legacy window or superseded by a newer generation: a Bedrock model to move off."""
+        price = self.token_prices.get(key)
+        return price is not None and (price.retired or price.replaced is not None)
+
     def current(self, key: str) -> str:
-        """``key``, or the first successor that is not retired when ``key`` is."""
+        """``key``, or, when ``key`` is to be moved off (retired, legacy or superseded), the first successor that is not."""
         seen = {key}
-        while self.is_retired(key) and (successor := self.token_prices[key].successor) and successor not in seen:
+        while self.is_replaced(key) and (successor := self.token_prices[key].successor) and successor not in seen:
             key = successor
             seen.add(key)
         return key
@@ -150,9 +158,16 @@ def pay_per_token_prices(registry: ModelRegistry, data_dir: Path = DATA_DIR, tod
 
 def bedrock_token_price(model: BedrockModelConfig, region: str, today: date) -> TokenPrice:
     """A Bedrock model config's on-demand prices (for its configured inference profile scope), as the planner's
-    ``TokenPrice``, marked retired when the model is past end of life in ``region`` on ``today``."""
+    ``TokenPrice``, marked retired when the model is past end of life in ``region`` on ``today``, legacy in its
+    legacy window, superseded when it is active but its lifecycle names a successor."""
     prices = model.prices
     input_usd, output_usd = model.price_per_1k
+    status = model.lifecycle.state(region, today).status
+    replaced: Literal["legacy", "superseded"] | None = None
+    if status == "legacy":
+        replaced = "legacy"
+    elif status == "active" and model.lifecycle.successor:
+        replaced = "superseded"
     return TokenPrice(
         display_name=model.display_name,
         provider="bedrock",
@@ -160,7 +175,8 @@ def bedrock_token_price(model: BedrockModelConfig, region: str, today: date) -> 
         output_per_1k_usd=output_usd,
         source=f"{prices.source.strip()}, {prices.region} (model_configs/{model.key}.yaml)",
         retrieved=prices.retrieved,
-        retired=model.lifecycle.state(region, today).status == "end-of-life",
+        retired=status == "end-of-life",
+        replaced=replaced,
         successor=model.lifecycle.successor,
     )
 

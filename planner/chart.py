@@ -63,6 +63,21 @@ def cost_curve(option: Option, x_min: float, x_max: float) -> list[tuple[float, 
     return points
 
 
+def split_at_max_instances(
+    option: Option, curve: list[tuple[float, float]]
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """The curve up to the traffic ``scaling.max_instances`` instances carry, and the rest (empty if the chart ends
+    first). Past it the config's endpoint adds no instance: the rest is what it would cost if the cap were raised."""
+    if not isinstance(option, SageMakerOption) or not option.serves_request:
+        return curve, []
+    cap = option.max_instances * option.capacity_per_instance
+    if cap >= curve[-1][0]:
+        return curve, []
+    at_cap = (cap, option.monthly_usd_at(cap * (1 - 1e-9)))
+    rest = [p for p in curve if p[0] >= cap and not (math.isclose(p[0], cap) and math.isclose(p[1], at_cap[1]))]
+    return [p for p in curve if p[0] < cap] + [at_cap], [at_cap, *rest]
+
+
 def render_svg(options: list[Option], break_evens: list[BreakEven], traffic: Traffic, budget_usd: float | None) -> str:
     marks = [traffic.requests_per_hour, *(b.requests_per_hour for b in break_evens)]
     x_min, x_max = _decade_below(min(marks)) / 10, _decade_above(max(marks)) * 10
@@ -92,12 +107,26 @@ def render_svg(options: list[Option], break_evens: list[BreakEven], traffic: Tra
     label = f"your traffic {rate:,.0f} req/h" if rate >= 1 else f"your traffic {rate:.3g} req/h"
     right_half = x > (LEFT + WIDTH - RIGHT) / 2
     parts.append(_text(x - 4 if right_half else x + 4, TOP + 12, label, fill="#666", anchor="end" if right_half else "start"))
+    capped = False
     for index, (option, curve) in enumerate(zip(options, curves, strict=True)):
         colour = COLOURS[index % len(COLOURS)]
-        points = " ".join(f"{axes.x(rate):.1f},{axes.y(usd):.1f}" for rate, usd in curve)
+        served, beyond = split_at_max_instances(option, curve)
+        points = " ".join(f"{axes.x(rate):.1f},{axes.y(usd):.1f}" for rate, usd in served)
         parts.append(
             f'<polyline data-option="{escape(option.key)}" points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>'
         )
+        if beyond and isinstance(option, SageMakerOption):
+            points = " ".join(f"{axes.x(rate):.1f},{axes.y(usd):.1f}" for rate, usd in beyond)
+            parts.append(
+                f'<polyline data-beyond-max-instances="{escape(option.key)}" points="{points}" fill="none"'
+                f' stroke="{colour}" stroke-width="1.5" stroke-dasharray="5 4"/>'
+            )
+            cx, cy = axes.x(beyond[0][0]), axes.y(beyond[0][1])
+            parts.append(
+                f'<line x1="{cx:.1f}" y1="{cy - 8:.1f}" x2="{cx:.1f}" y2="{cy + 8:.1f}" stroke="{colour}" stroke-width="3"/>'
+            )
+            parts.append(_text(cx - 4, cy - 12, f"max {option.max_instances} instances", fill=colour, size=11, anchor="end"))
+            capped = True
         legend_x, legend_y = WIDTH - RIGHT + 20, TOP + 10 + index * 36
         parts.append(
             f'<line x1="{legend_x}" y1="{legend_y}" x2="{legend_x + 24}" y2="{legend_y}" stroke="{colour}" stroke-width="3"/>'
@@ -105,6 +134,10 @@ def render_svg(options: list[Option], break_evens: list[BreakEven], traffic: Tra
         parts.append(_text(WIDTH - RIGHT + 50, legend_y + 4, option.display_name))
         parts.append(_text(WIDTH - RIGHT + 50, legend_y + 18, option.hosting, fill="#555", size=11))
     legend_y = TOP + 10 + len(options) * 36 + 10
+    if capped:
+        parts.append(_text(WIDTH - RIGHT + 20, legend_y, "dashed: past scaling.max_instances, where", size=11))
+        parts.append(_text(WIDTH - RIGHT + 20, legend_y + 14, "the endpoint stops adding instances", size=11))
+        legend_y += 38
     if break_evens:
         parts.append(_text(WIDTH - RIGHT + 20, legend_y, "Break-even (SageMaker = pay-per-token)"))
     for number, point in enumerate(break_evens, start=1):

@@ -237,6 +237,7 @@ def _report(
     if not _pairs(compared):
         lines.append("  no pair among the compared options (use --compare with a SageMaker model and a pay-per-token model)")
     lines += ["", "The guide's own cost figures, corrected: ./tasks.sh plan --guide"]
+    lines += ["Bursty traffic, p90 and the scaling settings to set: ./tasks.sh simulate (docs/capacity.md)"]
     return "\n".join(lines)
 
 
@@ -253,7 +254,8 @@ def _table(ranked: list[Assessment], traffic: Traffic, streaming: bool) -> str:
         option = assessment.option
         always_on = autoscaled = per_token = "-"
         if isinstance(option, SageMakerOption):
-            always_on = f"${option.always_on_usd:,.0f}"
+            low, high = option.always_on_usd_range  # first pool to dearest fallback pool (docs/instance-pools.md)
+            always_on = f"${low:,.0f}" if round(low) == round(high) else f"${low:,.0f}-{high:,.0f}"
             autoscaled = f"${assessment.monthly_usd:,.0f} ({option.instances_at(traffic.requests_per_hour)} inst)"
         else:
             per_token = f"${assessment.monthly_usd:,.2f}" if assessment.monthly_usd < 10 else f"${assessment.monthly_usd:,.0f}"

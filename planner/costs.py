@@ -78,7 +78,7 @@ class SageMakerOption(Option):
     ``scaling.min_instances`` and ``scaling.max_instances`` instances."""
 
     instance_type: str
-    hourly_usd: float
+    hourly_usd: float  # instance.type's: the pool SageMaker tries first
     initial_count: int
     min_instances: int
     max_instances: int
@@ -88,6 +88,12 @@ class SageMakerOption(Option):
     ceiling_first_token_seconds: float
     ceiling_response_seconds: float
     speed_source: str  # "throughput model" or the overrides file that replaced it
+    dearest_hourly_usd: float = 0.0  # the dearest of instance.type and its fallback pools (docs/instance-pools.md); 0: none
+
+    @property
+    def always_on_usd_range(self) -> tuple[float, float]:
+        """``always_on_usd`` on the first pool and on the dearest: a fallback serves when the first is sold out."""
+        return self.always_on_usd, monthly_instance_usd(max(self.hourly_usd, self.dearest_hourly_usd), self.initial_count)
 
     def ceiling_seconds(self, streaming: bool) -> float | None:
         return self.ceiling_first_token_seconds if streaming else self.ceiling_response_seconds
@@ -123,10 +129,12 @@ class TokenOption(Option):
     provider: Provider
     request_usd: float
     retired: bool = False  # past end of life on Bedrock: shown only with --include-retired, never recommended
+    replaced: str | None = None  # "legacy" or "superseded" on Bedrock: marked, recommended only if nothing current fits
 
     @property
     def hosting(self) -> str:
-        return PROVIDER_LABELS[self.provider] + (" (retired)" if self.retired else "")
+        mark = "retired" if self.retired else self.replaced
+        return PROVIDER_LABELS[self.provider] + (f" ({mark})" if mark else "")
 
     def monthly_usd_at(self, requests_per_hour: float) -> float:
         return requests_per_hour * HOURS_PER_MONTH * self.request_usd
@@ -165,6 +173,7 @@ def sagemaker_option(data: PlannerData, model: SageMakerModelConfig, traffic: Tr
         ceiling_first_token_seconds=prediction.ceiling.first_token_seconds,
         ceiling_response_seconds=prediction.ceiling.latency_seconds,
         speed_source=speed_source,
+        dearest_hourly_usd=max(data.sagemaker_hourly_usd[name] for name in model.instance.pool_types),
     )
 
 
@@ -193,6 +202,7 @@ def token_option(data: PlannerData, key: str, traffic: Traffic) -> TokenOption:
         provider=price.provider,
         request_usd=request_usd(price.input_per_1k_usd, price.output_per_1k_usd, traffic),
         retired=price.retired,
+        replaced=price.replaced,
     )
 
 

@@ -24,25 +24,35 @@ def deployment_cost_line(get_context: Callable[[str], Any], environ: Mapping[str
 def cost_line(spec: DeploymentSpec, registry: ModelRegistry) -> str:
     model = spec.model
     if isinstance(model, SageMakerModelConfig):
-        # Every variant's initial instances: during a migration both models' instances run.
+        # Every variant's initial instances: during a migration both models' instances run. With fallback instance
+        # pools a figure is a range: every variant on its cheapest pool, and every variant on its dearest.
         prices_region = registry.instances.prices.region
         variants = [plan.model.instance for plan in spec.variants]
-        hourly = [registry.instance_for(plan.model).sagemaker_hourly_usd for plan in spec.variants]
-        monthly = sum(monthly_instance_usd(h, v.initial_count) for h, v in zip(hourly, variants, strict=True))
-        instances = " + ".join(f"{v.initial_count} x {v.type} at ${h:g}/h" for h, v in zip(hourly, variants, strict=True))
+        hourly = [registry.hourly_usd_range(plan.model) for plan in spec.variants]
+        monthly = [
+            float(sum(monthly_instance_usd(h[end], v.initial_count) for h, v in zip(hourly, variants, strict=True)))
+            for end in (0, 1)
+        ]
+        instances = " + ".join(
+            f"{v.initial_count} x {' or '.join(v.pool_types)} at ${_range(*h, '{:g}')}/h"
+            for h, v in zip(hourly, variants, strict=True)
+        )
+        pools = " (the range: cheapest to dearest instance pool, AWS picks by capacity)" if monthly[0] != monthly[1] else ""
         if spec.scale_to_zero:
             # One copy of each component that takes traffic (a drained one has none), each copy on its own instance
             # at most: the always-on bound.
             running = [h for h, plan in zip(hourly, spec.variants, strict=True) if plan.autoscaled]
-            monthly = sum(monthly_instance_usd(h, 1) for h in running)
+            monthly = [float(sum(monthly_instance_usd(h[end], 1) for h in running)) for end in (0, 1)]
             return (
-                f"Estimated cost of {spec.stack_name}: $0 while idle, ${hourly[0]:g}/h per {variants[0].type} while a copy"
-                f" runs (scales to zero; ${monthly:,.0f}/month if never idle; SageMaker {prices_region} on-demand)"
-                f"{_caveat(spec, prices_region)}. At your traffic: {PLANNER_HELP}"
+                f"Estimated cost of {spec.stack_name}: $0 while idle, ${_range(*hourly[0], '{:g}')}/h per"
+                f" {' or '.join(variants[0].pool_types)} while a copy runs (scales to zero;"
+                f" ${_range(monthly[0], monthly[1])}/month if never idle; SageMaker {prices_region} on-demand)"
+                f"{pools}{_caveat(spec, prices_region)}."
+                f" At your traffic: {PLANNER_HELP}"
             )
         return (
-            f"Estimated cost of {spec.stack_name}: ${monthly:,.0f}/month always-on ({instances},"
-            f" SageMaker {prices_region} on-demand, 730 h){_caveat(spec, prices_region)}."
+            f"Estimated cost of {spec.stack_name}: ${_range(monthly[0], monthly[1])}/month always-on ({instances},"
+            f" SageMaker {prices_region} on-demand, 730 h){pools}{_caveat(spec, prices_region)}."
             f" At your traffic: {PLANNER_HELP}"
         )
     input_usd, output_usd = model.price_per_1k  # the config's prices for its profile scope, as the planner reads them
@@ -53,6 +63,14 @@ def cost_line(spec: DeploymentSpec, registry: ModelRegistry) -> str:
         f" ${output_usd:g} per 1K output tokens, ${example:,.2f} per 1,000 requests of 500 + 300 tokens"
         f" ({region} on-demand){_caveat(spec, region)}."
         f" At your traffic: {PLANNER_HELP}"
+    )
+
+
+def _range(low: float, high: float, template: str = "{:,.0f}") -> str:
+    return (
+        template.format(low)
+        if template.format(low) == template.format(high)
+        else f"{template.format(low)}-{template.format(high)}"
     )
 
 

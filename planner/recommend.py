@@ -93,23 +93,29 @@ class Recommendation:
     reason: str
 
 
+def is_replaced(option: Option) -> bool:
+    """A Bedrock model in its legacy window or superseded by a newer generation (retired ones are left out before)."""
+    return isinstance(option, TokenOption) and option.replaced is not None
+
+
 def recommend(ranked: list[Assessment], asks: Asks, current: Callable[[str], str] = str) -> Recommendation:
     """The guide's pick when it meets every ask, else the cheapest option that does, else the closest miss.
 
-    Retired models are never recommended: a model the guide's tree names that has retired counts as its
-    successor (``current`` maps a key to it).
+    Retired models are never recommended, and current ones are preferred: a model the guide's tree names that
+    Bedrock has retired, or that is legacy or superseded, counts as today's successor (``current`` maps a key to
+    it); a legacy or superseded model is the pick only when no current option meets every ask.
     """
     ranked = [a for a in ranked if not (isinstance(a.option, TokenOption) and a.option.retired)]
     step = guide_tree(asks)
     replaced = {current(key): key for key in step.candidates if current(key) != key}
     if replaced:
         names = ", ".join(f"{old} -> {new}" for new, old in replaced.items())
-        step = TreeStep(
-            f"{step.question} (retired on Bedrock, so their successors: {names})", tuple(current(k) for k in step.candidates)
-        )
+        step = TreeStep(f"{step.question} (replaced on Bedrock today: {names})", tuple(current(k) for k in step.candidates))
     named = [a for a in ranked if a.option.key in step.candidates]
     tree_picks = [a for a in named if a.meets_all]
-    best = ranked[0]
+    # The cheapest that meets every ask, else the closest miss (fewest misses): a current model before a replaced one.
+    closest = [a for a in ranked if len(a.misses) == len(ranked[0].misses)]
+    best = next((a for a in closest if not is_replaced(a.option)), closest[0])
     if tree_picks:
         choice = tree_picks[0]
         reason = f"the guide's tree: {step.question}; {_describe(choice)} meets every ask"

@@ -4,12 +4,14 @@ An endpoint that scales to zero (docs/scale-to-zero.md) bills its instances from
 through the cold start, the active hours, and the idle period that ends in the scale-in to zero. So a day with
 ``bursts_per_day`` separate active periods bills
 
-    active_hours + bursts_per_day x (cold_start + idle_minutes)
+    active_hours + bursts_per_day x (cold_start + idle_minutes + release_minutes)
 
-instance hours (at most 24), at the instances the busiest hour needs. Assumptions (the planner's usual ones:
-steady traffic within the active hours, on-demand prices): the wake-up instance bills from the first request of
-a burst (AWS bills hosting from instance launch), and requests within a burst are closer together than the
-idle period (else each gap is another burst).
+instance hours (at most 24), at the instances the busiest hour needs. The idle tail is the component's idle period
+(scaling.idle_minutes_before_zero) and then the endpoint's scale-in cooldown, after which IDLE_RELEASE gives the
+empty instance back (llm_config.operations.SCALE_IN_COOLDOWN_MINUTES: the template's ScaleInPolicy).
+Assumptions (the planner's usual ones: steady traffic within the active hours, on-demand prices): the wake-up
+instance bills from the first request of a burst (AWS bills hosting from instance launch), and requests within a
+burst are closer together than the idle period (else each gap is another burst).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 from llm_config.catalogue import HOURS_PER_MONTH
-from llm_config.operations import EXPECTED_COLD_START_SECONDS, ScalingSettings
+from llm_config.operations import EXPECTED_COLD_START_SECONDS, SCALE_IN_COOLDOWN_MINUTES, ScalingSettings
 from planner.costs import SageMakerOption, TokenOption
 
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
@@ -35,6 +37,7 @@ class TrafficProfile:
     bursts_per_day: int = 1
     idle_minutes: float = DEFAULT_IDLE_MINUTES
     cold_start_minutes: float = EXPECTED_COLD_START_SECONDS / 60
+    release_minutes: float = SCALE_IN_COOLDOWN_MINUTES  # the empty instance bills until the scale-in policy releases it
 
     def __post_init__(self) -> None:
         if not 0 < self.active_hours_per_day <= 24 or self.requests_per_active_hour < 0 or self.bursts_per_day < 1:
@@ -46,8 +49,8 @@ class TrafficProfile:
 
     @property
     def overhead_hours_per_day(self) -> float:
-        """Billed hours a day that serve nothing: each burst's cold start and idle tail."""
-        return self.bursts_per_day * (self.cold_start_minutes + self.idle_minutes) / 60
+        """Billed hours a day that serve nothing: each burst's cold start and idle tail (idle period, then release)."""
+        return self.bursts_per_day * (self.cold_start_minutes + self.idle_minutes + self.release_minutes) / 60
 
     @property
     def billed_hours_per_day(self) -> float:

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Compare the lifecycle in each Bedrock model config with what Bedrock reports (read-only, needs credentials).
 
-    python scripts/bedrock_lifecycle.py --region us-east-1 claude-haiku-4-5 claude-sonnet-4-6
+    python scripts/bedrock_lifecycle.py --region us-east-1 claude-haiku-5-5 claude-sonnet-5-5 claude-opus-5-5
     python scripts/bedrock_lifecycle.py --region eu-west-1 --all            # every Bedrock config
     python scripts/bedrock_lifecycle.py --region us-east-1 --role-arn ARN claude-opus-4-6
 
 For each model it calls GetFoundationModel where the model is served for that region (its inference profile's
 destination when the region itself does not serve it) and compares `modelLifecycle.status` (ACTIVE, LEGACY) with
 the config's lifecycle on today's date: active <-> ACTIVE, legacy <-> LEGACY, end-of-life <-> model not found.
-A mismatch means the config went stale: fix its `lifecycle` block (status, dates, source, retrieved).
+A mismatch means the config went stale: fix its `lifecycle` block (status, dates, source, retrieved). An active
+model whose config names a successor (superseded: the 4.x models, replaced by the 5.5 ones) is reported with it.
 The deploy jobs (scripts/ci_stage.py deploy, the CodePipeline stage) run it before deploying.
 Exit status: 0 all agree, 1 a mismatch or an AWS error, 2 bad usage.
 """
@@ -46,6 +47,7 @@ class Finding:
     expected: str
     reported: str
     source: str
+    successor: str | None = None  # set for an active model a newer generation replaces
 
     @property
     def agrees(self) -> bool:
@@ -54,7 +56,8 @@ class Finding:
     def describe(self) -> str:
         where = f"{self.key} in {self.region}"
         if self.agrees:
-            return f"ok   {where}: {self.reported}"
+            superseded = f" (superseded: move to {self.successor})" if self.successor else ""
+            return f"ok   {where}: {self.reported}{superseded}"
         return (
             f"error: {self.source}: lifecycle: Bedrock reports {self.reported} for {where}, the config says"
             f" {self.status} (Bedrock would report {self.expected})\n"
@@ -85,7 +88,9 @@ def check(registry: ModelRegistry, keys: Sequence[str], region: str, today: date
         expected = EXPECTED[status]
         # A retired model no longer has a profile to route through: ask in the region itself.
         probe = region if expected == "NOT FOUND" else model.route(region, source).lifecycle_region
-        findings.append(Finding(model.key, region, status, expected, reported_status(client(probe), model.model_id), source))
+        reported = reported_status(client(probe), model.model_id)
+        successor = model.lifecycle.successor if status == "active" else None
+        findings.append(Finding(model.key, region, status, expected, reported, source, successor))
     return findings
 
 

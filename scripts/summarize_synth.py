@@ -54,7 +54,10 @@ def _variants(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _variant_lines(variant: dict[str, Any], registry: ModelRegistry) -> list[str]:
     """The variant's model (its name is the model key) on the instance type the template deploys."""
-    name, instance_type, count = variant["VariantName"], variant.get("InstanceType"), variant.get("InitialInstanceCount", 1)
+    name, count = variant["VariantName"], variant.get("InitialInstanceCount", 1)
+    # With instance pools the first pool is the instance SageMaker tries first (docs/capacity.md).
+    pools = [p["InstanceType"] for p in sorted(variant.get("InstancePools", []), key=lambda p: p["Priority"])]
+    instance_type = pools[0] if pools else variant.get("InstanceType")
     model = registry.models.get(name)
     if not isinstance(model, SageMakerModelConfig) or instance_type not in registry.instances.instances:
         return [f"  variant {name}: {count} x {instance_type}"]
@@ -69,7 +72,18 @@ def _variant_lines(variant: dict[str, Any], registry: ModelRegistry) -> list[str
         f" budget {model.latency_budget_seconds:g} s",
         f"    cost: ${monthly:,.0f}/month always-on ({count} x ${instance.sagemaker_hourly_usd:g}/h x {HOURS_PER_MONTH} h,"
         f" {registry.instances.prices.region} on-demand)",
+        *_fallback_lines(pools[1:], count, registry),
     ]
+
+
+def _fallback_lines(fallbacks: list[str], count: int, registry: ModelRegistry) -> list[str]:
+    """The fallback pools (each passed the fit check at synth) and the cost if the dearest serves."""
+    catalogue = registry.instances.instances
+    prices = [catalogue[name].sagemaker_hourly_usd for name in fallbacks if name in catalogue]
+    if not prices:
+        return []
+    dearest = max(prices) * count * HOURS_PER_MONTH
+    return [f"    fallback pools: {', '.join(fallbacks)} (up to ${dearest:,.0f}/month if the dearest serves)"]
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, SageMaker
 from llm_config.context_keys import check_context_keys
 from llm_config.deployment import CONTEXT_KEYS, DeploymentSpec, deployment_from_context
 from llm_config.principals import CONTEXT_KEY, trusted_principals_from_context
-from llm_config.sizing import component_shape
+from llm_config.sizing import COMPONENT_HOST_MEMORY_SHARE, ComponentShape, component_shape
 from llm_constructs import EndpointVariant
 from llm_constructs.sagemaker_llm_endpoint import InferenceComponentPlan, ScaleToZero
 from stacks.bedrock_access_stack import build_bedrock_stack
-from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack, monthly_hosting_usd
+from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack, monthly_hosting_usd, usd_range
 
 # Every -c key app.py reads, each declared beside the code that reads it; any other key is refused as a typo.
 APP_CONTEXT_KEYS = (*CONTEXT_KEYS, CONTEXT_KEY)
@@ -59,10 +59,11 @@ def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry, today
             image=registry.image_for(plan.model),
             initial_weight=plan.weight,
             autoscaled=plan.autoscaled,
+            fallbacks=tuple(registry.pools_for(plan.model)[1:]),
         )
         for plan in spec.variants
     ]
-    scale_to_zero = _scale_to_zero(spec, variants) if spec.scale_to_zero else None
+    scale_to_zero = _scale_to_zero(spec, variants, registry) if spec.scale_to_zero else None
     return SageMakerEndpointStack(
         app,
         spec.stack_name,
@@ -81,13 +82,14 @@ def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry, today
     )
 
 
-def _scale_to_zero(spec: DeploymentSpec, variants: list[EndpointVariant]) -> ScaleToZero:
+def _scale_to_zero(spec: DeploymentSpec, variants: list[EndpointVariant], registry: ModelRegistry) -> ScaleToZero:
     """Each model as an inference component on the serving model's instances (a candidate's config names the same
-    instance type: llm_config.deployment checks it), up to the serving model's max_instances."""
+    instance type and pools: llm_config.deployment checks it), up to the serving model's max_instances."""
     max_instances = spec.variants[0].model.scaling.max_instances
     components = {}
     for variant in variants:
         shape = component_shape(variant.model, variant.model.instance.type, variant.instance)
+        _check_component_fits_pools(variant, shape, registry.sources[variant.model.key])
         components[variant.name] = InferenceComponentPlan(
             name=spec.component_name_of(variant.name),
             shape=shape,
@@ -96,12 +98,33 @@ def _scale_to_zero(spec: DeploymentSpec, variants: list[EndpointVariant]) -> Sca
     return ScaleToZero(max_instances=max_instances, components=components)
 
 
+def _check_component_fits_pools(variant: EndpointVariant, shape: ComponentShape, source: str) -> None:
+    """An inference component states one compute requirement (GPUs and memory per copy) for whichever instances the
+    endpoint's variant has, so every fallback pool must hold copies of the same shape, as many per instance."""
+    host = variant.instance
+    for name, pool in variant.pools[1:]:
+        same = pool.gpus == host.gpus and component_shape(variant.model, name, pool).accelerators == shape.accelerators
+        memory_mb = pool.host_memory_gb * 1000 * COMPONENT_HOST_MEMORY_SHARE / shape.copies_per_instance
+        if not same or shape.memory_mb > memory_mb:
+            raise ConfigError(
+                source,
+                "instance.fallback_types",
+                f"{name} cannot hold the inference component that {variant.model.instance.type} holds ({shape.accelerators}"
+                f" of {host.gpus} GPUs and {shape.memory_mb:,} MB per copy, {shape.copies_per_instance} per instance; it"
+                f" has {pool.describe()} and {pool.host_memory_gib:g} GiB): a component asks every instance of the"
+                " endpoint for the same resources",
+                f"on a scale-to-zero endpoint list only fallbacks with {host.gpus} GPU{'s' if host.gpus > 1 else ''} that"
+                f" fit the model as instance.type does, or remove {name} (docs/instance-pools.md)",
+            )
+
+
 def _description(spec: DeploymentSpec, variants: list[EndpointVariant]) -> str:
-    cost = f"~${monthly_hosting_usd(variants):,.0f}/month always-on"
+    cost = f"~${usd_range(*monthly_hosting_usd(variants))}/month always-on"
     if spec.scale_to_zero:
         model = variants[0].model
-        hourly = variants[0].instance.sagemaker_hourly_usd
-        idle = f"scales to zero (${hourly:g}/h per instance while a copy runs, $0 idle)"
+        prices = [instance.sagemaker_hourly_usd for _, instance in variants[0].pools]
+        hourly = usd_range(min(prices), max(prices), "{:g}")
+        idle = f"scales to zero (${hourly}/h per instance while a copy runs, $0 idle)"
         if len(variants) == 1:
             return (
                 f"LLM endpoint {spec.endpoint_name}: {model.display_name} as inference component {spec.component_name}"
@@ -111,7 +134,7 @@ def _description(spec: DeploymentSpec, variants: list[EndpointVariant]) -> str:
         return f"LLM endpoint {spec.endpoint_name}, migration phase {spec.phase}: {split} on {model.instance.type}, {idle}"
     if len(variants) == 1:
         model = variants[0].model
-        instances = f"{model.instance.initial_count} x {model.instance.type}"
+        instances = f"{model.instance.initial_count} x {' or '.join(model.instance.pool_types)}"
         return f"LLM endpoint {spec.endpoint_name}: {model.display_name} on {instances} ({cost})"
     split = ", ".join(f"{v.name} {v.initial_weight:g}%" for v in variants)
     return f"LLM endpoint {spec.endpoint_name}, migration phase {spec.phase}: {split} ({cost})"

@@ -117,6 +117,8 @@ class BedrockAccessStack(Stack):
             "context_length": model.context_length,
             "latency_budget_seconds": model.latency_budget_seconds,
         }
+        if model.capabilities is not None:
+            metadata["capabilities"] = model.capabilities.published()
         if self.route.profile_id:
             metadata["inference_profile_id"] = self.route.profile_id
             metadata["inference_profile_scope"] = self.route.scope

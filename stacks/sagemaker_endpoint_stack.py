@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack, Tags
@@ -57,12 +57,26 @@ def client_tool_calling(model: SageMakerModelConfig, chat_api: str) -> str:
     return "native" if native else "constrained"
 
 
-def monthly_hosting_usd(variants: Sequence[EndpointVariant], *, components: bool = False) -> float:
-    """Always-on cost of the variants' initial instances, SageMaker on-demand prices. For inference ``components``
-    (scale to zero): one copy of each that takes traffic, on an instance of its own at most (a drained one has none)."""
-    if components:
-        return sum(v.instance.sagemaker_hourly_usd for v in variants if v.autoscaled) * HOURS_PER_MONTH
-    return sum(v.instance.sagemaker_hourly_usd * v.model.instance.initial_count for v in variants) * HOURS_PER_MONTH
+def monthly_hosting_usd(variants: Sequence[EndpointVariant], *, components: bool = False) -> tuple[float, float]:
+    """Always-on cost of the variants' initial instances, SageMaker on-demand prices: on each variant's cheapest
+    instance pool and on its dearest (equal without fallbacks; which pool serves is AWS's choice, by capacity). For
+    inference ``components`` (scale to zero): one copy of each that takes traffic, on an instance of its own at most
+    (a drained one has none)."""
+
+    def hourly(variant: EndpointVariant, pick: Callable[[Iterable[float]], float]) -> float:
+        return pick(instance.sagemaker_hourly_usd for _, instance in variant.pools)
+
+    def total(pick: Callable[[Iterable[float]], float]) -> float:
+        if components:
+            return sum(hourly(v, pick) for v in variants if v.autoscaled) * HOURS_PER_MONTH
+        return sum(hourly(v, pick) * v.model.instance.initial_count for v in variants) * HOURS_PER_MONTH
+
+    return total(min), total(max)
+
+
+def usd_range(low: float, high: float, template: str = "{:,.0f}") -> str:
+    """One figure, or "low-high" when a fallback pool costs something else."""
+    return template.format(low) if round(low) == round(high) else f"{template.format(low)}-{template.format(high)}"
 
 
 class SageMakerEndpointStack(Stack):
@@ -101,6 +115,7 @@ class SageMakerEndpointStack(Stack):
         )
         Tags.of(self.llm_endpoint).add(COST_TAG, endpoint_name)
         monthly_usd = monthly_hosting_usd(variants, components=scale_to_zero is not None)
+        pooled = any(variant.fallbacks for variant in variants)
 
         self.alarm_topic = AlarmTopic(
             self, "AlarmTopic", display_name=f"LLM endpoint {endpoint_name} alarms", emails=alarm_emails
@@ -210,13 +225,14 @@ class SageMakerEndpointStack(Stack):
         CfnOutput(
             self,
             "EstimatedMonthlyHostingUsd",
-            value=f"{monthly_usd:.0f}",
+            value=usd_range(*monthly_usd, "{:.0f}"),
             description=(
                 "Cost if never idle: an instance per inference component that takes traffic,"
                 if scale_to_zero is not None
                 else "Always-on cost of the initial instances"
             )
-            + " at us-east-1 SageMaker on-demand prices",
+            + " at us-east-1 SageMaker on-demand prices"
+            + (", from the cheapest instance pool to the dearest (AWS picks by capacity)" if pooled else ""),
         )
         CfnOutput(
             self, "AlarmTopicArn", value=self.alarm_topic.topic_arn, description="SNS topic of every alarm and budget alert"
@@ -234,6 +250,7 @@ class SageMakerEndpointStack(Stack):
             endpoint_name=metrics.endpoint_name,
             variant_name=COMPONENT_VARIANT,
             gpus=metrics.gpus,
+            pool_gpus=metrics.pool_gpus,
             hourly_usd=metrics.hourly_usd,
             component_name=self.scale_to_zero.components[variant_name].name,
         )

@@ -37,7 +37,10 @@ os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.dev
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAGEMAKER_MODELS = ["mistral-7b", "mixtral-8x7b", "llama2-7b", "llama2-13b", "llama2-70b", "mistral-7b-v0-3"]
 # Bedrock configs that deploy today, and the guide's four that Bedrock has retired (refused with the lifecycle message).
-BEDROCK_MODELS = ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-6"]
+BEDROCK_MODELS = [
+    *("claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5"),  # current
+    *("claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-6"),  # superseded, still served by Bedrock
+]
 RETIRED_BEDROCK_MODELS = ["claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"]
 # The day every test synth judges Bedrock lifecycles on, so a model retiring later never breaks the suite.
 SYNTH_TODAY = date(2026, 12, 1)
@@ -81,14 +84,12 @@ def synth_template(context: dict[str, Any], outdir: Path, registry: ModelRegistr
     return dict(Template.from_stack(stack).to_json())
 
 
-@pytest.fixture(scope="session")
-def four_gpu_synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Template]:
-    """``synth`` with mixtral-8x7b on ml.g5.12xlarge (4 x A10G): no shipped config needs several GPUs any more,
-    but what depends on the GPU count (sharding, metrics normalised per GPU) must still be right when one does."""
+def _mixtral_on_four_gpus(tmp_path_factory: pytest.TempPathFactory, fallbacks: str) -> Callable[..., Template]:
     config_dir = tmp_path_factory.mktemp("four-gpu") / "model_configs"
     shutil.copytree(REPO_ROOT / "model_configs", config_dir)
     path = config_dir / "mixtral-8x7b.yaml"
     text = path.read_text().replace("type: ml.g6e.xlarge ", "type: ml.g5.12xlarge ")
+    text = text.replace("fallback_types: [ml.g6e.2xlarge, ml.g6e.4xlarge]", f"fallback_types: {fallbacks}")
     path.write_text(text.replace("amount_usd: 150", "amount_usd: 400"))  # one ml.g5.12xlarge is $170/day
     registry = load_registry(config_dir)
     assert registry.models["mixtral-8x7b"].instance.type == "ml.g5.12xlarge"  # type: ignore[union-attr]
@@ -97,6 +98,20 @@ def four_gpu_synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Te
         return Template.from_json(synth_template(context, tmp_path_factory.mktemp("cdk.out"), registry))
 
     return _synth
+
+
+@pytest.fixture(scope="session")
+def four_gpu_synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Template]:
+    """``synth`` with mixtral-8x7b on ml.g5.12xlarge (4 x A10G), no fallback: no shipped config needs several GPUs any
+    more, but what depends on the GPU count (sharding, metrics normalised per GPU) must still be right when one does."""
+    return _mixtral_on_four_gpus(tmp_path_factory, "[]")
+
+
+@pytest.fixture(scope="session")
+def mixed_pools_synth(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Template]:
+    """``synth`` with mixtral-8x7b on ml.g5.12xlarge (4 GPUs) falling back to ml.g6e.2xlarge and ml.g6e.4xlarge (1 GPU
+    each): instance pools of different GPU counts (docs/instance-pools.md)."""
+    return _mixtral_on_four_gpus(tmp_path_factory, "[ml.g6e.2xlarge, ml.g6e.4xlarge]")
 
 
 @pytest.fixture(scope="session")

@@ -133,14 +133,23 @@ def yaml_config(key: str) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.parametrize("key", ["claude-sonnet-4-6", "claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5"])
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-northeast-1", "us-west-2"])
-def test_each_region_calls_its_geographys_profile(synth, region):
+def test_each_region_calls_its_geographys_profile(synth, key, region):
     prefix = {"us-east-1": "us", "us-west-2": "us", "eu-west-1": "eu", "ap-northeast-1": "jp"}[region]
-    template = synth(model="claude-sonnet-4-6", region=region)
-    template.has_output("ModelId", {"Value": f"{prefix}.anthropic.claude-sonnet-4-6"})
+    template = synth(model=key, region=region)
+    model_id = yaml_config(key)["model_id"]
+    template.has_output("ModelId", {"Value": f"{prefix}.{model_id}"})
     for statement in policy_statements(template):
         resources = [arn_text(r) for r in _as_list(statement["Resource"])]
         assert all(r.startswith("arn:aws:bedrock:") for r in resources)
+        assert any(model_id in r for r in resources)
+
+
+@pytest.mark.parametrize("key", ["claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5"])
+def test_the_5_5_models_are_called_through_the_au_profile_from_sydney(synth, key):
+    model_id = yaml_config(key)["model_id"]
+    synth(model=key, region="ap-southeast-2").has_output("ModelId", {"Value": f"au.{model_id}"})
 
 
 def test_a_region_no_profile_serves_is_refused_naming_the_fix():
@@ -263,6 +272,12 @@ def test_client_parameter_names_the_model_id_clients_call(synth):
         "client_role_arn": "ROLE_ARN",
         "context_length": 200000,
         "latency_budget_seconds": 2,
+        # what llm_client refuses before the call (model_configs/claude-haiku-4-5.yaml: capabilities)
+        "capabilities": {
+            "thinking_types": ["enabled", "disabled"],
+            "forced_tool_use": True,
+            "refused_anthropic_versions": ["2026-10-21"],
+        },
     }
 
 

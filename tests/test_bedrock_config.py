@@ -45,7 +45,7 @@ def test_shipped_configs_load_with_prices_lifecycle_and_sources(registry, key):
     assert model.model_id.startswith("anthropic.claude-")
     assert 0 < model.prices.input_per_1k_usd < model.prices.output_per_1k_usd
     assert model.prices.source and model.prices.retrieved
-    assert model.lifecycle.source and model.lifecycle.retrieved == "2026-12-01"
+    assert model.lifecycle.source and model.lifecycle.retrieved in ("2026-12-01", "2026-12-07")
     assert model.context_length >= 200_000
     assert model.planner is not None, "every shipped config keeps its planner figures"
 
@@ -66,6 +66,9 @@ def test_current_models_are_called_through_profiles_with_global_prices_ten_perce
 def test_prices_per_1k_tokens(registry):
     per_1k = {key: registry.resolve(key).price_per_1k for key in BEDROCK_MODELS + RETIRED_BEDROCK_MODELS}
     assert per_1k == {
+        "claude-haiku-5-5": (0.00011, 0.00055),
+        "claude-sonnet-5-5": (0.0022, 0.011),
+        "claude-opus-5-5": (0.0044, 0.022),
         "claude-haiku-4-5": (0.0011, 0.0055),
         "claude-sonnet-4-6": (0.0033, 0.0165),
         "claude-opus-4-6": (0.0055, 0.0275),
@@ -80,12 +83,15 @@ def test_prices_per_1k_tokens(registry):
 def test_seed_models_name_a_current_successor(registry, key):
     model = registry.resolve(key)
     assert isinstance(model, BedrockModelConfig)
-    assert model.lifecycle.successor in BEDROCK_MODELS
+    successor = registry.resolve(model.lifecycle.successor or "")
+    assert isinstance(successor, BedrockModelConfig)
+    # today's generation: active and not itself replaced, so the refusal's command deploys a current model
+    assert successor.key in BEDROCK_MODELS and successor.lifecycle.successor is None
 
 
 def test_defaults_apply_when_alarms_and_budget_are_left_out(tmp_path):
-    registry = load_registry(write_registry(tmp_path, "claude-haiku-4-5", {"budget": None}))
-    model = registry.resolve("claude-haiku-4-5")
+    registry = load_registry(write_registry(tmp_path, "claude-haiku-5-5", {"budget": None}))
+    model = registry.resolve("claude-haiku-5-5")
     assert isinstance(model, BedrockModelConfig)
     assert (model.alarms.period_seconds, model.alarms.evaluation_periods, model.alarms.datapoints_to_alarm) == (300, 3, 2)
     assert model.alarms.latency_statistic == "p90"
@@ -135,6 +141,11 @@ def test_defaults_apply_when_alarms_and_budget_are_left_out(tmp_path):
         ("claude-haiku-4-5", {"inference_profiles.geographies": []}, "inference_profiles", "no geography is listed"),
         ("claude-haiku-4-5", {"inference_profiles.geographies.0.prefix": "U.S."}, "prefix", "should match pattern"),
         ("claude-haiku-4-5", {"planner.quality": "great"}, "planner.quality", "got 'great'"),
+        ("claude-opus-5-5", {"capabilities.thinking_types": ["budget"]}, "capabilities.thinking_types.0", "got 'budget'"),
+        ("claude-opus-5-5", {"capabilities.thinking_types": ["adaptive", "adaptive"]}, "capabilities", "listed twice"),
+        ("claude-opus-5-5", {"capabilities.forced_tool_use": "no"}, "capabilities.forced_tool_use", "valid boolean"),
+        ("claude-opus-5-5", {"capabilities.source": None}, "capabilities.source", "required key is missing"),
+        ("claude-haiku-4-5", {"capabilities.refused_anthropic_versions": ["latest"]}, "refused_anthropic_versions", "pattern"),
     ],
 )
 def test_bad_bedrock_config_names_file_field_and_fix(tmp_path, key, edit, field, message):

@@ -6,58 +6,37 @@ import re
 
 import pytest
 
-from llm_config import BedrockModelConfig
+from planner.model_table import claude_docs_table, claude_readme_table
 from tests.conftest import BEDROCK_MODELS, REPO_ROOT, RETIRED_BEDROCK_MODELS, SYNTH_TODAY
 
 
-def table_rows(path: str) -> dict[str, list[str]]:
-    """Markdown table rows whose first cell is a backquoted Claude key, as cells."""
-    rows = {}
-    for line in (REPO_ROOT / path).read_text(encoding="utf-8").splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if line.startswith("| `claude-") and len(cells) > 2:
-            rows[cells[0].strip("`")] = cells
-    return rows
+def test_readme_table_is_the_code_s(registry):
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    table = claude_readme_table(registry, SYNTH_TODAY)
+    assert table in readme, "README.md's Claude table differs: paste the first table of `python -m planner.model_table --claude`"
+    for key in BEDROCK_MODELS:
+        assert f"| `{key}` |" in table
+    for key in RETIRED_BEDROCK_MODELS:
+        assert f"`{key}`" not in table  # retired: only in docs/bedrock.md
 
 
-def context_text(model: BedrockModelConfig) -> str:
-    return f"{model.context_length // 1_000_000}M" if model.context_length >= 1_000_000 else f"{model.context_length // 1000}K"
+def test_bedrock_docs_table_is_the_code_s(registry):
+    docs = (REPO_ROOT / "docs" / "bedrock.md").read_text(encoding="utf-8")
+    table = claude_docs_table(registry, SYNTH_TODAY)
+    assert table in docs, "docs/bedrock.md's table differs: paste the second table of `python -m planner.model_table --claude`"
+    for key in BEDROCK_MODELS + RETIRED_BEDROCK_MODELS:
+        assert f"| `{key}` |" in table
 
 
-def prices_text(model: BedrockModelConfig, scope: str) -> str:
-    p = model.prices
-    if scope == "global":
-        return f"{p.global_input_per_1k_usd:g} / {p.global_output_per_1k_usd:g}" if p.global_input_per_1k_usd else "-"
-    return f"{p.input_per_1k_usd:g} / {p.output_per_1k_usd:g}"
-
-
-@pytest.mark.parametrize("key", BEDROCK_MODELS)
-def test_readme_table_matches_the_configs(registry, key):
-    model = registry.resolve(key)
-    assert isinstance(model, BedrockModelConfig)
-    _, model_id, prices, context = table_rows("README.md")[key]
-    assert model_id == f"`{model.model_id}`"
-    assert prices == f"{prices_text(model, 'geography')}; {prices_text(model, 'global')}"
-    assert context == context_text(model)
-
-
-@pytest.mark.parametrize("key", BEDROCK_MODELS + RETIRED_BEDROCK_MODELS)
-def test_bedrock_docs_table_matches_the_configs(registry, key):
-    model = registry.resolve(key)
-    assert isinstance(model, BedrockModelConfig)
-    _, model_id, geography, global_prices, context, lifecycle = table_rows("docs/bedrock.md")[key]
-    assert model_id == f"`{model.model_id}`"
-    assert (geography, global_prices, context) == (
-        prices_text(model, "geography"),
-        prices_text(model, "global"),
-        context_text(model),
-    )
-    state = model.lifecycle.state("us-east-1", SYNTH_TODAY)
-    assert lifecycle.startswith(state.status.replace("-", " "))
-    if state.end_of_life_date:
-        assert state.end_of_life_date.isoformat() in lifecycle
-    if model.lifecycle.successor:
-        assert f"successor `{model.lifecycle.successor}`" in lifecycle
+def test_the_tables_say_what_the_configs_say(registry):
+    table = claude_docs_table(registry, SYNTH_TODAY)
+    row = next(line for line in table.splitlines() if line.startswith("| `claude-3-haiku` |"))
+    assert "| 0.00025 / 0.00125 | - | 200K | end of life 2026-09-10 (legacy in ca-central-1" in row
+    assert row.endswith("successor `claude-haiku-5-5` |")
+    row = next(line for line in table.splitlines() if line.startswith("| `claude-sonnet-4-6` |"))
+    assert "| 0.0033 / 0.0165 | 0.003 / 0.015 | 1M | active, superseded; successor `claude-sonnet-5-5` |" in row
+    readme = claude_readme_table(registry, SYNTH_TODAY)
+    assert "| `claude-opus-5-5` | `anthropic.claude-opus-5-5` | 0.0044 / 0.022; 0.004 / 0.02 | 1M | current |" in readme
 
 
 def test_docs_show_the_refusal_synth_prints(registry):
@@ -70,4 +49,4 @@ def test_docs_show_the_refusal_synth_prints(registry):
         add_deployment(App(context={"model": "claude-3-sonnet", "endpoint": "chat"}), {}, today=SYNTH_TODAY)
     docs = (REPO_ROOT / "docs" / "bedrock.md").read_text(encoding="utf-8")
     assert f"error: {caught.value}\n" in docs
-    assert re.search(r"npx cdk deploy -c model=claude-sonnet-4-6 -c endpoint=chat\n", docs)
+    assert re.search(r"npx cdk deploy -c model=claude-sonnet-5-5 -c endpoint=chat\n", docs)

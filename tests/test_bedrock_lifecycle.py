@@ -93,7 +93,7 @@ def test_end_of_life_is_refused_naming_date_successor_and_command():
     message = str(caught.value)
     assert message.startswith("model_configs/claude-3-5-sonnet.yaml: lifecycle: Claude 3.5 Sonnet")
     assert "reached end of life on Amazon Bedrock in us-west-2 on 2026-03-01" in message
-    assert "npx cdk deploy -c model=claude-sonnet-4-6 -c endpoint=chat -c region=us-west-2" in message
+    assert "npx cdk deploy -c model=claude-sonnet-5-5 -c endpoint=chat -c region=us-west-2" in message
     assert not app.node.children, "no stack exists after a refusal"
 
 
@@ -118,7 +118,7 @@ def test_a_region_still_serving_the_model_warns_instead(capsys):
     err = capsys.readouterr().err
     assert "claude-3-haiku.yaml: Claude 3 Haiku (anthropic.claude-3-haiku-20240307-v1:0) is legacy" in err
     assert "an end-of-life date Bedrock has not set yet" in err
-    assert "npx cdk deploy -c model=claude-haiku-4-5 -c endpoint=claude-3-haiku -c region=ca-central-1" in err
+    assert "npx cdk deploy -c model=claude-haiku-5-5 -c endpoint=claude-3-haiku -c region=ca-central-1" in err
 
 
 def test_an_active_model_synthesizes_silently(capsys):
@@ -141,7 +141,7 @@ def test_legacy_window_warns_and_the_template_carries_no_date(tmp_path, capsys):
 def test_a_deployment_file_gets_the_fix_for_the_file(registry):
     model = registry.resolve("claude-3-opus")
     assert isinstance(model, BedrockModelConfig)
-    with pytest.raises(ConfigError, match=r"set `model: claude-opus-4-6` in deployments/chat.yaml") as caught:
+    with pytest.raises(ConfigError, match=r"set `model: claude-opus-5-5` in deployments/chat.yaml") as caught:
         check_lifecycle(
             model,
             region="us-east-1",

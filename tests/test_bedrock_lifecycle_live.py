@@ -55,7 +55,7 @@ def test_agreement_passes(capsys):
         "get_foundation_model", model_details(HAIKU_ID, "ACTIVE"), {"modelIdentifier": HAIKU_ID}
     )
     assert run(session, "--region", "us-east-1", "claude-haiku-4-5") == 0
-    assert capsys.readouterr().out == "ok   claude-haiku-4-5 in us-east-1: ACTIVE\n"
+    assert capsys.readouterr().out == "ok   claude-haiku-4-5 in us-east-1: ACTIVE (superseded: move to claude-haiku-5-5)\n"
     session.stubbers["us-east-1"].assert_no_pending_responses()
 
 
@@ -129,3 +129,25 @@ def test_ci_deploys_check_bedrock_lifecycles_first(registry):
 @pytest.mark.parametrize("status", ["active", "legacy", "end-of-life"])
 def test_every_state_has_an_answer_bedrock_gives(status):
     assert bedrock_lifecycle.EXPECTED[status] in {"ACTIVE", "LEGACY", "NOT FOUND"}
+
+
+def test_all_checks_every_config_the_current_models_included(capsys, registry):
+    session = FakeSession("us-east-1")
+    bedrock = [m for m in registry.models.values() if m.hosting == "bedrock"]
+    for model in bedrock:  # the retired ones are asked in the region itself, the others where their profile routes
+        status = "ACTIVE" if model.lifecycle.state("us-east-1", SYNTH_TODAY).status == "active" else None
+        if status:
+            session.stubbers["us-east-1"].add_response(
+                "get_foundation_model", model_details(model.model_id, status), {"modelIdentifier": model.model_id}
+            )
+        else:
+            session.stubbers["us-east-1"].add_client_error(
+                "get_foundation_model", "ResourceNotFoundException", expected_params={"modelIdentifier": model.model_id}
+            )
+    assert run(session, "--region", "us-east-1", "--all") == 0
+    out = capsys.readouterr().out
+    for key in ("claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5"):
+        assert f"ok   {key} in us-east-1: ACTIVE\n" in out
+    assert "ok   claude-opus-4-6 in us-east-1: ACTIVE (superseded: move to claude-opus-5-5)" in out
+    assert "ok   claude-3-sonnet in us-east-1: NOT FOUND" in out
+    session.stubbers["us-east-1"].assert_no_pending_responses()

@@ -255,15 +255,18 @@ def test_region_without_a_registry_account_is_refused(synth):
 def test_a_budget_below_the_always_on_floor_is_refused(config_dir):
     edit(config_dir, "mixtral-8x7b", lambda d: d["budget"].update(amount_usd=60))
     message = load_error(config_dir)
+    # Priced on the dearest instance pool, ml.g6e.4xlarge: a fallback may serve for as long as ml.g6e.xlarge is sold out.
     assert re.search(
-        r"mixtral-8x7b.yaml: budget.amount_usd: the minimum capacity alone costs \$62\.64 per day \(\$2\.61/h\)", message
+        r"mixtral-8x7b.yaml: budget.amount_usd: the minimum capacity alone costs \$90\.13 per day \(\$3\.7553/h on"
+        r" ml\.g6e\.4xlarge, the dearest of its instance pools\)",
+        message,
     )
-    assert "alert every period\n  fix: raise the budget above $63 or lower scaling.min_instances" in message
+    assert "alert every period\n  fix: raise the budget above $90 or lower scaling.min_instances" in message
 
 
 def test_a_monthly_budget_is_compared_with_730_hours(config_dir):
     edit(config_dir, "mistral-7b", lambda d: d["budget"].update(time_unit="MONTHLY"))
-    assert "costs $1,027.84 per month" in load_error(config_dir)  # 1.408 x 730
+    assert "costs $1,481.90 per month" in load_error(config_dir)  # 2.03 (ml.g5.4xlarge, the dearest pool) x 730
 
 
 def test_a_misspelt_key_is_named_with_the_nearest_known_one_not_as_the_missing_one(config_dir):

@@ -48,7 +48,8 @@ MISTRAL = "endpoint: chat\nmodel: mistral\n"
         ({"model": "mixtral", "retire": "gpt-5"}, r"-c retire: unknown model 'gpt-5'"),
         (
             {**AB, "candidate_weight": "10", "budget_usd": "90"},
-            r"-c budget_usd: the minimum capacity alone costs \$96\.43 per day",
+            # mistral on ml.g5.4xlarge ($2.03/h) and mixtral on ml.g6e.4xlarge ($3.7553/h): their dearest pools.
+            r"-c budget_usd: the minimum capacity alone costs \$138\.85 per day \(\$5\.7853/h on each variant's dearest",
         ),
     ],
 )
@@ -331,6 +332,29 @@ def test_flag_values_are_checked_whole(registry, values, expected):
     with pytest.raises(ConfigError, match=expected) as caught:
         spec(registry, **values)
     assert len(str(caught.value)) < 2000
+
+
+def test_an_unknown_model_gets_the_nearest_name_and_a_list_without_retired_keys(registry):
+    with pytest.raises(ConfigError, match=r"^-c model: unknown model 'mixtrl'\n  fix: did you mean mixtral\?$"):
+        spec(registry, model="mixtrl")
+    with pytest.raises(
+        ConfigError, match=r"^-c candidate: unknown model 'claude-3-sonet'\n  fix: did you mean claude-3-sonnet\?$"
+    ):
+        spec(registry, model="mistral", candidate="claude-3-sonet", candidate_weight="10")
+    with pytest.raises(ConfigError) as caught:
+        spec(registry, model="gpt4")
+    fix = str(caught.value).split("fix: ", 1)[1]
+    retired = [key for key in registry.models if registry.retired(key)]
+    assert "claude-3-sonnet" in retired and "mistral-7b" in fix and "claude-haiku-4-5" in fix
+    assert not any(key in fix.split() or f"{key}," in fix for key in retired), fix
+    assert fix.endswith(f"({len(retired)} retired keys are left out)")
+
+
+def test_an_unknown_region_is_named_as_such_before_any_catalogue_looks_it_up(registry):
+    """`-c region=us-east-9` used to be blamed on containers.yaml (no image account for it)."""
+    with pytest.raises(ConfigError, match=r"^-c region: 'us-east-9' is not a known AWS region\n  fix: did you mean us-east-2\? "):
+        spec(registry, model="mistral", region="us-east-9")
+    assert spec(registry, model="claude-haiku-4-5", region="eu-west-1").region == "eu-west-1"
 
 
 def test_a_device_as_deployment_file_is_refused_at_once(registry):

@@ -38,7 +38,7 @@ from tests.conftest import REPO_ROOT
 DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 PROJECT_COMMAND = re.compile(r"^(\./tasks\.sh |npx cdk |python -m |\.venv/bin/)")
 # Tools of the user's machine or AWS account: the docs may quote them; the test only checks that they parse.
-EXTERNAL = {"aws", "git", "jq", "export", "source", "cd", "curl", "pip"}
+EXTERNAL = {"aws", "git", "jq", "export", "source", "cd", "curl", "pip", "head"}
 
 
 @dataclass(frozen=True)
@@ -187,6 +187,8 @@ def check_tasks_sh(words: tuple[str, ...], tmp_path: Path) -> None:
         assert run(["bash", "tasks.sh", "help"]).returncode == 0
     elif task == "evaluate":
         check_evaluate(args)
+    elif task == "simulate":
+        check_simulate(args)
     elif task == "run-local":  # a client app of the emulator: the app's own check (it needs the emulator to run)
         assert args, "run-local needs a command"
         check_venv_python(tuple(args), tmp_path)
@@ -194,6 +196,19 @@ def check_tasks_sh(words: tuple[str, ...], tmp_path: Path) -> None:
         assert not args, f"check {task}'s arguments: only its --help is run"
         result = run(["bash", "tasks.sh", task, "--help"])
         assert result.returncode == 0 and "usage" in result.stdout.lower(), result.stdout + result.stderr
+
+
+def check_simulate(args: list[str]) -> None:
+    """The simulator's arguments parse and its -c flags make a valid spec (running it is tests/test_simulator.py's)."""
+    from simulator.cli import build_parser
+    from simulator.config import load_deployment
+
+    if not args:  # the command named in prose
+        return
+    parsed = build_parser().parse_args(args)
+    load_deployment(parsed.context)
+    for path in (parsed.trace, parsed.invocations):
+        assert path is None or (REPO_ROOT / path).is_file() or "FILE" in str(path), f"{path} does not exist"
 
 
 def check_evaluate(args: list[str]) -> None:
@@ -295,6 +310,11 @@ def check_venv_python(words: tuple[str, ...], tmp_path: Path) -> None:
         assert run([".venv/bin/python", "-m", "local_aws.server", "--help"]).returncode == 0
     elif words[1] == "-m" and words[2] == "evaluation":
         check_evaluate(list(words[3:]))
+    elif words[1] == "-m" and words[2] == "simulator":
+        check_simulate(list(words[3:]))
+    elif words[1] == "-m" and words[2] == "simulator.capacity_doc":
+        # Its --check runs a day of simulations: tests/test_capacity_doc.py does that once; here the command exists.
+        assert run([".venv/bin/python", "-m", "simulator.capacity_doc", "--help"]).returncode == 0
     elif words[1] == "-m" and words[2] == "llm_client":
         from llm_client.__main__ import parser as client_parser
 

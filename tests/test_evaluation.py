@@ -586,7 +586,7 @@ def test_ctrl_c_exits_130_after_writing_what_was_measured(
         return outcome
 
     monkeypatch.setattr(cli, "run", interrupted)
-    assert evaluate(session, tmp_path, "--target", "chat/mistral-7b", "--fail-if", "p90 > 100") == 130
+    assert evaluate(session, tmp_path, "--target", "chat/mistral-7b", "--fail-if", "p90 > 100s") == 130
     data = results(tmp_path)
     assert (len(data["records"]), data["stopped_by"]) == (2, "interrupted")
     assert "Stopped early (interrupted): 2 of 7 requests measured." in (tmp_path / "out" / "report.md").read_text()

@@ -486,7 +486,8 @@ def test_chat_model_fails_early_on_an_unknown_endpoint(session):
 def test_example_agent_prints_the_error_and_exits_1(capsys, monkeypatch):
     assert example_agent.main(["--endpoint", "chat"]) == 1
     assert capsys.readouterr().err == (
-        "error: no AWS region: pass region=..., or set AWS_REGION or AWS_DEFAULT_REGION (or a region in your AWS config)\n"
+        "error: no AWS region: pass --region on the command line (region=... in Python), or set AWS_REGION or"
+        " AWS_DEFAULT_REGION (or a region in your AWS config)\n"
     )
     monkeypatch.setenv("AWS_REGION", REGION)
     assert example_agent.main(["--endpoint", "chat"]) == 1

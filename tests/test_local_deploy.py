@@ -30,7 +30,7 @@ from tests.conftest import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / "examples"))
 
 # The Bedrock model the agent's endpoint moves to: any current (not retired) Bedrock config.
-BEDROCK_MODEL = "claude-haiku-4-5"
+BEDROCK_MODEL = "claude-sonnet-5-5"  # the guide's SageMaker -> Bedrock move, today
 QUESTION = "What is 1.408 times 730?"
 
 
@@ -153,6 +153,10 @@ def test_migration_round_trip(
     serve_config, weights = served()
     assert weights == {"mistral-7b": 100.0}
     assert scaled() == ["endpoint/chat/variant/mistral-7b"]
+    # Capacity fallback: the variant's instance pools, as the config lists them (docs/instance-pools.md).
+    [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=serve_config)["ProductionVariants"]
+    pools = [(pool["Priority"], pool["InstanceType"]) for pool in variant["InstancePools"]]
+    assert pools == [(1, "ml.g5.xlarge"), (2, "ml.g5.2xlarge"), (3, "ml.g5.4xlarge")] and "InstanceType" not in variant
     client = llm_client.Client(ttl_seconds=0)  # re-read the parameter on every call: each phase shows at once
     assert client.invoke("chat", "Hi").served_by == "mistral-7b"
     model = llm_client.chat_model("chat", client=client)  # one chat model object for the whole test
@@ -295,6 +299,11 @@ def test_scale_to_zero_round_trip(
     first = deploy_local()
     printed = capsys.readouterr().out
     assert "ok AWS::SageMaker::InferenceComponent" in printed
+    # Idle release: the endpoint gives back instances without copies 5 minutes after the last one went.
+    config_name = sagemaker.describe_endpoint(EndpointName="quiet")["EndpointConfigName"]
+    [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    assert variant["ManagedInstanceScaling"]["ScaleInPolicy"] == {"Strategy": "IDLE_RELEASE", "CooldownInMinutes": 5}
+    assert [pool["InstanceType"] for pool in variant["InstancePools"]] == ["ml.g5.xlarge", "ml.g5.2xlarge", "ml.g5.4xlarge"]
     assert 1 <= len(components(first)) <= 2
     described = {}
     for logical_id, expected in components(first).items():
@@ -321,7 +330,8 @@ def test_scale_to_zero_round_trip(
         assert len([a for a in alarms if set(a["AlarmActions"]) & step_arns]) == 2  # wake from zero, idle to zero
     assert rehearsal.status_command(recorded()) == 0
     status = capsys.readouterr().out
-    assert "    variant AllTraffic: 1 x ml.g5.xlarge, hosts 1 inference component(s)" in status
+    pools = "ml.g5.xlarge or ml.g5.2xlarge or ml.g5.4xlarge"  # the instance pools, in priority order
+    assert f"    variant AllTraffic: 1 x {pools}, hosts 1 inference component(s)" in status
     assert "      inference component quiet-mistral-7b: InService, 1 copy of model llm-quiet-" in status
 
     # A second deploy that changes something real (the budget) updates the stack; the component stays as it was.
@@ -436,7 +446,7 @@ def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulato
 def test_deploy_local_and_destroy_local_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """`./tasks.sh deploy-local claude-haiku-4-5` then `destroy-local`, as the user runs them: the commands start
+    """`./tasks.sh deploy-local claude-haiku-5-5` then `destroy-local`, as the user runs them: the commands start
     the emulator, record it in the state file, ignore a real-looking AWS profile, and stop the emulator."""
     monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
     monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
@@ -448,28 +458,28 @@ def test_deploy_local_and_destroy_local_commands(
         assert "error: -c model: unknown model 'gpt4'" in capfd.readouterr().err
         assert rehearsal.read_state() is None, "no emulator was started"
 
-        assert rehearsal.main(["deploy", "claude-haiku-4-5"]) == 0
+        assert rehearsal.main(["deploy", "claude-haiku-5-5"]) == 0
         state = rehearsal.read_state()
-        assert state is not None and list(state.stacks) == ["llm-claude-haiku-4-5"] and rehearsal.is_up(state.emulator)
+        assert state is not None and list(state.stacks) == ["llm-claude-haiku-5-5"] and rehearsal.is_up(state.emulator)
         printed = "".join(capfd.readouterr())  # the CLI's output too
-        assert "Deployed llm-claude-haiku-4-5 into the local AWS emulator" in printed
+        assert "Deployed llm-claude-haiku-5-5 into the local AWS emulator" in printed
         assert "mistral" not in printed  # bootstrap did not synthesize cdk.json's default model
         assert "ok AWS::IAM::ManagedPolicy" in printed and "./tasks.sh destroy-local" in printed
         # The CLI's "Stack ARN:" header and bare ARN line are gone; the summary labels the ARN.
         assert "Stack ARN:" not in printed and "\narn:aws:cloudformation:" not in printed
-        assert "  stack ARN arn:aws:cloudformation:us-east-1:123456789012:stack/llm-claude-haiku-4-5/" in printed
+        assert "  stack ARN arn:aws:cloudformation:us-east-1:123456789012:stack/llm-claude-haiku-5-5/" in printed
         assert "AWS CLI" not in printed and "./tasks.sh status-local" in printed
 
         assert rehearsal.main(["status"]) == 0
         status = capfd.readouterr().out
         assert f"Local AWS emulator at {state.emulator.url}, region us-east-1" in status
-        assert "  llm-claude-haiku-4-5: CREATE_COMPLETE" in status and "  CDKToolkit: CREATE_COMPLETE (CDK bootstrap)" in status
+        assert "  llm-claude-haiku-5-5: CREATE_COMPLETE" in status and "  CDKToolkit: CREATE_COMPLETE (CDK bootstrap)" in status
         assert "endpoints: none" in status  # a Bedrock stack runs no endpoint
-        assert "  /llm-endpoints/claude-haiku-4-5: hosting bedrock" in status
+        assert "  /llm-endpoints/claude-haiku-5-5: hosting bedrock" in status
         assert "alarms: 3" in status, status
 
         assert rehearsal.main(["destroy"]) == 0
-        assert "Destroyed llm-claude-haiku-4-5; nothing else was left behind." in capfd.readouterr().out
+        assert "Destroyed llm-claude-haiku-5-5; nothing else was left behind." in capfd.readouterr().out
         assert rehearsal.read_state() is None and not rehearsal.is_up(state.emulator)
     finally:
         left = rehearsal.read_state()
@@ -551,11 +561,26 @@ def test_a_failed_first_deploy_stops_the_emulator_it_started(
     assert len(started) == 1 and not rehearsal.is_up(started[0]) and rehearsal.read_state() is None
 
 
-def test_deploy_flags_default_to_mixtral_unless_a_model_or_deployment_file_is_named() -> None:
-    assert rehearsal.context_flags(None, []) == ["-c", "model=mixtral"]
+def test_deploy_flags_default_to_the_apps_model_unless_a_model_or_deployment_file_is_named() -> None:
+    assert rehearsal.context_flags(None, []) == ["-c", "model=mistral-7b"]
     assert rehearsal.context_flags("mistral", ["endpoint=chat"]) == ["-c", "model=mistral", "-c", "endpoint=chat"]
     assert rehearsal.context_flags(None, ["deployment=deployments/chat.yaml"]) == ["-c", "deployment=deployments/chat.yaml"]
     assert rehearsal.context_flags(None, ["model=mistral"]) == ["-c", "model=mistral"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["mixtral", "-c", "model=mistral"], "error: -c model: conflicts with MODEL 'mixtral': a deploy names its model once\n"),
+        (["-c", "model=mistral", "-c", "endpoint=a", "-c", "endpoint=b"], "error: -c endpoint: is given twice\n"),
+    ],
+)
+def test_deploy_local_refuses_two_values_for_one_flag(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    assert rehearsal.main(["deploy", *args, "--dry-run"]) == 2
+    assert capsys.readouterr().err.startswith(message)
 
 
 def test_dry_run_validates_a_deployment_file_and_starts_nothing(
@@ -567,7 +592,7 @@ def test_dry_run_validates_a_deployment_file_and_starts_nothing(
         "would deploy llm-chat (-c deployment=deployments/chat.yaml) into the local emulator in us-east-1\n"
     )
     assert rehearsal.main(["deploy", "mistral", "-c", "deployment=deployments/chat.yaml", "--dry-run"]) == 2
-    assert "cannot be combined with -c deployment" in capsys.readouterr().err
+    assert "-c deployment: conflicts with MODEL 'mistral'" in capsys.readouterr().err
 
 
 def test_the_cli_output_loses_only_what_the_summary_prints_better() -> None:

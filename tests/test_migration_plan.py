@@ -120,7 +120,7 @@ def test_plan_refuses_a_misspelt_flag_instead_of_planning_the_default(capsys):
     code, out, err = run_plan(capsys, "-c", "endpoint=chat", "-c", "modle=mixtral")
     assert (code, out) == (2, "")
     assert err.startswith(
-        "error: -c modle: unknown context key: python -m migration plan reads no such key\n  fix: did you mean -c model?"
+        "error: -c modle: unknown context key: ./tasks.sh plan-migration reads no such key\n  fix: did you mean -c model?"
     )
 
 
@@ -366,6 +366,7 @@ def test_previous_at_a_git_revision_sees_a_model_config_edit(capsys, monkeypatch
         text = (REPO_ROOT / path).read_text()
         if path == "model_configs/mistral-7b.yaml":
             text = text.replace("type: ml.g5.xlarge", "type: ml.g5.2xlarge", 1)
+            text = text.replace("fallback_types: [ml.g5.2xlarge, ", "fallback_types: [", 1)  # not twice a pool
             assert "ml.g5.2xlarge" in text
         return text.encode()
 
@@ -406,3 +407,10 @@ def test_a_refused_retire_suggests_draining_first(capsys):
     assert [step.split(":", 1)[0].strip() for step in steps] == ["shift all traffic", "roll back"]
     assert all("retire" not in step for step in steps)
     assert "-c model=mistral-7b -c candidate=mixtral-8x7b -c candidate_weight=100" in steps[0]
+
+
+def test_plan_help_names_the_command_users_run(capsys):
+    """`python -m migration plan` needs the project's .venv; users run it through tasks.sh (docs/migrations.md)."""
+    with pytest.raises(SystemExit, match=r"^0$"):
+        main(["plan", "--help"])
+    assert capsys.readouterr().out.startswith("usage: ./tasks.sh plan-migration [-h]")

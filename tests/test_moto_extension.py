@@ -130,11 +130,16 @@ def test_every_resource_of_the_endpoint_stack_exists_with_its_properties(aws: An
         "AWS::SageMaker::Endpoint",
         "AWS::SSM::Parameter",
     } <= {r.resource_type for r in results}
-    # Names from the template are honoured, the secret is resolved and the g5 instance accepted.
+    # Names from the template are honoured, the secret is resolved and the g5 instance pools accepted.
     sagemaker = aws("sagemaker")
     endpoint = sagemaker.describe_endpoint(EndpointName="chat")
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-    assert config["ProductionVariants"][0]["InstanceType"] == "ml.g5.xlarge"
+    pools = config["ProductionVariants"][0]["InstancePools"]
+    assert [(p["Priority"], p["InstanceType"]) for p in pools] == [
+        (1, "ml.g5.xlarge"),
+        (2, "ml.g5.2xlarge"),
+        (3, "ml.g5.4xlarge"),
+    ]
     assert config["ProductionVariants"][0]["InferenceAmiVersion"] == "al2023-ami-sagemaker-inference-gpu-4-1"
     model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     assert model["PrimaryContainer"]["Environment"]["HF_TOKEN"] == "hf_dummy"
@@ -300,7 +305,13 @@ def test_scale_to_zero_stack_exists_with_its_component_and_leaves_nothing(aws: A
     [config_resource] = of_type(template, "AWS::SageMaker::EndpointConfig").values()
     [variant] = config["ProductionVariants"]
     assert "ModelName" not in variant and variant["VariantName"] == "AllTraffic"
-    assert variant["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 4}
+    scale_in = {"Strategy": "IDLE_RELEASE", "CooldownInMinutes": 5}
+    assert variant["ManagedInstanceScaling"] == {
+        "Status": "ENABLED",
+        "MinInstanceCount": 0,
+        "MaxInstanceCount": 4,
+        "ScaleInPolicy": scale_in,
+    }
     assert variant["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
     assert config["ExecutionRoleArn"] == deployed.resolve(config_resource["Properties"]["ExecutionRoleArn"])
     for logical_id, resource in of_type(template, COMPONENT).items():
@@ -380,6 +391,91 @@ def test_a_stack_update_changes_the_component_in_place_and_keeps_the_scaled_coun
     update(aws, template)
     listed = sagemaker.list_inference_components(EndpointNameEquals="quiet")["InferenceComponents"]
     assert [c["InferenceComponentName"] for c in listed] == ["quiet-renamed"]
+
+
+def test_instance_pools_with_a_model_per_gpu_count_round_trip(aws: Any, mixed_pools_synth: Callable[..., Template]) -> None:
+    """mixtral on ml.g5.12xlarge (4 GPUs) falling back to 1-GPU ml.g6e pools: their ModelNameOverride names a model
+    that exists, and the verifier compares every pool with the template."""
+    template = dict(mixed_pools_synth(endpoint="chat", model="mixtral").to_json())
+    deployed = create(aws, template)
+    assert len(verify_stack(deployed)) == len(template["Resources"])
+    sagemaker = aws("sagemaker")
+    config_name = sagemaker.describe_endpoint(EndpointName="chat")["EndpointConfigName"]
+    [variant] = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    overrides = [pool.get("ModelNameOverride") for pool in variant["InstancePools"]]
+    assert overrides[0] is None and overrides[1] == overrides[2] != variant["ModelName"]
+    model = sagemaker.describe_model(ModelName=overrides[1])
+    assert model["PrimaryContainer"]["Environment"]["OPTION_TENSOR_PARALLEL_DEGREE"] == "1"
+
+
+def test_verifier_catches_instance_pools_that_differ(aws: Any, mixed_pools_synth: Callable[..., Template]) -> None:
+    template = dict(mixed_pools_synth(endpoint="chat", model="mixtral").to_json())
+    deployed = create(aws, template)
+    config_id = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::SageMaker::EndpointConfig")
+    pools = template["Resources"][config_id]["Properties"]["ProductionVariants"][0]["InstancePools"]
+    pools[2]["InstanceType"] = "ml.g6e.8xlarge"  # what the template says now, not what was deployed
+    with pytest.raises(VerificationError, match=r"ProductionVariants: deployed .*ml\.g6e\.4xlarge"):
+        verify_stack(deployed)
+
+
+def pooled_variant(**changes: Any) -> dict[str, Any]:
+    variant = {
+        "VariantName": "v",
+        "ModelName": "m",
+        "InitialInstanceCount": 1,
+        "InstancePools": [
+            {"InstanceType": "ml.g5.12xlarge", "Priority": 1},
+            {"InstanceType": "ml.g6e.2xlarge", "Priority": 2, "ModelNameOverride": "m1"},
+        ],
+    }
+    return {**variant, **changes}
+
+
+def test_create_endpoint_config_takes_instance_pools_and_refuses_what_sagemaker_refuses(aws: Any) -> None:
+    sagemaker = aws("sagemaker")
+    for name in ("m", "m1"):
+        sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE_ARN, PrimaryContainer={"Image": "i"})
+    sagemaker.create_endpoint_config(EndpointConfigName="pools", ProductionVariants=[pooled_variant()])
+    [described] = sagemaker.describe_endpoint_config(EndpointConfigName="pools")["ProductionVariants"]
+    assert described["InstancePools"] == pooled_variant()["InstancePools"] and "InstanceType" not in described
+    pool = {"InstanceType": "ml.g5.xlarge", "Priority": 1}
+    refused = {
+        r"either InstanceType or InstancePools": pooled_variant(InstanceType="ml.g5.12xlarge"),
+        r"1 to 5 members": pooled_variant(InstancePools=[{**pool, "Priority": p} for p in range(1, 7)]),
+        r"its own Priority": pooled_variant(InstancePools=[pool, {**pool, "InstanceType": "ml.g5.2xlarge"}]),
+        r"more than one instance pool": pooled_variant(InstancePools=[pool, {**pool, "Priority": 2}]),
+        r"Could not find model .*model/gone": pooled_variant(InstancePools=[{**pool, "ModelNameOverride": "gone"}]),
+        r"ml\.g7\.xlarge": pooled_variant(InstancePools=[{**pool, "InstanceType": "ml.g7.xlarge"}]),
+    }
+    for number, (message, variant) in enumerate(refused.items()):
+        with pytest.raises(ClientError, match=message):
+            sagemaker.create_endpoint_config(EndpointConfigName=f"bad{number}", ProductionVariants=[variant])
+
+
+def test_create_endpoint_config_checks_the_scale_in_policy(aws: Any) -> None:
+    sagemaker = aws("sagemaker")
+
+    def config(name: str, policy: dict[str, Any]) -> Any:
+        scaling = {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 2, "ScaleInPolicy": policy}
+        variant = {
+            "VariantName": "v",
+            "InstanceType": "ml.g5.xlarge",
+            "InitialInstanceCount": 1,
+            "ManagedInstanceScaling": scaling,
+        }
+        return sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant], ExecutionRoleArn=ROLE_ARN)
+
+    config("ok", {"Strategy": "IDLE_RELEASE", "CooldownInMinutes": 5})
+    [variant] = sagemaker.describe_endpoint_config(EndpointConfigName="ok")["ProductionVariants"]
+    assert variant["ManagedInstanceScaling"]["ScaleInPolicy"] == {"Strategy": "IDLE_RELEASE", "CooldownInMinutes": 5}
+    for policy, message in (
+        ({"Strategy": "SOMETIMES"}, r"Strategy must be one of IDLE_RELEASE, CONSOLIDATION"),
+        # botocore refuses values below the minimum itself; CloudFormation's calls and maximums reach the service.
+        ({"Strategy": "IDLE_RELEASE", "CooldownInMinutes": 1441}, r"CooldownInMinutes must be between 5 and 1440"),
+        ({"Strategy": "CONSOLIDATION", "MaximumStepSize": 101}, r"MaximumStepSize must be between 1 and 100"),
+    ):
+        with pytest.raises(ClientError, match=message):
+            config("bad", policy)
 
 
 @pytest.fixture

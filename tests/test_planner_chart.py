@@ -52,3 +52,27 @@ def test_chart_marks_the_break_even_on_both_curves(options):
 def test_chart_is_deterministic(options):
     mistral, sonnet = options
     assert render_svg([mistral, sonnet], [], TRAFFIC, None) == render_svg([mistral, sonnet], [], TRAFFIC, None)
+
+
+def test_sagemaker_costs_past_max_instances_are_marked(options):
+    """Mistral's config stops at scaling.max_instances (4): past 4 x 2,671.54 req/h the endpoint adds no instance, so
+    the chart must not draw the cost of a 40-instance fleet as if the config served it."""
+    mistral, sonnet = options
+    cap = mistral.max_instances * mistral.capacity_per_instance
+    svg = ET.fromstring(render_svg([mistral, sonnet], [], Traffic(50_000, 500, 300), None))
+    axes_x = {line.get("data-option"): line.get("points", "").split() for line in svg.iter(f"{SVG}polyline")}
+    beyond = [line for line in svg.iter(f"{SVG}polyline") if line.get("data-beyond-max-instances")]
+    assert [line.get("data-beyond-max-instances") for line in beyond] == ["mistral-7b"]
+    assert beyond[0].get("stroke-dasharray") == "5 4"
+    axes = Axes(1000, 1_000_000, 1, 10)  # traffic 50,000 req/h: x = 1,000..1,000,000 req/h (y is not looked at)
+    served_end = float(axes_x["mistral-7b"][-1].split(",")[0])
+    assert served_end == pytest.approx(axes.x(cap), abs=0.05)
+    assert beyond[0].get("points", "").split()[0] == axes_x["mistral-7b"][-1], "the dashed part starts where it stops"
+    texts = [text.text for text in svg.iter(f"{SVG}text")]
+    assert f"max {mistral.max_instances} instances" in texts
+    assert "dashed: past scaling.max_instances, where" in texts
+    # Within the cap nothing is dashed.
+    assert not any(
+        line.get("data-beyond-max-instances")
+        for line in ET.fromstring(render_svg([mistral], [], TRAFFIC, None)).iter(f"{SVG}polyline")
+    )

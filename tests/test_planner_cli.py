@@ -32,10 +32,13 @@ def test_the_issue_question(capsys, tmp_path):
     assert "Asks: quality high or better, full answer within 2 s, budget $500/month" in out
     table = out.split("\n\n")[1].splitlines()
     assert table[0].split()[:3] == ["#", "model", "hosting"]
-    assert len(table) == 1 + 11  # five SageMaker configs, three current Claude (the retired left out) and three OpenAI models
+    # five SageMaker configs, six Claude (three current, three superseded; the retired left out) and three OpenAI models
+    assert len(table) == 1 + 14
+    assert "claude-sonnet-4-6  Bedrock (superseded)" in out
     assert table[1].split()[:2] == ["1", "gpt-3.5-turbo"]
     mistral = next(line for line in table if "mistral-7b" in line)
-    assert mistral.split()[5:12] == ["10.8", "s", "8.0", "s", "$1,028", "$1,028", "(1"]  # latency, ceiling, costs
+    # latency, ceiling, always-on up to the dearest fallback pool (ml.g5.4xlarge: docs/instance-pools.md), autoscaled
+    assert mistral.split()[5:12] == ["10.8", "s", "8.0", "s", "$1,028-1,482", "$1,028", "(1"]
     assert "Recommendation: GPT-3.5 Turbo on OpenAI API (not AWS) ($51/month)" in out
     assert "mistral-7b on ml.g5.xlarge vs gpt-3.5-turbo: 2,011 requests/hour (48,274/day)" in out  # 1.408 / 0.0007
     assert chart.read_text(encoding="utf-8").startswith("<svg")
@@ -59,7 +62,8 @@ def test_aws_only_leaves_out_openai(capsys):
     status, out, _ = run(capsys, *ISSUE_QUESTION, "--aws-only")
     assert status == 0
     assert "gpt-" not in out
-    assert "Recommendation: Claude Sonnet 4.6 on Bedrock ($482/month)" in out  # 73,000 x $0.0066
+    # 73,000 x (0.5 x 0.0022 + 0.3 x 0.011 = $0.0044): the current Sonnet, not the superseded 4.6 at the same misses
+    assert "Recommendation: Claude Sonnet 5.5 on Bedrock ($321/month)" in out
 
 
 def test_guide_corrections(capsys):
@@ -76,7 +80,8 @@ def test_overrides_change_the_figures(capsys, tmp_path):
     assert status == 0
     assert "with EDP 20% off" in out
     mistral = next(line for line in out.splitlines() if "mistral-7b" in line)
-    assert mistral.split()[9:13] == ["$822", "$822", "(1", "inst)"]  # always-on and autoscaled: 1027.84 x 0.8
+    # always-on (ml.g5.xlarge up to its dearest fallback pool, ml.g5.4xlarge) and autoscaled: 1027.84 (1481.90) x 0.8
+    assert mistral.split()[9:13] == ["$822-1,186", "$822", "(1", "inst)"]
 
 
 @pytest.mark.parametrize(
@@ -145,7 +150,7 @@ def test_guide_corrections_in_docs_match_the_tool(capsys):
 
 def test_docs_example_and_chart_match_the_tool(capsys, tmp_path):
     chart = tmp_path / "chart.svg"
-    compare = ["--compare", "mistral-7b", "mixtral-8x7b", "claude-sonnet-4-6", "claude-haiku-4-5"]
+    compare = ["--compare", "mistral-7b", "mixtral-8x7b", "claude-sonnet-5-5", "claude-haiku-5-5"]
     status, out, _ = run(capsys, *ISSUE_QUESTION, *compare, "--chart", str(chart))
     assert status == 0
     docs = REPO_ROOT / "docs"
@@ -168,9 +173,9 @@ def test_bedrock_docs_quote_the_planners_scenario_2_figures(capsys):
         ("$1,027.84 (1 x ml.g5.xlarge) vs $18.25/month", "USD 18.25 a month at 100 requests a day (98% less"),
         ("vs $1,825.00/month", "USD 1,825 at 10,000 a day (78% more"),
         ("break even at 235 req/hour (5,632/day)", "break even at 235 requests an hour (5,632 a day)"),
-        ("vs $20.08/month", "USD 20.08 a month at 100 requests a day"),
-        ("vs $2,007.50/month", "USD 2,007.50 at 10,000 (95% more"),
-        ("break even at 213 req/hour (5,120/day)", "breaks even with it at 213 requests an hour (5,120 a day)"),
+        ("vs $13.38/month", "USD 13.38 a month at 100 requests a day"),
+        ("vs $1,338.33/month", "USD 1,338.33 at 10,000 (30% more"),
+        ("break even at 320 req/hour (7,680/day)", "breaks even with it at 320 requests an hour (7,680 a day)"),
     ]:
         assert planner_figure in out
         assert docs_figure in bedrock_docs

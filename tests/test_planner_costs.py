@@ -126,20 +126,22 @@ def test_guide_scenario_2(data):
 
 
 def test_guide_scenario_2_with_the_successor(data):
-    # Claude Sonnet 4.6 (us. profile): 0.5 x 0.0033 + 0.3 x 0.0165 = $0.0066/request; 3,041.67 x 0.0066 = $20.08.
-    successor = "(Mistral 7B on SageMaker vs Claude Sonnet 4.6)"
-    assert finding(data, f"Scenario 2 at 100 requests/day {successor}").startswith("$1,027.84 (1 x ml.g5.xlarge) vs $20.08/month")
-    assert finding(data, f"Scenario 2 at 10,000 requests/day {successor}").endswith("+95% on Bedrock")  # 2007.5 / 1027.84 - 1
-    assert "break even at 213 req/hour" in finding(data, "Where hosted APIs stop being cheaper (Claude Sonnet 4.6)")
+    # Today's successor, Claude Sonnet 5.5 (us. profile): 0.5 x 0.0022 + 0.3 x 0.011 = $0.0044/request;
+    # 3,041.67 x 0.0044 = $13.38.
+    successor = "(Mistral 7B on SageMaker vs Claude Sonnet 5.5)"
+    assert finding(data, f"Scenario 2 at 100 requests/day {successor}").startswith("$1,027.84 (1 x ml.g5.xlarge) vs $13.38/month")
+    assert finding(data, f"Scenario 2 at 10,000 requests/day {successor}").endswith("+30% on Bedrock")  # 1338.33 / 1027.84 - 1
+    # 1.408 $/h / 0.0044 $/request = 320 req/h
+    assert "break even at 320 req/hour" in finding(data, "Where hosted APIs stop being cheaper (Claude Sonnet 5.5)")
 
 
 def test_guide_says_which_of_its_models_retired_and_what_replaces_them(data):
     assert finding(data, "Claude 3 Sonnet on Bedrock").startswith(
-        "retired on Bedrock (lifecycle in model_configs/claude-3-sonnet.yaml): deploy claude-sonnet-4-6 instead,"
-        " $0.0033/$0.0165 per 1K tokens in/out"
+        "retired on Bedrock (lifecycle in model_configs/claude-3-sonnet.yaml): deploy claude-sonnet-5-5 instead,"
+        " $0.0022/$0.011 per 1K tokens in/out"
     )
-    assert "deploy claude-haiku-4-5 instead" in finding(data, "Claude 3 Haiku on Bedrock")
-    assert "deploy claude-opus-4-6 instead" in finding(data, "Claude 3 Opus on Bedrock")
+    assert "deploy claude-haiku-5-5 instead" in finding(data, "Claude 3 Haiku on Bedrock")
+    assert "deploy claude-opus-5-5 instead" in finding(data, "Claude 3 Opus on Bedrock")
 
 
 def test_a_copied_bedrock_config_is_planned_without_touching_planner_data(tmp_path):

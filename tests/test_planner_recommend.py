@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import date
+
 import pytest
 
 from planner.assumptions import Quality, load_planner_data
@@ -68,11 +71,11 @@ def test_the_tree_pick_wins_when_it_meets_every_ask(data):
 
 def test_the_tree_pick_names_a_cheaper_option(data):
     _, recommendation = plan(data, asks(rate=1000, quality="critical", latency=None, budget=None))
-    # The tree names Claude Opus; Claude 3 Opus is retired, so its successor: 0.5 x 0.0055 + 0.3 x 0.0275 = $0.011/request,
+    # The tree names Claude Opus; Claude 3 Opus is retired, so today's Opus: 0.5 x 0.0044 + 0.3 x 0.022 = $0.0088/request,
     # cheaper than GPT-4's $0.033.
-    assert recommendation.choice.option.key == "claude-opus-4-6"
-    assert "successors: claude-3-opus -> claude-opus-4-6" in recommendation.reason
-    assert recommendation.choice.monthly_usd == pytest.approx(730_000 * 0.011)
+    assert recommendation.choice.option.key == "claude-opus-5-5"
+    assert "replaced on Bedrock today: claude-3-opus -> claude-opus-5-5" in recommendation.reason
+    assert recommendation.choice.monthly_usd == pytest.approx(730_000 * 0.0088)
 
 
 def test_ranking_puts_options_that_meet_every_ask_first_then_cheapest(data):
@@ -84,8 +87,9 @@ def test_ranking_puts_options_that_meet_every_ask_first_then_cheapest(data):
     # Llama 2 70B at 1,000 req/h: ceil(1,000 / (2 x 3600 / 17.8 s)) = 3 instances, beyond its config's max of 2.
     assert ranked[-1].option.key == "llama2-70b"
     assert ranked[-1].misses == ("needs 3 instances, config's scaling.max_instances is 2",)
-    assert ranked[0].option.key == "gpt-3.5-turbo"  # 730,000 x $0.0007 = $511
-    assert ranked[0].monthly_usd == pytest.approx(511)
+    # 730,000 x (0.5 x 0.00011 + 0.3 x 0.00055 = $0.00022) = $160.60, below GPT-3.5 Turbo's $511
+    assert ranked[0].option.key == "claude-haiku-5-5"
+    assert ranked[0].monthly_usd == pytest.approx(160.6)
 
 
 def test_retired_models_are_left_out_unless_asked_and_never_recommended(data):
@@ -96,7 +100,37 @@ def test_retired_models_are_left_out_unless_asked_and_never_recommended(data):
     retired = {o.key for o in with_retired if isinstance(o, TokenOption) and o.retired}
     assert retired == {"claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-sonnet"}
     ranked = rank(with_retired, the_asks)
-    assert ranked[0].option.key == "claude-3-haiku"  # the cheapest, on paper
+    assert ranked[0].option.key == "claude-haiku-5-5"  # $0.00022 a request, below Claude 3 Haiku's $0.0005
+    assert ranked[1].option.key == "claude-3-haiku"
     recommendation = recommend(ranked, the_asks, data.current)
-    assert recommendation.choice.option.key != "claude-3-haiku"
+    assert recommendation.choice.option.key != "claude-3-haiku"  # the tree's low-traffic pick, GPT-3.5 Turbo
     assert not getattr(recommendation.choice.option, "retired", False)
+
+
+def test_superseded_models_are_marked_and_the_current_one_preferred(data):
+    # Quality "high" at 50 req/h, no other ask: Sonnet 4.6 and 5.5 both meet it. Were 4.6 the cheaper, the
+    # recommendation would still be the current model; here, price them the same to see the preference alone.
+    the_asks = asks(rate=50, quality="high", latency=None, budget=None)
+    options = build_options(data, the_asks.traffic)
+    marks = {o.key: o.hosting for o in options if isinstance(o, TokenOption) and o.provider == "bedrock"}
+    assert marks["claude-sonnet-4-6"] == "Bedrock (superseded)"
+    assert marks["claude-sonnet-5-5"] == "Bedrock"
+    cheap_old = [
+        dataclasses.replace(o, request_usd=0.000001) if isinstance(o, TokenOption) and o.key == "claude-sonnet-4-6" else o
+        for o in options
+    ]
+    ranked = rank(cheap_old, the_asks)
+    assert ranked[0].option.key == "claude-sonnet-4-6"  # the cheapest that meets every ask, on paper
+    recommendation = recommend(ranked, the_asks, data.current)
+    assert recommendation.choice.option.key != "claude-sonnet-4-6"
+    assert not getattr(recommendation.choice.option, "replaced", None)
+    assert data.current("claude-sonnet-4-6") == "claude-sonnet-5-5"
+    assert data.current("claude-3-sonnet") == "claude-sonnet-5-5"
+
+
+def test_a_legacy_window_model_is_marked_legacy(registry):
+    # Claude 3.5 Sonnet was legacy until its end of life on 2026-03-01.
+    data = load_planner_data(registry, today=date(2026, 2, 1))
+    assert data.token_prices["claude-3-5-sonnet"].replaced == "legacy"
+    assert not data.token_prices["claude-3-5-sonnet"].retired
+    assert data.current("claude-3-5-sonnet") == "claude-sonnet-5-5"

@@ -30,7 +30,10 @@ def test_endpoint_serves_the_configured_model_on_its_instance(synth, registry, k
     assert "EndpointConfigName" not in config, "a fixed name would collide when CloudFormation replaces the config"
     assert "KmsKeyId" not in config
     [variant] = config["ProductionVariants"]
-    assert variant["InstanceType"] == model.instance.type
+    # SageMaker takes instance pools (the type, then its fallbacks: docs/instance-pools.md) instead of an instance type.
+    assert "InstanceType" not in variant
+    assert [pool["InstanceType"] for pool in variant["InstancePools"]] == model.instance.pool_types
+    assert [pool["Priority"] for pool in variant["InstancePools"]] == list(range(1, len(model.instance.pool_types) + 1))
     assert variant["InitialInstanceCount"] == model.instance.initial_count
     assert variant["VariantName"] == key
     assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] == model.instance.container_startup_health_check_timeout_seconds
@@ -121,8 +124,8 @@ def test_outputs_tell_clients_where_to_look(synth):
     template = synth(model="mixtral")
     template.has_output("EndpointName", {"Value": "mixtral-8x7b"})
     template.has_output("ClientParameterName", Match.any_value())
-    # 1 x ml.g6e.xlarge at $2.61/h x 730 h
-    template.has_output("EstimatedMonthlyHostingUsd", {"Value": "1905"})
+    # 1 x ml.g6e.xlarge at $2.61/h x 730 h, up to ml.g6e.4xlarge at $3.7553/h if the last fallback serves
+    template.has_output("EstimatedMonthlyHostingUsd", {"Value": "1905-2741"})
 
 
 def test_staged_weights_skip_the_hub_and_isolate_the_network(registry):

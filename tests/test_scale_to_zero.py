@@ -61,7 +61,13 @@ def test_endpoint_config_has_a_role_and_a_model_less_variant_scaling_to_zero(syn
     assert "ModelName" not in variant
     assert variant["VariantName"] == "AllTraffic"
     assert variant["InstanceType"] == "ml.g5.xlarge"
-    assert variant["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 4}
+    assert variant["ManagedInstanceScaling"] == {
+        "Status": "ENABLED",
+        "MinInstanceCount": 0,
+        "MaxInstanceCount": 4,
+        # Empty instances go 5 minutes after the last copy; no copy is moved to empty one (docs/scale-to-zero.md).
+        "ScaleInPolicy": {"Strategy": "IDLE_RELEASE", "CooldownInMinutes": 5},
+    }
     assert variant["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
 
 

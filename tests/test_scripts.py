@@ -12,7 +12,9 @@ from stacks.app_factory import add_deployment
 from tests.conftest import CDK_JSON_CONTEXT, NEUTRAL_ENVIRON, REPO_ROOT
 
 
-@pytest.mark.parametrize("script", ["bench_synth.py", "bedrock_lifecycle.py", "ci_stage.py", "smoke_test.py"])
+@pytest.mark.parametrize(
+    "script", ["bench_synth.py", "bedrock_lifecycle.py", "ci_stage.py", "smoke_test.py", "bench_simulate.py"]
+)
 def test_script_runs_as_a_file(script):
     result = subprocess.run(
         [sys.executable, f"scripts/{script}", "--help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False
@@ -44,3 +46,4 @@ def test_synth_summary_shows_memory_latency_and_cost(tmp_path):
         "reference request (2000 in + 300 out tokens): 9.6 s predicted (ceiling 7.3 s) at 4 concurrent requests; budget 10 s"
     )
     assert lines[variant + 3] == "cost: $1,905/month always-on (1 x $2.61/h x 730 h, us-east-1 on-demand)"
+    assert lines[variant + 4] == "fallback pools: ml.g6e.2xlarge, ml.g6e.4xlarge (up to $2,741/month if the dearest serves)"

@@ -209,3 +209,38 @@ def test_the_schema_doc_states_each_familys_image_and_host(registry):
         ami = registry.containers.ami_for(image)
         assert f"`{image.repository}:{image.tag}`" in doc
         assert f"`{image.inference_ami_version}` (driver {ami.nvidia_driver}, CUDA {ami.cuda})" in doc
+
+
+def test_a_scaling_target_above_the_engines_batch_is_refused():
+    """A concurrency target above the batch is reached only by requests queued behind a full batch: the endpoint
+    would scale out only after latency has already doubled."""
+    source = "model_configs/mistral-7b.yaml"
+    mistral = config("mistral-7b", lambda data: data["scaling"].update(target_value=16))  # max_batch_size 16: allowed
+    check_engine_rules(mistral, instance(1), source)
+    above = config("mistral-7b", lambda data: data["scaling"].update(target_value=17))
+    with pytest.raises(
+        ConfigError,
+        match=r"^model_configs/mistral-7b.yaml: scaling.target_value: 17 requests in flight per instance is above the 16 the"
+        r" engine decodes at once \(container.max_batch_size \(16\)\).*\n  fix: set scaling.target_value to at most 16",
+    ):
+        check_engine_rules(above, instance(1), source)
+    # An invocations-per-minute target is a rate: not compared with the batch.
+    rate = config(
+        "mistral-7b", lambda d: d["scaling"].update(target_metric="SageMakerVariantInvocationsPerInstance", target_value=300)
+    )
+    check_engine_rules(rate, instance(1), source)
+
+
+def test_tgis_batch_for_the_scaling_target_is_its_token_budget_over_the_reference_request():
+    def tgi(target: float) -> Change:
+        def change(data: dict[str, Any]) -> None:
+            data["container"].update(family="tgi", max_batch_total_tokens=8192)
+            data["container"].pop("max_batch_size")
+            data["scaling"]["target_value"] = target
+
+        return change
+
+    source = "model_configs/mistral-7b.yaml"
+    check_engine_rules(config("mistral-7b", tgi(13)), instance(1), source)  # 8192 // (500 + 120) = 13
+    with pytest.raises(ConfigError, match=r"above the 13 the engine decodes at once \(container.max_batch_total_tokens 8192 /"):
+        check_engine_rules(config("mistral-7b", tgi(14)), instance(1), source)

@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from llm_config.deployment import DEFAULT_MODEL
 from local_aws import rehearsal
 from tests.conftest import REPO_ROOT
 
@@ -38,7 +39,7 @@ def test_help_lists_every_task_and_says_which_take_c_flags():
 @pytest.mark.parametrize(
     ("task", "expected"),
     [
-        ("synth", "MODEL            a model key or alias (default: mixtral unless -c model= or -c deployment= is given)"),
+        ("synth", f"MODEL            a model key or alias (default: {DEFAULT_MODEL}, as for npx cdk synth, unless"),
         ("test", "PYTEST ARGS go to pytest"),
         ("setup", "usage: ./tasks.sh setup"),
     ],
@@ -53,16 +54,38 @@ def test_shell_tasks_have_a_help_that_installs_nothing(task, expected):
 @pytest.mark.parametrize(
     ("args", "command"),
     [
-        ([], "cdk synth --quiet -c model=mixtral"),
+        ([], "cdk synth --quiet"),  # the app's default model, as for npx cdk synth
         (["claude-3-sonnet"], "cdk synth --quiet -c model=claude-3-sonnet"),
         (["-c", "deployment=deployments/chat.yaml"], "cdk synth --quiet -c deployment=deployments/chat.yaml"),
         (["-c", "model=mistral", "-c", "endpoint=chat"], "cdk synth --quiet -c model=mistral -c endpoint=chat"),
         (["mistral", "-c", "region=eu-west-1"], "cdk synth --quiet -c model=mistral -c region=eu-west-1"),
     ],
 )
-def test_synth_adds_the_default_model_only_when_no_model_or_deployment_file_is_named(args, command):
+def test_synth_passes_the_model_it_is_given_and_no_other(args, command):
     result = tasks("synth", "--dry-run", *args)
     assert (result.returncode, result.stdout.strip()) == (0, command)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["mixtral", "-c", "model=mistral"], "error: -c model: conflicts with MODEL 'mixtral': a synth names its model once\n"),
+        (["mixtral", "--context=deployment=deployments/chat.yaml"], "error: -c deployment: conflicts with MODEL 'mixtral'"),
+        (["-c", "endpoint=a", "-c", "region=eu-west-1", "-c", "endpoint=b"], "error: -c endpoint: is given twice\n"),
+    ],
+)
+def test_synth_refuses_two_values_for_one_flag(args, message):
+    """The CDK CLI keeps the last value without a word: `./tasks.sh synth mixtral -c model=mistral` built Mistral."""
+    result = tasks("synth", "--dry-run", *args)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(message)
+
+
+def test_the_default_model_of_the_tasks_is_the_apps():
+    """One default: `./tasks.sh synth`, `deploy-local` and `npx cdk synth` build the same stack with no model named."""
+    in_tasks_sh = re.search(r"^DEFAULT_MODEL=(\S+)$", (REPO_ROOT / "tasks.sh").read_text(), re.M)
+    assert in_tasks_sh is not None and in_tasks_sh[1] == DEFAULT_MODEL
+    assert rehearsal.context_flags(None, []) == ["-c", f"model={DEFAULT_MODEL}"]
 
 
 def test_an_unknown_task_exits_2():
@@ -74,7 +97,7 @@ def test_an_unknown_task_exits_2():
 @pytest.mark.parametrize(
     ("command", "expected"),
     [
-        ("deploy", "a model key or alias (default: mixtral)"),
+        ("deploy", f"a model key or alias (default: {DEFAULT_MODEL})"),
         ("status", "stacks, endpoints with their variants and weights"),
         ("destroy", "Destroy every stack deploy-local deployed"),
         ("run", "runtimes at its protocol stand-in (not a model)"),

@@ -50,6 +50,7 @@ from llm_client.client import (
     tools_unsupported,
 )
 from llm_client.errors import LlmClientError, UnsupportedError
+from llm_client.model_rules import check_request_fields, check_tool_choice
 from llm_client.parameter import DEFAULT_TTL_SECONDS, BedrockModel, Endpoint, SageMakerEndpoint
 
 # How many built langchain-aws models an EndpointChatModel keeps: a migration's two components and the whole endpoint,
@@ -333,7 +334,10 @@ class EndpointChatModel(BaseChatModel):
         return disabled is True or (disabled == "tool_calling" and bool(kwargs.get("tools")))
 
     def _inner_kwargs(self, inner: BaseChatModel, endpoint: Endpoint, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The call's options for ``inner``: bound tools become that backend's own tool format."""
+        """The call's options for ``inner``: bound tools become that backend's own tool format. Options the Bedrock model
+        refuses (its parameter's ``capabilities``) raise UnsupportedError here, before the call."""
+        if isinstance(endpoint, BedrockModel):
+            check_chat_options(endpoint, kwargs)
         kwargs = dict(kwargs)
         tools = kwargs.pop("tools", None)
         tool_choice = kwargs.pop("tool_choice", None)
@@ -383,10 +387,21 @@ class EndpointChatModel(BaseChatModel):
         endpoint = self.client.endpoint(self.endpoint_name)
         if self.variant is not None and isinstance(endpoint, SageMakerEndpoint):
             endpoint = endpoint.only(self.variant)
-        if isinstance(endpoint, SageMakerEndpoint):  # what its tool path cannot do fails here, where the agent is built
+        if isinstance(endpoint, BedrockModel):  # fail at bind time too, where the agent is built
+            check_chat_options(endpoint, {"tool_choice": tool_choice, **kwargs})
+        else:  # what its tool path cannot do fails here, where the agent is built
             self.current_model(endpoint).bind_tools(tools, tool_choice=tool_choice, **kwargs)
         formatted = [convert_to_openai_tool(t) for t in tools]
         return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
+
+
+def check_chat_options(model: BedrockModel, options: Mapping[str, Any]) -> None:
+    """Raise UnsupportedError for a ``tool_choice`` or ``additional_model_request_fields`` (either spelling) that
+    ``model`` refuses, as its parameter's ``capabilities`` say (model_rules.py)."""
+    label = f"{model.name} ({model.model_id})"
+    check_tool_choice(label, model.capabilities, options.get("tool_choice", options.get("toolChoice")))
+    fields = options.get("additional_model_request_fields", options.get("additionalModelRequestFields"))
+    check_request_fields(label, model.capabilities, fields if isinstance(fields, Mapping) else None)
 
 
 def chat_model(

@@ -60,6 +60,7 @@ from llm_client.errors import (
     ThrottledError,
     UnsupportedError,
 )
+from llm_client.model_rules import check_request_fields
 from llm_client.parameter import (
     DEFAULT_TTL_SECONDS,
     BedrockModel,
@@ -161,7 +162,10 @@ class Client:
         self.region = region or self.session.region_name
         if not self.region:
             raise ConfigurationError(
-                "no AWS region: pass region=..., or set AWS_REGION or AWS_DEFAULT_REGION (or a region in your AWS config)"
+                # One message for the library and every command built on it (python -m llm_client, evaluate, the
+                # example agent): each names the region --region.
+                "no AWS region: pass --region on the command line (region=... in Python), or set AWS_REGION or"
+                " AWS_DEFAULT_REGION (or a region in your AWS config)"
             )
         try:
             validate_region_name(self.region)
@@ -379,17 +383,20 @@ class Client:
         cold_start_seconds: float | None = None,
         tools: Sequence[Mapping[str, Any]] = (),
         tool_choice: Any = None,
+        request_fields: Mapping[str, Any] | None = None,
     ) -> Answer:
         """One answer from endpoint ``name``: a prompt string or OpenAI-style messages. ``tools`` (Chat Completions
         form, ``{"type": "function", "function": {name, description, parameters}}``) go the endpoint's tool path;
-        ``tool_choice``: None / "auto", "required", "none" or ``{"type": "function", "function": {"name": ...}}``."""
+        ``tool_choice``: None / "auto", "required", "none" or ``{"type": "function", "function": {"name": ...}}``.
+        ``request_fields``: Bedrock only, Converse's ``additionalModelRequestFields`` (e.g. ``{"thinking": {"type":
+        "adaptive"}}``), checked against what the model accepts before the call."""
         messages = messages_of(prompt, system)
 
         def attempt(endpoint: Endpoint) -> tuple[wire.Reply, str, str | None, Endpoint]:
             if isinstance(endpoint, SageMakerEndpoint):
                 replied = self._sagemaker_invoke(endpoint, messages, max_tokens, temperature, variant, tools, tool_choice)
                 return (*replied, endpoint)
-            replied_by = self._bedrock_invoke(endpoint, messages, max_tokens, temperature, tools, tool_choice)
+            replied_by = self._bedrock_invoke(endpoint, messages, max_tokens, temperature, tools, tool_choice, request_fields)
             return (*replied_by, endpoint.model_key, endpoint)
 
         (reply, served_by, model_key, endpoint), tries, seconds, cold = self.call_waiting(
@@ -419,8 +426,10 @@ class Client:
         temperature: float | None = None,
         variant: str | None = None,
         cold_start_seconds: float | None = None,
+        request_fields: Mapping[str, Any] | None = None,
     ) -> Iterator[str]:
-        """The answer's text as it is generated. Retries happen only before the first piece arrives."""
+        """The answer's text as it is generated. Retries happen only before the first piece arrives. ``request_fields``:
+        as for ``invoke``."""
         messages = messages_of(prompt, system)
 
         def attempt(endpoint: Endpoint) -> tuple[Endpoint, Any, wire.Deadline]:
@@ -430,7 +439,7 @@ class Client:
                 if variant and not endpoint.scale_to_zero:
                     request["TargetVariant"] = variant
                 return endpoint, self.runtime(endpoint).invoke_endpoint_with_response_stream(**request)["Body"], deadline
-            request = bedrock_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature)
+            request = bedrock_request(endpoint, messages, max_tokens, temperature, request_fields)
             return endpoint, self.runtime(endpoint).converse_stream(**request)["stream"], deadline
 
         (endpoint, events, deadline), _, _, _ = self.call_waiting(name, attempt, variant, cold_start_seconds)
@@ -482,8 +491,9 @@ class Client:
         temperature: float | None,
         tools: Sequence[Mapping[str, Any]] = (),
         tool_choice: Any = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> tuple[wire.Reply, str]:
-        request = bedrock_request(model, messages, max_tokens, temperature)
+        request = bedrock_request(model, messages, max_tokens, temperature, fields)
         if tools and tool_choice != "none":
             request["toolConfig"] = bedrock_tool_config(tools, tool_choice)
         response = self.runtime(model).converse(**request)
@@ -676,11 +686,17 @@ def tools_unsupported(endpoint: SageMakerEndpoint) -> UnsupportedError:
 
 
 def bedrock_request(
-    model: BedrockModel, messages: Sequence[Mapping[str, Any]], max_tokens: int | None, temperature: float | None
+    model: BedrockModel,
+    messages: Sequence[Mapping[str, Any]],
+    max_tokens: int | None,
+    temperature: float | None,
+    fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Converse's arguments for OpenAI-style text messages."""
+    """Converse's arguments for OpenAI-style text messages, with ``fields`` as ``additionalModelRequestFields``.
+    Raises UnsupportedError, before any call, for fields the model refuses (model_rules.py)."""
     check_temperature(temperature)
     check_max_tokens(max_tokens)
+    check_request_fields(f"{model.name} ({model.model_id})", model.capabilities, fields)
     request: dict[str, Any] = {
         "modelId": model.model_id,
         "messages": [
@@ -697,6 +713,8 @@ def bedrock_request(
         inference["temperature"] = temperature
     if inference:
         request["inferenceConfig"] = inference
+    if fields:
+        request["additionalModelRequestFields"] = dict(fields)
     return request
 
 

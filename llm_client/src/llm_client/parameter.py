@@ -26,7 +26,9 @@ this module is the one reader. Schema version 2, a JSON object:
   ``scale_to_zero`` the endpoint is a plain variant endpoint (parameters written before scale-to-zero existed).
 - ``bedrock``: ``model_key``, ``model_id`` (what the client passes as Converse's ``modelId``: the inference profile id
   when the model is called through one, else the foundation model id), ``foundation_model_id``, optional
-  ``inference_profile_id``, ``client_role_arn``, ``context_length``, ``latency_budget_seconds``.
+  ``inference_profile_id``, ``client_role_arn``, ``context_length``, ``latency_budget_seconds``, and optional
+  ``capabilities`` (``thinking_types``, ``forced_tool_use``, ``refused_anthropic_versions``): what the model refuses,
+  which the client refuses before the call (model_rules.py). Absent in parameters written before it existed: no checks.
 
 Parameters without ``schema_version`` are schema 1 (written before the client existed): they are refused with the fix
 (redeploy the stack, which rewrites only the parameter).
@@ -44,6 +46,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from llm_client.errors import ParameterSchemaError, UnsupportedError
+from llm_client.model_rules import Capabilities, parse_capabilities
 
 PARAMETER_PREFIX = "/llm-endpoints"
 SCHEMA_VERSION = 2
@@ -230,6 +233,7 @@ class BedrockModel:
     context_length: int | None = None
     client_role_arn: str | None = None
     hosting: Literal["bedrock"] = "bedrock"
+    capabilities: Capabilities | None = None  # None: the parameter says nothing, the client checks nothing
 
     @property
     def tool_calling(self) -> bool:
@@ -302,6 +306,7 @@ def parse_parameter(name: str, value: str) -> Endpoint:
             latency_budget_seconds=fields.number("latency_budget_seconds"),
             context_length=context_length if isinstance(context_length, int) else None,
             client_role_arn=role if isinstance(role, str) else None,
+            capabilities=parse_capabilities(where, data.get("capabilities")),
         )
     raise ParameterSchemaError(
         f"{where}: unknown hosting {hosting!r} (this client knows sagemaker and bedrock): upgrade llm-endpoints-client"
