@@ -24,6 +24,7 @@ from evaluation.runner import run
 from evaluation.stats import Summary, summarize
 from evaluation.targets import Target, resolve_target, resolve_targets
 from evaluation.testset import Case, EvaluationInputError, load_tests
+from evaluation.tool_expectations import check_tool_calls
 from llm_client import Client, LlmClientError
 from llm_config import ConfigError, load_registry
 
@@ -233,7 +234,9 @@ def score(records: list[Record], cases: dict[str, Case]) -> bool:
     try:
         for record in records:
             if record.ok:
-                record.checks = check_answer(cases[record.case], record.answer) + record.checks  # then the judge's
+                case = cases[record.case]
+                answer_checks = check_answer(case, record.answer) + check_tool_calls(case.tool_call, record.tool_calls)
+                record.checks = answer_checks + record.checks  # then the judge's
                 record.quality = quality_of(record.checks)
     except KeyboardInterrupt:
         return False

@@ -22,7 +22,7 @@ from llm_client import (
     ThrottledError,
     wire,
 )
-from llm_client.client import THROTTLING_CODES, bedrock_request, messages_of, sagemaker_request
+from llm_client.client import THROTTLING_CODES, bedrock_request, messages_of, payloads, sagemaker_request
 
 
 @dataclass
@@ -48,6 +48,7 @@ class Record:
     answer: str = ""
     checks: list[Check] = field(default_factory=list)
     quality: float | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {"name", "arguments", "error"} of each call
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -89,7 +90,7 @@ def measure(
     started = clock()
     record = Record(target.label, case.id, repeat, ok=False, latency_seconds=0.0)
     try:
-        if stream:
+        if stream and not case.tools:  # a case with tools is never streamed (docs/evaluation.md)
             _streamed(client, target, case, record, started, clock)
         else:
             answer = client.invoke(
@@ -99,8 +100,10 @@ def measure(
                 max_tokens=case.max_tokens,
                 temperature=case.temperature,
                 variant=target.variant,
+                tools=case.tools,
             )
             record.answer, record.served_by = answer.text, answer.served_by
+            record.tool_calls = [{"name": c.name, "arguments": c.arguments, "error": c.error} for c in answer.tool_calls]
             record.input_tokens, record.output_tokens = answer.input_tokens, answer.output_tokens
         record.ok = True
     except LlmClientError as error:
@@ -137,8 +140,10 @@ def error_kind(error: LlmClientError) -> str:
 def _streamed(client: Client, target: Target, case: Case, record: Record, started: float, clock: Callable[[], float]) -> None:
     """As ``Client.stream``, but keeps the usage the stream reports (the last chunk or Converse's metadata event)."""
     messages = messages_of(case.prompt, case.system)
+    deadlines: dict[str, wire.Deadline] = {}
 
     def attempt(endpoint: Endpoint) -> tuple[Endpoint, Any, str]:
+        deadlines[endpoint.name] = client.deadline(endpoint)  # the whole call's: a stream that trickles ends
         if isinstance(endpoint, SageMakerEndpoint):
             request = sagemaker_request(endpoint, messages, max_tokens=case.max_tokens, temperature=case.temperature, stream=True)
             if target.variant and not endpoint.scale_to_zero:  # a component endpoint is called by component only
@@ -152,7 +157,8 @@ def _streamed(client: Client, target: Target, case: Case, record: Record, starte
     (endpoint, events, served_by), _, _ = client.call(target.endpoint, attempt, target.variant)
     record.served_by = served_by
     pieces: list[str] = []
-    for delta in client.guard(_deltas(endpoint, events), endpoint):
+    deadline = deadlines[endpoint.name]
+    for delta in client.guard(_deltas(endpoint, events, deadline), endpoint, deadline):
         if delta.text:
             if record.ttft_seconds is None:
                 record.ttft_seconds = clock() - started
@@ -164,11 +170,10 @@ def _streamed(client: Client, target: Target, case: Case, record: Record, starte
         record.output_tokens, record.tokens_estimated = len(pieces), True
 
 
-def _deltas(endpoint: Endpoint, events: Any) -> Iterator[wire.Delta]:
+def _deltas(endpoint: Endpoint, events: Any, deadline: wire.Deadline) -> Iterator[wire.Delta]:
     if isinstance(endpoint, SageMakerEndpoint):
         parse = wire.chat_chunk if endpoint.api == "messages" else wire.text_chunk
-        payloads = (event["PayloadPart"]["Bytes"] for event in events if "PayloadPart" in event)
-        for obj in wire.json_lines(payloads):
+        for obj in wire.json_lines(payloads(events), deadline):
             yield parse(obj)
         return
     for event in events:

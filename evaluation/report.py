@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt
 from markdown_it import MarkdownIt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evaluation import tool_expectations
 from evaluation.gate import Verdict
 from evaluation.measure import Record
 from evaluation.stats import Summary
@@ -263,6 +264,7 @@ def markdown(
         for case, scores in by_case.items():
             cells = [f"{sum(v) / len(v):.2f}" if (v := scores.get(t)) else "-" for t in targets]
             out.append(f"| {inline(case)} | " + " | ".join(cells) + " |")
+    out += tool_expectations.report_lines([(t, [r.checks for r in records if r.target == t]) for t in targets])
     failed = [r for r in records if not r.ok]
     if failed:
         out += ["", "## Errors (first 20)", ""]

@@ -15,6 +15,7 @@ applied to every case that does not set its own). JSON Lines: one case object pe
       number: {value: 1027.84, tolerance: 0.01}   # some number in the answer within +-tolerance (absolute)
       json_schema: {type: object, required: [city]}  # the answer (or its ```json block) is JSON valid against it
       rubric: [Names the capital, Is one sentence]  # items a judge (or you, --rate) scores 1-5
+      tool_call: {name: multiply, arguments: {a: 1.408, b: 730}}  # with `tools:` (evaluation/tool_expectations.py)
 
 The file is read as config files are (llm_config/yaml_files.py): a regular UTF-8 file, no YAML aliases, no duplicate
 keys (in JSON Lines too), numbers finite; its own limits are MAX_TEST_SET_BYTES and MAX_CASES, and its JSON schemas
@@ -45,6 +46,7 @@ from pydantic import (
 
 from evaluation import schemas
 from evaluation.patterns import compile_pattern
+from evaluation.tool_expectations import ToolCallExpectation, ToolSpec, check_case
 from llm_config.errors import ConfigError, bounded, brief
 from llm_config.yaml_files import read_text, read_yaml_mapping
 
@@ -89,6 +91,7 @@ class Expect(_Strict):
     number: NumberExpectation | None = None
     json_schema: dict[str, Any] | StrictBool | None = None
     rubric: StrictStr | list[StrictStr] | None = None
+    tool_call: ToolCallExpectation | None = None
 
 
 class _Case(_Strict):
@@ -97,6 +100,7 @@ class _Case(_Strict):
     system: StrictStr | None = None
     max_tokens: StrictInt | None = Field(default=None, gt=0)
     temperature: StrictFloat | StrictInt | None = Field(default=None, ge=0)
+    tools: list[ToolSpec] | None = None
     expect: Expect = Field(default_factory=Expect)
 
     _finite = field_validator("temperature")(_finite)
@@ -131,6 +135,8 @@ class Case:
     json_schema: dict[str, Any] | bool | None = None
     rubric: tuple[str, ...] = ()
     expectation_kinds: tuple[str, ...] = field(default=())
+    tools: tuple[dict[str, Any], ...] = ()  # offered to the model (Chat Completions form)
+    tool_call: ToolCallExpectation | None = None
 
 
 def load_tests(path: Path) -> list[Case]:
@@ -263,6 +269,9 @@ def _case(path: Path, index: int, item: Any, defaults: _Defaults, schema_nodes_b
     rubric = (expect.rubric,) if isinstance(expect.rubric, str) else tuple(expect.rubric or ())
     if any(not item.strip() for item in rubric):
         raise EvaluationInputError(f"{path}: {label}: expect.rubric: an empty item: write what a good answer does")
+    tools_problem = check_case(f"{path}: {label}", case.tools, expect.tool_call)
+    if tools_problem:
+        raise EvaluationInputError(tools_problem)
     kinds = tuple(
         kind
         for kind, present in (
@@ -271,6 +280,7 @@ def _case(path: Path, index: int, item: Any, defaults: _Defaults, schema_nodes_b
             ("number", expect.number is not None),
             ("json_schema", expect.json_schema is not None),
             ("rubric", bool(rubric)),
+            ("tool_call", expect.tool_call is not None),
         )
         if present
     )
@@ -288,6 +298,8 @@ def _case(path: Path, index: int, item: Any, defaults: _Defaults, schema_nodes_b
         json_schema=schema,
         rubric=rubric,
         expectation_kinds=kinds,
+        tools=tuple(t.openai() for t in case.tools or ()),
+        tool_call=expect.tool_call,
     ), nodes
 
 

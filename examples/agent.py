@@ -3,12 +3,15 @@
 
     ./tasks.sh deploy-local claude-haiku-5-5     # the local rehearsal: a Bedrock endpoint in a local AWS emulator
     ./tasks.sh run-local python examples/agent.py --endpoint claude-haiku-5-5 "What is 1.408 times 730?"
+    ./tasks.sh deploy-local mixtral-8x7b && ./tasks.sh run-local python examples/agent.py --endpoint mixtral-8x7b
     # against AWS: your credentials and region, the endpoint you deployed
     python examples/agent.py --endpoint chat --region us-east-1 "What is 1.408 times 730?"
 
 The agent's code names only the endpoint. ``llm_client.chat_model`` reads ``/llm-endpoints/NAME`` and calls the
 SageMaker endpoint (any of its variants) or the Bedrock model behind it; after a redeploy (a model swap, an A/B
-split, a move to Bedrock) the same code calls the new one. In the local rehearsal the runtimes are a protocol
+split, a move to Bedrock) the same code calls the new one. Its tool works on every model: natively where the engine
+parses the model's tool calls (Claude, mistral-7b-v0-3), else constrained by a JSON schema (mistral-7b,
+mixtral-8x7b, Llama 2); see the README, "Tools on every model". In the local rehearsal the runtimes are a protocol
 stand-in, not a model: it calls the first tool with numbers from the question, then quotes the tool's result.
 
 Exit status: 0 answered, 1 the endpoint could not be called (one line on stderr says why), 2 bad usage.

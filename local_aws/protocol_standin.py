@@ -17,16 +17,31 @@ What it says is made up by rules, not generated: offered tools and a fresh quest
 its arguments filled from the question (numbers for number fields, the text for strings); a tool result -> a sentence
 that quotes it; otherwise "[protocol stand-in, not a model: WHO] You said: ..." (WHO names the variant or model
 that answered: the variant, or the inference component and its model). Unknown endpoints and models get the services'
-own errors. Tests queue faults (throttling, not ready)
-with ``inject``.
+own errors. Tests queue faults (throttling, not ready) with ``inject`` and hostile replies with ``script``.
+
+Tools reach a container in one of two wire formats, and the stand-in answers each as the real engine would:
+
+- native: ``tools`` in the body, answered with OpenAI-style ``tool_calls`` (streamed as tool-call deltas). TGI takes
+  them for any model; vLLM (LMI) only when started with a tool-call parser (``OPTION_ENABLE_AUTO_TOOL_CHOICE`` and
+  ``OPTION_TOOL_CALL_PARSER`` in the model's environment). Without one, vLLM refuses ``tools`` under the default
+  ``tool_choice`` "auto" (400, its own message); "required" or a named tool it enforces by structured output. With
+  the ``mistral`` parser, call ids are 9 letters and digits, and a conversation carrying any other id is refused, as
+  Mistral's tokenizer refuses it.
+- constrained: ``response_format`` ``{"type": "json_schema", ...}``, answered with content that is valid against the
+  sent schema (a call of the first tool it admits on a fresh question; its answer alternative after a tool result).
+  A schema that is not one is refused (vLLM cannot compile it). ``guided_json`` and the other ``guided_*`` fields are
+  refused too: vLLM 0.12 removed them and now ignores them without a word, so a client that sends one gets no
+  constraint at all; refusing it here makes that bug fail a test.
 """
 
 from __future__ import annotations
 
 import binascii
+import contextlib
 import json
 import random
 import re
+import string
 import struct
 import threading
 import time
@@ -36,6 +51,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+import jsonschema
 from botocore.exceptions import ClientError
 
 ACCOUNT = "123456789012"
@@ -60,6 +76,7 @@ class StandinVariant:
     name: str
     weight: float
     container: str  # "tgi" | "lmi"
+    tool_parser: str | None = None  # LMI: vLLM's tool-call parser (OPTION_TOOL_CALL_PARSER), if started with one
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,7 @@ class StandinComponent:
     model: str  # the SageMaker model it serves
     container: str  # "tgi" | "lmi"
     variant: str = "AllTraffic"
+    tool_parser: str | None = None  # LMI: vLLM's tool-call parser (OPTION_TOOL_CALL_PARSER), if started with one
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,14 @@ def container_of(image: str) -> str:
     return "lmi" if "djl-inference" in image else "tgi"
 
 
+def tool_parser_of(environment: Mapping[str, str] | None) -> str | None:
+    """vLLM's tool-call parser, as LMI starts it from the container's environment."""
+    environment = environment or {}
+    if environment.get("OPTION_ENABLE_AUTO_TOOL_CHOICE") == "true":
+        return environment.get("OPTION_TOOL_CALL_PARSER")
+    return None
+
+
 class MotoCatalog:
     """Reads the local emulator: SageMaker endpoints (variants, weights, images), the inference components on them
     (ListInferenceComponents, DescribeInferenceComponent) and the Bedrock model ids that deployed stacks published in
@@ -128,9 +154,10 @@ class MotoCatalog:
             model = models.get(live["VariantName"])
             if model is None:
                 continue  # a variant without a model is there for inference components (none yet, or none left)
-            image = sagemaker.describe_model(ModelName=model)["PrimaryContainer"]["Image"]
+            container = sagemaker.describe_model(ModelName=model)["PrimaryContainer"]
             weight = live.get("CurrentWeight", live.get("InitialVariantWeight", 1.0))
-            variants.append(StandinVariant(live["VariantName"], float(weight), container_of(image)))
+            parser = tool_parser_of(container.get("Environment"))
+            variants.append(StandinVariant(live["VariantName"], float(weight), container_of(container["Image"]), parser))
         return StandinEndpoint(name, tuple(variants))
 
     def _components(self, sagemaker: Any, endpoint: str) -> tuple[StandinComponent, ...]:
@@ -150,11 +177,13 @@ class MotoCatalog:
             specification = described["Specification"]
             model = specification.get("ModelName", "")
             # The component's own container (DescribeInferenceComponent reports it as DeployedImage), or else its model's.
-            image = ((specification.get("Container") or {}).get("DeployedImage") or {}).get("SpecifiedImage") or (
-                sagemaker.describe_model(ModelName=model)["PrimaryContainer"]["Image"]
-            )
+            own = specification.get("Container") or {}
+            if not (own.get("DeployedImage") or {}).get("SpecifiedImage"):
+                own = sagemaker.describe_model(ModelName=model)["PrimaryContainer"]
+            image = (own.get("DeployedImage") or {}).get("SpecifiedImage") or own.get("Image", "")
+            parser = tool_parser_of(own.get("Environment"))
             name, variant = described["InferenceComponentName"], described.get("VariantName", "AllTraffic")
-            components.append(StandinComponent(name, model or name, container_of(image), variant))
+            components.append(StandinComponent(name, model or name, container_of(image), variant, parser))
         return tuple(components)
 
     def bedrock_model(self, region: str, model_id: str) -> bool:
@@ -223,13 +252,18 @@ def tool_arguments(schema: Mapping[str, Any], question: str) -> dict[str, Any]:
 
 
 def make_answer(
-    who: str, question: str, tools: Sequence[tuple[str, Mapping[str, Any]]], tool_result: str | None, words: int
+    who: str,
+    question: str,
+    tools: Sequence[tuple[str, Mapping[str, Any]]],
+    tool_result: str | None,
+    words: int,
+    call_id: str = "call_standin_1",
 ) -> Made:
     if tool_result is not None:
         text = f"The tool says: {tool_result}"
     elif tools:
         name, schema = tools[0]
-        return Made(tool=("call_standin_1", name, tool_arguments(schema, question)))
+        return Made(tool=(call_id, name, tool_arguments(schema, question)))
     else:
         text = f"[protocol stand-in, not a model: {who}] You said: {question}"
     return Made(text=" ".join(text.split(" ")[: max(words, 1)]))
@@ -265,6 +299,83 @@ def last_turn(messages: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
         elif message.get("role") == "tool":
             result = text
     return question, result
+
+
+MISTRAL_CALL_ID = re.compile(r"[a-zA-Z0-9]{9}")
+# What vLLM answers for tools under tool_choice "auto" when it was started without a tool-call parser.
+AUTO_TOOL_CHOICE_REFUSED = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+# Fields vLLM 0.12 removed (structured outputs replaced them) and now ignores without an error.
+REMOVED_GUIDED_FIELDS = ("guided_json", "guided_regex", "guided_choice", "guided_grammar", "guided_decoding_backend")
+
+
+def check_tool_request(body: Mapping[str, Any], container: str, parser: str | None) -> None:
+    """Refuse what the container's engine refuses (``Fault``, as the runtime reports a container's 4xx)."""
+    removed = [f for f in REMOVED_GUIDED_FIELDS if f in body]
+    if removed:
+        raise Fault(
+            424,
+            "ModelError",
+            f"Received client error (400) from primary: {', '.join(removed)} was removed in vLLM 0.12 and is ignored "
+            "(the stand-in refuses it so the bug shows): send response_format or tool_choice instead",
+        )
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        try:
+            jsonschema.validators.validator_for(schema)(schema).check_schema(schema)
+        except (jsonschema.SchemaError, TypeError, AttributeError) as error:
+            raise Fault(424, "ModelError", f"Received client error (400) from primary: invalid JSON schema: {error}") from None
+    choice = body.get("tool_choice", "auto")
+    if body.get("tools") and container == "lmi" and parser is None and choice == "auto":
+        raise Fault(424, "ModelError", f"Received client error (400) from primary: {AUTO_TOOL_CHOICE_REFUSED}")
+    if parser == "mistral":
+        ids = [c.get("id", "") for m in body.get("messages") or [] for c in m.get("tool_calls") or []]
+        ids += [m["tool_call_id"] for m in body.get("messages") or [] if m.get("role") == "tool" and "tool_call_id" in m]
+        bad = [i for i in ids if not MISTRAL_CALL_ID.fullmatch(str(i))]
+        if bad:
+            raise Fault(
+                424,
+                "ModelError",
+                f"Received client error (400) from primary: Tool call id was {bad[0]} but must be a-z, A-Z, 0-9, with a "
+                "length of 9.",
+            )
+
+
+def constrained_turn(messages: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
+    """(the question, the tool result after it) of a conversation in the constrained form: only user and assistant
+    turns, an assistant's tool call written as its JSON, and the user turn after a call carrying the tool's result."""
+    question: str = ""
+    result: str | None = None
+    called = False
+    for message in messages:
+        content = message.get("content")
+        text = content if isinstance(content, str) else ""
+        if message.get("role") == "assistant":
+            try:
+                called = "tool" in json.loads(text or "{}")
+            except ValueError:
+                called = False
+        elif message.get("role") == "user":
+            if called:
+                result, called = text, False
+            else:
+                question, result = text, None
+    return question, result
+
+
+def constrained_answer(schema: Mapping[str, Any], question: str, tool_result: str | None) -> str:
+    """Content valid against a sent schema: a call of the first tool it admits on a fresh question, else an answer."""
+    alternatives = schema.get("anyOf") or [schema]
+    calls = [a for a in alternatives if "tool" in (a.get("properties") or {})]
+    answers = [a for a in alternatives if "answer" in (a.get("properties") or {})]
+    if calls and (tool_result is None or not answers):
+        call = calls[0]["properties"]
+        name = (call["tool"].get("enum") or [call["tool"].get("const")])[0]
+        return json.dumps({"tool": name, "arguments": tool_arguments(call["arguments"], question)})
+    text = f"The tool says: {tool_result}" if tool_result is not None else f"You said: {question}"
+    if answers:
+        return json.dumps({"answer": text})
+    return json.dumps({})  # a schema the stand-in does not know: the emptiest object
 
 
 def chat_completion(made: Made, finish: str) -> dict[str, Any]:
@@ -311,6 +422,17 @@ class Fault(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+@dataclass(frozen=True)
+class Scripted:
+    """A reply a test sets instead of the made-up one: a 200 with these body parts (a SageMaker stream's as PayloadPart
+    events), ``delay_seconds`` apart. Clients must survive what real containers and proxies can send: HTML error pages,
+    JSON of the wrong shape, huge bodies, streams that trickle."""
+
+    parts: tuple[bytes, ...]
+    delay_seconds: float = 0.0
+    content_type: str = "application/json"
+
+
 # --- the server ---------------------------------------------------------------------------------------------
 
 
@@ -322,6 +444,7 @@ class StandinServer:
         self.requests: list[dict[str, Any]] = []  # what clients sent, for tests: {"path", "headers", "body"}
         self.delay_seconds = 0.0
         self._faults: list[Fault] = []
+        self._scripted: list[Scripted] = []
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -348,6 +471,15 @@ class StandinServer:
         with self._lock:
             self._faults.extend(Fault(status, code, message) for _ in range(times))
 
+    def script(self, *parts: bytes, delay_seconds: float = 0.0, content_type: str = "application/json") -> None:
+        """Answer the next request with ``parts`` (see ``Scripted``)."""
+        with self._lock:
+            self._scripted.append(Scripted(parts, delay_seconds, content_type))
+
+    def _next_scripted(self) -> Scripted | None:
+        with self._lock:
+            return self._scripted.pop(0) if self._scripted else None
+
     def _next_fault(self) -> Fault | None:
         with self._lock:
             return self._faults.pop(0) if self._faults else None
@@ -370,6 +502,9 @@ class StandinServer:
         fault = self._next_fault()
         if fault:
             raise fault
+        scripted = self._next_scripted()
+        if scripted:
+            return self._scripted_reply(scripted, path.endswith("-stream"))
         if self.delay_seconds:
             time.sleep(self.delay_seconds)
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
@@ -387,10 +522,18 @@ class StandinServer:
         endpoint = self.catalog.sagemaker_endpoint(region, name)
         if endpoint is None:
             raise Fault(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
-        who, container, invoked = self._serving(endpoint, headers)
+        who, container, invoked, parser = self._serving(endpoint, headers)
         if "messages" in body:
+            check_tool_request(body, container, parser)
             question, result = last_turn(body["messages"])
-            made = make_answer(who, question, openai_tools(body), result, int(body.get("max_tokens") or 512))
+            response_format = body.get("response_format") or {}
+            call_id = "".join(self._random.choices(string.ascii_letters + string.digits, k=9)) if parser == "mistral" else None
+            if response_format.get("type") == "json_schema":
+                schema = response_format["json_schema"]["schema"]
+                made = Made(text=constrained_answer(schema, *constrained_turn(body["messages"])))
+            else:
+                tools = openai_tools(body) if body.get("tool_choice") != "none" else []
+                made = make_answer(who, question, tools, result, int(body.get("max_tokens") or 512), call_id or "call_standin_1")
             made.input_tokens = len(json.dumps(body["messages"]).split())
             finish = "tool_calls" if made.tool else "stop"
             if streaming:
@@ -418,21 +561,33 @@ class StandinServer:
         frames = [event("PayloadPart", part, "application/octet-stream") for line in lines for part in split_bytes(line)]
         return 200, self._sagemaker_headers(invoked, streaming), frames
 
-    def _serving(self, endpoint: StandinEndpoint, headers: Mapping[str, str]) -> tuple[str, str, str]:
-        """(who answers, its container, the variant reported as invoked) for one call."""
+    def _serving(self, endpoint: StandinEndpoint, headers: Mapping[str, str]) -> tuple[str, str, str, str | None]:
+        """(who answers, its container, the variant reported as invoked, its tool-call parser) for one call."""
         component = headers.get(COMPONENT_HEADER)
         if endpoint.components or not endpoint.variants:  # an endpoint for inference components (maybe none left)
             if not component:
                 raise Fault(400, "ValidationError", COMPONENT_REQUIRED)
             for c in endpoint.components:
                 if c.name == component:
-                    return f"endpoint {endpoint.name} component {c.name} ({c.model}, {c.container})", c.container, c.variant
+                    who = f"endpoint {endpoint.name} component {c.name} ({c.model}, {c.container})"
+                    return who, c.container, c.variant, c.tool_parser
             # The runtime's wording for an unknown component is not documented: the control plane's, as a ValidationError.
             raise Fault(400, "ValidationError", f'Could not find inference component "{component}".')
         if component:
             raise Fault(400, "ValidationError", COMPONENT_NOT_ALLOWED)
         variant = self._pick(endpoint, headers.get(TARGET_VARIANT_HEADER))
-        return f"endpoint {endpoint.name} variant {variant.name} ({variant.container})", variant.container, variant.name
+        who = f"endpoint {endpoint.name} variant {variant.name} ({variant.container})"
+        return who, variant.container, variant.name, variant.tool_parser
+
+    @staticmethod
+    def _scripted_reply(scripted: Scripted, streaming: bool) -> tuple[int, dict[str, str], list[bytes]]:
+        def parts() -> Iterator[bytes]:
+            for part in scripted.parts:
+                yield event("PayloadPart", part, "application/octet-stream") if streaming else part
+                time.sleep(scripted.delay_seconds)
+
+        headers = {"Content-Type": EVENT_STREAM if streaming else scripted.content_type, "Transfer-Encoding": "chunked"}
+        return 200, headers, parts()  # type: ignore[return-value]  # iterated once, as it is sent
 
     @staticmethod
     def _sagemaker_headers(invoked_variant: str, streaming: bool) -> dict[str, str]:
@@ -502,6 +657,14 @@ class StandinServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1, as AWS answers: a stream is sent in chunks, which clients read as they arrive.
+            protocol_version = "HTTP/1.1"
+
+            def handle(self) -> None:
+                # A client that closed a kept-alive connection, or gave up on a reply (a deadline, a size cap).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    super().handle()
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
@@ -512,15 +675,23 @@ class StandinServer:
                     status, parts = fault.status, [json.dumps({"message": fault.message}).encode()]
                     headers = {"Content-Type": "application/json", "x-amzn-ErrorType": fault.code}
                 self.send_response(status)
+                chunked = headers.pop("Transfer-Encoding", None) == "chunked" or headers.get("Content-Type") == EVENT_STREAM
                 for key, value in headers.items():
                     self.send_header(key, value)
                 self.send_header("x-amzn-RequestId", "standin")
-                if headers.get("Content-Type") != EVENT_STREAM:
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
                     self.send_header("Content-Length", str(sum(len(p) for p in parts)))
                 self.end_headers()
-                for part in parts:  # no Content-Length on a stream: HTTP/1.0, the connection's close ends it
-                    self.wfile.write(part)
-                    self.wfile.flush()
+                try:
+                    for part in parts:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+                        self.wfile.flush()
+                    if chunked:
+                        self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up (a deadline, a size cap)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: the rehearsal's log has moto's lines

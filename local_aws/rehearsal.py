@@ -629,8 +629,9 @@ def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec
 
 
 def calls_tools(template: Mapping[str, Any], endpoint: str) -> bool:
-    """Whether the stack's client parameter lets llm_client attach tools: a SageMaker container without a tool-call
-    parser publishes ``tool_calling: false``; a Bedrock parameter (Claude calls tools) has no such field."""
+    """Whether the stack's client parameter lets llm_client attach tools: every variant that gets traffic publishes
+    ``tool_calling`` ``native`` or ``constrained`` (``none``, or ``false`` in parameters written before the three paths,
+    means no tools); a Bedrock parameter (Claude calls tools) has no such field."""
     for resource in template.get("Resources", {}).values():
         properties = resource.get("Properties", {})
         if resource.get("Type") == "AWS::SSM::Parameter" and properties.get("Name") == f"/llm-endpoints/{endpoint}":
@@ -640,7 +641,7 @@ def calls_tools(template: Mapping[str, Any], endpoint: str) -> bool:
             published = json.loads(value)
             # A drained inference component (weight 0) gets no request, so its tools do not matter (llm_client's rule).
             served = [v for v in published.get("variants", [published]) if v.get("weight") != 0]
-            return all(variant.get("tool_calling", True) is not False for variant in served)
+            return all(variant.get("tool_calling", True) not in (False, "none") for variant in served)
     return False
 
 

@@ -176,7 +176,7 @@ def endpoint_from_model(model_key: str, endpoint: str | None, region: str) -> En
         max_input_tokens=model.container.max_input_tokens,
         max_total_tokens=model.container.max_total_tokens,
         latency_budget_seconds=float(model.latency_budget_seconds),
-        tool_calling=False,  # the smoke test sends no tools
+        tool_calling="none",  # the smoke test sends no tools
     )
     return SageMakerEndpoint(endpoint or model.key, region, (variant,))
 

@@ -43,13 +43,18 @@ ROLLBACK_ALARM_ATTRIBUTES: dict[RollbackAlarm, str] = {
 }
 
 
-def client_tool_calling(model: SageMakerModelConfig) -> bool:
-    """Whether the variant's Messages API takes ``tools`` (published for llm_client): TGI's does for any model
-    (grammar-constrained); vLLM's (LMI) only when started with a tool-call parser for the model's format."""
+def client_tool_calling(model: SageMakerModelConfig, chat_api: str) -> str:
+    """How llm_client sends tools to the variant (the parameter's ``tool_calling``): ``native`` where the container
+    parses tool calls itself (TGI's Messages API, for any model; vLLM (LMI) started with a tool-call parser for the
+    model's format), ``constrained`` on vLLM without one (a JSON schema through structured outputs, which vLLM
+    enforces on every model), ``none`` without the Messages API."""
+    if chat_api != "messages":
+        return "none"
     environment = model.container.environment
     if model.container.family == "tgi":
-        return True
-    return environment.get("OPTION_ENABLE_AUTO_TOOL_CHOICE") == "true" and "OPTION_TOOL_CALL_PARSER" in environment
+        return "native"
+    native = environment.get("OPTION_ENABLE_AUTO_TOOL_CHOICE") == "true" and "OPTION_TOOL_CALL_PARSER" in environment
+    return "native" if native else "constrained"
 
 
 def monthly_hosting_usd(variants: Sequence[EndpointVariant], *, components: bool = False) -> tuple[float, float]:
@@ -310,7 +315,7 @@ class SageMakerEndpointStack(Stack):
                     "container": v.image.framework,
                     "api": v.image.chat_api,
                     "container_family": v.model.container.family,
-                    "tool_calling": v.image.chat_api == "messages" and client_tool_calling(v.model),
+                    "tool_calling": client_tool_calling(v.model, v.image.chat_api),
                     "prompt_format": v.model.prompt_format,
                     "stop_sequences": list(v.model.stop_sequences),
                     "max_input_tokens": v.model.container.max_input_tokens,

@@ -35,7 +35,7 @@ for _name in [name for name in os.environ if name.startswith("AWS_")]:
 os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SAGEMAKER_MODELS = ["mistral-7b", "mixtral-8x7b", "llama2-7b", "llama2-13b", "llama2-70b"]
+SAGEMAKER_MODELS = ["mistral-7b", "mixtral-8x7b", "llama2-7b", "llama2-13b", "llama2-70b", "mistral-7b-v0-3"]
 # Bedrock configs that deploy today, and the guide's four that Bedrock has retired (refused with the lifecycle message).
 BEDROCK_MODELS = [
     *("claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5"),  # current

@@ -29,8 +29,8 @@ def test_a_sagemaker_stacks_parameter_is_what_the_client_reads(synth, registry):
 
     mixtral = registry.resolve("mixtral")
     assert isinstance(endpoint, SageMakerEndpoint)
-    # LMI (vLLM) takes tools only with a tool-call parser for the model's format, which Mixtral 8x7B v0.1 has not.
-    assert (endpoint.name, endpoint.region, endpoint.api, endpoint.tool_calling) == ("chat", "us-east-1", "messages", False)
+    # LMI (vLLM) has no tool-call parser for Mixtral 8x7B v0.1's format: its tools go the constrained path.
+    assert (endpoint.name, endpoint.region, endpoint.api, endpoint.tool_path) == ("chat", "us-east-1", "messages", "constrained")
     (variant,) = endpoint.variants
     assert variant.name == variant.model_key == "mixtral-8x7b"
     assert variant.container == "djl-lmi"  # the image's framework: the client picks the container's JSON by it

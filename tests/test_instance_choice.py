@@ -36,6 +36,7 @@ def test_the_chosen_instances(registry):
     chosen = {m.key: m.instance.type for m in sagemaker_models(registry)}
     assert chosen == {
         "mistral-7b": "ml.g5.xlarge",
+        "mistral-7b-v0-3": "ml.g5.xlarge",
         "llama2-7b": "ml.g5.xlarge",
         "mixtral-8x7b": "ml.g6e.xlarge",  # 4-bit weights + KV cache in one 48 GB L40S: $2.61/h, not $7.09/h
         "llama2-13b": "ml.g6e.xlarge",

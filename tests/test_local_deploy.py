@@ -161,10 +161,10 @@ def test_migration_round_trip(
     assert client.invoke("chat", "Hi").served_by == "mistral-7b"
     model = llm_client.chat_model("chat", client=client)  # one chat model object for the whole test
     assert model.invoke("Hi").text.endswith("You said: Hi")
-    # LMI's vLLM calls tools only with a tool-call parser for the model, which Mistral 7B v0.2 has not: the
-    # parameter says so, and the agent is refused where it is built, with one message.
-    with pytest.raises(llm_client.UnsupportedError, match=r"endpoint chat \(mistral-7b\) cannot call tools"):
-        example_agent.build_agent(model)
+    # LMI's vLLM has no tool-call parser for Mistral 7B v0.2: the parameter says constrained, and the example agent
+    # calls its tool through a JSON schema (the stand-in refuses native tools there, as vLLM does), then answers.
+    agent_answer = example_agent.ask(example_agent.build_agent(model), "What is 1.408 times 730?")
+    assert agent_answer.startswith("The tool says: Result of multiply: 1027.84")
 
     # serve straight to shift: plan-migration refuses it, so the rehearsal does, though moto would accept it.
     state = rehearsal.State(pid=emulator.pid, port=emulator.port, region=emulator.region)
@@ -202,6 +202,9 @@ def test_migration_round_trip(
     assert len(sagemaker.list_models()["Models"]) == 1
     assert client.invoke("chat", "Hi").served_by == "mixtral-8x7b"
     assert "".join(client.stream("chat", "Hi")).endswith("You said: Hi")
+    # Mixtral 8x7B v0.1 has no tool-call parser either: the same agent calls its tool through the constrained path.
+    mixtral_answer = example_agent.ask(example_agent.build_agent(model), "What is 1.408 times 730?")
+    assert mixtral_answer.startswith("The tool says: Result of multiply: 1027.84")
 
     # destroy: nothing of the stack is left but what its template retains (the bootstrap stack stays).
     rehearsal.destroy(retire.stack_name, emulator, tmp_path / "retire")
@@ -657,19 +660,43 @@ def test_ctrl_c_while_the_emulator_starts_stops_it(tmp_path: Path, monkeypatch: 
         os.kill(pid, 0)
 
 
-def test_the_summary_suggests_the_tool_using_agent_only_where_the_model_calls_tools(synth: Any) -> None:
-    """The shipped SageMaker configs serve through LMI without a tool-call parser (tool_calling: false), so
-    deploy-local must not suggest the example agent there: it would fail. Claude on Bedrock calls tools."""
-    sagemaker = synth(model="mistral", endpoint="chat").to_json()
+@pytest.mark.e2e
+def test_the_example_agent_calls_its_tool_natively_on_mistral_v0_3(
+    emulator: rehearsal.Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], as_client_app: None
+) -> None:
+    """Mistral 7B v0.3 is served with vLLM's mistral tool-call parser: the stand-in reads it from the deployed model's
+    environment and answers the agent's tools natively (9-character call ids, which it demands back), and deploy-local
+    suggests the agent."""
+    import agent as example_agent  # examples/agent.py
+
+    deployed = rehearsal.deploy(["-c", "endpoint=tools", "-c", "model=mistral-7b-v0-3"], emulator, tmp_path / "tools")
+    assert rehearsal.calls_tools(deployed.template, "tools")  # deploy-local suggests the agent
+    capsys.readouterr()
+    model = llm_client.chat_model("tools")
+    call = model.bind_tools(example_agent.TOOLS).invoke("What is 1.408 times 730?").tool_calls[0]
+    assert call["name"] == "multiply" and len(call["id"] or "") == 9
+    assert example_agent.main(["--endpoint", "tools", "What is 1.408 times 730?"]) == 0
+    assert capsys.readouterr().out.strip() == "The tool says: 1027.84"
+
+
+def test_the_summary_suggests_the_tool_using_agent_wherever_the_model_calls_tools(synth: Any) -> None:
+    """Every shipped SageMaker config calls tools (natively with a tool-call parser, else constrained by a JSON schema),
+    so deploy-local suggests the example agent for each, as for Claude on Bedrock; a parameter that says
+    ``tool_calling: none`` (or ``false``, as written before the three paths) gets no suggestion: the agent would fail."""
+    for model in ("mistral", "mixtral", "llama2-7b"):
+        assert rehearsal.calls_tools(synth(model=model, endpoint="chat").to_json(), "chat") is True, model
     bedrock = synth(model="claude-haiku-4-5", endpoint="chat").to_json()
-    assert rehearsal.calls_tools(sagemaker, "chat") is False
     assert rehearsal.calls_tools(bedrock, "chat") is True
     assert rehearsal.calls_tools(bedrock, "other") is False  # no parameter of that name
+    for none in ("none", False):
+        properties = {"Name": "/llm-endpoints/chat", "Value": json.dumps({"variants": [{"tool_calling": none}]})}
+        template = {"Resources": {"Parameter": {"Type": "AWS::SSM::Parameter", "Properties": properties}}}
+        assert rehearsal.calls_tools(template, "chat") is False
 
 
 def test_a_drained_component_does_not_decide_whether_the_endpoint_calls_tools() -> None:
     def template(drained_weight: int) -> dict[str, Any]:
-        entries = [{"tool_calling": True, "weight": 100 - drained_weight}, {"tool_calling": False, "weight": drained_weight}]
+        entries = [{"tool_calling": "native", "weight": 100 - drained_weight}, {"tool_calling": "none", "weight": drained_weight}]
         properties = {"Name": "/llm-endpoints/quiet", "Value": json.dumps({"variants": entries})}
         return {"Resources": {"Parameter": {"Type": "AWS::SSM::Parameter", "Properties": properties}}}
 

@@ -32,15 +32,23 @@ from langchain_aws.chat_models.sagemaker_endpoint import ChatModelContentHandler
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, UsageMetadata
-from langchain_core.messages.tool import tool_call, tool_call_chunk
+from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 from langchain_core.messages.utils import convert_to_openai_messages
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from llm_client import wire
-from llm_client.client import DEFAULT_ATTEMPTS, Client, answer_tokens
+from llm_client import constrained, wire
+from llm_client.client import (
+    DEFAULT_ATTEMPTS,
+    Client,
+    is_constrained,
+    parse_reply,
+    payloads,
+    request_body,
+    tools_unsupported,
+)
 from llm_client.errors import LlmClientError, UnsupportedError
 from llm_client.model_rules import check_request_fields, check_tool_choice
 from llm_client.parameter import DEFAULT_TTL_SECONDS, BedrockModel, Endpoint, SageMakerEndpoint
@@ -61,36 +69,23 @@ class ContainerContentHandler(ChatModelContentHandler):
         self.endpoint = endpoint
 
     def transform_input(self, prompt: Any, model_kwargs: dict[str, Any]) -> bytes:
-        """``prompt``: OpenAI-style messages; ``model_kwargs``: stop, stream, max_tokens, temperature, tools."""
+        """``prompt``: OpenAI-style messages; ``model_kwargs``: stop, stream, max_tokens, temperature, tools,
+        tool_choice (tools go the endpoint's tool path: ``client.request_body``)."""
         endpoint = self.endpoint
-        endpoint.check_one_request_shape()
-        stop = list(dict.fromkeys([*endpoint.stop_sequences, *(model_kwargs.get("stop") or [])]))
-        tokens = answer_tokens(endpoint, model_kwargs.get("max_tokens"))
-        if endpoint.api == "messages":
-            body = wire.messages_request(
-                prompt,
-                max_tokens=tokens,
-                stop=stop,
-                stream=bool(model_kwargs.get("stream")),
-                temperature=model_kwargs.get("temperature"),
-                tools=model_kwargs.get("tools") or (),
-                tool_choice=model_kwargs.get("tool_choice"),
-            )
-        else:
-            body = wire.text_request(
-                wire.render_prompt(endpoint.prompt_format, prompt),
-                container=endpoint.container,
-                max_new_tokens=tokens,
-                stop=stop,
-                stream=bool(model_kwargs.get("stream")),
-                temperature=model_kwargs.get("temperature"),
-            )
+        body = request_body(
+            endpoint,
+            prompt,
+            max_tokens=model_kwargs.get("max_tokens"),
+            stop=list(dict.fromkeys([*endpoint.stop_sequences, *(model_kwargs.get("stop") or [])])),
+            stream=bool(model_kwargs.get("stream")),
+            temperature=model_kwargs.get("temperature"),
+            tools=model_kwargs.get("tools") or (),
+            tool_choice=model_kwargs.get("tool_choice"),
+        )
         return json.dumps(body).encode()
 
     def transform_output(self, output: Any) -> AIMessage:
-        body = json.loads(output.read() if hasattr(output, "read") else output)
-        reply = wire.parse_chat_completion(body) if self.endpoint.api == "messages" else wire.parse_text_response(body)
-        return ai_message(reply)
+        return ai_message(parse_reply(self.endpoint, output))
 
 
 def usage_metadata(input_tokens: int | None, output_tokens: int | None) -> UsageMetadata | None:
@@ -100,10 +95,28 @@ def usage_metadata(input_tokens: int | None, output_tokens: int | None) -> Usage
     return UsageMetadata(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens)
 
 
+def offered_only(reply: wire.Reply, tools: Sequence[Mapping[str, Any]] | None) -> wire.Reply:
+    """``reply`` with each call of a tool that was not offered marked as an error (a model can name anything)."""
+    names = [str((t.get("function") or {}).get("name")) for t in tools or ()]
+    for call in reply.tool_calls:
+        if call.error is None and call.name not in names:
+            call.error = f"{call.name!r} is not one of the offered tools ({', '.join(names) or 'none'})"
+            call.raw_arguments = call.raw_arguments or json.dumps(call.arguments)
+    return reply
+
+
 def ai_message(reply: wire.Reply) -> AIMessage:
+    """The reply as LangChain's message. A tool call the agent cannot make (its arguments are not a JSON object, or it
+    names a tool that was not offered) is an ``invalid_tool_calls`` entry with the reason: LangGraph's ToolNode never
+    runs it, and the agent sees why."""
     return AIMessage(
         content=reply.text,
-        tool_calls=[tool_call(name=c.name, args=c.arguments, id=c.id) for c in reply.tool_calls],
+        tool_calls=[tool_call(name=c.name, args=c.arguments, id=c.id) for c in reply.tool_calls if c.error is None],
+        invalid_tool_calls=[
+            invalid_tool_call(name=c.name, args=c.raw_arguments, id=c.id, error=c.error)
+            for c in reply.tool_calls
+            if c.error is not None
+        ],
         usage_metadata=usage_metadata(reply.input_tokens, reply.output_tokens),
         response_metadata={"finish_reason": reply.finish_reason, "model_provider": "sagemaker"},
     )
@@ -129,10 +142,51 @@ def openai_tool_choice(tool_choice: Any) -> Any:
     return tool_choice
 
 
+def constrained_delta(deltas: list[wire.Delta], tools: Sequence[Mapping[str, Any]]) -> wire.Delta:
+    """A constrained stream as one delta: the JSON is a call or an answer only once it is complete. A reply that is
+    neither comes as its text."""
+    last = deltas[-1] if deltas else wire.Delta()
+    reply = constrained.parse(wire.Reply(text="".join(d.text for d in deltas), finish_reason=last.finish_reason), tools)
+    usage = [d for d in deltas if d.input_tokens is not None or d.output_tokens is not None]
+    calls = [c for c in reply.tool_calls if c.error is None]
+    return wire.Delta(
+        text=reply.text if not reply.tool_calls else ("" if calls else reply.tool_calls[0].raw_arguments),
+        tool_calls=[wire.ToolCallDelta(i, c.id, c.name, c.raw_arguments) for i, c in enumerate(calls)],
+        input_tokens=usage[-1].input_tokens if usage else None,
+        output_tokens=usage[-1].output_tokens if usage else None,
+        finish_reason="tool_calls" if calls else last.finish_reason,
+    )
+
+
+def check_constrained_options(
+    endpoint: SageMakerEndpoint, tools: Sequence[Any], tool_choice: Any, options: Mapping[str, Any]
+) -> None:
+    """What the constrained path cannot do, refused at bind time with the alternative."""
+    alternative = "use a model with native tool calling (mistral-7b-v0-3, or a Bedrock model)"
+    if options.get("parallel_tool_calls"):
+        raise UnsupportedError(
+            f"endpoint {endpoint.name} ({endpoint.model_label}) calls tools through a JSON schema (tool_calling: "
+            f"constrained), one call per reply: parallel_tool_calls needs native tool calling: {alternative}"
+        )
+    forced = openai_tool_choice(tool_choice)
+    names = [convert_to_openai_tool(t)["function"]["name"] for t in tools]
+    if isinstance(forced, dict) and forced["function"]["name"] not in names:
+        raise UnsupportedError(
+            f"endpoint {endpoint.name} ({endpoint.model_label}): tool_choice names {forced['function']['name']!r}, "
+            f"which is not one of the bound tools ({', '.join(names)})"
+        )
+
+
 class SageMakerChatModel(ChatSagemakerEndpoint):
     """langchain-aws's SageMaker chat model, speaking the endpoint's container API, with tool calling."""
 
     llm_endpoint: SageMakerEndpoint = Field(exclude=True)
+    deadline_seconds: float = 600.0
+    """One call's limit, from the request to the reply's last byte (the Client's ``deadline_for`` the endpoint)."""
+
+    def _deadline(self) -> wire.Deadline:
+        endpoint = self.llm_endpoint
+        return wire.Deadline(self.deadline_seconds, f"endpoint {endpoint.name} (sagemaker, {endpoint.model_label})")
 
     def _format_messages_request(self, messages: list[BaseMessage], **kwargs: Any) -> dict[str, Any]:
         openai_messages = convert_to_openai_messages(messages, text_format="string")
@@ -160,8 +214,11 @@ class SageMakerChatModel(ChatSagemakerEndpoint):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._format_messages_request(messages, stop=stop, stream=False, **kwargs)
+        deadline = self._deadline()
         response = self.client.invoke_endpoint(**request)
-        message = self.content_handler.transform_output(response["Body"])
+        tools, tool_choice = kwargs.get("tools") or (), kwargs.get("tool_choice")
+        reply = parse_reply(self.llm_endpoint, response["Body"], deadline, tools, tool_choice)
+        message = ai_message(offered_only(reply, tools) if tools else reply)
         message.response_metadata.update(self._served_by(response.get("InvokedProductionVariant")))
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -173,12 +230,16 @@ class SageMakerChatModel(ChatSagemakerEndpoint):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._format_messages_request(messages, stop=stop, stream=True, **kwargs)
+        deadline = self._deadline()
         response = self.client.invoke_endpoint_with_response_stream(**request)
         parse = wire.chat_chunk if self.llm_endpoint.api == "messages" else wire.text_chunk
-        payloads = (event["PayloadPart"]["Bytes"] for event in response["Body"] if "PayloadPart" in event)
+        deltas: Iterator[wire.Delta] = (parse(obj) for obj in wire.json_lines(payloads(response["Body"]), deadline))
+        tools, tool_choice = kwargs.get("tools") or (), kwargs.get("tool_choice")
+        if is_constrained(self.llm_endpoint, tools, tool_choice):
+            deltas = iter([constrained_delta(list(deltas), tools)])
         served_by: dict[str, Any] | None = self._served_by(response.get("InvokedProductionVariant"))
-        for obj in wire.json_lines(payloads):
-            message = ai_chunk(parse(obj))
+        for delta in deltas:
+            message = ai_chunk(delta)
             if served_by:  # on the first chunk only: LangChain concatenates the strings of chunks it adds up
                 message.response_metadata.update(served_by)
                 served_by = None
@@ -191,21 +252,10 @@ class SageMakerChatModel(ChatSagemakerEndpoint):
         self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
     ) -> Runnable[LanguageModelInput, AIMessage]:
         endpoint = self.llm_endpoint
-        unable = [v for v in endpoint.served if not v.can_call_tools]
-        if unable:
-            split = len(endpoint.served) > 1  # a request may reach any of them
-            reasons = "; ".join(
-                f"{f'the container of {v.model_key}' if split else 'its container'} "
-                f"{'has no Messages API' if v.api == 'text' else 'was deployed without tool calling'}"
-                for v in unable
-            )
-            if split:
-                reasons += " (requests are split between its models by weight: call one with variant=...)"
-            raise UnsupportedError(
-                f"endpoint {endpoint.name} ({endpoint.model_label}) cannot call tools: {reasons}. "
-                "Serve the model from a container that has it (the parameter's tool_calling says which), or move the "
-                "endpoint to a Bedrock model"
-            )
+        if endpoint.tool_path == "none":
+            raise tools_unsupported(endpoint)
+        if endpoint.tool_path == "constrained":
+            check_constrained_options(endpoint, tools, tool_choice, kwargs)
         formatted = [convert_to_openai_tool(t) for t in tools]
         return self.bind(tools=formatted, tool_choice=openai_tool_choice(tool_choice), **kwargs)
 
@@ -265,6 +315,7 @@ class EndpointChatModel(BaseChatModel):
             client=runtime,
             content_handler=ContainerContentHandler(endpoint),
             llm_endpoint=endpoint,
+            deadline_seconds=self.client.deadline_for(endpoint),
             # A scale-to-zero endpoint is called by its inference component, never by variant.
             inference_component_name=endpoint.inference_component_name,
             endpoint_kwargs={"TargetVariant": self.variant} if self.variant and not endpoint.scale_to_zero else None,
@@ -327,7 +378,8 @@ class EndpointChatModel(BaseChatModel):
         (first, chunks, endpoint), _, _ = self.client.call(self.endpoint_name, attempt, self.variant)
         if first is not None:
             yield first
-        yield from self.client.guard(chunks, endpoint)
+        # Bedrock's stream is langchain-aws's: the deadline is checked between its chunks here (SageMaker's inside).
+        yield from self.client.guard(chunks, endpoint, self.client.deadline(endpoint))
 
     def bind_tools(
         self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
@@ -338,8 +390,8 @@ class EndpointChatModel(BaseChatModel):
             endpoint = endpoint.only(self.variant)
         if isinstance(endpoint, BedrockModel):  # fail at bind time too, where the agent is built
             check_chat_options(endpoint, {"tool_choice": tool_choice, **kwargs})
-        if not endpoint.tool_calling:  # fail at bind time too, where the agent is built
-            self.current_model(endpoint).bind_tools(tools)
+        else:  # what its tool path cannot do fails here, where the agent is built
+            self.current_model(endpoint).bind_tools(tools, tool_choice=tool_choice, **kwargs)
         formatted = [convert_to_openai_tool(t) for t in tools]
         return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
 

@@ -10,6 +10,9 @@ Defaults, each a keyword argument of ``Client`` (and of ``invoke`` / ``stream`` 
   full jitter: a random 0..min(20, 2**(n-1)) seconds before try n+1, so many clients do not retry in step.
 - ``timeout_seconds``: the read timeout of one try; default twice the endpoint's latency budget (the largest of its
   variants'): an answer that late is a fault, not a slow model. SageMaker's InvokeEndpoint itself stops at 60 s.
+- ``deadline_seconds``: the whole call's limit, from sending the request to the reply's last byte (per try; the
+  backoff between tries and a cold-start wait are bounded apart). The read timeout alone is per socket read, so a
+  reply that trickles in would never end. Default ``DEADLINE_FACTOR`` (10) times the latency budget.
 - ``max_tokens`` (512): answer length, never more than the room the endpoint's token limits leave.
 - ``cold_start_seconds``: a scale-to-zero endpoint (an inference component, ``scale_to_zero: true`` in its parameter)
   answers "no capacity" while it has no copy running, and a copy takes minutes to start. The client then waits with
@@ -27,6 +30,7 @@ Defaults, each a keyword argument of ``Client`` (and of ``invoke`` / ``stream`` 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random as _random
 import threading
@@ -38,9 +42,11 @@ from typing import Any, TypeVar
 import boto3
 import botocore.exceptions as boto_errors
 from botocore.config import Config
+from botocore.eventstream import ParserError as EventStreamParserError
+from botocore.parsers import ResponseParserError
 from botocore.utils import validate_region_name
 
-from llm_client import router, wire
+from llm_client import constrained, router, wire
 from llm_client.errors import (
     AccessDeniedError,
     CallTimeoutError,
@@ -49,6 +55,7 @@ from llm_client.errors import (
     EndpointNotFoundError,
     InvocationError,
     LlmClientError,
+    MalformedReplyError,
     NoCredentialsError,
     ThrottledError,
     UnsupportedError,
@@ -68,8 +75,13 @@ DEFAULT_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 20.0
 TIMEOUT_FACTOR = 2.0
+DEADLINE_FACTOR = 10.0  # the whole call's deadline, in latency budgets: a long streamed answer, not a stalled one
 CONNECT_TIMEOUT_SECONDS = 5.0
 DEFAULT_MAX_TOKENS = 512
+
+# botocore's own errors for a reply it cannot parse (an HTML page where Converse's JSON belongs, a broken event-stream
+# frame): not ClientError or BotoCoreError, so named here.
+UNPARSEABLE = (ResponseParserError, EventStreamParserError)
 
 # "Slow down": retried with backoff.
 THROTTLING_CODES = frozenset(
@@ -107,6 +119,8 @@ class Answer:
     model_key: str | None = None  # the model that answered (None: a variant SageMaker picked that the parameter lacks)
     route: str | None = None  # called through a router (llm_client.router): the route that answered
     route_reason: str | None = None  # and why: the policy's score, tools, or a failover
+    # With tools=: the calls the model made (a call with ``error`` set cannot be made: see wire.ToolCall).
+    tool_calls: tuple[wire.ToolCall, ...] = ()
 
 
 def messages_of(prompt: str | Sequence[Mapping[str, Any]], system: str | None = None) -> list[dict[str, Any]]:
@@ -132,12 +146,19 @@ class Client:
         log: Callable[[str], None] | None = None,
         cold_start_seconds: float | None = None,
         routing_random: _random.Random | None = None,
+        deadline_seconds: float | None = None,
     ) -> None:
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
-        if cold_start_seconds is not None and cold_start_seconds < 0:
-            raise ValueError("cold_start_seconds must not be negative")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
+            raise ConfigurationError(f"attempts={attempts!r}: give a whole number of tries from 1 to 100")
+        for option, value in (
+            ("ttl_seconds", ttl_seconds),
+            ("timeout_seconds", timeout_seconds),
+            ("cold_start_seconds", cold_start_seconds),
+            ("deadline_seconds", deadline_seconds),
+        ):
+            check_seconds(option, value, zero=option in ("ttl_seconds", "cold_start_seconds"))
         self.cold_start_seconds = cold_start_seconds
+        self.deadline_seconds = deadline_seconds
         # botocore reads AWS_DEFAULT_REGION; other AWS SDKs and Lambda set AWS_REGION: honour both.
         region = region or os.environ.get("AWS_REGION") or None
         self.session = session or boto3.session.Session(region_name=region)
@@ -199,6 +220,15 @@ class Client:
     def timeout_for(self, endpoint: Endpoint) -> float:
         return self.timeout_seconds or TIMEOUT_FACTOR * endpoint.latency_budget_seconds
 
+    def deadline_for(self, endpoint: Endpoint) -> float:
+        """Seconds one try may take, from the request to the reply's last byte."""
+        return self.deadline_seconds or DEADLINE_FACTOR * endpoint.latency_budget_seconds
+
+    def deadline(self, endpoint: Endpoint) -> wire.Deadline:
+        """The deadline of one try at ``endpoint``, starting now."""
+        label = f"endpoint {endpoint.name} ({endpoint.hosting}, {endpoint.model_label})"
+        return wire.Deadline(self.deadline_for(endpoint), label)
+
     def boto_client(self, service: str, read_timeout: float) -> Any:
         """One boto3 client per service and timeout. botocore makes one try: ``call`` owns the retries."""
         key = (service, read_timeout)
@@ -240,6 +270,7 @@ class Client:
         exist makes the client re-read the parameter at once: after a redeploy it names the new one, and the call
         goes there.
         """
+        check_seconds("cold_start_seconds", cold_start_seconds, zero=True)
         parameter = self.endpoint(name)
         # A scale-to-zero endpoint: the one inference component this request goes to, for every try and the cold start.
         endpoint = self.route(parameter, variant)
@@ -257,8 +288,12 @@ class Client:
                 result = attempt(endpoint)
                 cold = started - cold_since if cold_since is not None else 0.0
                 return result, tries, self.clock() - started, max(cold, waited)
+            except MalformedReplyError as caught:
+                raise malformed(caught, endpoint) from None
             except LlmClientError:
                 raise
+            except UNPARSEABLE as caught:
+                raise malformed(caught, endpoint) from None
             except (boto_errors.ClientError, boto_errors.BotoCoreError) as caught:
                 error, kind = caught, classify(caught)
             # Outside the except clause, so an error raised here carries no chained traceback.
@@ -359,22 +394,29 @@ class Client:
         temperature: float | None = None,
         variant: str | None = None,
         cold_start_seconds: float | None = None,
+        tools: Sequence[Mapping[str, Any]] = (),
+        tool_choice: Any = None,
         request_fields: Mapping[str, Any] | None = None,
     ) -> Answer:
-        """One answer from endpoint ``name``: a prompt string or OpenAI-style messages. ``request_fields``: Bedrock only,
-        Converse's ``additionalModelRequestFields`` (e.g. ``{"thinking": {"type": "adaptive"}}``), checked against what
-        the model accepts before the call."""
+        """One answer from endpoint ``name``: a prompt string or OpenAI-style messages. ``tools`` (Chat Completions
+        form, ``{"type": "function", "function": {name, description, parameters}}``) go the endpoint's tool path;
+        ``tool_choice``: None / "auto", "required", "none" or ``{"type": "function", "function": {"name": ...}}``.
+        ``request_fields``: Bedrock only, Converse's ``additionalModelRequestFields`` (e.g. ``{"thinking": {"type":
+        "adaptive"}}``), checked against what the model accepts before the call."""
         target = self.target(name)
         if isinstance(target, Router):
-            options = {"max_tokens": max_tokens, "temperature": temperature, "cold_start_seconds": cold_start_seconds}
+            options: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature}
+            options |= {"cold_start_seconds": cold_start_seconds, "request_fields": request_fields}
+            options |= {"tools": tools, "tool_choice": tool_choice}
             return router.invoke(self, target, prompt, system=system, **options)
         messages = messages_of(prompt, system)
 
         def attempt(endpoint: Endpoint) -> tuple[wire.Reply, str, str | None, Endpoint]:
             if isinstance(endpoint, SageMakerEndpoint):
-                return (*self._sagemaker_invoke(endpoint, messages, max_tokens, temperature, variant), endpoint)
-            reply = self._bedrock_invoke(endpoint, messages, max_tokens, temperature, request_fields)
-            return (*reply, endpoint.model_key, endpoint)
+                replied = self._sagemaker_invoke(endpoint, messages, max_tokens, temperature, variant, tools, tool_choice)
+                return (*replied, endpoint)
+            replied_by = self._bedrock_invoke(endpoint, messages, max_tokens, temperature, tools, tool_choice, request_fields)
+            return (*replied_by, endpoint.model_key, endpoint)
 
         (reply, served_by, model_key, endpoint), tries, seconds, cold = self.call_waiting(
             name, attempt, variant, cold_start_seconds
@@ -390,6 +432,7 @@ class Client:
             attempts=tries,
             cold_start_seconds=cold,
             model_key=model_key,
+            tool_calls=tuple(reply.tool_calls),
         )
 
     def stream(
@@ -413,22 +456,31 @@ class Client:
             return
         messages = messages_of(prompt, system)
 
-        def attempt(endpoint: Endpoint) -> tuple[Endpoint, Any]:
+        def attempt(endpoint: Endpoint) -> tuple[Endpoint, Any, wire.Deadline]:
+            deadline = self.deadline(endpoint)
             if isinstance(endpoint, SageMakerEndpoint):
                 request = sagemaker_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature, stream=True)
                 if variant and not endpoint.scale_to_zero:
                     request["TargetVariant"] = variant
-                return endpoint, self.runtime(endpoint).invoke_endpoint_with_response_stream(**request)["Body"]
+                return endpoint, self.runtime(endpoint).invoke_endpoint_with_response_stream(**request)["Body"], deadline
             request = bedrock_request(endpoint, messages, max_tokens, temperature, request_fields)
-            return endpoint, self.runtime(endpoint).converse_stream(**request)["stream"]
+            return endpoint, self.runtime(endpoint).converse_stream(**request)["stream"], deadline
 
-        (endpoint, events), _, _, _ = self.call_waiting(name, attempt, variant, cold_start_seconds)
-        yield from self.guard(stream_texts(endpoint, events), endpoint)
+        (endpoint, events, deadline), _, _, _ = self.call_waiting(name, attempt, variant, cold_start_seconds)
+        yield from self.guard(stream_texts(endpoint, events, deadline), endpoint, deadline)
 
-    def guard(self, items: Iterator[T], endpoint: Endpoint) -> Iterator[T]:
-        """``items``, with an error in the middle of a stream turned into an LlmClientError (not retried)."""
+    def guard(self, items: Iterator[T], endpoint: Endpoint, deadline: wire.Deadline | None = None) -> Iterator[T]:
+        """``items``, with an error in the middle of a stream turned into an LlmClientError (not retried), and
+        ``deadline`` checked after each item."""
         try:
-            yield from items
+            for item in items:
+                yield item
+                if deadline:
+                    deadline.check()
+        except MalformedReplyError as error:
+            raise malformed(error, endpoint) from None
+        except UNPARSEABLE as error:
+            raise malformed(error, endpoint) from None
         except (boto_errors.ClientError, boto_errors.BotoCoreError) as error:
             raise self._final(error, classify(error), endpoint, 1) from None
 
@@ -439,14 +491,18 @@ class Client:
         max_tokens: int | None,
         temperature: float | None,
         variant: str | None,
+        tools: Sequence[Mapping[str, Any]] = (),
+        tool_choice: Any = None,
     ) -> tuple[wire.Reply, str, str | None]:
         """The reply, who served it (the variant, or the inference component) and its model key."""
-        request = sagemaker_request(endpoint, messages, max_tokens=max_tokens, temperature=temperature)
+        request = sagemaker_request(
+            endpoint, messages, max_tokens=max_tokens, temperature=temperature, tools=tools, tool_choice=tool_choice
+        )
         if variant and not endpoint.scale_to_zero:  # a component endpoint is called by component, never by variant
             request["TargetVariant"] = variant
+        deadline = self.deadline(endpoint)
         response = self.runtime(endpoint).invoke_endpoint(**request)
-        body = json.loads(response["Body"].read())
-        reply = wire.parse_chat_completion(body) if endpoint.api == "messages" else wire.parse_text_response(body)
+        reply = parse_reply(endpoint, response["Body"], deadline, tools, tool_choice)
         invoked = response.get("InvokedProductionVariant")
         served_by = endpoint.inference_component_name or str(invoked or variant or "")
         return reply, served_by, endpoint.model_of(invoked or variant)
@@ -457,13 +513,23 @@ class Client:
         messages: list[dict[str, Any]],
         max_tokens: int | None,
         temperature: float | None,
+        tools: Sequence[Mapping[str, Any]] = (),
+        tool_choice: Any = None,
         fields: Mapping[str, Any] | None = None,
     ) -> tuple[wire.Reply, str]:
-        response = self.runtime(model).converse(**bedrock_request(model, messages, max_tokens, temperature, fields))
-        content = response["output"]["message"]["content"]
-        usage = response.get("usage", {})
+        request = bedrock_request(model, messages, max_tokens, temperature, fields)
+        if tools and tool_choice != "none":
+            request["toolConfig"] = bedrock_tool_config(tools, tool_choice)
+        response = self.runtime(model).converse(**request)
+        content = ((response.get("output") or {}).get("message") or {}).get("content") or []
+        usage = response.get("usage") or {}
         reply = wire.Reply(
             text="".join(block.get("text", "") for block in content),
+            tool_calls=[
+                wire.tool_call_of(str(use.get("toolUseId") or ""), str(use.get("name") or ""), use.get("input"))
+                for use in (block.get("toolUse") for block in content)
+                if isinstance(use, dict)
+            ],
             input_tokens=usage.get("inputTokens"),
             output_tokens=usage.get("outputTokens"),
             finish_reason=response.get("stopReason"),
@@ -471,12 +537,57 @@ class Client:
         return reply, model.model_id
 
 
-def stream_texts(endpoint: Endpoint, events: Any) -> Iterator[str]:
+def bedrock_tool_config(tools: Sequence[Mapping[str, Any]], tool_choice: Any) -> dict[str, Any]:
+    """Converse's ``toolConfig`` for Chat Completions tools and tool_choice."""
+    config: dict[str, Any] = {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": t["function"]["name"],
+                    "description": t["function"].get("description") or t["function"]["name"],
+                    "inputSchema": {"json": t["function"].get("parameters") or {"type": "object", "properties": {}}},
+                }
+            }
+            for t in tools
+        ]
+    }
+    forced = constrained.forced_tool(tool_choice)
+    if forced:
+        config["toolChoice"] = {"tool": {"name": forced}}
+    elif tool_choice == "required":
+        config["toolChoice"] = {"any": {}}
+    return config
+
+
+def parse_reply(
+    endpoint: SageMakerEndpoint,
+    body: Any,
+    deadline: wire.Deadline | None = None,
+    tools: Sequence[Mapping[str, Any]] = (),
+    tool_choice: Any = None,
+) -> wire.Reply:
+    """The container's answer from InvokeEndpoint's body, read within the size cap and ``deadline``; a constrained
+    reply to ``tools`` becomes the tool call or answer it holds."""
+    data = wire.read_body(body, deadline)
+    if endpoint.api == "text":
+        return wire.parse_text_response(wire.loads(data, "a text-generation answer"))
+    reply = wire.parse_chat_completion(wire.loads(data, "a Chat Completions object"))
+    return constrained.parse(reply, tools) if is_constrained(endpoint, tools, tool_choice) else reply
+
+
+def payloads(events: Any) -> Iterator[bytes]:
+    """The bytes of InvokeEndpointWithResponseStream's PayloadPart events."""
+    for event in events:
+        part = event.get("PayloadPart") if isinstance(event, dict) else None
+        if isinstance(part, dict) and isinstance(part.get("Bytes"), bytes):
+            yield part["Bytes"]
+
+
+def stream_texts(endpoint: Endpoint, events: Any, deadline: wire.Deadline | None = None) -> Iterator[str]:
     """The text pieces of a SageMaker response stream (container chunks) or a ConverseStream."""
     if isinstance(endpoint, SageMakerEndpoint):
         parse = wire.chat_chunk if endpoint.api == "messages" else wire.text_chunk
-        payloads = (event["PayloadPart"]["Bytes"] for event in events if "PayloadPart" in event)
-        for obj in wire.json_lines(payloads):
+        for obj in wire.json_lines(payloads(events), deadline):
             text = parse(obj).text
             if text:
                 yield text
@@ -489,7 +600,20 @@ def stream_texts(endpoint: Endpoint, events: Any) -> Iterator[str]:
 
 def answer_tokens(endpoint: SageMakerEndpoint, max_tokens: int | None) -> int:
     """``max_tokens`` (default 512), never more than the room the endpoint's token limits leave."""
+    check_max_tokens(max_tokens)
     return min(max_tokens or DEFAULT_MAX_TOKENS, endpoint.max_new_tokens)
+
+
+def check_max_tokens(max_tokens: int | None) -> None:
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        raise ConfigurationError(f"max_tokens={max_tokens!r}: give a whole number of tokens, at least 1")
+
+
+def check_temperature(temperature: float | None) -> None:
+    if temperature is None:
+        return
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
+        raise ConfigurationError(f"temperature={temperature!r}: give a number from 0 to 2")
 
 
 def sagemaker_request(
@@ -503,27 +627,16 @@ def sagemaker_request(
     tool_choice: Any = None,
 ) -> dict[str, Any]:
     """InvokeEndpoint's arguments: the body in the shape every variant's container takes."""
-    endpoint.check_one_request_shape()
-    tokens = answer_tokens(endpoint, max_tokens)
-    if endpoint.api == "messages":
-        body = wire.messages_request(
-            messages,
-            max_tokens=tokens,
-            stop=endpoint.stop_sequences,
-            stream=stream,
-            temperature=temperature,
-            tools=tools,
-            tool_choice=tool_choice,
-        )
-    else:
-        body = wire.text_request(
-            wire.render_prompt(endpoint.prompt_format, messages),
-            container=endpoint.container,
-            max_new_tokens=tokens,
-            stop=endpoint.stop_sequences,
-            stream=stream,
-            temperature=temperature,
-        )
+    body = request_body(
+        endpoint,
+        messages,
+        max_tokens=max_tokens,
+        stop=endpoint.stop_sequences,
+        stream=stream,
+        temperature=temperature,
+        tools=tools,
+        tool_choice=tool_choice,
+    )
     request = {
         "EndpointName": endpoint.name,
         "ContentType": "application/json",
@@ -535,6 +648,67 @@ def sagemaker_request(
     return request
 
 
+def request_body(
+    endpoint: SageMakerEndpoint,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    max_tokens: int | None,
+    stop: Sequence[str],
+    stream: bool,
+    temperature: float | None,
+    tools: Sequence[Mapping[str, Any]] = (),
+    tool_choice: Any = None,
+) -> dict[str, Any]:
+    """The container's JSON body. ``tools`` (OpenAI form) go the endpoint's tool path: native as ``tools``, constrained
+    as a JSON schema in ``response_format`` (``llm_client.constrained``); an endpoint without tool calling refuses."""
+    endpoint.check_one_request_shape()
+    check_temperature(temperature)
+    tokens = answer_tokens(endpoint, max_tokens)
+    if endpoint.api == "text":
+        if tools:
+            raise tools_unsupported(endpoint)
+        return wire.text_request(
+            wire.render_prompt(endpoint.prompt_format, messages),
+            container=endpoint.container,
+            max_new_tokens=tokens,
+            stop=stop,
+            stream=stream,
+            temperature=temperature,
+        )
+    if tools and endpoint.tool_path == "none":
+        raise tools_unsupported(endpoint)
+    if is_constrained(endpoint, tools, tool_choice):
+        turns = constrained.messages(messages, tools, tool_choice)
+        body = wire.messages_request(turns, max_tokens=tokens, stop=stop, stream=stream, temperature=temperature)
+        return {**body, "response_format": constrained.response_format(tools, tool_choice)}
+    return wire.messages_request(
+        messages, max_tokens=tokens, stop=stop, stream=stream, temperature=temperature, tools=tools, tool_choice=tool_choice
+    )
+
+
+def is_constrained(endpoint: Endpoint, tools: Sequence[Mapping[str, Any]], tool_choice: Any) -> bool:
+    """Whether a request with these tools takes the constrained path (tool_choice "none": a plain request)."""
+    return bool(tools) and endpoint.tool_path == "constrained" and tool_choice != "none"
+
+
+def tools_unsupported(endpoint: SageMakerEndpoint) -> UnsupportedError:
+    """The error for tools sent to an endpoint that a request may reach a variant without tool calling on."""
+    unable = [v for v in endpoint.served if not v.can_call_tools]
+    split = len(endpoint.served) > 1  # a request may reach any of them
+    reasons = "; ".join(
+        f"{f'the container of {v.model_key}' if split else 'its container'} "
+        f"{'has no Messages API' if v.api == 'text' else 'was deployed without tool calling (tool_calling: none)'}"
+        for v in unable
+    )
+    if split:
+        reasons += " (requests are split between its models by weight: call one with variant=...)"
+    return UnsupportedError(
+        f"endpoint {endpoint.name} ({endpoint.model_label}) cannot call tools: {reasons}. Serve the model from the LMI "
+        "container (Messages API; the parameter's tool_calling then says native or constrained), or move the endpoint "
+        "to a Bedrock model"
+    )
+
+
 def bedrock_request(
     model: BedrockModel,
     messages: Sequence[Mapping[str, Any]],
@@ -544,6 +718,8 @@ def bedrock_request(
 ) -> dict[str, Any]:
     """Converse's arguments for OpenAI-style text messages, with ``fields`` as ``additionalModelRequestFields``.
     Raises UnsupportedError, before any call, for fields the model refuses (model_rules.py)."""
+    check_temperature(temperature)
+    check_max_tokens(max_tokens)
     check_request_fields(f"{model.name} ({model.model_id})", model.capabilities, fields)
     request: dict[str, Any] = {
         "modelId": model.model_id,
@@ -580,6 +756,25 @@ def describe(error: Exception) -> str:
         info = error.response.get("Error", {})
         return f"{info.get('Code', 'Error')}: {info.get('Message', '')}".rstrip(": ")
     return str(error)
+
+
+def malformed(error: Exception, endpoint: Endpoint) -> MalformedReplyError:
+    """A reply that is not the container's or the service's format, as one error naming the endpoint."""
+    return MalformedReplyError(
+        f"endpoint {endpoint.name} ({endpoint.hosting}, {endpoint.model_label}) answered, but not in its container's "
+        f"format ({error}): check the endpoint's logs (CloudWatch /aws/sagemaker/Endpoints/{endpoint.name}) and that "
+        "the parameter's container and api match what serves it"
+    )
+
+
+def check_seconds(option: str, value: float | None, *, zero: bool = False) -> None:
+    """A duration option: None (the default) or a finite number of seconds > 0 (>= 0 where ``zero``), at most a day."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigurationError(f"{option}={value!r}: give a finite number of seconds")
+    if not (value >= 0 if zero else value > 0) or value > 86_400:
+        raise ConfigurationError(f"{option}={value!r}: give seconds {'from 0' if zero else 'above 0'} up to 86400")
 
 
 def is_no_capacity(error: Exception) -> bool:

@@ -51,6 +51,11 @@ class InvocationError(LlmClientError):
     """Any other failed call (the model's own error, a bad request)."""
 
 
+class MalformedReplyError(InvocationError):
+    """The endpoint answered, but not in its container's format: an HTML page, JSON of the wrong shape, a stream line
+    that is not JSON, a body or line over the client's size caps. Not retried: the same request gets the same reply."""
+
+
 __all__ = [
     "AccessDeniedError",
     "CallTimeoutError",
@@ -59,6 +64,7 @@ __all__ = [
     "EndpointNotFoundError",
     "InvocationError",
     "LlmClientError",
+    "MalformedReplyError",
     "NoCredentialsError",
     "ParameterSchemaError",
     "ThrottledError",

@@ -8,7 +8,11 @@ this module is the one reader. Schema version 2, a JSON object:
   max_input_tokens, max_total_tokens, latency_budget_seconds, tool_calling}``. ``api`` is ``messages`` when the
   serving container answers the OpenAI-style Chat Completions schema on /invocations (LMI/vLLM and TGI >= 1.4 do),
   ``text`` when it only takes ``{"inputs": PROMPT}`` (the client then applies ``prompt_format``). SageMaker splits
-  requests between the variants of a plain endpoint by their weights, server-side.
+  requests between the variants of a plain endpoint by their weights, server-side. ``tool_calling`` says how the
+  variant calls tools: ``native`` (the container parses the model's own tool calls: vLLM with a tool-call parser,
+  TGI), ``constrained`` (vLLM without a parser for the model: the client asks for a JSON schema of "a call or an
+  answer" through structured outputs, ``llm_client.constrained``) or ``none`` (the text API: no tools). Parameters
+  written before the three values existed hold a boolean: ``true`` reads as ``native``, ``false`` as ``none``.
 - a scale-to-zero endpoint (models served as inference components) adds ``scale_to_zero: true``,
   ``expected_cold_start_seconds`` and ``inference_component_name``, and each entry of ``variants`` is one inference
   component: it adds ``inference_component_name`` (every runtime call names one: InferenceComponentName, never
@@ -33,6 +37,7 @@ Parameters without ``schema_version`` are schema 1 (written before the client ex
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 import time
@@ -50,8 +55,14 @@ SCHEMA_VERSION = 2
 # Bedrock) within a minute without a restart; long enough that a busy agent reads SSM about once a minute, far below
 # SSM's GetParameter rate limit. A call that finds the endpoint gone re-reads at once (see client.py).
 DEFAULT_TTL_SECONDS = 60.0
+# The ranges a number of the parameter must lie in (the stacks write values far inside them). They keep a hostile or
+# corrupt value from making a wait endless (NaN or Infinity seconds) or an int() overflow.
+MAX_SECONDS = 3600.0  # a latency budget or a cold start longer than an hour is not one a caller waits for
+MAX_TOKENS = 10_000_000  # token limits: no model's context comes near
 
 Api = Literal["messages", "text"]
+ToolPath = Literal["native", "constrained", "none"]
+TOOL_PATHS: tuple[ToolPath, ...] = ("native", "constrained", "none")
 
 
 def parameter_name(endpoint: str) -> str:
@@ -71,15 +82,24 @@ class Variant:
     max_input_tokens: int
     max_total_tokens: int
     latency_budget_seconds: float
-    tool_calling: bool
+    tool_calling: ToolPath  # a boolean given here is read as the parameter's old form: True native, False none
     # A scale-to-zero endpoint's entry: the inference component that serves this model, and the percent of requests
     # clients send it (0: drained). None on a plain variant endpoint, where SageMaker applies the variants' weights.
     inference_component_name: str | None = None
     weight: int | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.tool_calling, bool):
+            object.__setattr__(self, "tool_calling", "native" if self.tool_calling else "none")
+
+    @property
+    def tool_path(self) -> ToolPath:
+        """How a request with tools is sent to this variant (``none`` without the Messages API)."""
+        return self.tool_calling if self.api == "messages" else "none"
+
     @property
     def can_call_tools(self) -> bool:
-        return self.api == "messages" and self.tool_calling
+        return self.tool_path != "none"
 
 
 @dataclass(frozen=True)
@@ -134,6 +154,14 @@ class SageMakerEndpoint:
     def tool_calling(self) -> bool:
         """Every variant or component a request may reach can take tools."""
         return all(v.can_call_tools for v in self.served)
+
+    @property
+    def tool_path(self) -> ToolPath:
+        """The path one request with tools takes, so that it suits every variant it may reach: ``none`` if one cannot
+        call tools, else ``constrained`` if one has no parser (vLLM's structured outputs work on every model), else
+        ``native``."""
+        paths = {v.tool_path for v in self.served}
+        return "none" if "none" in paths else "constrained" if "constrained" in paths else "native"
 
     @property
     def model_label(self) -> str:
@@ -213,6 +241,10 @@ class BedrockModel:
         return True  # Converse tool use: every model the stacks ship (Claude 3 and later) supports it
 
     @property
+    def tool_path(self) -> ToolPath:
+        return "native"
+
+    @property
     def model_label(self) -> str:
         return self.model_key
 
@@ -236,7 +268,7 @@ def parse_parameter(name: str, value: str) -> Endpoint:
     where = f"SSM parameter {parameter_name(name)}"
     try:
         data = json.loads(value)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise ParameterSchemaError(f"{where} does not hold JSON: it is not one the llm-endpoints stacks write") from None
     if not isinstance(data, dict):
         raise ParameterSchemaError(f"{where} does not hold a JSON object: it is not one the llm-endpoints stacks write")
@@ -300,6 +332,12 @@ def _variant(fields: _Fields) -> Variant:
     stops = fields.data.get("stop_sequences", [])
     if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
         raise ParameterSchemaError(f"{fields.where}: 'stop_sequences' must be a list of strings")
+    max_input, max_total = fields.integer("max_input_tokens"), fields.integer("max_total_tokens")
+    if max_total <= max_input:
+        raise ParameterSchemaError(
+            f"{fields.where}: 'max_total_tokens' ({max_total}) must be above 'max_input_tokens' ({max_input}): the "
+            "difference is the room left for the answer. Redeploy the endpoint's stack to rewrite the parameter"
+        )
     return Variant(
         name=fields.text("variant_name"),
         model_key=fields.text("model_key"),
@@ -307,12 +345,23 @@ def _variant(fields: _Fields) -> Variant:
         api=api,  # type: ignore[arg-type]  # checked above
         prompt_format=fields.text("prompt_format"),
         stop_sequences=tuple(stops),
-        max_input_tokens=int(fields.number("max_input_tokens")),
-        max_total_tokens=int(fields.number("max_total_tokens")),
+        max_input_tokens=max_input,
+        max_total_tokens=max_total,
         latency_budget_seconds=fields.number("latency_budget_seconds"),
-        # Newer stacks write "native" | "constrained" | "none", older ones a boolean: "none" and false cannot call tools.
-        tool_calling=fields.data.get("tool_calling", False) not in (False, None, "none"),
+        tool_calling=_tool_path(fields),
     )
+
+
+def _tool_path(fields: _Fields) -> ToolPath:
+    value = fields.data.get("tool_calling", False)
+    if isinstance(value, bool):  # written before the three paths existed
+        return "native" if value else "none"
+    if value not in TOOL_PATHS:
+        raise ParameterSchemaError(
+            f"{fields.where}: 'tool_calling' is {value!r}, expected one of {', '.join(TOOL_PATHS)} (or true / false): "
+            "redeploy the endpoint's stack to rewrite the parameter, or upgrade llm-endpoints-client"
+        )
+    return value  # type: ignore[no-any-return]  # one of TOOL_PATHS
 
 
 def _components(where: str, top: str, entries: list[Any], variants: tuple[Variant, ...]) -> tuple[Variant, ...]:
@@ -361,11 +410,19 @@ class _Fields:
             raise ParameterSchemaError(f"{self.where}: missing or empty '{key}'")
         return value
 
-    def number(self, key: str) -> float:
+    def number(self, key: str, limit: float = MAX_SECONDS) -> float:
+        """A positive, finite number up to ``limit`` (seconds, by default)."""
         value = self.data.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ParameterSchemaError(f"{self.where}: '{key}' must be a positive number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= limit or math.isnan(value):
+            raise ParameterSchemaError(f"{self.where}: '{key}' is {value!r}; it must be a positive number up to {limit:g}")
         return float(value)
+
+    def integer(self, key: str) -> int:
+        """A positive whole number of tokens up to MAX_TOKENS."""
+        value = self.data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_TOKENS:
+            raise ParameterSchemaError(f"{self.where}: '{key}' is {value!r}; it must be a whole number from 1 to {MAX_TOKENS}")
+        return value
 
 
 class ParameterCache:

@@ -147,7 +147,10 @@ def invoke(client: Client, router: Router, prompt: str | Sequence[Mapping[str, A
     """``Client.invoke`` on a router: the policy's route, the other one on failure."""
     from dataclasses import replace
 
-    answer, route, reason = run(client, router, router.plan(prompt_text(prompt)), lambda r: client.invoke(r, prompt, **options))
+    plan = router.plan(prompt_text(prompt))
+    answer, route, reason = run(
+        client, router, plan, lambda r: client.invoke(r, prompt, **options), needs_tools=bool(options.get("tools"))
+    )
     return replace(answer, endpoint=router.name, route=route, route_reason=reason)
 
 
