@@ -256,7 +256,7 @@ def parse_target(name: str, value: str) -> Endpoint | Router:
     """An endpoint, or a router (``hosting: router``, llm_client.router) whose routes are endpoints."""
     try:
         data = json.loads(value)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # parse_parameter says what is wrong
         data = None
     if isinstance(data, dict) and data.get("hosting") == "router" and data.get("schema_version") == SCHEMA_VERSION:
         return parse_router(f"SSM parameter {parameter_name(name)}", name, data)
