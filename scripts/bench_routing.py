@@ -10,6 +10,12 @@ on the held-out part:
 - APGR (target >= 0.65) and CPT(50%) / CPT(80%), as RouteLLM defines them (routing/metrics.py);
 - time per routing decision (mean and p99, one core, the client's scorer: load it once, then score each prompt).
 
+For judging those figures it also prints: the learned policy's cross-validated figures on the calibration part (how
+the calibration saw it), a 95% bootstrap interval over the held-out prompts (how much the held-out figures move by
+chance), and a subject-level reference: each held-out prompt scored by its MMLU subject's mean gain on the
+calibration part. No router sees the subject (it is a label of the data, not of the prompt); the reference shows
+what knowing it exactly would reach, which a model of the prompt's words approaches only partly.
+
 usage: python scripts/bench_routing.py [--data FILE] [--held-out-percent 30] [--write-policy FILE]
 (exit status 1 when a target is not met)
 """
@@ -17,6 +23,8 @@ usage: python scripts/bench_routing.py [--data FILE] [--held-out-percent 30] [--
 from __future__ import annotations
 
 import argparse
+import csv
+import gzip
 import sys
 import time
 import zlib
@@ -31,7 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "llm_client" / "src")]  # run as a script:
 from llm_client.routing_policy import Policy, guide_heuristic, load_policy  # noqa: E402
 from routing.calibrate import calibrate  # noqa: E402
 from routing.data import Outcomes, load_outcomes  # noqa: E402
-from routing.metrics import Curve, curve  # noqa: E402
+from routing.metrics import Curve, Floats, curve  # noqa: E402
 from routing.policy_file import write_policy_file  # noqa: E402
 
 DATA = ROOT / "routing" / "data" / "mmlu_mixtral_vs_gpt4_dev.csv.gz"
@@ -42,6 +50,8 @@ TARGET_SHARE = 0.45
 TARGET_APGR = 0.65
 HELD_OUT_PERCENT = 30
 SHIPPED_POLICY = ROOT / "routing" / "policies" / "mmlu-mixtral-vs-gpt4.json"  # calibrated by --write-policy
+BOOTSTRAP_ROUNDS = 1000
+SUBJECT_PRIOR = 10  # a subject's mean gain is shrunk toward the overall mean as if it had 10 more average prompts
 
 
 def split(outcomes: Outcomes, held_out_percent: int) -> tuple[Outcomes, Outcomes]:
@@ -61,7 +71,7 @@ def split(outcomes: Outcomes, held_out_percent: int) -> tuple[Outcomes, Outcomes
 
 
 def line(name: str, c: Curve) -> str:
-    keep = c.share_for_quality(KEEP * c.strong_quality)
+    keep = share_to_keep(c)
     figures = f"APGR {c.apgr():.3f}  CPT(50%) {c.cpt(0.5):6.1%}  CPT(80%) {c.cpt(0.8):6.1%}"
     return f"  {name:<16} {figures}  strong share to keep 95%: {keep:6.1%}"
 
@@ -76,10 +86,11 @@ class HeldOut:
     sent_strong: float  # what the calibrated threshold sent to the strong route
     quality: float  # and the quality it kept
     micros: np.ndarray  # CPU time per decision, microseconds
+    scores: Floats  # the policy's score of each held-out prompt
 
     @property
     def share_to_keep(self) -> float:
-        return self.learned.share_for_quality(KEEP * self.learned.strong_quality)
+        return share_to_keep(self.learned)
 
 
 def held_out_figures(policy: Policy, held: Outcomes) -> HeldOut:
@@ -99,7 +110,43 @@ def held_out_figures(policy: Policy, held: Outcomes) -> HeldOut:
         sent_strong=float(at.mean()),
         quality=float(np.where(at, held.strong, held.weak).mean()),
         micros=np.array(timings) / 1000.0,
+        scores=np.array(scores),
     )
+
+
+def share_to_keep(c: Curve) -> float:
+    return c.share_for_quality(KEEP * c.strong_quality)
+
+
+def bootstrap(scores: Floats, weak: Floats, strong: Floats, rounds: int = BOOTSTRAP_ROUNDS) -> dict[str, Floats]:
+    """95% intervals of APGR and the strong share to keep 95%, resampling the prompts (seeded: deterministic)."""
+    rng = np.random.default_rng(0)
+    apgr, share = [], []
+    for _ in range(rounds):
+        pick = rng.integers(0, len(scores), len(scores))
+        c = curve(scores[pick], weak[pick], strong[pick])
+        apgr.append(c.apgr())
+        share.append(share_to_keep(c))
+    return {name: np.percentile(values, [2.5, 97.5]) for name, values in (("apgr", apgr), ("share", share))}
+
+
+def subjects(path: Path) -> dict[str, str]:
+    """The data's ``subject`` column by prompt ({} when the file has none)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as f:
+        return {row["prompt"]: row["subject"] for row in csv.DictReader(f) if row.get("subject")}
+
+
+def subject_scores(calibration_part: Outcomes, held: Outcomes, subject_of: dict[str, str]) -> Floats:
+    """The subject-level reference: each held-out prompt's subject's mean gain (strong - weak) on the calibration
+    part, shrunk toward the overall mean (a subject absent from the calibration part gets the overall mean)."""
+    gain = calibration_part.strong - calibration_part.weak
+    overall = float(gain.mean())
+    sums: dict[str, list[float]] = {}
+    for prompt, g in zip(calibration_part.prompts, gain, strict=True):
+        sums.setdefault(subject_of[prompt], []).append(float(g))
+    mean = {s: (sum(v) + SUBJECT_PRIOR * overall) / (len(v) + SUBJECT_PRIOR) for s, v in sums.items()}
+    return np.array([mean.get(subject_of[p], overall) for p in held.prompts])
 
 
 def readme_table(figures: HeldOut) -> str:
@@ -113,9 +160,22 @@ def readme_table(figures: HeldOut) -> str:
         ("guide's keyword heuristic", figures.heuristic),
         ("random split", figures.random),
     ):
-        keep = c.share_for_quality(KEEP * c.strong_quality)
+        keep = share_to_keep(c)
         rows.append(f"| {name} | {c.apgr():.2f} | {c.cpt(0.5):.0%} | {c.cpt(0.8):.0%} | {keep:.0%} |")
     return "\n".join(rows)
+
+
+def docs_sentence(figures: HeldOut, calibration_part: Outcomes, held: Outcomes) -> str:
+    """docs/routing.md's sentence on how far the held-out figures can be read (tests/test_routing.py checks it)."""
+    spread = bootstrap(figures.scores, held.weak, held.strong)
+    (apgr_low, apgr_high), (share_low, share_high) = spread["apgr"], spread["share"]
+    reference = curve(subject_scores(calibration_part, held, subjects(DATA)), held.weak, held.strong)
+    return (
+        f"a 95% bootstrap interval over the held-out prompts puts the learned policy's strong share to keep 95% at "
+        f"{share_low:.0%}-{share_high:.0%} and its APGR at {apgr_low:.2f}-{apgr_high:.2f}; a reference that knows each "
+        f"prompt's MMLU subject (a label no router sees) needs {share_to_keep(reference):.0%} (APGR "
+        f"{reference.apgr():.2f})"
+    )
 
 
 def shipped_split(held_out_percent: int = HELD_OUT_PERCENT) -> tuple[Outcomes, Outcomes]:
@@ -151,6 +211,21 @@ def main(argv: list[str] | None = None) -> int:
     print(line("learned policy", figures.learned))
     print(line("guide heuristic", figures.heuristic))
     print(line("random", figures.random))
+    subject_of = subjects(options.data)
+    if all(p in subject_of for p in calibration_part.prompts + held.prompts):
+        reference = curve(subject_scores(calibration_part, held, subject_of), held.weak, held.strong)
+        print(line("subject (label)", reference) + "  <- a reference: no router sees the subject")
+    cv = result.figures()["learned"]
+    print(
+        f"  cross-validated on the calibration part: APGR {cv['apgr']:.3f}, strong share to keep 95%: "
+        f"{cv['strong_share_to_keep']:.1%}"
+    )
+    spread = bootstrap(figures.scores, held.weak, held.strong)
+    (apgr_low, apgr_high), (share_low, share_high) = spread["apgr"], spread["share"]
+    print(
+        f"  held-out 95% interval (bootstrap over prompts): APGR {apgr_low:.3f}-{apgr_high:.3f}, "
+        f"strong share to keep 95%: {share_low:.1%}-{share_high:.1%}"
+    )
     print(
         f"  calibrated threshold {policy.threshold:.4f}: sent {figures.sent_strong:.1%} to the strong route, quality "
         f"{figures.quality:.3f} = {figures.quality / held.strong.mean():.1%} of the strong route's"

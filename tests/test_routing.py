@@ -17,6 +17,7 @@ from botocore.stub import Stubber
 
 from llm_client.routing_policy import PolicyError, guide_heuristic, heuristic_policy, load_policy, seal
 from routing import cli
+from routing.data import Outcomes
 from routing.metrics import curve
 from routing.policy_file import read_policy_file
 from scripts import bench_routing
@@ -331,3 +332,36 @@ def test_plan_prices_the_calibrated_share_beside_the_guides_80_20(capsys: pytest
     assert "guide's 80/20: 20% to claude-haiku-5-5 (Bedrock)" in out
     assert plan([*args[:-4], "--strong-model", "gpt-5", "--requests-per-day", "2400"]) == 2
     assert "--strong-model 'gpt-5': not a model the planner prices" in capsys.readouterr().err
+
+
+def test_docs_quote_the_held_out_interval_and_the_subject_reference() -> None:
+    _, policy, _ = read_policy_file(bench_routing.SHIPPED_POLICY)
+    calibration_part, held = bench_routing.shipped_split()
+    figures = bench_routing.held_out_figures(policy, held)
+    docs = " ".join((REPO_ROOT / "docs" / "routing.md").read_text(encoding="utf-8").split())
+    assert bench_routing.docs_sentence(figures, calibration_part, held) in docs
+
+
+def test_subject_reference_scores_a_prompt_by_its_subjects_gain_on_the_calibration_part() -> None:
+    def outcomes(prompts: list[str], weak: list[float], strong: list[float]) -> Outcomes:
+        return Outcomes("t", prompts, prompts, np.array(weak), np.array(strong))
+
+    calibration_part = outcomes(["m1", "m2", "h1", "h2"], [0, 0, 1, 1], [1, 1, 1, 1])  # maths gains 1, history 0
+    held = outcomes(["m3", "h3", "x"], [0, 0, 0], [1, 1, 1])
+    subject_of = {"m1": "maths", "m2": "maths", "m3": "maths", "h1": "history", "h2": "history", "h3": "history"}
+    subject_of["x"] = "law"  # not in the calibration part: the overall mean gain
+    scores = bench_routing.subject_scores(calibration_part, held, subject_of)
+    prior = bench_routing.SUBJECT_PRIOR
+    assert scores.tolist() == pytest.approx([(2 + prior * 0.5) / (2 + prior), (prior * 0.5) / (2 + prior), 0.5])
+
+
+def test_bootstrap_interval_brackets_the_figure_and_is_deterministic() -> None:
+    rng = np.random.default_rng(1)
+    strong = (rng.random(400) < 0.8).astype(float)
+    weak = strong * (rng.random(400) < 0.8)
+    scores = strong - weak + rng.random(400)  # informative: APGR well above 0.5
+    spread = bench_routing.bootstrap(scores, weak, strong, rounds=200)
+    apgr = curve(scores, weak, strong).apgr()
+    assert spread["apgr"][0] <= apgr <= spread["apgr"][1]
+    assert spread["share"][0] <= spread["share"][1]
+    assert bench_routing.bootstrap(scores, weak, strong, rounds=200)["apgr"].tolist() == spread["apgr"].tolist()
