@@ -21,7 +21,7 @@ from evaluation.judge import Judge, load_template, rate_by_hand
 from evaluation.measure import Record, RetryLog, measure
 from evaluation.report import deltas, html_page, load_baseline, markdown, results_document, terminal_table
 from evaluation.runner import run
-from evaluation.stats import Summary, summarize
+from evaluation.stats import Summary, route_summaries, summarize
 from evaluation.targets import Target, resolve_target, resolve_targets
 from evaluation.testset import Case, EvaluationInputError, load_tests
 from evaluation.tool_expectations import check_tool_calls
@@ -177,7 +177,7 @@ def evaluate(args: argparse.Namespace, **client_options: Any) -> int:
     conditions = [gate.parse(text) for text in args.fail_if]  # bad gates fail before any request is sent
     baseline = load_baseline(args.baseline) if args.baseline else None
     for condition in conditions:
-        gate.check_inputs(condition, args.target, baseline is not None)
+        gate.check_inputs(condition, args.target, baseline is not None, routes_known=False)
     if args.local:
         use_local_rehearsal()
     if args.role_arn:
@@ -186,6 +186,9 @@ def evaluate(args: argparse.Namespace, **client_options: Any) -> int:
     client = Client(region=args.region, log=retry_log, **client_options)
     registry = load_registry()
     targets = resolve_targets(args.target, client, registry)
+    labels = [label for t in targets for label in (t.label, *(t.route_label(r.endpoint) for r in t.routes))]
+    for condition in conditions:  # now that the routers' routes are known (reading parameters sends no request)
+        gate.check_inputs(condition, labels, baseline is not None)
     judge = Judge(client, resolve_target(args.judge, client, registry), load_template()) if args.judge else None
     by_label = {t.label: t for t in targets}
 
@@ -214,7 +217,10 @@ def evaluate(args: argparse.Namespace, **client_options: Any) -> int:
         rate(records, by_id)
     order = {(t.label, c.id, n): i for i, (t, c, n) in enumerate(jobs)}
     records.sort(key=lambda r: (list(by_label).index(r.target), order[(r.target, r.case, r.repeat)]))
-    summaries = [summarize(t.label, [r for r in records if r.target == t.label], t.latency_budget_seconds) for t in targets]
+    summaries = []
+    for t in targets:
+        mine = [r for r in records if r.target == t.label]
+        summaries += [summarize(t.label, mine, t.latency_budget_seconds), *route_summaries(t, mine)]
     by_target = {s.target: s for s in summaries}
     verdicts = [v for condition in conditions for v in gate.check(condition, by_target, baseline)]
     notes = [STANDIN_NOTE] if args.local else []

@@ -8,12 +8,15 @@ Grammar (whitespace is free; parsed by this module's tokenizer, never eval'd):
     NUMBER    := decimal, optionally followed by a unit: "ms" (x 0.001), "s", "%" (x 0.01)
     OP        := "<" | "<=" | ">" | ">="
     METRIC    := p50 | p90 | p99 | ttft_p50 | ttft_p90 | tokens_per_s | error_rate | throttle_rate | quality | cost_per_1k
+               | share
 
 - Without ``TARGET:`` the condition applies to every target; latencies are in seconds, rates are fractions.
 - ``budget``: the target's latency budget in seconds (from its endpoint parameter or model config); latency
   metrics only.
 - ``baseline``: the same metric of the same target in the ``--baseline`` results file.
 - ``[TARGET]``: the same metric of another target of this run, e.g. ``chat/mixtral-8x7b: quality < [chat/mistral-7b] - 0.05``.
+- A router's routes are targets too, ``ROUTER@ROUTE`` (the report's rows), e.g. ``assistant@claude: share > 60%``
+  or ``assistant@chat: quality < 0.8``; ``share`` (the route's share of the router's answers) needs such a prefix.
 - A condition whose figures are missing (no successful request, no quality score, target not in the baseline) holds:
   a gate that cannot be checked does not pass.
 
@@ -38,12 +41,16 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from evaluation.stats import Summary
+from evaluation.targets import ROUTE_SEPARATOR
 from evaluation.testset import EvaluationInputError
 
-METRICS = ("p50", "p90", "p99", "ttft_p50", "ttft_p90", "tokens_per_s", "error_rate", "throttle_rate", "quality", "cost_per_1k")
+METRICS = (
+    *("p50", "p90", "p99", "ttft_p50", "ttft_p90", "tokens_per_s", "error_rate", "throttle_rate", "quality", "cost_per_1k"),
+    "share",
+)
 LATENCY_METRICS = frozenset({"p50", "p90", "p99", "ttft_p50", "ttft_p90"})
 OPERATORS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-FRACTION_METRICS = frozenset({"error_rate", "throttle_rate", "quality"})
+FRACTION_METRICS = frozenset({"error_rate", "throttle_rate", "quality", "share"})
 UNITS = {"": 1.0, "s": 1.0, "ms": 0.001, "%": 0.01}
 UNITS_OF = {"s": LATENCY_METRICS, "ms": LATENCY_METRICS, "%": FRACTION_METRICS}  # "" fits every metric
 MAX_PLAIN_SECONDS = 60.0
@@ -165,11 +172,20 @@ def _operand(token: tuple[str, str, str], metric: str, bad: Callable[[str], Eval
     raise bad(f"expected a number, budget, baseline or [TARGET], got {value!r}")
 
 
-def check_inputs(condition: Condition, targets: Collection[str], has_baseline: bool) -> None:
-    """Before any request: the targets a condition names are this run's, and a baseline is given if it needs one."""
+def check_inputs(condition: Condition, targets: Collection[str], has_baseline: bool, routes_known: bool = True) -> None:
+    """Before any request: the targets a condition names are this run's, and a baseline is given if it needs one.
+    ``targets`` includes the routes' ``ROUTER@ROUTE`` once the targets are resolved (``routes_known``); before, a
+    ``ROUTER@...`` name passes if ROUTER is a target."""
     for name in (condition.target, condition.operand.target or None):
-        if name is not None and name not in targets:
-            raise EvaluationInputError(f"--fail-if {condition.text!r}: {name!r} is not one of this run's --target values")
+        router = name.rpartition(ROUTE_SEPARATOR)[0] if name else ""
+        if name is not None and name not in targets and (routes_known or router not in targets):
+            known = "--target values and their routes (ROUTER@ROUTE)" if routes_known else "--target values"
+            raise EvaluationInputError(f"--fail-if {condition.text!r}: {name!r} is not one of this run's {known}")
+    if condition.metric == "share" and ROUTE_SEPARATOR not in (condition.target or ""):
+        raise EvaluationInputError(
+            f"--fail-if {condition.text!r}: share is a router's route's share of its answers: prefix a route, e.g. "
+            f"ROUTER{ROUTE_SEPARATOR}ROUTE: share > 60%"
+        )
     other = condition.operand.target
     if other and (condition.target == other or (condition.target is None and set(targets) == {other})):
         raise EvaluationInputError(

@@ -39,6 +39,7 @@ class Record:
     input_tokens: int | None = None
     tokens_estimated: bool = False  # the runtime reported no usage: output tokens = streamed pieces
     served_by: str = ""
+    route: str | None = None  # a router's target: the route that answered
     retries: int = 0  # tries after the first (throttled or not ready), each after a backoff
     throttle_retries: int = 0
     error_kind: str | None = None  # throttled | cold | timeout | error
@@ -90,7 +91,9 @@ def measure(
     started = clock()
     record = Record(target.label, case.id, repeat, ok=False, latency_seconds=0.0)
     try:
-        if stream and not case.tools:  # a case with tools is never streamed (docs/evaluation.md)
+        # A case with tools is never streamed (docs/evaluation.md); a router is measured without streaming: its
+        # failover is the client's.
+        if stream and not case.tools and not target.routes:
             _streamed(client, target, case, record, started, clock)
         else:
             answer = client.invoke(
@@ -102,7 +105,7 @@ def measure(
                 variant=target.variant,
                 tools=case.tools,
             )
-            record.answer, record.served_by = answer.text, answer.served_by
+            record.answer, record.served_by, record.route = answer.text, answer.served_by, answer.route
             record.tool_calls = [{"name": c.name, "arguments": c.arguments, "error": c.error} for c in answer.tool_calls]
             record.input_tokens, record.output_tokens = answer.input_tokens, answer.output_tokens
         record.ok = True
@@ -117,6 +120,7 @@ def measure(
             latency_seconds=record.latency_seconds,
             input_tokens=record.input_tokens,
             output_tokens=record.output_tokens,
+            route=record.route,
         )
     elif target.hosting == "bedrock":
         record.cost_usd = 0.0  # a refused Bedrock request is not billed

@@ -58,7 +58,7 @@ def _cost(summary: Summary) -> str:
 def rows(summaries: Sequence[Summary]) -> list[list[str]]:
     return [
         [
-            s.target,
+            s.target if s.share is None else f"{s.target} ({s.share:.0%} of answers)",
             str(s.requests),
             _seconds(s.p50),
             _seconds(s.p90),
@@ -163,6 +163,7 @@ class BaselineSummary(BaseModel):
     cost_unknown: Count
     judge_cost_usd: Usd
     latency_budget_seconds: Annotated[float, Field(gt=0)]
+    share: Fraction | None = None
 
 
 class _ResultsFile(BaseModel):

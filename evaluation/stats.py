@@ -7,19 +7,21 @@
   failed throttled or needed a throttling retry;
 - quality: mean of the requests' quality scores (0..1), 95% bootstrap percentile interval (scipy.stats.bootstrap,
   fixed seed, so a rerun on the same records prints the same interval);
-- cost_per_1k: the mean cost of a request x 1,000 (all requests, errors included; judge calls not included).
+- cost_per_1k: the mean cost of a request x 1,000 (all requests, errors included; judge calls not included);
+- share (a router's ``ROUTER@ROUTE`` rows only): the route's answers / the router's answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 from scipy import stats as scipy_stats
 
 from evaluation.measure import Record
+from evaluation.targets import Target
 
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 2000
@@ -50,6 +52,7 @@ class Summary:
     cost_unknown: int  # requests whose cost is not known (e.g. no token usage reported)
     judge_cost_usd: float
     latency_budget_seconds: float
+    share: float | None = None  # a router's route (ROUTER@ROUTE): its share of the router's answers
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,3 +129,15 @@ def summarize(target: str, records: Sequence[Record], latency_budget_seconds: fl
         judge_cost_usd=float(sum(r.judge_cost_usd for r in records)),
         latency_budget_seconds=latency_budget_seconds,
     )
+
+
+def route_summaries(target: Target, records: Sequence[Record]) -> list[Summary]:
+    """A router's routes, one ``ROUTER@ROUTE`` summary each: the requests that route answered, and their share of
+    the router's answers (a request no route answered counts in the router's own row, as an error)."""
+    answered = [r for r in records if r.ok]
+    summaries = []
+    for route in target.routes:
+        mine = [r for r in answered if r.route == route.endpoint]
+        summary = summarize(target.route_label(route.endpoint), mine, route.latency_budget_seconds)
+        summaries.append(replace(summary, share=len(mine) / len(answered) if answered else None))
+    return summaries

@@ -6,6 +6,8 @@ A target is one of:
   a Bedrock model: whatever the parameter says now);
 - ``NAME/VARIANT``: one production variant of a SageMaker endpoint (each request names it: ``TargetVariant``), or
   on a scale-to-zero endpoint one inference component, by model key or component name (``InferenceComponentName``);
+- ``ROUTER``: a router (docs/routing.md): each request goes where its policy sends it, and fails over as the
+  client does; the report adds a row ``ROUTER@ROUTE`` per route with its share of the answers, quality and cost;
 - ``MODEL``: a Bedrock model config key of model_configs/ (e.g. ``claude-haiku-4-5``), called directly with the model
   id or inference profile its config picks for the region, no stack needed. ``endpoint:NAME`` forces the endpoint
   meaning when an endpoint has the same name as a Bedrock model config.
@@ -29,9 +31,11 @@ from dataclasses import dataclass
 
 from evaluation.testset import EvaluationInputError
 from llm_client import BedrockModel, Client, Endpoint, LlmClientError, SageMakerEndpoint
+from llm_client.router import Router
 from llm_config import ConfigError, load_registry
 from llm_config.registry import ModelRegistry
 
+ROUTE_SEPARATOR = "@"  # ROUTER@ROUTE: no endpoint name or model key contains it
 CONCURRENCY_METRIC = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
 
 
@@ -67,6 +71,14 @@ class Target:
     latency_budget_seconds: float
     token_price: TokenPrice | None = None  # Bedrock
     variant_prices: tuple[tuple[str, SageMakerPrice], ...] = ()  # SageMaker: per variant (or inference component) name
+    routes: tuple[Target, ...] = ()  # a router: its routes (their ``endpoint`` is the route's name)
+
+    def route(self, name: str | None) -> Target | None:
+        return next((route for route in self.routes if route.endpoint == name), None)
+
+    def route_label(self, route: str) -> str:
+        """The report's row (and a --fail-if TARGET) for one route of a router."""
+        return f"{self.label}{ROUTE_SEPARATOR}{route}"
 
     def price_of_variant(self, variant: str | None) -> SageMakerPrice | None:
         prices = dict(self.variant_prices)
@@ -75,8 +87,23 @@ class Target:
         return next(iter(prices.values())) if len(prices) == 1 else None
 
     def cost(
-        self, *, served_by: str | None, latency_seconds: float, input_tokens: int | None, output_tokens: int | None
+        self,
+        *,
+        served_by: str | None,
+        latency_seconds: float,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        route: str | None = None,
     ) -> float | None:
+        if self.routes:  # a router: the price of the route that answered (unknown when none did)
+            answered = self.route(route)
+            return (
+                answered.cost(
+                    served_by=served_by, latency_seconds=latency_seconds, input_tokens=input_tokens, output_tokens=output_tokens
+                )
+                if answered
+                else None
+            )
         if self.token_price is not None:
             return self.token_price.cost(input_tokens, output_tokens)
         price = self.price_of_variant(served_by or self.variant)
@@ -104,7 +131,10 @@ def resolve_target(label: str, client: Client, registry: ModelRegistry) -> Targe
     if not endpoint_name or (("/" in name) and not variant):
         raise EvaluationInputError(f"--target {label!r}: write NAME, NAME/VARIANT or a Bedrock model config key")
     try:
-        endpoint: Endpoint = client.endpoint(endpoint_name)
+        found = client.target(endpoint_name)
+        if isinstance(found, Router):
+            return _router_target(label, found, variant, client, registry)
+        endpoint: Endpoint = found
         if variant:
             if not isinstance(endpoint, SageMakerEndpoint):
                 raise EvaluationInputError(
@@ -135,6 +165,21 @@ def resolve_target(label: str, client: Client, registry: ModelRegistry) -> Targe
         endpoint.latency_budget_seconds,
         variant_prices=prices,
     )
+
+
+def _router_target(label: str, router: Router, variant: str, client: Client, registry: ModelRegistry) -> Target:
+    if variant:
+        raise EvaluationInputError(
+            f"--target {label!r}: {router.name} is a router, which has no variants: use --target {router.name}"
+        )
+    routes = []
+    for route in router.routes.values():
+        resolved = resolve_target(f"endpoint:{route}", client, registry)
+        if resolved.hosting == "router":
+            raise EvaluationInputError(f"--target {label!r}: its route {route} is itself a router: redeploy it naming endpoints")
+        routes.append(resolved)
+    budget = max(route.latency_budget_seconds for route in routes)
+    return Target(label, router.name, None, "router", budget, routes=tuple(routes))
 
 
 def _bedrock_config_target(label: str, key: str, client: Client, registry: ModelRegistry) -> Target:

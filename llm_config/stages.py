@@ -16,7 +16,7 @@ from llm_config.deployment import REGION_PATTERN, DeploymentSpec, resolve_deploy
 from llm_config.deployment_file import load_deployment_file
 from llm_config.errors import ConfigError
 from llm_config.registry import ModelRegistry
-from llm_config.yaml_files import parse_as, read_yaml_mapping
+from llm_config.yaml_files import display_path, parse_as, read_yaml_mapping
 
 DEFAULT_STAGES_FILE = "cicd/stages.yaml"
 DEFAULT_DEPLOYMENTS = ("deployments/*.yaml",)
@@ -106,6 +106,16 @@ def stage_specs(stage: StageConfig, repo_root: Path, registry: ModelRegistry, so
     """
     specs: list[DeploymentSpec] = []
     for path in stage_deployment_files(stage, repo_root, source):
+        if "router" in read_yaml_mapping(path, display_path(path)):
+            raise ConfigError(
+                display_path(path),
+                "router",
+                f"is a router deployment file; stage {stage.name}'s deployments ({source}) are endpoint files: CI does"
+                " not deploy routers yet",
+                "keep router files outside the stages' deployments patterns (e.g. routers/NAME.yaml) and deploy one by"
+                " hand after its routes: python -m migration check --deployment FILE, then npx cdk deploy -c"
+                " deployment=FILE (docs/routing.md)",
+            )
         file_source, values = load_deployment_file(path)
         region = values.get("region")
         if region is not None and region != stage.region:

@@ -54,6 +54,9 @@ from local_aws.verify import (
 from migration.live import instance_pools, read_live_endpoint
 from migration.preflight import hosting_findings, read_live_stack
 from migration.sequence import Finding, check_transition
+from routing.errors import RoutingInputError
+from routing.preflight import check_router
+from routing.router_spec import RouterSpec, router_from_context
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".local"
@@ -522,8 +525,9 @@ def assembly_dir(context: Sequence[str]) -> Path:
 
 def context_flags(model: str | None, extra: Sequence[str]) -> list[str]:
     """The deploy's -c flags: MODEL (or the app's default, unless the flags name a model or a deployment file) and
-    ``extra``. MODEL with -c model= or -c deployment= is refused: the CLI would silently deploy the last one."""
-    named = [key for key in (item.split("=", 1)[0] for item in extra) if key in ("model", "deployment")]
+    ``extra``. MODEL with -c model=, -c deployment= or -c router= is refused: the CLI would silently deploy the last
+    one."""
+    named = [key for key in (item.split("=", 1)[0] for item in extra) if key in ("model", "deployment", "router")]
     if model and named:
         raise ConfigError(
             f"-c {named[0]}",
@@ -537,7 +541,7 @@ def context_flags(model: str | None, extra: Sequence[str]) -> list[str]:
     return flags
 
 
-def validate(context: Sequence[str]) -> DeploymentSpec:
+def validate(context: Sequence[str]) -> DeploymentSpec | RouterSpec:
     """The spec the app will build from ``context``, checked as the app checks it (ConfigError on bad input), before
     anything starts: a bad model or flag must not cost an emulator start and a bootstrap."""
     values: dict[str, str] = {}
@@ -548,6 +552,9 @@ def validate(context: Sequence[str]) -> DeploymentSpec:
         if key in values:  # the CLI keeps the last one without a word
             raise ConfigError(f"-c {key}", None, "is given twice", "give it once")
         values[key] = value
+    router = router_from_context(values.get, {})  # a router (docs/routing.md) or a router file
+    if router is not None:
+        return router
     registry = load_registry()
     spec = deployment_from_context(values.get, {}, registry)
     if isinstance(spec.model, SageMakerModelConfig):
@@ -571,12 +578,35 @@ def migration_findings(spec: DeploymentSpec, emulator: Emulator) -> list[Finding
     return check_transition(live.state, spec)
 
 
-def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec) -> int:
+def router_refusal(spec: RouterSpec, state: State | None, context: Sequence[str]) -> str | None:
+    """The live preflight of a router (``python -m migration check``'s), against the emulator: its routes must be
+    deployed there first."""
+    if state is None:
+        return f"router {spec.name}: no local emulator runs, so its routes {spec.weak} and {spec.strong} are not deployed"
+    source = next((item.split("=", 1)[1] for item in context[1::2] if item.startswith("deployment=")), None)
+    try:
+        check_router(client_factory(state.emulator)("ssm"), spec, source)
+    except RoutingInputError as error:
+        return str(error)
+    return None
+
+
+def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec | RouterSpec) -> int:
     region = spec.region
     if state and state.region != region:
         print(f"error: the running emulator is for {state.region}; run ./tasks.sh destroy-local first", file=sys.stderr)
         return 2
-    if state is not None:
+    if isinstance(spec, RouterSpec):
+        refusal = router_refusal(spec, state, context)
+        if refusal:
+            print(f"error: {refusal}", file=sys.stderr)
+            print(
+                "Nothing was deployed: deploy the routes first (./tasks.sh deploy-local -c endpoint=ROUTE ...), as"
+                " python -m migration check requires against AWS (docs/routing.md).",
+                file=sys.stderr,
+            )
+            return 1
+    elif state is not None:
         refusals = hosting_refusals(spec, state.emulator)
         for message in refusals:
             print(f"error: {message}", file=sys.stderr)
@@ -620,10 +650,11 @@ def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec
         f' AWS_DEFAULT_REGION={state.region} .venv/bin/python -c "import boto3;'
         f" print(boto3.client('sagemaker').list_endpoints()['Endpoints'])\""
     )
-    endpoint = deployed.stack_name.removeprefix("llm-")
+    endpoint = spec.name if isinstance(spec, RouterSpec) else deployed.stack_name.removeprefix("llm-")
     print(f"The model runtimes answer through a protocol stand-in (not a model) at {state.emulator.standin_url}:")
     print(f"  ./tasks.sh run-local python -m llm_client {endpoint} 'Hello'")
-    if calls_tools(deployed.template, endpoint):  # the example agent's tool needs a model that can call tools
+    # The example agent's tool needs a model that can call tools; a router skips a route that cannot.
+    if isinstance(spec, RouterSpec) or calls_tools(deployed.template, endpoint):
         print(f"  ./tasks.sh run-local python examples/agent.py --endpoint {endpoint} 'What is 1.408 times 730?'")
     return 0
 
@@ -778,12 +809,14 @@ DEPLOY_EPILOG = f"""\
 MODEL and -c model= name a model config's key or alias; -c deployment=FILE deploys a deployment file instead
 (then give no MODEL). With none of them the model is {DEFAULT_MODEL}. Every -c flag of `cdk deploy` works
 (README.md, "Deploying"); -c region= sets the emulator's region (default us-east-1). A deploy into a running
-emulator is checked first as ./tasks.sh plan-migration --live checks it against AWS.
+emulator is checked first as ./tasks.sh plan-migration --live checks it against AWS. -c router=NAME deploys a router
+(docs/routing.md) whose routes must be deployed in the emulator first, as python -m migration check requires.
 
 examples:
   ./tasks.sh deploy-local mistral
   ./tasks.sh deploy-local -c endpoint=chat -c model=mistral -c candidate=mixtral -c candidate_weight=10
   ./tasks.sh deploy-local -c deployment=deployments/chat.yaml
+  ./tasks.sh deploy-local -c router=assistant -c weak=chat -c strong=claude -c policy=POLICY   (routes deployed first)
 """
 
 

@@ -37,6 +37,9 @@ from migration.sequence import (
     state_after,
     state_from_spec,
 )
+from routing.errors import RoutingInputError
+from routing.preflight import check_router
+from routing.router_spec import ROUTER_CONTEXT_KEYS, RouterSpec, router_from_context
 
 Clients = Callable[[str], tuple[Any, Any]]  # region -> (sagemaker client, application-autoscaling client)
 AwsClients = Callable[[str, str | None], Callable[[str], Any]]  # (region, role ARN) -> service name -> client
@@ -107,9 +110,14 @@ def main(
 
 
 def check_main(args: argparse.Namespace, aws: AwsClients) -> int:
-    """`check`: the preflight (migration.preflight) of one spec against the live stage; 1 when it refuses."""
+    """`check`: the preflight (migration.preflight) of one spec against the live stage; 1 when it refuses. A router
+    (docs/routing.md) is checked by its routes: each must exist in the region and be an endpoint or Bedrock model."""
     try:
-        spec = deployment_from_context(_context(args).get, os.environ, load_registry())
+        context = _context(args)
+        router = router_from_context(context.get, os.environ)
+        if router is not None:
+            return check_router_main(router, args, aws)
+        spec = deployment_from_context(context.get, os.environ, load_registry())
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -122,6 +130,17 @@ def check_main(args: argparse.Namespace, aws: AwsClients) -> int:
     print(f"preflight of {spec.source} (stack {spec.stack_name}, {spec.region}, phase {spec.phase}):")
     print("\n".join(f"{f.severity.upper()}: {f.message}" for f in findings) or "check: safe")
     return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def check_router_main(router: RouterSpec, args: argparse.Namespace, aws: AwsClients) -> int:
+    print(f"preflight of router {router.name} (stack {router.stack_name}, {router.region}):")
+    try:
+        lines = check_router(aws(router.region, args.role_arn)("ssm"), router, args.deployment)
+    except RoutingInputError as error:
+        print(f"ERROR: {error}")
+        return 1
+    print("\n".join(lines) + "\ncheck: safe")
+    return 0
 
 
 # How users run each command: plan through tasks.sh (it needs the project's .venv), check as CI runs it.
@@ -157,7 +176,8 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--deploy", action="store_true", help="with --live: if the check passes, run `cdk deploy` for this spec")
     check = commands.add_parser(
         "check",
-        help="before a deploy: refuse a change of hosting kind, a stack that cannot take an update, an unsafe step",
+        help="before a deploy: refuse a change of hosting kind, a stack that cannot take an update, an unsafe step,"
+        " a router whose routes do not exist",
         description="Reads the live stack and endpoint (read-only AWS credentials); exit 1 when the deploy must not run.",
     )
     check.add_argument("--deployment", metavar="FILE", help="a deployment file, as for cdk deploy -c deployment=FILE")
@@ -173,8 +193,9 @@ def _context(args: argparse.Namespace) -> dict[str, str]:
         if not sep or not key:
             raise ConfigError(f"-c {item}", None, "expected KEY=VALUE", "e.g. -c candidate_weight=10")
         context[key] = value
+    keys = CONTEXT_KEYS if args.command == "plan" else (*CONTEXT_KEYS, *ROUTER_CONTEXT_KEYS)
     check_context_keys(
-        context, CONTEXT_KEYS, PLAN_COMMAND if args.command == "plan" else CHECK_COMMAND, "README.md"
+        context, keys, PLAN_COMMAND if args.command == "plan" else CHECK_COMMAND, "README.md"
     )  # a typo must not plan the default
     if args.deployment:
         context["deployment"] = args.deployment

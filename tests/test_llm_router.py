@@ -71,6 +71,14 @@ def test_a_route_that_is_gone_fails_over_to_the_other(session: Session) -> None:
     assert answer.route_reason == "failover from gone (EndpointNotFoundError)"
 
 
+def test_a_route_whose_stack_was_destroyed_fails_over_to_the_other(session: Session) -> None:
+    """Its parameter is gone with its stack (the rehearsal destroys the weak route's stack to show it)."""
+    session.put("router", router_parameter(weak="destroyed"))
+    answer = client(session, attempts=1).invoke("router", "Hello")
+    assert answer.route == "assistant"
+    assert answer.route_reason == "failover from destroyed (EndpointNotFoundError)"
+
+
 def test_a_policy_sending_everything_one_way_is_a_failover_pair(session: Session) -> None:
     session.put("router", router_parameter(policy=heuristic_policy(threshold=0.0)))
     assert client(session).invoke("router", "Hello").route == "assistant"

@@ -595,6 +595,20 @@ def test_dry_run_validates_a_deployment_file_and_starts_nothing(
     assert "-c deployment: conflicts with MODEL 'mistral'" in capsys.readouterr().err
 
 
+def test_dry_run_of_a_router_deploys_no_default_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    policy = "policy=routing/policies/mmlu-mixtral-vs-gpt4.json"
+    flags = ["-c", "router=assistant", "-c", "weak=chat", "-c", "strong=claude", "-c", policy]
+    assert rehearsal.main(["deploy", *flags, "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("would deploy llm-router-assistant (-c router=assistant -c weak=chat")
+    assert rehearsal.main(["deploy", "mistral", *flags, "--dry-run"]) == 2
+    assert "-c router: conflicts with MODEL 'mistral'" in capsys.readouterr().err
+    assert rehearsal.main(["deploy", *flags[:-2], "--dry-run"]) == 2
+    assert "-c policy: is missing" in capsys.readouterr().err
+
+
 def test_the_cli_output_loses_only_what_the_summary_prints_better() -> None:
     cli = [
         "✅  llm-chat\n",
@@ -702,3 +716,95 @@ def test_a_drained_component_does_not_decide_whether_the_endpoint_calls_tools() 
 
     assert rehearsal.calls_tools(template(0), "quiet") is True
     assert rehearsal.calls_tools(template(10), "quiet") is False  # a request may reach the model without tools
+
+
+@pytest.mark.e2e
+def test_a_router_over_two_local_endpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """docs/routing.md's whole path in the rehearsal, as the user runs it: the router is refused until its routes
+    exist; both routes (a SageMaker endpoint, weak, and a Bedrock model, strong) are evaluated with `evaluate
+    --local`, and `route calibrate` fits a policy on that results.json; the router deploys with it; calls split as
+    the policy decides, the stand-in naming who answered; the example agent runs unchanged on the router; and when
+    the weak route's stack is destroyed, the strong route answers in its place."""
+    from evaluation.cli import main as evaluate
+    from routing.cli import main as route
+
+    monkeypatch.setattr(rehearsal, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
+    policy = tmp_path / "assistant.json"
+    router = ["deploy", "-c", "router=assistant", "-c", "weak=chat", "-c", "strong=claude", "-c", f"policy={policy}"]
+    assert route(["heuristic", "--weak", "chat", "--strong", "claude", "--out", str(policy)]) == 0  # until calibrated
+    try:
+        assert rehearsal.main(router) == 1
+        err = capfd.readouterr().err
+        assert "error: router assistant: no local emulator runs, so its routes chat and claude are not deployed" in err
+        assert rehearsal.read_state() is None, "no emulator was started for a router without routes"
+
+        assert rehearsal.main(["deploy", "mistral", "-c", "endpoint=chat"]) == 0
+        capfd.readouterr()
+        assert rehearsal.main(router) == 1  # the preflight reads the emulator's parameters: claude is missing
+        assert "error: -c strong claude: no /llm-endpoints/claude in us-east-1: deploy that endpoint" in capfd.readouterr().err
+        assert rehearsal.main(["deploy", BEDROCK_MODEL, "-c", "endpoint=claude"]) == 0
+
+        # The stand-in echoes every prompt; only the strong route's answer names a Bedrock model. "Why" questions
+        # expect that, so the strong route is better exactly on them: what calibration must learn from results.json.
+        tests = tmp_path / "tests.jsonl"
+        tests.write_text("".join(json.dumps(case) + "\n" for case in routing_cases()))
+        results = tmp_path / "eval"
+        flags = ["--target", "chat", "--target", "claude", "--out", str(results), "--local", "--no-progress"]
+        assert evaluate(["--tests", str(tests), *flags, "--concurrency", "8"]) == 0
+        calibrate = ["calibrate", "--from", str(results / "results.json"), "--weak", "chat", "--strong", "claude"]
+        assert route([*calibrate, "--out", str(policy)]) == 0
+        calibrated = json.loads(policy.read_text())["calibration"]
+        assert (calibrated["weak"], calibrated["strong"]) == ("chat", "claude") and "results.json" in calibrated["from"]
+        capfd.readouterr()
+        assert rehearsal.main(router) == 0
+        out = capfd.readouterr().out
+        assert "./tasks.sh run-local python -m llm_client assistant 'Hello'" in out
+        assert "./tasks.sh run-local python examples/agent.py --endpoint assistant" in out
+        state = rehearsal.read_state()
+        assert state is not None and list(state.stacks) == ["llm-chat", "llm-claude", "llm-router-assistant"]
+
+        for name, value in rehearsal.client_environment(state.emulator).items():
+            if name.startswith("AWS_") or name.lower() == "no_proxy":
+                monkeypatch.setenv(name, value)
+        # Traffic like the calibration cases: new prompts of the same two kinds.
+        simple = llm_client.Client().invoke("assistant", "Note 99: caching is on in prod.")
+        assert (simple.route, simple.hosting) == ("chat", "sagemaker")
+        assert "[protocol stand-in, not a model: endpoint chat" in simple.text
+        assert (
+            rehearsal.main(["run", "python", "-m", "llm_client", "assistant", "Why does caching matter in prod, case 99?"]) == 0
+        )
+        out, err = capfd.readouterr()
+        assert "[protocol stand-in, not a model: bedrock model " in out
+        assert re.search(r"\(route claude: policy: score 0\.[0-9]+ >= threshold 0\.[0-9]+\) \(bedrock: ", err), err
+
+        # The example agent, unchanged: with its tool bound, the router skips chat (its container calls no tools).
+        assert rehearsal.main(["run", "python", "examples/agent.py", "--endpoint", "assistant", QUESTION]) == 0
+        assert "1027.84" in capfd.readouterr().out
+
+        rehearsal.destroy("llm-chat", state.emulator, Path(state.stacks.pop("llm-chat")))
+        rehearsal.write_state(state)
+        failover = llm_client.Client().invoke("assistant", "Note 99: caching is on in prod.")
+        assert failover.route == "claude" and str(failover.route_reason).startswith("failover from chat")
+
+        assert rehearsal.main(["destroy"]) == 0
+        assert "Destroyed llm-claude, llm-router-assistant; nothing else was left behind." in capfd.readouterr().out
+    finally:
+        left = rehearsal.read_state()
+        if left is not None:
+            rehearsal.stop_emulator(left.emulator)
+
+
+def routing_cases() -> list[dict[str, Any]]:
+    """120 cases: half "why" questions (only a Bedrock model's answer passes), half statements (both pass)."""
+    subjects = ["caching", "batching", "quantization", "autoscaling", "sharding", "retries", "timeouts", "logging"]
+    places = ["at night", "in staging", "under load", "for agents", "in prod", "on GPUs", "per tenant", "at startup"]
+    cases = []
+    for n in range(60):
+        subject, place = subjects[n % 8], places[(n // 8) % 8]
+        why = {"prompt": f"Why does {subject} matter {place}, case {n}?", "expect": {"contains": "bedrock model"}}
+        note = {"prompt": f"Note {n}: {subject} is on {place}.", "expect": {"contains": "You said"}}
+        cases += [{"id": f"why-{n}", **why}, {"id": f"note-{n}", **note}]
+    return cases

@@ -53,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             answer = client.invoke(args.endpoint, args.prompt, **options)
             print(answer.text)
             print(
-                f"({answer.hosting}: {answer.served_by}, {answer.latency_seconds:.2f} s, "
+                (f"(route {answer.route}: {answer.route_reason}) " if answer.route else "")
+                + f"({answer.hosting}: {answer.served_by}, {answer.latency_seconds:.2f} s, "
                 f"{answer.output_tokens if answer.output_tokens is not None else '?'} tokens, {answer.attempts} try"
                 + (f", cold start {answer.cold_start_seconds:.1f} s)" if answer.cold_start_seconds else ")"),
                 file=sys.stderr,

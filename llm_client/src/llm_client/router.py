@@ -129,12 +129,12 @@ def run(
     skipped: list[str] = []
     prefix = ""
     for route, reason in plan:
-        check_route(client, router, route)
-        if needs_tools and not can_call_tools(client, route):
-            skipped.append(route)
-            prefix = f"tools bound and {route} cannot call tools; "
-            continue
-        try:
+        try:  # reading the route's parameter is inside: a route whose stack is gone fails over too
+            check_route(client, router, route)
+            if needs_tools and not can_call_tools(client, route):
+                skipped.append(route)
+                prefix = f"tools bound and {route} cannot call tools; "
+                continue
             return call(route), route, prefix + reason if not failure else f"{reason} ({type(failure).__name__})"
         except FAILOVER_ERRORS as error:
             failure = error
