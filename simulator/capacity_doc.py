@@ -71,7 +71,7 @@ class Row:
             (self.to_zero.cost_usd, "scale to zero", self.to_zero),
         ]
         meeting = [(cost, name) for cost, name, s in options if s.p90_s <= s.latency_budget_s and s.failed_share <= 0.001]
-        meeting.append((self.bedrock_usd, "Bedrock"))  # Haiku 4.5 answers within any budget here (its config)
+        meeting.append((self.bedrock_usd, "Bedrock"))  # Haiku 5.5 answers within any budget here (its config)
         return min(meeting)[1]
 
 
@@ -118,7 +118,7 @@ def render() -> str:
         BEGIN,
         "",
         "| model | traffic (requests) | planner: average | simulated always-on | simulated scale to zero |"
-        " Bedrock Haiku 4.5 | cheapest meeting the SLO |",
+        " Bedrock Haiku 5.5 | cheapest meeting the SLO |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in rows():

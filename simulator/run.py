@@ -19,7 +19,7 @@ from simulator.traffic import Workload
 Engine = Literal["auto", "exact", "fast"]
 # Above this many requests `auto` takes the fast engine (the exact one runs ~10^4 requests per second).
 EXACT_LIMIT = 200_000
-DEFAULT_BEDROCK = "claude-haiku-4-5"
+DEFAULT_BEDROCK = "claude-haiku-5-5"  # the current Haiku (model_configs/claude-haiku-5-5.yaml)
 
 
 @dataclass(frozen=True)
