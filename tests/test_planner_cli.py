@@ -32,8 +32,9 @@ def test_the_issue_question(capsys, tmp_path):
     assert "Asks: quality high or better, full answer within 2 s, budget $500/month" in out
     table = out.split("\n\n")[1].splitlines()
     assert table[0].split()[:3] == ["#", "model", "hosting"]
-    # five SageMaker configs, six Claude (three current, three superseded; the retired left out) and three OpenAI models
-    assert len(table) == 1 + 14
+    # six SageMaker configs (mistral-7b-v0-3 among them), six Claude (three current, three superseded; the retired left
+    # out) and three OpenAI models
+    assert len(table) == 1 + 15
     assert "claude-sonnet-4-6  Bedrock (superseded)" in out
     assert table[1].split()[:2] == ["1", "gpt-3.5-turbo"]
     mistral = next(line for line in table if "mistral-7b" in line)
