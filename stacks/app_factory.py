@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-from aws_cdk import App, Environment, Stack, Stage, Validations
-from cdk_nag import AwsSolutionsChecks
+from aws_cdk import App, Environment, Stack, Stage
 
 from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, SageMakerModelConfig, load_registry
 from llm_config.context_keys import check_context_keys
@@ -14,6 +13,7 @@ from llm_config.deployment import CONTEXT_KEYS, DeploymentSpec, deployment_from_
 from llm_config.principals import CONTEXT_KEY, trusted_principals_from_context
 from llm_config.sizing import COMPONENT_HOST_MEMORY_SHARE, ComponentShape, component_shape
 from llm_constructs import EndpointVariant
+from llm_constructs.nag import add_synth_checks
 from llm_constructs.sagemaker_llm_endpoint import InferenceComponentPlan, ScaleToZero
 from routing.router_spec import ROUTER_CONTEXT_KEYS, router_from_context
 from stacks.bedrock_access_stack import build_bedrock_stack
@@ -35,13 +35,13 @@ def add_deployment(
     check_context_keys(app.node.get_all_context(), APP_CONTEXT_KEYS, "app.py", "README.md")
     router = router_from_context(app.node.try_get_context, environ)
     if router is not None:  # a router: its parameter only (docs/routing.md)
-        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        add_synth_checks(app)
         description = f"LLM router {router.name}: {router.weak} (weak) / {router.strong} (strong), policy {router.policy_source}"
         env = Environment(region=router.region)
         return RouterStack(app, router.stack_name, spec=router, stack_name=router.stack_name, env=env, description=description)
     registry = registry or load_registry()
     spec = deployment_from_context(app.node.try_get_context, environ, registry)
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    add_synth_checks(app)
     return build_stack(app, spec, registry, today)
 
 

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Environment, Validations
-from cdk_nag import AwsSolutionsChecks
+from aws_cdk import App, Environment
 
 from llm_config import ModelRegistry, load_registry
 from llm_config.context_keys import check_context_keys
 from llm_config.errors import ConfigError
 from llm_config.stages import DEFAULT_STAGES_FILE, find_stage, load_stages, stage_specs
+from llm_constructs.nag import add_synth_checks
 from stacks.github_oidc_stack import GitHubOidcStack
 from stacks.pipeline_stack import GitHubSource, LlmPipelineStack, StageDeployments
 
@@ -54,7 +54,7 @@ def add_pipeline(app: App, registry: ModelRegistry | None = None, repo_root: Pat
         StageDeployments(stage=stage, specs=stage_specs(stage, repo_root, registry, stages_file), repo_root=repo_root)
         for stage in stages.stages
     ]
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    add_synth_checks(app)
     return LlmPipelineStack(
         app,
         PIPELINE_STACK_NAME,
@@ -88,7 +88,7 @@ def add_github_oidc(app: App, registry: ModelRegistry | None = None, repo_root: 
     stages_file = _stages_file(get)
     stage = find_stage(load_stages(repo_root / stages_file, stages_file), stage_name, stages_file)
     specs = stage_specs(stage, repo_root, registry or load_registry(), stages_file)
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    add_synth_checks(app)
     return GitHubOidcStack(
         app,
         f"llm-github-oidc-{stage.name}",
