@@ -718,7 +718,19 @@ def test_a_drained_component_does_not_decide_whether_the_endpoint_calls_tools() 
     assert rehearsal.calls_tools(template(10), "quiet") is False  # a request may reach the model without tools
 
 
+@pytest.fixture
+def restored_environ() -> Iterator[None]:
+    """The process environment as it was, after the test: `evaluate --local`, run in-process, makes its process a
+    client of the rehearsal (the emulator's AWS_* settings in, the caller's out), and monkeypatch does not restore
+    variables it never saw. Without this, later tests in the same worker would find the emulator's credentials."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.mark.e2e
+@pytest.mark.usefixtures("restored_environ")
 def test_a_router_over_two_local_endpoints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
