@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from llm_config import ConfigError
+from llm_config.cli_args import positive_number, whole_number
 from planner.assumptions import QUALITY_TIERS, PlannerData, load_planner_data
 from planner.chart import BreakEven, render_svg
 from planner.costs import Option, SageMakerOption, TokenOption, Traffic, break_even_requests_per_hour, build_options
@@ -30,43 +31,23 @@ example: ./tasks.sh plan --requests-per-hour 100 --latency 2 --quality high --bu
 """
 
 
-def _positive_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="./tasks.sh plan", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     traffic = parser.add_argument_group("traffic (one of the two rates is required, except with --guide)")
     rate = traffic.add_mutually_exclusive_group()
-    rate.add_argument("--requests-per-hour", type=_positive_number, metavar="N", help="average requests per hour")
-    rate.add_argument("--requests-per-day", type=_positive_number, metavar="N", help="average requests per day (/ 24)")
+    rate.add_argument("--requests-per-hour", type=positive_number, metavar="N", help="average requests per hour")
+    rate.add_argument("--requests-per-day", type=positive_number, metavar="N", help="average requests per day (/ 24)")
     traffic.add_argument(
-        "--input-tokens", type=_positive_int, default=500, metavar="N", help="prompt tokens per request (default: 500)"
+        "--input-tokens", type=whole_number(1), default=500, metavar="N", help="prompt tokens per request (default: 500)"
     )
     traffic.add_argument(
-        "--output-tokens", type=_positive_int, default=300, metavar="N", help="answer tokens per request (default: 300)"
+        "--output-tokens", type=whole_number(1), default=300, metavar="N", help="answer tokens per request (default: 300)"
     )
     asks = parser.add_argument_group("asks")
     asks.add_argument(
-        "--latency", type=_positive_number, metavar="SECONDS", help="answer within this many seconds (default: no ask)"
+        "--latency", type=positive_number, metavar="SECONDS", help="answer within this many seconds (default: no ask)"
     )
     asks.add_argument(
         "--streaming",
@@ -80,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the guide's quality tier or better: good (internal tools), high (customer-facing),"
         " critical (legal, medical) (default: good)",
     )
-    asks.add_argument("--budget", type=_positive_number, metavar="USD", help="monthly budget in USD (default: no ask)")
+    asks.add_argument("--budget", type=positive_number, metavar="USD", help="monthly budget in USD (default: no ask)")
     asks.add_argument("--aws-only", action="store_true", help="leave out the OpenAI API options")
     asks.add_argument(
         "--include-retired",

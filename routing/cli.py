@@ -12,8 +12,8 @@ from typing import Any
 
 from llm_client.routing_policy import heuristic_policy
 from llm_config import ConfigError
+from llm_config.cli_args import positive_number, whole_number
 from planner.assumptions import load_planner_data
-from planner.cli import _positive_int, _positive_number
 from planner.costs import Traffic
 from routing.calibrate import DEFAULT_KEEP_QUALITY, calibrate
 from routing.data import RoutingInputError, load_outcomes, load_prompts
@@ -75,14 +75,16 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--strong-model", metavar="KEY", help="planner model key of the strong route (e.g. claude-sonnet-4-6)")
     c.add_argument(
         "--requests-per-day",
-        type=_positive_number,
+        type=positive_number,
         default=DEFAULT_REQUESTS_PER_DAY,
         metavar="N",
         help=f"traffic to price at (default {DEFAULT_REQUESTS_PER_DAY:,.0f})",
     )
-    c.add_argument("--input-tokens", type=_positive_int, default=500, metavar="N", help="prompt tokens per request (default 500)")
     c.add_argument(
-        "--output-tokens", type=_positive_int, default=300, metavar="N", help="answer tokens per request (default 300)"
+        "--input-tokens", type=whole_number(1), default=500, metavar="N", help="prompt tokens per request (default 500)"
+    )
+    c.add_argument(
+        "--output-tokens", type=whole_number(1), default=300, metavar="N", help="answer tokens per request (default 300)"
     )
     r = sub.add_parser(
         "replay",

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from llm_config import ConfigError, ModelRegistry
+from llm_config.cli_args import positive_number, whole_number
 from simulator.chart import write_chart
 from simulator.config import Deployment, load_deployment
 from simulator.constants import value
@@ -56,26 +57,6 @@ examples: ./tasks.sh simulate -c model=mixtral --json out.json
 """
 
 
-def _positive(text: str) -> float:
-    try:
-        number = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not number > 0 or math.isinf(number):
-        raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {text!r}")
-    return number
-
-
-def _count(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return number
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="./tasks.sh simulate",
@@ -100,14 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--invocations", type=Path, metavar="FILE", help="a CloudWatch per-minute Invocations CSV")
     traffic.add_argument(
         "--requests-per-hour",
-        type=_positive,
+        type=positive_number,
         default=1000,
         metavar="N",
         help="--profile: requests per active hour (default: 1000)",
     )
     traffic.add_argument(
         "--active-hours",
-        type=_positive,
+        type=positive_number,
         metavar="H",
         help="--profile and --duration: active hours a day from 08:00 (default: 24 for --profile; "
         "a tiled trace runs round the clock)",
@@ -131,14 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     traffic.add_argument(
         "--rate-scale",
-        type=_positive,
+        type=positive_number,
         default=1.0,
         metavar="X",
         help="multiply the traffic's rate by X, keeping its burst shape (default: 1)",
     )
     traffic.add_argument(
         "--duration",
-        type=_positive,
+        type=positive_number,
         metavar="HOURS",
         help="simulate this long: a trace is tiled over it (along --active-hours); default: the "
         "trace's own length, 24 h for --profile",
@@ -147,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     model = parser.add_argument_group("the model of the endpoint (defaults: simulator/data/constants.yaml)")
     model.add_argument(
         "--start-seconds",
-        type=_positive,
+        type=positive_number,
         metavar="S",
         help=f"scale-out: decision to serving (default: {value('scale_out_start_seconds'):g})",
     )
@@ -158,13 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--cold-start-seconds",
-        type=_positive,
+        type=positive_number,
         metavar="S",
         help=f"from zero copies to serving (default: {value('cold_start_seconds'):g})",
     )
     model.add_argument(
         "--timeout-seconds",
-        type=_positive,
+        type=positive_number,
         default=value("invocation_timeout_seconds"),
         metavar="S",
         help="requests slower than this fail (default: SageMaker's 60)",
@@ -176,15 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="exact per-request events, or the fast aggregated engine (default auto: exact up to 200,000 requests)",
     )
     overrides = parser.add_argument_group("try other scaling settings than the config's")
-    overrides.add_argument("--target", type=_positive, metavar="N", help="scaling.target_value")
-    overrides.add_argument("--min-instances", type=_count, metavar="N", help="scaling.min_instances (0: scale to zero)")
-    overrides.add_argument("--max-instances", type=_count, metavar="N", help="scaling.max_instances")
-    overrides.add_argument("--idle-minutes", type=_count, metavar="N", help="scaling.idle_minutes_before_zero")
+    overrides.add_argument("--target", type=positive_number, metavar="N", help="scaling.target_value")
+    overrides.add_argument("--min-instances", type=whole_number(0), metavar="N", help="scaling.min_instances (0: scale to zero)")
+    overrides.add_argument("--max-instances", type=whole_number(0), metavar="N", help="scaling.max_instances")
+    overrides.add_argument("--idle-minutes", type=whole_number(0), metavar="N", help="scaling.idle_minutes_before_zero")
     overrides.add_argument("--instance-type", metavar="TYPE", help="instance.type")
     slo = parser.add_argument_group("service level (also what --recommend must meet)")
     slo.add_argument(
         "--latency-budget",
-        type=_positive,
+        type=positive_number,
         metavar="S",
         help="p90 latency must be within this (default: the model's latency_budget_seconds)",
     )
