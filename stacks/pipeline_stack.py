@@ -185,14 +185,16 @@ class SmokeTestAccessStack(Stack):
             caller_role_arn=caller_role_arn,
             statements=smoke_test_statements(stage, specs, routers),
         )
-        self.protect_role = self._role(
-            "ProtectStacksRole",
-            name=protect_role_name(stage),
-            description=f"Assumed by the LLM endpoints pipeline to turn on termination protection in stage {stage.name}",
-            caller_role_arn=protect_caller_role_arn,
-            statements=[],
-        )
-        grant_on_stacks(self.protect_role, stage, [spec.stack_name for spec in specs], PROTECT_ACTIONS)
+        self.protect_role: iam.Role | None = None  # a stage of router files only has no stack to protect
+        if specs:
+            self.protect_role = self._role(
+                "ProtectStacksRole",
+                name=protect_role_name(stage),
+                description=f"Assumed by the LLM endpoints pipeline to turn on termination protection in stage {stage.name}",
+                caller_role_arn=protect_caller_role_arn,
+                statements=[],
+            )
+            grant_on_stacks(self.protect_role, stage, [spec.stack_name for spec in specs], PROTECT_ACTIONS)
 
     def _role(
         self, construct_id: str, *, name: str, description: str, caller_role_arn: str, statements: Sequence[iam.PolicyStatement]
@@ -346,25 +348,18 @@ class LlmPipelineStack(Stack):
             protect_caller_arn=role_arn(self.account, self.region, protect_caller_role_name(stage)),
         )
         self.stages[stage.name] = app_stage
-        protect = self._protect_step(repository, deployments, title)
-        smoke = self._locked_step(
-            "SmokeTest",
-            repository,
-            role=caller,
-            commands=[
-                [
-                    PYTHON,
-                    "scripts/smoke_test.py",
-                    "--endpoint",
-                    spec.endpoint_name,
-                    "--region",
-                    stage.region,
-                    "--role-arn",
-                    smoke_role_arn,
-                ]
-                for spec in deployments.specs
-            ],
-            timeout=Duration.minutes(15),
+        smoke_tests = [
+            [PYTHON, "scripts/smoke_test.py", "--endpoint", name, "--region", stage.region, "--role-arn", smoke_role_arn]
+            for name in (spec.endpoint_name for spec in deployments.specs)
+        ]
+        # A stage of router files only has no endpoint to smoke test or protect.
+        post = (
+            [
+                self._protect_step(repository, deployments, title),
+                self._locked_step("SmokeTest", repository, role=caller, commands=smoke_tests, timeout=Duration.minutes(15)),
+            ]
+            if deployments.specs
+            else []
         )
         pre: list[pipelines.Step] = []
         bedrock = sorted({spec.model.key for spec in deployments.specs if isinstance(spec.model, BedrockModelConfig)})
@@ -401,12 +396,13 @@ class LlmPipelineStack(Stack):
                 )
             )
         preflight = self._preflight_step(repository, deployments, title)
-        for step in pre:  # after the approval: the check must describe the stage as it is when the deploy starts
-            preflight.add_step_dependency(step)
-        pre.append(preflight)
-        self._smoke_steps.append(smoke)
+        if preflight:
+            for step in pre:  # after the approval: the check must describe the stage as it is when the deploy starts
+                preflight.add_step_dependency(step)
+            pre.append(preflight)
+        self._smoke_steps += post[1:]
         routers = self._router_steps(repository, deployments, app_stage, caller, smoke_role_arn)
-        self.pipeline.add_stage(app_stage, pre=pre, post=[protect, smoke], stack_steps=routers)
+        self.pipeline.add_stage(app_stage, pre=pre, post=post, stack_steps=routers)
 
     def _router_steps(
         self,
@@ -516,22 +512,24 @@ class LlmPipelineStack(Stack):
 
     def _preflight_step(
         self, repository: pipelines.CodePipelineSource, deployments: StageDeployments, title: str
-    ) -> pipelines.CodeBuildStep:
-        """`python -m migration check` of every deployment file against the live stage, through the stage's CDK
+    ) -> pipelines.CodeBuildStep | None:
+        """`python -m migration check` of every endpoint file against the live stage, through the stage's CDK
         lookup role (read-only; bootstrap's --trust lets the pipeline account assume it): a refused step (a change
-        of hosting kind, a skipped migration phase, a stack stuck in UPDATE_ROLLBACK_FAILED) fails the stage."""
+        of hosting kind, a skipped migration phase, a stack stuck in UPDATE_ROLLBACK_FAILED) fails the stage.
+        Its role also runs each router's preflight (_router_steps); a stage of routers only has no such step."""
         stage = deployments.stage
         lookup = bootstrap_role_arn(stage, "lookup")
-        step, self.preflight_roles[stage.name] = self._assuming_step(
-            "Preflight",
-            repository,
-            role_id=f"Preflight{title}Role",
+        role = self.preflight_roles[stage.name] = self._step_role(
+            f"Preflight{title}Role",
             role_name=preflight_role_name(stage),
             description=f"CodeBuild role of the {stage.name} preflight check",
             assumes=lookup,
-            commands=[preflight_command(deployments.file_in_checkout(spec.source), lookup) for spec in deployments.specs],
-            timeout=Duration.minutes(15),
         )
+        if not deployments.specs:
+            return None
+        commands = [preflight_command(deployments.file_in_checkout(spec.source), lookup) for spec in deployments.specs]
+        step = self._locked_step("Preflight", repository, role=role, commands=commands, timeout=Duration.minutes(15))
+        self._smoke_steps.append(step)
         return step
 
     def _acknowledge_pipeline_defaults(self) -> None:

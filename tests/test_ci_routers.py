@@ -251,3 +251,17 @@ def test_the_github_roles_cover_the_router_read_back_and_diff_nothing_more(tmp_p
             "arn:aws:cloudformation:eu-west-1:333333333333:stack/llm-router-assistant/*",
         ]
     ]
+
+
+def test_a_stage_of_router_files_only_deploys_them_with_their_steps_and_nothing_to_protect(tmp_path, registry):
+    app, pipeline = build(router_repo(tmp_path / "repo", assistant=ASSISTANT), registry, tmp_path / "out")
+    app.synth()  # a stage without endpoint files: no empty policy statement, no empty step
+    assert stage_actions(Template.from_stack(pipeline))["Staging"] == [
+        ("llm-smoke-test.Prepare", 1),
+        ("llm-smoke-test.Deploy", 2),
+        ("llm-router-assistant.Preflight", 3),
+        ("llm-router-assistant.Prepare", 4),
+        ("llm-router-assistant.Deploy", 5),
+        ("llm-router-assistant.Check", 6),
+    ]
+    assert pipeline.stages["staging"].smoke_test_access.protect_role is None
