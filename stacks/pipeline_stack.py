@@ -425,6 +425,7 @@ class LlmPipelineStack(Stack):
                 role=self.preflight_roles[deployments.stage.name],
                 commands=[preflight_command(path, lookup)],
                 timeout=Duration.minutes(15),
+                region=deployments.stage.region,
             )
             check = self._locked_step(
                 "Check",
@@ -484,13 +485,16 @@ class LlmPipelineStack(Stack):
         role: iam.IRole,
         commands: Sequence[Sequence[str]],
         timeout: Duration,
+        region: str | None = None,
     ) -> pipelines.CodeBuildStep:
-        """A step that runs ``commands`` with ``role``'s credentials, after installing hash-checked packages only."""
+        """A step that runs ``commands`` with ``role``'s credentials, after installing hash-checked packages only.
+        ``region``: the stage's, for commands that read a deployment file without `region` as app.py does (from
+        CDK_DEFAULT_REGION; CodeBuild sets only AWS_REGION, to the pipeline's region)."""
         return pipelines.CodeBuildStep(
             name,
             input=repository,
             role=role,
-            env=OFFLINE_ENV,
+            env={**OFFLINE_ENV, "CDK_DEFAULT_REGION": region} if region else OFFLINE_ENV,
             install_commands=[LOCKED_INSTALL],
             commands=[shlex.join(command) for command in commands],
             partial_build_spec=RUNTIMES,
@@ -528,7 +532,9 @@ class LlmPipelineStack(Stack):
         if not deployments.specs:
             return None
         commands = [preflight_command(deployments.file_in_checkout(spec.source), lookup) for spec in deployments.specs]
-        step = self._locked_step("Preflight", repository, role=role, commands=commands, timeout=Duration.minutes(15))
+        step = self._locked_step(
+            "Preflight", repository, role=role, commands=commands, timeout=Duration.minutes(15), region=stage.region
+        )
         self._smoke_steps.append(step)
         return step
 

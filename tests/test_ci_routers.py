@@ -265,3 +265,16 @@ def test_a_stage_of_router_files_only_deploys_them_with_their_steps_and_nothing_
         ("llm-router-assistant.Check", 6),
     ]
     assert pipeline.stages["staging"].smoke_test_access.protect_role is None
+
+
+def test_every_preflight_reads_files_without_a_region_in_the_stages_region(template):
+    """`migration check` resolves a file without `region` as app.py does, from CDK_DEFAULT_REGION: unset, it would
+    check us-east-1 (CodeBuild sets only AWS_REGION, to the pipeline's region) and find nothing to refuse there."""
+    for marker in ("deployments/chat.yaml", "deployments/assistant.yaml"):
+        (project,) = [
+            project
+            for project in template.find_resources("AWS::CodeBuild::Project").values()
+            if f"--deployment {marker} --role-arn {LOOKUP}" in project["Properties"]["Source"]["BuildSpec"]
+        ]
+        variables = {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+        assert variables["CDK_DEFAULT_REGION"] == "eu-west-1", marker
