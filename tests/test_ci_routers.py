@@ -278,3 +278,10 @@ def test_every_preflight_reads_files_without_a_region_in_the_stages_region(templ
         ]
         variables = {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
         assert variables["CDK_DEFAULT_REGION"] == "eu-west-1", marker
+
+
+def test_the_pipeline_synth_refuses_a_router_loop_before_building_anything(tmp_path, registry):
+    loop = {"assistant": router_file(strong="helper"), "chat": CHAT, "helper": router_file(name="helper", weak="assistant")}
+    root = router_repo(tmp_path / "repo", **loop)
+    with pytest.raises(ConfigError, match=r"router\.strong: 'helper' is the router of .*helper\.yaml, which routes back"):
+        build(root, registry, tmp_path / "out")
