@@ -153,22 +153,38 @@ def test_the_pipeline_deploys_the_router_stack_after_the_endpoint_stacks_with_it
     ]
 
 
-def test_the_router_steps_run_its_preflight_and_read_its_parameter_back_through_the_stage_roles(template):
-    assert buildspec(template, f"--deployment deployments/assistant.yaml --role-arn {LOOKUP}")["phases"]["build"]["commands"] == [
-        f".venv/bin/python -m migration check --deployment deployments/assistant.yaml --role-arn {LOOKUP}"
+def project(template: Template, command: str) -> dict[str, Any]:
+    """The one CodeBuild project that runs exactly ``command``, and nothing else."""
+    found = [
+        resource["Properties"]
+        for resource in template.find_resources("AWS::CodeBuild::Project").values()
+        if json.loads(resource["Properties"]["Source"]["BuildSpec"])["phases"]["build"]["commands"] == [command]
     ]
-    check = (
-        ".venv/bin/python scripts/smoke_test.py --router assistant --routes chat,claude "
-        f"--policy-sha256 {POLICY_SHA256} --region eu-west-1 --role-arn arn:aws:iam::222222222222:role/llm-smoke-test-staging"
+    assert len(found) == 1, f"{len(found)} projects run {command!r}"
+    return found[0]
+
+
+def role_name(template: Template, properties: dict[str, Any]) -> str:
+    logical_id = properties["ServiceRole"]["Fn::GetAtt"][0]
+    return str(template.to_json()["Resources"][logical_id]["Properties"]["RoleName"])
+
+
+def test_the_router_steps_run_its_preflight_and_read_its_parameter_back_through_the_stage_roles(template):
+    preflight = project(
+        template, f".venv/bin/python -m migration check --deployment deployments/assistant.yaml --role-arn {LOOKUP}"
     )
-    assert buildspec(template, check)["phases"]["build"]["commands"] == [check]
+    check = project(
+        template,
+        ".venv/bin/python scripts/smoke_test.py --router assistant --routes chat,claude --policy-sha256 "
+        f"{POLICY_SHA256} --region eu-west-1 --role-arn arn:aws:iam::222222222222:role/llm-smoke-test-staging",
+    )
+    assert role_name(template, preflight) == "llm-pipeline-preflight-staging"  # may assume the lookup role only
+    assert role_name(template, check) == "llm-pipeline-smoke-test-staging"  # may assume the smoke role only
+    for step in (preflight, check):  # they hold credentials: hash-checked packages only
+        assert json.loads(step["Source"]["BuildSpec"])["phases"]["install"]["commands"] == ["bash tasks.sh setup-locked"]
     # The endpoint Preflight step (before the deploy, when chat may not exist yet) does not check the router.
-    assert all(
-        "assistant" not in command
-        for command in buildspec(template, f"--deployment deployments/chat.yaml --role-arn {LOOKUP}")["phases"]["build"][
-            "commands"
-        ]
-    )
+    endpoints = buildspec(template, f"--deployment deployments/chat.yaml --role-arn {LOOKUP}")["phases"]["build"]
+    assert all("assistant" not in command for command in endpoints["commands"])
 
 
 def test_the_router_check_may_read_the_routers_parameter_and_nothing_else_of_it(pipeline):
@@ -271,12 +287,8 @@ def test_every_preflight_reads_files_without_a_region_in_the_stages_region(templ
     """`migration check` resolves a file without `region` as app.py does, from CDK_DEFAULT_REGION: unset, it would
     check us-east-1 (CodeBuild sets only AWS_REGION, to the pipeline's region) and find nothing to refuse there."""
     for marker in ("deployments/chat.yaml", "deployments/assistant.yaml"):
-        (project,) = [
-            project
-            for project in template.find_resources("AWS::CodeBuild::Project").values()
-            if f"--deployment {marker} --role-arn {LOOKUP}" in project["Properties"]["Source"]["BuildSpec"]
-        ]
-        variables = {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+        step = project(template, f".venv/bin/python -m migration check --deployment {marker} --role-arn {LOOKUP}")
+        variables = {v["Name"]: v["Value"] for v in step["Environment"]["EnvironmentVariables"]}
         assert variables["CDK_DEFAULT_REGION"] == "eu-west-1", marker
 
 
