@@ -155,7 +155,7 @@ def test_the_pipeline_deploys_the_router_stack_after_the_endpoint_stacks_with_it
 
 def project(template: Template, command: str) -> dict[str, Any]:
     """The one CodeBuild project that runs exactly ``command``, and nothing else."""
-    found = [
+    found: list[dict[str, Any]] = [
         resource["Properties"]
         for resource in template.find_resources("AWS::CodeBuild::Project").values()
         if json.loads(resource["Properties"]["Source"]["BuildSpec"])["phases"]["build"]["commands"] == [command]
