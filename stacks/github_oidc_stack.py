@@ -5,12 +5,12 @@
   (``ref``: in a reusable workflow it is the caller's ref, and the caller's commit is what gets checked out and
   deployed), may assume it. It may assume the CDK
   bootstrap roles of this account and region (which do the deploying; the lookup role also reads the live stage for
-  the preflight check) and smoke test the stage's endpoints; nothing else.
+  the preflight check), smoke test the stage's endpoints and read its routers' parameters; nothing else.
 - ``llm-github-diff-STAGE``: only pull-request jobs of that repository. A pull request runs its own, unreviewed
   code, so this role reads exactly what `cdk diff --method template` needs: the templates and descriptions of the
-  stage's endpoint stacks (CloudFormation DescribeStacks, GetTemplate). It no longer assumes the bootstrap lookup
-  role, whose ReadOnlyAccess includes sagemaker:DescribeModel, which returns a model's environment (a Hugging
-  Face token). A template holds secrets only as `{{resolve:...}}` references, never their values.
+  stage's endpoint and router stacks (CloudFormation DescribeStacks, GetTemplate). It no longer assumes the
+  bootstrap lookup role, whose ReadOnlyAccess includes sagemaker:DescribeModel, which returns a model's environment
+  (a Hugging Face token). A template holds secrets only as `{{resolve:...}}` references, never their values.
 """
 
 from __future__ import annotations
