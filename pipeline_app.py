@@ -6,8 +6,8 @@
         -c github_repository=OWNER/NAME [-c github_branch=main] [-c stages_file=cicd/stages.yaml]
 
 Synthesizes one stack, llm-endpoints-pipeline (CDK Pipelines), whose stages deploy the endpoints described by
-deployments/*.yaml into the accounts of cicd/stages.yaml. Bad or missing input prints one message and exits 2.
-Setup, permissions and the flow of a change: docs/ci-cd.md.
+deployments/*.yaml (and the routers of router files, after them) into the accounts of cicd/stages.yaml. Bad or
+missing input prints one message and exits 2. Setup, permissions and the flow of a change: docs/ci-cd.md.
 """
 
 from __future__ import annotations

@@ -99,32 +99,39 @@ def stage_deployment_files(stage: StageConfig, repo_root: Path, source: str) -> 
     return files
 
 
+def is_router_deployment(path: Path) -> bool:
+    """A deployment file whose top level is ``router:`` (routing.router_spec); the others describe endpoints."""
+    return "router" in read_yaml_mapping(path, display_path(path))
+
+
+def stage_router_files(stage: StageConfig, repo_root: Path, source: str) -> list[Path]:
+    """The stage's router deployment files, sorted: CI deploys them after every endpoint file (routing.ci)."""
+    return [path for path in stage_deployment_files(stage, repo_root, source) if is_router_deployment(path)]
+
+
+def check_file_region(region: object, stage: StageConfig, file_source: str, field: str, source: str) -> None:
+    """A deployment file may omit its region (each stage then deploys it in its own) or must name the stage's."""
+    if region is not None and region != stage.region:
+        raise ConfigError(
+            file_source,
+            field,
+            f"{region!r} differs from the region of stage {stage.name} ({stage.region}, {source})",
+            "remove `region` from the file (each stage then deploys it in its own region) or make them agree",
+        )
+
+
 def stage_specs(stage: StageConfig, repo_root: Path, registry: ModelRegistry, source: str) -> list[DeploymentSpec]:
-    """The validated spec of every deployment file the stage deploys, in the stage's region.
+    """The validated spec of every endpoint deployment file the stage deploys, in the stage's region (router files:
+    routing.ci.stage_routers).
 
     The files alone decide what deploys: `-c alarm_email` / `-c budget_usd` do not apply here.
     """
     specs: list[DeploymentSpec] = []
     for path in stage_deployment_files(stage, repo_root, source):
-        if "router" in read_yaml_mapping(path, display_path(path)):
-            raise ConfigError(
-                display_path(path),
-                "router",
-                f"is a router deployment file; stage {stage.name}'s deployments ({source}) are endpoint files: CI does"
-                " not deploy routers yet",
-                "keep router files outside the stages' deployments patterns (e.g. routers/NAME.yaml) and deploy one by"
-                " hand after its routes: python -m migration check --deployment FILE, then npx cdk deploy -c"
-                " deployment=FILE (docs/routing.md)",
-            )
+        if is_router_deployment(path):
+            continue
         file_source, values = load_deployment_file(path)
-        region = values.get("region")
-        if region is not None and region != stage.region:
-            raise ConfigError(
-                file_source,
-                "region",
-                f"{region!r} differs from the region of stage {stage.name} ({stage.region}, {source})",
-                "remove `region` from the file (each stage then deploys it in its own region) or make them agree",
-            )
+        check_file_region(values.get("region"), stage, file_source, "region", source)
         spec = resolve_deployment({**values, "region": stage.region}, file_source, lambda _: None, {}, registry)
         for other in specs:
             if other.endpoint_name == spec.endpoint_name:

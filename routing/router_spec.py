@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class RouterSpec:
     strong: str
     policy: dict[str, Any]
     policy_source: str
+    source: str | None = None  # its deployment file; None for -c flags
 
     @property
     def stack_name(self) -> str:
@@ -74,18 +75,31 @@ def is_router_file(path: str) -> bool:
         return False  # the endpoint loader reports it
 
 
+def read_router_file(path: Path) -> tuple[str, dict[str, Any]]:
+    """A router deployment file's source (as the user knows it) and its ``router:`` keys, checked for unknown ones."""
+    source = display_path(path)
+    values = read_yaml_mapping(path, source)["router"]
+    if not isinstance(values, dict):
+        raise ConfigError(source, "router", "must be a mapping", f"give {', '.join(ROUTER_FILE_KEYS)}")
+    unknown = sorted(set(values) - set(ROUTER_FILE_KEYS))
+    if unknown:
+        raise ConfigError(source, f"router.{unknown[0]}", "unknown key", f"use only {', '.join(ROUTER_FILE_KEYS)}")
+    return source, values
+
+
+def router_from_file(path: Path, environ: Mapping[str, str], region: str | None = None, root: Path = Path()) -> RouterSpec:
+    """The router a deployment file describes. ``region`` (a CI stage's) overrides the file's; the policy path is
+    read relative to ``root`` (the repository) and kept as written."""
+    source, values = read_router_file(path)
+    spec = _spec({**values, **({"region": region} if region else {})}, lambda key: (source, f"router.{key}"), environ, root)
+    return replace(spec, source=source)
+
+
 def router_from_context(get_context: Callable[[str], Any], environ: Mapping[str, str]) -> RouterSpec | None:
     """The router the context asks for, or None (an endpoint deployment)."""
     path = get_context("deployment")
     if isinstance(path, str) and path and is_router_file(path):
-        source = display_path(Path(path))
-        values = read_yaml_mapping(Path(path), source)["router"]
-        if not isinstance(values, dict):
-            raise ConfigError(source, "router", "must be a mapping", f"give {', '.join(ROUTER_FILE_KEYS)}")
-        unknown = sorted(set(values) - set(ROUTER_FILE_KEYS))
-        if unknown:
-            raise ConfigError(source, f"router.{unknown[0]}", "unknown key", f"use only {', '.join(ROUTER_FILE_KEYS)}")
-        return _spec(values, lambda key: (source, f"router.{key}"), environ)
+        return router_from_file(Path(path), environ)
     if get_context("router") is None:
         for key in ("weak", "strong", "policy"):
             if get_context(key) is not None:
@@ -102,7 +116,9 @@ def router_from_context(get_context: Callable[[str], Any], environ: Mapping[str,
     return _spec(values, lambda key: (f"-c {'router' if key == 'name' else key}", None), environ)
 
 
-def _spec(values: Mapping[str, Any], where: Callable[[str], tuple[str, str | None]], environ: Mapping[str, str]) -> RouterSpec:
+def _spec(
+    values: Mapping[str, Any], where: Callable[[str], tuple[str, str | None]], environ: Mapping[str, str], root: Path = Path()
+) -> RouterSpec:
     def text(key: str, fix: str) -> str:
         value = values.get(key)
         if not isinstance(value, str) or not value:
@@ -133,7 +149,7 @@ def _spec(values: Mapping[str, Any], where: Callable[[str], tuple[str, str | Non
 
     policy_path = text("policy", "give a policy file: ./tasks.sh route calibrate (or route heuristic) writes one")
     try:
-        policy, _, _ = read_policy_file(Path(policy_path), flag=where("policy")[0])
+        policy, _, _ = read_policy_file(root / policy_path, flag=where("policy")[0])
     except RoutingInputError as error:
         raise ConfigError(*where("policy"), str(error)) from None
     region = values.get("region") or environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION

@@ -5,6 +5,8 @@
     python scripts/smoke_test.py --endpoint chat --region us-east-1
     # By hand, from a model config instead (SageMaker endpoint NAME defaults to the model's key):
     python scripts/smoke_test.py --model mistral --endpoint chat --prompt "Say hello"
+    # A router (CI, after it deploys): its parameter read back as agents read it, checked against its file
+    python scripts/smoke_test.py --router assistant --routes chat,claude --policy-sha256 HEX --region us-east-1
 
 It calls through llm_client's plain path (the package in llm_client/), the same call path users' apps take:
 a SageMaker endpoint gets one InvokeEndpoint per production variant (TargetVariant), in the JSON its container
@@ -21,6 +23,10 @@ which takes minutes, so the smoke test waits with backoff (10, 20, 40, 60, 60 ..
 (default: the parameter's ``expected_cold_start_seconds``, 600 s as deployed). Each component scales to zero on its
 own, so each has its own wait. The report gives each cold start on its own line; the latency budget applies to the
 request's latency only.
+
+A router gets no request of its own (its routes are endpoints, each smoke tested where it deploys): the check reads
+``/llm-endpoints/NAME`` through llm_client, as agents do (one ssm:GetParameter; the client refuses a policy whose
+SHA-256 does not match its content), and requires the routes and the policy's SHA-256 the router file gave.
 
 Exit status: 0 every target passed, 1 a target failed (error, empty answer, over budget), 2 bad usage (including
 no AWS credentials or region).
@@ -54,6 +60,7 @@ from llm_client import (
     Variant,
 )
 from llm_client.client import DEFAULT_ATTEMPTS, describe
+from llm_client.router import Router
 
 DEFAULT_PROMPT = "In one sentence, what is Amazon SageMaker?"
 DEFAULT_MAX_NEW_TOKENS = 64
@@ -195,6 +202,29 @@ def run_target(client: Client, target: Target, *, prompt: str, max_new_tokens: i
     return Result(target, answer.latency_seconds, tokens, answer.attempts, answer.text, answer.cold_start_seconds)
 
 
+def check_router(client: Client, name: str, routes: Sequence[str], policy_sha256: str) -> str:
+    """The router's parameter as the client reads it (integrity-checked), with the expected routes and policy."""
+    try:
+        target = client.target(name)
+    except NoCredentialsError:
+        raise
+    except LlmClientError as error:
+        raise SmokeTestError(f"router {name}: {error}") from None
+    if not isinstance(target, Router):
+        raise SmokeTestError(f"router {name}: /llm-endpoints/{name} is a {target.hosting} endpoint, not a router")
+    deployed = [target.routes["weak"], target.routes["strong"]]
+    if deployed != list(routes):
+        raise SmokeTestError(
+            f"router {name}: deployed routes {deployed[0]} (weak), {deployed[1]} (strong); expected {routes[0]}, {routes[1]}"
+        )
+    if target.policy.sha256 != policy_sha256:
+        raise SmokeTestError(f"router {name}: deployed policy sha256 {target.policy.sha256}, expected {policy_sha256}")
+    return (
+        f"ok   router {name}: routes {deployed[0]} (weak), {deployed[1]} (strong); {target.policy.kind} policy "
+        f"sha256 {policy_sha256[:12]}... as deployed and intact"
+    )
+
+
 def assume_role(session: Any, role_arn: str) -> Any:
     """A session with ``role_arn``'s temporary credentials, in the same region."""
     try:
@@ -216,6 +246,9 @@ def assume_role(session: Any, role_arn: str) -> Any:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="Exit status: 0 pass, 1 fail, 2 bad usage.")
     parser.add_argument("--endpoint", help="endpoint name: reads /llm-endpoints/NAME from SSM unless --model is given")
+    parser.add_argument("--router", help="router name: check its parameter instead (needs --routes, --policy-sha256)")
+    parser.add_argument("--routes", help="with --router: the expected routes, WEAK,STRONG")
+    parser.add_argument("--policy-sha256", help="with --router: the expected policy's sha256 (its policy file's)")
     parser.add_argument("--model", help="model key or alias from model_configs/ (prompt format and budget from the config)")
     parser.add_argument("--prompt", default=DEFAULT_PROMPT, help=f"user text (default: {DEFAULT_PROMPT!r})")
     parser.add_argument("--region", help="AWS region of the endpoint (default: your AWS config's)")
@@ -239,8 +272,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(default: the parameter's expected_cold_start_seconds, 600 as deployed); reported apart from the latency",
     )
     args = parser.parse_args(argv)
-    if not args.endpoint and not args.model:
-        parser.error("give --endpoint NAME (reads its SSM parameter) or --model KEY")
+    if args.router:
+        if args.endpoint or args.model:
+            parser.error("--router cannot be combined with --endpoint or --model")
+        if not args.policy_sha256 or not args.routes or len(args.routes.split(",")) != 2:
+            parser.error("--router needs --routes WEAK,STRONG and --policy-sha256 HEX")
+    elif not args.endpoint and not args.model:
+        parser.error("give --endpoint NAME (reads its SSM parameter), --model KEY or --router NAME")
     if args.attempts < 1 or args.max_new_tokens < 1 or (args.budget_seconds is not None and args.budget_seconds <= 0):
         parser.error("--attempts, --max-new-tokens and --budget-seconds must be positive")
     if args.cold_start_seconds is not None and args.cold_start_seconds < 0:
@@ -268,6 +306,9 @@ def main(
             log=lambda line: print(f"  {line}"),
             cold_start_seconds=args.cold_start_seconds,
         )
+        if args.router:
+            print(check_router(client, args.router, args.routes.split(","), args.policy_sha256))
+            return 0
         if args.model:
             endpoint = endpoint_from_model(args.model, args.endpoint, client.region)
             client.describe(endpoint.name, endpoint)

@@ -15,7 +15,7 @@ from llm_config.sizing import COMPONENT_HOST_MEMORY_SHARE, ComponentShape, compo
 from llm_constructs import EndpointVariant
 from llm_constructs.nag import add_synth_checks
 from llm_constructs.sagemaker_llm_endpoint import InferenceComponentPlan, ScaleToZero
-from routing.router_spec import ROUTER_CONTEXT_KEYS, router_from_context
+from routing.router_spec import ROUTER_CONTEXT_KEYS, RouterSpec, router_from_context
 from stacks.bedrock_access_stack import build_bedrock_stack
 from stacks.router_stack import RouterStack
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack, monthly_hosting_usd, usd_range
@@ -36,13 +36,18 @@ def add_deployment(
     router = router_from_context(app.node.try_get_context, environ)
     if router is not None:  # a router: its parameter only (docs/routing.md)
         add_synth_checks(app)
-        description = f"LLM router {router.name}: {router.weak} (weak) / {router.strong} (strong), policy {router.policy_source}"
-        env = Environment(region=router.region)
-        return RouterStack(app, router.stack_name, spec=router, stack_name=router.stack_name, env=env, description=description)
+        return build_router_stack(app, router)
     registry = registry or load_registry()
     spec = deployment_from_context(app.node.try_get_context, environ, registry)
     add_synth_checks(app)
     return build_stack(app, spec, registry, today)
+
+
+def build_router_stack(app: Stage, router: RouterSpec) -> RouterStack:
+    """The router's stack in ``app`` (the App, or a pipeline Stage): the same template either way."""
+    description = f"LLM router {router.name}: {router.weak} (weak) / {router.strong} (strong), policy {router.policy_source}"
+    env = Environment(region=router.region)
+    return RouterStack(app, router.stack_name, spec=router, stack_name=router.stack_name, env=env, description=description)
 
 
 def build_stack(app: Stage, spec: DeploymentSpec, registry: ModelRegistry, today: date | None = None) -> Stack:

@@ -16,6 +16,7 @@ from llm_config.context_keys import check_context_keys
 from llm_config.errors import ConfigError
 from llm_config.stages import DEFAULT_STAGES_FILE, find_stage, load_stages, stage_specs
 from llm_constructs.nag import add_synth_checks
+from routing.ci import stage_routers
 from stacks.github_oidc_stack import GitHubOidcStack
 from stacks.pipeline_stack import GitHubSource, LlmPipelineStack, StageDeployments
 
@@ -50,10 +51,11 @@ def add_pipeline(app: App, registry: ModelRegistry | None = None, repo_root: Pat
     stages_file = _stages_file(get)
     stages = load_stages(repo_root / stages_file, stages_file)
     registry = registry or load_registry()
-    deployments = [
-        StageDeployments(stage=stage, specs=stage_specs(stage, repo_root, registry, stages_file), repo_root=repo_root)
-        for stage in stages.stages
-    ]
+    deployments = []
+    for stage in stages.stages:
+        specs = stage_specs(stage, repo_root, registry, stages_file)
+        routers = stage_routers(stage, repo_root, specs, stages_file)
+        deployments.append(StageDeployments(stage=stage, specs=specs, repo_root=repo_root, routers=routers))
     add_synth_checks(app)
     return LlmPipelineStack(
         app,
@@ -88,6 +90,7 @@ def add_github_oidc(app: App, registry: ModelRegistry | None = None, repo_root: 
     stages_file = _stages_file(get)
     stage = find_stage(load_stages(repo_root / stages_file, stages_file), stage_name, stages_file)
     specs = stage_specs(stage, repo_root, registry or load_registry(), stages_file)
+    routers = stage_routers(stage, repo_root, specs, stages_file)
     add_synth_checks(app)
     return GitHubOidcStack(
         app,
@@ -95,6 +98,7 @@ def add_github_oidc(app: App, registry: ModelRegistry | None = None, repo_root: 
         repository=repository,
         stage=stage,
         specs=specs,
+        routers=routers,
         branch=branch,
         provider_arn=provider_arn,
         env=Environment(account=stage.account, region=stage.region),

@@ -5,12 +5,12 @@
   (``ref``: in a reusable workflow it is the caller's ref, and the caller's commit is what gets checked out and
   deployed), may assume it. It may assume the CDK
   bootstrap roles of this account and region (which do the deploying; the lookup role also reads the live stage for
-  the preflight check) and smoke test the stage's endpoints; nothing else.
+  the preflight check), smoke test the stage's endpoints and read its routers' parameters; nothing else.
 - ``llm-github-diff-STAGE``: only pull-request jobs of that repository. A pull request runs its own, unreviewed
   code, so this role reads exactly what `cdk diff --method template` needs: the templates and descriptions of the
-  stage's endpoint stacks (CloudFormation DescribeStacks, GetTemplate). It no longer assumes the bootstrap lookup
-  role, whose ReadOnlyAccess includes sagemaker:DescribeModel, which returns a model's environment (a Hugging
-  Face token). A template holds secrets only as `{{resolve:...}}` references, never their values.
+  stage's endpoint and router stacks (CloudFormation DescribeStacks, GetTemplate). It no longer assumes the
+  bootstrap lookup role, whose ReadOnlyAccess includes sagemaker:DescribeModel, which returns a model's environment
+  (a Hugging Face token). A template holds secrets only as `{{resolve:...}}` references, never their values.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from constructs import Construct
 
 from llm_config.deployment import DeploymentSpec
 from llm_config.stages import StageConfig, bootstrap_role_arn, github_deploy_role_name, github_diff_role_name
+from routing.router_spec import RouterSpec
 from stacks.pipeline_stack import grant_on_stacks, smoke_test_statements
 
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
@@ -49,6 +50,7 @@ class GitHubOidcStack(Stack):
         repository: str,
         stage: StageConfig,
         specs: Sequence[DeploymentSpec],
+        routers: Sequence[RouterSpec] = (),
         branch: str = "main",
         provider_arn: str | None = None,
         **stack_props: Any,
@@ -81,7 +83,7 @@ class GitHubOidcStack(Stack):
                 iam.PolicyStatement(
                     actions=["sts:AssumeRole"], resources=[bootstrap_role_arn(stage, k) for k in BOOTSTRAP_ROLES]
                 ),
-                *smoke_test_statements(stage, specs),
+                *smoke_test_statements(stage, specs, routers),
             ],
         )
         self.diff_role = self._github_role(
@@ -92,7 +94,8 @@ class GitHubOidcStack(Stack):
             max_session=Duration.hours(1),
             statements=[],
         )
-        grant_on_stacks(self.diff_role, stage, specs, DIFF_ACTIONS)
+        stacks = [*(spec.stack_name for spec in specs), *(router.stack_name for router in routers)]
+        grant_on_stacks(self.diff_role, stage, stacks, DIFF_ACTIONS)
         CfnOutput(self, "DeployRoleArn", value=self.deploy_role.role_arn, description="deploy-stage.yml assumes it")
         CfnOutput(self, "DiffRoleArn", value=self.diff_role.role_arn, description="checks.yml (cdk diff) assumes it")
 

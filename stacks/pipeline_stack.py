@@ -1,5 +1,9 @@
 """The CDK pipeline: GitHub source, tests, synth, then each stage deploys and is smoke tested.
 
+A stage's router files (routing.ci) deploy as stacks that depend on every endpoint stack of the stage, so CDK
+Pipelines orders their actions after the endpoints' deploys; each has its own preflight (its routes exist) before and
+check (its parameter read back) after.
+
 Built only by pipeline_app.py; `cdk deploy -c model=...` (app.py) never sees it. docs/ci-cd.md explains the setup.
 """
 
@@ -36,7 +40,9 @@ from llm_config.stages import (
 )
 from llm_constructs.bedrock_model_access import invoke_statements
 from llm_constructs.nag import acknowledge
-from stacks.app_factory import build_stack
+from routing.ci import router_check_command
+from routing.router_spec import RouterSpec
+from stacks.app_factory import build_router_stack, build_stack
 from stacks.sagemaker_endpoint_stack import CLIENT_PARAMETER_PREFIX
 
 # The build image's runtimes match what tasks.sh requires (Python 3.11+, Node 20+); pinned, not "latest".
@@ -78,22 +84,28 @@ class GitHubSource:
 
 @dataclass(frozen=True)
 class StageDeployments:
-    """One stage and the endpoint specs its deployment files describe (regions already set to the stage's)."""
+    """One stage, the endpoint specs its deployment files describe and its routers (regions set to the stage's)."""
 
     stage: StageConfig
     specs: Sequence[DeploymentSpec]
     repo_root: Path = Path()  # where the specs' files live: build steps name them relative to the checkout
+    routers: Sequence[RouterSpec] = ()  # deployed after every endpoint stack of the stage
 
-    def file_in_checkout(self, spec: DeploymentSpec) -> str:
-        return Path(os.path.relpath(Path(spec.source).resolve(), self.repo_root.resolve())).as_posix()
+    def file_in_checkout(self, source: str) -> str:
+        """A deployment file (``spec.source``, ``router.source``) as the build steps name it."""
+        return Path(os.path.relpath(Path(source).resolve(), self.repo_root.resolve())).as_posix()
 
 
-def smoke_test_statements(stage: StageConfig, specs: Sequence[DeploymentSpec]) -> list[iam.PolicyStatement]:
+def smoke_test_statements(
+    stage: StageConfig, specs: Sequence[DeploymentSpec], routers: Sequence[RouterSpec] = ()
+) -> list[iam.PolicyStatement]:
     """Exactly what the smoke test calls in a stage: read each endpoint's SSM parameter, then invoke the SageMaker
-    endpoint (InvokeEndpoint) or the Bedrock model (Converse, authorized by bedrock:InvokeModel)."""
+    endpoint (InvokeEndpoint) or the Bedrock model (Converse, authorized by bedrock:InvokeModel); read each router's
+    parameter (the router check invokes nothing)."""
     partition = RegionInfo.get(stage.region).partition or "aws"
     prefix = f"arn:{partition}:ssm:{stage.region}:{stage.account}:parameter{CLIENT_PARAMETER_PREFIX}"
-    statements = [iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[f"{prefix}/{s.endpoint_name}" for s in specs])]
+    names = [*(spec.endpoint_name for spec in specs), *(router.name for router in routers)]
+    statements = [iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[f"{prefix}/{name}" for name in names])]
     # SageMaker lowercases endpoint names in ARNs.
     endpoints = [
         f"arn:{partition}:sagemaker:{stage.region}:{stage.account}:endpoint/{spec.endpoint_name.lower()}"
@@ -121,9 +133,9 @@ def stack_arn(stage: StageConfig, stack_name: str) -> str:
     return f"arn:{partition}:cloudformation:{stage.region}:{stage.account}:stack/{stack_name}/*"
 
 
-def grant_on_stacks(role: iam.Role, stage: StageConfig, specs: Sequence[DeploymentSpec], actions: Sequence[str]) -> None:
-    """Allow ``actions`` on the stage's endpoint stacks (each named; `/*` is CloudFormation's stack ID)."""
-    arns = [stack_arn(stage, spec.stack_name) for spec in specs]
+def grant_on_stacks(role: iam.Role, stage: StageConfig, stack_names: Sequence[str], actions: Sequence[str]) -> None:
+    """Allow ``actions`` on the stage's stacks ``stack_names`` (each named; `/*` is CloudFormation's stack ID)."""
+    arns = [stack_arn(stage, name) for name in stack_names]
     role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=arns))
     for arn in arns:
         acknowledge(
@@ -134,14 +146,20 @@ def grant_on_stacks(role: iam.Role, stage: StageConfig, specs: Sequence[Deployme
         )
 
 
+def preflight_command(path: str, lookup_role_arn: str) -> list[str]:
+    """`python -m migration check` of one deployment file (endpoint or router) against the live stage."""
+    return [PYTHON, "-m", "migration", "check", "--deployment", path, "--role-arn", lookup_role_arn]
+
+
 # What scripts/protect_stacks.py calls: turn the protection on, then read it back.
 PROTECT_ACTIONS = ("cloudformation:UpdateTerminationProtection", "cloudformation:DescribeStacks")
 
 
 class SmokeTestAccessStack(Stack):
     """In a stage's account: the two roles the pipeline's post-deploy steps assume. ``llm-smoke-test-STAGE`` may invoke
-    that stage's endpoints only; ``llm-protect-stacks-STAGE`` may turn on its endpoint stacks' termination protection
-    only (CodePipeline's CloudFormation action cannot).
+    that stage's endpoints and read its routers' parameters only; ``llm-protect-stacks-STAGE`` may turn on its
+    endpoint stacks' termination protection only (CodePipeline's CloudFormation action cannot). Router stacks get
+    none: they hold one parameter, which a redeploy of the router file restores (docs/ci-cd.md).
 
     Trust: the pipeline account, and there only the principal named ``caller_role_arn`` (the smoke-test step's role),
     respectively ``protect_caller_role_arn`` (the protection step's role).
@@ -156,6 +174,7 @@ class SmokeTestAccessStack(Stack):
         specs: Sequence[DeploymentSpec],
         caller_role_arn: str,
         protect_caller_role_arn: str,
+        routers: Sequence[RouterSpec] = (),
         **stack_props: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_props)
@@ -164,16 +183,18 @@ class SmokeTestAccessStack(Stack):
             name=smoke_test_role_name(stage),
             description=f"Assumed by the LLM endpoints pipeline to smoke test stage {stage.name}",
             caller_role_arn=caller_role_arn,
-            statements=smoke_test_statements(stage, specs),
+            statements=smoke_test_statements(stage, specs, routers),
         )
-        self.protect_role = self._role(
-            "ProtectStacksRole",
-            name=protect_role_name(stage),
-            description=f"Assumed by the LLM endpoints pipeline to turn on termination protection in stage {stage.name}",
-            caller_role_arn=protect_caller_role_arn,
-            statements=[],
-        )
-        grant_on_stacks(self.protect_role, stage, specs, PROTECT_ACTIONS)
+        self.protect_role: iam.Role | None = None  # a stage of router files only has no stack to protect
+        if specs:
+            self.protect_role = self._role(
+                "ProtectStacksRole",
+                name=protect_role_name(stage),
+                description=f"Assumed by the LLM endpoints pipeline to turn on termination protection in stage {stage.name}",
+                caller_role_arn=protect_caller_role_arn,
+                statements=[],
+            )
+            grant_on_stacks(self.protect_role, stage, [spec.stack_name for spec in specs], PROTECT_ACTIONS)
 
     def _role(
         self, construct_id: str, *, name: str, description: str, caller_role_arn: str, statements: Sequence[iam.PolicyStatement]
@@ -193,7 +214,8 @@ class SmokeTestAccessStack(Stack):
 
 
 class LlmEndpointsStage(Stage):
-    """One pipeline stage: the stack of every endpoint its deployment files describe, plus the smoke-test role."""
+    """One pipeline stage: the stack of every endpoint its deployment files describe, plus the smoke-test role, then
+    each router's stack, which depends on all of them (its routes deploy first; its check needs the smoke role)."""
 
     def __init__(
         self,
@@ -214,11 +236,16 @@ class LlmEndpointsStage(Stage):
             stack_name="llm-smoke-test",
             stage=stage,
             specs=deployments.specs,
+            routers=deployments.routers,
             caller_role_arn=smoke_test_caller_arn,
             protect_caller_role_arn=protect_caller_arn,
             description=f"Roles the LLM endpoints pipeline assumes in stage {stage.name}: smoke test, termination protection",
             analytics_reporting=False,
         )
+        self.router_stacks = [build_router_stack(self, router) for router in deployments.routers]
+        for router_stack in self.router_stacks:
+            for stack in [*self.endpoint_stacks, self.smoke_test_access]:
+                router_stack.add_stack_dependency(stack, "a router deploys after its routes (CDK Pipelines orders the actions)")
 
 
 class LlmPipelineStack(Stack):
@@ -321,25 +348,18 @@ class LlmPipelineStack(Stack):
             protect_caller_arn=role_arn(self.account, self.region, protect_caller_role_name(stage)),
         )
         self.stages[stage.name] = app_stage
-        protect = self._protect_step(repository, deployments, title)
-        smoke = self._locked_step(
-            "SmokeTest",
-            repository,
-            role=caller,
-            commands=[
-                [
-                    PYTHON,
-                    "scripts/smoke_test.py",
-                    "--endpoint",
-                    spec.endpoint_name,
-                    "--region",
-                    stage.region,
-                    "--role-arn",
-                    smoke_role_arn,
-                ]
-                for spec in deployments.specs
-            ],
-            timeout=Duration.minutes(15),
+        smoke_tests = [
+            [PYTHON, "scripts/smoke_test.py", "--endpoint", name, "--region", stage.region, "--role-arn", smoke_role_arn]
+            for name in (spec.endpoint_name for spec in deployments.specs)
+        ]
+        # A stage of router files only has no endpoint to smoke test or protect.
+        post = (
+            [
+                self._protect_step(repository, deployments, title),
+                self._locked_step("SmokeTest", repository, role=caller, commands=smoke_tests, timeout=Duration.minutes(15)),
+            ]
+            if deployments.specs
+            else []
         )
         pre: list[pipelines.Step] = []
         bedrock = sorted({spec.model.key for spec in deployments.specs if isinstance(spec.model, BedrockModelConfig)})
@@ -376,11 +396,47 @@ class LlmPipelineStack(Stack):
                 )
             )
         preflight = self._preflight_step(repository, deployments, title)
-        for step in pre:  # after the approval: the check must describe the stage as it is when the deploy starts
-            preflight.add_step_dependency(step)
-        pre.append(preflight)
-        self._smoke_steps.append(smoke)
-        self.pipeline.add_stage(app_stage, pre=pre, post=[protect, smoke])
+        if preflight:
+            for step in pre:  # after the approval: the check must describe the stage as it is when the deploy starts
+                preflight.add_step_dependency(step)
+            pre.append(preflight)
+        self._smoke_steps += post[1:]
+        routers = self._router_steps(repository, deployments, app_stage, caller, smoke_role_arn)
+        self.pipeline.add_stage(app_stage, pre=pre, post=post, stack_steps=routers)
+
+    def _router_steps(
+        self,
+        repository: pipelines.CodePipelineSource,
+        deployments: StageDeployments,
+        app_stage: LlmEndpointsStage,
+        smoke_caller: iam.Role,
+        smoke_role_arn: str,
+    ) -> list[pipelines.StackSteps]:
+        """Per router stack, which deploys after the endpoint stacks: right before it, the preflight of its file
+        (its routes exist now, and none is a router), through the stage's lookup role; right after it, its
+        parameter read back through the smoke-test role (ssm:GetParameter on it, nothing more)."""
+        lookup = bootstrap_role_arn(deployments.stage, "lookup")
+        steps = []
+        for router, stack in zip(deployments.routers, app_stage.router_stacks, strict=True):
+            path = deployments.file_in_checkout(str(router.source))
+            preflight = self._locked_step(
+                "Preflight",  # CDK Pipelines names the action STACK.Preflight
+                repository,
+                role=self.preflight_roles[deployments.stage.name],
+                commands=[preflight_command(path, lookup)],
+                timeout=Duration.minutes(15),
+                region=deployments.stage.region,
+            )
+            check = self._locked_step(
+                "Check",
+                repository,
+                role=smoke_caller,
+                commands=[router_check_command(router, python=PYTHON, role_arn=smoke_role_arn)],
+                timeout=Duration.minutes(10),
+            )
+            self._smoke_steps += [preflight, check]
+            steps.append(pipelines.StackSteps(stack=stack, pre=[preflight], post=[check]))
+        return steps
 
     def _protect_step(
         self, repository: pipelines.CodePipelineSource, deployments: StageDeployments, title: str
@@ -429,13 +485,16 @@ class LlmPipelineStack(Stack):
         role: iam.IRole,
         commands: Sequence[Sequence[str]],
         timeout: Duration,
+        region: str | None = None,
     ) -> pipelines.CodeBuildStep:
-        """A step that runs ``commands`` with ``role``'s credentials, after installing hash-checked packages only."""
+        """A step that runs ``commands`` with ``role``'s credentials, after installing hash-checked packages only.
+        ``region``: the stage's, for commands that read a deployment file without `region` as app.py does (from
+        CDK_DEFAULT_REGION; CodeBuild sets only AWS_REGION, to the pipeline's region)."""
         return pipelines.CodeBuildStep(
             name,
             input=repository,
             role=role,
-            env=OFFLINE_ENV,
+            env={**OFFLINE_ENV, "CDK_DEFAULT_REGION": region} if region else OFFLINE_ENV,
             install_commands=[LOCKED_INSTALL],
             commands=[shlex.join(command) for command in commands],
             partial_build_spec=RUNTIMES,
@@ -457,25 +516,26 @@ class LlmPipelineStack(Stack):
 
     def _preflight_step(
         self, repository: pipelines.CodePipelineSource, deployments: StageDeployments, title: str
-    ) -> pipelines.CodeBuildStep:
-        """`python -m migration check` of every deployment file against the live stage, through the stage's CDK
+    ) -> pipelines.CodeBuildStep | None:
+        """`python -m migration check` of every endpoint file against the live stage, through the stage's CDK
         lookup role (read-only; bootstrap's --trust lets the pipeline account assume it): a refused step (a change
-        of hosting kind, a skipped migration phase, a stack stuck in UPDATE_ROLLBACK_FAILED) fails the stage."""
+        of hosting kind, a skipped migration phase, a stack stuck in UPDATE_ROLLBACK_FAILED) fails the stage.
+        Its role also runs each router's preflight (_router_steps); a stage of routers only has no such step."""
         stage = deployments.stage
         lookup = bootstrap_role_arn(stage, "lookup")
-        step, self.preflight_roles[stage.name] = self._assuming_step(
-            "Preflight",
-            repository,
-            role_id=f"Preflight{title}Role",
+        role = self.preflight_roles[stage.name] = self._step_role(
+            f"Preflight{title}Role",
             role_name=preflight_role_name(stage),
             description=f"CodeBuild role of the {stage.name} preflight check",
             assumes=lookup,
-            commands=[
-                [PYTHON, "-m", "migration", "check", "--deployment", deployments.file_in_checkout(spec), "--role-arn", lookup]
-                for spec in deployments.specs
-            ],
-            timeout=Duration.minutes(15),
         )
+        if not deployments.specs:
+            return None
+        commands = [preflight_command(deployments.file_in_checkout(spec.source), lookup) for spec in deployments.specs]
+        step = self._locked_step(
+            "Preflight", repository, role=role, commands=commands, timeout=Duration.minutes(15), region=stage.region
+        )
+        self._smoke_steps.append(step)
         return step
 
     def _acknowledge_pipeline_defaults(self) -> None:

@@ -1,5 +1,5 @@
 """The live preflight of a router runs where deploys run: `python -m migration check` (what CI and the pipeline's
-Preflight step run before each deploy) refuses a router whose routes do not exist; CI stages refuse router files."""
+Preflight step run before each deploy) refuses a router whose routes do not exist (CI stages: tests/test_ci_routers.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from llm_config import ConfigError, load_registry
-from llm_config.stages import StageConfig, stage_specs
 from migration.plan import main
 from tests.conftest import REPO_ROOT
 
@@ -68,11 +66,3 @@ def test_migration_check_names_the_router_files_field(tmp_path: Path, capsys: py
     aws, _ = stage_with({"/llm-endpoints/chat": "sagemaker", "/llm-endpoints/assistant-strong": "router"})
     assert main(["check", "--deployment", str(router_file)], aws=aws) == 1
     assert f"ERROR: {router_file}: router.strong assistant-strong: is itself a router" in capsys.readouterr().out
-
-
-def test_ci_stages_refuse_a_router_file_with_the_fix(tmp_path: Path) -> None:
-    (tmp_path / "deployments").mkdir()
-    (tmp_path / "deployments" / "assistant.yaml").write_text(f"router:\n  name: assistant\n  policy: {POLICY}\n")
-    stage = StageConfig(name="staging", account="222222222222", region="us-east-1")
-    with pytest.raises(ConfigError, match=r"(?s)router: is a router deployment file; .*CI does not deploy routers yet.*routers/"):
-        stage_specs(stage, tmp_path, load_registry(), "cicd/stages.yaml")

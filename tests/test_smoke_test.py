@@ -582,3 +582,71 @@ def test_a_drained_component_is_skipped_and_said_so(session, capsys):
     assert out.startswith(
         "skip chat (chat-mistral-7b): weight 0, drained (gets no traffic; about to be removed)\nok   chat (chat-llama2-7b): "
     )
+
+
+# --- a router: its parameter read back (what CI runs after a router deploys) ------------------------------------------
+
+
+def router_parameter(**changes: Any) -> dict[str, Any]:
+    from llm_client.routing_policy import heuristic_policy
+
+    value = {
+        "schema_version": 2,
+        "hosting": "router",
+        "endpoint_name": "assistant",
+        "region": REGION,
+        "routes": {"weak": "chat", "strong": "claude"},
+        "policy": heuristic_policy(),
+    }
+    return {**value, **changes}
+
+
+def router_check(session: FakeSession, sha256: str, routes: str = "chat,claude") -> int:
+    argv = ["--router", "assistant", "--routes", routes, "--policy-sha256", sha256, "--region", REGION]
+    return smoke_test.main(argv, session=session)
+
+
+def test_a_router_is_read_back_as_agents_read_it_and_matches_its_file(session, capsys):
+    parameter = router_parameter()
+    add_parameter(session, "assistant", parameter)
+    assert router_check(session, parameter["policy"]["sha256"]) == 0  # one GetParameter, no invoke (the stubs verify)
+    out = capsys.readouterr().out
+    assert "ok   router assistant: routes chat (weak), claude (strong); heuristic policy sha256" in out
+
+
+@pytest.mark.parametrize(
+    ("parameter", "sha256", "routes", "message"),
+    [
+        (router_parameter(), "0" * 64, "chat,claude", "router assistant: deployed policy sha256 "),
+        (router_parameter(), None, "chat,other", "deployed routes chat (weak), claude (strong); expected chat, other"),
+        (BEDROCK_PARAMETER, "0" * 64, "chat,claude", "/llm-endpoints/assistant is a bedrock endpoint, not a router"),
+    ],
+    ids=["other-policy", "other-routes", "not-a-router"],
+)
+def test_a_router_that_differs_from_its_file_fails(session, capsys, parameter, sha256, routes, message):
+    add_parameter(session, "assistant", parameter)
+    assert router_check(session, sha256 or parameter["policy"]["sha256"], routes) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_a_tampered_router_policy_fails_the_clients_integrity_check(session, capsys):
+    parameter = router_parameter()
+    claimed = parameter["policy"]["sha256"]
+    parameter["policy"] = {**parameter["policy"], "threshold": 0.0}  # edited after sealing
+    add_parameter(session, "assistant", parameter)
+    assert router_check(session, claimed) == 1
+    assert "field 'sha256' does not match the policy's content" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--router", "a", "--routes", "x,y"], "--router needs --routes WEAK,STRONG and --policy-sha256 HEX"),
+        (["--router", "a", "--routes", "x", "--policy-sha256", "h"], "--router needs --routes WEAK,STRONG"),
+        (["--router", "a", "--endpoint", "chat"], "--router cannot be combined with --endpoint or --model"),
+    ],
+)
+def test_bad_router_usage_exits_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        smoke_test.main(argv)
+    assert caught.value.code == 2 and message in capsys.readouterr().err

@@ -208,6 +208,8 @@ LOCKED_INPUTS = ("requirements.txt", "requirements-deploy.txt")  # what ./tasks.
 CREDENTIALED_CODE = (
     *("app.py", "pipeline_app.py", "scripts/ci_stage.py", "scripts/smoke_test.py", "scripts/bedrock_lifecycle.py"),
     *("stacks", "llm_constructs", "llm_config", "migration", "evaluation", "llm_client/src"),
+    # routing/: what synth, ci_stage.py and the router preflight import (not the calibration, which needs numpy/scipy)
+    *(f"routing/{name}.py" for name in ("ci", "router_spec", "policy_file", "errors", "preflight")),
 )
 # llm_client's optional extra (`[langchain]`): chat_model() only, which no CI step calls.
 # The client's LangChain extra (`pip install llm_client[langchain]`): only its chat models import LangChain, and the
