@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 
 from llm_client.routing_policy import PolicyError, guide_heuristic, heuristic_policy, load_policy, seal
 from routing import cli
-from routing.data import Outcomes
+from routing.data import Outcomes, load_outcomes
 from routing.metrics import curve
 from routing.policy_file import read_policy_file
 from scripts import bench_routing
@@ -365,3 +365,20 @@ def test_bootstrap_interval_brackets_the_figure_and_is_deterministic() -> None:
     assert spread["apgr"][0] <= apgr <= spread["apgr"][1]
     assert spread["share"][0] <= spread["share"][1]
     assert bench_routing.bootstrap(scores, weak, strong, rounds=200)["apgr"].tolist() == spread["apgr"].tolist()
+
+
+def test_docs_quote_the_figures_of_other_splits() -> None:
+    """The docs' figures over other splits are what the benchmark computes (10 calibrations: about 15 s)."""
+    outcomes = load_outcomes(bench_routing.DATA, bench_routing.WEAK, bench_routing.STRONG)
+    figures = bench_routing.other_splits(outcomes, bench_routing.subjects(bench_routing.DATA))
+    docs = " ".join((REPO_ROOT / "docs" / "routing.md").read_text(encoding="utf-8").split())
+    assert figures.sentence() in docs
+
+
+def test_a_salted_split_is_another_split_of_the_same_prompts() -> None:
+    outcomes = load_outcomes(bench_routing.DATA, bench_routing.WEAK, bench_routing.STRONG)
+    _, shipped_held = bench_routing.split(outcomes, 30)
+    calibration_part, held = bench_routing.split(outcomes, 30, salt="1:")
+    assert sorted(calibration_part.prompts + held.prompts) == sorted(outcomes.prompts)
+    assert set(held.prompts) != set(shipped_held.prompts)
+    assert abs(len(held.prompts) - len(shipped_held.prompts)) < 200  # still about 30% held out
