@@ -39,7 +39,8 @@ def main() -> int:
     if isinstance(stack, RouterStack):
         print(f"Router {stack.stack_name}: no hosting cost of its own (its routes bill as deployed)", file=sys.stderr)
         return 0
-    print(deployment_cost_line(app.node.try_get_context, os.environ, registry), file=sys.stderr)  # stdout carries the template
+    context = app.node.get_all_context().get  # one jsii call, not one per key
+    print(deployment_cost_line(context, os.environ, registry), file=sys.stderr)  # stdout carries the template
     return 0
 
 

@@ -252,19 +252,35 @@ def check_region(region: str, source: str, field: str | None) -> None:
         )
 
 
-@functools.cache
 def known_regions() -> tuple[frozenset[str], str]:
-    """Every region of every AWS partition, and the botocore version that lists them: botocore's partitions.json
-    (boto3 is pinned in requirements.txt; read as a file, since importing botocore would slow every synth)."""
+    """Every region of every AWS partition, and the botocore version that lists them."""
+    partitions, version = _region_partitions()
+    return frozenset(partitions), version
+
+
+def partition_of_region(region: str) -> str:
+    """The partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``, ...), from the same botocore data; ``aws`` for
+    a name no partition lists. Read in Python: aws-cdk-lib's RegionInfo would load its fact tables into the jsii
+    process on every synth (about 0.1 s; README.md, Development notes)."""
+    return _region_partitions()[0].get(region, "aws")
+
+
+@functools.cache
+def _region_partitions() -> tuple[dict[str, str], str]:
+    """Each region's partition, and the botocore version that lists them: botocore's partitions.json (boto3 is pinned
+    in requirements.txt; read as a file, since importing botocore would slow every synth)."""
     spec = importlib.util.find_spec("botocore")
     assert spec is not None and spec.submodule_search_locations, "boto3 (requirements.txt) brings botocore"
     folder = Path(next(iter(spec.submodule_search_locations)))
     data = json.loads((folder / "data" / "partitions.json").read_text())
     version = re.search(r"__version__ = ['\"]([^'\"]+)", (folder / "__init__.py").read_text())
-    regions = frozenset(
-        name for partition in data["partitions"] for name in partition["regions"] if REGION_PATTERN.fullmatch(name)
-    )
-    return regions, version[1] if version else "?"
+    partitions = {
+        name: partition["id"]
+        for partition in data["partitions"]
+        for name in partition["regions"]
+        if REGION_PATTERN.fullmatch(name)
+    }
+    return partitions, version[1] if version else "?"
 
 
 def _candidate(

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
-from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from llm_config.bedrock_model import Route
+from llm_config.deployment import partition_of_region
 
 # InvokeModel also authorizes Converse; InvokeModelWithResponseStream also authorizes ConverseStream.
 INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
@@ -88,7 +88,7 @@ class BedrockModelAccess(Construct):
         if route.region != stack.region:
             raise ValueError(f"route is for {route.region}, the stack deploys to {stack.region}")
         # The region's partition as a literal (aws, aws-cn, aws-us-gov), so policy ARNs read plainly.
-        partition = RegionInfo.get(stack.region).partition or "aws"
+        partition = partition_of_region(stack.region)
         self.route = route
         self.invoke_id = route.invoke_id
         self.statements = invoke_statements(route, partition=partition, account=stack.account)

@@ -10,10 +10,10 @@ from aws_cdk import SecretValue, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from llm_config import ContainerImage, InstanceType, SageMakerModelConfig
+from llm_config.deployment import partition_of_region
 from llm_config.guardrails import CapacitySize, Guardrails
 from llm_config.operations import SCALE_IN_COOLDOWN_MINUTES, SCALE_IN_STRATEGY
 from llm_config.serving import TOKEN_VARIABLE, container_environment
@@ -440,7 +440,7 @@ class SageMakerLlmEndpoint(Construct):
     @property
     def _partition(self) -> str:
         """The region's partition as a literal, so policy ARNs and cdk-nag finding IDs read plainly."""
-        return RegionInfo.get(Stack.of(self).region).partition or "aws"
+        return partition_of_region(Stack.of(self).region)
 
     def _staged_weights_statements(self) -> list[iam.PolicyStatement]:
         partition = self._partition

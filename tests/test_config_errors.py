@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from llm_config import ConfigError, SageMakerModelConfig, load_registry
+from llm_config import ConfigError, SageMakerModelConfig, load_registry, yaml_files
 from llm_config.deployment import deployment_from_context
 from llm_config.deployment_file import DeploymentFile
 from llm_config.operations import MAX_BUDGET_USD
@@ -348,6 +348,8 @@ def test_a_huge_problem_text_is_cut():
     [
         (b"key: mistral-7b\nbest_for: caf\xe9\n", r"is not UTF-8 text \(byte 0xe9 at line 2\)\n  fix: save the file as UTF-8"),
         (b"a: " + b"[" * 3000 + b"]" * 3000 + b"\n", r"the YAML is nested too deeply"),
+        (b"a: " + b"[" * 120_000 + b"]" * 120_000 + b"\n", r"the YAML is nested too deeply"),  # libyaml's composer would crash
+        (b"a: b\n\tc: d\n", r"malformed YAML at line 2, column 1: found character '\\t' that cannot start any token"),
         (b"# padding\n" * 30_000, r"the file is larger than 256 KiB"),
         (b"a: 1\nb: " + b"9" * 5000 + b"\n", r"cannot read this value \(Exceeds the limit .*\) at line 2, column 4"),
         (b"retrieved: 2026-13-01\n", r"cannot read this value \(month must be in 1..12\) at line 1, column 12\n  fix: quote it"),
@@ -358,6 +360,15 @@ def test_unreadable_files_get_one_message(tmp_path, content, expected):
     path.write_bytes(content)
     with pytest.raises(ConfigError, match=r"^x.yaml: " + expected):
         read_yaml_mapping(path, "x.yaml")
+
+
+def test_libyaml_reads_every_yaml_file_of_the_repository_as_pyyaml_does():
+    """Files are read with libyaml's parser for speed (llm_config/yaml_files.py): the data must be PyYAML's."""
+    paths = [p for p in REPO_ROOT.rglob("*.yaml") if not {".venv", "node_modules", ".git"} & set(p.parts)]
+    assert len(paths) > 30
+    for path in paths:
+        text = path.read_text()
+        assert yaml.load(text, Loader=yaml_files._FastStrictLoader) == yaml.load(text, Loader=yaml_files._StrictLoader), path
 
 
 @pytest.mark.parametrize("kind", ["device", "fifo", "directory"])

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from llm_config import ConfigError
-from llm_config.deployment import deployment_from_context
+from llm_config.deployment import deployment_from_context, known_regions, partition_of_region
 from llm_config.guardrails import CapacitySize, Guardrails, check_guardrails_fit
 from tests.conftest import REPO_ROOT
 from tests.test_app_cli import assert_clean_failure, run_app
@@ -355,6 +355,21 @@ def test_an_unknown_region_is_named_as_such_before_any_catalogue_looks_it_up(reg
     with pytest.raises(ConfigError, match=r"^-c region: 'us-east-9' is not a known AWS region\n  fix: did you mean us-east-2\? "):
         spec(registry, model="mistral", region="us-east-9")
     assert spec(registry, model="claude-haiku-4-5", region="eu-west-1").region == "eu-west-1"
+
+
+def test_each_region_s_partition_is_the_one_aws_cdk_lib_knows():
+    """ARNs and cdk-nag finding ids are built with partition_of_region (botocore's table, read in Python), not
+    aws-cdk-lib's RegionInfo: the two must agree on every region either knows."""
+    from aws_cdk.region_info import RegionInfo
+
+    regions, _ = known_regions()
+    assert {"cn-north-1", "us-gov-west-1", "eu-isoe-west-1"} <= regions
+    cdk_partitions = {region: RegionInfo.get(region).partition for region in sorted(regions)}
+    assert {region: partition_of_region(region) for region in cdk_partitions if cdk_partitions[region]} == {
+        region: partition for region, partition in cdk_partitions.items() if partition
+    }
+    assert partition_of_region("cn-north-1") == "aws-cn"
+    assert partition_of_region("us-east-1") == "aws"
 
 
 def test_a_device_as_deployment_file_is_refused_at_once(registry):
