@@ -21,13 +21,12 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
-from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from evaluation.ci import shift_gate_commands
 from llm_config import BedrockModelConfig, ModelRegistry, SageMakerModelConfig
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
-from llm_config.deployment import DeploymentSpec
+from llm_config.deployment import DeploymentSpec, partition_of_region
 from llm_config.stages import (
     StageConfig,
     bootstrap_role_arn,
@@ -102,7 +101,7 @@ def smoke_test_statements(
     """Exactly what the smoke test calls in a stage: read each endpoint's SSM parameter, then invoke the SageMaker
     endpoint (InvokeEndpoint) or the Bedrock model (Converse, authorized by bedrock:InvokeModel); read each router's
     parameter (the router check invokes nothing)."""
-    partition = RegionInfo.get(stage.region).partition or "aws"
+    partition = partition_of_region(stage.region)
     prefix = f"arn:{partition}:ssm:{stage.region}:{stage.account}:parameter{CLIENT_PARAMETER_PREFIX}"
     names = [*(spec.endpoint_name for spec in specs), *(router.name for router in routers)]
     statements = [iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[f"{prefix}/{name}" for name in names])]
@@ -129,7 +128,7 @@ def smoke_test_statements(
 
 def stack_arn(stage: StageConfig, stack_name: str) -> str:
     """Every incarnation of the stack ``stack_name`` (CloudFormation appends a generated stack ID)."""
-    partition = RegionInfo.get(stage.region).partition or "aws"
+    partition = partition_of_region(stage.region)
     return f"arn:{partition}:cloudformation:{stage.region}:{stage.account}:stack/{stack_name}/*"
 
 
