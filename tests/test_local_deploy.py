@@ -437,6 +437,7 @@ def migrate_between_components(
     return last
 
 
+@pytest.mark.e2e  # the real CDK CLI: scheduled first (tests/conftest.py)
 def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulator, tmp_path: Path) -> None:
     # The module's emulator may hold what an earlier test of this process left (the end-to-end tests run first).
     endpoints = rehearsal.client_factory(emulator)("sagemaker").list_endpoints
@@ -491,6 +492,7 @@ def test_deploy_local_and_destroy_local_commands(
             rehearsal.stop_emulator(left.emulator)
 
 
+@pytest.mark.e2e  # the real CDK CLI: scheduled first (tests/conftest.py)
 def test_a_change_of_hosting_kind_is_refused_and_destroy_still_works(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
