@@ -338,17 +338,28 @@ def _stack_artifact(output_dir: Path) -> tuple[str, Path]:
     return str(stack.get("displayName") or stack["properties"].get("stackName")), output_dir / stack["properties"]["templateFile"]
 
 
-def synth(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tuple[str, dict[str, Any]]:
-    cdk(["synth", "--quiet", *context], emulator, output_dir)
+def read_assembly(output_dir: Path) -> tuple[str, dict[str, Any]]:
+    """The name and template of the one stack of the cloud assembly in ``output_dir``."""
     stack_name, template_file = _stack_artifact(output_dir)
     return stack_name, json.loads(template_file.read_text())
 
 
-def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path) -> Deployed:
+def synth(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tuple[str, dict[str, Any]]:
+    """The real ``cdk synth``: the cloud assembly of ``context`` in ``output_dir``; its stack's name and template."""
+    cdk(["synth", "--quiet", *context], emulator, output_dir)
+    return read_assembly(output_dir)
+
+
+# What writes the cloud assembly that deploy() hands to `cdk deploy --app DIR`: synth (the CLI) unless a caller passes
+# another. The tests pass one that runs the same app in their own warm jsii process (a CLI synth costs ~5 s of CPU).
+Synthesize = Callable[[Sequence[str], Emulator, Path], tuple[str, dict[str, Any]]]
+
+
+def deploy(context: Sequence[str], emulator: Emulator, output_dir: Path, synthesize: Synthesize = synth) -> Deployed:
     """Bootstrap if needed, deploy the one stack ``context`` describes, verify it and print a summary."""
     started = time.monotonic()
     bootstrap(emulator, output_dir)
-    stack_name, template = synth(context, emulator, output_dir)
+    stack_name, template = synthesize(context, emulator, output_dir)
     secrets = create_dummy_secrets(emulator, template)
     for name in secrets:
         print(f"==> created Secrets Manager secret {name} in the emulator with a DUMMY value (gated model token)")
@@ -591,7 +602,9 @@ def router_refusal(spec: RouterSpec, state: State | None, context: Sequence[str]
     return None
 
 
-def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec | RouterSpec) -> int:
+def deploy_command(
+    state: State | None, context: list[str], spec: DeploymentSpec | RouterSpec, synthesize: Synthesize = synth
+) -> int:
     region = spec.region
     if state and state.region != region:
         print(f"error: the running emulator is for {state.region}; run ./tasks.sh destroy-local first", file=sys.stderr)
@@ -634,7 +647,7 @@ def deploy_command(state: State | None, context: list[str], spec: DeploymentSpec
         print(f"==> started the local AWS emulator (moto) at {emulator.url}, pid {emulator.pid}")
     output_dir = assembly_dir(context)
     try:
-        deployed = deploy(context, state.emulator, output_dir)
+        deployed = deploy(context, state.emulator, output_dir, synthesize)
     except BaseException as error:  # a stack that failed verification is still deployed: destroy-local must know it
         recorded = _record_stacks(state, output_dir)
         if not isinstance(error, KeyboardInterrupt):  # Ctrl-C: main() says the state file records the emulator
@@ -820,7 +833,8 @@ examples:
 """
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, synthesize: Synthesize = synth) -> int:
+    """The four commands; ``synthesize`` writes each deploy's cloud assembly (default: the real ``cdk synth``)."""
     parser = argparse.ArgumentParser(prog="./tasks.sh", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     deploy_parser = commands.add_parser(
@@ -870,7 +884,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"would deploy {spec.stack_name} ({' '.join(context)}) into the local emulator in {spec.region}")
                 return 0
             with exclusive():  # the state is read under the lock: a second deploy reuses the first one's emulator
-                return deploy_command(running_state(), context, spec)
+                return deploy_command(running_state(), context, spec, synthesize)
         if args.command == "destroy":
             with exclusive():
                 return destroy_command(running_state())

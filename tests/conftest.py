@@ -9,10 +9,10 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,6 +27,9 @@ from llm_config import ModelRegistry, load_registry
 from llm_config.cli_env import CDK_CLI_OFFLINE_ENV
 from llm_config.deployment import deployment_from_context
 from stacks.app_factory import add_deployment, build_stack
+
+if TYPE_CHECKING:
+    from local_aws.rehearsal import Emulator
 
 # The tests never see the caller's AWS settings (profile, keys, region, endpoints, config files, instance or
 # container credentials): a test that needs credentials sets dummy ones, and one that forgot fails instead.
@@ -190,6 +193,33 @@ def run_app_as_the_cli(project: Path, outdir: Path, **context: str) -> subproces
     return subprocess.run(
         [sys.executable, "app.py"], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
     )
+
+
+# The context keys the CDK CLI adds to cdk.json's (read from CDK_CONTEXT_JSON as `cdk synth` 2.1148 runs the app):
+# with them an in-process App writes what the CLI's run of app.py writes (tests/test_local_deploy.py compares).
+CDK_CLI_CONTEXT: dict[str, Any] = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:disable-version-reporting": True,  # cdk.json: "versionReporting": false
+    "aws:cdk:bundling-stacks": ["**"],
+    "@aws-cdk/core:failSynthOnValidationErrors": False,
+}
+
+
+def synth_in_process(context: Sequence[str], emulator: Emulator, output_dir: Path) -> tuple[str, dict[str, Any]]:
+    """What `cdk synth CONTEXT --output DIR` writes, from app.py's own factory in this process's warm jsii runtime.
+
+    The rehearsal's ``synthesize`` for the end-to-end tests: the real CLI costs ~5 s of CPU a synth (Node, the CLI, a
+    new Python and jsii), this about 1 s. ``cdk deploy --app DIR`` still deploys the assembly with the real CLI; the
+    CLI sets CDK_DEFAULT_REGION from the emulator's AWS_REGION, the only variable app.py reads.
+    """
+    from local_aws.rehearsal import read_assembly  # boto3 and the rest only in the workers that deploy
+
+    flags = dict(flag.split("=", 1) for flag in context[1::2])  # ["-c", "k=v", ...], as the CLI parses them
+    app = App(context={**CDK_JSON_CONTEXT, **CDK_CLI_CONTEXT, **flags}, outdir=str(output_dir))
+    add_deployment(app, {"CDK_DEFAULT_REGION": emulator.region})
+    app.synth()
+    return read_assembly(output_dir)
 
 
 def _shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:

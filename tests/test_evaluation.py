@@ -8,6 +8,7 @@ import _thread
 import json
 import re
 import shlex
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
@@ -296,13 +297,20 @@ def test_request_budget_and_cost_cap_stop_sending() -> None:
 
 
 def test_ctrl_c_keeps_what_was_measured() -> None:
+    # interrupt_main() does nothing where SIGINT is ignored, as in a process started in the background by a shell
+    # without job control: give this test the handler an interactive Python has, and put the inherited one back.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+
     def work(n: int) -> Record:
         if n == 3:
             _thread.interrupt_main()  # what Ctrl-C does to the main thread
             time.sleep(0.5)
         return record(0.01)
 
-    outcome = run(list(range(50)), work, concurrency=1, progress=False)
+    try:
+        outcome = run(list(range(50)), work, concurrency=1, progress=False)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert outcome.stopped_by == "interrupted"
     assert 3 <= len(outcome.records) < 50
 

@@ -25,7 +25,7 @@ import pytest
 import llm_client
 from local_aws import rehearsal
 from local_aws.verify import Deployed, leftovers, retained_physical_ids, verify_stack
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, synth_in_process
 
 sys.path.insert(0, str(REPO_ROOT / "examples"))
 
@@ -145,7 +145,7 @@ def test_migration_round_trip(
         return sorted(t["ResourceId"] for t in targets["ScalableTargets"])
 
     # serve: a gated model, so the rehearsal first creates the Hugging Face token secret with a dummy value.
-    serve = rehearsal.deploy(PHASES["serve"], emulator, tmp_path / "serve")
+    serve = rehearsal.deploy(PHASES["serve"], emulator, tmp_path / "serve", synth_in_process)
     printed = capsys.readouterr().out
     assert "created Secrets Manager secret llm-endpoints/hugging-face-token in the emulator with a DUMMY value" in printed
     assert "ok AWS::SageMaker::Endpoint" in printed and "chat: InService" in printed
@@ -176,7 +176,7 @@ def test_migration_round_trip(
     assert served() == (serve_config, {"mistral-7b": 100.0}), "nothing was deployed"
 
     # split (A/B): a new EndpointConfig with both variants; the endpoint follows it; both autoscale.
-    rehearsal.deploy(PHASES["split"], emulator, tmp_path / "split")
+    rehearsal.deploy(PHASES["split"], emulator, tmp_path / "split", synth_in_process)
     split_config, weights = served()
     assert split_config != serve_config
     assert weights == {"mistral-7b": 90.0, "mixtral-8x7b": 10.0}
@@ -186,7 +186,7 @@ def test_migration_round_trip(
     evaluate_the_split(emulator, tmp_path, monkeypatch, capsys)
 
     # shift: Mistral drained (weight 0, no scaling target), Mixtral takes everything.
-    shift = rehearsal.deploy(PHASES["shift"], emulator, tmp_path / "shift")
+    shift = rehearsal.deploy(PHASES["shift"], emulator, tmp_path / "shift", synth_in_process)
     shift_config, weights = served()
     assert shift_config != split_config
     assert weights == {"mistral-7b": 0.0, "mixtral-8x7b": 100.0}
@@ -197,7 +197,7 @@ def test_migration_round_trip(
     assert len(verify_stack(Deployed.load(make_client, shift.stack_name, shift.template))) == len(shift.template["Resources"])
 
     # retire: the drained variant and its model are removed.
-    retire = rehearsal.deploy(PHASES["retire"], emulator, tmp_path / "retire")
+    retire = rehearsal.deploy(PHASES["retire"], emulator, tmp_path / "retire", synth_in_process)
     assert served()[1] == {"mixtral-8x7b": 100.0}
     assert len(sagemaker.list_models()["Models"]) == 1
     assert client.invoke("chat", "Hi").served_by == "mixtral-8x7b"
@@ -217,7 +217,8 @@ def test_migration_round_trip(
     # now publishes the same /llm-endpoints/chat. The same agent object, with no code change, calls Converse.
     with pytest.raises(llm_client.EndpointNotFoundError, match="no endpoint named 'chat'"):
         client.invoke("chat", "Hi")  # between the two deploys: one clear message
-    bedrock = rehearsal.deploy(["-c", "endpoint=chat", "-c", f"model={BEDROCK_MODEL}"], emulator, tmp_path / "bedrock")
+    bedrock_context = ["-c", "endpoint=chat", "-c", f"model={BEDROCK_MODEL}"]
+    bedrock = rehearsal.deploy(bedrock_context, emulator, tmp_path / "bedrock", synth_in_process)
     answer = client.invoke("chat", "Hi")
     assert answer.hosting == "bedrock" and answer.text.startswith("[protocol stand-in, not a model: bedrock model ")
     agent = example_agent.build_agent(model)  # the same model object and agent code, now on Bedrock
@@ -283,7 +284,7 @@ def test_scale_to_zero_round_trip(
 
     def deploy_local(*extra: str, base: tuple[str, ...] = tuple(ZERO)) -> Deployed:
         flags = [*base, *extra]
-        assert rehearsal.deploy_command(recorded(), flags, rehearsal.validate(flags)) == 0
+        assert rehearsal.deploy_command(recorded(), flags, rehearsal.validate(flags), synth_in_process) == 0
         [(stack_name, assembly)] = recorded().stacks.items()
         template = json.loads(next(Path(assembly).glob("*.template.json")).read_text())
         return Deployed.load(make_client, stack_name, template)
@@ -436,10 +437,14 @@ def migrate_between_components(
     return last
 
 
+@pytest.mark.e2e  # the real CDK CLI: scheduled first (tests/conftest.py)
 def test_bad_model_fails_before_anything_is_deployed(emulator: rehearsal.Emulator, tmp_path: Path) -> None:
+    # The module's emulator may hold what an earlier test of this process left (the end-to-end tests run first).
+    endpoints = rehearsal.client_factory(emulator)("sagemaker").list_endpoints
+    before = endpoints()["Endpoints"]
     with pytest.raises(subprocess.CalledProcessError):
         rehearsal.deploy(["-c", "model=no-such-model"], emulator, tmp_path)
-    assert rehearsal.client_factory(emulator)("sagemaker").list_endpoints()["Endpoints"] == []
+    assert endpoints()["Endpoints"] == before
 
 
 @pytest.mark.e2e
@@ -487,6 +492,7 @@ def test_deploy_local_and_destroy_local_commands(
             rehearsal.stop_emulator(left.emulator)
 
 
+@pytest.mark.e2e  # the real CDK CLI: scheduled first (tests/conftest.py)
 def test_a_change_of_hosting_kind_is_refused_and_destroy_still_works(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -502,6 +508,10 @@ def test_a_change_of_hosting_kind_is_refused_and_destroy_still_works(
         make_client = rehearsal.client_factory(state.emulator)
         [stack] = make_client("cloudformation").describe_stacks(StackName="llm-chat")["Stacks"]
         assert stack["EnableTerminationProtection"] is True
+        # The other end-to-end tests synthesize in process (synth_in_process): it writes the CLI's template exactly.
+        cli_assembly = rehearsal.read_assembly(Path(state.stacks["llm-chat"]))
+        mistral_flags = rehearsal.context_flags("mistral", ["endpoint=chat"])
+        assert synth_in_process(mistral_flags, state.emulator, tmp_path / "in-process") == cli_assembly
         capfd.readouterr()
 
         assert rehearsal.main(["deploy", "claude-haiku-4-5", "-c", "endpoint=chat"]) == 1
@@ -519,7 +529,8 @@ def test_a_change_of_hosting_kind_is_refused_and_destroy_still_works(
         # orders the update as CloudFormation does (creates first, deletes in the cleanup phase) and rolls back.
         assembly = tmp_path / "by-hand"
         context = ["-c", "model=claude-haiku-4-5", "-c", "endpoint=chat"]
-        rehearsal.synth(context, state.emulator, assembly)
+        by_hand = rehearsal.synth(context, state.emulator, assembly)
+        assert synth_in_process(context, state.emulator, tmp_path / "in-process-bedrock") == by_hand  # Bedrock too
         with pytest.raises(subprocess.CalledProcessError):
             rehearsal.cdk(
                 ["deploy", "--app", str(assembly), "--method=direct", "--require-approval", "never"], state.emulator, assembly
@@ -551,7 +562,7 @@ def test_a_failed_first_deploy_stops_the_emulator_it_started(
     monkeypatch.setattr(rehearsal, "STATE_FILE", tmp_path / "moto.json")
     started: list[rehearsal.Emulator] = []
 
-    def failing_deploy(context: list[str], emulator: rehearsal.Emulator, output_dir: Path) -> None:
+    def failing_deploy(context: list[str], emulator: rehearsal.Emulator, output_dir: Path, *synthesize: object) -> None:
         started.append(emulator)
         raise subprocess.CalledProcessError(1, ["cdk", "deploy"])
 
@@ -683,7 +694,8 @@ def test_the_example_agent_calls_its_tool_natively_on_mistral_v0_3(
     suggests the agent."""
     import agent as example_agent  # examples/agent.py
 
-    deployed = rehearsal.deploy(["-c", "endpoint=tools", "-c", "model=mistral-7b-v0-3"], emulator, tmp_path / "tools")
+    context = ["-c", "endpoint=tools", "-c", "model=mistral-7b-v0-3"]
+    deployed = rehearsal.deploy(context, emulator, tmp_path / "tools", synth_in_process)
     assert rehearsal.calls_tools(deployed.template, "tools")  # deploy-local suggests the agent
     capsys.readouterr()
     model = llm_client.chat_model("tools")
@@ -753,11 +765,11 @@ def test_a_router_over_two_local_endpoints(
         assert "error: router assistant: no local emulator runs, so its routes chat and claude are not deployed" in err
         assert rehearsal.read_state() is None, "no emulator was started for a router without routes"
 
-        assert rehearsal.main(["deploy", "mistral", "-c", "endpoint=chat"]) == 0
+        assert rehearsal.main(["deploy", "mistral", "-c", "endpoint=chat"], synth_in_process) == 0
         capfd.readouterr()
         assert rehearsal.main(router) == 1  # the preflight reads the emulator's parameters: claude is missing
         assert "error: -c strong claude: no /llm-endpoints/claude in us-east-1: deploy that endpoint" in capfd.readouterr().err
-        assert rehearsal.main(["deploy", BEDROCK_MODEL, "-c", "endpoint=claude"]) == 0
+        assert rehearsal.main(["deploy", BEDROCK_MODEL, "-c", "endpoint=claude"], synth_in_process) == 0
 
         # The stand-in echoes every prompt; only the strong route's answer names a Bedrock model. "Why" questions
         # expect that, so the strong route is better exactly on them: what calibration must learn from results.json.
@@ -771,7 +783,7 @@ def test_a_router_over_two_local_endpoints(
         calibrated = json.loads(policy.read_text())["calibration"]
         assert (calibrated["weak"], calibrated["strong"]) == ("chat", "claude") and "results.json" in calibrated["from"]
         capfd.readouterr()
-        assert rehearsal.main(router) == 0
+        assert rehearsal.main(router, synth_in_process) == 0
         out = capfd.readouterr().out
         assert "./tasks.sh run-local python -m llm_client assistant 'Hello'" in out
         assert "./tasks.sh run-local python examples/agent.py --endpoint assistant" in out
