@@ -16,7 +16,8 @@ chance), and a subject-level reference: each held-out prompt scored by its MMLU 
 calibration part. No router sees the subject (it is a label of the data, not of the prompt); the reference shows
 what knowing it exactly would reach, which a model of the prompt's words approaches only partly. Last, the same
 calibration on 10 other 70/30 splits (the prompt hash salted): one held-out split of 2,144 prompts moves the strong
-share by several points, so the mean and range over splits say more than the shipped split alone.
+share by several points, so the mean and range over splits say more than the shipped split alone (`--write-policy`
+records them in the policy file's calibration section, where tests/test_routing.py reads them).
 
 usage: python scripts/bench_routing.py [--data FILE] [--held-out-percent 30] [--write-policy FILE]
 (exit status 1 when a target is not met)
@@ -199,6 +200,14 @@ class SplitFigures:
             f"needs {self.subject_share.mean():.1%} ({self.subject_share.min():.0%}-{self.subject_share.max():.0%})"
         )
 
+    def record(self) -> dict[str, list[float]]:
+        """For the shipped policy file's calibration section (the suite reads it there instead of recalibrating)."""
+        return {name: [round(float(v), 6) for v in getattr(self, name)] for name in ("apgr", "share", "subject_share")}
+
+    @classmethod
+    def from_record(cls, record: dict[str, list[float]]) -> SplitFigures:
+        return cls(*(np.array(record[name], dtype=np.float64) for name in ("apgr", "share", "subject_share")))
+
 
 def other_splits(outcomes: Outcomes, subject_of: dict[str, str], rounds: int = OTHER_SPLITS) -> SplitFigures:
     """Calibrate and measure as on the shipped split, on ``rounds`` other splits (salts 1..rounds)."""
@@ -235,21 +244,24 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     result = calibrate(calibration_part, KEEP)
     print(f"calibrated in {time.perf_counter() - started:.1f} s (L2 strength {result.strength})")
+    subject_of = subjects(options.data)
+    labelled = all(p in subject_of for p in outcomes.prompts)
+    splits = other_splits(outcomes, subject_of) if labelled else None
     if options.write_policy:
         calibration = {
             "from": f"{DATA.name}, the {100 - options.held_out_percent}% calibration part",
             "weak": WEAK,
             "strong": STRONG,
+            "figures": result.figures(),
+            **({"other_splits": splits.record()} if splits else {}),
         }
-        write_policy_file(options.write_policy, result.policy, {**calibration, "figures": result.figures()})
+        write_policy_file(options.write_policy, result.policy, calibration)
     policy = load_policy(result.policy)
     figures = held_out_figures(policy, held)
     print(f"held out: weak quality {held.weak.mean():.3f}, strong quality {held.strong.mean():.3f}")
     print(line("learned policy", figures.learned))
     print(line("guide heuristic", figures.heuristic))
     print(line("random", figures.random))
-    subject_of = subjects(options.data)
-    labelled = all(p in subject_of for p in outcomes.prompts)
     if labelled:
         reference = curve(subject_scores(calibration_part, held, subject_of), held.weak, held.strong)
         print(line("subject (label)", reference) + "  <- a reference: no router sees the subject")
@@ -268,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  calibrated threshold {policy.threshold:.4f}: sent {figures.sent_strong:.1%} to the strong route, quality "
         f"{figures.quality:.3f} = {figures.quality / held.strong.mean():.1%} of the strong route's"
     )
-    if labelled:
-        print(f"  {other_splits(outcomes, subject_of).sentence()}")
+    if splits:
+        print(f"  {splits.sentence()}")
     micro = figures.micros
     p99 = np.percentile(micro, 99)
     print(f"decision time (CPU): mean {micro.mean():.1f} us, median {np.median(micro):.1f} us, p99 {p99:.1f} us")
