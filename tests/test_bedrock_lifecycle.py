@@ -13,13 +13,12 @@ import pytest
 import yaml
 from aws_cdk import App
 from aws_cdk.assertions import Template
-from cfnlint.api import ManualArgs, lint
 
 from llm_config import BedrockModelConfig, ConfigError, load_registry
 from llm_config.bedrock_model import ModelLifecycle
 from llm_config.lifecycle import check_lifecycle
 from stacks.app_factory import add_deployment
-from tests.conftest import BEDROCK_MODELS, CDK_JSON_CONTEXT, REPO_ROOT, RETIRED_BEDROCK_MODELS, SYNTH_TODAY
+from tests.conftest import BEDROCK_MODELS, CDK_JSON_CONTEXT, REPO_ROOT, RETIRED_BEDROCK_MODELS, SYNTH_TODAY, cfn_lint
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-northeast-1", "us-west-2"]
 LEGACY_DAY = date(2027, 3, 1)
@@ -183,4 +182,4 @@ def test_every_bedrock_config_synthesizes_clean_or_is_refused_by_lifecycle(key, 
     assert key in BEDROCK_MODELS
     app.synth()  # cdk-nag findings raise here
     template = json.dumps(Template.from_stack(stack).to_json())
-    assert [str(m) for m in lint(template, config=ManualArgs(regions=[region]))] == []
+    assert [str(m) for m in cfn_lint(template, region)] == []

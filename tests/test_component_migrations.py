@@ -16,7 +16,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from cfnlint.api import ManualArgs, lint
 
 from llm_config import ConfigError
 from llm_config.deployment import deployment_from_context
@@ -24,7 +23,7 @@ from migration.live import read_live_endpoint
 from migration.plan import next_steps, render
 from migration.preflight import LiveStack, preflight
 from migration.sequence import VariantState, check_transition, state_after, state_from_spec
-from tests.conftest import NEUTRAL_ENVIRON, client_parameter
+from tests.conftest import NEUTRAL_ENVIRON, cfn_lint, client_parameter
 from tests.test_migration_phases import of_type
 
 QUIET = {"endpoint": "quiet", "scale_to_zero": "true"}
@@ -142,7 +141,7 @@ def test_the_dashboard_graphs_both_components_with_unique_metric_ids(phases):
 @pytest.mark.parametrize("phase", ["split", "shift", "revert"])
 def test_two_component_templates_are_clean(phases, phase):
     """cdk-nag ran in the synth (an error fails it); cfn-lint finds nothing."""
-    matches = lint(json.dumps(phases[phase]), config=ManualArgs(regions=["us-east-1"]))
+    matches = cfn_lint(phases[phase])
     assert [str(m) for m in matches] == []
 
 

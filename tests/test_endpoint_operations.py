@@ -12,7 +12,6 @@ import pytest
 from aws_cdk import App, Environment, Validations
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
-from cfnlint.api import ManualArgs, lint
 
 from llm_config import ModelRegistry
 from llm_config.deployment import REGION_PATTERN
@@ -22,7 +21,7 @@ from llm_constructs import EndpointVariant
 from llm_constructs.cost_budget import REGIONS_WITHOUT_CLOUDFORMATION_BUDGETS
 from stacks.app_factory import add_deployment
 from stacks.sagemaker_endpoint_stack import SageMakerEndpointStack
-from tests.conftest import CDK_JSON_CONTEXT, NEUTRAL_ENVIRON, REPO_ROOT, SAGEMAKER_MODELS, only
+from tests.conftest import CDK_JSON_CONTEXT, NEUTRAL_ENVIRON, REPO_ROOT, SAGEMAKER_MODELS, cfn_lint, only
 from tests.test_sagemaker_endpoint import sagemaker_model
 
 ALARM_SUFFIXES = {"latency-p90", "5xx-errors", "4xx-rate", "gpu-memory", "disk", "idle"}
@@ -347,7 +346,7 @@ def test_two_variant_and_scheduled_templates_lint_clean(registry):
     )
     for stack in (two_variant_stack(registry), two_variant_stack(registry, scaling=scheduled)):
         template = json.dumps(Template.from_stack(stack).to_json())
-        assert [str(m) for m in lint(template, config=ManualArgs(regions=["eu-west-1"]))] == []
+        assert [str(m) for m in cfn_lint(template, "eu-west-1")] == []
 
 
 def test_metrics_of_an_unknown_variant_fail_early(registry):

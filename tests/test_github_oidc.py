@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
-from cfnlint.api import ManualArgs, lint
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from llm_config import ConfigError
 from scripts import ci_stage
 from stacks.ci_factory import add_github_oidc
-from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT
+from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT, cfn_lint
 from tests.test_pipeline import make_repo
 from tests.test_snapshots import masked
 
@@ -193,7 +191,7 @@ def test_an_existing_provider_is_reused(tmp_path, registry):
 
 
 def test_template_lints_clean(template):
-    assert [str(m) for m in lint(json.dumps(template.to_json()), config=ManualArgs(regions=["eu-west-1"]))] == []
+    assert [str(m) for m in cfn_lint(template.to_json(), "eu-west-1")] == []
 
 
 def test_snapshot(template, snapshot: SnapshotAssertion):

@@ -15,12 +15,11 @@ import cfnlint.data.schemas.extensions.aws_sagemaker_hosting as hosting_data
 import pytest
 import yaml
 from aws_cdk.assertions import Template
-from cfnlint.api import ManualArgs, lint
 
 from llm_config import ConfigError, SageMakerModelConfig, load_registry
 from llm_config.deployment import deployment_from_context
 from llm_config.sizing import assess
-from tests.conftest import NEUTRAL_ENVIRON, REPO_ROOT, only, synth_template
+from tests.conftest import NEUTRAL_ENVIRON, REPO_ROOT, cfn_lint, only, synth_template
 from tests.test_app_cli import assert_clean_failure, project_copy, run_app  # noqa: F401 (fixture)
 from tests.test_instance_choice import edit, load_error, sagemaker_models
 
@@ -140,7 +139,7 @@ def test_gpu_memory_is_normalised_by_the_gpu_count_the_summed_memory_shows(four_
 
 def test_pooled_templates_lint_clean(four_then_one_gpu, synth):
     for template in (four_then_one_gpu.to_json(), synth(model="mistral").to_json()):
-        assert [str(m) for m in lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))] == []
+        assert [str(m) for m in cfn_lint(template)] == []
 
 
 def test_scale_to_zero_shares_the_pools_without_model_overrides(synth):

@@ -13,14 +13,13 @@ import pytest
 import yaml
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
-from cfnlint.api import ManualArgs, lint
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from llm_config import ConfigError
 from stacks.ci_factory import add_pipeline
 from stacks.pipeline_stack import LlmPipelineStack
-from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT
+from tests.conftest import CDK_JSON_CONTEXT, REPO_ROOT, cfn_lint
 from tests.test_app_cli import OFFLINE_ENV
 from tests.test_snapshots import masked
 
@@ -414,7 +413,7 @@ def test_pipeline_template_lints_clean(template):
     ARN or Fn::Sub there; CloudFormation resolves the Join before CodePipeline sees it).
     """
     document = template.to_json()
-    matches = lint(json.dumps(document), config=ManualArgs(regions=["us-east-1"]))
+    matches = cfn_lint(document)
     bootstrap_role_arns = [
         m for m in matches if m.rule.id == "E3703" and "cdk-hnb659fds-cfn-exec-role" in json.dumps(at(document, m.path))
     ]

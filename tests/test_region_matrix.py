@@ -10,9 +10,8 @@ import json
 
 import pytest
 from aws_cdk.assertions import Template
-from cfnlint.api import ManualArgs, lint
 
-from tests.conftest import MATRIX_REGIONS, REPO_ROOT, SAGEMAKER_MODELS, only
+from tests.conftest import MATRIX_REGIONS, REPO_ROOT, SAGEMAKER_MODELS, cfn_lint, only
 
 PAIRS = [(key, region) for region in MATRIX_REGIONS for key in SAGEMAKER_MODELS]
 OTHER_PARTITIONS = {"cn-north-1": "aws-cn", "us-gov-west-1": "aws-us-gov"}
@@ -21,7 +20,7 @@ OTHER_PARTITIONS = {"cn-north-1": "aws-cn", "us-gov-west-1": "aws-us-gov"}
 @pytest.mark.parametrize(("key", "region"), PAIRS)
 def test_template_lints_clean_in_the_region(region_matrix, key, region):
     # cdk-nag already ran while the matrix synthesized: a finding would have failed the fixture.
-    matches = lint(json.dumps(region_matrix[key, region]), config=ManualArgs(regions=[region]))
+    matches = cfn_lint(region_matrix[key, region], region)
     assert [str(m) for m in matches] == []
 
 
@@ -78,5 +77,5 @@ def test_cfn_lint_knows_inference_ami_version(region_matrix):
     template = json.loads(json.dumps(region_matrix["mistral-7b", "cn-north-1"]))
     config = next(r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::EndpointConfig")
     config["Properties"]["ProductionVariants"][0]["InferenceAmiVersion"] = "al2023-ami-sagemaker-inference-gpu-9"
-    matches = lint(json.dumps(template), config=ManualArgs(regions=["cn-north-1"]))
+    matches = cfn_lint(template, "cn-north-1")
     assert any("al2023-ami-sagemaker-inference-gpu-9" in str(m) for m in matches)
