@@ -67,7 +67,8 @@ def _cfn_lint_rules() -> RulesCollection:
 def cfn_lint(template: Mapping[str, Any] | str, region: str = "us-east-1") -> list[Match]:
     """cfn-lint's errors and warnings for ``template`` (a template dict or its JSON) deployed in ``region``."""
     text = template if isinstance(template, str) else json.dumps(template)
-    return lint(text, rules=_cfn_lint_rules(), config=ManualArgs(regions=[region]))
+    matches: list[Match] = lint(text, rules=_cfn_lint_rules(), config=ManualArgs(regions=[region]))
+    return matches
 
 
 def client_parameter(template: Template, endpoint: str) -> dict[str, Any]:
