@@ -11,14 +11,26 @@ from typing import Any
 
 import pytest
 import yaml
-from aws_cdk import App
+from aws_cdk import App, Stage
 from aws_cdk.assertions import Template
 
-from llm_config import BedrockModelConfig, ConfigError, load_registry
+from llm_config import BedrockModelConfig, ConfigError, ModelRegistry, load_registry
 from llm_config.bedrock_model import ModelLifecycle
+from llm_config.deployment import deployment_from_context
 from llm_config.lifecycle import check_lifecycle
-from stacks.app_factory import add_deployment
-from tests.conftest import BEDROCK_MODELS, CDK_JSON_CONTEXT, REPO_ROOT, RETIRED_BEDROCK_MODELS, SYNTH_TODAY, cfn_lint
+from llm_constructs.nag import add_synth_checks
+from stacks.app_factory import add_deployment, build_stack
+from tests.conftest import (
+    BEDROCK_MODELS,
+    CDK_JSON_CONTEXT,
+    NEUTRAL_ENVIRON,
+    REPO_ROOT,
+    RETIRED_BEDROCK_MODELS,
+    SYNTH_TODAY,
+    _once,
+    _shared_dir,
+    cfn_lint,
+)
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-northeast-1", "us-west-2"]
 LEGACY_DAY = date(2027, 3, 1)
@@ -169,17 +181,38 @@ def test_cdk_synth_refuses_the_contract_key_with_exit_status_2_and_no_template()
 # -- every config, in the four regions ------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def bedrock_matrix(registry: ModelRegistry, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every Bedrock config in every REGIONS region, keyed "key region": ``{"template": ...}``, or ``{"refused":
+    [field, problem]}`` when the lifecycle check refused it. One App with a Stage per region and the synth checks of
+    `cdk synth` (cdk-nag findings fail it), built once per test run across pytest-xdist workers."""
+
+    def build() -> dict[str, Any]:
+        app = App(context=CDK_JSON_CONTEXT, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+        add_synth_checks(app)
+        stacks, results = {}, {}
+        for region in REGIONS:
+            stage = Stage(app, f"Region{region.replace('-', '')}")
+            for key in BEDROCK_MODELS + RETIRED_BEDROCK_MODELS:
+                try:
+                    spec = deployment_from_context({"model": key, "region": region}.get, NEUTRAL_ENVIRON, registry)
+                    stacks[f"{key} {region}"] = build_stack(stage, spec, registry, SYNTH_TODAY)
+                except ConfigError as error:  # raised before any construct exists
+                    results[f"{key} {region}"] = {"refused": [error.field, error.problem]}
+        app.synth()
+        return results | {pair: {"template": dict(Template.from_stack(stack).to_json())} for pair, stack in stacks.items()}
+
+    return _once(_shared_dir(tmp_path_factory, "bedrock-matrix") / "results.json", build)
+
+
 @pytest.mark.parametrize("region", REGIONS)
 @pytest.mark.parametrize("key", BEDROCK_MODELS + RETIRED_BEDROCK_MODELS)
-def test_every_bedrock_config_synthesizes_clean_or_is_refused_by_lifecycle(key, region, tmp_path):
-    app = App(context={**CDK_JSON_CONTEXT, "model": key, "region": region}, outdir=str(tmp_path))
-    try:
-        stack = add_deployment(app, {}, today=SYNTH_TODAY)
-    except ConfigError as error:
-        assert key in RETIRED_BEDROCK_MODELS, f"{key} in {region}: {error}"
-        assert error.field == "lifecycle" and "reached end of life" in error.problem
+def test_every_bedrock_config_synthesizes_clean_or_is_refused_by_lifecycle(bedrock_matrix, key, region):
+    result = bedrock_matrix[f"{key} {region}"]
+    if "refused" in result:
+        field, problem = result["refused"]
+        assert key in RETIRED_BEDROCK_MODELS, f"{key} in {region}: {problem}"
+        assert field == "lifecycle" and "reached end of life" in problem
         return
     assert key in BEDROCK_MODELS
-    app.synth()  # cdk-nag findings raise here
-    template = json.dumps(Template.from_stack(stack).to_json())
-    assert [str(m) for m in cfn_lint(template, region)] == []
+    assert [str(m) for m in cfn_lint(result["template"], region)] == []
